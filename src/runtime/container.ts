@@ -1,0 +1,91 @@
+import { lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { Mount } from '../oci/runtime-spec.js';
+import { writeBundle, type ContainerSpec } from './bundle.js';
+import type { MountDriver } from './overlay.js';
+import type { ContainerStdio, OciRuntime } from './oci-runtime.js';
+
+/** Paths the runtime mounts over; if the image lacks them the runtime creates them in the upper dir. */
+const RUNTIME_MOUNTPOINTS = ['dev', 'proc', 'sys', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname'];
+
+/** Host files shared with containers on the host network, when the image has a file to mount them on. */
+const HOST_NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts'];
+
+export interface ContainerRun {
+  driver: MountDriver;
+  runtime: OciRuntime;
+  /** Unpacked layer dirs, top-most first. */
+  lowers: string[];
+  /** An empty directory of the caller's; upper, work, rootfs and bundle are made inside it. */
+  workDir: string;
+  spec: Omit<ContainerSpec, 'rootfs'>;
+  stdio: ContainerStdio;
+  id?: string;
+  /** Called with the mounted rootfs before the container starts (e.g. to resolve the user). */
+  prepare?: (rootfs: string) => Promise<Partial<ContainerSpec>>;
+}
+
+export interface ContainerResult {
+  exitCode: number;
+  /** The container's changes, in the driver's whiteout encoding; mount points the runtime made are removed. */
+  upperDir: string;
+}
+
+async function exists(p: string): Promise<boolean> {
+  return lstat(p).then(() => true, () => false);
+}
+
+/**
+ * Mount points the runtime created because the image lacked them are not the
+ * container's changes: remove them (and the parents made for them) from the
+ * upper dir, but only while they are still empty.
+ */
+async function removeRuntimeMountpoints(upper: string, missingBefore: string[]): Promise<void> {
+  // Deepest first, so etc/hosts goes before etc.
+  const byDepth = [...missingBefore].sort((a, b) => b.split('/').length - a.split('/').length);
+  for (const rel of byDepth) {
+    const p = path.join(upper, rel);
+    const info = await lstat(p).catch(() => undefined);
+    if (info?.isDirectory() && (await readdir(p)).length === 0) await rmdir(p);
+    else if (info?.isFile() && info.size === 0) await rm(p);
+  }
+}
+
+/** Runs one container over an overlay of `lowers` and a fresh upper dir, then unmounts. */
+export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
+  const upper = path.join(run.workDir, 'upper');
+  const work = path.join(run.workDir, 'work');
+  const rootfs = path.join(run.workDir, 'rootfs');
+  const bundle = path.join(run.workDir, 'bundle');
+  for (const dir of [upper, work, rootfs, bundle]) await mkdir(dir, { recursive: true });
+  const id = run.id ?? `ribo-${randomBytes(6).toString('hex')}`;
+  await run.driver.mount({ lowers: run.lowers, upper, work, target: rootfs });
+  let exitCode: number;
+  const missingBefore: string[] = [];
+  try {
+    for (const rel of RUNTIME_MOUNTPOINTS) if (!(await exists(path.join(rootfs, rel)))) missingBefore.push(rel);
+    // parents of missing files (etc/) that were missing too
+    if (missingBefore.some((m) => m.startsWith('etc/')) && !(await exists(path.join(rootfs, 'etc')))) missingBefore.push('etc');
+    const extra = run.prepare ? await run.prepare(rootfs) : {};
+    const mounts: Mount[] = [...(run.spec.mounts ?? [])];
+    if (run.spec.network === 'host') {
+      for (const file of HOST_NETWORK_FILES) {
+        const target = path.join(rootfs, file);
+        const isFile = await stat(target).then((s) => s.isFile(), () => false);
+        if (isFile && (await exists(file))) mounts.push({ destination: file, type: 'none', source: file, options: ['rbind', 'ro'] });
+      }
+    }
+    await writeBundle(bundle, { ...run.spec, ...extra, mounts, rootfs });
+    try {
+      exitCode = await run.runtime.run(bundle, id, run.stdio);
+    } finally {
+      await run.runtime.delete(id);
+    }
+  } finally {
+    await run.driver.unmount(rootfs);
+  }
+  await removeRuntimeMountpoints(upper, missingBefore);
+  await rm(work, { recursive: true, force: true });
+  return { exitCode, upperDir: upper };
+}

@@ -1,0 +1,64 @@
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import os from 'node:os';
+import { RiboError } from '../errors.js';
+import { checkSubordinateIds, mappedIdCount, RootlessSetupError } from './subids.js';
+import { findExecutable } from './executables.js';
+
+/** Set in the environment of the re-executed ribo that runs inside its namespaces. */
+export const NAMESPACE_MARKER = 'RIBO_IN_NAMESPACE';
+
+export interface NamespaceInfo {
+  /** True when ribo was started by a user other than root and runs in a user namespace. */
+  rootless: boolean;
+  /** Number of uids (and gids) usable inside: container ids must stay below it. */
+  idCount: number;
+}
+
+export function insideNamespace(env: NodeJS.ProcessEnv): boolean {
+  return env[NAMESPACE_MARKER] === '1' || env[NAMESPACE_MARKER] === 'rootless';
+}
+
+/** What the namespace ribo runs in gives it; only meaningful inside it. */
+export async function currentNamespace(env: NodeJS.ProcessEnv): Promise<NamespaceInfo> {
+  const uidMap = await readFile('/proc/self/uid_map', 'utf8');
+  return { rootless: env[NAMESPACE_MARKER] === 'rootless', idCount: Math.min(mappedIdCount(uidMap), 2 ** 32 - 1) };
+}
+
+/**
+ * Runs `argv` (a ribo command line) again inside a private mount namespace, and
+ * for a non-root user inside a user namespace that maps the user to 0 and the
+ * user's subordinate ids above it, so mounts, chown and the OCI runtime work
+ * without privileges. Resolves with the exit code the inner ribo returned.
+ */
+export async function reexecInNamespace(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const rootless = process.getuid?.() !== 0;
+  const unshareArgs = ['--mount', '--propagation', 'private'];
+  if (rootless) {
+    const user = os.userInfo();
+    await checkSubordinateIds(user.username, user.uid);
+    for (const tool of ['newuidmap', 'newgidmap']) {
+      if (!(await findExecutable(tool))) {
+        throw new RootlessSetupError(`Rootless mode needs ${tool}, which is not installed. Install the uidmap package (as root: apt-get install uidmap).`);
+      }
+    }
+    unshareArgs.unshift('--map-auto', '--map-root-user');
+  }
+  const unshare = await findExecutable('unshare');
+  if (!unshare) throw new RiboError('ribo needs the unshare command from util-linux; install util-linux (as root: apt-get install util-linux).');
+  const child = spawn(unshare, [...unshareArgs, '--', process.execPath, ...argv], {
+    stdio: 'inherit',
+    env: { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' },
+  });
+  // The inner ribo gets the same terminal signals; forward the ones sent to us alone.
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const handlers = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const).map((s) => [s, forward(s)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      for (const [s, handler] of handlers) process.off(s, handler);
+      resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 1));
+    });
+  });
+}

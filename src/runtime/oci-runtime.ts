@@ -1,0 +1,72 @@
+import { spawn } from 'node:child_process';
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import { execa } from 'execa';
+import { RiboError } from '../errors.js';
+import { findExecutable } from './executables.js';
+
+export type RuntimeName = 'crun' | 'runc';
+export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
+
+export class RuntimeError extends RiboError {}
+
+/** Where the container's standard streams go: the caller's own, or the given streams. */
+export type ContainerStdio = 'inherit' | { stdin?: 'ignore' | 'inherit'; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+
+/**
+ * One OCI runtime binary (crun or runc), with its state kept under ribo's
+ * store so containers of different stores never see each other.
+ */
+export class OciRuntime {
+  private constructor(
+    readonly name: RuntimeName,
+    readonly binary: string,
+    private readonly stateDir: string,
+    private readonly rootless: boolean,
+  ) {}
+
+  static async select(opts: { requested?: string; stateDir: string; rootless: boolean }): Promise<OciRuntime> {
+    const name = (opts.requested ?? 'crun') as RuntimeName;
+    if (!RUNTIME_NAMES.includes(name)) {
+      throw new RuntimeError(`Unknown OCI runtime "${opts.requested}" (from --runtime or RIBO_RUNTIME); use crun or runc.`);
+    }
+    const binary = await findExecutable(name);
+    if (!binary) throw new RuntimeError(`The OCI runtime ${name} is not installed. Install it (as root: apt-get install ${name}) or choose the other one with --runtime.`);
+    await mkdir(opts.stateDir, { recursive: true });
+    return new OciRuntime(name, binary, opts.stateDir, opts.rootless);
+  }
+
+  private globalArgs(): string[] {
+    const args = ['--root', this.stateDir];
+    // Without delegation an unprivileged user cannot create cgroups; crun would fail trying.
+    if (this.name === 'crun' && this.rootless) args.push('--cgroup-manager=disabled');
+    return args;
+  }
+
+  async version(): Promise<string> {
+    const result = await execa(this.binary, ['--version'], { reject: false });
+    return result.stdout.split('\n')[0]?.trim() ?? 'unknown';
+  }
+
+  /** Creates, starts and waits for a container; resolves with its exit code (128+N when killed by signal N). */
+  async run(bundleDir: string, id: string, stdio: ContainerStdio): Promise<number> {
+    const args = [...this.globalArgs(), 'run', '--bundle', bundleDir, id];
+    const child = spawn(this.binary, args, {
+      stdio: stdio === 'inherit' ? 'inherit' : [stdio.stdin ?? 'ignore', 'pipe', 'pipe'],
+    });
+    if (stdio !== 'inherit') {
+      child.stdout?.pipe(stdio.stdout, { end: false });
+      child.stderr?.pipe(stdio.stderr, { end: false });
+    }
+    const code = await new Promise<number>((resolve, reject) => {
+      child.on('error', (error) => reject(new RuntimeError(`Could not start ${this.name}: ${error.message}`)));
+      child.on('close', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? os.constants.signals[signal] : 1)));
+    });
+    return code;
+  }
+
+  /** Removes what the runtime keeps of a container; harmless if it is already gone. */
+  async delete(id: string): Promise<void> {
+    await execa(this.binary, [...this.globalArgs(), 'delete', '--force', id], { reject: false });
+  }
+}

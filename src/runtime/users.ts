@@ -1,0 +1,59 @@
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { RiboError } from '../errors.js';
+
+export class UnknownUserError extends RiboError {}
+
+export interface ResolvedUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home?: string;
+}
+
+interface PasswdEntry { name: string; uid: number; gid: number; home: string }
+interface GroupEntry { name: string; gid: number; members: string[] }
+
+async function readLines(file: string): Promise<string[][]> {
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
+}
+
+async function passwdEntries(rootfs: string): Promise<PasswdEntry[]> {
+  return (await readLines(path.join(rootfs, 'etc/passwd'))).map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '/' }));
+}
+
+async function groupEntries(rootfs: string): Promise<GroupEntry[]> {
+  return (await readLines(path.join(rootfs, 'etc/group'))).map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+}
+
+const NUMERIC = /^\d+$/;
+
+/**
+ * Resolves a Docker USER value ("name", "uid", "name:group", "uid:gid") the way
+ * Docker does: names from the image's /etc/passwd and /etc/group, a bare
+ * numeric uid allowed even when the image has no such user (gid then 0 unless
+ * passwd says otherwise), supplementary groups from /etc/group.
+ */
+export async function resolveUser(rootfs: string, user: string | undefined): Promise<ResolvedUser> {
+  const spec = user && user.length > 0 ? user : '0';
+  const [userPart, groupPart] = spec.split(':', 2) as [string, string | undefined];
+  const users = await passwdEntries(rootfs);
+  const entry = NUMERIC.test(userPart) ? users.find((u) => u.uid === Number(userPart)) : users.find((u) => u.name === userPart);
+  if (!entry && !NUMERIC.test(userPart)) {
+    throw new UnknownUserError(`User "${userPart}" is not in the image's /etc/passwd; create it in the image (e.g. RUN useradd ${userPart}) or use a numeric uid.`);
+  }
+  const uid = entry ? entry.uid : Number(userPart);
+  let gid = entry ? entry.gid : 0;
+  const groups = await groupEntries(rootfs);
+  if (groupPart !== undefined && groupPart !== '') {
+    if (NUMERIC.test(groupPart)) gid = Number(groupPart);
+    else {
+      const group = groups.find((g) => g.name === groupPart);
+      if (!group) throw new UnknownUserError(`Group "${groupPart}" is not in the image's /etc/group; create it in the image or use a numeric gid.`);
+      gid = group.gid;
+    }
+  }
+  const additionalGids = entry && groupPart === undefined ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
+  return { uid, gid, additionalGids, home: entry?.home };
+}
