@@ -1,0 +1,93 @@
+import { RiboError, UsageError } from '../errors.js';
+import type { Digest } from '../oci/image.js';
+
+/** A blob the caller expected is not in the store. */
+export class BlobNotFoundError extends RiboError {
+  constructor(readonly digest: Digest, readonly path: string) {
+    super(
+      `Blob ${digest} is not in the image store (expected at ${path}). ` +
+        `The image that refers to it is incomplete; rebuild or re-import it, or remove its tag with \`ribo rmi\`.`,
+    );
+  }
+}
+
+/** Bytes written or read do not hash to the digest (or size) they were supposed to have. */
+export class DigestMismatchError extends RiboError {
+  constructor(
+    readonly expected: { digest?: Digest; size?: number },
+    readonly actual: { digest: Digest; size: number },
+    context: string,
+  ) {
+    const want = [expected.digest, expected.size === undefined ? undefined : `${expected.size} bytes`]
+      .filter((part) => part !== undefined)
+      .join(', ');
+    super(
+      `${context}: expected ${want} but the content is ${actual.digest}, ${actual.size} bytes. ` +
+        `The data was truncated or altered on the way in; nothing was stored. Fetch or produce the content again.`,
+    );
+  }
+}
+
+/** A stored blob no longer matches its own name: the disk content was damaged. */
+export class CorruptBlobError extends RiboError {
+  constructor(readonly digest: Digest, readonly path: string, detail: string) {
+    super(
+      `Blob ${digest} at ${path} is corrupt (${detail}). ` +
+        `Delete that file and rebuild or re-import the images that use it.`,
+    );
+  }
+}
+
+/** No image answers to a name, digest or digest prefix. */
+export class ImageNotFoundError extends RiboError {
+  constructor(readonly ref: string) {
+    super(`No image "${ref}" in the image store. Run \`ribo images\` to list what exists, or build it first with \`ribo build -t ${ref} .\`.`);
+  }
+}
+
+/** A digest prefix matched more than one image. */
+export class AmbiguousImageError extends RiboError {
+  constructor(readonly prefix: string, readonly matches: Digest[]) {
+    super(
+      `"${prefix}" matches ${matches.length} images (${matches.join(', ')}). ` +
+        `Give more digits of the digest, or use the image's name.`,
+    );
+  }
+}
+
+/** An image reference that does not follow the Docker reference grammar. */
+export class InvalidImageRefError extends UsageError {
+  constructor(readonly ref: string, reason: string) {
+    super(
+      `"${ref}" is not a valid image reference: ${reason}. ` +
+        `Use NAME[:TAG], where NAME is lower-case path components like "localhost/app" and TAG is up to 128 letters, digits, "_", "." or "-" (for example "app:1.0").`,
+    );
+  }
+}
+
+/** The store directory is not something ribo can use. */
+export class StoreLayoutError extends RiboError {
+  constructor(readonly root: string, detail: string) {
+    super(`The image store at ${root} cannot be used: ${detail}. Point --root (or RIBO_ROOT) at another directory, or repair the file named above.`);
+  }
+}
+
+/** Another process has held the store lock for too long. */
+export class StoreLockTimeoutError extends RiboError {
+  constructor(readonly lockPath: string, seconds: number) {
+    super(
+      `Waited ${seconds}s for the image store lock ${lockPath} held by another ribo process. ` +
+        `Wait for that process to finish (see \`fuser ${lockPath}\`), then retry.`,
+    );
+  }
+}
+
+/** The manifest is a kind ribo cannot use as a single image. */
+export class UnsupportedManifestError extends RiboError {
+  constructor(readonly digest: Digest, mediaType: string) {
+    super(
+      `Manifest ${digest} has media type ${mediaType}, which ribo cannot use as an image. ` +
+        `Tag a single-platform image manifest (${'application/vnd.oci.image.manifest.v1+json'}) instead.`,
+    );
+  }
+}

@@ -1,0 +1,14 @@
+export { Store, type ResolvedImage, type ImageSummary } from './store.js';
+export type { BlobWriter } from './blob-writer.js';
+export { normalizeImageRef, resolveStoreRoot } from './ref.js';
+export {
+  AmbiguousImageError,
+  BlobNotFoundError,
+  CorruptBlobError,
+  DigestMismatchError,
+  ImageNotFoundError,
+  InvalidImageRefError,
+  StoreLayoutError,
+  StoreLockTimeoutError,
+  UnsupportedManifestError,
+} from './errors.js';

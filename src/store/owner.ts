@@ -1,0 +1,65 @@
+import { readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+
+/*
+ * Temporary entries (ingest files, scratch dirs) carry the identity of the
+ * process that made them in their name: "<pid>.<start>-...". A pid alone is
+ * not enough because pids are reused; the kernel's start time of the process
+ * (field 22 of /proc/<pid>/stat, in clock ticks since boot) tells a recycled
+ * pid apart from the original owner.
+ */
+
+export interface ProcessIdentity {
+  pid: number;
+  start: number;
+}
+
+const OWNER_PREFIX = /^(\d+)\.(\d+)-/;
+
+/** Start time of a process, or undefined when it does not exist or /proc is unavailable. */
+function processStartTime(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may contain spaces and parentheses, so count from the last ')'.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const start = Number(fields[19]);
+  return Number.isFinite(start) ? start : undefined;
+}
+
+export function currentProcess(): ProcessIdentity {
+  return { pid: process.pid, start: processStartTime(process.pid) ?? 0 };
+}
+
+/** A unique file name owned by `owner`, with an optional readable middle part. */
+export function ownedName(owner: ProcessIdentity, label?: string): string {
+  const unique = randomBytes(6).toString('hex');
+  return label ? `${owner.pid}.${owner.start}-${label}-${unique}` : `${owner.pid}.${owner.start}-${unique}`;
+}
+
+/** The owner encoded in a name made by ownedName, or undefined for foreign names. */
+export function parseOwner(name: string): ProcessIdentity | undefined {
+  const match = OWNER_PREFIX.exec(name);
+  if (!match) return undefined;
+  return { pid: Number(match[1]), start: Number(match[2]) };
+}
+
+export function isAlive(owner: ProcessIdentity): boolean {
+  try {
+    process.kill(owner.pid, 0);
+  } catch (error) {
+    // EPERM: it exists but belongs to another user.
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  const start = processStartTime(owner.pid);
+  // Without /proc we cannot detect pid reuse; trust the signal probe.
+  if (start === undefined) return !procAvailable();
+  return owner.start === 0 || start === owner.start;
+}
+
+function procAvailable(): boolean {
+  return processStartTime(process.pid) !== undefined;
+}

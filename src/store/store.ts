@@ -1,0 +1,376 @@
+import { createReadStream, openSync, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Transform } from 'node:stream';
+import {
+  Annotation,
+  MediaType,
+  type Descriptor,
+  type Digest,
+  type ImageConfig,
+  type ImageIndex,
+  type ImageLayoutHeader,
+  type ImageManifest,
+} from '../oci/image.js';
+import { assertDigest, digestFromHash, digestHex, sha256Hasher, sha256Of } from '../oci/digest.js';
+import { RiboError } from '../errors.js';
+import { IngestWriter, type BlobWriter } from './blob-writer.js';
+import { canonicalJSON } from './canonical-json.js';
+import {
+  AmbiguousImageError,
+  BlobNotFoundError,
+  CorruptBlobError,
+  ImageNotFoundError,
+  StoreLayoutError,
+  UnsupportedManifestError,
+} from './errors.js';
+import { createFileIfAbsent, isErrno, removeTree, writeFileAtomic } from './fsutil.js';
+import { withStoreLock } from './lock.js';
+import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from './owner.js';
+import { normalizeImageRef } from './ref.js';
+
+export interface ResolvedImage {
+  /** The normalized NAME:TAG the image was found by; absent when found by digest. */
+  ref?: string;
+  manifestDescriptor: Descriptor;
+  manifest: ImageManifest;
+  config: ImageConfig;
+  configDescriptor: Descriptor;
+}
+
+export interface ImageSummary {
+  /** NAME:TAG, absent for an untagged entry of index.json. */
+  ref?: string;
+  digest: Digest;
+  /** `created` of the image config, if it has one. */
+  created?: string;
+  /** Manifest + config + layers, as stored (compressed) in blobs/. */
+  size: number;
+  /** Set when the image's blobs cannot be read; the other fields are then partial. */
+  problem?: string;
+}
+
+const LAYOUT_VERSION: ImageLayoutHeader = { imageLayoutVersion: '1.0.0' };
+/** Manifests and configs are small; refuse to slurp a layer by mistake. */
+const MAX_JSON_BLOB_BYTES = 16 * 1024 * 1024;
+const LOCK_TIMEOUT_SECONDS = 120;
+const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
+const SHORT_ID = /^[0-9a-f]{4,64}$/;
+const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{1,64}$/;
+
+/**
+ * The image store: an OCI image layout at `root` plus ingest/, layers/,
+ * tmp/ and a lock file. See docs/store.md for the on-disk format.
+ */
+export class Store {
+  private constructor(
+    readonly root: string,
+    private readonly owner: ProcessIdentity,
+  ) {}
+
+  /** Open the store at `root`, creating the layout if absent and removing leftovers of dead processes. */
+  static async open(root: string): Promise<Store> {
+    const store = new Store(path.resolve(root), currentProcess());
+    await store.initLayout();
+    await store.removeStaleEntries();
+    return store;
+  }
+
+  private get ingestDir(): string {
+    return path.join(this.root, 'ingest');
+  }
+  private get tmpDir(): string {
+    return path.join(this.root, 'tmp');
+  }
+  private get indexPath(): string {
+    return path.join(this.root, 'index.json');
+  }
+  private get lockPath(): string {
+    return path.join(this.root, 'lock');
+  }
+
+  private async initLayout(): Promise<void> {
+    for (const dir of ['blobs/sha256', 'ingest', 'layers', 'tmp']) {
+      await fs.mkdir(path.join(this.root, dir), { recursive: true });
+    }
+    const layoutPath = path.join(this.root, 'oci-layout');
+    await createFileIfAbsent(this.ingestPath('oci-layout'), layoutPath, JSON.stringify(LAYOUT_VERSION));
+    const layout = await this.readMetadataFile<ImageLayoutHeader>(layoutPath);
+    if (layout.imageLayoutVersion !== LAYOUT_VERSION.imageLayoutVersion) {
+      throw new StoreLayoutError(this.root, `${layoutPath} declares layout version "${layout.imageLayoutVersion}", ribo understands ${LAYOUT_VERSION.imageLayoutVersion}`);
+    }
+    const emptyIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] };
+    await createFileIfAbsent(this.ingestPath('index'), this.indexPath, JSON.stringify(emptyIndex, null, 2) + '\n');
+    await fs.writeFile(this.lockPath, '', { flag: 'a' });
+  }
+
+  /** Remove ingest/ and tmp/ entries whose owning process has died. */
+  private async removeStaleEntries(): Promise<void> {
+    for (const dir of [this.ingestDir, this.tmpDir]) {
+      for (const name of await fs.readdir(dir)) {
+        const owner = parseOwner(name);
+        if (owner && !isAlive(owner)) await removeTree(path.join(dir, name));
+      }
+    }
+  }
+
+  private ingestPath(label: string): string {
+    return path.join(this.ingestDir, ownedName(this.owner, label));
+  }
+
+  private async readMetadataFile<T>(file: string): Promise<T> {
+    const text = await fs.readFile(file, 'utf8');
+    try {
+      return JSON.parse(text) as T;
+    } catch (error) {
+      throw new StoreLayoutError(this.root, `${file} is not valid JSON (${(error as Error).message})`);
+    }
+  }
+
+  // ---- blobs ----
+
+  blobPath(digest: Digest): string {
+    return path.join(this.root, 'blobs', 'sha256', digestHex(assertDigest(digest, 'Blob digest')));
+  }
+
+  async hasBlob(digest: Digest): Promise<boolean> {
+    try {
+      return (await fs.stat(this.blobPath(digest))).isFile();
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) return false;
+      throw error;
+    }
+  }
+
+  /** Stream a blob; the stream errors with CorruptBlobError if the bytes do not match the digest. */
+  openBlob(digest: Digest): NodeJS.ReadableStream {
+    const file = this.blobPath(digest);
+    let fd: number;
+    try {
+      fd = openSync(file, 'r');
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) throw new BlobNotFoundError(digest, file);
+      throw error;
+    }
+    const hash = sha256Hasher();
+    const verifier = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        hash.update(chunk);
+        callback(null, chunk);
+      },
+      flush(callback) {
+        const actual = digestFromHash(hash);
+        callback(actual === digest ? null : new CorruptBlobError(digest, file, `its content hashes to ${actual}`));
+      },
+    });
+    const source = createReadStream(file, { fd });
+    source.on('error', (error) => verifier.destroy(error));
+    return source.pipe(verifier);
+  }
+
+  /** Read a JSON blob (manifest, config, index), checking its digest first. */
+  async readJSON<T>(digest: Digest): Promise<T> {
+    const file = this.blobPath(digest);
+    let bytes: Buffer;
+    try {
+      const stat = await fs.stat(file);
+      if (stat.size > MAX_JSON_BLOB_BYTES) {
+        throw new CorruptBlobError(digest, file, `it is ${stat.size} bytes, too large to be a JSON document`);
+      }
+      bytes = await fs.readFile(file);
+    } catch (error) {
+      if (isErrno(error, 'ENOENT')) throw new BlobNotFoundError(digest, file);
+      throw error;
+    }
+    const actual = sha256Of(bytes);
+    if (actual !== digest) throw new CorruptBlobError(digest, file, `its content hashes to ${actual}`);
+    try {
+      return JSON.parse(bytes.toString('utf8')) as T;
+    } catch (error) {
+      throw new CorruptBlobError(digest, file, `it is not JSON: ${(error as Error).message}`);
+    }
+  }
+
+  /** Store `value` as canonical JSON (sorted keys, no spaces) and describe it. */
+  async writeJSON(mediaType: string, value: unknown): Promise<Descriptor> {
+    const bytes = Buffer.from(canonicalJSON(value), 'utf8');
+    const writer = await this.ingest();
+    writer.stream.write(bytes);
+    const { digest, size } = await writer.commit();
+    return { mediaType, digest, size };
+  }
+
+  /** Start writing a blob of not-yet-known digest. */
+  async ingest(): Promise<BlobWriter> {
+    return IngestWriter.create(this.ingestPath('blob'), (digest) => this.blobPath(digest));
+  }
+
+  // ---- tags (index.json) ----
+
+  private async readIndex(): Promise<ImageIndex> {
+    const index = await this.readMetadataFile<ImageIndex>(this.indexPath);
+    if (!Array.isArray(index.manifests)) {
+      throw new StoreLayoutError(this.root, `${this.indexPath} has no "manifests" array`);
+    }
+    return index;
+  }
+
+  /** Read-modify-write index.json under the store lock, replacing it atomically. */
+  private async updateIndex<T>(change: (index: ImageIndex) => T): Promise<T> {
+    return withStoreLock(this.lockPath, LOCK_TIMEOUT_SECONDS, async () => {
+      const index = await this.readIndex();
+      const result = change(index);
+      await writeFileAtomic(this.ingestPath('index'), this.indexPath, JSON.stringify(index, null, 2) + '\n');
+      return result;
+    });
+  }
+
+  /** Point `ref` (normalized to NAME:TAG) at `manifest`, replacing what it pointed at before. */
+  async tag(ref: string, manifest: Descriptor): Promise<void> {
+    const name = normalizeImageRef(ref);
+    await this.assertComplete(manifest);
+    const entry: Descriptor = {
+      mediaType: manifest.mediaType,
+      digest: manifest.digest,
+      size: manifest.size,
+      ...(manifest.platform ? { platform: manifest.platform } : {}),
+      annotations: { ...manifest.annotations, [Annotation.refName]: name },
+    };
+    await this.updateIndex((index) => {
+      index.manifests = index.manifests.filter((existing) => refNameOf(existing) !== name);
+      index.manifests.push(entry);
+    });
+  }
+
+  /** Remove the tag `ref`; true if it existed. Blobs stay until garbage collection. */
+  async untag(ref: string): Promise<boolean> {
+    const name = normalizeImageRef(ref);
+    return this.updateIndex((index) => {
+      const before = index.manifests.length;
+      index.manifests = index.manifests.filter((existing) => refNameOf(existing) !== name);
+      return index.manifests.length !== before;
+    });
+  }
+
+  /** Refuse to tag an image whose manifest, config or layers are missing. */
+  private async assertComplete(manifestDescriptor: Descriptor): Promise<void> {
+    const manifest = await this.readJSON<ImageManifest & Partial<ImageIndex>>(manifestDescriptor.digest);
+    const children = [manifest.config, ...(manifest.layers ?? []), ...(manifest.manifests ?? [])].filter(
+      (child): child is Descriptor => child !== undefined,
+    );
+    for (const child of children) {
+      if (child.urls?.length) continue; // foreign layers live elsewhere by design
+      if (!(await this.hasBlob(child.digest))) throw new BlobNotFoundError(child.digest, this.blobPath(child.digest));
+    }
+  }
+
+  /** Find an image by NAME[:TAG], by manifest digest, or by a unique digest prefix. */
+  async resolveImage(ref: string): Promise<ResolvedImage> {
+    const index = await this.readIndex();
+    if (DIGEST_OR_PREFIX.test(ref)) return this.resolveByDigest(index, ref.slice('sha256:'.length), ref);
+    let name: string | undefined;
+    try {
+      name = normalizeImageRef(ref);
+    } catch (error) {
+      if (!SHORT_ID.test(ref)) throw error;
+    }
+    const tagged = name === undefined ? undefined : index.manifests.find((entry) => refNameOf(entry) === name);
+    if (tagged) return { ref: name, ...(await this.loadImage(tagged)) };
+    if (SHORT_ID.test(ref)) return this.resolveByDigest(index, ref, ref);
+    throw new ImageNotFoundError(ref);
+  }
+
+  private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string): Promise<ResolvedImage> {
+    const matches = new Map<Digest, Descriptor>();
+    for (const entry of index.manifests) {
+      if (digestHex(entry.digest).startsWith(hexPrefix) && !matches.has(entry.digest)) matches.set(entry.digest, entry);
+    }
+    if (matches.size > 1) throw new AmbiguousImageError(asGiven, [...matches.keys()]);
+    const [found] = matches.values();
+    if (found) return this.loadImage(found);
+    // A full digest may name an untagged manifest that is still in blobs/.
+    const digest = `sha256:${hexPrefix}`;
+    if (hexPrefix.length === 64 && (await this.hasBlob(digest))) {
+      const manifest = await this.readJSON<ImageManifest>(digest);
+      const size = (await fs.stat(this.blobPath(digest))).size;
+      return this.loadImage({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
+    }
+    throw new ImageNotFoundError(asGiven);
+  }
+
+  private async loadImage(manifestDescriptor: Descriptor): Promise<Omit<ResolvedImage, 'ref'>> {
+    const manifest = await this.readJSON<ImageManifest>(manifestDescriptor.digest);
+    const mediaType = manifest.mediaType ?? manifestDescriptor.mediaType;
+    if (!MANIFEST_TYPES.includes(mediaType) || !manifest.config) {
+      throw new UnsupportedManifestError(manifestDescriptor.digest, mediaType);
+    }
+    const config = await this.readJSON<ImageConfig>(manifest.config.digest);
+    return { manifestDescriptor, manifest, config, configDescriptor: manifest.config };
+  }
+
+  /** Every entry of index.json with its creation time and stored size, sorted by ref. */
+  async listImages(): Promise<ImageSummary[]> {
+    const index = await this.readIndex();
+    const summaries: ImageSummary[] = [];
+    for (const entry of index.manifests) {
+      const ref = refNameOf(entry);
+      const summary: ImageSummary = { ...(ref ? { ref } : {}), digest: entry.digest, size: entry.size };
+      try {
+        const { manifest, config } = await this.loadImage(entry);
+        summary.size += manifest.config.size + manifest.layers.reduce((total, layer) => total + layer.size, 0);
+        if (config.created) summary.created = config.created;
+      } catch (error) {
+        if (!(error instanceof RiboError)) throw error;
+        summary.problem = error.message;
+      }
+      summaries.push(summary);
+    }
+    return summaries.sort((a, b) => (a.ref ?? '\uffff').localeCompare(b.ref ?? '\uffff') || a.digest.localeCompare(b.digest));
+  }
+
+  // ---- unpacked layers and scratch space ----
+
+  layerDir(diffID: Digest): string {
+    return path.join(this.root, 'layers', digestHex(assertDigest(diffID, 'Layer diffID')));
+  }
+
+  /**
+   * Make sure layer `diffID` is unpacked under layers/. `unpack` fills a
+   * fresh scratch dir, which is renamed into place in one step, so a layer
+   * dir either does not exist or is complete. If another process wins the
+   * race, its copy is kept and ours is thrown away.
+   */
+  async ensureUnpacked(diffID: Digest, unpack: (tempDir: string) => Promise<void>): Promise<string> {
+    const final = this.layerDir(diffID);
+    if (await isDirectory(final)) return final;
+    const temp = await this.makeTempDir('unpack');
+    try {
+      await fs.chmod(temp, 0o755);
+      await unpack(temp);
+      await fs.rename(temp, final);
+    } catch (error) {
+      await removeTree(temp);
+      if (isErrno(error, 'EEXIST', 'ENOTEMPTY') && (await isDirectory(final))) return final;
+      throw error;
+    }
+    return final;
+  }
+
+  /** A new empty directory under tmp/, removed by a later Store.open once this process has died. */
+  async makeTempDir(prefix: string): Promise<string> {
+    const label = prefix.replace(/[^A-Za-z0-9._-]/g, '_') || 'tmp';
+    return fs.mkdtemp(path.join(this.tmpDir, `${this.owner.pid}.${this.owner.start}-${label}-`));
+  }
+}
+
+function refNameOf(descriptor: Descriptor): string | undefined {
+  return descriptor.annotations?.[Annotation.refName];
+}
+
+async function isDirectory(target: string): Promise<boolean> {
+  try {
+    return (await fs.stat(target)).isDirectory();
+  } catch (error) {
+    if (isErrno(error, 'ENOENT')) return false;
+    throw error;
+  }
+}
