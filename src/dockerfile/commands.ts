@@ -123,6 +123,7 @@ export interface HealthcheckCommand extends CommandBase {
   kind: 'HEALTHCHECK';
   /** ["NONE"] disables; otherwise ["CMD", ...] or ["CMD-SHELL", cmd]. */
   test: string[];
+  /** Durations in nanoseconds, as the image config stores them. */
   interval?: number;
   timeout?: number;
   startPeriod?: number;
