@@ -52,6 +52,26 @@ async function removeRuntimeMountpoints(upper: string, missingBefore: string[]):
   }
 }
 
+/**
+ * Mounts `lowers` with a fresh upper dir under `workDir`, calls `change` with the
+ * mounted root, unmounts, and returns the upper dir holding what `change` did.
+ * Build steps that need no process (COPY, WORKDIR) change the image this way.
+ */
+export async function changeLayers(driver: MountDriver, lowers: string[], workDir: string, change: (rootfs: string) => Promise<void>): Promise<string> {
+  const upper = path.join(workDir, 'upper');
+  const work = path.join(workDir, 'work');
+  const rootfs = path.join(workDir, 'rootfs');
+  for (const dir of [upper, work, rootfs]) await mkdir(dir, { recursive: true });
+  await driver.mount({ lowers, upper, work, target: rootfs });
+  try {
+    await change(rootfs);
+  } finally {
+    await driver.unmount(rootfs);
+  }
+  await rm(work, { recursive: true, force: true });
+  return upper;
+}
+
 /** Runs one container over an overlay of `lowers` and a fresh upper dir, then unmounts. */
 export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
   const upper = path.join(run.workDir, 'upper');

@@ -1,0 +1,81 @@
+import type { CmdCommand, Command } from '../dockerfile/commands.js';
+import { setEnv } from '../image/env.js';
+import type { StageState } from './stage-state.js';
+
+/** Instructions that only change the image config and add no layer. */
+const CONFIG_KINDS = new Set(['ENV', 'ARG', 'LABEL', 'USER', 'CMD', 'ENTRYPOINT', 'SHELL', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'HEALTHCHECK', 'ONBUILD', 'MAINTAINER']);
+
+export function isConfigCommand(command: Command): boolean {
+  return CONFIG_KINDS.has(command.kind);
+}
+
+/** CMD and ENTRYPOINT in shell form run through the stage's SHELL, as Docker stores them. */
+function commandLine(state: StageState, command: CmdCommand): string[] {
+  if (command.line.form === 'exec') return command.line.args;
+  return [...(state.config.config?.Shell ?? ['/bin/sh', '-c']), command.line.command];
+}
+
+/** Applies one config-only instruction (already expanded) to the stage's image config. */
+export function applyConfigCommand(state: StageState, command: Command, buildArgs: Record<string, string>): void {
+  const config = (state.config.config ??= {});
+  switch (command.kind) {
+    case 'ENV':
+      for (const { key, value } of command.pairs) config.Env = setEnv(config.Env, key, value);
+      return;
+    case 'ARG':
+      for (const { key, value } of command.args) {
+        const given = Object.prototype.hasOwnProperty.call(buildArgs, key) ? buildArgs[key] : undefined;
+        const resolved = given ?? value ?? state.args.get(key);
+        if (resolved !== undefined) state.args.set(key, resolved);
+      }
+      return;
+    case 'LABEL':
+      config.Labels = { ...(config.Labels ?? {}) };
+      for (const { key, value } of command.pairs) config.Labels[key] = value;
+      return;
+    case 'USER':
+      config.User = command.user;
+      return;
+    case 'CMD':
+      config.Cmd = commandLine(state, command);
+      state.cmdSetHere = true;
+      return;
+    case 'ENTRYPOINT':
+      config.Entrypoint = commandLine(state, command);
+      // An ENTRYPOINT set here makes an inherited CMD meaningless; Docker drops it.
+      if (!state.cmdSetHere) config.Cmd = null;
+      return;
+    case 'SHELL':
+      config.Shell = command.shell;
+      return;
+    case 'EXPOSE':
+      config.ExposedPorts = { ...(config.ExposedPorts ?? {}) };
+      for (const port of command.ports) config.ExposedPorts[port.includes('/') ? port : `${port}/tcp`] = {};
+      return;
+    case 'VOLUME':
+      config.Volumes = { ...(config.Volumes ?? {}) };
+      for (const volume of command.paths) config.Volumes[volume] = {};
+      return;
+    case 'STOPSIGNAL':
+      config.StopSignal = command.signal;
+      return;
+    case 'HEALTHCHECK':
+      config.Healthcheck = {
+        Test: command.test,
+        Interval: command.interval,
+        Timeout: command.timeout,
+        StartPeriod: command.startPeriod,
+        StartInterval: command.startInterval,
+        Retries: command.retries,
+      };
+      return;
+    case 'ONBUILD':
+      config.OnBuild = [...(config.OnBuild ?? []), command.expression];
+      return;
+    case 'MAINTAINER':
+      state.config.author = command.maintainer;
+      return;
+    default:
+      return;
+  }
+}

@@ -1,0 +1,170 @@
+import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, stat, symlink, utimes } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import path from 'node:path';
+import { RiboError } from '../errors.js';
+import { resolveInRoot } from './root-path.js';
+
+export class CopySourceError extends RiboError {}
+
+export interface Owner {
+  uid: number;
+  gid: number;
+}
+
+export interface CopyRequest {
+  contextDir: string;
+  /** Source paths as written, relative to the context (a leading / means the context root). */
+  sources: string[];
+  /** Absolute destination inside the container; a trailing / means "into this directory". */
+  dest: string;
+  rootfs: string;
+  owner: Owner;
+  /** Context-relative paths (with forward slashes) that .dockerignore excludes. */
+  isIgnored?: (relPath: string) => boolean;
+}
+
+const GLOB_CHARS = /[*?[]/;
+
+/** Go filepath.Match for one path component, as Docker uses for COPY sources. */
+export function componentPattern(pattern: string): RegExp {
+  let re = '';
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === '*') re += '[^/]*';
+    else if (c === '?') re += '[^/]';
+    else if (c === '\\' && i + 1 < pattern.length) re += `\\${pattern[++i]}`;
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i + 1);
+      if (close < 0) throw new CopySourceError(`COPY source pattern "${pattern}" has an unclosed "[".`);
+      let body = pattern.slice(i + 1, close);
+      if (body.startsWith('^')) body = `^${body.slice(1)}`;
+      re += `[${body.replace(/\\/g, '\\\\')}]`;
+      i = close;
+    } else re += c.replace(/[.+^${}()|\]\\]/g, '\\$&');
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Context-relative paths a source names: itself, or every match of its wildcards, sorted. */
+async function expandSource(contextDir: string, source: string): Promise<string[]> {
+  const clean = path.posix.normalize(`/${source}`).slice(1);
+  if (clean.startsWith('..')) {
+    throw new CopySourceError(`COPY source "${source}" is outside the build context; only files under the context directory can be copied.`);
+  }
+  if (!GLOB_CHARS.test(clean)) return [clean === '' ? '.' : clean];
+  let candidates = [''];
+  for (const component of clean.split('/')) {
+    const next: string[] = [];
+    for (const base of candidates) {
+      if (!GLOB_CHARS.test(component)) {
+        next.push(path.posix.join(base, component));
+        continue;
+      }
+      const matcher = componentPattern(component);
+      const entries = await readdir(path.join(contextDir, base)).catch(() => [] as string[]);
+      for (const name of entries.sort()) if (matcher.test(name)) next.push(path.posix.join(base, name));
+    }
+    candidates = next;
+  }
+  return candidates;
+}
+
+async function statOrUndefined(p: string): Promise<Stats | undefined> {
+  return stat(p).catch(() => undefined);
+}
+
+/** Creates missing directories of a container path, root-owned like Docker's. */
+async function mkdirInRoot(rootfs: string, containerDir: string, owner: Owner): Promise<string> {
+  const parts = containerDir.split('/').filter(Boolean);
+  let current = '/';
+  for (const part of parts) {
+    current = path.posix.join(current, part);
+    const host = await resolveInRoot(rootfs, current);
+    const info = await statOrUndefined(host);
+    if (info?.isDirectory()) continue;
+    if (info) throw new CopySourceError(`Cannot copy into ${containerDir}: ${current} exists in the image and is not a directory.`);
+    await mkdir(host, { mode: 0o755 });
+    await lchown(host, owner.uid, owner.gid);
+  }
+  return resolveInRoot(rootfs, containerDir);
+}
+
+async function replaceable(target: string, isDir: boolean): Promise<void> {
+  const existing = await lstat(target).catch(() => undefined);
+  if (existing && (existing.isDirectory() !== isDir || existing.isSymbolicLink())) await rm(target, { recursive: true, force: true });
+}
+
+/** Copies one entry (recursively for dirs) with mode and mtime kept and ownership set to `owner`. */
+async function copyEntry(src: string, target: string, rel: string, req: CopyRequest): Promise<void> {
+  if (req.isIgnored?.(rel)) return;
+  const info = await lstat(src);
+  if (info.isDirectory()) {
+    await replaceable(target, true);
+    await mkdir(target, { recursive: true });
+    for (const name of (await readdir(src)).sort()) {
+      await copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req);
+    }
+    await chmod(target, info.mode & 0o7777);
+    await lchown(target, req.owner.uid, req.owner.gid);
+    await utimes(target, info.atime, info.mtime);
+  } else if (info.isSymbolicLink()) {
+    await rm(target, { recursive: true, force: true });
+    await symlink(await readlink(src), target);
+    await lchown(target, req.owner.uid, req.owner.gid);
+    await lutimes(target, info.atime, info.mtime);
+  } else if (info.isFile()) {
+    await replaceable(target, false);
+    await copyFile(src, target);
+    await lchown(target, req.owner.uid, req.owner.gid);
+    await chmod(target, info.mode & 0o7777);
+    await utimes(target, info.atime, info.mtime);
+  } else {
+    throw new CopySourceError(`COPY source ${rel} is a special file (socket, device or fifo); only files, directories and symlinks can be copied.`);
+  }
+}
+
+/**
+ * COPY from the build context, with Docker's rules: a directory source copies its
+ * contents; a file goes into dest when dest ends with / or is a directory, else
+ * becomes dest; several sources need a directory destination ending with /.
+ */
+export async function copyFromContext(req: CopyRequest): Promise<void> {
+  const matches: string[] = [];
+  for (const source of req.sources) {
+    const expanded = await expandSource(req.contextDir, source);
+    const present = [];
+    for (const rel of expanded) {
+      if (rel !== '.' && req.isIgnored?.(rel)) continue;
+      if (await lstat(path.join(req.contextDir, rel)).then(() => true, () => false)) present.push(rel);
+    }
+    if (present.length === 0) {
+      throw new CopySourceError(`COPY source "${source}" was not found in the build context ${req.contextDir} (or .dockerignore excludes it). Check the path; sources are relative to the context directory.`);
+    }
+    matches.push(...present);
+  }
+  const destIsDir = req.dest.endsWith('/');
+  if (matches.length > 1 && !destIsDir) {
+    throw new CopySourceError(`COPY with more than one source file needs a directory destination ending with "/" (got "${req.dest}").`);
+  }
+  for (const rel of matches) {
+    const src = path.join(req.contextDir, rel);
+    const info = await lstat(src);
+    if (info.isDirectory()) {
+      const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
+      for (const name of (await readdir(src)).sort()) {
+        const childRel = rel === '.' ? name : path.posix.join(rel, name);
+        await copyEntry(path.join(src, name), path.join(targetDir, name), childRel, req);
+      }
+      continue;
+    }
+    const destHost = await resolveInRoot(req.rootfs, req.dest);
+    const destInfo = await statOrUndefined(destHost);
+    if (destIsDir || destInfo?.isDirectory()) {
+      const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
+      await copyEntry(src, path.join(targetDir, path.basename(rel)), rel, req);
+    } else {
+      const parent = await mkdirInRoot(req.rootfs, path.posix.dirname(req.dest), req.owner);
+      await copyEntry(src, path.join(parent, path.posix.basename(req.dest)), rel, req);
+    }
+  }
+}

@@ -1,0 +1,12 @@
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+
+/** One ribo subcommand: its yargs definition and what it does. */
+export interface CommandModule {
+  name: string;
+  usage: string;
+  describe: string;
+  /** True for commands that mount file systems or run containers. */
+  needsNamespace: boolean;
+  builder: (yargs: Argv) => Argv;
+  handler: (argv: ArgumentsCamelCase<Record<string, unknown>>, env: NodeJS.ProcessEnv) => Promise<number>;
+}

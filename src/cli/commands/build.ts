@@ -1,0 +1,64 @@
+import path from 'node:path';
+import { stat } from 'node:fs/promises';
+import { build } from '../../build/builder.js';
+import { UsageError } from '../../errors.js';
+import { normalizeImageRef } from '../../store/index.js';
+import type { CommandModule } from '../command.js';
+import { openSession, type GlobalOptions } from '../session.js';
+
+function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string, string> {
+  const args: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    // "--build-arg NAME" takes the value from ribo's own environment, as docker does.
+    if (eq < 0) {
+      if (env[value] !== undefined) args[value] = env[value]!;
+    } else args[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return args;
+}
+
+export const buildCommand: CommandModule = {
+  name: 'build',
+  usage: 'build [options] CONTEXT',
+  describe: 'Build an image from a Dockerfile',
+  needsNamespace: true,
+  builder: (y) =>
+    y
+      .positional('CONTEXT', { type: 'string', describe: 'Build context directory' })
+      .option('tag', { alias: 't', type: 'string', array: true, default: [], describe: 'Name and optional tag (NAME[:TAG]); may be repeated' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile)' })
+      .option('build-arg', { type: 'string', array: true, default: [], describe: 'Set a build-time variable (NAME=VALUE)' })
+      .option('target', { type: 'string', describe: 'Build this stage and the ones it needs' }),
+  handler: async (argv, env) => {
+    const positional = argv._.slice(1).map(String);
+    if (positional.length !== 1) throw new UsageError(`ribo build takes exactly one build context directory (got ${positional.length}); e.g. ribo build -t app .`);
+    const contextDir = path.resolve(positional[0]!);
+    const contextInfo = await stat(contextDir).catch(() => undefined);
+    if (!contextInfo?.isDirectory()) throw new UsageError(`Build context ${contextDir} is not a directory; give the directory whose files COPY may use.`);
+    const tags = (argv.tag as string[]).map((t) => normalizeImageRef(t));
+    const dockerfile = argv.file ? path.resolve(String(argv.file)) : path.join(contextDir, 'Dockerfile');
+    const session = await openSession(argv as GlobalOptions, env);
+    try {
+      const started = Date.now();
+      const result = await build({
+        store: session.store,
+        driver: session.driver,
+        runtime: session.runtime,
+        idCount: session.namespace.idCount,
+        contextDir,
+        dockerfile,
+        tags,
+        buildArgs: parseBuildArgs(argv.buildArg as string[], env),
+        target: argv.target as string | undefined,
+        out: process.stderr,
+        sourceDateEpoch: env.SOURCE_DATE_EPOCH ? Number(env.SOURCE_DATE_EPOCH) : undefined,
+      });
+      process.stderr.write(`Built ${result.manifest.digest} in ${((Date.now() - started) / 1000).toFixed(1)}s${tags.length ? `, tagged ${tags.join(', ')}` : ''}\n`);
+      process.stdout.write(`${result.manifest.digest}\n`);
+      return 0;
+    } finally {
+      await session.close();
+    }
+  },
+};

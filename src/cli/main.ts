@@ -1,0 +1,65 @@
+import yargs, { type Argv } from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { RiboError } from '../errors.js';
+import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
+import { buildCommand } from './commands/build.js';
+import { runCommand } from './commands/run.js';
+import { imagesCommand } from './commands/images.js';
+import { importCommand } from './commands/import.js';
+import { infoCommand } from './commands/info.js';
+import type { CommandModule } from './command.js';
+
+const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand];
+
+function printError(error: unknown): number {
+  if (error instanceof RiboError) {
+    process.stderr.write(`ribo: error: ${error.message}\n`);
+    return error.exitCode;
+  }
+  process.stderr.write(`ribo: internal error (please report it): ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
+  return 70;
+}
+
+function parser(args: string[]): Argv {
+  let cli = yargs(args)
+    .scriptName('ribo')
+    .usage('$0 <command> [options]\n\nBuild and run OCI container images, rootless and without a daemon.')
+    .option('root', { type: 'string', describe: 'Store directory (default: $RIBO_ROOT, else $XDG_DATA_HOME/ribo or ~/.local/share/ribo)' })
+    .option('runtime', { type: 'string', describe: 'OCI runtime: crun or runc (default: $RIBO_RUNTIME, else crun)' })
+    .option('storage-driver', { type: 'string', describe: 'overlay or fuse-overlayfs (default: $RIBO_STORAGE_DRIVER, else the first that works)' })
+    .strict()
+    .demandCommand(1, 'Name a command; `ribo --help` lists them.')
+    .recommendCommands()
+    .help()
+    .version(false)
+    .wrap(Math.min(100, process.stdout.columns || 100))
+    .fail((message, error) => {
+      throw error ?? new (class extends RiboError {})(`${message} See \`ribo --help\`.`, { exitCode: 2 });
+    });
+  for (const command of COMMANDS) {
+    cli = cli.command(command.usage, command.describe, command.builder, () => undefined);
+  }
+  return cli;
+}
+
+async function main(): Promise<number> {
+  const args = hideBin(process.argv);
+  const argv = await parser(args).parseAsync();
+  const name = String(argv._[0]);
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) return 2;
+  // Commands that mount or run containers work inside ribo's own namespaces.
+  if (command.needsNamespace && !insideNamespace(process.env)) {
+    return reexecInNamespace([process.argv[1]!, ...args], process.env);
+  }
+  return command.handler(argv, process.env);
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.exitCode = printError(error);
+  },
+);

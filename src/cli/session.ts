@@ -1,0 +1,43 @@
+import os from 'node:os';
+import { rm } from 'node:fs/promises';
+import { Store, resolveStoreRoot } from '../store/index.js';
+import { currentNamespace, type NamespaceInfo } from '../runtime/namespace.js';
+import { selectDriver, type MountDriver } from '../runtime/overlay.js';
+import { OciRuntime } from '../runtime/oci-runtime.js';
+import { hideUnifiedHierarchy } from '../runtime/cgroups.js';
+import path from 'node:path';
+
+export interface GlobalOptions {
+  root?: string;
+  runtime?: string;
+  storageDriver?: string;
+}
+
+/** Everything a command inside ribo's namespace works with; passed down, never global. */
+export interface Session {
+  store: Store;
+  namespace: NamespaceInfo;
+  driver: MountDriver;
+  runtime: OciRuntime;
+  close(): Promise<void>;
+}
+
+export function storeRoot(opts: GlobalOptions, env: NodeJS.ProcessEnv): string {
+  return resolveStoreRoot({ flag: opts.root, env, home: env.HOME ?? os.homedir() });
+}
+
+export async function openStore(opts: GlobalOptions, env: NodeJS.ProcessEnv): Promise<Store> {
+  return Store.open(storeRoot(opts, env));
+}
+
+/** Opens the store and picks the mount driver and OCI runtime (inside the namespace). */
+export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): Promise<Session> {
+  const store = await openStore(opts, env);
+  const namespace = await currentNamespace(env);
+  const scratch = await store.makeTempDir('session-');
+  const driver = await selectDriver({ requested: opts.storageDriver ?? env.RIBO_STORAGE_DRIVER, scratchDir: scratch, rootless: namespace.rootless });
+  const runtimeName = opts.runtime ?? env.RIBO_RUNTIME;
+  const runtime = await OciRuntime.select({ requested: runtimeName, stateDir: path.join(store.root, 'run', runtimeName ?? 'crun'), rootless: namespace.rootless });
+  if (runtime.name === 'crun') await hideUnifiedHierarchy();
+  return { store, namespace, driver, runtime, close: () => rm(scratch, { recursive: true, force: true }) };
+}

@@ -1,0 +1,48 @@
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import { RiboError } from '../errors.js';
+import { applyLayer, writeLayerFromTarStream } from '../layer/index.js';
+import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/image.js';
+import type { Store } from '../store/index.js';
+import { DEFAULT_PATH, hostArchitecture } from './platform.js';
+
+export class ImportError extends RiboError {}
+
+/**
+ * Makes a one-layer image from a plain rootfs tarball (e.g. mmdebstrap's) and
+ * tags it. The tarball is streamed once: validated, hashed and compressed.
+ */
+export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date()): Promise<Descriptor> {
+  const info = await stat(tarball).catch(() => undefined);
+  if (!info?.isFile()) throw new ImportError(`Cannot import ${tarball}: no such file. Give the path of a rootfs tarball, e.g. one made by mmdebstrap --format=tar.`);
+  const writer = await store.ingest();
+  let layer;
+  try {
+    layer = await writeLayerFromTarStream(createReadStream(tarball), writer.stream, { compression: 'gzip' });
+    await writer.commit({ digest: layer.digest, size: layer.size });
+  } catch (error) {
+    await writer.abort();
+    if (error instanceof RiboError) throw new ImportError(`Cannot import ${tarball}: ${error.message}`, { cause: error });
+    throw error;
+  }
+  await store.ensureUnpacked(layer.diffID, (dir) => applyLayer(store.openBlob(layer.digest), dir, { mode: 'lower' }));
+  const created = now.toISOString();
+  const config: ImageConfig = {
+    created,
+    architecture: hostArchitecture(),
+    os: 'linux',
+    config: { Env: [`PATH=${DEFAULT_PATH}`], Cmd: ['/bin/sh'] },
+    rootfs: { type: 'layers', diff_ids: [layer.diffID] },
+    history: [{ created, created_by: `ribo import ${tarball}`, comment: 'imported from a rootfs tarball' }],
+  };
+  const configDescriptor = await store.writeJSON(MediaType.imageConfig, config);
+  const manifest: ImageManifest = {
+    schemaVersion: 2,
+    mediaType: MediaType.imageManifest,
+    config: configDescriptor,
+    layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
+  };
+  const manifestDescriptor = await store.writeJSON(MediaType.imageManifest, manifest);
+  await store.tag(ref, manifestDescriptor);
+  return manifestDescriptor;
+}

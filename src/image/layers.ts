@@ -1,0 +1,34 @@
+import type { Descriptor, Digest, ImageConfig, ImageManifest } from '../oci/image.js';
+import { RiboError } from '../errors.js';
+import { applyLayer } from '../layer/index.js';
+import type { Store } from '../store/index.js';
+
+/** One layer of an image as the build engine and runner use it. */
+export interface LayerRef {
+  descriptor: Descriptor;
+  diffID: Digest;
+  /** The unpacked layer, usable as an overlay lower dir. */
+  dir: string;
+}
+
+export class CorruptImageError extends RiboError {}
+
+/** Unpacks (once, and kept in the store) each layer blob of an image; bottom-most first. */
+export async function unpackImageLayers(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<LayerRef[]> {
+  const diffIDs = config.rootfs?.diff_ids ?? [];
+  if (diffIDs.length !== manifest.layers.length) {
+    throw new CorruptImageError(`Image ${imageName} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${diffIDs.length} diff_ids. Pull or build it again.`);
+  }
+  const refs: LayerRef[] = [];
+  for (const [i, descriptor] of manifest.layers.entries()) {
+    const diffID = diffIDs[i]!;
+    const dir = await store.ensureUnpacked(diffID, (tempDir) => applyLayer(store.openBlob(descriptor.digest), tempDir, { mode: 'lower' }));
+    refs.push({ descriptor, diffID, dir });
+  }
+  return refs;
+}
+
+/** Overlay wants the top-most lower dir first. */
+export function lowerDirs(layers: readonly LayerRef[]): string[] {
+  return layers.map((l) => l.dir).reverse();
+}
