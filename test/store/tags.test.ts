@@ -1,0 +1,169 @@
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Annotation, MediaType, type ImageIndex } from '../../src/oci/image.js';
+import { sha256Of } from '../../src/oci/digest.js';
+import {
+  AmbiguousImageError,
+  BlobNotFoundError,
+  ImageNotFoundError,
+  InvalidImageRefError,
+  Store,
+  UnsupportedManifestError,
+} from '../../src/store/index.js';
+import { makeTempDir, removeTempDir, writeSmallImage } from './support.js';
+
+async function readIndex(store: Store): Promise<ImageIndex> {
+  return JSON.parse(await fs.readFile(path.join(store.root, 'index.json'), 'utf8')) as ImageIndex;
+}
+
+describe('Store tags', () => {
+  let dir: string;
+  let store: Store;
+  beforeEach(async () => {
+    dir = makeTempDir('store-tags');
+    store = await Store.open(path.join(dir, 'root'));
+  });
+  afterEach(() => removeTempDir(dir));
+
+  it('tags with the normalized NAME:TAG as ref.name and resolves by name', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('hello', image.manifest);
+    const index = await readIndex(store);
+    expect(index.manifests).toEqual([
+      { ...image.manifest, annotations: { [Annotation.refName]: 'hello:latest' } },
+    ]);
+    for (const ref of ['hello', 'hello:latest']) {
+      const resolved = await store.resolveImage(ref);
+      expect(resolved.ref).toBe('hello:latest');
+      expect(resolved.manifestDescriptor.digest).toBe(image.manifest.digest);
+      expect(resolved.manifest).toEqual(image.manifestJSON);
+      expect(resolved.config).toEqual(image.configJSON);
+      expect(resolved.configDescriptor).toEqual(image.config);
+    }
+  });
+
+  it('moves an existing tag to the new image and keeps other tags', async () => {
+    const first = await writeSmallImage(store, { cmd: ['first'] });
+    const second = await writeSmallImage(store, { cmd: ['second'] });
+    await store.tag('app:1', first.manifest);
+    await store.tag('app:stable', first.manifest);
+    await store.tag('app:1', second.manifest);
+    const index = await readIndex(store);
+    expect(index.manifests.map((entry) => [entry.annotations![Annotation.refName], entry.digest]).sort()).toEqual(
+      [['app:1', second.manifest.digest], ['app:stable', first.manifest.digest]].sort(),
+    );
+    expect((await store.resolveImage('app:1')).config.config?.Cmd).toEqual(['second']);
+  });
+
+  it('untag removes only that tag and reports whether it existed', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('a', image.manifest);
+    await store.tag('b', image.manifest);
+    expect(await store.untag('a:latest')).toBe(true);
+    expect(await store.untag('a')).toBe(false);
+    await expect(store.resolveImage('a')).rejects.toBeInstanceOf(ImageNotFoundError);
+    expect((await store.resolveImage('b')).manifestDescriptor.digest).toBe(image.manifest.digest);
+    expect(await store.hasBlob(image.manifest.digest)).toBe(true);
+  });
+
+  it('reports a missing image with a hint to run `ribo images`', async () => {
+    const error = await store.resolveImage('nothing:here').catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(ImageNotFoundError);
+    expect((error as Error).message).toContain('nothing:here');
+    expect((error as Error).message).toContain('ribo images');
+  });
+
+  it('rejects invalid refs for tag and untag', async () => {
+    const image = await writeSmallImage(store);
+    await expect(store.tag('Bad Name', image.manifest)).rejects.toBeInstanceOf(InvalidImageRefError);
+    await expect(store.untag('x:')).rejects.toBeInstanceOf(InvalidImageRefError);
+    await expect(store.resolveImage('Bad Name')).rejects.toBeInstanceOf(InvalidImageRefError);
+  });
+
+  it('resolves a manifest digest, a unique prefix, and a bare hex prefix', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('hello', image.manifest);
+    const hex = image.manifest.digest.slice('sha256:'.length);
+    for (const ref of [image.manifest.digest, `sha256:${hex.slice(0, 5)}`, hex.slice(0, 12)]) {
+      const resolved = await store.resolveImage(ref);
+      expect(resolved.manifestDescriptor.digest).toBe(image.manifest.digest);
+      expect(resolved.ref).toBeUndefined();
+    }
+    const differentAtEleventh = `sha256:${hex.slice(0, 10)}${hex[10] === '0' ? '1' : '0'}`;
+    await expect(store.resolveImage(differentAtEleventh)).rejects.toBeInstanceOf(ImageNotFoundError);
+  });
+
+  it('resolves the full digest of an untagged manifest still in blobs/', async () => {
+    const image = await writeSmallImage(store);
+    const resolved = await store.resolveImage(image.manifest.digest);
+    expect(resolved.manifestDescriptor).toEqual(image.manifest);
+    expect(resolved.config).toEqual(image.configJSON);
+  });
+
+  it('reports an ambiguous prefix with all candidates', async () => {
+    const images = [];
+    for (let i = 0; i < 40; i++) images.push(await writeSmallImage(store, { cmd: [`n${i}`] }));
+    for (const [i, image] of images.entries()) await store.tag(`img:${i}`, image.manifest);
+    // With 40 digests, two of them share a first hex digit.
+    const byFirst = new Map<string, string[]>();
+    for (const image of images) {
+      const first = image.manifest.digest[7]!;
+      byFirst.set(first, [...(byFirst.get(first) ?? []), image.manifest.digest]);
+    }
+    const [prefix, digests] = [...byFirst.entries()].find(([, list]) => list.length > 1)!;
+    const error = await store.resolveImage(`sha256:${prefix}`).catch((caught: unknown) => caught);
+    expect(error).toBeInstanceOf(AmbiguousImageError);
+    expect((error as AmbiguousImageError).matches.sort()).toEqual([...digests].sort());
+  });
+
+  it('prefers a tag over a digest prefix spelled the same way', async () => {
+    const image = await writeSmallImage(store, { cmd: ['tagged'] });
+    const other = await writeSmallImage(store, { cmd: ['other'] });
+    const prefix = other.manifest.digest.slice(7, 15);
+    await store.tag(other.manifest.digest.slice(7, 15), image.manifest);
+    await store.tag('other', other.manifest);
+    expect((await store.resolveImage(prefix)).manifestDescriptor.digest).toBe(image.manifest.digest);
+  });
+
+  it('refuses to tag an image whose blobs are missing', async () => {
+    const image = await writeSmallImage(store);
+    await fs.rm(store.blobPath(image.layer.digest));
+    await expect(store.tag('broken', image.manifest)).rejects.toBeInstanceOf(BlobNotFoundError);
+    await expect(store.tag('broken', { mediaType: MediaType.imageManifest, digest: sha256Of('none'), size: 4 })).rejects.toBeInstanceOf(BlobNotFoundError);
+    expect((await readIndex(store)).manifests).toEqual([]);
+  });
+
+  it('does not resolve an image index as a runnable image', async () => {
+    const image = await writeSmallImage(store);
+    const indexDescriptor = await store.writeJSON(MediaType.imageIndex, {
+      schemaVersion: 2,
+      mediaType: MediaType.imageIndex,
+      manifests: [{ ...image.manifest, platform: { architecture: 'amd64', os: 'linux' } }],
+    });
+    await store.tag('multi', indexDescriptor);
+    await expect(store.resolveImage('multi')).rejects.toBeInstanceOf(UnsupportedManifestError);
+  });
+
+  it('lists images with created time and total compressed size, sorted by ref', async () => {
+    const older = await writeSmallImage(store, { created: '2020-05-06T07:08:09Z', cmd: ['old'] });
+    const newer = await writeSmallImage(store, { created: '2024-01-01T00:00:00Z', cmd: ['new'] });
+    await store.tag('zeta', older.manifest);
+    await store.tag('alpha:2', newer.manifest);
+    await store.tag('localhost/alpha:1', older.manifest);
+    const sizeOf = (image: typeof older) => image.manifest.size + image.config.size + image.layer.size;
+    expect(await store.listImages()).toEqual([
+      { ref: 'alpha:2', digest: newer.manifest.digest, created: '2024-01-01T00:00:00Z', size: sizeOf(newer) },
+      { ref: 'localhost/alpha:1', digest: older.manifest.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older) },
+      { ref: 'zeta:latest', digest: older.manifest.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older) },
+    ]);
+  });
+
+  it('lists an image with a damaged config with a problem instead of failing', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('ok', image.manifest);
+    await fs.writeFile(store.blobPath(image.config.digest), '{}');
+    const [summary] = await store.listImages();
+    expect(summary!.ref).toBe('ok:latest');
+    expect(summary!.problem).toContain(image.config.digest);
+  });
+});
