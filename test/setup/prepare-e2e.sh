@@ -1,0 +1,24 @@
+#!/bin/sh
+# Prepares this machine for ribo's end-to-end tests; run as root.
+# - an unprivileged user with subordinate uid/gid ranges, which the tests run ribo as;
+# - /dev/fuse usable by that user (stock distros ship it 0666; some machines 0600);
+# - a copy of the built ribo that the user can read (the checkout may sit under /root).
+# Usage: prepare-e2e.sh USER APP_DIR
+set -eu
+user=${1:?usage: prepare-e2e.sh USER APP_DIR}
+app=${2:?usage: prepare-e2e.sh USER APP_DIR}
+cd "$(dirname "$0")/../.."
+
+if ! id "$user" >/dev/null 2>&1; then
+  useradd --create-home --shell /bin/sh "$user"
+fi
+if ! grep -q "^$user:" /etc/subuid; then usermod --add-subuids 300000-365535 "$user"; fi
+if ! grep -q "^$user:" /etc/subgid; then usermod --add-subgids 300000-365535 "$user"; fi
+[ -e /dev/fuse ] && chmod 0666 /dev/fuse
+
+rm -rf "$app"
+mkdir -p "$app"
+cp -R package.json bin bundles dist node_modules "$app/"
+chmod -R a+rX "$app"
+# The directory that holds it must be reachable too.
+chmod a+rx "$(dirname "$app")"
