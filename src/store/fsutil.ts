@@ -60,11 +60,15 @@ export async function removeTree(target: string): Promise<void> {
 }
 
 async function makeDirsWritable(dir: string): Promise<void> {
-  const stat = await fs.lstat(dir).catch(() => undefined);
-  if (!stat?.isDirectory()) return;
-  await fs.chmod(dir, 0o700);
-  for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
-    if (entry.isDirectory()) await makeDirsWritable(path.join(dir, entry.name));
+  try {
+    if (!(await fs.lstat(dir)).isDirectory()) return;
+    await fs.chmod(dir, 0o700);
+    for (const entry of await fs.readdir(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) await makeDirsWritable(path.join(dir, entry.name));
+    }
+  } catch (error) {
+    // Another process cleaning the same stale entry may have removed it already.
+    if (!isErrno(error, 'ENOENT')) throw error;
   }
 }
 
