@@ -1,0 +1,26 @@
+/** ribo run by root works too: no user namespace of its own, real ids. */
+import { execa } from 'execa';
+import { makeContext, makeStore, removeStore, riboOk } from './harness.js';
+
+const asRoot = process.getuid?.() === 0;
+let root: string;
+let context: string;
+
+beforeAll(async () => {
+  root = await makeStore('root');
+  context = await makeContext({}, 'hello');
+});
+
+afterAll(async () => {
+  await removeStore(root);
+  await execa('rm', ['-rf', context]);
+});
+
+(asRoot ? it : it.skip)('builds and runs the hello fixture as root', async () => {
+  const info = JSON.parse((await riboOk(['info', '--format', 'json'], { root, asUser: 'root' })).stdout);
+  expect(info.rootless).toBe(false);
+  await riboOk(['build', '-t', 'hello', context], { root, asUser: 'root' });
+  const { stdout } = await riboOk(['run', '--rm', 'hello', 'sh', '-c', 'cat /app/greeting.txt; stat -c %u:%g /home/app/owned.txt'], { root, asUser: 'root' });
+  expect(stdout).toContain('Hello from a ribo container!');
+  expect(stdout).toContain('1000:1000');
+});

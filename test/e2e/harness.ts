@@ -1,0 +1,141 @@
+/**
+ * Runs the real ribo CLI the way a user does. As root (CI) it runs ribo as the
+ * unprivileged user that test/setup/prepare-e2e.sh made (RIBO_E2E_USER), from
+ * the copy of the build that user can read (RIBO_E2E_APP); otherwise as the
+ * current user from this checkout.
+ */
+import { execa } from 'execa';
+import { chown, mkdtemp, readFile, rm, cp, mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+export const E2E_USER = process.env.RIBO_E2E_USER;
+const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
+
+export type DriverName = 'overlay' | 'fuse-overlayfs';
+export type RuntimeName = 'crun' | 'runc';
+
+export interface RiboResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RiboOptions {
+  root: string;
+  driver?: DriverName;
+  runtime?: RuntimeName;
+  /** Run as this user instead of the e2e user (e.g. 'root', or one without subuids). */
+  asUser?: string;
+  cwd?: string;
+  env?: Record<string, string>;
+}
+
+async function userIds(user: string): Promise<{ uid: number; gid: number; home: string }> {
+  const passwd = await readFile('/etc/passwd', 'utf8');
+  const line = passwd.split('\n').find((l) => l.startsWith(`${user}:`));
+  if (!line) throw new Error(`test user ${user} does not exist; run make test as root to create it`);
+  const fields = line.split(':');
+  return { uid: Number(fields[2]), gid: Number(fields[3]), home: fields[5]! };
+}
+
+/** A fresh, empty store directory owned by the user ribo runs as. */
+export async function makeStore(owner = E2E_USER): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-store-'));
+  if (owner && owner !== 'root' && process.getuid?.() === 0) {
+    const ids = await userIds(owner);
+    await chown(dir, ids.uid, ids.gid);
+  }
+  return dir;
+}
+
+export async function removeStore(dir: string): Promise<void> {
+  if (process.getuid?.() === 0) await rm(dir, { recursive: true, force: true });
+  else {
+    // Files owned by subordinate ids can only be removed from inside a user namespace.
+    await execa('unshare', ['--map-auto', '--map-root-user', 'rm', '-rf', dir], { reject: false });
+  }
+}
+
+/** A build context: a copy of a fixture dir plus extra files, readable by everyone. */
+export async function makeContext(files: Record<string, string>, fixture?: string): Promise<string> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-ctx-'));
+  if (fixture) await cp(path.join(PROJECT_ROOT, 'fixtures', fixture), dir, { recursive: true });
+  for (const [name, content] of Object.entries(files)) {
+    await mkdir(path.dirname(path.join(dir, name)), { recursive: true });
+    await (await import('node:fs/promises')).writeFile(path.join(dir, name), content);
+  }
+  await execa('chmod', ['-R', 'a+rX', dir]);
+  return dir;
+}
+
+export async function ribo(args: string[], opts: RiboOptions): Promise<RiboResult> {
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env };
+  if (opts.driver) env.RIBO_STORAGE_DRIVER = opts.driver;
+  if (opts.runtime) env.RIBO_RUNTIME = opts.runtime;
+  const user = opts.asUser ?? E2E_USER;
+  const riboArgs = [path.join(APP_DIR, 'bin/ribo'), '--root', opts.root, ...args];
+  let result;
+  if (user && user !== os.userInfo().username) {
+    const home = (await userIds(user)).home;
+    result = await execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...riboArgs], {
+      reject: false,
+      cwd: opts.cwd ?? '/',
+      env: {},
+      extendEnv: false,
+    });
+  } else {
+    result = await execa(process.execPath, riboArgs, { reject: false, cwd: opts.cwd, env: { ...env, HOME: os.homedir() }, extendEnv: false });
+  }
+  return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
+}
+
+/** Like ribo() but fails the test, showing ribo's output, unless it exits 0. */
+export async function riboOk(args: string[], opts: RiboOptions): Promise<RiboResult> {
+  const result = await ribo(args, opts);
+  if (result.exitCode !== 0) {
+    throw new Error(`ribo ${args.join(' ')} exited ${result.exitCode}\n--- stdout\n${result.stdout}\n--- stderr\n${result.stderr}`);
+  }
+  return result;
+}
+
+export interface TarEntry {
+  type: string;
+  mode: string;
+  uid: number;
+  gid: number;
+  path: string;
+}
+
+/** Lists a (gzip) layer tar with GNU tar, an independent reader of what ribo wrote. */
+export async function listLayer(blobPath: string): Promise<TarEntry[]> {
+  const { stdout } = await execa('tar', ['--numeric-owner', '-tvzf', blobPath]);
+  return stdout.split('\n').filter(Boolean).map((line) => {
+    const fields = line.split(/\s+/);
+    const [uid, gid] = fields[1]!.split('/').map(Number);
+    const name = fields.slice(5).join(' ').split(' -> ')[0]!.split(' link to ')[0]!;
+    return { type: fields[0]![0]!, mode: fields[0]!, uid: uid!, gid: gid!, path: name };
+  });
+}
+
+export interface StoredImage {
+  index: { manifests: Array<{ digest: string; annotations?: Record<string, string> }> };
+  manifest: { config: { digest: string }; layers: Array<{ digest: string; mediaType: string }> } & Record<string, unknown>;
+  config: Record<string, any>;
+}
+
+export function blobPath(root: string, digest: string): string {
+  return path.join(root, 'blobs', 'sha256', digest.slice('sha256:'.length));
+}
+
+/** Reads a tagged image straight from the OCI layout on disk, as another tool would. */
+export async function readImage(root: string, refName: string): Promise<StoredImage> {
+  const index = JSON.parse(await readFile(path.join(root, 'index.json'), 'utf8'));
+  const entry = index.manifests.find((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name'] === refName);
+  if (!entry) throw new Error(`no ${refName} in ${root}/index.json: ${JSON.stringify(index)}`);
+  const manifest = JSON.parse(await readFile(blobPath(root, entry.digest), 'utf8'));
+  const config = JSON.parse(await readFile(blobPath(root, manifest.config.digest), 'utf8'));
+  return { index, manifest, config };
+}
