@@ -40,8 +40,11 @@ export class CorruptBlobError extends RiboError {
 
 /** No image answers to a name, digest or digest prefix. */
 export class ImageNotFoundError extends RiboError {
-  constructor(readonly ref: string) {
-    super(`No image "${ref}" in the image store. Run \`ribo images\` to list what exists, or build it first with \`ribo build -t ${ref} .\`.`);
+  constructor(readonly ref: string, root: string, byDigest = false) {
+    super(
+      `No image "${ref}" in the image store at ${root}. Run \`ribo images\` to list what exists` +
+        (byDigest ? ', and give a tag or a longer digest from that list.' : `, or build it first with \`ribo build -t ${ref} .\`.`),
+    );
   }
 }
 

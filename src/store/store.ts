@@ -276,7 +276,7 @@ export class Store {
     const tagged = name === undefined ? undefined : index.manifests.find((entry) => refNameOf(entry) === name);
     if (tagged) return { ref: name, ...(await this.loadImage(tagged)) };
     if (SHORT_ID.test(ref)) return this.resolveByDigest(index, ref, ref);
-    throw new ImageNotFoundError(ref);
+    throw new ImageNotFoundError(ref, this.root);
   }
 
   private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string): Promise<ResolvedImage> {
@@ -294,7 +294,7 @@ export class Store {
       const size = (await fs.stat(this.blobPath(digest))).size;
       return this.loadImage({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
     }
-    throw new ImageNotFoundError(asGiven);
+    throw new ImageNotFoundError(asGiven, this.root, true);
   }
 
   private async loadImage(manifestDescriptor: Descriptor): Promise<Omit<ResolvedImage, 'ref'>> {

@@ -71,6 +71,7 @@ describe('Store tags', () => {
     expect(error).toBeInstanceOf(ImageNotFoundError);
     expect((error as Error).message).toContain('nothing:here');
     expect((error as Error).message).toContain('ribo images');
+    expect((error as Error).message).toContain(store.root);
   });
 
   it('rejects invalid refs for tag and untag', async () => {
