@@ -164,6 +164,8 @@ export class Store {
     });
     const source = createReadStream(file, { fd });
     source.on('error', (error) => verifier.destroy(error));
+    // A consumer that stops early destroys the verifier; release the file too.
+    verifier.on('close', () => source.destroy());
     return source.pipe(verifier);
   }
 

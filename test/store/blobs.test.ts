@@ -121,3 +121,24 @@ describe('Store blobs', () => {
     await expect(Store.open(other)).rejects.toThrow(/9\.9\.9/);
   });
 });
+
+describe('Store.openBlob early close', () => {
+  it('closes the blob file when the reader stops early', async () => {
+    const dir = makeTempDir('store-blob-close');
+    try {
+      const store = await Store.open(path.join(dir, 'root'));
+      const writer = await store.ingest();
+      writer.stream.write(Buffer.alloc(1024 * 1024, 1));
+      const { digest } = await writer.commit();
+      const openFds = async () => (await fs.readdir('/proc/self/fd')).length;
+      const before = await openFds();
+      const stream = store.openBlob(digest);
+      expect(await openFds()).toBe(before + 1);
+      for await (const _chunk of stream) break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(await openFds()).toBe(before);
+    } finally {
+      await removeTempDir(dir);
+    }
+  });
+});
