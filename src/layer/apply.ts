@@ -1,0 +1,334 @@
+/**
+ * Unpacks a layer tar into a directory.
+ *
+ * 'lower' mode builds an overlay lower dir from an empty directory: `.wh.NAME`
+ * becomes a 0/0 character device NAME and `.wh..wh..opq` the xattr
+ * user.overlay.opaque=y on its directory, which kernel overlay (userxattr) and
+ * fuse-overlayfs both honour. 'merge' mode applies the layer onto an existing tree:
+ * whiteouts delete, and an opaque marker removes everything in its directory that
+ * this layer did not write.
+ *
+ * Safety: paths are checked component by component. Writing through a symlink is
+ * only allowed when the link is relative and stays inside the root; hardlink targets
+ * must be inside the root too. Everything else raises UnsafePathError before any
+ * file is touched for that entry.
+ */
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fchownSync,
+  futimesSync,
+  linkSync,
+  lchownSync,
+  chmodSync,
+  lstatSync,
+  lutimesSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  symlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join, resolve } from 'node:path';
+import { EntryConflictError, UnsafePathError } from './errors.js';
+import { archivePathParts } from './paths.js';
+import { makeDevice, makeFifo, WhiteoutMaker } from './special-files.js';
+import type { TarEntry } from './tar-reader.js';
+import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './upper-dir.js';
+import { isLayerXattr, LOWER_OPAQUE_XATTR, writeXattrs, type XattrAssignment } from './xattrs.js';
+
+export type ApplyMode = 'lower' | 'merge';
+
+/** Symlinks followed while resolving one path, as Linux's MAXSYMLINKS. */
+const MAX_SYMLINK_HOPS = 40;
+
+/** What this unpack knows about one path (by its real location, symlinks resolved). */
+interface PathNode {
+  children: Map<string, PathNode> | null;
+  /** Written by an entry of this layer. */
+  written: boolean;
+  /** Verified (or created) as a real directory during this unpack. */
+  realDir: boolean;
+  /** Lower mode: mark this directory opaque for overlay. */
+  opaque: boolean;
+  /** Directory mtimes are set last, after their contents stop changing. */
+  pendingMtime?: number;
+  pendingXattrs?: Map<string, Buffer>;
+}
+
+function newNode(): PathNode {
+  return { children: null, written: false, realDir: false, opaque: false };
+}
+
+function hasWritten(node: PathNode): boolean {
+  if (node.written) return true;
+  if (!node.children) return false;
+  for (const child of node.children.values()) if (hasWritten(child)) return true;
+  return false;
+}
+
+function writeAll(fd: number, chunk: Buffer): void {
+  let offset = 0;
+  while (offset < chunk.length) offset += writeSync(fd, chunk, offset, chunk.length - offset);
+}
+
+export class LayerApplier {
+  private readonly root: string;
+  private readonly tree: PathNode = { children: null, written: false, realDir: true, opaque: false };
+  private readonly whiteouts: WhiteoutMaker;
+
+  constructor(targetDir: string, private readonly mode: ApplyMode) {
+    this.root = resolve(targetDir);
+    if (!lstatSync(this.root).isDirectory()) throw new EntryConflictError(this.root, 'the target is not a directory');
+    this.whiteouts = new WhiteoutMaker(this.root);
+  }
+
+  private absolute(parts: readonly string[]): string {
+    return parts.length === 0 ? this.root : join(this.root, ...parts);
+  }
+
+  private nodeAt(parts: readonly string[], create: boolean): PathNode | undefined {
+    let node = this.tree;
+    for (const part of parts) {
+      let child = node.children?.get(part);
+      if (!child) {
+        if (!create) return undefined;
+        child = newNode();
+        (node.children ??= new Map()).set(part, child);
+      }
+      node = child;
+    }
+    return node;
+  }
+
+  /** Replaces whatever node is at `parts` with a fresh one. */
+  private freshNode(parts: readonly string[]): PathNode {
+    const parent = this.nodeAt(parts.slice(0, -1), true)!;
+    const node = newNode();
+    (parent.children ??= new Map()).set(parts[parts.length - 1]!, node);
+    return node;
+  }
+
+  private forget(parts: readonly string[]): void {
+    this.nodeAt(parts.slice(0, -1), false)?.children?.delete(parts[parts.length - 1]!);
+  }
+
+  private remove(parts: readonly string[]): void {
+    rmSync(this.absolute(parts), { recursive: true, force: true });
+    this.forget(parts);
+  }
+
+  /**
+   * Resolves a directory path to its real location inside the root, following only
+   * relative symlinks that stay inside. Missing directories are created when `create`.
+   */
+  private resolveDirectory(parts: readonly string[], entryPath: string, create: boolean): string[] {
+    const real: string[] = [];
+    let node = this.tree;
+    let pending = [...parts];
+    let hops = 0;
+    while (pending.length > 0) {
+      const name = pending.shift()!;
+      if (name === '' || name === '.') continue;
+      if (name === '..') {
+        if (real.length === 0) throw new UnsafePathError(entryPath, 'a symlink on its path leads out of the root');
+        real.pop();
+        node = this.nodeAt(real, true)!;
+        continue;
+      }
+      const known = node.children?.get(name);
+      if (known?.realDir) {
+        real.push(name);
+        node = known;
+        continue;
+      }
+      const absolute = join(this.absolute(real), name);
+      const stats = lstatSync(absolute, { throwIfNoEntry: false });
+      if (!stats) {
+        if (!create) throw new EntryConflictError(entryPath, `"${[...real, name].join('/')}" does not exist`);
+        mkdirSync(absolute, 0o755);
+      } else if (stats.isSymbolicLink()) {
+        if (++hops > MAX_SYMLINK_HOPS) throw new UnsafePathError(entryPath, 'too many levels of symlinks on its path');
+        const target = readlinkSync(absolute);
+        if (target.startsWith('/')) {
+          throw new UnsafePathError(entryPath, `"${[...real, name].join('/')}" is a symlink to the absolute path "${target}", and ribo never writes through absolute symlinks`);
+        }
+        pending = [...target.split('/'), ...pending];
+        continue;
+      } else if (!stats.isDirectory()) {
+        throw new EntryConflictError(entryPath, `"${[...real, name].join('/')}" is not a directory`);
+      }
+      const child = node.children?.get(name) ?? newNode();
+      (node.children ??= new Map()).set(name, child);
+      child.realDir = true;
+      real.push(name);
+      node = child;
+    }
+    return real;
+  }
+
+  async apply(entry: TarEntry): Promise<void> {
+    const parts = archivePathParts(entry.path);
+    if (parts.length === 0) {
+      if (entry.type === 'directory') this.applyDirectoryMetadata([], entry);
+      return;
+    }
+    const name = parts[parts.length - 1]!;
+    const parent = this.resolveDirectory(parts.slice(0, -1), entry.path, true);
+    if (name === OPAQUE_MARKER) return this.applyOpaque(parent);
+    if (name.startsWith(WHITEOUT_PREFIX)) return this.applyWhiteout(parent, name.slice(WHITEOUT_PREFIX.length), entry.path);
+
+    const target = [...parent, name];
+    const absolute = this.absolute(target);
+    const existing = lstatSync(absolute, { throwIfNoEntry: false });
+
+    if (entry.type === 'directory') {
+      if (existing && !existing.isDirectory()) this.remove(target);
+      if (!existing || !existing.isDirectory()) mkdirSync(absolute, 0o700);
+      this.applyDirectoryMetadata(target, entry);
+      return;
+    }
+
+    if (entry.type === 'hardlink') return this.applyHardlink(target, entry, existing !== undefined);
+    if (existing) this.remove(target);
+    const node = this.freshNode(target);
+    node.written = true;
+    const xattrs = this.layerXattrs(entry);
+
+    switch (entry.type) {
+      case 'file': {
+        const fd = openSyncExclusive(absolute);
+        try {
+          for await (const chunk of entry.content) writeAll(fd, chunk);
+          fchownSync(fd, entry.uid, entry.gid);
+          fchmodSync(fd, entry.mode);
+          futimesSync(fd, entry.mtime, entry.mtime);
+        } finally {
+          closeSync(fd);
+        }
+        break;
+      }
+      case 'symlink': {
+        if (!entry.linkTarget) throw new EntryConflictError(entry.path, 'the symlink has an empty target');
+        symlinkSync(entry.linkTarget, absolute);
+        lchownSync(absolute, entry.uid, entry.gid);
+        lutimesSync(absolute, entry.mtime, entry.mtime);
+        return; // symlinks cannot carry the xattrs ribo keeps
+      }
+      case 'char-device':
+      case 'block-device':
+      case 'fifo': {
+        if (entry.type === 'fifo') await makeFifo(absolute);
+        else await makeDevice(absolute, entry.type === 'char-device' ? 'c' : 'b', entry.devMajor ?? 0, entry.devMinor ?? 0);
+        lchownSync(absolute, entry.uid, entry.gid);
+        chmodSync(absolute, entry.mode);
+        lutimesSync(absolute, entry.mtime, entry.mtime);
+        break;
+      }
+    }
+    if (xattrs) node.pendingXattrs = xattrs;
+  }
+
+  private layerXattrs(entry: TarEntry): Map<string, Buffer> | undefined {
+    const kept = new Map([...entry.xattrs].filter(([name]) => isLayerXattr(name)));
+    return kept.size > 0 ? kept : undefined;
+  }
+
+  private applyDirectoryMetadata(target: string[], entry: TarEntry): void {
+    const absolute = this.absolute(target);
+    lchownSync(absolute, entry.uid, entry.gid);
+    chmodSync(absolute, entry.mode);
+    const node = this.nodeAt(target, true)!;
+    node.realDir = true;
+    node.written = true;
+    node.pendingMtime = entry.mtime;
+    node.pendingXattrs = this.layerXattrs(entry);
+  }
+
+  private applyHardlink(target: string[], entry: TarEntry, exists: boolean): void {
+    const linkParts = archivePathParts(entry.linkTarget ?? '', `${entry.path} (hardlink target "${entry.linkTarget ?? ''}")`);
+    if (linkParts.length === 0) throw new EntryConflictError(entry.path, 'the hardlink has no target');
+    const linkParent = this.resolveDirectory(linkParts.slice(0, -1), entry.path, false);
+    const source = [...linkParent, linkParts[linkParts.length - 1]!];
+    if (source.join('/') === target.join('/')) return; // a link to itself changes nothing
+    const sourceStats = lstatSync(this.absolute(source), { throwIfNoEntry: false });
+    if (!sourceStats) throw new EntryConflictError(entry.path, `its hardlink target "${entry.linkTarget}" does not exist`);
+    if (sourceStats.isDirectory()) throw new EntryConflictError(entry.path, `its hardlink target "${entry.linkTarget}" is a directory`);
+    if (exists) this.remove(target);
+    // link(2) does not follow a symlink at the source, so the link stays inside the root.
+    linkSync(this.absolute(source), this.absolute(target));
+    this.freshNode(target).written = true;
+  }
+
+  private async applyWhiteout(parent: string[], name: string, entryPath: string): Promise<void> {
+    if (name === '' || name === '.' || name === '..') throw new UnsafePathError(entryPath, 'it is a whiteout for an invalid name');
+    const target = [...parent, name];
+    const node = this.nodeAt(target, false);
+    // A whiteout only hides lower layers, never what this same layer wrote.
+    if (node && hasWritten(node)) return;
+    const absolute = this.absolute(target);
+    const existing = lstatSync(absolute, { throwIfNoEntry: false });
+    if (this.mode === 'merge') {
+      if (existing) this.remove(target);
+      return;
+    }
+    if (existing) return;
+    await this.whiteouts.create(absolute);
+  }
+
+  private applyOpaque(directory: string[]): void {
+    const node = this.nodeAt(directory, true)!;
+    if (this.mode === 'lower') {
+      node.opaque = true;
+      return;
+    }
+    this.pruneUnwritten(directory, node);
+  }
+
+  /** Merge mode: removes everything below `directory` that this layer did not write. */
+  private pruneUnwritten(directory: string[], node: PathNode): void {
+    const absolute = this.absolute(directory);
+    for (const raw of readdirSync(absolute, { encoding: 'buffer' })) {
+      const name = raw.toString('utf8');
+      const child = node.children?.get(name);
+      if (child && Buffer.from(name, 'utf8').equals(raw) && hasWritten(child)) {
+        // Kept, but what lower layers had inside it is hidden by the opaque parent too.
+        if (child.realDir) this.pruneUnwritten([...directory, name], child);
+        continue;
+      }
+      rmSync(Buffer.concat([Buffer.from(`${absolute}/`, 'utf8'), raw]), { recursive: true, force: true });
+      node.children?.delete(name);
+    }
+  }
+
+  /** Sets what has to wait until every entry is in place: xattrs, then directory mtimes. */
+  async finish(): Promise<void> {
+    this.whiteouts.dispose();
+    const assignments: XattrAssignment[] = [];
+    const mtimes: Array<{ path: string; mtime: number }> = [];
+    const stack: Array<{ parts: string[]; node: PathNode }> = [{ parts: [], node: this.tree }];
+    while (stack.length > 0) {
+      const { parts, node } = stack.pop()!;
+      const xattrs = new Map(node.pendingXattrs ?? []);
+      if (node.opaque) xattrs.set(LOWER_OPAQUE_XATTR, Buffer.from('y'));
+      if (xattrs.size > 0) assignments.push({ path: this.absolute(parts), xattrs });
+      if (node.pendingMtime !== undefined) mtimes.push({ path: this.absolute(parts), mtime: node.pendingMtime });
+      for (const [name, child] of node.children ?? []) stack.push({ parts: [...parts, name], node: child });
+    }
+    await writeXattrs(assignments);
+    for (const { path, mtime } of mtimes) lutimesSync(path, mtime, mtime);
+  }
+
+  /** Removes the shared whiteout template if unpacking stopped half way. */
+  abandon(): void {
+    this.whiteouts.dispose();
+  }
+}
+
+function openSyncExclusive(path: string): number {
+  // O_EXCL also refuses to follow a symlink at the last component.
+  return openSync(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o600);
+}

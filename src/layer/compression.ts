@@ -1,0 +1,139 @@
+/**
+ * Compression and digests for layer blobs. The uncompressed tar is hashed for the
+ * diffID and the compressed bytes for the blob digest and size, in one streaming pass.
+ */
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { digestFromHash, sha256Hasher } from '../oci/digest.js';
+import { MediaType, type Digest } from '../oci/image.js';
+import { CorruptArchiveError, UnsupportedArchiveError } from './errors.js';
+
+export type Compression = 'gzip' | 'none';
+
+export interface LayerDigests {
+  /** sha256 of the uncompressed tar. */
+  diffID: Digest;
+  /** sha256 of the blob as written to `out`. */
+  digest: Digest;
+  /** Bytes written to `out`. */
+  size: number;
+  mediaType: string;
+}
+
+const GZIP_OS_BYTE_OFFSET = 9;
+/** "Unknown" OS, as Go's compress/gzip writes: zlib would write the build platform's code. */
+const GZIP_OS_UNKNOWN = 0xff;
+
+/** Hashes and counts what passes through; also pins the gzip header's OS byte. */
+class DigestingPassThrough extends Transform {
+  private readonly hash = sha256Hasher();
+  private offset = 0;
+
+  constructor(private readonly pinGzipOsByte: boolean) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    if (this.pinGzipOsByte && this.offset <= GZIP_OS_BYTE_OFFSET && this.offset + chunk.length > GZIP_OS_BYTE_OFFSET) {
+      chunk = Buffer.from(chunk);
+      chunk[GZIP_OS_BYTE_OFFSET - this.offset] = GZIP_OS_UNKNOWN;
+    }
+    this.offset += chunk.length;
+    this.hash.update(chunk);
+    callback(null, chunk);
+  }
+
+  result(): { digest: Digest; size: number } {
+    return { digest: digestFromHash(this.hash), size: this.offset };
+  }
+}
+
+/**
+ * Writes an uncompressed tar stream to `out`, compressed as asked, and returns the
+ * digests. `out` is ended when the layer is complete.
+ */
+export async function writeCompressedLayer(
+  tar: AsyncIterable<Buffer>,
+  out: NodeJS.WritableStream,
+  compression: Compression,
+): Promise<LayerDigests> {
+  const diffHash = sha256Hasher();
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of tar) {
+      diffHash.update(chunk);
+      yield chunk;
+    }
+  }
+  const counter = new DigestingPassThrough(compression === 'gzip');
+  if (compression === 'gzip') {
+    await pipeline(Readable.from(hashed(), { objectMode: false }), createGzip({ level: 6 }), counter, out);
+  } else {
+    await pipeline(Readable.from(hashed(), { objectMode: false }), counter, out);
+  }
+  const { digest, size } = counter.result();
+  return {
+    diffID: digestFromHash(diffHash),
+    digest,
+    size,
+    mediaType: compression === 'gzip' ? MediaType.layerTarGzip : MediaType.layerTar,
+  };
+}
+
+const GZIP_MAGIC = [0x1f, 0x8b];
+const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
+
+function startsWith(buffer: Buffer, magic: number[]): boolean {
+  return magic.every((byte, i) => buffer[i] === byte);
+}
+
+/**
+ * The uncompressed bytes of a layer blob, whether it is gzip or plain tar (told apart
+ * by magic bytes). gzip errors surface as CorruptArchiveError.
+ */
+export async function* decompressedLayer(input: NodeJS.ReadableStream | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
+  const iterator = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  let head = Buffer.alloc(0);
+  let ended = false;
+  while (head.length < ZSTD_MAGIC.length) {
+    const next = await iterator.next();
+    if (next.done) {
+      ended = true;
+      break;
+    }
+    head = Buffer.concat([head, typeof next.value === 'string' ? Buffer.from(next.value) : next.value]);
+  }
+  async function* rest(): AsyncGenerator<Buffer> {
+    if (head.length) yield head;
+    if (ended) return;
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) return;
+      yield typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    }
+  }
+
+  if (startsWith(head, ZSTD_MAGIC)) {
+    throw new UnsupportedArchiveError('The layer is zstd-compressed, which this version of ribo cannot read yet; use a gzip or uncompressed layer.');
+  }
+  if (!startsWith(head, GZIP_MAGIC)) {
+    yield* rest();
+    return;
+  }
+  const gunzip = createGunzip();
+  const feeding = pipeline(Readable.from(rest(), { objectMode: false }), gunzip).catch(() => {
+    // the same error is raised while iterating gunzip below
+  });
+  try {
+    for await (const chunk of gunzip) yield chunk as Buffer;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code?.startsWith('Z_')) {
+      throw new CorruptArchiveError(`the gzip data is damaged (${(error as Error).message})`, error);
+    }
+    if ((error as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE') throw new CorruptArchiveError('the gzip data ends early', error);
+    throw error;
+  } finally {
+    gunzip.destroy();
+    await feeding;
+  }
+}

@@ -1,0 +1,66 @@
+/** The layer operations the build engine and the store use: commit, import, unpack. */
+import { archivePathParts } from './paths.js';
+import { decompressedLayer, writeCompressedLayer, type Compression, type LayerDigests } from './compression.js';
+import { LayerApplier, type ApplyMode } from './apply.js';
+import { readTar, type TarEntry } from './tar-reader.js';
+import { tarChunks } from './tar-writer.js';
+import { upperDirEntries } from './upper-dir.js';
+
+export interface WriteFromUpperDirOptions {
+  compression: Compression;
+  /** Clamp mtimes to this (seconds since the epoch) for reproducible builds. */
+  sourceDateEpoch?: number;
+}
+
+/**
+ * Walks an overlay upper dir and writes it as an OCI layer to `out` (which is ended).
+ * diffID, digest and size are computed in the same streaming pass.
+ */
+export function writeLayerFromUpperDir(upperDir: string, out: NodeJS.WritableStream, opts: WriteFromUpperDirOptions): Promise<LayerDigests> {
+  const entries = upperDirEntries(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
+  return writeCompressedLayer(tarChunks(entries), out, opts.compression);
+}
+
+/** The checks an archive must pass to be stored as a layer: every path must stay inside the root. */
+function validateEntry(entry: TarEntry): void {
+  archivePathParts(entry.path);
+  if (entry.type === 'hardlink') archivePathParts(entry.linkTarget ?? '', `${entry.path} (hardlink target "${entry.linkTarget ?? ''}")`);
+}
+
+/**
+ * Re-writes a plain or gzip tar stream (e.g. a rootfs tarball) as a layer blob. The
+ * archive is parsed while it streams through, so a truncated, corrupt or unsafe
+ * archive is rejected; the tar bytes themselves are kept as they are.
+ */
+export function writeLayerFromTarStream(input: NodeJS.ReadableStream, out: NodeJS.WritableStream, opts: { compression: Compression }): Promise<LayerDigests> {
+  async function* validatedTar(): AsyncGenerator<Buffer> {
+    const seen: Buffer[] = [];
+    for await (const entry of readTar(decompressedLayer(input), { onSourceChunk: (chunk) => seen.push(chunk) })) {
+      validateEntry(entry);
+      for await (const _ of entry.content) {
+        while (seen.length > 0) yield seen.shift()!;
+      }
+      while (seen.length > 0) yield seen.shift()!;
+    }
+    while (seen.length > 0) yield seen.shift()!;
+  }
+  return writeCompressedLayer(validatedTar(), out, opts.compression);
+}
+
+/**
+ * Unpacks a layer blob (gzip or plain, told apart by magic bytes) into targetDir.
+ * 'lower': targetDir is empty and becomes an overlay lower dir (whiteouts as 0/0
+ * devices, opaque dirs as user.overlay.opaque=y). 'merge': the layer is applied onto
+ * the existing tree (whiteouts delete, opaque dirs drop what lower layers had there).
+ * On error targetDir is left partly written; nothing outside it is touched.
+ */
+export async function applyLayer(input: NodeJS.ReadableStream, targetDir: string, opts: { mode: ApplyMode }): Promise<void> {
+  const applier = new LayerApplier(targetDir, opts.mode);
+  try {
+    for await (const entry of readTar(decompressedLayer(input))) await applier.apply(entry);
+    await applier.finish();
+  } catch (error) {
+    applier.abandon();
+    throw error;
+  }
+}

@@ -1,0 +1,61 @@
+import { RiboError } from '../errors.js';
+
+/** Base class for everything that goes wrong while reading, writing or applying a layer. */
+export class LayerError extends RiboError {}
+
+/** The archive ends in the middle of a header or of an entry's content. */
+export class TruncatedArchiveError extends LayerError {
+  constructor(context: string) {
+    super(`The layer archive is truncated (${context}); the file or download is incomplete. Fetch or export it again.`);
+  }
+}
+
+/** The bytes are not a tar archive ribo can read (bad checksum, bad field, bad gzip data...). */
+export class CorruptArchiveError extends LayerError {
+  constructor(detail: string, cause?: unknown) {
+    super(`The layer archive is corrupt: ${detail}.`, { cause });
+  }
+}
+
+/** A well-formed archive uses a feature ribo does not support (sparse files, zstd, ...). */
+export class UnsupportedArchiveError extends LayerError {}
+
+/**
+ * An entry would be written outside the target directory: an absolute path, a `..`
+ * component, a write through a symlink that leaves the root, or a hardlink to a
+ * file outside it. Nothing outside the target is touched when this is thrown.
+ */
+export class UnsafePathError extends LayerError {
+  constructor(readonly entryPath: string, reason: string) {
+    super(`Refusing layer entry "${entryPath}": ${reason}. The archive tries to write outside the directory it is unpacked into.`);
+  }
+}
+
+/** An archive entry conflicts with what is on disk in a way tar semantics do not resolve. */
+export class EntryConflictError extends LayerError {
+  constructor(readonly entryPath: string, reason: string) {
+    super(`Cannot apply layer entry "${entryPath}": ${reason}.`);
+  }
+}
+
+/** The overlay upper directory uses something that cannot be expressed as an OCI layer. */
+export class UnsupportedUpperDirError extends LayerError {
+  constructor(readonly entryPath: string, reason: string) {
+    super(`Cannot turn "${entryPath}" into a layer: ${reason}.`);
+  }
+}
+
+/** A file in the upper directory changed size while it was being archived. */
+export class SourceChangedError extends LayerError {
+  constructor(readonly entryPath: string) {
+    super(`"${entryPath}" changed while the layer was being written; make sure nothing writes to the container's upper directory while ribo commits it.`);
+  }
+}
+
+/** A helper program (getfattr, setfattr, mknod, mkfifo) is missing or failed. */
+export class LayerToolError extends LayerError {
+  constructor(tool: string, detail: string, cause?: unknown) {
+    const hint = tool === 'getfattr' || tool === 'setfattr' ? ' (package "attr")' : ' (package "coreutils")';
+    super(`${tool}${hint} failed: ${detail}`, { cause });
+  }
+}
