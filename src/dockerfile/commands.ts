@@ -23,12 +23,16 @@ export interface Heredoc {
   expand: boolean;
   /** True for <<-: leading tabs were stripped. */
   chomp: boolean;
+  /** The n of `n<<EOF` (0 when absent): RUN feeds the body to that descriptor. */
+  fileDescriptor?: number;
 }
 
 interface CommandBase {
   /** The instruction as written (continuations joined), for history and cache keys. */
   original: string;
   location: SourceLocation;
+  /** The Dockerfile's escape character (`\\` unless `# escape=` chose a backtick). */
+  escapeToken?: string;
 }
 
 /** Shell form keeps the command as one string; exec form keeps the JSON array. */
@@ -38,7 +42,11 @@ export type CommandLine =
 
 export interface RunMount {
   type: 'bind' | 'cache' | 'tmpfs' | 'secret' | 'ssh';
-  /** All key=value options of the --mount flag, unexpanded. */
+  /**
+   * All key=value options of the --mount flag except type, unexpanded. Keys are
+   * lower-cased and aliases normalised: src -> source, dst/destination -> target,
+   * ro -> readonly, rw/readwrite -> readonly=false; a bare boolean key is "true".
+   */
   options: Record<string, string>;
 }
 
@@ -75,7 +83,13 @@ export interface EnvCommand extends CommandBase {
 
 export interface ArgCommand extends CommandBase {
   kind: 'ARG';
-  args: Array<{ key: string; value?: string }>;
+  /**
+   * `value` is the default as written. When an ARG without default re-declares a
+   * global ARG (or a predefined one like TARGETARCH), toStages fills `value`
+   * with the global value, quoted so that expansion returns it unchanged, and
+   * sets `inherited`. A --build-arg for the key still takes precedence.
+   */
+  args: Array<{ key: string; value?: string; inherited?: boolean }>;
 }
 
 export interface LabelCommand extends CommandBase {
@@ -173,6 +187,8 @@ export interface Stage {
   platform?: string;
   location: SourceLocation;
   commands: Command[];
+  /** The FROM instruction as written. */
+  original?: string;
 }
 
 export interface Warning {
