@@ -140,7 +140,9 @@ class UpperDirWalker {
         if (!stats.isFile()) throw new UnsupportedUpperDirError(relative, 'an opaque marker that is not a regular file');
         opaque = true;
       } else if (name.startsWith(WHITEOUT_PREFIX)) {
-        // fuse-overlayfs writes a `.wh.NAME` file when it cannot create a device.
+        // fuse-overlayfs writes a `.wh.NAME` file when it cannot create a device. It also
+        // whites out the reserved name `.wh..opq` next to opaque markers: nothing to carry.
+        if (isWhiteoutDevice(stats)) continue;
         if (!stats.isFile()) throw new UnsupportedUpperDirError(relative, 'names starting with ".wh." are reserved for whiteouts');
         children.push({ archiveName: name, name, stats: null });
       } else if (isWhiteoutDevice(stats) || this.isXwhiteout(relative, stats)) {
