@@ -11,10 +11,13 @@ export function commandsOf(body: string): Command[] {
   return (stages[stages.length - 1] as Stage).commands;
 }
 
-export function commandOf<K extends Command['kind']>(body: string, kind: K): Extract<Command, { kind: K }> {
+/** The command type whose kind union includes K (COPY and ADD share CopyCommand). */
+type CommandOfKind<K extends Command['kind'], C = Command> = C extends { kind: infer CK } ? (K extends CK ? C : never) : never;
+
+export function commandOf<K extends Command['kind']>(body: string, kind: K): CommandOfKind<K> {
   const cmd = commandsOf(body)[0];
   if (!cmd || cmd.kind !== kind) throw new Error(`expected a ${kind}, got ${cmd?.kind}`);
-  return cmd as Extract<Command, { kind: K }>;
+  return cmd as CommandOfKind<K>;
 }
 
 /** Run `fn` and return what it threw (fails the test if nothing was thrown). */
