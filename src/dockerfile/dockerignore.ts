@@ -121,10 +121,11 @@ async function readIfExists(file: string): Promise<string | undefined> {
 /**
  * The ignore rules for a build: `<Dockerfile>.dockerignore` next to the
  * Dockerfile wins over `<context>/.dockerignore`; with neither, nothing is ignored.
+ * A relative `dockerfilePath` is taken from the current directory, like loadDockerfile.
  */
 export async function loadIgnoreMatcher(contextDir: string, dockerfilePath?: string): Promise<IgnoreMatcher> {
   const candidates = [
-    ...(dockerfilePath ? [path.resolve(contextDir, `${dockerfilePath}.dockerignore`)] : []),
+    ...(dockerfilePath ? [path.resolve(`${dockerfilePath}.dockerignore`)] : []),
     path.join(contextDir, '.dockerignore'),
   ];
   for (const candidate of candidates) {
