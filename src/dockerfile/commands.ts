@@ -74,6 +74,8 @@ export interface CopyCommand extends CommandBase {
   exclude: string[];
   checksum?: string;
   keepGitDir?: boolean;
+  /** ADD --unpack: true/false when given, undefined for the default (unpack local archives). */
+  unpack?: boolean;
 }
 
 export interface EnvCommand extends CommandBase {

@@ -6,6 +6,7 @@
  */
 import type { ArgCommand, Command, CopyCommand } from './commands.js';
 import { ExpansionError, LocalSyntaxError } from './errors.js';
+import { validatePort, validateSignal } from './validate.js';
 import { ShellLexer, type EnvSource, type LexerOptions } from './shell-lexer.js';
 
 export interface ExpandOptions {
@@ -58,16 +59,22 @@ function expandAny(cmd: Command, env: EnvSource, opts: ExpandOptions): Command {
         return { ...cmd, pairs: cmd.pairs.map((p) => ({ key: word(p.key), value: word(p.value) })) };
       case 'ARG':
         return { ...cmd, args: cmd.args.map((a) => (a.value === undefined ? { ...a } : { ...a, value: word(a.value) })) };
-      case 'EXPOSE':
-        return { ...cmd, ports: cmd.ports.flatMap((p) => lexer.processWords(p, env)) };
+      case 'EXPOSE': {
+        const ports = cmd.ports.flatMap((p) => lexer.processWords(p, env));
+        ports.forEach(validatePort);
+        return { ...cmd, ports };
+      }
       case 'VOLUME':
         return { ...cmd, paths: cmd.paths.map(word) };
       case 'USER':
         return { ...cmd, user: word(cmd.user) };
       case 'WORKDIR':
         return { ...cmd, path: word(cmd.path) };
-      case 'STOPSIGNAL':
-        return { ...cmd, signal: word(cmd.signal) };
+      case 'STOPSIGNAL': {
+        const signal = word(cmd.signal);
+        validateSignal(signal);
+        return { ...cmd, signal };
+      }
       case 'RUN':
         return {
           ...cmd,

@@ -107,6 +107,8 @@ function parseCopy(node: RawNode, args: string[], flags: ParsedFlags, base: Base
     const checksum = flags.string('checksum');
     if (checksum !== undefined) command.checksum = checksum;
     command.keepGitDir = flags.bool('keep-git-dir') ?? false;
+    const unpack = flags.bool('unpack');
+    if (unpack !== undefined) command.unpack = unpack;
   }
   return command;
 }

@@ -55,6 +55,18 @@ describe('expandCommand', () => {
     expect(expandCommand({ ...tick, escapeToken: '`' }, env).path).toBe('c:\\alpha');
   });
 
+  it('validates EXPOSE ports and STOPSIGNAL after expansion', () => {
+    expect(expand(commandOf('EXPOSE 80 8000-8010/udp 127.0.0.1:8080:80 53/SCTP\n', 'EXPOSE')).ports).toHaveLength(4);
+    expect(() => expand(commandOf('EXPOSE $A\n', 'EXPOSE'))).toThrow(/invalid containerPort: alpha/);
+    expect(() => expand(commandOf('EXPOSE 80/http\n', 'EXPOSE'))).toThrow(/invalid proto: http/);
+    expect(() => expand(commandOf('EXPOSE 70000\n', 'EXPOSE'))).toThrow(/invalid containerPort/);
+    expect(() => expand(commandOf('EXPOSE 90-80\n', 'EXPOSE'))).toThrow(/invalid containerPort/);
+    expect(() => expand(commandOf('EXPOSE 1-2:80\n', 'EXPOSE'))).toThrow(/invalid ranges/);
+    for (const ok of ['SIGTERM', 'term', 'SIGRTMIN+3', '9']) expect(expand(commandOf(`STOPSIGNAL ${ok}\n`, 'STOPSIGNAL')).signal).toBe(ok);
+    expect(() => expand(commandOf('STOPSIGNAL SIGNOPE\n', 'STOPSIGNAL'))).toThrow(/Invalid signal: SIGNOPE/);
+    expect(() => expand(commandOf('STOPSIGNAL 0\n', 'STOPSIGNAL'))).toThrow(/Invalid signal/);
+  });
+
   it('does not modify its input', () => {
     const env2 = commandOf('ENV X=$A\n', 'ENV');
     expandCommand(env2, env);

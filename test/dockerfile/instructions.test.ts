@@ -44,6 +44,8 @@ describe('COPY and ADD', () => {
     expect(copy.checksum).toBeUndefined();
     const add = commandOf('ADD --checksum=sha256:abc --keep-git-dir=true --link=false https://x/y.tgz /\n', 'ADD');
     expect(add).toMatchObject({ checksum: 'sha256:abc', keepGitDir: true, link: false, sources: ['https://x/y.tgz'], dest: '/' });
+    expect(add.unpack).toBeUndefined();
+    expect(commandOf('ADD --unpack=false a.tgz /\n', 'ADD').unpack).toBe(false);
     expect(commandOf('COPY ["a b", "/c d/"]\n', 'COPY')).toMatchObject({ sources: ['a b'], dest: '/c d/' });
   });
 
