@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+/**
+ * Layer commit benchmark: ~1 GiB in ~50,000 files, committed with ribo's
+ * writeLayerFromUpperDir beside `tar -c | gzip` (and `tar -c | pigz` when installed),
+ * in the same run and on the same page-cache-warm tree. Prints throughput and peak
+ * RSS of each. Not part of the test suite.
+ *
+ *   npx tsc -p tsconfig.json && node bench/layer-bench.mjs [--files N] [--mib N] [--keep DIR]
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const index = args.indexOf(`--${name}`);
+  return index === -1 ? fallback : args[index + 1];
+};
+const FILES = Number(option('files', 50000));
+const TOTAL_BYTES = Number(option('mib', 1024)) * 1024 * 1024;
+const here = dirname(fileURLToPath(import.meta.url));
+const layerModule = join(here, '..', 'dist', 'src', 'layer', 'index.js');
+
+if (process.argv[2] === '--child') {
+  // Runs in its own process so its peak RSS is its own.
+  const { writeLayerFromUpperDir } = await import(layerModule);
+  const { createWriteStream } = await import('node:fs');
+  const started = performance.now();
+  const digests = await writeLayerFromUpperDir(process.argv[3], createWriteStream(process.argv[4]), { compression: 'gzip' });
+  const seconds = (performance.now() - started) / 1000;
+  process.stdout.write(JSON.stringify({ seconds, digests, maxRssKiB: process.resourceUsage().maxRSS }));
+  process.exit(0);
+}
+
+/** Deterministic pseudo-random numbers so every run builds the same tree. */
+function* prng(seed) {
+  let state = seed >>> 0;
+  for (;;) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    yield (state >>> 0) / 2 ** 32;
+  }
+}
+
+/** File content about as compressible as a typical root filesystem (roughly 2:1 with gzip). */
+function contentOf(size, random) {
+  const buffer = Buffer.allocUnsafe(size);
+  const text = Buffer.from('usr/lib/x86_64-linux-gnu/libexample.so.1 ELF symbol table entry version GLIBC_2.34\n');
+  for (let offset = 0; offset < size; offset += 4096) {
+    const end = Math.min(size, offset + 4096);
+    if (random.next().value < 0.5) {
+      createHash('sha512').update(String(offset + size)).digest().copy(buffer, offset); // a little noise
+      for (let i = offset + 64; i < end; i++) buffer[i] = (random.next().value * 256) | 0;
+    } else {
+      for (let i = offset; i < end; i += text.length) text.copy(buffer, i, 0, Math.min(text.length, end - i));
+    }
+  }
+  return buffer;
+}
+
+function buildTree(root) {
+  const random = prng(42);
+  // Log-normal-ish sizes scaled so the total is TOTAL_BYTES.
+  const weights = Array.from({ length: FILES }, () => Math.exp(random.next().value * 6));
+  const scale = TOTAL_BYTES / weights.reduce((a, b) => a + b, 0);
+  const perDir = 100;
+  let written = 0;
+  for (let i = 0; i < FILES; i++) {
+    const dir = join(root, `pkg${Math.floor(i / perDir / 20)}`, `dir${Math.floor(i / perDir)}`);
+    if (i % perDir === 0) mkdirSync(dir, { recursive: true });
+    const size = Math.max(0, Math.round(weights[i] * scale));
+    writeFileSync(join(dir, `file${i}`), contentOf(size, random));
+    written += size;
+  }
+  return written;
+}
+
+function timed(command) {
+  const result = spawnSync('/usr/bin/time', ['-f', '%e %M', 'sh', '-c', command], { encoding: 'utf8' });
+  if (result.status !== 0) throw new Error(`${command} failed: ${result.stderr}`);
+  const [seconds, maxRssKiB] = result.stderr.trim().split('\n').pop().split(' ').map(Number);
+  return { seconds, maxRssKiB };
+}
+
+const work = option('keep', null) ?? mkdtempSync(join(tmpdir(), 'ribo-layer-bench-'));
+const tree = join(work, 'upper');
+try {
+  let bytes;
+  if (!existsSync(tree)) {
+    process.stdout.write(`building ${FILES} files, ${(TOTAL_BYTES / 2 ** 20).toFixed(0)} MiB in ${tree} ... `);
+    mkdirSync(tree, { recursive: true });
+    bytes = buildTree(tree);
+    console.log('done');
+  } else {
+    bytes = Number(execFileSync('du', ['-sb', tree], { encoding: 'utf8' }).split('\t')[0]);
+  }
+  execFileSync('sh', ['-c', `tar -C ${tree} -cf - . > /dev/null`]); // warm the page cache for everyone
+
+  const rows = [];
+  const report = (name, seconds, maxRssKiB, outputPath) => {
+    const size = statSync(outputPath).size;
+    rows.push({ name, seconds, mibPerSecond: bytes / 2 ** 20 / seconds, peakRssMiB: maxRssKiB / 1024, ratio: bytes / size });
+  };
+
+  for (let round = 0; round < 2; round++) {
+    const riboOut = join(work, 'ribo.tar.gz');
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', tree, riboOut], { encoding: 'utf8', maxBuffer: 1 << 20 });
+    if (child.status !== 0) throw new Error(`ribo run failed: ${child.stderr}`);
+    const result = JSON.parse(child.stdout);
+    report('ribo writeLayerFromUpperDir (gzip -6)', result.seconds, result.maxRssKiB, riboOut);
+
+    const gzipOut = join(work, 'tar-gzip.tar.gz');
+    const gzip = timed(`tar -C ${tree} -cf - . | gzip -6 > ${gzipOut}`);
+    report('tar -c | gzip -6', gzip.seconds, gzip.maxRssKiB, gzipOut);
+
+    if (spawnSync('sh', ['-c', 'command -v pigz']).status === 0) {
+      const pigzOut = join(work, 'tar-pigz.tar.gz');
+      const pigz = timed(`tar -C ${tree} -cf - . | pigz -6 > ${pigzOut}`);
+      report('tar -c | pigz -6', pigz.seconds, pigz.maxRssKiB, pigzOut);
+    } else if (round === 0) {
+      console.log('(pigz is not installed: skipping tar | pigz)');
+    }
+  }
+
+  console.log(`\n${FILES} files, ${(bytes / 2 ** 20).toFixed(0)} MiB of content, ${process.version}, ${execFileSync('nproc', { encoding: 'utf8' }).trim()} CPUs`);
+  console.log('run                                      seconds   MiB/s   peak RSS MiB   ratio');
+  for (const row of rows) {
+    console.log(
+      `${row.name.padEnd(40)} ${row.seconds.toFixed(2).padStart(7)} ${row.mibPerSecond.toFixed(0).padStart(7)} ${row.peakRssMiB.toFixed(0).padStart(14)} ${row.ratio.toFixed(2).padStart(7)}`,
+    );
+  }
+  console.log('(peak RSS of the tar | gzip pipelines is the largest single process, as /usr/bin/time reports for the shell)');
+} finally {
+  if (!option('keep', null)) rmSync(work, { recursive: true, force: true });
+}
