@@ -45,7 +45,10 @@ export interface RunMount {
   /**
    * All key=value options of the --mount flag except type, unexpanded. Keys are
    * lower-cased and aliases normalised: src -> source, dst/destination -> target,
-   * ro -> readonly, rw/readwrite -> readonly=false; a bare boolean key is "true".
+   * ro -> readonly; a bare `ro`/`readonly`/`required` is "true", a bare `rw` gives
+   * readonly "false" (`rw=<v>` is kept as readonly "!<v>" until expansion).
+   * After expandCommand the values are validated and `readonly` is always set
+   * to "true" or "false" (Docker's default: read-only for bind, secret and ssh).
    */
   options: Record<string, string>;
 }

@@ -6,6 +6,7 @@
  */
 import type { ArgCommand, Command, CopyCommand } from './commands.js';
 import { ExpansionError, LocalSyntaxError } from './errors.js';
+import { validateMount } from './mounts.js';
 import { validatePort, validateSignal } from './validate.js';
 import { ShellLexer, type EnvSource, type LexerOptions } from './shell-lexer.js';
 
@@ -40,7 +41,8 @@ function expandAny(cmd: Command, env: EnvSource, opts: ExpandOptions): Command {
     switch (cmd.kind) {
       case 'COPY':
       case 'ADD': {
-        const heredocLexer = lexerFor(cmd, opts, { skipProcessQuotes: true });
+        // Docker expands heredoc bodies with `\` as escape whatever the escape directive says.
+        const heredocLexer = new ShellLexer({ escapeToken: '\\', skipProcessQuotes: true });
         const copy: CopyCommand = {
           ...cmd,
           sources: cmd.sources.map(word),
@@ -78,7 +80,7 @@ function expandAny(cmd: Command, env: EnvSource, opts: ExpandOptions): Command {
       case 'RUN':
         return {
           ...cmd,
-          mounts: cmd.mounts.map((m) => ({
+          mounts: cmd.mounts.map((m) => validateMount({
             type: m.type,
             options: Object.fromEntries(Object.entries(m.options).map(([k, v]) => [k, word(v)])),
           })),

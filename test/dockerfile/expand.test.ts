@@ -38,8 +38,29 @@ describe('expandCommand', () => {
   it('ARG defaults expand; RUN mount options expand but the command does not', () => {
     expect(expand(commandOf('ARG X=$A Y\n', 'ARG')).args).toEqual([{ key: 'X', value: 'alpha' }, { key: 'Y' }]);
     const run = expand(commandOf('RUN --mount=type=cache,target=$D/cache,id=$A echo $A\n', 'RUN'));
-    expect(run.mounts[0]).toEqual({ type: 'cache', options: { target: '/data/cache', id: 'alpha' } });
+    expect(run.mounts[0]).toEqual({ type: 'cache', options: { target: '/data/cache', id: 'alpha', readonly: 'false' } });
     expect(run.line).toEqual({ form: 'shell', command: 'echo $A' });
+  });
+
+  it('validates RUN mounts after expansion and fills the readonly default', () => {
+    const mounts = (flags: string) => expand(commandOf(`RUN ${flags} true\n`, 'RUN')).mounts;
+    expect(mounts('--mount=target=/x --mount=type=tmpfs,target=/t,size=64m --mount=type=secret,id=s,required')).toEqual([
+      { type: 'bind', options: { target: '/x', readonly: 'true' } },
+      { type: 'tmpfs', options: { target: '/t', size: '64m', readonly: 'false' } },
+      { type: 'secret', options: { id: 's', required: 'true', readonly: 'true' } },
+    ]);
+    expect(mounts('--mount=target=/x,rw=${RW:-true}')[0]!.options.readonly).toBe('false');
+    expect(mounts('--mount=type=cache,target=/c,mode=0755,uid=$U,sharing=LOCKED')[0]!.options).toMatchObject({ mode: '0755', uid: '1000', sharing: 'locked' });
+    expect(() => mounts('--mount=type=cache,target=/c,bogus=1')).toThrow(/unexpected key 'bogus'/);
+    expect(() => mounts('--mount=type=cache,target=/c,sharing=all')).toThrow(/unsupported sharing value/);
+    expect(() => mounts('--mount=type=bind,target=/c,sharing=locked')).toThrow(/invalid cache sharing/);
+    expect(() => mounts('--mount=type=bind,target=/c,mode=755')).toThrow(/mode not allowed/);
+    expect(() => mounts('--mount=type=cache,target=/c,mode=9')).toThrow(/invalid value 9 for mode/);
+    expect(() => mounts('--mount=type=bind,target=/c,required')).toThrow(/unexpected key 'required' for mount type 'bind'/);
+    expect(() => mounts('--mount=type=cache,target=/c,size=1g')).toThrow(/unexpected key 'size'/);
+    expect(() => mounts('--mount=type=secret')).toThrow(/one of source, target required/);
+    expect(() => mounts('--mount=type=secret,id=a,source=b')).toThrow(/both source and id/);
+    expect(() => mounts('--mount=target=/x,ro=maybe')).toThrow(/invalid value for readonly/);
   });
 
   it('leaves CMD, ENTRYPOINT, SHELL, HEALTHCHECK, ONBUILD and MAINTAINER alone', () => {
