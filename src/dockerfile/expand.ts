@@ -7,7 +7,7 @@
 import type { ArgCommand, Command, CopyCommand } from './commands.js';
 import { ExpansionError, LocalSyntaxError } from './errors.js';
 import { validateMount } from './mounts.js';
-import { validatePort, validateSignal } from './validate.js';
+import { validateChecksum, validatePort, validateSignal } from './validate.js';
 import { ShellLexer, type EnvSource, type LexerOptions } from './shell-lexer.js';
 
 export interface ExpandOptions {
@@ -54,6 +54,7 @@ function expandAny(cmd: Command, env: EnvSource, opts: ExpandOptions): Command {
           const value = optional(cmd[field]);
           if (value !== undefined) copy[field] = value;
         }
+        if (copy.checksum) validateChecksum(copy.checksum);
         return copy;
       }
       case 'ENV':

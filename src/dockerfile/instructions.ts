@@ -85,7 +85,7 @@ function parseRun(node: RawNode, args: string[], flags: ParsedFlags, base: Base)
 
 function parseCopy(node: RawNode, args: string[], flags: ParsedFlags, base: Base, kind: 'COPY' | 'ADD'): CopyCommand {
   if (args.length < 2) {
-    throw new LocalSyntaxError(`${kind} requires at least two arguments, but only one was provided. Destination could not be determined`,
+    throw new LocalSyntaxError(`${kind} requires at least two arguments, but only one was provided. Destination could not be determined.`,
       `write "${kind} <source>... <destination>"`);
   }
   const dest = args[args.length - 1]!;

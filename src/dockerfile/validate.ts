@@ -51,3 +51,16 @@ export function validatePort(spec: string): void {
     throw new LocalSyntaxError(`invalid proto: ${proto}`, 'use tcp, udp or sctp');
   }
 }
+
+const DIGEST_HEX_LENGTH: Record<string, number> = { sha256: 64, sha384: 96, sha512: 128 };
+
+/** ADD --checksum: an OCI digest such as sha256:<64 hex digits>. */
+export function validateChecksum(checksum: string): void {
+  const colon = checksum.indexOf(':');
+  if (colon <= 0) throw new LocalSyntaxError(`invalid checksum digest format: ${checksum}`, 'use --checksum=sha256:<64 hex digits>');
+  const algorithm = checksum.slice(0, colon);
+  const hex = checksum.slice(colon + 1);
+  const length = DIGEST_HEX_LENGTH[algorithm];
+  if (length === undefined) throw new LocalSyntaxError(`unsupported digest algorithm: ${algorithm}`, 'use sha256, sha384 or sha512');
+  if (hex.length !== length || !/^[a-f0-9]+$/.test(hex)) throw new LocalSyntaxError(`invalid checksum digest length or characters: ${checksum}`);
+}

@@ -9,8 +9,11 @@ describe('expandCommand', () => {
   it('COPY/ADD: sources, dest and the --from/--chown/--chmod/--checksum/--exclude flags', () => {
     const copy = expand(commandOf('COPY --from=$A --chown=$U:$U --chmod=${M:-755} --exclude=*.$A $A/src "$B" $D/\n', 'COPY'));
     expect(copy).toMatchObject({ from: 'alpha', chown: '1000:1000', chmod: '755', exclude: ['*.alpha'], sources: ['alpha/src', 'two words'], dest: '/data/' });
-    const add = expand(commandOf('ADD --checksum=sha256:$A http://x/$A.tgz /\n', 'ADD'));
-    expect(add).toMatchObject({ checksum: 'sha256:alpha', sources: ['http://x/alpha.tgz'] });
+    const sum = 'a'.repeat(64);
+    const add = expandCommand(commandOf('ADD --checksum=sha256:$SUM http://x/$A.tgz /\n', 'ADD'), { ...env, SUM: sum });
+    expect(add).toMatchObject({ checksum: `sha256:${sum}`, sources: ['http://x/alpha.tgz'] });
+    expect(() => expand(commandOf('ADD --checksum=sha256:$A http://x/y /\n', 'ADD'))).toThrow(/invalid checksum digest/);
+    expect(() => expand(commandOf('ADD --checksum=md5:abc http://x/y /\n', 'ADD'))).toThrow(/unsupported digest algorithm: md5/);
   });
 
   it('COPY heredoc bodies expand unless the delimiter was quoted, and keep quotes', () => {
