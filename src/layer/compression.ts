@@ -8,6 +8,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { digestFromHash, sha256Hasher } from '../oci/digest.js';
 import { MediaType, type Digest } from '../oci/image.js';
 import { CorruptArchiveError, UnsupportedArchiveError } from './errors.js';
+import { parallelGzip, parallelGzipAvailable } from './parallel-gzip.js';
 
 export type Compression = 'gzip' | 'none';
 
@@ -66,7 +67,9 @@ export async function writeCompressedLayer(
     }
   }
   const counter = new DigestingPassThrough(compression === 'gzip');
-  if (compression === 'gzip') {
+  if (compression === 'gzip' && parallelGzipAvailable()) {
+    await pipeline(Readable.from(parallelGzip(hashed(), 6), { objectMode: false }), counter, out);
+  } else if (compression === 'gzip') {
     await pipeline(Readable.from(hashed(), { objectMode: false }), createGzip({ level: 6 }), counter, out);
   } else {
     await pipeline(Readable.from(hashed(), { objectMode: false }), counter, out);

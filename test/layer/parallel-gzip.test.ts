@@ -1,0 +1,71 @@
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
+import { parallelGzip } from '../../src/layer/parallel-gzip.js';
+import { writeLayerFromUpperDir } from '../../src/layer/index.js';
+import { Collector, sha256, sh, TempDirs } from './helpers.js';
+
+const temp = new TempDirs();
+afterAll(() => temp.cleanup());
+
+async function gzipOf(chunks: Buffer[]): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  async function* source() {
+    yield* chunks;
+  }
+  for await (const part of parallelGzip(source())) parts.push(part);
+  return Buffer.concat(parts);
+}
+
+/** Compressible but not trivial: text with random words. */
+function sampleData(bytes: number): Buffer {
+  const words = Array.from({ length: 500 }, () => randomBytes(6).toString('base64url'));
+  const lines: string[] = [];
+  let length = 0;
+  while (length < bytes) {
+    const line = `${words[(length * 7) % words.length]} ${words[(length * 13) % words.length]} ${length}\n`;
+    lines.push(line);
+    length += line.length;
+  }
+  return Buffer.from(lines.join('')).subarray(0, bytes);
+}
+
+describe('parallelGzip', () => {
+  it.each([0, 1, 1024 * 1024, 1024 * 1024 + 1, 3 * 1024 * 1024 + 12345])('produces one valid gzip member for %i bytes', async (size) => {
+    const data = sampleData(size);
+    // Odd chunk sizes so block boundaries fall inside chunks.
+    const chunks: Buffer[] = [];
+    for (let i = 0; i < data.length; i += 70001) chunks.push(data.subarray(i, i + 70001));
+    const gz = await gzipOf(chunks);
+    expect(gunzipSync(gz).equals(data)).toBe(true);
+    expect(execFileSync('gzip', ['-dc'], { input: gz, maxBuffer: 64 << 20 }).equals(data)).toBe(true);
+    expect(gz.subarray(0, 10)).toEqual(Buffer.from([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff]));
+  });
+
+  it('gives the same bytes however the input is chunked, and compresses about as well as gzip -6', async () => {
+    const data = sampleData(5 * 1024 * 1024);
+    const whole = await gzipOf([data]);
+    const pieces: Buffer[] = [];
+    for (let i = 0; i < data.length; i += 4096) pieces.push(data.subarray(i, i + 4096));
+    expect((await gzipOf(pieces)).equals(whole)).toBe(true);
+    const reference = execFileSync('gzip', ['-6', '-c'], { input: data, maxBuffer: 64 << 20 });
+    expect(whole.length).toBeLessThan(reference.length * 1.02);
+  });
+
+  it('layers bigger than one block round-trip and stay reproducible', async () => {
+    const upper = temp.make('pgz');
+    sh(upper, 'head -c 3000000 /dev/urandom > random && yes "some text line" | head -c 2500000 > text');
+    const write = async () => {
+      const out = new Collector();
+      const digests = await writeLayerFromUpperDir(upper, out, { compression: 'gzip' });
+      return { digests, blob: out.bytes() };
+    };
+    const first = await write();
+    const second = await write();
+    expect(second.digests).toEqual(first.digests);
+    expect(first.digests.diffID).toBe(sha256(gunzipSync(first.blob)));
+    const listing = execFileSync('tar', ['-tzvf', '-'], { input: first.blob, encoding: 'utf8' });
+    expect(listing).toMatch(/3000000 .* random/);
+    expect(listing).toMatch(/2500000 .* text/);
+  });
+});
