@@ -3,7 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { RiboError } from '../errors.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
-import { runCommand } from './commands/run.js';
+import { protectContainerCommand, runCommand } from './commands/run.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { infoCommand } from './commands/info.js';
@@ -44,7 +44,7 @@ function parser(args: string[]): Argv {
 
 async function main(): Promise<number> {
   const args = hideBin(process.argv);
-  const argv = await parser(args).parseAsync();
+  const argv = await parser(protectContainerCommand(args)).parseAsync();
   const name = String(argv._[0]);
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) return 2;

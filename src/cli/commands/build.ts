@@ -5,6 +5,7 @@ import { UsageError } from '../../errors.js';
 import { normalizeImageRef } from '../../store/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
+import { asList } from '../options.js';
 
 function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const args: Record<string, string> = {};
@@ -20,23 +21,22 @@ function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string
 
 export const buildCommand: CommandModule = {
   name: 'build',
-  usage: 'build [options] CONTEXT',
+  usage: 'build <context>',
   describe: 'Build an image from a Dockerfile',
   needsNamespace: true,
   builder: (y) =>
     y
-      .positional('CONTEXT', { type: 'string', describe: 'Build context directory' })
-      .option('tag', { alias: 't', type: 'string', array: true, default: [], describe: 'Name and optional tag (NAME[:TAG]); may be repeated' })
+      .positional('context', { type: 'string', describe: 'Build context directory' })
+      .option('tag', { alias: 't', type: 'string', describe: 'Name and optional tag (NAME[:TAG]); may be repeated' })
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile)' })
-      .option('build-arg', { type: 'string', array: true, default: [], describe: 'Set a build-time variable (NAME=VALUE)' })
+      .option('build-arg', { type: 'string', describe: 'Set a build-time variable (NAME=VALUE)' })
       .option('target', { type: 'string', describe: 'Build this stage and the ones it needs' }),
   handler: async (argv, env) => {
-    const positional = argv._.slice(1).map(String);
-    if (positional.length !== 1) throw new UsageError(`ribo build takes exactly one build context directory (got ${positional.length}); e.g. ribo build -t app .`);
-    const contextDir = path.resolve(positional[0]!);
+    if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
+    const contextDir = path.resolve(String(argv.context));
     const contextInfo = await stat(contextDir).catch(() => undefined);
     if (!contextInfo?.isDirectory()) throw new UsageError(`Build context ${contextDir} is not a directory; give the directory whose files COPY may use.`);
-    const tags = (argv.tag as string[]).map((t) => normalizeImageRef(t));
+    const tags = asList(argv.tag).map((t) => normalizeImageRef(t));
     const dockerfile = argv.file ? path.resolve(String(argv.file)) : path.join(contextDir, 'Dockerfile');
     const session = await openSession(argv as GlobalOptions, env);
     try {
@@ -49,7 +49,7 @@ export const buildCommand: CommandModule = {
         contextDir,
         dockerfile,
         tags,
-        buildArgs: parseBuildArgs(argv.buildArg as string[], env),
+        buildArgs: parseBuildArgs(asList(argv.buildArg), env),
         target: argv.target as string | undefined,
         out: process.stderr,
         sourceDateEpoch: env.SOURCE_DATE_EPOCH ? Number(env.SOURCE_DATE_EPOCH) : undefined,
