@@ -4,7 +4,7 @@ import { Store, resolveStoreRoot } from '../store/index.js';
 import { currentNamespace, type NamespaceInfo } from '../runtime/namespace.js';
 import { selectDriver, type MountDriver } from '../runtime/overlay.js';
 import { OciRuntime } from '../runtime/oci-runtime.js';
-import { hideUnifiedHierarchy } from '../runtime/cgroups.js';
+import { detectCgroupMode, hideUnifiedHierarchy, type CgroupMode } from '../runtime/cgroups.js';
 import path from 'node:path';
 
 export interface GlobalOptions {
@@ -19,6 +19,8 @@ export interface Session {
   namespace: NamespaceInfo;
   driver: MountDriver;
   runtime: OciRuntime;
+  /** The host's cgroup mode, as found before ribo changed its own view of it. */
+  cgroupMode: CgroupMode;
   close(): Promise<void>;
 }
 
@@ -38,6 +40,7 @@ export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): 
   const driver = await selectDriver({ requested: opts.storageDriver ?? env.RIBO_STORAGE_DRIVER, scratchDir: scratch, rootless: namespace.rootless });
   const runtimeName = opts.runtime ?? env.RIBO_RUNTIME;
   const runtime = await OciRuntime.select({ requested: runtimeName, stateDir: path.join(store.root, 'run', runtimeName ?? 'crun'), rootless: namespace.rootless });
-  if (runtime.name === 'crun') await hideUnifiedHierarchy();
-  return { store, namespace, driver, runtime, close: () => rm(scratch, { recursive: true, force: true }) };
+  const cgroupMode = await detectCgroupMode();
+  if (runtime.name === 'crun') await hideUnifiedHierarchy(namespace.rootless);
+  return { store, namespace, driver, runtime, cgroupMode, close: () => rm(scratch, { recursive: true, force: true }) };
 }

@@ -34,11 +34,15 @@ export async function detectCgroupMode(): Promise<CgroupMode> {
 /**
  * crun refuses to start anything on hosts in hybrid v1/v2 mode (Ubuntu 20.04
  * and these machines) because /sys/fs/cgroup/unified lists a controller.
- * Covering that directory with an empty tmpfs, only in ribo's own mount
- * namespace, makes crun use the v1 hierarchies; the host is not touched.
+ * Only in ribo's own mount namespace (the host is not touched): root simply
+ * unmounts it, and crun then manages v1 cgroups; an unprivileged user cannot
+ * unmount what it inherited, so covers it with an empty tmpfs instead (crun
+ * manages no cgroups for it anyway).
  */
-export async function hideUnifiedHierarchy(): Promise<boolean> {
+export async function hideUnifiedHierarchy(rootless: boolean): Promise<boolean> {
   if ((await detectCgroupMode()) !== 'hybrid') return false;
-  const result = await execa('mount', ['-t', 'tmpfs', '-o', 'size=4k,mode=0555', 'ribo-hide-unified', '/sys/fs/cgroup/unified'], { reject: false });
+  const result = rootless
+    ? await execa('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'ribo-hide-unified', '/sys/fs/cgroup/unified'], { reject: false })
+    : await execa('umount', ['/sys/fs/cgroup/unified'], { reject: false });
   return result.exitCode === 0;
 }

@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, rm, rmdir, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Mount } from '../oci/runtime-spec.js';
@@ -41,13 +41,21 @@ async function exists(p: string): Promise<boolean> {
  * container's changes: remove them (and the parents made for them) from the
  * upper dir, but only while they are still empty.
  */
+/** fuse-overlayfs marks directories it creates as opaque with a .wh..wh..opq file. */
+const FUSE_OPAQUE_MARKER = '.wh..wh..opq';
+
+async function onlyOpaqueMarker(dir: string): Promise<boolean> {
+  const entries = await readdir(dir);
+  return entries.every((name) => name === FUSE_OPAQUE_MARKER);
+}
+
 async function removeRuntimeMountpoints(upper: string, missingBefore: string[]): Promise<void> {
   // Deepest first, so etc/hosts goes before etc.
   const byDepth = [...missingBefore].sort((a, b) => b.split('/').length - a.split('/').length);
   for (const rel of byDepth) {
     const p = path.join(upper, rel);
     const info = await lstat(p).catch(() => undefined);
-    if (info?.isDirectory() && (await readdir(p)).length === 0) await rmdir(p);
+    if (info?.isDirectory() && (await onlyOpaqueMarker(p))) await rm(p, { recursive: true });
     else if (info?.isFile() && info.size === 0) await rm(p);
   }
 }

@@ -83,7 +83,7 @@ export async function ribo(args: string[], opts: RiboOptions): Promise<RiboResul
     result = await execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...riboArgs], {
       reject: false,
       cwd: opts.cwd ?? '/',
-      env: {},
+      env: { PATH: env.PATH! },
       extendEnv: false,
     });
   } else {

@@ -16,6 +16,11 @@ if ! grep -q "^$user:" /etc/subuid; then usermod --add-subuids 300000-365535 "$u
 if ! grep -q "^$user:" /etc/subgid; then usermod --add-subgids 300000-365535 "$user"; fi
 [ -e /dev/fuse ] && chmod 0666 /dev/fuse
 
+# A second user without subordinate ids, to check the error that names the fix.
+# (useradd may give every new user a range itself, so remove any.)
+if ! id "$user-nosubid" >/dev/null 2>&1; then useradd --create-home --shell /bin/sh "$user-nosubid"; fi
+sed -i "/^$user-nosubid:/d" /etc/subuid /etc/subgid
+
 rm -rf "$app"
 mkdir -p "$app"
 cp -R package.json bin bundles dist node_modules "$app/"

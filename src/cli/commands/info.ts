@@ -1,4 +1,3 @@
-import { detectCgroupMode } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
 
@@ -19,7 +18,7 @@ export const infoCommand: CommandModule = {
         runtime: session.runtime.name,
         runtimePath: session.runtime.binary,
         runtimeVersion: await session.runtime.version(),
-        cgroups: await detectCgroupMode(),
+        cgroups: session.cgroupMode,
       };
       if (argv.format === 'json') process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
       else {
