@@ -35,7 +35,7 @@ import {
 import { join, resolve } from 'node:path';
 import { EntryConflictError, UnsafePathError } from './errors.js';
 import { archivePathParts } from './paths.js';
-import { makeDevice, makeFifo, WhiteoutMaker } from './special-files.js';
+import { makeDeviceIfPermitted, makeFifo, WhiteoutMaker } from './special-files.js';
 import type { TarEntry } from './tar-reader.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './upper-dir.js';
 import { isLayerXattr, LOWER_OPAQUE_XATTR, writeXattrs, type XattrAssignment } from './xattrs.js';
@@ -222,7 +222,7 @@ export class LayerApplier {
       case 'block-device':
       case 'fifo': {
         if (entry.type === 'fifo') await makeFifo(absolute);
-        else await makeDevice(absolute, entry.type === 'char-device' ? 'c' : 'b', entry.devMajor ?? 0, entry.devMinor ?? 0);
+        else if (!(await makeDeviceIfPermitted(absolute, entry.type === 'char-device' ? 'c' : 'b', entry.devMajor ?? 0, entry.devMinor ?? 0))) return;
         lchownSync(absolute, entry.uid, entry.gid);
         chmodSync(absolute, entry.mode);
         lutimesSync(absolute, entry.mtime, entry.mtime);

@@ -19,6 +19,21 @@ export function makeDevice(path: string, kind: 'c' | 'b', major: number, minor: 
   return run('mknod', ['-m', '0600', '--', path, kind, String(major), String(minor)]);
 }
 
+/**
+ * Creates a device node, or resolves false where the kernel forbids it: inside
+ * a user namespace only 0/0 whiteouts may be made. Like Docker and podman
+ * rootless, ribo then leaves the node out; containers get /dev from the runtime.
+ */
+export async function makeDeviceIfPermitted(path: string, kind: 'c' | 'b', major: number, minor: number): Promise<boolean> {
+  try {
+    await makeDevice(path, kind, major, minor);
+    return true;
+  } catch (error) {
+    if (error instanceof LayerToolError && /Operation not permitted/.test(error.message)) return false;
+    throw error;
+  }
+}
+
 export function makeFifo(path: string): Promise<void> {
   return run('mkfifo', ['-m', '0600', '--', path]);
 }
