@@ -41,12 +41,12 @@ async function exists(p: string): Promise<boolean> {
  * container's changes: remove them (and the parents made for them) from the
  * upper dir, but only while they are still empty.
  */
-/** fuse-overlayfs marks directories it creates as opaque with a .wh..wh..opq file. */
-const FUSE_OPAQUE_MARKER = '.wh..wh..opq';
+/** fuse-overlayfs marks directories it creates as opaque with these two entries. */
+const FUSE_OPAQUE_MARKERS = new Set(['.wh..wh..opq', '.wh..opq']);
 
 async function onlyOpaqueMarker(dir: string): Promise<boolean> {
   const entries = await readdir(dir);
-  return entries.every((name) => name === FUSE_OPAQUE_MARKER);
+  return entries.every((name) => FUSE_OPAQUE_MARKERS.has(name));
 }
 
 async function removeRuntimeMountpoints(upper: string, missingBefore: string[]): Promise<void> {
