@@ -46,7 +46,11 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Builds the Dockerfile's target stage into an image in the store and tags it. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const parsed = await loadDockerfile(opts.dockerfile);
-  const { stages } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
+  const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
+  for (const warning of [...parsed.warnings, ...warnings]) {
+    const at = warning.location ? ` (${warning.location.file}:${warning.location.startLine})` : '';
+    opts.out.write(`WARNING: ${warning.rule}: ${warning.message}${at}\n`);
+  }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const target = selectTarget(stages, opts.target, opts.dockerfile);
   const isIgnored = await loadIgnoreMatcher(opts.contextDir, opts.dockerfile);

@@ -5,8 +5,8 @@ export interface CommandModule {
   name: string;
   usage: string;
   describe: string;
-  /** True for commands that mount file systems or run containers. */
-  needsNamespace: boolean;
+  /** True for commands that mount file systems or run containers (given their arguments). */
+  needsNamespace: boolean | ((argv: ArgumentsCamelCase<Record<string, unknown>>) => boolean);
   builder: (yargs: Argv) => Argv;
   handler: (argv: ArgumentsCamelCase<Record<string, unknown>>, env: NodeJS.ProcessEnv) => Promise<number>;
 }

@@ -49,7 +49,8 @@ async function main(): Promise<number> {
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) return 2;
   // Commands that mount or run containers work inside ribo's own namespaces.
-  if (command.needsNamespace && !insideNamespace(process.env)) {
+  const needsNamespace = typeof command.needsNamespace === 'function' ? command.needsNamespace(argv) : command.needsNamespace;
+  if (needsNamespace && !insideNamespace(process.env)) {
     return reexecInNamespace([process.argv[1]!, ...args], process.env);
   }
   return command.handler(argv, process.env);

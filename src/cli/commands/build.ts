@@ -1,6 +1,7 @@
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { build } from '../../build/builder.js';
+import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { UsageError } from '../../errors.js';
 import { normalizeImageRef } from '../../store/index.js';
 import type { CommandModule } from '../command.js';
@@ -23,14 +24,16 @@ export const buildCommand: CommandModule = {
   name: 'build',
   usage: 'build <context>',
   describe: 'Build an image from a Dockerfile',
-  needsNamespace: true,
+  // --print only reads the Dockerfile.
+  needsNamespace: (argv) => !argv.print,
   builder: (y) =>
     y
       .positional('context', { type: 'string', describe: 'Build context directory' })
       .option('tag', { alias: 't', type: 'string', describe: 'Name and optional tag (NAME[:TAG]); may be repeated' })
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile)' })
       .option('build-arg', { type: 'string', describe: 'Set a build-time variable (NAME=VALUE)' })
-      .option('target', { type: 'string', describe: 'Build this stage and the ones it needs' }),
+      .option('target', { type: 'string', describe: 'Build this stage and the ones it needs' })
+      .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
     const contextDir = path.resolve(String(argv.context));
@@ -38,6 +41,12 @@ export const buildCommand: CommandModule = {
     if (!contextInfo?.isDirectory()) throw new UsageError(`Build context ${contextDir} is not a directory; give the directory whose files COPY may use.`);
     const tags = asList(argv.tag).map((t) => normalizeImageRef(t));
     const dockerfile = argv.file ? path.resolve(String(argv.file)) : path.join(contextDir, 'Dockerfile');
+    const buildArgs = parseBuildArgs(asList(argv.buildArg), env);
+    if (argv.print) {
+      const parsed = await loadDockerfile(dockerfile);
+      process.stdout.write(`${resolvedBuildJSON(parsed, { buildArgs, target: argv.target as string | undefined })}\n`);
+      return 0;
+    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const started = Date.now();
@@ -49,7 +58,7 @@ export const buildCommand: CommandModule = {
         contextDir,
         dockerfile,
         tags,
-        buildArgs: parseBuildArgs(asList(argv.buildArg), env),
+        buildArgs,
         target: argv.target as string | undefined,
         out: process.stderr,
         sourceDateEpoch: env.SOURCE_DATE_EPOCH ? Number(env.SOURCE_DATE_EPOCH) : undefined,
