@@ -1,19 +1,22 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/commands.js';
-import { expandCommand, loadDockerfile, loadIgnoreMatcher, toStages } from '../dockerfile/index.js';
-import type { Descriptor, ImageConfig, ImageManifest } from '../oci/image.js';
+import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
+import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
-import { unpackImageLayers, lowerDirs } from '../image/layers.js';
+import { unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
+import { applyLayer } from '../layer/index.js';
 import { changeLayers, runContainer } from '../runtime/container.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
 import type { Store } from '../store/index.js';
+import { BuildCache, stepKey, type CachedStep, type StepInputs } from './cache/build-cache.js';
+import { digestCopySources } from './cache/context-digest.js';
 import { commitUpperDir } from './commit.js';
-import { copyFromContext } from './copy.js';
+import { copyFromContext, resolveCopySources } from './copy.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
 import { resolveInRoot } from './root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
@@ -32,7 +35,14 @@ export interface BuildOptions {
   target?: string;
   /** Progress lines and the output of RUN steps. */
   out: NodeJS.WritableStream;
-  sourceDateEpoch?: number;
+  /** Seconds since 1970 used for every timestamp the build writes (history, config, clamped file times). */
+  epoch: number;
+  /** Reuse earlier results of unchanged steps (false: --no-cache). */
+  useCache?: boolean;
+  /** Say for every rebuilt step which input changed. */
+  explain?: boolean;
+  /** Stages built at the same time at most. */
+  jobs?: number;
 }
 
 export interface BuildResult {
@@ -52,13 +62,17 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
     opts.out.write(`WARNING: ${warning.rule}: ${warning.message}${at}\n`);
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
-  const target = selectTarget(stages, opts.target, opts.dockerfile);
+  const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
   const isIgnored = await loadIgnoreMatcher(opts.contextDir, opts.dockerfile);
   const workRoot = await opts.store.makeTempDir('build-');
-  const builder = new StageBuilder(opts, workRoot, (rel: string) => isIgnored(rel));
+  const builder = new StageBuilder(opts, stages, workRoot, (rel: string) => isIgnored(rel), new BuildCache(opts.store.root));
   try {
-    const state = await builder.buildStage(stages, target);
-    const result = await writeImage(opts.store, state, opts.sourceDateEpoch);
+    // Stages of one group depend only on earlier groups, so they may run together.
+    for (const group of plan.groups) {
+      await runLimited(group.map((index) => () => builder.buildStage(stages[index]!)), Math.max(1, opts.jobs ?? 1));
+    }
+    const state = await builder.buildStage(stages[plan.target]!);
+    const result = await writeImage(opts.store, state, opts.epoch);
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
   } finally {
@@ -66,40 +80,60 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   }
 }
 
-function selectTarget(stages: Stage[], target: string | undefined, file: string): Stage {
-  if (target === undefined) return stages[stages.length - 1]!;
-  const found = stages.find((s) => s.name === target.toLowerCase());
-  if (!found) {
-    const names = stages.map((s) => s.name).filter(Boolean);
-    throw new BuildStepError(`--target ${target}: no stage of that name; the stages named in the Dockerfile are: ${names.join(', ') || '(none)'}.`, { file, startLine: 1, endLine: 1 });
-  }
-  return found;
+/** Runs tasks with at most `limit` at a time; the first failure fails the whole. */
+async function runLimited(tasks: Array<() => Promise<unknown>>, limit: number): Promise<void> {
+  const queue = [...tasks];
+  const workers = Array.from({ length: Math.min(limit, queue.length) }, async () => {
+    for (let task = queue.shift(); task; task = queue.shift()) await task();
+  });
+  await Promise.all(workers);
+}
+
+/** A layer-producing step made ready to run: its inputs decide whether the cache has it. */
+interface LayerStep {
+  inputs: StepInputs;
+  createdBy: string;
+  /** Carries the step out; resolves with the upper dir holding its changes. */
+  execute: (workDir: string) => Promise<string>;
 }
 
 class StageBuilder {
-  private readonly built = new Map<number, StageState>();
+  private readonly stageBuilds = new Map<number, Promise<StageState>>();
   private step = 0;
 
-  constructor(private readonly opts: BuildOptions, private readonly workRoot: string, private readonly isIgnored: (rel: string) => boolean) {}
+  constructor(
+    private readonly opts: BuildOptions,
+    private readonly stages: Stage[],
+    private readonly workRoot: string,
+    private readonly isIgnored: (rel: string) => boolean,
+    private readonly cache: BuildCache,
+  ) {}
 
   private log(line: string): void {
     this.opts.out.write(`${line}\n`);
   }
 
-  async buildStage(stages: Stage[], stage: Stage): Promise<StageState> {
-    const done = this.built.get(stage.index);
-    if (done) return done;
-    const state = await this.baseState(stages, stage);
+  /** Builds a stage once, however many stages and COPY --from ask for it. */
+  buildStage(stage: Stage): Promise<StageState> {
+    let pending = this.stageBuilds.get(stage.index);
+    if (!pending) {
+      pending = this.runStage(stage);
+      this.stageBuilds.set(stage.index, pending);
+    }
+    return pending;
+  }
+
+  private async runStage(stage: Stage): Promise<StageState> {
+    const state = await this.baseState(stage);
     const label = stage.name ?? `stage-${stage.index}`;
     for (const [i, command] of stage.commands.entries()) {
-      this.log(`[${label} ${i + 1}/${stage.commands.length}] ${command.original}`);
-      await this.execute(stages, state, command);
+      const prefix = `[${label} ${i + 1}/${stage.commands.length}]`;
+      await this.execute(state, command, prefix, `${this.opts.dockerfile}#${stage.index}.${i}`);
     }
-    this.built.set(stage.index, state);
     return state;
   }
 
-  private async baseState(stages: Stage[], stage: Stage): Promise<StageState> {
+  private async baseState(stage: Stage): Promise<StageState> {
     const base = stage.base;
     if (base.kind === 'scratch') {
       const state = scratchState();
@@ -107,29 +141,82 @@ class StageBuilder {
       return state;
     }
     if (base.kind === 'stage') {
-      const parent = await this.buildStage(stages, stages[base.index]!);
-      return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false };
+      const parent = await this.buildStage(this.stages[base.index]!);
+      return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
     }
-    this.log(`[${stage.name ?? `stage-${stage.index}`}] FROM ${base.ref}`);
     const image = await this.opts.store.resolveImage(base.ref);
     const layers = await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
     config.config ??= {};
     if (!config.config.Env?.some((e) => e.startsWith('PATH='))) config.config.Env = setEnv(config.config.Env, 'PATH', DEFAULT_PATH);
-    return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false };
+    return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest };
   }
 
-  private async execute(stages: Stage[], state: StageState, raw: Command): Promise<void> {
+  private async execute(state: StageState, raw: Command, prefix: string, position: string): Promise<void> {
+    const parentKey = state.cacheKey;
     const command = raw.kind === 'RUN' ? raw : expandCommand(raw, expansionEnv(state));
-    if (command.kind === 'RUN') return this.run(state, command);
-    if (command.kind === 'COPY' || command.kind === 'ADD') return this.copy(stages, state, command);
-    if (command.kind === 'WORKDIR') return this.workdir(state, command.path, command);
     if (isConfigCommand(command)) {
       applyConfigCommand(state, command, this.opts.buildArgs ?? {});
       state.history.push({ created_by: `${command.original} # ribo`, empty_layer: true });
+      // An ARG only declares a value; the steps that use it carry it in their own inputs,
+      // so changing a build arg rebuilds just those (and what follows them).
+      if (command.kind !== 'ARG') state.cacheKey = stepKey(state.cacheKey, configInputs(command));
+      this.log(`${prefix} ${command.original}`);
       return;
     }
-    throw new BuildStepError(`${(command as Command).kind} is not supported by this version of ribo.`, (command as Command).location);
+    let step: LayerStep;
+    if (command.kind === 'RUN') step = this.runStep(state, command);
+    else if (command.kind === 'COPY' || command.kind === 'ADD') step = await this.copyStep(state, command);
+    else if (command.kind === 'WORKDIR') step = this.workdirStep(state, command.path, command);
+    else throw new BuildStepError(`${(command as Command).kind} is not supported by this version of ribo.`, (command as Command).location);
+
+    const key = stepKey(state.cacheKey, step.inputs);
+    const useCache = this.opts.useCache ?? true;
+    const cached = useCache ? await this.reusable(await this.cache.lookup(key)) : undefined;
+    if (cached) {
+      this.log(`${prefix} CACHED ${command.original}`);
+      this.applyStep(state, cached.layerRef, cached.step.history);
+      state.cacheKey = key;
+      await this.cache.remember(position, parentKey, step.inputs);
+      return;
+    }
+    const why = this.opts.explain ? ` (rebuilding: ${useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache'})` : '';
+    if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
+    this.log(`${prefix} ${command.original}${why}`);
+    const workDir = this.newWorkDir();
+    try {
+      const upper = await step.execute(workDir);
+      const history: HistoryEntry = { created_by: step.createdBy };
+      let layerRef: LayerRef | undefined;
+      if (command.kind === 'WORKDIR' && (await readdir(upper)).length === 0) {
+        history.empty_layer = true;
+      } else {
+        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch });
+      }
+      this.applyStep(state, layerRef, history);
+      await this.cache.record(key, { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history });
+      state.cacheKey = key;
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+  }
+
+  /** A cache entry is usable while its layer blob is still in the store. */
+  private async reusable(step: CachedStep | undefined): Promise<{ step: CachedStep; layerRef?: LayerRef } | undefined> {
+    if (!step) return undefined;
+    if (!step.layer) return { step };
+    const { descriptor, diffID } = step.layer;
+    if (!(await this.opts.store.hasBlob(descriptor.digest))) return undefined;
+    const dir = await this.opts.store.ensureUnpacked(diffID, (tempDir) => applyLayer(this.opts.store.openBlob(descriptor.digest), tempDir, { mode: 'lower' }));
+    return { step, layerRef: { descriptor, diffID, dir } };
+  }
+
+  private applyStep(state: StageState, layer: LayerRef | undefined, history: HistoryEntry): void {
+    if (layer) {
+      state.layers.push(layer);
+      state.config.rootfs.diff_ids.push(layer.diffID);
+    }
+    state.history.push(history);
   }
 
   private newWorkDir(): string {
@@ -137,102 +224,122 @@ class StageBuilder {
     return path.join(this.workRoot, `step-${this.step}`);
   }
 
-  private async addLayer(state: StageState, upper: string, createdBy: string): Promise<void> {
-    const layer = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.sourceDateEpoch });
-    state.layers.push(layer);
-    state.config.rootfs.diff_ids.push(layer.diffID);
-    state.history.push({ created_by: createdBy });
-  }
-
-  private async run(state: StageState, command: RunCommand): Promise<void> {
-    const shell = state.config.config?.Shell ?? DEFAULT_SHELL;
+  private runStep(state: StageState, command: RunCommand): LayerStep {
+    const config = state.config.config ?? {};
+    const shell = config.Shell ?? DEFAULT_SHELL;
     const args = command.line.form === 'exec' ? command.line.args : [...shell, runScript(command)];
     if (args.length === 0) throw new BuildStepError('RUN needs a command.', command.location);
-    const workDir = this.newWorkDir();
-    const containerConfig = state.config.config ?? {};
-    const result = await runContainer({
-      driver: this.opts.driver,
-      runtime: this.opts.runtime,
-      lowers: lowerDirs(state.layers),
-      workDir,
-      stdio: { stdout: this.opts.out, stderr: this.opts.out },
-      spec: { args, env: runEnv(state), cwd: containerConfig.WorkingDir || '/', uid: 0, gid: 0, network: command.network === 'none' ? 'none' : 'host', idCount: this.opts.idCount, hostname: 'ribo-build' },
-      prepare: async (rootfs) => {
-        const user = await resolveUser(rootfs, containerConfig.User).catch((error: Error) => {
-          throw new BuildStepError(error.message, command.location);
-        });
-        return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
-      },
-    });
-    if (result.exitCode !== 0) {
-      await rm(workDir, { recursive: true, force: true });
-      throw new RunStepFailedError(args, result.exitCode, command.location);
+    const env = runEnv(state);
+    const network = command.network === 'none' ? 'none' : 'host';
+    const inputs: StepInputs = { run: JSON.stringify(args), user: config.User ?? '', workdir: config.WorkingDir ?? '', network };
+    for (const entry of env) {
+      const eq = entry.indexOf('=');
+      const name = entry.slice(0, eq);
+      inputs[state.args.has(name) && !config.Env?.some((e) => e.startsWith(`${name}=`)) ? `build arg ${name}` : `env ${name}`] = entry.slice(eq + 1);
     }
-    await this.addLayer(state, result.upperDir, `RUN ${args.join(' ')} # ribo`);
-    await rm(workDir, { recursive: true, force: true });
+    return {
+      inputs,
+      createdBy: `RUN ${args.join(' ')} # ribo`,
+      execute: async (workDir) => {
+        const result = await runContainer({
+          driver: this.opts.driver,
+          runtime: this.opts.runtime,
+          lowers: lowerDirs(state.layers),
+          workDir,
+          stdio: { stdout: this.opts.out, stderr: this.opts.out },
+          spec: { args, env, cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build' },
+          prepare: async (rootfs) => {
+            const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
+              throw new BuildStepError(error.message, command.location);
+            });
+            return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+          },
+        });
+        if (result.exitCode !== 0) throw new RunStepFailedError(args, result.exitCode, command.location);
+        return result.upperDir;
+      },
+    };
   }
 
-  private async copy(stages: Stage[], state: StageState, command: CopyCommand): Promise<void> {
+  private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
     if (command.kind === 'ADD' && command.sources.some((s) => /^(https?|git):\/\//.test(s) || /\.(tar|tgz|tar\.gz|tar\.xz|tar\.bz2|tar\.zst)$/.test(s))) {
       throw new BuildStepError('ADD of URLs and of local archives (which ADD would unpack) is not supported by this version of ribo; use COPY for plain files, or RUN with curl and tar.', command.location);
     }
-    const workDir = this.newWorkDir();
-    const dest = path.posix.isAbsolute(command.dest) ? command.dest : path.posix.join(state.config.config?.WorkingDir || '/', command.dest) + (command.dest.endsWith('/') || command.dest === '.' ? '/' : '');
-    let source = { contextDir: this.opts.contextDir, isIgnored: this.isIgnored as ((rel: string) => boolean) | undefined, cleanup: async () => {} };
-    if (command.from !== undefined) source = await this.mountCopySource(stages, command, workDir);
-    try {
-      const upper = await changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
-        const owner = command.chown ? await resolveUser(rootfs, command.chown).catch((error: Error) => {
-          throw new BuildStepError(`--chown=${command.chown}: ${error.message}`, command.location);
-        }) : { uid: 0, gid: 0 };
-        await copyFromContext({ contextDir: source.contextDir, sources: command.sources, dest, rootfs, owner, isIgnored: source.isIgnored }).catch((error: Error) => {
-          throw error instanceof BuildStepError ? error : new BuildStepError(error.message, command.location, { cause: error });
-        });
+    const workingDir = state.config.config?.WorkingDir || '/';
+    const dest = path.posix.isAbsolute(command.dest) ? command.dest : path.posix.join(workingDir, command.dest) + (command.dest.endsWith('/') || command.dest === '.' ? '/' : '');
+    const inputs: StepInputs = { copy: JSON.stringify({ kind: command.kind, sources: command.sources, dest, chown: command.chown ?? '', chmod: command.chmod ?? '' }) };
+    let fromLayers: LayerRef[] | undefined;
+    if (command.from !== undefined) {
+      const source = await this.copySource(command.from);
+      fromLayers = source.layers;
+      inputs.from = source.key;
+    } else {
+      const rels = await resolveCopySources(this.opts.contextDir, command.sources, this.isIgnored).catch((error: Error) => {
+        throw new BuildStepError(error.message, command.location, { cause: error });
       });
-      await this.addLayer(state, upper, `${command.original} # ribo`);
-    } finally {
-      await source.cleanup();
-      await rm(workDir, { recursive: true, force: true });
+      for (const rel of rels) inputs[`source ${rel}`] = await digestCopySources(this.opts.contextDir, [rel], this.isIgnored);
     }
+    return {
+      inputs,
+      createdBy: `${command.original} # ribo`,
+      execute: async (workDir) => {
+        const source = fromLayers ? await this.mountLayers(fromLayers, path.join(workDir, 'from')) : { dir: this.opts.contextDir, isIgnored: this.isIgnored, unmount: async () => {} };
+        try {
+          return await changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
+            const owner = command.chown
+              ? await resolveUser(rootfs, command.chown).catch((error: Error) => {
+                  throw new BuildStepError(`--chown=${command.chown}: ${error.message}`, command.location);
+                })
+              : { uid: 0, gid: 0 };
+            await copyFromContext({ contextDir: source.dir, sources: command.sources, dest, rootfs, owner, isIgnored: source.isIgnored }).catch((error: Error) => {
+              throw error instanceof BuildStepError ? error : new BuildStepError(error.message, command.location, { cause: error });
+            });
+          });
+        } finally {
+          await source.unmount();
+        }
+      },
+    };
   }
 
-  /** COPY --from: mount the other stage's (or image's) layers read-only and copy from there. */
-  private async mountCopySource(stages: Stage[], command: CopyCommand, workDir: string) {
-    const from = command.from!;
-    const byName = stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
-    let layers;
-    if (byName) layers = (await this.buildStage(stages, byName)).layers;
-    else {
-      const image = await this.opts.store.resolveImage(from);
-      layers = await unpackImageLayers(this.opts.store, image.manifest, image.config, from);
+  /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
+  private async copySource(from: string): Promise<{ layers: LayerRef[]; key: string }> {
+    const stage = this.stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
+    if (stage) {
+      const built = await this.buildStage(stage);
+      return { layers: built.layers, key: built.cacheKey };
     }
-    const sourceDir = path.join(workDir, 'from');
-    const dirs = { lowers: lowerDirs(layers), upper: path.join(sourceDir, 'upper'), work: path.join(sourceDir, 'work'), target: path.join(sourceDir, 'rootfs') };
+    const image = await this.opts.store.resolveImage(from);
+    return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
+  }
+
+  /** Mounts layers read-only-in-effect (changes go to a throwaway upper dir). */
+  private async mountLayers(layers: LayerRef[], dir: string) {
+    const dirs = { lowers: lowerDirs(layers), upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: path.join(dir, 'rootfs') };
     for (const d of [dirs.upper, dirs.work, dirs.target]) await mkdir(d, { recursive: true });
     await this.opts.driver.mount(dirs);
-    return { contextDir: dirs.target, isIgnored: undefined, cleanup: () => this.opts.driver.unmount(dirs.target) };
+    return { dir: dirs.target, isIgnored: undefined, unmount: () => this.opts.driver.unmount(dirs.target) };
   }
 
-  private async workdir(state: StageState, dir: string, command: Command): Promise<void> {
+  private workdirStep(state: StageState, dir: string, command: Command): LayerStep {
     const config = (state.config.config ??= {});
     const resolved = path.posix.resolve(config.WorkingDir || '/', dir);
     config.WorkingDir = resolved;
-    const workDir = this.newWorkDir();
-    try {
-      const upper = await changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
-        const host = await resolveInRoot(rootfs, resolved);
-        await mkdir(host, { recursive: true, mode: 0o755 });
-      });
-      if ((await readdir(upper)).length === 0) {
-        state.history.push({ created_by: `${command.original} # ribo`, empty_layer: true });
-        await rm(upper, { recursive: true, force: true });
-      } else {
-        await this.addLayer(state, upper, `${command.original} # ribo`);
-      }
-    } finally {
-      await rm(workDir, { recursive: true, force: true });
-    }
+    return {
+      inputs: { workdir: resolved },
+      createdBy: `${command.original} # ribo`,
+      execute: (workDir) =>
+        changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
+          await mkdir(await resolveInRoot(rootfs, resolved), { recursive: true, mode: 0o755 });
+        }),
+    };
   }
+}
+
+/** Inputs of a config-only step: the instruction as expanded. */
+function configInputs(command: Command): StepInputs {
+  const { location: _location, original: _original, ...fields } = command as Command & Record<string, unknown>;
+  return { instruction: JSON.stringify(fields) };
 }
 
 /** The script a shell-form RUN passes to the shell; a heredoc-only RUN runs the heredoc body. */
@@ -244,8 +351,8 @@ function runScript(command: RunCommand): string {
   return script;
 }
 
-async function writeImage(store: Store, state: StageState, sourceDateEpoch: number | undefined): Promise<{ manifest: Descriptor; config: ImageConfig }> {
-  const created = new Date(sourceDateEpoch !== undefined ? sourceDateEpoch * 1000 : Date.now()).toISOString();
+async function writeImage(store: Store, state: StageState, epoch: number): Promise<{ manifest: Descriptor; config: ImageConfig }> {
+  const created = new Date(epoch * 1000).toISOString();
   const config: ImageConfig = {
     ...state.config,
     created,

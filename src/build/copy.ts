@@ -123,25 +123,31 @@ async function copyEntry(src: string, target: string, rel: string, req: CopyRequ
   }
 }
 
+/** The context-relative paths COPY's sources name, wildcards expanded, ignored ones dropped. */
+export async function resolveCopySources(contextDir: string, sources: string[], isIgnored?: (rel: string) => boolean): Promise<string[]> {
+  const matches: string[] = [];
+  for (const source of sources) {
+    const expanded = await expandSource(contextDir, source);
+    const present = [];
+    for (const rel of expanded) {
+      if (rel !== '.' && isIgnored?.(rel)) continue;
+      if (await lstat(path.join(contextDir, rel)).then(() => true, () => false)) present.push(rel);
+    }
+    if (present.length === 0) {
+      throw new CopySourceError(`COPY source "${source}" was not found in the build context ${contextDir} (or .dockerignore excludes it). Check the path; sources are relative to the context directory.`);
+    }
+    matches.push(...present);
+  }
+  return matches;
+}
+
 /**
  * COPY from the build context, with Docker's rules: a directory source copies its
  * contents; a file goes into dest when dest ends with / or is a directory, else
  * becomes dest; several sources need a directory destination ending with /.
  */
 export async function copyFromContext(req: CopyRequest): Promise<void> {
-  const matches: string[] = [];
-  for (const source of req.sources) {
-    const expanded = await expandSource(req.contextDir, source);
-    const present = [];
-    for (const rel of expanded) {
-      if (rel !== '.' && req.isIgnored?.(rel)) continue;
-      if (await lstat(path.join(req.contextDir, rel)).then(() => true, () => false)) present.push(rel);
-    }
-    if (present.length === 0) {
-      throw new CopySourceError(`COPY source "${source}" was not found in the build context ${req.contextDir} (or .dockerignore excludes it). Check the path; sources are relative to the context directory.`);
-    }
-    matches.push(...present);
-  }
+  const matches = await resolveCopySources(req.contextDir, req.sources, req.isIgnored);
   const destIsDir = req.dest.endsWith('/');
   if (matches.length > 1 && !destIsDir) {
     throw new CopySourceError(`COPY with more than one source file needs a directory destination ending with "/" (got "${req.dest}").`);

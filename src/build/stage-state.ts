@@ -12,6 +12,8 @@ export interface StageState {
   args: Map<string, string>;
   /** Whether CMD was set in this stage: ENTRYPOINT clears an inherited CMD only. */
   cmdSetHere: boolean;
+  /** Cache key of the last step: it covers the base and every step so far. */
+  cacheKey: string;
 }
 
 export function scratchState(): StageState {
@@ -21,6 +23,7 @@ export function scratchState(): StageState {
     history: [],
     args: new Map(),
     cmdSetHere: false,
+    cacheKey: 'scratch',
   };
 }
 

@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
 import { build } from '../../build/builder.js';
@@ -20,6 +21,18 @@ function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string
   return args;
 }
 
+/**
+ * Builds are reproducible by default: every timestamp they write is
+ * SOURCE_DATE_EPOCH when set, else 0 (1970-01-01), so the same context gives
+ * the same image digest on any machine.
+ */
+function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
+  const value = env.SOURCE_DATE_EPOCH;
+  if (value === undefined || value === '') return 0;
+  if (!/^\d+$/.test(value)) throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (got "${value}").`);
+  return Number(value);
+}
+
 export const buildCommand: CommandModule = {
   name: 'build',
   usage: 'build <context>',
@@ -33,6 +46,9 @@ export const buildCommand: CommandModule = {
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile)' })
       .option('build-arg', { type: 'string', describe: 'Set a build-time variable (NAME=VALUE)' })
       .option('target', { type: 'string', describe: 'Build this stage and the ones it needs' })
+      .option('cache', { type: 'boolean', default: true, describe: 'Reuse unchanged steps of earlier builds (--no-cache runs every step)' })
+      .option('explain', { type: 'boolean', default: false, describe: 'Say for each step that is not reused which of its inputs changed' })
+      .option('jobs', { type: 'number', default: os.cpus().length, describe: 'Stages built at the same time at most' })
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
@@ -61,7 +77,10 @@ export const buildCommand: CommandModule = {
         buildArgs,
         target: argv.target as string | undefined,
         out: process.stderr,
-        sourceDateEpoch: env.SOURCE_DATE_EPOCH ? Number(env.SOURCE_DATE_EPOCH) : undefined,
+        epoch: sourceDateEpoch(env),
+        useCache: argv.cache !== false,
+        explain: Boolean(argv.explain),
+        jobs: Number(argv.jobs),
       });
       process.stderr.write(`Built ${result.manifest.digest} in ${((Date.now() - started) / 1000).toFixed(1)}s${tags.length ? `, tagged ${tags.join(', ')}` : ''}\n`);
       process.stdout.write(`${result.manifest.digest}\n`);

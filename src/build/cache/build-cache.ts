@@ -1,0 +1,66 @@
+import { createHash } from 'node:crypto';
+import path from 'node:path';
+import Keyv from 'keyv';
+import type { Descriptor, Digest, HistoryEntry } from '../../oci/image.js';
+import { DirectoryStore } from './directory-store.js';
+
+/** Everything that decides a step's result, by name (for --explain). */
+export type StepInputs = Record<string, string>;
+
+/** What a step produced, enough to reuse it without running it. */
+export interface CachedStep {
+  layer?: { descriptor: Descriptor; diffID: Digest };
+  history: HistoryEntry;
+}
+
+interface PositionRecord {
+  parentKey: string;
+  inputs: StepInputs;
+}
+
+/** A step's key: its parent step's key and its own inputs, so a change invalidates everything after it. */
+export function stepKey(parentKey: string, inputs: StepInputs): string {
+  const hash = createHash('sha256').update(parentKey).update('\0');
+  for (const name of Object.keys(inputs).sort()) hash.update(`${name}\0${inputs[name]}\0`);
+  return `sha256:${hash.digest('hex')}`;
+}
+
+/**
+ * The build cache index, kept with Keyv on a directory store inside the image
+ * store (`cache/`). Layers themselves are ordinary blobs; the index maps step
+ * keys to them. It also remembers, per Dockerfile position, the inputs last
+ * seen there, so a rebuilt step can say which input changed.
+ */
+export class BuildCache {
+  private readonly steps: Keyv<CachedStep>;
+  private readonly positions: Keyv<PositionRecord>;
+
+  constructor(storeRoot: string) {
+    const dir = path.join(storeRoot, 'cache');
+    this.steps = new Keyv<CachedStep>({ store: new DirectoryStore(path.join(dir, 'steps')), namespace: 'step' });
+    this.positions = new Keyv<PositionRecord>({ store: new DirectoryStore(path.join(dir, 'positions')), namespace: 'position' });
+  }
+
+  async lookup(key: string): Promise<CachedStep | undefined> {
+    return (await this.steps.get(key)) ?? undefined;
+  }
+
+  async record(key: string, step: CachedStep): Promise<void> {
+    await this.steps.set(key, step);
+  }
+
+  /** Says why the step at `position` did not hit the cache, compared with the last build there. */
+  async explain(position: string, parentKey: string, inputs: StepInputs): Promise<string> {
+    const previous = await this.positions.get(position);
+    await this.positions.set(position, { parentKey, inputs });
+    if (!previous) return 'not built before';
+    if (previous.parentKey !== parentKey) return 'an earlier step changed';
+    const changed = Object.keys({ ...previous.inputs, ...inputs }).filter((name) => previous.inputs[name] !== inputs[name]);
+    return changed.length > 0 ? `changed: ${changed.sort().join(', ')}` : 'its result is no longer in the store';
+  }
+
+  /** Records what the step at `position` was built from, for later explanations. */
+  async remember(position: string, parentKey: string, inputs: StepInputs): Promise<void> {
+    await this.positions.set(position, { parentKey, inputs });
+  }
+}

@@ -1,0 +1,50 @@
+import { EventEmitter } from 'node:events';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+/**
+ * A Keyv storage adapter that keeps each entry in a file of its own, named by
+ * the hash of its key. Writes go to a temp file renamed into place, so a crash
+ * never leaves a torn entry and concurrent builds never see one; two builds
+ * writing the same key write the same value. No server, nothing to corrupt.
+ */
+export class DirectoryStore extends EventEmitter {
+  readonly opts = { dialect: 'ribo-directory' };
+
+  constructor(private readonly dir: string) {
+    super();
+  }
+
+  private fileFor(key: string): string {
+    return path.join(this.dir, createHash('sha256').update(key).digest('hex'));
+  }
+
+  async get(key: string): Promise<string | undefined> {
+    return readFile(this.fileFor(key), 'utf8').catch(() => undefined);
+  }
+
+  async set(key: string, value: string): Promise<boolean> {
+    await mkdir(this.dir, { recursive: true });
+    const target = this.fileFor(key);
+    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    await writeFile(temp, value);
+    await rename(temp, target);
+    return true;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return (await this.get(key)) !== undefined;
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const existed = await this.has(key);
+    await rm(this.fileFor(key), { force: true });
+    return existed;
+  }
+
+  async clear(): Promise<void> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    await Promise.all(names.map((name) => rm(path.join(this.dir, name), { force: true })));
+  }
+}
