@@ -5,7 +5,7 @@ E2E_USER ?= ribo-e2e
 E2E_APP ?= /var/tmp/ribo-e2e/app
 RIBO := node bin/ribo
 
-.PHONY: all setup demo test test-unit clean
+.PHONY: all setup demo test test-unit bench clean
 
 all: setup
 
@@ -31,6 +31,11 @@ test:
 
 test-unit: setup
 	npm test --silent -- dist/test/dockerfile dist/test/layer dist/test/store
+
+# Benchmarks print figures; no test asserts on time. Each script is one line.
+bench: setup
+	bench/build-bench.sh
+	node bench/layer-bench.mjs
 
 clean:
 	rm -rf dist fixtures/hello/busybox

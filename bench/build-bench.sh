@@ -1,0 +1,82 @@
+#!/bin/bash
+# Builds each workload of ../shared/bench/workloads three ways (empty cache,
+# fully cached, one context file changed) with ribo and, when installed, with
+# `buildah bud --layers`, in the same run on the same machine, and prints
+# both times, their ratio and ribo's peak RSS.
+# Usage: bench/build-bench.sh [WORKLOAD...]   (default: all four)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+shared=${RIBO_SHARED:-$here/../shared}
+workloads=("$@")
+[ ${#workloads[@]} -gt 0 ] || workloads=(tiny bulk multistage debian-app)
+
+work=$(mktemp -d /var/tmp/ribo-bench.XXXXXX)
+cleanup() {
+  if [ -n "${BUILDAH_ROOT:-}" ]; then
+    buildah --root "$BUILDAH_ROOT" --runroot "$work/buildah-run" rmi --all --force >/dev/null 2>&1 || true
+    umount -R "$BUILDAH_ROOT/overlay" 2>/dev/null || true
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+sh "$shared/bench/prepare.sh" "$work/ctx" >/dev/null
+
+# The base image every workload builds FROM: a Debian minbase rootfs, imported.
+tarball=/var/tmp/ribo-test-cache/bookworm-minbase.tar
+if [ ! -f "$tarball" ]; then
+  mkdir -p "$(dirname "$tarball")"
+  mode=unshare; [ "$(id -u)" -eq 0 ] && mode=root
+  mmdebstrap --quiet --mode=$mode --variant=minbase --format=tar bookworm "$tarball.partial" && mv "$tarball.partial" "$tarball"
+fi
+store="$work/store"
+ribo() { node "$here/bin/ribo" --root "$store" "$@"; }
+ribo import "$tarball" localhost/debian:bookworm >/dev/null 2>&1
+
+have_buildah=false
+if command -v buildah >/dev/null 2>&1; then
+  have_buildah=true
+  BUILDAH_ROOT="$work/buildah"
+  bah=(buildah --root "$BUILDAH_ROOT" --runroot "$work/buildah-run" --storage-driver overlay)
+  skopeo copy --quiet "oci:$store:localhost/debian:bookworm" "containers-storage:[overlay@$BUILDAH_ROOT+$work/buildah-run]localhost/debian:bookworm" >/dev/null
+fi
+
+# One file each workload's COPY reads, changed for the third build.
+changed_file() {
+  case $1 in
+    tiny) echo app/f1.txt ;;
+    bulk) echo tree/pkg00/lib/mod000.js ;;
+    multistage) echo main.sh ;;
+    debian-app) echo app.py ;;
+  esac
+}
+
+# Sets SECONDS_TAKEN and PEAK_RSS_MB for a command (GNU time); stops the bench if it fails.
+measure() {
+  local out="$work/time.out"
+  if ! /usr/bin/time -f '%e %M' -o "$out" "$@" >"$work/cmd.log" 2>&1; then
+    echo "FAILED: $*" >&2; tail -20 "$work/cmd.log" >&2; exit 1
+  fi
+  read -r SECONDS_TAKEN PEAK_RSS_MB < <(awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$out")
+}
+
+printf '%-11s %-9s %9s %10s %7s %12s\n' workload mode ribo_s buildah_s ratio ribo_rss_MB
+for wl in "${workloads[@]}"; do
+  ctx="$work/ctx/$wl"
+  for mode in empty cached one-changed; do
+    case $mode in
+      empty) ribo_args=(--no-cache); bah_args=(--no-cache) ;;
+      cached) ribo_args=(); bah_args=() ;;
+      one-changed) echo "# changed $(date +%s%N)" >> "$ctx/$(changed_file "$wl")"; ribo_args=(); bah_args=() ;;
+    esac
+    measure node "$here/bin/ribo" --root "$store" build "${ribo_args[@]}" -t "bench/$wl" "$ctx"
+    ribo_s=$SECONDS_TAKEN; ribo_rss=$PEAK_RSS_MB
+    bah_s=-; ratio=-
+    if $have_buildah; then
+      # crun refuses hybrid cgroups, which buildah cannot work around; runc works.
+      measure "${bah[@]}" bud --runtime runc --layers "${bah_args[@]}" -t "bench/$wl" "$ctx"
+      bah_s=$SECONDS_TAKEN
+      ratio=$(awk -v a="$ribo_s" -v b="$bah_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+    fi
+    printf '%-11s %-9s %9s %10s %7s %12s\n' "$wl" "$mode" "$ribo_s" "$bah_s" "$ratio" "$ribo_rss"
+  done
+done
