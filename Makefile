@@ -33,7 +33,8 @@ test-unit: setup
 	npm test --silent -- dist/test/dockerfile dist/test/layer dist/test/store
 
 # Benchmarks print figures; no test asserts on time. Each script is one line.
-bench: setup
+bench:
+	@bin/install-deps --bench
 	bench/build-bench.sh
 	node bench/layer-bench.mjs
 
