@@ -4,7 +4,7 @@ import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/comm
 import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
-import { unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
+import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
 import { applyLayer } from '../layer/index.js';
@@ -43,7 +43,18 @@ export interface BuildOptions {
   explain?: boolean;
   /** Stages built at the same time at most. */
   jobs?: number;
+  /**
+   * Outside ribo's namespace nothing can be mounted or run: the build then only
+   * succeeds when every step is in the cache, and throws NeedsNamespaceError at
+   * the first that is not, so the caller can build inside the namespace instead.
+   */
+  cachedOnly?: boolean;
+  /** Labels set on the image (--label), after the Dockerfile's own. */
+  labels?: Record<string, string>;
 }
+
+/** A cached-only build met a step it would have to carry out. */
+export class NeedsNamespaceError extends Error {}
 
 export interface BuildResult {
   manifest: Descriptor;
@@ -72,6 +83,9 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       await runLimited(group.map((index) => () => builder.buildStage(stages[index]!)), Math.max(1, opts.jobs ?? 1));
     }
     const state = await builder.buildStage(stages[plan.target]!);
+    if (opts.labels && Object.keys(opts.labels).length > 0) {
+      state.config.config = { ...state.config.config, Labels: { ...state.config.config?.Labels, ...opts.labels } };
+    }
     const result = await writeImage(opts.store, state, opts.epoch);
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
@@ -145,7 +159,8 @@ class StageBuilder {
       return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
     }
     const image = await this.opts.store.resolveImage(base.ref);
-    const layers = await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
+    // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
+    const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
     config.config ??= {};
     if (!config.config.Env?.some((e) => e.startsWith('PATH='))) config.config.Env = setEnv(config.config.Env, 'PATH', DEFAULT_PATH);
@@ -180,6 +195,7 @@ class StageBuilder {
       await this.cache.remember(position, parentKey, step.inputs);
       return;
     }
+    if (this.opts.cachedOnly) throw new NeedsNamespaceError(`${prefix} is not cached`);
     const why = this.opts.explain ? ` (rebuilding: ${useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache'})` : '';
     if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
     this.log(`${prefix} ${command.original}${why}`);
@@ -207,6 +223,7 @@ class StageBuilder {
     if (!step.layer) return { step };
     const { descriptor, diffID } = step.layer;
     if (!(await this.opts.store.hasBlob(descriptor.digest))) return undefined;
+    if (this.opts.cachedOnly) return { step, layerRef: { descriptor, diffID, dir: '' } };
     const dir = await this.opts.store.ensureUnpacked(diffID, (tempDir) => applyLayer(this.opts.store.openBlob(descriptor.digest), tempDir, { mode: 'lower' }));
     return { step, layerRef: { descriptor, diffID, dir } };
   }

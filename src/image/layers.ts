@@ -13,17 +13,20 @@ export interface LayerRef {
 
 export class CorruptImageError extends RiboError {}
 
-/** Unpacks (once, and kept in the store) each layer blob of an image; bottom-most first. */
-export async function unpackImageLayers(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<LayerRef[]> {
+/** An image's layers, bottom-most first, without unpacking them (`dir` left empty). */
+export function imageLayerRefs(manifest: ImageManifest, config: ImageConfig, imageName: string): LayerRef[] {
   const diffIDs = config.rootfs?.diff_ids ?? [];
   if (diffIDs.length !== manifest.layers.length) {
     throw new CorruptImageError(`Image ${imageName} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${diffIDs.length} diff_ids. Pull or build it again.`);
   }
-  const refs: LayerRef[] = [];
-  for (const [i, descriptor] of manifest.layers.entries()) {
-    const diffID = diffIDs[i]!;
-    const dir = await store.ensureUnpacked(diffID, (tempDir) => applyLayer(store.openBlob(descriptor.digest), tempDir, { mode: 'lower' }));
-    refs.push({ descriptor, diffID, dir });
+  return manifest.layers.map((descriptor, i) => ({ descriptor, diffID: diffIDs[i]!, dir: '' }));
+}
+
+/** Unpacks (once, and kept in the store) each layer blob of an image; bottom-most first. */
+export async function unpackImageLayers(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<LayerRef[]> {
+  const refs = imageLayerRefs(manifest, config, imageName);
+  for (const ref of refs) {
+    ref.dir = await store.ensureUnpacked(ref.diffID, (tempDir) => applyLayer(store.openBlob(ref.descriptor.digest), tempDir, { mode: 'lower' }));
   }
   return refs;
 }

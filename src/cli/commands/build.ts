@@ -1,12 +1,15 @@
 import os from 'node:os';
 import path from 'node:path';
 import { stat } from 'node:fs/promises';
-import { build } from '../../build/builder.js';
+import { writeFile } from 'node:fs/promises';
+import { build, NeedsNamespaceError, type BuildResult } from '../../build/builder.js';
+import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
+import { BufferedStream, outsideNamespace } from '../outside-namespace.js';
 import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { UsageError } from '../../errors.js';
 import { normalizeImageRef } from '../../store/index.js';
 import type { CommandModule } from '../command.js';
-import { openSession, type GlobalOptions } from '../session.js';
+import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
 
 function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string, string> {
@@ -19,6 +22,16 @@ function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string
     } else args[value.slice(0, eq)] = value.slice(eq + 1);
   }
   return args;
+}
+
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    if (eq <= 0) throw new UsageError(`--label ${value}: labels are KEY=VALUE.`);
+    labels[value.slice(0, eq)] = value.slice(eq + 1);
+  }
+  return labels;
 }
 
 /**
@@ -37,8 +50,8 @@ export const buildCommand: CommandModule = {
   name: 'build',
   usage: 'build <context>',
   describe: 'Build an image from a Dockerfile',
-  // --print only reads the Dockerfile.
-  needsNamespace: (argv) => !argv.print,
+  // Enters the namespace itself, and only when a step has to run.
+  needsNamespace: false,
   builder: (y) =>
     y
       .positional('context', { type: 'string', describe: 'Build context directory' })
@@ -49,6 +62,9 @@ export const buildCommand: CommandModule = {
       .option('cache', { type: 'boolean', default: true, describe: 'Reuse unchanged steps of earlier builds (--no-cache runs every step)' })
       .option('explain', { type: 'boolean', default: false, describe: 'Say for each step that is not reused which of its inputs changed' })
       .option('jobs', { type: 'number', default: os.cpus().length, describe: 'Stages built at the same time at most' })
+      .option('iidfile', { type: 'string', describe: 'Write the image id (manifest digest) to this file' })
+      .option('label', { type: 'string', describe: 'Set a label on the image (KEY=VALUE); may be repeated' })
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the image id' })
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
@@ -63,30 +79,44 @@ export const buildCommand: CommandModule = {
       process.stdout.write(`${resolvedBuildJSON(parsed, { buildArgs, target: argv.target as string | undefined })}\n`);
       return 0;
     }
-    const session = await openSession(argv as GlobalOptions, env);
-    try {
-      const started = Date.now();
-      const result = await build({
-        store: session.store,
-        driver: session.driver,
-        runtime: session.runtime,
-        idCount: session.namespace.idCount,
-        contextDir,
-        dockerfile,
-        tags,
-        buildArgs,
-        target: argv.target as string | undefined,
-        out: process.stderr,
-        epoch: sourceDateEpoch(env),
-        useCache: argv.cache !== false,
-        explain: Boolean(argv.explain),
-        jobs: Number(argv.jobs),
-      });
-      process.stderr.write(`Built ${result.manifest.digest} in ${((Date.now() - started) / 1000).toFixed(1)}s${tags.length ? `, tagged ${tags.join(', ')}` : ''}\n`);
-      process.stdout.write(`${result.manifest.digest}\n`);
-      return 0;
-    } finally {
-      await session.close();
+    const started = Date.now();
+    const options = {
+      contextDir,
+      dockerfile,
+      tags,
+      buildArgs,
+      target: argv.target as string | undefined,
+      epoch: sourceDateEpoch(env),
+      useCache: argv.cache !== false,
+      explain: Boolean(argv.explain),
+      jobs: Number(argv.jobs),
+      labels: parseLabels(asList(argv.label)),
+    };
+    const quiet = Boolean(argv.quiet);
+    let result: BuildResult | undefined;
+    if (!insideNamespace(env) && options.useCache) {
+      // Most builds in a Makefile loop change nothing: try to serve them from the
+      // cache without entering the namespace (no mounts needed, one process fewer).
+      const progress = new BufferedStream();
+      try {
+        result = await build({ ...options, store: await openStore(argv as GlobalOptions, env), ...outsideNamespace, out: progress, cachedOnly: true });
+        if (!quiet) process.stderr.write(progress.text());
+      } catch (error) {
+        if (!(error instanceof NeedsNamespaceError)) throw error;
+      }
     }
+    if (!result) {
+      if (!insideNamespace(env)) return reexecInNamespace(process.argv.slice(1), env);
+      const session = await openSession(argv as GlobalOptions, env);
+      try {
+        result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, out: quiet ? new BufferedStream() : process.stderr });
+      } finally {
+        await session.close();
+      }
+    }
+    if (argv.iidfile) await writeFile(String(argv.iidfile), result.manifest.digest);
+    if (!quiet) process.stderr.write(`Built ${result.manifest.digest} in ${((Date.now() - started) / 1000).toFixed(1)}s${tags.length ? `, tagged ${tags.join(', ')}` : ''}\n`);
+    process.stdout.write(`${result.manifest.digest}\n`);
+    return 0;
   },
 };
