@@ -15,6 +15,7 @@ import { resolveUser } from '../runtime/users.js';
 import type { Store } from '../store/index.js';
 import { BuildCache, stepKey, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { digestCopySources } from './cache/context-digest.js';
+import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
 import { copyFromContext, resolveCopySources } from './copy.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
@@ -51,6 +52,10 @@ export interface BuildOptions {
   cachedOnly?: boolean;
   /** Labels set on the image (--label), after the Dockerfile's own. */
   labels?: Record<string, string>;
+  /** Directories to take cached steps from (--cache-from type=local). */
+  cacheFrom?: string[];
+  /** Directory to write this build's steps and layers to (--cache-to type=local). */
+  cacheTo?: string;
 }
 
 /** A cached-only build met a step it would have to carry out. */
@@ -83,6 +88,7 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
       await runLimited(group.map((index) => () => builder.buildStage(stages[index]!)), Math.max(1, opts.jobs ?? 1));
     }
     const state = await builder.buildStage(stages[plan.target]!);
+    if (opts.cacheTo) await new CacheDir(opts.cacheTo).store(builder.usedSteps, opts.store);
     if (opts.labels && Object.keys(opts.labels).length > 0) {
       state.config.config = { ...state.config.config, Labels: { ...state.config.config?.Labels, ...opts.labels } };
     }
@@ -113,6 +119,9 @@ interface LayerStep {
 
 class StageBuilder {
   private readonly stageBuilds = new Map<number, Promise<StageState>>();
+  private readonly cacheImports: CacheDir[];
+  /** Every layer step of this build by key, reused or run: what --cache-to exports. */
+  readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
 
   constructor(
@@ -121,7 +130,9 @@ class StageBuilder {
     private readonly workRoot: string,
     private readonly isIgnored: (rel: string) => boolean,
     private readonly cache: BuildCache,
-  ) {}
+  ) {
+    this.cacheImports = (opts.cacheFrom ?? []).map((dir) => new CacheDir(dir));
+  }
 
   private log(line: string): void {
     this.opts.out.write(`${line}\n`);
@@ -187,8 +198,9 @@ class StageBuilder {
 
     const key = stepKey(state.cacheKey, step.inputs);
     const useCache = this.opts.useCache ?? true;
-    const cached = useCache ? await this.reusable(await this.cache.lookup(key)) : undefined;
+    const cached = useCache ? await this.reusable(await this.cache.lookup(key, this.opts.store, this.cacheImports)) : undefined;
     if (cached) {
+      this.usedSteps.set(key, cached.step);
       this.log(`${prefix} CACHED ${command.original}`);
       this.applyStep(state, cached.layerRef, cached.step.history);
       state.cacheKey = key;
@@ -210,7 +222,9 @@ class StageBuilder {
         layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch });
       }
       this.applyStep(state, layerRef, history);
-      await this.cache.record(key, { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history });
+      const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };
+      await this.cache.record(key, produced);
+      this.usedSteps.set(key, produced);
       state.cacheKey = key;
     } finally {
       await rm(workDir, { recursive: true, force: true });

@@ -93,3 +93,20 @@ it('gives the same image digest for the same context on two empty stores', async
     await removeStore(third);
   }
 });
+
+it('gives a second, empty store full cache hits through --cache-to and --cache-from', async () => {
+  const cacheDir = await makeStore();
+  const second = await makeStore();
+  try {
+    const first = await riboOk(['build', '--cache-to', `type=local,dest=${cacheDir}/cache`, '-t', 'shared', context], { root });
+    const again = await riboOk(['build', '--cache-from', `type=local,src=${cacheDir}/cache`, '-t', 'shared', context], { root: second });
+    const steps = again.stderr.split('\n').filter((l) => /\] (CACHED )?(RUN|COPY)/.test(l));
+    expect(steps).toHaveLength(6);
+    expect(steps.every((l) => l.includes('] CACHED '))).toBe(true);
+    expect(again.stdout).toBe(first.stdout);
+    expect((await riboOk(['run', '--rm', 'shared', 'cat', '/combined'], { root: second })).stdout).toContain('a1');
+  } finally {
+    await removeStore(cacheDir);
+    await removeStore(second);
+  }
+});

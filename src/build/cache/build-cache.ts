@@ -3,6 +3,8 @@ import path from 'node:path';
 import Keyv from 'keyv';
 import type { Descriptor, Digest, HistoryEntry } from '../../oci/image.js';
 import { DirectoryStore } from './directory-store.js';
+import type { CacheDir } from './cache-dir.js';
+import type { Store } from '../../store/index.js';
 
 /** Everything that decides a step's result, by name (for --explain). */
 export type StepInputs = Record<string, string>;
@@ -41,8 +43,18 @@ export class BuildCache {
     this.positions = new Keyv<PositionRecord>({ store: new DirectoryStore(path.join(dir, 'positions')), namespace: 'position' });
   }
 
-  async lookup(key: string): Promise<CachedStep | undefined> {
-    return (await this.steps.get(key)) ?? undefined;
+  /** The step stored under `key` here, else in the first --cache-from directory that has it. */
+  async lookup(key: string, store: Store, imports: readonly CacheDir[] = []): Promise<CachedStep | undefined> {
+    const local = (await this.steps.get(key)) ?? undefined;
+    if (local) return local;
+    for (const dir of imports) {
+      const step = await dir.fetch(key, store);
+      if (step) {
+        await this.record(key, step);
+        return step;
+      }
+    }
+    return undefined;
   }
 
   async record(key: string, step: CachedStep): Promise<void> {

@@ -24,6 +24,20 @@ function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string
   return args;
 }
 
+/** The directory of a local cache option: "type=local,src=DIR", or a bare path. */
+function cacheDirOption(flag: string, value: string, pathKey: 'src' | 'dest'): string {
+  if (!value.includes('=')) return path.resolve(value);
+  const fields = new Map(value.split(',').map((part) => {
+    const eq = part.indexOf('=');
+    return [part.slice(0, eq), part.slice(eq + 1)] as const;
+  }));
+  const type = fields.get('type') ?? 'local';
+  if (type !== 'local') throw new UsageError(`${flag} ${value}: only type=local is supported by this version of ribo (a registry cache is not yet).`);
+  const dir = fields.get(pathKey);
+  if (!dir) throw new UsageError(`${flag} ${value}: give the directory as ${pathKey}=DIR, e.g. ${flag} type=local,${pathKey}=./build-cache.`);
+  return path.resolve(dir);
+}
+
 function parseLabels(values: string[]): Record<string, string> {
   const labels: Record<string, string> = {};
   for (const value of values) {
@@ -65,6 +79,8 @@ export const buildCommand: CommandModule = {
       .option('iidfile', { type: 'string', describe: 'Write the image id (manifest digest) to this file' })
       .option('label', { type: 'string', describe: 'Set a label on the image (KEY=VALUE); may be repeated' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the image id' })
+      .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory: type=local,src=DIR (or just DIR); may be repeated' })
+      .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory: type=local,dest=DIR (or just DIR)' })
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
@@ -91,6 +107,8 @@ export const buildCommand: CommandModule = {
       explain: Boolean(argv.explain),
       jobs: Number(argv.jobs),
       labels: parseLabels(asList(argv.label)),
+      cacheFrom: asList(argv.cacheFrom).map((v) => cacheDirOption('--cache-from', v, 'src')),
+      cacheTo: argv.cacheTo === undefined ? undefined : cacheDirOption('--cache-to', String(argv.cacheTo), 'dest'),
     };
     const quiet = Boolean(argv.quiet);
     let result: BuildResult | undefined;
