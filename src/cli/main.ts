@@ -7,9 +7,13 @@ import { protectContainerCommand, runCommand } from './commands/run.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { infoCommand } from './commands/info.js';
+import { inspectCommand } from './commands/inspect.js';
+import { historyCommand } from './commands/history.js';
+import { tagCommand } from './commands/tag.js';
+import { rmiCommand } from './commands/rmi.js';
 import type { CommandModule } from './command.js';
 
-const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand];
+const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand];
 
 function printError(error: unknown): number {
   if (error instanceof RiboError) {

@@ -6,7 +6,7 @@ import { build, NeedsNamespaceError, type BuildResult } from '../../build/builde
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { BufferedStream, outsideNamespace } from '../outside-namespace.js';
 import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
-import { UsageError } from '../../errors.js';
+import { RiboError, UsageError } from '../../errors.js';
 import { normalizeImageRef } from '../../store/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
@@ -132,7 +132,11 @@ export const buildCommand: CommandModule = {
         await session.close();
       }
     }
-    if (argv.iidfile) await writeFile(String(argv.iidfile), result.manifest.digest);
+    if (argv.iidfile) {
+      await writeFile(String(argv.iidfile), result.manifest.digest).catch((error: Error) => {
+        throw new RiboError(`The image was built and tagged, but --iidfile ${argv.iidfile} could not be written (${error.message}); choose a file in a directory you can write to.`);
+      });
+    }
     if (!quiet) process.stderr.write(`Built ${result.manifest.digest} in ${((Date.now() - started) / 1000).toFixed(1)}s${tags.length ? `, tagged ${tags.join(', ')}` : ''}\n`);
     process.stdout.write(`${result.manifest.digest}\n`);
     return 0;

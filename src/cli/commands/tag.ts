@@ -1,0 +1,22 @@
+import { normalizeImageRef } from '../../store/index.js';
+import type { CommandModule } from '../command.js';
+import { openStore, type GlobalOptions } from '../session.js';
+
+export const tagCommand: CommandModule = {
+  name: 'tag',
+  usage: 'tag <source> <target>',
+  describe: 'Give an image another name',
+  needsNamespace: false,
+  builder: (y) =>
+    y
+      .positional('source', { type: 'string', describe: 'NAME[:TAG], a manifest digest, or a unique prefix of one' })
+      .positional('target', { type: 'string', describe: 'The new NAME[:TAG]' }),
+  handler: async (argv, env) => {
+    const target = normalizeImageRef(String(argv.target));
+    const store = await openStore(argv as GlobalOptions, env);
+    const image = await store.resolveImage(String(argv.source));
+    await store.tag(target, image.manifestDescriptor);
+    process.stderr.write(`Tagged ${image.manifestDescriptor.digest} as ${target}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,112 @@
+/**
+ * What `ribo inspect` and `ribo history` show: an image's manifest, config and
+ * layers as stored, read from the store without unpacking anything.
+ */
+import type { Descriptor, Digest, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
+import type { ResolvedImage, Store } from '../store/index.js';
+import { imageLayerRefs } from './layers.js';
+
+export interface InspectedLayer {
+  Digest: Digest;
+  DiffID: Digest;
+  MediaType: string;
+  /** Compressed size of the blob, as stored. */
+  Size: number;
+}
+
+/** Docker-like field names, plus the manifest and config as they are stored. */
+export interface ImageInspection {
+  /** The config digest, which Docker and podman call the image id. */
+  Id: Digest;
+  /** The manifest digest, which ribo uses as the image id. */
+  Digest: Digest;
+  RepoTags: string[];
+  Created?: string;
+  Author?: string;
+  Architecture: string;
+  Os: string;
+  Variant?: string;
+  Config: ImageConfig['config'];
+  RootFS: { Type: string; Layers: Digest[] };
+  /** Manifest + config + layers, as stored (compressed). */
+  Size: number;
+  Layers: InspectedLayer[];
+  History: HistoryEntry[];
+  ManifestDescriptor: Descriptor;
+  Manifest: ImageManifest;
+  ImageConfig: ImageConfig;
+}
+
+/** Every tag in the store that points at `digest`, sorted. */
+export async function tagsOf(store: Store, digest: Digest): Promise<string[]> {
+  return (await store.listImages())
+    .filter((image) => image.digest === digest && image.ref !== undefined)
+    .map((image) => image.ref!)
+    .sort();
+}
+
+export async function inspectImage(store: Store, ref: string): Promise<ImageInspection> {
+  const image = await store.resolveImage(ref);
+  const { manifest, config, manifestDescriptor } = image;
+  const layers = imageLayerRefs(manifest, config, ref).map(
+    (layer): InspectedLayer => ({
+      Digest: layer.descriptor.digest,
+      DiffID: layer.diffID,
+      MediaType: layer.descriptor.mediaType,
+      Size: layer.descriptor.size,
+    }),
+  );
+  const size = manifestDescriptor.size + manifest.config.size + layers.reduce((total, layer) => total + layer.Size, 0);
+  return {
+    Id: manifest.config.digest,
+    Digest: manifestDescriptor.digest,
+    RepoTags: await tagsOf(store, manifestDescriptor.digest),
+    ...(config.created ? { Created: config.created } : {}),
+    ...(config.author ? { Author: config.author } : {}),
+    Architecture: config.architecture,
+    Os: config.os,
+    ...(config.variant ? { Variant: config.variant } : {}),
+    Config: config.config ?? {},
+    RootFS: { Type: config.rootfs?.type ?? 'layers', Layers: config.rootfs?.diff_ids ?? [] },
+    Size: size,
+    Layers: layers,
+    History: config.history ?? [],
+    ManifestDescriptor: manifestDescriptor,
+    Manifest: manifest,
+    ImageConfig: config,
+  };
+}
+
+export interface HistoryRow {
+  created?: string;
+  createdBy: string;
+  comment?: string;
+  /** The layer this step made; absent for config-only steps (empty_layer). */
+  layer?: { digest: Digest; diffID: Digest; size: number };
+}
+
+/**
+ * The image's history, oldest first, with each non-empty step matched to the
+ * layer it made. Layers beyond the history (images made by tools that record
+ * none) get rows of their own, as Docker shows them.
+ */
+export function imageHistory(image: ResolvedImage, name: string): HistoryRow[] {
+  const layers = imageLayerRefs(image.manifest, image.config, name);
+  const rows: HistoryRow[] = [];
+  let next = 0;
+  for (const entry of image.config.history ?? []) {
+    const row: HistoryRow = {
+      createdBy: entry.created_by ?? '',
+      ...(entry.created ? { created: entry.created } : {}),
+      ...(entry.comment ? { comment: entry.comment } : {}),
+    };
+    const layer = entry.empty_layer ? undefined : layers[next++];
+    if (layer) row.layer = { digest: layer.descriptor.digest, diffID: layer.diffID, size: layer.descriptor.size };
+    rows.push(row);
+  }
+  for (; next < layers.length; next++) {
+    const layer = layers[next]!;
+    rows.push({ createdBy: '', layer: { digest: layer.descriptor.digest, diffID: layer.diffID, size: layer.descriptor.size } });
+  }
+  return rows;
+}

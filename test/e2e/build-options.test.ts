@@ -1,0 +1,76 @@
+/** ribo build's options and multi-stage builds, checked in the images they make. */
+import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { makeContext, makeStore, readImage, removeStore, ribo, riboOk } from './harness.js';
+
+const MULTISTAGE = `FROM scratch AS base
+COPY busybox /bin/busybox
+RUN ["/bin/busybox", "--install", "-s", "/bin"]
+
+FROM base AS left
+RUN sleep 2 && echo left > /left.txt && cut -d' ' -f1 /proc/uptime > /left.when
+
+FROM base AS right
+RUN sleep 2 && echo right > /right.txt && cut -d' ' -f1 /proc/uptime > /right.when
+
+FROM base AS broken
+RUN exit 9
+
+FROM base
+COPY --from=left /left.txt /left.when /
+COPY --from=right /right.txt /right.when /
+LABEL stage=final
+CMD ["cat", "/left.txt", "/right.txt"]
+`;
+
+let root: string;
+let context: string;
+
+beforeAll(async () => {
+  root = await makeStore();
+  context = await makeContext({ 'Dockerfile.multi': MULTISTAGE, Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "echo", "plain"]\n' }, 'hello');
+});
+
+afterAll(async () => {
+  await removeStore(root);
+  await execa('rm', ['-rf', context]);
+});
+
+it('builds the stages the target needs, the independent ones at the same time, and skips the rest', async () => {
+  const result = await riboOk(['build', '-f', path.join(context, 'Dockerfile.multi'), '-t', 'multi:1', '-t', 'multi:latest', '--label', 'team=build', '--iidfile', path.join(root, 'iid'), context], { root });
+  expect(result.stderr).not.toContain('exit 9');
+  const { stdout } = await riboOk(['run', '--rm', 'multi:1'], { root });
+  expect(stdout).toBe('left\nright');
+  // Both sleeping stages ran at once: each finished before the other could have started after it.
+  const when = await riboOk(['run', '--rm', 'multi:latest', 'cat', '/left.when', '/right.when'], { root });
+  // /proc/uptime is the host's clock in centiseconds, shared by both containers.
+  const [left, right] = when.stdout.split('\n').map((n) => Number(n));
+  expect(Math.abs(left! - right!)).toBeLessThan(1.8);
+  const image = await readImage(root, 'multi:1');
+  expect(image.config.config.Labels).toEqual({ stage: 'final', team: 'build' });
+  expect((await readFile(path.join(root, 'iid'), 'utf8')).trim()).toBe(result.stdout.trim());
+  expect((await readImage(root, 'multi:latest')).manifest).toEqual(image.manifest);
+});
+
+it('builds only up to --target', async () => {
+  const { stdout } = await riboOk(['build', '-f', path.join(context, 'Dockerfile.multi'), '--target', 'left', '-t', 'left-only', context], { root });
+  expect(stdout).toMatch(/^sha256:/);
+  const files = await riboOk(['run', '--rm', 'left-only', 'ls', '/'], { root });
+  expect(files.stdout).toContain('left.txt');
+  expect(files.stdout).not.toContain('right.txt');
+});
+
+it('fails on the stage the target needs and names it', async () => {
+  const result = await ribo(['build', '-f', path.join(context, 'Dockerfile.multi'), '--target', 'broken', '-t', 'broken', context], { root });
+  expect(result.exitCode).not.toBe(0);
+  expect(result.stderr).toContain('Dockerfile.multi:12');
+  expect(result.stderr).toContain('code 9');
+});
+
+it('prints only the image id with -q', async () => {
+  const result = await riboOk(['build', '-q', '-t', 'plain', context], { root });
+  expect(result.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
+  expect(result.stderr).toBe('');
+  expect((await riboOk(['run', '--rm', 'plain'], { root })).stdout).toBe('plain');
+});
