@@ -1,6 +1,7 @@
 import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, stat, symlink, utimes } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
+import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
 import { resolveInRoot } from './root-path.js';
 
@@ -21,6 +22,37 @@ export interface CopyRequest {
   owner: Owner;
   /** Context-relative paths (with forward slashes) that .dockerignore excludes. */
   isIgnored?: (relPath: string) => boolean;
+  /** --chmod: permission bits set on every file and directory copied. */
+  chmod?: number;
+  /** --exclude patterns (.dockerignore syntax), matched against source-relative and context-relative paths. */
+  exclude?: string[];
+  /** --parents: keep each source's parent directories (below a `/./` in the source, if any). */
+  parents?: boolean;
+}
+
+/** One match of a COPY source: its context-relative path and the part of it --parents keeps. */
+export interface CopyMatch {
+  rel: string;
+  kept: string;
+}
+
+/** Parses --chmod's octal value; null when it is not an octal mode. */
+export function parseChmod(value: string): number | null {
+  return /^[0-7]{1,4}$/.test(value) ? Number.parseInt(value, 8) : null;
+}
+
+/**
+ * The filter COPY applies below one source `sourceRel`: .dockerignore'd paths, and
+ * --exclude patterns matched against the path relative to the source and to the context.
+ */
+export function copySkipFilter(sourceRel: string, isIgnored?: (rel: string) => boolean, exclude: string[] = []): ((rel: string) => boolean) | undefined {
+  const excluded = exclude.length > 0 ? createIgnoreMatcher(exclude, '--exclude') : undefined;
+  if (!excluded) return isIgnored;
+  const base = sourceRel === '.' ? '' : `${sourceRel}/`;
+  return (rel: string) => {
+    if (isIgnored?.(rel) || excluded(rel)) return true;
+    return base !== '' && rel.startsWith(base) && excluded(rel.slice(base.length));
+  };
 }
 
 const GLOB_CHARS = /[*?[]/;
@@ -95,16 +127,16 @@ async function replaceable(target: string, isDir: boolean): Promise<void> {
 }
 
 /** Copies one entry (recursively for dirs) with mode and mtime kept and ownership set to `owner`. */
-async function copyEntry(src: string, target: string, rel: string, req: CopyRequest): Promise<void> {
-  if (req.isIgnored?.(rel)) return;
+async function copyEntry(src: string, target: string, rel: string, req: CopyRequest, skip?: (rel: string) => boolean): Promise<void> {
+  if (skip?.(rel)) return;
   const info = await lstat(src);
   if (info.isDirectory()) {
     await replaceable(target, true);
     await mkdir(target, { recursive: true });
     for (const name of (await readdir(src)).sort()) {
-      await copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req);
+      await copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req, skip);
     }
-    await chmod(target, info.mode & 0o7777);
+    await chmod(target, req.chmod ?? info.mode & 0o7777);
     await lchown(target, req.owner.uid, req.owner.gid);
     await utimes(target, info.atime, info.mtime);
   } else if (info.isSymbolicLink()) {
@@ -116,7 +148,7 @@ async function copyEntry(src: string, target: string, rel: string, req: CopyRequ
     await replaceable(target, false);
     await copyFile(src, target);
     await lchown(target, req.owner.uid, req.owner.gid);
-    await chmod(target, info.mode & 0o7777);
+    await chmod(target, req.chmod ?? info.mode & 0o7777);
     await utimes(target, info.atime, info.mtime);
   } else {
     throw new CopySourceError(`COPY source ${rel} is a special file (socket, device or fifo); only files, directories and symlinks can be copied.`);
@@ -124,17 +156,29 @@ async function copyEntry(src: string, target: string, rel: string, req: CopyRequ
 }
 
 /** The context-relative paths COPY's sources name, wildcards expanded, ignored ones dropped. */
-export async function resolveCopySources(contextDir: string, sources: string[], isIgnored?: (rel: string) => boolean): Promise<string[]> {
-  const matches: string[] = [];
+export async function resolveCopySources(contextDir: string, sources: string[], isIgnored?: (rel: string) => boolean, exclude: string[] = []): Promise<string[]> {
+  return (await resolveCopyMatches(contextDir, sources, isIgnored, exclude)).map((m) => m.rel);
+}
+
+/** Like resolveCopySources, with the part of each match that --parents keeps. */
+export async function resolveCopyMatches(contextDir: string, sources: string[], isIgnored?: (rel: string) => boolean, exclude: string[] = []): Promise<CopyMatch[]> {
+  const excluded = exclude.length > 0 ? createIgnoreMatcher(exclude, '--exclude') : undefined;
+  const matches: CopyMatch[] = [];
   for (const source of sources) {
+    // A "/./" in the source marks where --parents starts keeping directories.
+    const pivotAt = source.indexOf('/./');
+    const pivot = pivotAt < 0 ? '' : path.posix.normalize(`/${source.slice(0, pivotAt)}`).slice(1);
     const expanded = await expandSource(contextDir, source);
-    const present = [];
+    const present: CopyMatch[] = [];
     for (const rel of expanded) {
-      if (rel !== '.' && isIgnored?.(rel)) continue;
-      if (await lstat(path.join(contextDir, rel)).then(() => true, () => false)) present.push(rel);
+      if (rel !== '.' && (isIgnored?.(rel) || excluded?.(rel))) continue;
+      if (await lstat(path.join(contextDir, rel)).then(() => true, () => false)) {
+        const kept = pivot && (rel === pivot || rel.startsWith(`${pivot}/`)) ? rel.slice(pivot.length).replace(/^\//, '') : rel;
+        present.push({ rel, kept: kept === '.' ? '' : kept });
+      }
     }
     if (present.length === 0) {
-      throw new CopySourceError(`COPY source "${source}" was not found in the build context ${contextDir} (or .dockerignore excludes it). Check the path; sources are relative to the context directory.`);
+      throw new CopySourceError(`COPY source "${source}" was not found in the build context ${contextDir} (or .dockerignore or --exclude leaves it out). Check the path; sources are relative to the context directory.`);
     }
     matches.push(...present);
   }
@@ -142,25 +186,36 @@ export async function resolveCopySources(contextDir: string, sources: string[], 
 }
 
 /**
- * COPY from the build context, with Docker's rules: a directory source copies its
- * contents; a file goes into dest when dest ends with / or is a directory, else
+ * COPY from the build context, with Docker's rules: a directory source (named or
+ * matched by a wildcard) copies its contents; a symlink named as a source is
+ * followed; a file goes into dest when dest ends with / or is a directory, else
  * becomes dest; several sources need a directory destination ending with /.
+ * With --parents each match lands at dest/<its path>, parents kept.
  */
 export async function copyFromContext(req: CopyRequest): Promise<void> {
-  const matches = await resolveCopySources(req.contextDir, req.sources, req.isIgnored);
+  const matches = await resolveCopyMatches(req.contextDir, req.sources, req.isIgnored, req.exclude);
   const destIsDir = req.dest.endsWith('/');
   if (matches.length > 1 && !destIsDir) {
     throw new CopySourceError(`COPY with more than one source file needs a directory destination ending with "/" (got "${req.dest}").`);
   }
-  for (const rel of matches) {
-    const src = path.join(req.contextDir, rel);
+  for (const { rel, kept } of matches) {
+    const skip = copySkipFilter(rel, req.isIgnored, req.exclude);
+    // A source that is a symlink is followed (inside the context), as Docker does.
+    const src = await resolveInRoot(req.contextDir, rel);
     const info = await lstat(src);
     if (info.isDirectory()) {
-      const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
+      const destDir = req.parents && kept ? path.posix.join(req.dest, kept) : req.dest;
+      const targetDir = await mkdirInRoot(req.rootfs, destDir, req.owner);
       for (const name of (await readdir(src)).sort()) {
         const childRel = rel === '.' ? name : path.posix.join(rel, name);
-        await copyEntry(path.join(src, name), path.join(targetDir, name), childRel, req);
+        await copyEntry(path.join(src, name), path.join(targetDir, name), childRel, req, skip);
       }
+      if (req.chmod !== undefined) await chmod(targetDir, req.chmod);
+      continue;
+    }
+    if (req.parents) {
+      const parent = await mkdirInRoot(req.rootfs, path.posix.join(req.dest, path.posix.dirname(kept)), req.owner);
+      await copyEntry(src, path.join(parent, path.posix.basename(kept)), rel, req);
       continue;
     }
     const destHost = await resolveInRoot(req.rootfs, req.dest);
