@@ -22,6 +22,8 @@ import { BuildStepError, RunStepFailedError } from './errors.js';
 import { resolveInRoot } from './root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, isConfigCommand } from './config-commands.js';
+import type { BuildReporter, StepInfo } from './progress/events.js';
+import { stepOutputStream } from './progress/step-output.js';
 
 export interface BuildOptions {
   store: Store;
@@ -34,8 +36,8 @@ export interface BuildOptions {
   tags: string[];
   buildArgs?: Record<string, string>;
   target?: string;
-  /** Progress lines and the output of RUN steps. */
-  out: NodeJS.WritableStream;
+  /** Receives the build's progress events, the output of RUN steps included. */
+  reporter: BuildReporter;
   /** Seconds since 1970 used for every timestamp the build writes (history, config, clamped file times). */
   epoch: number;
   /** Reuse earlier results of unchanged steps (false: --no-cache). */
@@ -71,11 +73,25 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 
 /** Builds the Dockerfile's target stage into an image in the store and tags it. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
+  const started = Date.now();
+  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir });
+  try {
+    const result = await buildImage(opts);
+    opts.reporter.report({ type: 'build-done', time: Date.now(), image: result.manifest.digest, tags: result.tags, durationMs: Date.now() - started });
+    return result;
+  } catch (error) {
+    if (!(error instanceof NeedsNamespaceError)) {
+      opts.reporter.report({ type: 'build-failed', time: Date.now(), durationMs: Date.now() - started, message: error instanceof Error ? error.message : String(error) });
+    }
+    throw error;
+  }
+}
+
+async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const parsed = await loadDockerfile(opts.dockerfile);
   const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
   for (const warning of [...parsed.warnings, ...warnings]) {
-    const at = warning.location ? ` (${warning.location.file}:${warning.location.startLine})` : '';
-    opts.out.write(`WARNING: ${warning.rule}: ${warning.message}${at}\n`);
+    opts.reporter.report({ type: 'warning', time: Date.now(), message: `${warning.rule}: ${warning.message}`, file: warning.location?.file, line: warning.location?.startLine });
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
@@ -113,8 +129,8 @@ async function runLimited(tasks: Array<() => Promise<unknown>>, limit: number): 
 interface LayerStep {
   inputs: StepInputs;
   createdBy: string;
-  /** Carries the step out; resolves with the upper dir holding its changes. */
-  execute: (workDir: string) => Promise<string>;
+  /** Carries the step out (numbered `step` in the progress events); resolves with the upper dir holding its changes. */
+  execute: (workDir: string, step: number) => Promise<string>;
 }
 
 class StageBuilder {
@@ -123,6 +139,8 @@ class StageBuilder {
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
+  /** Steps announced so far: the number progress events give a step. */
+  private announced = 0;
 
   constructor(
     private readonly opts: BuildOptions,
@@ -134,8 +152,17 @@ class StageBuilder {
     this.cacheImports = (opts.cacheFrom ?? []).map((dir) => new CacheDir(dir));
   }
 
-  private log(line: string): void {
-    this.opts.out.write(`${line}\n`);
+  private stepInfo(stage: Stage, i: number, command: Command): StepInfo {
+    this.announced += 1;
+    return {
+      step: this.announced,
+      stage: stage.name ?? `stage-${stage.index}`,
+      index: i + 1,
+      total: stage.commands.length,
+      instruction: command.original.split('\n')[0]!,
+      file: command.location.file,
+      line: command.location.startLine,
+    };
   }
 
   /** Builds a stage once, however many stages and COPY --from ask for it. */
@@ -150,10 +177,10 @@ class StageBuilder {
 
   private async runStage(stage: Stage): Promise<StageState> {
     const state = await this.baseState(stage);
-    const label = stage.name ?? `stage-${stage.index}`;
+    const base = stage.base.kind === 'scratch' ? 'scratch' : stage.base.kind === 'stage' ? (this.stages[stage.base.index]!.name ?? `stage-${stage.base.index}`) : stage.base.ref;
+    this.opts.reporter.report({ type: 'stage-start', time: Date.now(), stage: stage.name ?? `stage-${stage.index}`, base });
     for (const [i, command] of stage.commands.entries()) {
-      const prefix = `[${label} ${i + 1}/${stage.commands.length}]`;
-      await this.execute(state, command, prefix, `${this.opts.dockerfile}#${stage.index}.${i}`);
+      await this.execute(state, command, () => this.stepInfo(stage, i, command), `${this.opts.dockerfile}#${stage.index}.${i}`);
     }
     return state;
   }
@@ -178,7 +205,8 @@ class StageBuilder {
     return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest };
   }
 
-  private async execute(state: StageState, raw: Command, prefix: string, position: string): Promise<void> {
+  private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string): Promise<void> {
+    const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
     const command = raw.kind === 'RUN' ? raw : expandCommand(raw, expansionEnv(state));
     if (isConfigCommand(command)) {
@@ -187,7 +215,9 @@ class StageBuilder {
       // An ARG only declares a value; the steps that use it carry it in their own inputs,
       // so changing a build arg rebuilds just those (and what follows them).
       if (command.kind !== 'ARG') state.cacheKey = stepKey(state.cacheKey, configInputs(command));
-      this.log(`${prefix} ${command.original}`);
+      const info = announce();
+      reporter.report({ type: 'step-start', time: Date.now(), ...info });
+      reporter.report({ type: 'step-done', time: Date.now(), step: info.step, durationMs: 0 });
       return;
     }
     let step: LayerStep;
@@ -201,19 +231,21 @@ class StageBuilder {
     const cached = useCache ? await this.reusable(await this.cache.lookup(key, this.opts.store, this.cacheImports)) : undefined;
     if (cached) {
       this.usedSteps.set(key, cached.step);
-      this.log(`${prefix} CACHED ${command.original}`);
+      reporter.report({ type: 'step-cached', time: Date.now(), ...announce() });
       this.applyStep(state, cached.layerRef, cached.step.history);
       state.cacheKey = key;
       await this.cache.remember(position, parentKey, step.inputs);
       return;
     }
-    if (this.opts.cachedOnly) throw new NeedsNamespaceError(`${prefix} is not cached`);
-    const why = this.opts.explain ? ` (rebuilding: ${useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache'})` : '';
+    if (this.opts.cachedOnly) throw new NeedsNamespaceError(`${position} is not cached`);
+    const rebuildReason = this.opts.explain ? (useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache') : undefined;
     if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
-    this.log(`${prefix} ${command.original}${why}`);
+    const info = announce();
+    const started = Date.now();
+    reporter.report({ type: 'step-start', time: started, ...info, rebuildReason });
     const workDir = this.newWorkDir();
     try {
-      const upper = await step.execute(workDir);
+      const upper = await step.execute(workDir, info.step);
       const history: HistoryEntry = { created_by: step.createdBy };
       let layerRef: LayerRef | undefined;
       if (command.kind === 'WORKDIR' && (await readdir(upper)).length === 0) {
@@ -226,6 +258,11 @@ class StageBuilder {
       await this.cache.record(key, produced);
       this.usedSteps.set(key, produced);
       state.cacheKey = key;
+      reporter.report({ type: 'step-done', time: Date.now(), step: info.step, durationMs: Date.now() - started, layer: layerRef && { digest: layerRef.descriptor.digest, size: layerRef.descriptor.size } });
+    } catch (error) {
+      const exitCode = error instanceof RunStepFailedError ? error.commandExitCode : undefined;
+      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - started, exitCode, message: error instanceof Error ? error.message : String(error) });
+      throw error;
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
@@ -271,13 +308,14 @@ class StageBuilder {
     return {
       inputs,
       createdBy: `RUN ${args.join(' ')} # ribo`,
-      execute: async (workDir) => {
+      execute: async (workDir, step) => {
+        const stdio = { stdout: stepOutputStream(this.opts.reporter, step, 'stdout'), stderr: stepOutputStream(this.opts.reporter, step, 'stderr') };
         const result = await runContainer({
           driver: this.opts.driver,
           runtime: this.opts.runtime,
           lowers: lowerDirs(state.layers),
           workDir,
-          stdio: { stdout: this.opts.out, stderr: this.opts.out },
+          stdio,
           spec: { args, env, cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build' },
           prepare: async (rootfs) => {
             const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
@@ -286,6 +324,8 @@ class StageBuilder {
             return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
           },
         });
+        stdio.stdout.end();
+        stdio.stderr.end();
         if (result.exitCode !== 0) throw new RunStepFailedError(args, result.exitCode, command.location);
         return result.upperDir;
       },

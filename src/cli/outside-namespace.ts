@@ -1,7 +1,7 @@
-import { Writable } from 'node:stream';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { NeedsNamespaceError } from '../build/builder.js';
+import type { BuildEvent, BuildReporter } from '../build/progress/events.js';
 
 function unavailable(): never {
   throw new NeedsNamespaceError('mounting and running containers happen only inside ribo\'s namespace');
@@ -18,16 +18,15 @@ export const outsideNamespace: { driver: MountDriver; runtime: OciRuntime; idCou
   idCount: 0,
 };
 
-/** Collects text written to it, to be shown only if the attempt it belongs to succeeds. */
-export class BufferedStream extends Writable {
-  private readonly chunks: Buffer[] = [];
+/** Keeps the events of an attempt, to be passed on only if the attempt succeeds. */
+export class BufferedReporter implements BuildReporter {
+  private readonly events: BuildEvent[] = [];
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: () => void): void {
-    this.chunks.push(Buffer.from(chunk));
-    callback();
+  report(event: BuildEvent): void {
+    this.events.push(event);
   }
 
-  text(): string {
-    return Buffer.concat(this.chunks).toString('utf8');
+  replay(to: BuildReporter): void {
+    for (const event of this.events) to.report(event);
   }
 }

@@ -22,9 +22,9 @@ let context: string;
 
 async function build(...extra: string[]): Promise<{ cached: string[]; rebuilt: string[]; output: string }> {
   const { stderr } = await riboOk(['build', '--explain', '-t', 'cached:latest', ...extra, context], { root });
-  const steps = stderr.split('\n').filter((l) => /^\[stage-0 \d+\/\d+\] /.test(l));
+  const steps = stderr.split('\n').filter((l) => /^#\d+ \[stage-0 \d+\/\d+\] /.test(l));
   const cached = steps.filter((l) => l.includes('] CACHED ')).map((l) => l.replace(/^.*CACHED /, ''));
-  const rebuilt = steps.filter((l) => !l.includes('] CACHED ') && /\] (RUN|COPY)/.test(l)).map((l) => l.replace(/^\[[^\]]*\] /, ''));
+  const rebuilt = steps.filter((l) => !l.includes('] CACHED ') && /\] (RUN|COPY)/.test(l)).map((l) => l.replace(/^#\d+ \[[^\]]*\] /, ''));
   return { cached, rebuilt, output: stderr };
 }
 

@@ -4,7 +4,9 @@ import { stat } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import { build, NeedsNamespaceError, type BuildResult } from '../../build/builder.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
-import { BufferedStream, outsideNamespace } from '../outside-namespace.js';
+import { BufferedReporter, outsideNamespace } from '../outside-namespace.js';
+import { PlainRenderer } from '../progress/plain.js';
+import { silentReporter } from '../../build/progress/events.js';
 import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
 import { normalizeImageRef } from '../../store/index.js';
@@ -95,7 +97,6 @@ export const buildCommand: CommandModule = {
       process.stdout.write(`${resolvedBuildJSON(parsed, { buildArgs, target: argv.target as string | undefined })}\n`);
       return 0;
     }
-    const started = Date.now();
     const options = {
       contextDir,
       dockerfile,
@@ -111,14 +112,15 @@ export const buildCommand: CommandModule = {
       cacheTo: argv.cacheTo === undefined ? undefined : cacheDirOption('--cache-to', String(argv.cacheTo), 'dest'),
     };
     const quiet = Boolean(argv.quiet);
+    const reporter = quiet ? silentReporter : new PlainRenderer(process.stderr);
     let result: BuildResult | undefined;
     if (!insideNamespace(env) && options.useCache) {
       // Most builds in a Makefile loop change nothing: try to serve them from the
       // cache without entering the namespace (no mounts needed, one process fewer).
-      const progress = new BufferedStream();
+      const progress = new BufferedReporter();
       try {
-        result = await build({ ...options, store: await openStore(argv as GlobalOptions, env), ...outsideNamespace, out: progress, cachedOnly: true });
-        if (!quiet) process.stderr.write(progress.text());
+        result = await build({ ...options, store: await openStore(argv as GlobalOptions, env), ...outsideNamespace, reporter: progress, cachedOnly: true });
+        progress.replay(reporter);
       } catch (error) {
         if (!(error instanceof NeedsNamespaceError)) throw error;
       }
@@ -127,7 +129,7 @@ export const buildCommand: CommandModule = {
       if (!insideNamespace(env)) return reexecInNamespace(process.argv.slice(1), env);
       const session = await openSession(argv as GlobalOptions, env);
       try {
-        result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, out: quiet ? new BufferedStream() : process.stderr });
+        result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter });
       } finally {
         await session.close();
       }
@@ -137,7 +139,6 @@ export const buildCommand: CommandModule = {
         throw new RiboError(`The image was built and tagged, but --iidfile ${argv.iidfile} could not be written (${error.message}); choose a file in a directory you can write to.`);
       });
     }
-    if (!quiet) process.stderr.write(`Built ${result.manifest.digest} in ${((Date.now() - started) / 1000).toFixed(1)}s${tags.length ? `, tagged ${tags.join(', ')}` : ''}\n`);
     process.stdout.write(`${result.manifest.digest}\n`);
     return 0;
   },
