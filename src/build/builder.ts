@@ -15,6 +15,7 @@ import { resolveUser } from '../runtime/users.js';
 import type { Store } from '../store/index.js';
 import { BuildCache, stepKey, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { digestCopySources } from './cache/context-digest.js';
+import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
 import { copyFromContext, resolveCopySources } from './copy.js';
@@ -97,7 +98,8 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
   const isIgnored = await loadIgnoreMatcher(opts.contextDir, opts.dockerfile);
   const workRoot = await opts.store.makeTempDir('build-');
-  const builder = new StageBuilder(opts, stages, workRoot, (rel: string) => isIgnored(rel), new BuildCache(opts.store.root));
+  const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), opts.contextDir);
+  const builder = new StageBuilder(opts, stages, workRoot, (rel: string) => isIgnored(rel), new BuildCache(opts.store.root), contextDigests);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
@@ -112,6 +114,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
   } finally {
+    await contextDigests.save();
     await rm(workRoot, { recursive: true, force: true });
   }
 }
@@ -148,6 +151,7 @@ class StageBuilder {
     private readonly workRoot: string,
     private readonly isIgnored: (rel: string) => boolean,
     private readonly cache: BuildCache,
+    private readonly contextDigests: FileDigestCache,
   ) {
     this.cacheImports = (opts.cacheFrom ?? []).map((dir) => new CacheDir(dir));
   }
@@ -348,7 +352,7 @@ class StageBuilder {
       const rels = await resolveCopySources(this.opts.contextDir, command.sources, this.isIgnored).catch((error: Error) => {
         throw new BuildStepError(error.message, command.location, { cause: error });
       });
-      for (const rel of rels) inputs[`source ${rel}`] = await digestCopySources(this.opts.contextDir, [rel], this.isIgnored);
+      for (const rel of rels) inputs[`source ${rel}`] = await digestCopySources(this.opts.contextDir, [rel], this.isIgnored, this.contextDigests);
     }
     return {
       inputs,

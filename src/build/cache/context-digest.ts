@@ -1,37 +1,65 @@
-import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { lstat, readdir, readlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { FileDigestCache, sha256File } from './file-digests.js';
+
+/** Files read at the same time while digesting: enough to keep the disk and the thread pool busy. */
+const PARALLEL_READS = 16;
+
+/** One entry of a walked source tree, in digest order; files get their content digest later. */
+interface WalkedEntry {
+  line: string;
+  file?: string;
+  info?: import('node:fs').BigIntStats;
+  content?: Promise<string>;
+}
+
+/**
+ * The entries below `rel` in digest order. Synchronous on purpose: thousands of
+ * lstat calls through the thread pool cost several times what they cost inline,
+ * and nothing else waits on the event loop meanwhile.
+ */
+function walk(rootDir: string, rel: string, isIgnored: ((rel: string) => boolean) | undefined, top: boolean, out: WalkedEntry[]): void {
+  if (!top && isIgnored?.(rel)) return;
+  const full = path.join(rootDir, rel);
+  const info = lstatSync(full, { bigint: true });
+  const mode = (Number(info.mode) & 0o7777).toString(8);
+  if (info.isDirectory()) {
+    out.push({ line: `dir\0${rel}\0${mode}\0` });
+    for (const name of readdirSync(full).sort()) walk(rootDir, rel === '.' ? name : path.posix.join(rel, name), isIgnored, false, out);
+  } else if (info.isSymbolicLink()) {
+    out.push({ line: `link\0${rel}\0${readlinkSync(full)}\0` });
+  } else if (info.isFile()) {
+    out.push({ line: `file\0${rel}\0${mode}\0${info.size}\0`, file: full, info });
+  } else {
+    out.push({ line: `other\0${rel}\0${mode}\0` });
+  }
+}
 
 /**
  * Digest of exactly what a COPY reads from its source tree: for each entry its
- * path, type, permission bits and content (or link target), in a fixed order.
- * Modification times and owners are left out: COPY sets owners itself, and a
- * touched but unchanged file must not invalidate the cache.
+ * path, type, permission bits and content digest (or link target), in a fixed
+ * order. Modification times and owners are left out: COPY sets owners itself,
+ * and a touched but unchanged file must not invalidate the cache. File contents
+ * are read several at a time, and not at all when `known` remembers them.
  */
-export async function digestCopySources(rootDir: string, rels: string[], isIgnored?: (rel: string) => boolean): Promise<string> {
-  const hash = createHash('sha256');
-  for (const rel of rels) await digestEntry(hash, rootDir, rel, isIgnored, true);
-  return `sha256:${hash.digest('hex')}`;
-}
-
-async function digestEntry(hash: Hash, rootDir: string, rel: string, isIgnored: ((rel: string) => boolean) | undefined, top: boolean): Promise<void> {
-  if (!top && isIgnored?.(rel)) return;
-  const full = path.join(rootDir, rel);
-  const info = await lstat(full);
-  const mode = (info.mode & 0o7777).toString(8);
-  if (info.isDirectory()) {
-    hash.update(`dir\0${rel}\0${mode}\0`);
-    for (const name of (await readdir(full)).sort()) {
-      await digestEntry(hash, rootDir, rel === '.' ? name : path.posix.join(rel, name), isIgnored, false);
+export async function digestCopySources(rootDir: string, rels: string[], isIgnored?: (rel: string) => boolean, known?: FileDigestCache): Promise<string> {
+  const entries: WalkedEntry[] = [];
+  for (const rel of rels) walk(rootDir, rel, isIgnored, true, entries);
+  const files = entries.filter((e) => e.file !== undefined);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < files.length) {
+      const entry = files[next++]!;
+      entry.content = known ? known.digest(entry.file!, entry.info!) : sha256File(entry.file!);
+      await entry.content;
     }
-  } else if (info.isSymbolicLink()) {
-    hash.update(`link\0${rel}\0${await readlink(full)}\0`);
-  } else if (info.isFile()) {
-    hash.update(`file\0${rel}\0${mode}\0${info.size}\0`);
-    for await (const chunk of createReadStream(full)) hash.update(chunk as Buffer);
-    hash.update('\0');
-  } else {
-    hash.update(`other\0${rel}\0${mode}\0`);
+  };
+  await Promise.all(Array.from({ length: Math.min(PARALLEL_READS, files.length) }, worker));
+  const hash = createHash('sha256');
+  for (const entry of entries) {
+    hash.update(entry.line);
+    if (entry.content) hash.update(`${await entry.content}\0`);
   }
+  return `sha256:${hash.digest('hex')}`;
 }
