@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
 import { resolveInRoot } from './root-path.js';
+import { limiter, type Limit } from './limiter.js';
 
 export class CopySourceError extends RiboError {}
 
@@ -126,30 +127,44 @@ async function replaceable(target: string, isDir: boolean): Promise<void> {
   if (existing && (existing.isDirectory() !== isDir || existing.isSymbolicLink())) await rm(target, { recursive: true, force: true });
 }
 
-/** Copies one entry (recursively for dirs) with mode and mtime kept and ownership set to `owner`. */
-async function copyEntry(src: string, target: string, rel: string, req: CopyRequest, skip?: (rel: string) => boolean): Promise<void> {
+/** File operations a COPY keeps in flight at once. */
+const COPY_CONCURRENCY = 32;
+
+/**
+ * Copies one entry (recursively for dirs) with mode and mtime kept and ownership
+ * set to `owner`. The entries of a directory are copied concurrently (each file's
+ * work under `limit`); the directory's own mode and times are set after them.
+ */
+async function copyEntry(src: string, target: string, rel: string, req: CopyRequest, skip: ((rel: string) => boolean) | undefined, limit: Limit): Promise<void> {
   if (skip?.(rel)) return;
-  const info = await lstat(src);
+  const info = await limit(() => lstat(src));
   if (info.isDirectory()) {
-    await replaceable(target, true);
-    await mkdir(target, { recursive: true });
-    for (const name of (await readdir(src)).sort()) {
-      await copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req, skip);
-    }
-    await chmod(target, req.chmod ?? info.mode & 0o7777);
-    await lchown(target, req.owner.uid, req.owner.gid);
-    await utimes(target, info.atime, info.mtime);
+    await limit(async () => {
+      await replaceable(target, true);
+      await mkdir(target, { recursive: true });
+    });
+    const names = (await readdir(src)).sort();
+    await Promise.all(names.map((name) => copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req, skip, limit)));
+    await limit(async () => {
+      await chmod(target, req.chmod ?? info.mode & 0o7777);
+      await lchown(target, req.owner.uid, req.owner.gid);
+      await utimes(target, info.atime, info.mtime);
+    });
   } else if (info.isSymbolicLink()) {
-    await rm(target, { recursive: true, force: true });
-    await symlink(await readlink(src), target);
-    await lchown(target, req.owner.uid, req.owner.gid);
-    await lutimes(target, info.atime, info.mtime);
+    await limit(async () => {
+      await rm(target, { recursive: true, force: true });
+      await symlink(await readlink(src), target);
+      await lchown(target, req.owner.uid, req.owner.gid);
+      await lutimes(target, info.atime, info.mtime);
+    });
   } else if (info.isFile()) {
-    await replaceable(target, false);
-    await copyFile(src, target);
-    await lchown(target, req.owner.uid, req.owner.gid);
-    await chmod(target, req.chmod ?? info.mode & 0o7777);
-    await utimes(target, info.atime, info.mtime);
+    await limit(async () => {
+      await replaceable(target, false);
+      await copyFile(src, target);
+      await lchown(target, req.owner.uid, req.owner.gid);
+      await chmod(target, req.chmod ?? info.mode & 0o7777);
+      await utimes(target, info.atime, info.mtime);
+    });
   } else {
     throw new CopySourceError(`COPY source ${rel} is a special file (socket, device or fifo); only files, directories and symlinks can be copied.`);
   }
@@ -198,6 +213,7 @@ export async function copyFromContext(req: CopyRequest): Promise<void> {
   if (matches.length > 1 && !destIsDir) {
     throw new CopySourceError(`COPY with more than one source file needs a directory destination ending with "/" (got "${req.dest}").`);
   }
+  const limit = limiter(COPY_CONCURRENCY);
   for (const { rel, kept } of matches) {
     const skip = copySkipFilter(rel, req.isIgnored, req.exclude);
     // A source that is a symlink is followed (inside the context), as Docker does.
@@ -206,26 +222,24 @@ export async function copyFromContext(req: CopyRequest): Promise<void> {
     if (info.isDirectory()) {
       const destDir = req.parents && kept ? path.posix.join(req.dest, kept) : req.dest;
       const targetDir = await mkdirInRoot(req.rootfs, destDir, req.owner);
-      for (const name of (await readdir(src)).sort()) {
-        const childRel = rel === '.' ? name : path.posix.join(rel, name);
-        await copyEntry(path.join(src, name), path.join(targetDir, name), childRel, req, skip);
-      }
+      const names = (await readdir(src)).sort();
+      await Promise.all(names.map((name) => copyEntry(path.join(src, name), path.join(targetDir, name), rel === '.' ? name : path.posix.join(rel, name), req, skip, limit)));
       if (req.chmod !== undefined) await chmod(targetDir, req.chmod);
       continue;
     }
     if (req.parents) {
       const parent = await mkdirInRoot(req.rootfs, path.posix.join(req.dest, path.posix.dirname(kept)), req.owner);
-      await copyEntry(src, path.join(parent, path.posix.basename(kept)), rel, req);
+      await copyEntry(src, path.join(parent, path.posix.basename(kept)), rel, req, undefined, limit);
       continue;
     }
     const destHost = await resolveInRoot(req.rootfs, req.dest);
     const destInfo = await statOrUndefined(destHost);
     if (destIsDir || destInfo?.isDirectory()) {
       const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
-      await copyEntry(src, path.join(targetDir, path.basename(rel)), rel, req);
+      await copyEntry(src, path.join(targetDir, path.basename(rel)), rel, req, undefined, limit);
     } else {
       const parent = await mkdirInRoot(req.rootfs, path.posix.dirname(req.dest), req.owner);
-      await copyEntry(src, path.join(parent, path.posix.basename(req.dest)), rel, req);
+      await copyEntry(src, path.join(parent, path.posix.basename(req.dest)), rel, req, undefined, limit);
     }
   }
 }
