@@ -1,19 +1,27 @@
-// Bundles the compiled CLI into one module next to dist/src/cli/main.js.
-// Node loads one file much faster than the few hundred an ESM graph of
-// ribo and its packages spreads over: a cached `ribo build` takes about 0.17 s
-// instead of 0.27 s here. Same depth as main.js, so paths relative to
-// import.meta.url (bundles/config.json) still resolve.
+// Bundles the compiled CLI into one CommonJS file next to dist/src/cli/main.js,
+// then primes V8's code cache for it. Node loads one file much faster than the
+// few hundred an ESM graph of ribo and its packages spreads over, and a script
+// compiled from cached code skips most of V8's parsing: a cached `ribo build`
+// takes about 0.13 s of CPU instead of 0.27 s. Same depth as main.js, so paths
+// relative to the module (bundles/config.json) still resolve.
 import { build } from 'esbuild';
+import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 
+const outfile = 'dist/src/cli/ribo.cjs';
 await build({
   entryPoints: ['dist/src/cli/main.js'],
-  outfile: 'dist/src/cli/ribo.mjs',
+  outfile,
   bundle: true,
   platform: 'node',
-  format: 'esm',
+  format: 'cjs',
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-  // Bundled CommonJS packages (yargs's helpers) call require.
-  banner: { js: "import { createRequire as riboCreateRequire } from 'node:module'; const require = riboCreateRequire(import.meta.url);" },
+  // The ESM sources locate files beside them with import.meta.url.
+  define: { 'import.meta.url': 'riboModuleUrl' },
+  banner: { js: "const riboModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
 });
+rmSync(`${outfile}.cache`, { force: true });
+// bin/ribo writes the code cache after a run that compiled without one.
+execFileSync(process.execPath, ['bin/ribo', '--help'], { stdio: 'ignore' });

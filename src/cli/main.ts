@@ -36,7 +36,9 @@ function parser(args: string[]): Argv {
     .recommendCommands()
     .help()
     .version(false)
-    .wrap(Math.min(100, process.stdout.columns || 100))
+    // yargs lays out the help text even when it is not shown; wrapping it is the
+    // costly part, so it is only wrapped when help is asked for.
+    .wrap(args.some((a) => a === '--help' || a === '-h') ? Math.min(100, process.stdout.columns || 100) : null)
     .fail((message, error) => {
       throw error ?? new (class extends RiboError {})(`${message} See \`ribo --help\`.`, { exitCode: 2 });
     });
@@ -47,6 +49,13 @@ function parser(args: string[]): Argv {
 }
 
 async function main(): Promise<number> {
+  // `ribo images | head` closes the pipe early; stop quietly as other CLIs do.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (error: NodeJS.ErrnoException) => {
+      if (error.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   const args = hideBin(process.argv);
   const argv = await parser(protectContainerCommand(args)).parseAsync();
   const name = String(argv._[0]);
