@@ -16,8 +16,15 @@ export class BuildStepError extends RiboError {
 export class RunStepFailedError extends BuildStepError {
   constructor(readonly command: string[], readonly commandExitCode: number, location: SourceLocation) {
     super(
-      `RUN ${JSON.stringify(command)} exited with code ${commandExitCode}; its output is above. The build stopped here and nothing was tagged. Fix the command, then build again.`,
+      `RUN ${JSON.stringify(command)} exited with code ${commandExitCode}. The build stopped here and nothing was tagged. Fix the command, then build again.`,
       location,
     );
+  }
+}
+
+/** A build that failed, its error completed with where the build's log is kept. */
+export class BuildFailedError extends RiboError {
+  constructor(message: string, cause: RiboError) {
+    super(message, { exitCode: cause.exitCode, cause });
   }
 }

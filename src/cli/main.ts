@@ -11,9 +11,10 @@ import { inspectCommand } from './commands/inspect.js';
 import { historyCommand } from './commands/history.js';
 import { tagCommand } from './commands/tag.js';
 import { rmiCommand } from './commands/rmi.js';
+import { buildLogCommand } from './commands/build-log.js';
 import type { CommandModule } from './command.js';
 
-const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand];
+const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand];
 
 function printError(error: unknown): number {
   if (error instanceof RiboError) {

@@ -21,7 +21,7 @@ export interface StepInfo {
 }
 
 export type BuildEvent =
-  | { type: 'build-start'; time: number; dockerfile: string; context: string }
+  | { type: 'build-start'; time: number; dockerfile: string; context: string; /** Set by the CLI: the id its log is kept under. */ buildId?: string }
   | { type: 'stage-start'; time: number; stage: string; base: string }
   | ({ type: 'step-start'; time: number; /** With --explain: why the cache could not be used. */ rebuildReason?: string } & StepInfo)
   | ({ type: 'step-cached'; time: number } & StepInfo)

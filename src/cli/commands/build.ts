@@ -5,8 +5,10 @@ import { writeFile } from 'node:fs/promises';
 import { build, NeedsNamespaceError, type BuildResult } from '../../build/builder.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { BufferedReporter, outsideNamespace } from '../outside-namespace.js';
-import { PlainRenderer } from '../progress/plain.js';
-import { silentReporter } from '../../build/progress/events.js';
+import { createRenderer, parseProgressMode, resolveProgressMode, withBuildId, type Renderer } from '../progress/index.js';
+import { teeReporter, type BuildReporter } from '../../build/progress/events.js';
+import { BuildLogs, newBuildId, type BuildLogRecorder } from '../../build/progress/build-logs.js';
+import { BuildFailedError } from '../../build/errors.js';
 import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
 import { normalizeImageRef } from '../../store/index.js';
@@ -62,6 +64,19 @@ function sourceDateEpoch(env: NodeJS.ProcessEnv): number {
   return Number(value);
 }
 
+/** Finishes writing a build's log; a log that could not be written is worth a warning, not a failed build. */
+async function closeLog(recorder: BuildLogRecorder, renderer: Renderer | undefined): Promise<void> {
+  await recorder.close();
+  renderer?.close?.();
+  if (recorder.error) process.stderr.write(`ribo: warning: the build log in ${recorder.dir} is incomplete: ${recorder.error.message}\n`);
+}
+
+/** A failed step's error, told where its whole output is kept. */
+function pointToLog(error: unknown, recorder: BuildLogRecorder): unknown {
+  if (!(error instanceof RiboError) || recorder.failedStep === undefined) return error;
+  return new BuildFailedError(`${error.message} The step's whole output: \`ribo build-log ${recorder.id} ${recorder.failedStep}\`.`, error);
+}
+
 export const buildCommand: CommandModule = {
   name: 'build',
   usage: 'build <context>',
@@ -81,6 +96,7 @@ export const buildCommand: CommandModule = {
       .option('iidfile', { type: 'string', describe: 'Write the image id (manifest digest) to this file' })
       .option('label', { type: 'string', describe: 'Set a label on the image (KEY=VALUE); may be repeated' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the image id' })
+      .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
       .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory: type=local,src=DIR (or just DIR); may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory: type=local,dest=DIR (or just DIR)' })
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
@@ -112,27 +128,46 @@ export const buildCommand: CommandModule = {
       cacheTo: argv.cacheTo === undefined ? undefined : cacheDirOption('--cache-to', String(argv.cacheTo), 'dest'),
     };
     const quiet = Boolean(argv.quiet);
-    const reporter = quiet ? silentReporter : new PlainRenderer(process.stderr);
+    const progressMode = resolveProgressMode(parseProgressMode(String(argv.progress)), process.stderr, env);
+    const renderer = quiet ? undefined : createRenderer(progressMode, process.stderr);
+    const buildId = newBuildId();
+    const reporterWith = (recorder: BuildLogRecorder): BuildReporter => withBuildId(teeReporter(...(renderer ? [renderer] : []), recorder), buildId);
     let result: BuildResult | undefined;
-    if (!insideNamespace(env) && options.useCache) {
-      // Most builds in a Makefile loop change nothing: try to serve them from the
-      // cache without entering the namespace (no mounts needed, one process fewer).
-      const progress = new BufferedReporter();
-      try {
-        result = await build({ ...options, store: await openStore(argv as GlobalOptions, env), ...outsideNamespace, reporter: progress, cachedOnly: true });
-        progress.replay(reporter);
-      } catch (error) {
-        if (!(error instanceof NeedsNamespaceError)) throw error;
+    try {
+      if (!insideNamespace(env) && options.useCache) {
+        // Most builds in a Makefile loop change nothing: try to serve them from the
+        // cache without entering the namespace (no mounts needed, one process fewer).
+        const progress = new BufferedReporter();
+        const store = await openStore(argv as GlobalOptions, env);
+        let failure: unknown;
+        try {
+          result = await build({ ...options, store, ...outsideNamespace, reporter: progress, cachedOnly: true });
+        } catch (error) {
+          // A step that must run: the build starts over inside the namespace, with its own log.
+          if (!(error instanceof NeedsNamespaceError)) failure = error;
+        }
+        if (result || failure) {
+          const recorder = await new BuildLogs(store.root).record(buildId);
+          progress.replay(reporterWith(recorder));
+          await closeLog(recorder, renderer);
+          if (failure) throw pointToLog(failure, recorder);
+        }
       }
-    }
-    if (!result) {
-      if (!insideNamespace(env)) return reexecInNamespace(process.argv.slice(1), env);
-      const session = await openSession(argv as GlobalOptions, env);
-      try {
-        result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter });
-      } finally {
-        await session.close();
+      if (!result) {
+        if (!insideNamespace(env)) return await reexecInNamespace(process.argv.slice(1), env);
+        const session = await openSession(argv as GlobalOptions, env);
+        const recorder = await new BuildLogs(session.store.root).record(buildId);
+        try {
+          result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder) });
+        } catch (error) {
+          throw pointToLog(error, recorder);
+        } finally {
+          await closeLog(recorder, renderer);
+          await session.close();
+        }
       }
+    } finally {
+      renderer?.close?.();
     }
     if (argv.iidfile) {
       await writeFile(String(argv.iidfile), result.manifest.digest).catch((error: Error) => {

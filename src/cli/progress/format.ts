@@ -13,13 +13,6 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes}B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)}kB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 ** 2).toFixed(1)}MB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)}GB`;
-}
-
 /**
  * Splits a step's output into whole lines, keeping the unfinished last line
  * for the next chunk. A carriage return (progress bars) keeps only what a

@@ -1,5 +1,6 @@
 import type { BuildEvent, BuildReporter } from '../../build/progress/events.js';
-import { formatBytes, formatDuration, LineSplitter, stepTitle } from './format.js';
+import { humanSize } from '../format.js';
+import { formatDuration, LineSplitter, stepTitle } from './format.js';
 
 /**
  * Line-oriented progress for logs, Makefiles and CI: every line starts with
@@ -36,7 +37,7 @@ export class PlainRenderer implements BuildReporter {
         break;
       case 'step-done':
         this.flushStep(event.step);
-        this.write(`#${event.step} DONE ${formatDuration(event.durationMs)}${event.layer ? ` (layer ${event.layer.digest.slice(7, 19)}, ${formatBytes(event.layer.size)})` : ''}`);
+        this.write(`#${event.step} DONE ${formatDuration(event.durationMs)}${event.layer ? ` (layer ${event.layer.digest.slice(7, 19)}, ${humanSize(event.layer.size)})` : ''}`);
         break;
       case 'step-failed':
         this.flushStep(event.step);
