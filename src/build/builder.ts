@@ -1,4 +1,4 @@
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/commands.js';
 import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
@@ -14,11 +14,11 @@ import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
 import type { Store } from '../store/index.js';
 import { BuildCache, stepKey, type CachedStep, type StepInputs } from './cache/build-cache.js';
-import { digestCopySources } from './cache/context-digest.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
-import { copyFromContext, resolveCopySources } from './copy.js';
+import { planCopyStep } from './copy-step.js';
+import { onbuildCommands } from './onbuild.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
 import { resolveInRoot } from './root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
@@ -156,13 +156,13 @@ class StageBuilder {
     this.cacheImports = (opts.cacheFrom ?? []).map((dir) => new CacheDir(dir));
   }
 
-  private stepInfo(stage: Stage, i: number, command: Command): StepInfo {
+  private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
     this.announced += 1;
     return {
       step: this.announced,
       stage: stage.name ?? `stage-${stage.index}`,
       index: i + 1,
-      total: stage.commands.length,
+      total,
       instruction: command.original.split('\n')[0]!,
       file: command.location.file,
       line: command.location.startLine,
@@ -183,8 +183,15 @@ class StageBuilder {
     const state = await this.baseState(stage);
     const base = stage.base.kind === 'scratch' ? 'scratch' : stage.base.kind === 'stage' ? (this.stages[stage.base.index]!.name ?? `stage-${stage.base.index}`) : stage.base.ref;
     this.opts.reporter.report({ type: 'stage-start', time: Date.now(), stage: stage.name ?? `stage-${stage.index}`, base });
-    for (const [i, command] of stage.commands.entries()) {
-      await this.execute(state, command, () => this.stepInfo(stage, i, command), `${this.opts.dockerfile}#${stage.index}.${i}`);
+    // The base's ONBUILD triggers run first; the image built here does not inherit them.
+    const triggers = state.config.config?.OnBuild ?? [];
+    if (state.config.config) delete state.config.config.OnBuild;
+    const commands = [
+      ...onbuildCommands(triggers, base, stage.location, this.opts.buildArgs ?? {}).map((command, i) => ({ command, position: `onbuild.${i}` })),
+      ...stage.commands.map((command, i) => ({ command, position: String(i) })),
+    ];
+    for (const [i, { command, position }] of commands.entries()) {
+      await this.execute(state, command, () => this.stepInfo(stage, i, command, commands.length), `${this.opts.dockerfile}#${stage.index}.${position}`);
     }
     return state;
   }
@@ -212,7 +219,8 @@ class StageBuilder {
   private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string): Promise<void> {
     const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
-    const command = raw.kind === 'RUN' ? raw : expandCommand(raw, expansionEnv(state));
+    // RUN's command line is the shell's to expand; only its --mount values are expanded here.
+    const command = expandCommand(raw, expansionEnv(state));
     if (isConfigCommand(command)) {
       applyConfigCommand(state, command, this.opts.buildArgs ?? {});
       state.history.push({ created_by: `${command.original} # ribo`, empty_layer: true });
@@ -337,44 +345,19 @@ class StageBuilder {
   }
 
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
-    if (command.kind === 'ADD' && command.sources.some((s) => /^(https?|git):\/\//.test(s) || /\.(tar|tgz|tar\.gz|tar\.xz|tar\.bz2|tar\.zst)$/.test(s))) {
-      throw new BuildStepError('ADD of URLs and of local archives (which ADD would unpack) is not supported by this version of ribo; use COPY for plain files, or RUN with curl and tar.', command.location);
-    }
-    const workingDir = state.config.config?.WorkingDir || '/';
-    const dest = path.posix.isAbsolute(command.dest) ? command.dest : path.posix.join(workingDir, command.dest) + (command.dest.endsWith('/') || command.dest === '.' ? '/' : '');
-    const inputs: StepInputs = { copy: JSON.stringify({ kind: command.kind, sources: command.sources, dest, chown: command.chown ?? '', chmod: command.chmod ?? '' }) };
-    let fromLayers: LayerRef[] | undefined;
-    if (command.from !== undefined) {
-      const source = await this.copySource(command.from);
-      fromLayers = source.layers;
-      inputs.from = source.key;
-    } else {
-      const rels = await resolveCopySources(this.opts.contextDir, command.sources, this.isIgnored).catch((error: Error) => {
-        throw new BuildStepError(error.message, command.location, { cause: error });
-      });
-      for (const rel of rels) inputs[`source ${rel}`] = await digestCopySources(this.opts.contextDir, [rel], this.isIgnored, this.contextDigests);
-    }
-    return {
-      inputs,
-      createdBy: `${command.original} # ribo`,
-      execute: async (workDir) => {
-        const source = fromLayers ? await this.mountLayers(fromLayers, path.join(workDir, 'from')) : { dir: this.opts.contextDir, isIgnored: this.isIgnored, unmount: async () => {} };
-        try {
-          return await changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
-            const owner = command.chown
-              ? await resolveUser(rootfs, command.chown).catch((error: Error) => {
-                  throw new BuildStepError(`--chown=${command.chown}: ${error.message}`, command.location);
-                })
-              : { uid: 0, gid: 0 };
-            await copyFromContext({ contextDir: source.dir, sources: command.sources, dest, rootfs, owner, isIgnored: source.isIgnored }).catch((error: Error) => {
-              throw error instanceof BuildStepError ? error : new BuildStepError(error.message, command.location, { cause: error });
-            });
-          });
-        } finally {
-          await source.unmount();
-        }
-      },
-    };
+    const from = command.from !== undefined ? await this.copySource(command.from) : undefined;
+    const planned = await planCopyStep({
+      driver: this.opts.driver,
+      contextDir: this.opts.contextDir,
+      isIgnored: this.isIgnored,
+      layers: [...state.layers],
+      workingDir: state.config.config?.WorkingDir || '/',
+      from,
+      mountLayers: (layers, dir) => this.mountLayers(layers, dir),
+      scratchDir: this.workRoot,
+      contextDigests: this.contextDigests,
+    }, command);
+    return { ...planned, createdBy: `${command.original} # ribo` };
   }
 
   /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
@@ -396,18 +379,35 @@ class StageBuilder {
     return { dir: dirs.target, isIgnored: undefined, unmount: () => this.opts.driver.unmount(dirs.target) };
   }
 
+  /** WORKDIR creates the directory when missing, owned by the USER in force (as BuildKit does). */
   private workdirStep(state: StageState, dir: string, command: Command): LayerStep {
     const config = (state.config.config ??= {});
     const resolved = path.posix.resolve(config.WorkingDir || '/', dir);
     config.WorkingDir = resolved;
+    const user = config.User ?? '';
     return {
-      inputs: { workdir: resolved },
+      inputs: { workdir: resolved, ...(user ? { user } : {}) },
       createdBy: `${command.original} # ribo`,
       execute: (workDir) =>
         changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
-          await mkdir(await resolveInRoot(rootfs, resolved), { recursive: true, mode: 0o755 });
+          const owner = await resolveUser(rootfs, user).catch((error: Error) => {
+            throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
+          });
+          await makeDirs(rootfs, resolved, owner);
         }),
     };
+  }
+}
+
+/** Creates the missing directories of a container path, owned by `owner`. */
+async function makeDirs(rootfs: string, containerDir: string, owner: { uid: number; gid: number }): Promise<void> {
+  let current = '/';
+  for (const part of containerDir.split('/').filter(Boolean)) {
+    current = path.posix.join(current, part);
+    const host = await resolveInRoot(rootfs, current);
+    if (await stat(host).then((info) => info.isDirectory(), () => false)) continue;
+    await mkdir(host, { mode: 0o755 });
+    await chown(host, owner.uid, owner.gid);
   }
 }
 

@@ -80,7 +80,7 @@ export function componentPattern(pattern: string): RegExp {
 
 /** Context-relative paths a source names: itself, or every match of its wildcards, sorted. */
 async function expandSource(contextDir: string, source: string): Promise<string[]> {
-  const clean = path.posix.normalize(`/${source}`).slice(1);
+  const clean = path.posix.normalize(`/${source}`).slice(1).replace(/\/+$/, '');
   if (clean.startsWith('..')) {
     throw new CopySourceError(`COPY source "${source}" is outside the build context; only files under the context directory can be copied.`);
   }

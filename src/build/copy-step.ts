@@ -1,0 +1,201 @@
+/**
+ * COPY and ADD as build steps: what decides their cache key, and carrying
+ * them out over the stage's layers (or, with --link, into a layer of their own).
+ */
+import { lchown, lstat, mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { CopyCommand } from '../dockerfile/commands.js';
+import { lowerDirs, type LayerRef } from '../image/layers.js';
+import { changeLayers } from '../runtime/container.js';
+import type { MountDriver } from '../runtime/overlay.js';
+import type { StepInputs } from './cache/build-cache.js';
+import { digestCopySources } from './cache/context-digest.js';
+import type { FileDigestCache } from './cache/file-digests.js';
+import { chownNeedsImage, resolveChown } from './chown.js';
+import { copyFromContext, copySkipFilter, parseChmod, resolveCopyMatches, type CopyRequest, type Owner } from './copy.js';
+import { archiveKind, downloadUrl, extractArchive, isGitSource, isUrlSource, type Download } from './add-source.js';
+import { BuildStepError } from './errors.js';
+import { resolveInRoot } from './root-path.js';
+
+export interface CopyStepEnv {
+  driver: MountDriver;
+  contextDir: string;
+  isIgnored: (rel: string) => boolean;
+  /** The stage's layers before this step, and its working directory. */
+  layers: LayerRef[];
+  workingDir: string;
+  /** COPY --from, resolved by the builder: the layers to read from and their cache key. */
+  from?: { layers: LayerRef[]; key: string };
+  /** Mounts layers so their files can be read; the result is unmounted by the caller. */
+  mountLayers: (layers: LayerRef[], dir: string) => Promise<{ dir: string; unmount: () => Promise<void> }>;
+  /** A directory that lives while the build does (downloads go there). */
+  scratchDir: string;
+  /** Content digests of context files remembered between builds. */
+  contextDigests?: FileDigestCache;
+}
+
+export interface PlannedStep {
+  inputs: StepInputs;
+  /** Carries the step out; resolves with the upper dir holding its changes. */
+  execute: (workDir: string) => Promise<string>;
+}
+
+const HEREDOC_SOURCE = /^<<-?(["']?)([^"'\s]+)\1$/;
+
+/** Escapes wildcard characters so a resolved path is matched literally. */
+function literal(rel: string): string {
+  return rel.replace(/[*?[\\]/g, '\\$&');
+}
+
+/** An unpacked-archive or downloaded-file source of ADD, or a plain one. */
+type Part =
+  | { kind: 'plain'; sources: string[]; root: 'context' | 'from' }
+  | { kind: 'heredoc'; name: string; content: string }
+  | { kind: 'url'; download: Download }
+  | { kind: 'archive'; rel: string; archive: NonNullable<Awaited<ReturnType<typeof archiveKind>>> };
+
+export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Promise<PlannedStep> {
+  const fail = (error: unknown): never => {
+    throw error instanceof BuildStepError ? error : new BuildStepError((error as Error).message, command.location, { cause: error });
+  };
+  const dest = path.posix.isAbsolute(command.dest) ? command.dest : path.posix.join(env.workingDir, command.dest) + (command.dest.endsWith('/') || command.dest === '.' ? '/' : '');
+  let chmod: number | undefined;
+  if (command.chmod !== undefined) {
+    const parsed = parseChmod(command.chmod);
+    if (parsed === null) fail(new Error(`--chmod=${command.chmod} is not an octal mode; give one like 0755 or 644.`));
+    chmod = parsed ?? undefined;
+  }
+  const inputs: StepInputs = {
+    copy: JSON.stringify({
+      kind: command.kind, sources: command.sources, dest, chown: command.chown ?? '', chmod: command.chmod ?? '',
+      link: command.link, parents: command.parents, exclude: command.exclude, unpack: command.unpack ?? null, checksum: command.checksum ?? '',
+      heredocs: command.heredocs.map((h) => [h.name, h.content]),
+    }),
+  };
+  if (env.from) inputs.from = env.from.key;
+
+  const parts: Part[] = [];
+  const plain: string[] = [];
+  let matchCount = 0;
+  for (const source of command.sources) {
+    const heredoc = HEREDOC_SOURCE.exec(source);
+    const body = heredoc && command.heredocs.find((h) => h.name === heredoc[2]);
+    if (body) {
+      parts.push({ kind: 'heredoc', name: body.name, content: body.content });
+      matchCount++;
+      continue;
+    }
+    if (command.kind === 'ADD' && isGitSource(source)) {
+      fail(new Error(`ADD of a git repository (${source}) is not supported by this version of ribo; clone it in a RUN step or copy a checkout from the context.`));
+    }
+    if (command.kind === 'ADD' && isUrlSource(source)) {
+      const download = await downloadUrl(source, path.join(env.scratchDir, `download-${parts.length}-${Date.now()}`), command.checksum).catch(fail);
+      inputs[`url ${source}`] = `${download.digest} ${download.name} ${download.modified?.toISOString() ?? ''}`;
+      parts.push({ kind: 'url', download });
+      matchCount++;
+      continue;
+    }
+    if (command.checksum !== undefined) fail(new Error('ADD --checksum is only for http(s) URL sources.'));
+    plain.push(source);
+  }
+
+  if (plain.length > 0) {
+    if (env.from) {
+      // The other stage's files are only known once it is mounted; its key covers them.
+      matchCount += plain.length;
+      parts.push({ kind: 'plain', sources: plain, root: 'from' });
+    } else {
+      const matches = await resolveCopyMatches(env.contextDir, plain, env.isIgnored, command.exclude).catch(fail);
+      matchCount += matches.length;
+      const plainRels: string[] = [];
+      for (const { rel } of matches) {
+        inputs[`source ${rel}`] = await digestCopySources(env.contextDir, [rel], copySkipFilter(rel, env.isIgnored, command.exclude), env.contextDigests);
+        const full = await resolveInRoot(env.contextDir, rel);
+        const isFile = (await lstat(full)).isFile();
+        const archive = command.kind === 'ADD' && command.unpack !== false && isFile ? await archiveKind(full) : undefined;
+        if (archive) parts.push({ kind: 'archive', rel, archive });
+        else plainRels.push(rel);
+      }
+      // ADD resolves sources itself to tell archives apart; COPY keeps them as written (--parents needs that).
+      if (command.kind === 'ADD') {
+        if (plainRels.length > 0) parts.push({ kind: 'plain', sources: plainRels.map(literal), root: 'context' });
+      } else parts.push({ kind: 'plain', sources: plain, root: 'context' });
+    }
+  }
+  if (matchCount > 1 && !dest.endsWith('/')) {
+    fail(new Error(`${command.kind} with more than one source file needs a directory destination ending with "/" (got "${command.dest}").`));
+  }
+
+  const ownerIn = async (rootfs: string | undefined): Promise<Owner> => {
+    if (!command.chown) return { uid: 0, gid: 0 };
+    return resolveChown(rootfs ?? '/nonexistent', command.chown);
+  };
+
+  const carryOut = async (rootfs: string, owner: Owner, fromDir: string | undefined, workDir: string) => {
+    const base = { dest, rootfs, owner, chmod, exclude: command.exclude, parents: command.parents } satisfies Partial<CopyRequest>;
+    for (const part of parts) {
+      if (part.kind === 'plain') {
+        const contextDir = part.root === 'from' ? fromDir! : env.contextDir;
+        await copyFromContext({ ...base, contextDir, sources: part.sources, isIgnored: part.root === 'from' ? undefined : env.isIgnored });
+      } else if (part.kind === 'heredoc') {
+        const dir = path.join(workDir, 'heredoc', part.name);
+        await mkdir(dir, { recursive: true });
+        await writeFile(path.join(dir, part.name), part.content, { mode: 0o644 });
+        await copyFromContext({ ...base, contextDir: dir, sources: [part.name] });
+      } else if (part.kind === 'url') {
+        await copyFromContext({ ...base, contextDir: part.download.dir, sources: [literal(part.download.name)] });
+      } else {
+        // A local archive is unpacked into the destination directory, keeping the owners and modes it holds.
+        const target = path.posix.join(dest, '/');
+        await mkdirs(rootfs, target, owner);
+        await extractArchive(path.join(env.contextDir, part.rel), part.archive, await resolveInRoot(rootfs, target));
+      }
+    }
+  };
+
+  return {
+    inputs,
+    execute: async (workDir) => {
+      const from = env.from ? await env.mountLayers(env.from.layers, path.join(workDir, 'from')) : undefined;
+      try {
+        if (command.link) {
+          // --link: the files go into a layer of their own, made without reading the stage's files.
+          const upper = path.join(workDir, 'upper');
+          await mkdir(upper, { recursive: true });
+          let owner: Owner;
+          if (command.chown && chownNeedsImage(command.chown)) {
+            const image = await env.mountLayers(env.layers, path.join(workDir, 'image'));
+            try {
+              owner = await ownerIn(image.dir);
+            } finally {
+              await image.unmount();
+            }
+          } else owner = await ownerIn(undefined);
+          await carryOut(upper, owner, from?.dir, workDir);
+          return upper;
+        }
+        return await changeLayers(env.driver, lowerDirs(env.layers), workDir, async (rootfs) => {
+          await carryOut(rootfs, await ownerIn(rootfs), from?.dir, workDir);
+        });
+      } catch (error) {
+        return fail(error);
+      } finally {
+        await from?.unmount();
+      }
+    },
+  };
+}
+
+/** Creates the directories of a container path that are missing, owned by `owner`. */
+async function mkdirs(rootfs: string, containerDir: string, owner: Owner): Promise<void> {
+  let current = '/';
+  for (const part of containerDir.split('/').filter(Boolean)) {
+    current = path.posix.join(current, part);
+    const host = await resolveInRoot(rootfs, current);
+    const info = await lstat(host).catch(() => undefined);
+    if (info?.isDirectory()) continue;
+    if (info) throw new Error(`Cannot unpack into ${containerDir}: ${current} exists in the image and is not a directory.`);
+    await mkdir(host, { mode: 0o755 });
+    await lchown(host, owner.uid, owner.gid);
+  }
+}
