@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, rm, access, constants } from 'node:fs/promises';
+import { mkdir, rm, access, constants } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
@@ -101,20 +101,91 @@ export class FuseOverlayDriver implements MountDriver {
   }
 }
 
-/** Mounts a tiny overlay in `scratch` to see whether `driver` works here. */
-async function probe(driver: MountDriver, scratch: string): Promise<string | undefined> {
-  const base = await mkdtemp(path.join(scratch, 'probe-'));
-  try {
-    const dirs = { lowers: [path.join(base, 'lower')], upper: path.join(base, 'upper'), work: path.join(base, 'work'), target: path.join(base, 'merged') };
-    for (const d of [...dirs.lowers, dirs.upper, dirs.work, dirs.target]) await mkdir(d);
-    await driver.mount(dirs);
-    await driver.unmount(dirs.target);
-    return undefined;
-  } catch (error) {
-    return error instanceof Error ? error.message : String(error);
-  } finally {
-    await rm(base, { recursive: true, force: true });
+/**
+ * Kernel overlay where it works, else fuse-overlayfs. Which one works is found
+ * by the first real mount rather than by a trial mount up front, which would
+ * cost every command a mount and an unmount. What the first mount chose holds
+ * for the rest of the session.
+ */
+class FirstWorkingDriver implements MountDriver {
+  private chosen?: MountDriver;
+  private choosing?: Promise<MountDriver>;
+
+  constructor(private readonly candidates: Array<() => Promise<MountDriver | string>>) {}
+
+  /** The chosen driver's name; before the first mount, the one that will be tried first. */
+  get name(): DriverName {
+    return this.chosen?.name ?? 'overlay';
   }
+
+  async mount(dirs: OverlayDirs): Promise<void> {
+    if (this.chosen) return this.chosen.mount(dirs);
+    if (this.choosing) {
+      await this.choosing.catch(() => undefined);
+      return this.mount(dirs);
+    }
+    this.choosing = this.choose(dirs);
+    this.chosen = await this.choosing;
+  }
+
+  unmount(target: string): Promise<void> {
+    return unmountPath(target);
+  }
+
+  /** Settles the choice with a trial mount in a temp dir of the store's (for `ribo info`). */
+  async settle(store: TempDirs): Promise<DriverName> {
+    if (!this.chosen) {
+      const base = await store.makeTempDir('probe-');
+      try {
+        const dirs = { lowers: [path.join(base, 'lower')], upper: path.join(base, 'upper'), work: path.join(base, 'work'), target: path.join(base, 'merged') };
+        for (const d of [...dirs.lowers, dirs.upper, dirs.work, dirs.target]) await mkdir(d);
+        await this.mount(dirs);
+        await this.unmount(dirs.target);
+      } finally {
+        await rm(base, { recursive: true, force: true });
+      }
+    }
+    return this.name;
+  }
+
+  private async choose(dirs: OverlayDirs): Promise<MountDriver> {
+    const failures: string[] = [];
+    for (const candidate of this.candidates) {
+      const driver = await candidate();
+      if (typeof driver === 'string') {
+        failures.push(driver);
+        continue;
+      }
+      try {
+        await driver.mount(dirs);
+        return driver;
+      } catch (error) {
+        failures.push(`${driver.name}: ${error instanceof Error ? error.message : String(error)}`);
+        // A failed attempt may leave a half-made work dir behind; the next driver needs it empty.
+        await rm(dirs.work, { recursive: true, force: true });
+        await mkdir(dirs.work, { recursive: true });
+      }
+    }
+    throw new MountError(`No storage driver works on this machine. ${failures.join('; ')}.`);
+  }
+}
+
+/** Where a trial mount can be made: the store's temp dirs. */
+export interface TempDirs {
+  makeTempDir(prefix: string): Promise<string>;
+}
+
+/** Settles which driver `driver` is, mounting a trial overlay if it has not mounted yet. */
+export async function settleDriver(driver: MountDriver, store: TempDirs): Promise<DriverName> {
+  return driver instanceof FirstWorkingDriver ? driver.settle(store) : driver.name;
+}
+
+async function fuseDriver(emptyDir: string): Promise<FuseOverlayDriver | string> {
+  const binary = await findExecutable('fuse-overlayfs');
+  if (!binary) return 'fuse-overlayfs: not installed (apt-get install fuse-overlayfs)';
+  const usable = await access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => true, () => false);
+  if (!usable) return 'fuse-overlayfs: /dev/fuse is not readable and writable by this user (as root: chmod 0666 /dev/fuse)';
+  return new FuseOverlayDriver(binary, emptyDir);
 }
 
 /**
@@ -129,23 +200,11 @@ export async function selectDriver(opts: { requested?: string; scratchDir: strin
   if (requested !== undefined && !DRIVER_NAMES.includes(requested as DriverName)) {
     throw new MountError(`Unknown storage driver "${requested}" (from --storage-driver or RIBO_STORAGE_DRIVER); use one of: ${DRIVER_NAMES.join(', ')}.`);
   }
-  const failures: string[] = [];
-  if (requested === undefined || requested === 'overlay') {
-    const kernel = new KernelOverlayDriver(opts.rootless, emptyDir);
-    const failure = await probe(kernel, opts.scratchDir);
-    if (!failure) return kernel;
-    if (requested === 'overlay') throw new MountError(`The kernel overlay driver was requested but does not work here: ${failure}`);
-    failures.push(`kernel overlay: ${failure}`);
+  if (requested === 'overlay') return new KernelOverlayDriver(opts.rootless, emptyDir);
+  if (requested === 'fuse-overlayfs') {
+    const fuse = await fuseDriver(emptyDir);
+    if (typeof fuse === 'string') throw new MountError(`The fuse-overlayfs driver was requested but cannot be used: ${fuse.replace(/^fuse-overlayfs: /, '')}.`);
+    return fuse;
   }
-  const binary = await findExecutable('fuse-overlayfs');
-  if (!binary) {
-    failures.push('fuse-overlayfs: not installed (apt-get install fuse-overlayfs)');
-  } else {
-    const fuseAccess = await access('/dev/fuse', constants.R_OK | constants.W_OK).then(() => undefined, () => '/dev/fuse is not readable and writable by this user (as root: chmod 0666 /dev/fuse)');
-    const fuse = new FuseOverlayDriver(binary, emptyDir);
-    const failure = fuseAccess ?? (await probe(fuse, opts.scratchDir));
-    if (!failure) return fuse;
-    failures.push(`fuse-overlayfs: ${failure}`);
-  }
-  throw new MountError(`No storage driver works on this machine. ${failures.join('; ')}.`);
+  return new FirstWorkingDriver([async () => new KernelOverlayDriver(opts.rootless, emptyDir), () => fuseDriver(emptyDir)]);
 }
