@@ -12,9 +12,11 @@ import { historyCommand } from './commands/history.js';
 import { tagCommand } from './commands/tag.js';
 import { rmiCommand } from './commands/rmi.js';
 import { buildLogCommand } from './commands/build-log.js';
+import { saveCommand } from './commands/save.js';
+import { loadCommand } from './commands/load.js';
 import type { CommandModule } from './command.js';
 
-const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand];
+const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand, saveCommand, loadCommand];
 
 function printError(error: unknown): number {
   if (error instanceof RiboError) {

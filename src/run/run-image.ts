@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { unpackImageLayers, lowerDirs } from '../image/layers.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
+import { storeRefFor } from '../image/transport-ref.js';
 import { runContainer } from '../runtime/container.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
@@ -40,7 +41,7 @@ export function containerArgs(entrypoint: string[] | null | undefined, cmd: stri
  * unless `remove` is set.
  */
 export async function runImage(opts: RunImageOptions): Promise<number> {
-  const image = await opts.store.resolveImage(opts.image);
+  const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image));
   const layers = await unpackImageLayers(opts.store, image.manifest, image.config, opts.image);
   const config = image.config.config ?? {};
   const args = containerArgs(config.Entrypoint, config.Cmd, opts.command);

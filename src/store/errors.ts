@@ -94,3 +94,15 @@ export class UnsupportedManifestError extends RiboError {
     );
   }
 }
+
+/** Other ribo processes kept the store in use for too long (prune waits for them). */
+export class StoreInUseError extends RiboError {
+  constructor(readonly root: string, seconds: number, waiting: 'open' | 'prune') {
+    super(
+      waiting === 'prune'
+        ? `Waited ${seconds}s for other ribo processes using the image store at ${root} (builds, loads, running containers) to finish; \`ribo prune\` deletes nothing while they run. ` +
+            `Let them finish (see \`fuser ${root}/in-use.lock\`), then run prune again.`
+        : `Waited ${seconds}s to open the image store at ${root} while \`ribo prune\` was cleaning it. Wait for the prune to finish (see \`fuser ${root}/in-use.lock\`), then retry.`,
+    );
+  }
+}

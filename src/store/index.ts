@@ -8,6 +8,7 @@ export {
   DigestMismatchError,
   ImageNotFoundError,
   InvalidImageRefError,
+  StoreInUseError,
   StoreLayoutError,
   StoreLockTimeoutError,
   UnsupportedManifestError,

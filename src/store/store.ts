@@ -20,11 +20,12 @@ import {
   BlobNotFoundError,
   CorruptBlobError,
   ImageNotFoundError,
+  StoreInUseError,
   StoreLayoutError,
   UnsupportedManifestError,
 } from './errors.js';
 import { createFileIfAbsent, isErrno, removeTree, writeFileAtomic } from './fsutil.js';
-import { withStoreLock } from './lock.js';
+import { acquireLock, holdSharedLockForProcess, withStoreLock, type HeldLock } from './lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from './owner.js';
 import { normalizeImageRef } from './ref.js';
 
@@ -62,17 +63,48 @@ const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{1,64}$/;
  * tmp/ and a lock file. See docs/store.md for the on-disk format.
  */
 export class Store {
+  /** The shared in-use lock this process holds while the store is open (see withExclusiveUse). */
+  private inUse?: HeldLock;
+
   private constructor(
     readonly root: string,
     private readonly owner: ProcessIdentity,
   ) {}
 
-  /** Open the store at `root`, creating the layout if absent and removing leftovers of dead processes. */
+  /**
+   * Open the store at `root`, creating the layout if absent and removing
+   * leftovers of dead processes. The process holds a shared lock on
+   * `in-use.lock` until it exits, so `ribo prune` never deletes blobs a
+   * running build or load has written but not yet tagged.
+   */
   static async open(root: string): Promise<Store> {
     const store = new Store(path.resolve(root), currentProcess());
     await store.initLayout();
+    store.inUse = await holdSharedLockForProcess(store.inUseLockPath, LOCK_TIMEOUT_SECONDS, (seconds) => new StoreInUseError(store.root, seconds, 'open'));
     await store.removeStaleEntries();
     return store;
+  }
+
+  private get inUseLockPath(): string {
+    return path.join(this.root, 'in-use.lock');
+  }
+
+  /**
+   * Runs `fn` while no other process has this store open (garbage
+   * collection): waits up to `timeoutSeconds` for builds, loads and
+   * containers to finish.
+   */
+  async withExclusiveUse<T>(timeoutSeconds: number, fn: () => Promise<T>): Promise<T> {
+    await this.inUse?.release();
+    this.inUse = undefined;
+    const lock = await acquireLock(this.inUseLockPath, 'exclusive', timeoutSeconds, {
+      describeTimeout: (seconds) => new StoreInUseError(this.root, seconds, 'prune'),
+    });
+    try {
+      return await fn();
+    } finally {
+      await lock.release();
+    }
   }
 
   private get ingestDir(): string {
@@ -101,6 +133,7 @@ export class Store {
     const emptyIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] };
     await createFileIfAbsent(this.ingestPath('index'), this.indexPath, JSON.stringify(emptyIndex, null, 2) + '\n');
     await fs.writeFile(this.lockPath, '', { flag: 'a' });
+    await fs.writeFile(this.inUseLockPath, '', { flag: 'a' });
   }
 
   /** Remove ingest/ and tmp/ entries whose owning process has died. */
@@ -139,6 +172,23 @@ export class Store {
       if (isErrno(error, 'ENOENT')) return false;
       throw error;
     }
+  }
+
+  /** Every blob in blobs/sha256, with its size. */
+  async listBlobs(): Promise<Array<{ digest: Digest; size: number }>> {
+    const dir = path.join(this.root, 'blobs', 'sha256');
+    const blobs: Array<{ digest: Digest; size: number }> = [];
+    for (const name of await fs.readdir(dir)) {
+      if (!/^[0-9a-f]{64}$/.test(name)) continue;
+      const info = await fs.lstat(path.join(dir, name)).catch(() => undefined);
+      if (info?.isFile()) blobs.push({ digest: `sha256:${name}`, size: info.size });
+    }
+    return blobs;
+  }
+
+  /** Delete a blob (garbage collection only: call inside withExclusiveUse). */
+  async removeBlob(digest: Digest): Promise<void> {
+    await fs.rm(this.blobPath(digest), { force: true });
   }
 
   /** Stream a blob; the stream errors with CorruptBlobError if the bytes do not match the digest. */
@@ -207,6 +257,11 @@ export class Store {
   }
 
   // ---- tags (index.json) ----
+
+  /** The descriptors of index.json: every tagged (and untagged but listed) image. */
+  async indexEntries(): Promise<Descriptor[]> {
+    return (await this.readIndex()).manifests;
+  }
 
   private async readIndex(): Promise<ImageIndex> {
     const index = await this.readMetadataFile<ImageIndex>(this.indexPath);
@@ -355,6 +410,20 @@ export class Store {
       throw error;
     }
     return final;
+  }
+
+  /** The diffIDs of the layers unpacked under layers/. */
+  async listUnpackedLayers(): Promise<Digest[]> {
+    const names = await fs.readdir(path.join(this.root, 'layers'));
+    return names.filter((name) => /^[0-9a-f]{64}$/.test(name)).map((name) => `sha256:${name}`);
+  }
+
+  /** Delete an unpacked layer (garbage collection only: call inside withExclusiveUse). */
+  async removeUnpackedLayer(diffID: Digest): Promise<void> {
+    // Renamed out of layers/ first, so a crash midway never leaves half a layer that looks complete.
+    const doomed = await this.makeTempDir('prune');
+    await fs.rename(this.layerDir(diffID), path.join(doomed, 'layer'));
+    await removeTree(doomed);
   }
 
   /** A new empty directory under tmp/, removed by a later Store.open once this process has died. */

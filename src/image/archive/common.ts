@@ -1,0 +1,68 @@
+/** What save and load share: the images to write, tar entries for blobs, verified blob copies. */
+import { RiboError } from '../../errors.js';
+import type { Descriptor, Digest } from '../../oci/image.js';
+import type { TarWriterEntry } from '../../layer/index.js';
+import { DigestMismatchError, type ResolvedImage, type Store } from '../../store/index.js';
+import { ArchiveError } from './errors.js';
+import type { ArchiveFiles } from './archive-files.js';
+
+/** One image to save, with the tags it is saved under (none when named by digest). */
+export interface SaveItem {
+  image: ResolvedImage;
+  refs: string[];
+}
+
+/** An image brought into the store, with the names the archive gave it. */
+export interface LoadedImage {
+  manifest: Descriptor;
+  refs: string[];
+}
+
+/** Fixed metadata for entries of archives ribo writes, so the same images give the same bytes. */
+export function fileEntry(name: string, size: number, content: () => AsyncIterable<Buffer> | Iterable<Buffer>): TarWriterEntry {
+  return { path: name, type: 'file', mode: 0o644, uid: 0, gid: 0, size, mtime: 0, content };
+}
+
+export function dirEntry(name: string): TarWriterEntry {
+  return { path: `${name}/`, type: 'directory', mode: 0o755, uid: 0, gid: 0, size: 0, mtime: 0 };
+}
+
+export function jsonBytes(value: unknown): Buffer {
+  return Buffer.from(JSON.stringify(value));
+}
+
+/** A store blob as an async iterable, verified against its digest as it is read. */
+export async function* blobContent(store: Store, digest: Digest): AsyncGenerator<Buffer> {
+  for await (const chunk of store.openBlob(digest)) yield chunk as Buffer;
+}
+
+/**
+ * Copies one blob from an archive into the store, verified against its
+ * descriptor while it streams; nothing is stored when the bytes are wrong.
+ */
+export async function importBlob(store: Store, files: ArchiveFiles, descriptor: Descriptor, archivePath: string): Promise<void> {
+  if (await store.hasBlob(descriptor.digest)) return;
+  const writer = await store.ingest();
+  try {
+    const source = await files.open(archivePath);
+    for await (const chunk of source) {
+      if (!writer.stream.write(chunk as Buffer)) await new Promise((resolve) => writer.stream.once('drain', resolve));
+    }
+    await writer.commit({ digest: descriptor.digest, size: descriptor.size });
+  } catch (error) {
+    await writer.abort();
+    if (error instanceof DigestMismatchError) {
+      throw new ArchiveError(`${files.name}: ${archivePath} does not match its digest (${error.message.split(': ').slice(1).join(': ')}) Nothing was loaded.`, { cause: error });
+    }
+    if (error instanceof RiboError) throw new ArchiveError(`${files.name}: ${error.message}`, { cause: error });
+    throw error;
+  }
+}
+
+/** Stores bytes already checked against `digest` (a manifest or config read from an archive). */
+export async function storeBytes(store: Store, bytes: Buffer, digest: Digest): Promise<void> {
+  if (await store.hasBlob(digest)) return;
+  const writer = await store.ingest();
+  writer.stream.write(bytes);
+  await writer.commit({ digest, size: bytes.length });
+}

@@ -1,0 +1,105 @@
+/** `ribo save` and `ribo load`: images to and from oci-archive, docker-archive and OCI layout directories. */
+import { createWriteStream, promises as fs } from 'node:fs';
+import path from 'node:path';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { randomBytes } from 'node:crypto';
+import type { Descriptor } from '../../oci/image.js';
+import { normalizeImageRef, type Store } from '../../store/index.js';
+import { openArchiveFiles } from './archive-files.js';
+import type { LoadedImage, SaveItem } from './common.js';
+import { dockerArchiveChunks, loadDockerArchive } from './docker-archive.js';
+import { ArchiveError } from './errors.js';
+import { loadOciLayout, ociArchiveChunks } from './oci-archive.js';
+
+export { ArchiveError } from './errors.js';
+export type { LoadedImage } from './common.js';
+
+export type ArchiveFormat = 'oci-archive' | 'docker-archive';
+
+/** Resolves the images to save (all first, so a typo writes nothing) and the tags each is saved under. */
+export async function resolveSaveItems(store: Store, refs: readonly string[]): Promise<SaveItem[]> {
+  const items = new Map<string, SaveItem>();
+  for (const given of refs) {
+    const image = await store.resolveImage(given);
+    const item = items.get(image.manifestDescriptor.digest) ?? { image, refs: [] };
+    // Named by tag: saved under that tag. Named by digest: under none (docker does the same).
+    if (image.ref && !item.refs.includes(image.ref)) item.refs.push(image.ref);
+    items.set(image.manifestDescriptor.digest, item);
+  }
+  return [...items.values()];
+}
+
+export function archiveChunks(store: Store, items: readonly SaveItem[], format: ArchiveFormat): AsyncGenerator<Buffer> {
+  return format === 'docker-archive' ? dockerArchiveChunks(store, items) : ociArchiveChunks(store, items);
+}
+
+/**
+ * Writes the archive to a temp file beside `file` and renames it into place,
+ * so `file` is either the complete archive or untouched.
+ */
+export async function writeArchiveFile(store: Store, items: readonly SaveItem[], format: ArchiveFormat, file: string): Promise<void> {
+  const target = path.resolve(file);
+  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    await pipeline(Readable.from(archiveChunks(store, items, format), { objectMode: false }), createWriteStream(temp, { flags: 'wx' }));
+    await fs.rename(temp, target);
+  } catch (error) {
+    await fs.rm(temp, { force: true });
+    if (['ENOENT', 'EACCES', 'EROFS', 'EISDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) {
+      throw new ArchiveError(`Cannot write ${target} (${(error as Error).message}); choose a path in a directory you can write to.`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+export interface LoadOptions {
+  /** Load only the image of this name (OCI layouts). */
+  refName?: string;
+  /** Set the tags the archive gives (default true). */
+  tag?: boolean;
+}
+
+export interface LoadResult {
+  format: 'oci-layout' | 'oci-archive' | 'docker-archive';
+  images: LoadedImage[];
+  /** The tags that were set, normalized. */
+  tagged: string[];
+}
+
+/**
+ * Loads every image of an archive or OCI layout directory into the store.
+ * Blobs are verified while they stream in; tags are set only after every
+ * image is complete, so a damaged archive tags nothing.
+ */
+export async function loadImages(store: Store, input: string, options: LoadOptions = {}): Promise<LoadResult> {
+  const files = await openArchiveFiles(input, async () => path.join(await store.makeTempDir('load'), 'archive.tar'));
+  try {
+    let format: LoadResult['format'];
+    let images: LoadedImage[];
+    if (await files.has('index.json')) {
+      format = files.kind === 'directory' ? 'oci-layout' : 'oci-archive';
+      images = await loadOciLayout(store, files, { refName: options.refName, normalize: normalizeImageRef });
+    } else if (await files.has('manifest.json')) {
+      format = 'docker-archive';
+      images = await loadDockerArchive(store, files);
+    } else {
+      throw new ArchiveError(`${input} is neither an OCI layout (no index.json) nor a docker archive (no manifest.json). Give an archive made by ribo save, docker save, podman save or skopeo copy, or an OCI layout directory.`);
+    }
+    const tagged: string[] = [];
+    if (options.tag !== false) {
+      // Check every name before setting any.
+      const plan: Array<{ ref: string; manifest: Descriptor }> = [];
+      for (const image of images) {
+        for (const ref of image.refs) plan.push({ ref: normalizeImageRef(ref), manifest: image.manifest });
+      }
+      for (const { ref, manifest } of plan) {
+        await store.tag(ref, manifest);
+        tagged.push(ref);
+      }
+    }
+    return { format, images, tagged };
+  } finally {
+    await files.close();
+  }
+}
