@@ -14,9 +14,11 @@ import { rmiCommand } from './commands/rmi.js';
 import { buildLogCommand } from './commands/build-log.js';
 import { saveCommand } from './commands/save.js';
 import { loadCommand } from './commands/load.js';
+import { pruneCommand } from './commands/prune.js';
+import { layersCommand } from './commands/layers.js';
 import type { CommandModule } from './command.js';
 
-const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand, saveCommand, loadCommand];
+const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand];
 
 function printError(error: unknown): number {
   if (error instanceof RiboError) {

@@ -62,6 +62,8 @@ export async function acquireLock(
     release: async () => {
       if (released) return;
       released = true;
+      // Waiting for the child must keep the process alive again.
+      if (options.background) child.ref();
       child.stdin.end();
       await exited;
     },

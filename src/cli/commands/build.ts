@@ -11,7 +11,8 @@ import { BuildLogs, newBuildId, type BuildLogRecorder } from '../../build/progre
 import { BuildFailedError } from '../../build/errors.js';
 import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
-import { normalizeImageRef } from '../../store/index.js';
+import { normalizeImageRef, type Store } from '../../store/index.js';
+import { writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
@@ -40,6 +41,17 @@ function cacheDirOption(flag: string, value: string, pathKey: 'src' | 'dest'): s
   const dir = fields.get(pathKey);
   if (!dir) throw new UsageError(`${flag} ${value}: give the directory as ${pathKey}=DIR, e.g. ${flag} type=local,${pathKey}=./build-cache.`);
   return path.resolve(dir);
+}
+
+/** --output type=oci|docker,dest=FILE or type=local,dest=DIR (a bare path means local, as in docker). */
+function parseOutput(value: string): BuildOutput {
+  if (!value.includes('=')) return { type: 'local', dest: value };
+  const fields = new Map(value.split(',').map((part) => [part.slice(0, part.indexOf('=')), part.slice(part.indexOf('=') + 1)] as const));
+  const type = fields.get('type');
+  const dest = fields.get('dest');
+  if (type !== 'oci' && type !== 'docker' && type !== 'local') throw new UsageError(`--output ${value}: type must be oci, docker or local (e.g. --output type=oci,dest=image.tar).`);
+  if (!dest) throw new UsageError(`--output ${value}: give where to write it as dest=${type === 'local' ? 'DIR' : 'FILE'}.`);
+  return { type, dest };
 }
 
 function parseLabels(values: string[]): Record<string, string> {
@@ -99,6 +111,7 @@ export const buildCommand: CommandModule = {
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
       .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory: type=local,src=DIR (or just DIR); may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory: type=local,dest=DIR (or just DIR)' })
+      .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
@@ -132,13 +145,15 @@ export const buildCommand: CommandModule = {
     const renderer = quiet ? undefined : createRenderer(progressMode, process.stderr);
     const buildId = newBuildId();
     const reporterWith = (recorder: BuildLogRecorder): BuildReporter => withBuildId(teeReporter(...(renderer ? [renderer] : []), recorder), buildId);
+    const output = argv.output === undefined ? undefined : parseOutput(String(argv.output));
     let result: BuildResult | undefined;
+    let store: Store | undefined;
     try {
       if (!insideNamespace(env) && options.useCache) {
         // Most builds in a Makefile loop change nothing: try to serve them from the
         // cache without entering the namespace (no mounts needed, one process fewer).
         const progress = new BufferedReporter();
-        const store = await openStore(argv as GlobalOptions, env);
+        store = await openStore(argv as GlobalOptions, env);
         let failure: unknown;
         try {
           result = await build({ ...options, store, ...outsideNamespace, reporter: progress, cachedOnly: true });
@@ -156,6 +171,7 @@ export const buildCommand: CommandModule = {
       if (!result) {
         if (!insideNamespace(env)) return await reexecInNamespace(process.argv.slice(1), env);
         const session = await openSession(argv as GlobalOptions, env);
+        store = session.store;
         const recorder = await new BuildLogs(session.store.root).record(buildId);
         try {
           result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder) });
@@ -169,6 +185,7 @@ export const buildCommand: CommandModule = {
     } finally {
       renderer?.close?.();
     }
+    if (output) await writeBuildOutput(store!, result.manifest.digest, tags, output);
     if (argv.iidfile) {
       await writeFile(String(argv.iidfile), result.manifest.digest).catch((error: Error) => {
         throw new RiboError(`The image was built and tagged, but --iidfile ${argv.iidfile} could not be written (${error.message}); choose a file in a directory you can write to.`);

@@ -1,0 +1,40 @@
+import { buildCacheDigests, clearBuildCache } from '../../build/cache/cache-references.js';
+import { pruneStore } from '../../image/prune.js';
+import type { CommandModule } from '../command.js';
+import { humanSize } from '../format.js';
+import { openStore, type GlobalOptions } from '../session.js';
+
+export const pruneCommand: CommandModule = {
+  name: 'prune',
+  usage: 'prune',
+  describe: 'Delete blobs and unpacked layers no image uses (--all: the build cache\'s too)',
+  // Unpacked layers hold files owned by the subordinate ids; only the namespace can delete them.
+  needsNamespace: true,
+  builder: (y) =>
+    y
+      .option('all', { type: 'boolean', default: false, describe: 'Also forget the build cache and delete the layers only it used' })
+      .option('dry-run', { type: 'boolean', default: false, describe: 'List what would be deleted, delete nothing' })
+      .option('wait', { type: 'number', default: 60, describe: 'Seconds to wait for other ribo processes using the store to finish' }),
+  handler: async (argv, env) => {
+    const store = await openStore(argv as GlobalOptions, env);
+    const dryRun = Boolean(argv.dryRun);
+    let forgottenSteps = 0;
+    const report = await pruneStore(store, {
+      dryRun,
+      waitSeconds: Number(argv.wait),
+      keep: async () => {
+        if (argv.all && !dryRun) {
+          forgottenSteps = await clearBuildCache(store.root);
+          return new Set();
+        }
+        return argv.all ? new Set() : buildCacheDigests(store.root);
+      },
+    });
+    const verb = dryRun ? 'Would delete' : 'Deleted';
+    for (const blob of report.blobs) process.stdout.write(`${verb} blob ${blob.digest} (${humanSize(blob.size)})\n`);
+    for (const layer of report.layers) process.stdout.write(`${verb} unpacked layer ${layer.diffID} (${humanSize(layer.size)})\n`);
+    if (forgottenSteps) process.stdout.write(`Forgot ${forgottenSteps} cached build steps\n`);
+    process.stdout.write(`${dryRun ? 'Would free' : 'Freed'} ${humanSize(report.freed)}: ${report.blobs.length} blobs, ${report.layers.length} unpacked layers\n`);
+    return 0;
+  },
+};

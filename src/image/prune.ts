@@ -1,0 +1,96 @@
+/**
+ * Garbage collection: deletes the blobs and unpacked layers that no image in
+ * index.json (tagged or not) reaches, except those the caller keeps (the
+ * build cache's layers). Runs while no other ribo process has the store open,
+ * so a build or load in progress never loses blobs it has not tagged yet.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { MediaType, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/image.js';
+import { RiboError } from '../errors.js';
+import type { Store } from '../store/index.js';
+
+export interface PruneReport {
+  blobs: Array<{ digest: Digest; size: number }>;
+  layers: Array<{ diffID: Digest; size: number }>;
+  /** Bytes freed: blobs plus unpacked layers. */
+  freed: number;
+}
+
+export interface PruneOptions {
+  /** Digests (blob digests or diffIDs) to keep although no image reaches them; asked once the store is ours. */
+  keep: () => Promise<Set<Digest>>;
+  /** Say what would go, delete nothing. */
+  dryRun?: boolean;
+  /** How long to wait for other ribo processes to finish. */
+  waitSeconds?: number;
+}
+
+export class PruneError extends RiboError {}
+
+const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
+
+/** Blobs and diffIDs reachable from index.json. */
+async function reachable(store: Store): Promise<{ blobs: Set<Digest>; diffIDs: Set<Digest> }> {
+  const blobs = new Set<Digest>();
+  const diffIDs = new Set<Digest>();
+  const visit = async (descriptor: Descriptor, from: string): Promise<void> => {
+    if (blobs.has(descriptor.digest)) return;
+    blobs.add(descriptor.digest);
+    if (!(await store.hasBlob(descriptor.digest))) return; // nothing below a missing blob to keep
+    try {
+      if (INDEX_TYPES.includes(descriptor.mediaType)) {
+        const index = await store.readJSON<ImageIndex>(descriptor.digest);
+        for (const child of index.manifests ?? []) await visit(child, from);
+        return;
+      }
+      const manifest = await store.readJSON<ImageManifest>(descriptor.digest);
+      if (!manifest.config) return;
+      blobs.add(manifest.config.digest);
+      for (const layer of manifest.layers ?? []) blobs.add(layer.digest);
+      if (await store.hasBlob(manifest.config.digest)) {
+        const config = await store.readJSON<ImageConfig>(manifest.config.digest);
+        for (const diffID of config.rootfs?.diff_ids ?? []) diffIDs.add(diffID);
+      }
+    } catch (error) {
+      if (!(error instanceof RiboError)) throw error;
+      // Without the manifest we cannot tell what it needs: delete nothing.
+      throw new PruneError(`Cannot tell what image ${from} needs (${error.message}) so prune deleted nothing. Remove that image with \`ribo rmi ${from}\` and prune again.`, { cause: error });
+    }
+  };
+  for (const entry of await store.indexEntries()) {
+    await visit(entry, entry.annotations?.['org.opencontainers.image.ref.name'] ?? entry.digest);
+  }
+  return { blobs, diffIDs };
+}
+
+async function treeSize(target: string): Promise<number> {
+  const info = await fs.lstat(target).catch(() => undefined);
+  if (!info) return 0;
+  if (!info.isDirectory()) return info.size;
+  let total = 0;
+  for (const name of await fs.readdir(target).catch(() => [] as string[])) total += await treeSize(path.join(target, name));
+  return total;
+}
+
+export async function pruneStore(store: Store, options: PruneOptions): Promise<PruneReport> {
+  return store.withExclusiveUse(options.waitSeconds ?? 60, async () => {
+    const keep = await options.keep();
+    const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store);
+    const report: PruneReport = { blobs: [], layers: [], freed: 0 };
+    for (const blob of await store.listBlobs()) {
+      if (liveBlobs.has(blob.digest) || keep.has(blob.digest)) continue;
+      if (!options.dryRun) await store.removeBlob(blob.digest);
+      report.blobs.push(blob);
+      report.freed += blob.size;
+    }
+    for (const diffID of await store.listUnpackedLayers()) {
+      if (liveLayers.has(diffID) || keep.has(diffID)) continue;
+      const size = await treeSize(store.layerDir(diffID));
+      if (!options.dryRun) await store.removeUnpackedLayer(diffID);
+      report.layers.push({ diffID, size });
+      report.freed += size;
+    }
+    return report;
+  });
+}
