@@ -39,8 +39,12 @@ export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): 
   const scratch = await store.makeTempDir('session-');
   const driver = await selectDriver({ requested: opts.storageDriver ?? env.RIBO_STORAGE_DRIVER, scratchDir: scratch, rootless: namespace.rootless });
   const runtimeName = opts.runtime ?? env.RIBO_RUNTIME;
-  const runtime = await OciRuntime.select({ requested: runtimeName, stateDir: path.join(store.root, 'run', runtimeName ?? 'crun'), rootless: namespace.rootless });
   const cgroupMode = await detectCgroupMode();
-  if (runtime.name === 'crun') await hideUnifiedHierarchy(namespace.rootless);
+  const runtime = await OciRuntime.select({
+    requested: runtimeName,
+    stateDir: path.join(store.root, 'run', runtimeName ?? 'crun'),
+    rootless: namespace.rootless,
+    prepareHost: (runtimeName ?? 'crun') === 'crun' ? async () => void (await hideUnifiedHierarchy(namespace.rootless)) : undefined,
+  });
   return { store, namespace, driver, runtime, cgroupMode, close: () => rm(scratch, { recursive: true, force: true }) };
 }

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
+import path from 'node:path';
 import os from 'node:os';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
@@ -23,9 +24,17 @@ export class OciRuntime {
     readonly binary: string,
     private readonly stateDir: string,
     private readonly rootless: boolean,
+    private readonly prepareHost?: () => Promise<void>,
   ) {}
 
-  static async select(opts: { requested?: string; stateDir: string; rootless: boolean }): Promise<OciRuntime> {
+  private hostReady?: Promise<void>;
+
+  /**
+   * `prepareHost` runs once, before the first container: work only containers
+   * need (hiding the unified cgroup hierarchy from crun) is skipped by
+   * sessions that only mount and copy.
+   */
+  static async select(opts: { requested?: string; stateDir: string; rootless: boolean; prepareHost?: () => Promise<void> }): Promise<OciRuntime> {
     const name = (opts.requested ?? 'crun') as RuntimeName;
     if (!RUNTIME_NAMES.includes(name)) {
       throw new RuntimeError(`Unknown OCI runtime "${opts.requested}" (from --runtime or RIBO_RUNTIME); use crun or runc.`);
@@ -33,7 +42,7 @@ export class OciRuntime {
     const binary = await findExecutable(name);
     if (!binary) throw new RuntimeError(`The OCI runtime ${name} is not installed. Install it (as root: apt-get install ${name}) or choose the other one with --runtime.`);
     await mkdir(opts.stateDir, { recursive: true });
-    return new OciRuntime(name, binary, opts.stateDir, opts.rootless);
+    return new OciRuntime(name, binary, opts.stateDir, opts.rootless, opts.prepareHost);
   }
 
   private globalArgs(): string[] {
@@ -50,6 +59,7 @@ export class OciRuntime {
 
   /** Creates, starts and waits for a container; resolves with its exit code (128+N when killed by signal N). */
   async run(bundleDir: string, id: string, stdio: ContainerStdio): Promise<number> {
+    await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
     const args = [...this.globalArgs(), 'run', '--bundle', bundleDir, id];
     const child = spawn(this.binary, args, {
       stdio: stdio === 'inherit' ? 'inherit' : [stdio.stdin ?? 'ignore', 'pipe', 'pipe'],
@@ -67,6 +77,8 @@ export class OciRuntime {
 
   /** Removes what the runtime keeps of a container; harmless if it is already gone. */
   async delete(id: string): Promise<void> {
+    // `run` removes its container when it ends; only one it left behind needs the runtime.
+    if (!(await stat(path.join(this.stateDir, id)).then(() => true, () => false))) return;
     await execa(this.binary, [...this.globalArgs(), 'delete', '--force', id], { reject: false });
   }
 }
