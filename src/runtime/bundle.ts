@@ -1,6 +1,8 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { IdMapping, LinuxResources, Mount, RuntimeSpec } from '../oci/runtime-spec.js';
+import { capabilitySet, knownCapabilities } from './capabilities.js';
+import { DEFAULT_SECCOMP_PROFILE, loadSeccompProfile, resolveSeccomp, seccompHost, type SeccompProfile } from './seccomp.js';
 
 /** The template every bundle starts from; see bundles/README.md. */
 export const DEFAULT_TEMPLATE = new URL('../../../bundles/config.json', import.meta.url);
@@ -17,13 +19,27 @@ export interface ContainerSpec {
   hostname?: string;
   terminal?: boolean;
   readonlyRootfs?: boolean;
-  /** 'host' shares the host's network (what RUN needs for apt-get); 'none' gives only lo. */
-  network: 'host' | 'none';
+  /**
+   * 'host' shares the host's network (what RUN needs for apt-get); 'none' and
+   * 'private' give the container a network namespace of its own with only lo.
+   */
+  network: 'host' | 'none' | 'private';
   /** Ids usable in ribo's namespace; the container's user namespace maps them one to one. */
   idCount: number;
   mounts?: Mount[];
   resources?: LinuxResources;
+  /** Capabilities (CAP_ names or ALL) added to and dropped from the template's default set. */
+  capAdd?: string[];
+  capDrop?: string[];
+  noNewPrivileges?: boolean;
+  /** 'default' (bundles/seccomp.json, also when unset), 'unconfined', or the path of a profile file. */
+  seccomp?: string;
+  /** Host path of a static init (tini) started as PID 1 in front of `args`. */
+  init?: string;
 }
+
+/** Where --init's binary appears in the container: /dev is a tmpfs, so the image is never touched. */
+export const INIT_PATH = '/dev/init';
 
 /**
  * The container's user namespace maps ids one to one. Root is mapped on its own:
@@ -38,35 +54,55 @@ export function identityMappings(idCount: number): IdMapping[] {
   ];
 }
 
-/** Fills the template with one container's process, root, mappings and mounts. */
-export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec): RuntimeSpec {
+/**
+ * Fills the template with one container's process, root, mappings and mounts.
+ * `seccompProfile` (already read) is resolved against the final capabilities;
+ * without one the container runs unconfined. `knownCaps` is what --cap-add ALL means.
+ */
+export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, seccompProfile?: SeccompProfile, knownCaps?: string[]): RuntimeSpec {
   const config: RuntimeSpec = structuredClone(template);
+  const templateProcess = config.process!;
+  const defaults = templateProcess.capabilities?.bounding ?? [];
+  const caps = capabilitySet(defaults, spec.capAdd ?? [], spec.capDrop ?? [], knownCaps);
   config.process = {
-    ...config.process!,
+    ...templateProcess,
     terminal: spec.terminal ?? false,
     user: { uid: spec.uid, gid: spec.gid, ...(spec.additionalGids?.length ? { additionalGids: spec.additionalGids } : {}) },
-    args: spec.args,
+    args: spec.init ? [INIT_PATH, '--', ...spec.args] : spec.args,
     env: spec.env,
     cwd: spec.cwd,
+    capabilities: { bounding: caps, effective: caps, permitted: caps },
+    noNewPrivileges: spec.noNewPrivileges ?? templateProcess.noNewPrivileges ?? false,
   };
   config.root = { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false };
   config.hostname = spec.hostname ?? config.hostname;
-  config.mounts = [...(config.mounts ?? []), ...(spec.mounts ?? [])];
+  const initMount: Mount[] = spec.init ? [{ destination: INIT_PATH, type: 'bind', source: spec.init, options: ['bind', 'ro', 'nosuid', 'nodev'] }] : [];
+  config.mounts = [...(config.mounts ?? []), ...initMount, ...(spec.mounts ?? [])];
   const linux = config.linux ?? {};
   linux.uidMappings = identityMappings(spec.idCount);
   linux.gidMappings = identityMappings(spec.idCount);
   const namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network');
-  if (spec.network === 'none') namespaces.push({ type: 'network' });
+  if (spec.network !== 'host') namespaces.push({ type: 'network' });
   linux.namespaces = namespaces;
   if (spec.resources) linux.resources = spec.resources;
+  if (seccompProfile) linux.seccomp = resolveSeccomp(seccompProfile, seccompHost(caps));
+  else delete linux.seccomp;
   config.linux = linux;
   return config;
+}
+
+async function capLastCap(): Promise<number> {
+  const text = await readFile('/proc/sys/kernel/cap_last_cap', 'utf8').catch(() => '40');
+  return Number.parseInt(text, 10) || 40;
 }
 
 /** Writes `dir`/config.json for `spec`; the rootfs stays where it is mounted. */
 export async function writeBundle(dir: string, spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
   const template = JSON.parse(await readFile(templateUrl, 'utf8')) as RuntimeSpec;
-  const config = specFromTemplate(template, spec);
+  const seccomp = spec.seccomp ?? 'default';
+  const profile = seccomp === 'unconfined' ? undefined : await loadSeccompProfile(seccomp === 'default' ? DEFAULT_SECCOMP_PROFILE : seccomp);
+  const knownCaps = spec.capAdd?.includes('ALL') ? knownCapabilities(await capLastCap()) : undefined;
+  const config = specFromTemplate(template, spec, profile, knownCaps);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   return config;

@@ -1,5 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import { execa } from 'execa';
+import type { LinuxResources } from '../oci/runtime-spec.js';
 
 export type CgroupMode = 'v1' | 'v2' | 'hybrid';
 
@@ -45,4 +46,39 @@ export async function hideUnifiedHierarchy(rootless: boolean): Promise<boolean> 
     ? await execa('mount', ['-t', 'tmpfs', '-o', 'mode=0755', 'ribo-hide-unified', '/sys/fs/cgroup/unified'], { reject: false })
     : await execa('umount', ['/sys/fs/cgroup/unified'], { reject: false });
   return result.exitCode === 0;
+}
+
+export interface EnforcedResources {
+  /** What the runtime is given; undefined when nothing can (or need) be enforced. */
+  resources?: LinuxResources;
+  /** One line for the user when limits were asked for and cannot be enforced. */
+  warning?: string;
+}
+
+function limitFlags(resources: LinuxResources): string {
+  const flags = [resources.memory && '--memory', resources.cpu && '--cpus', resources.pids && '--pids-limit'].filter(Boolean);
+  return flags.join(', ');
+}
+
+/**
+ * Which of the asked-for limits the host lets ribo enforce. Root manages
+ * cgroups itself (v1 hierarchies here, crun's or runc's cgroupfs manager).
+ * Without root, ribo runs the runtime with cgroups disabled: the v1 and hybrid
+ * hierarchies are never delegated to users, so the limits are dropped with a
+ * warning rather than silently. Memory+swap is twice the memory limit, as
+ * docker sets it, where the kernel accounts swap.
+ */
+export async function enforceableResources(requested: LinuxResources | undefined, host: { rootless: boolean; mode: CgroupMode }): Promise<EnforcedResources> {
+  if (!requested) return {};
+  if (host.rootless) {
+    return { warning: `ribo: warning: ${limitFlags(requested)} not enforced: rootless ribo cannot create cgroups on this host (cgroup ${host.mode}, no delegation to users); run ribo as root to enforce them.` };
+  }
+  const resources = structuredClone(requested);
+  if (resources.memory?.limit !== undefined && (await swapAccounted(host.mode))) resources.memory.swap = resources.memory.limit * 2;
+  return { resources };
+}
+
+async function swapAccounted(mode: CgroupMode): Promise<boolean> {
+  if (mode === 'v2') return true;
+  return access('/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes').then(() => true, () => false);
 }

@@ -11,8 +11,12 @@ export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
 
 export class RuntimeError extends RiboError {}
 
-/** Where the container's standard streams go: the caller's own, or the given streams. */
-export type ContainerStdio = 'inherit' | { stdin?: 'ignore' | 'inherit'; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+/**
+ * Where the container's standard streams go: the caller's own ('inherit'),
+ * the caller's stdout and stderr with stdin from /dev/null ('inherit-output',
+ * docker run without -i), or the given streams.
+ */
+export type ContainerStdio = 'inherit' | 'inherit-output' | { stdin?: 'ignore' | 'inherit'; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
 
 /**
  * One OCI runtime binary (crun or runc), with its state kept under ribo's
@@ -62,9 +66,9 @@ export class OciRuntime {
     await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
     const args = [...this.globalArgs(), 'run', '--bundle', bundleDir, id];
     const child = spawn(this.binary, args, {
-      stdio: stdio === 'inherit' ? 'inherit' : [stdio.stdin ?? 'ignore', 'pipe', 'pipe'],
+      stdio: stdio === 'inherit' ? 'inherit' : stdio === 'inherit-output' ? ['ignore', 'inherit', 'inherit'] : [stdio.stdin ?? 'ignore', 'pipe', 'pipe'],
     });
-    if (stdio !== 'inherit') {
+    if (typeof stdio === 'object') {
       child.stdout?.pipe(stdio.stdout, { end: false });
       child.stderr?.pipe(stdio.stderr, { end: false });
     }

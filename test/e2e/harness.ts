@@ -5,7 +5,7 @@
  * current user from this checkout.
  */
 import { execa } from 'execa';
-import { chown, mkdtemp, readFile, rm, cp, mkdir } from 'node:fs/promises';
+import { access, chown, mkdtemp, readFile, rename, rm, cp, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -138,4 +138,19 @@ export async function readImage(root: string, refName: string): Promise<StoredIm
   const manifest = JSON.parse(await readFile(blobPath(root, entry.digest), 'utf8'));
   const config = JSON.parse(await readFile(blobPath(root, manifest.config.digest), 'utf8'));
   return { index, manifest, config };
+}
+
+const CACHE_DIR = '/var/tmp/ribo-test-cache';
+const TARBALL = path.join(CACHE_DIR, 'bookworm-minbase.tar');
+
+/** A Debian bookworm minbase rootfs tarball made by mmdebstrap, cached between runs. */
+export async function debianTarball(): Promise<string> {
+  if (await access(TARBALL).then(() => true, () => false)) return TARBALL;
+  await mkdir(CACHE_DIR, { recursive: true, mode: 0o755 });
+  const partial = `${TARBALL}.partial-${process.pid}`;
+  const mode = process.getuid?.() === 0 ? 'root' : 'unshare';
+  await execa('mmdebstrap', [`--mode=${mode}`, '--variant=minbase', '--format=tar', '--quiet', 'bookworm', partial]);
+  await execa('chmod', ['a+r', partial]);
+  await rename(partial, TARBALL);
+  return TARBALL;
 }

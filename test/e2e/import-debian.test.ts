@@ -2,24 +2,7 @@
  * A real Debian image: mmdebstrap makes a minbase rootfs tarball, ribo imports
  * it and runs apt-get in it. The tarball is cached between runs.
  */
-import { execa } from 'execa';
-import { access, mkdir, rename } from 'node:fs/promises';
-import path from 'node:path';
-import { makeStore, removeStore, riboOk } from './harness.js';
-
-const CACHE_DIR = '/var/tmp/ribo-test-cache';
-const TARBALL = path.join(CACHE_DIR, 'bookworm-minbase.tar');
-
-async function debianTarball(): Promise<string> {
-  if (await access(TARBALL).then(() => true, () => false)) return TARBALL;
-  await mkdir(CACHE_DIR, { recursive: true, mode: 0o755 });
-  const partial = `${TARBALL}.partial-${process.pid}`;
-  const mode = process.getuid?.() === 0 ? 'root' : 'unshare';
-  await execa('mmdebstrap', [`--mode=${mode}`, '--variant=minbase', '--format=tar', '--quiet', 'bookworm', partial]);
-  await execa('chmod', ['a+r', partial]);
-  await rename(partial, TARBALL);
-  return TARBALL;
-}
+import { debianTarball, makeStore, removeStore, riboOk } from './harness.js';
 
 let root: string;
 

@@ -1,10 +1,17 @@
+import { isatty } from 'node:tty';
 import { runImage } from '../../run/run-image.js';
+import { parseRunFlags } from '../../run/run-options.js';
+import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
 
 /** Options of `ribo run` (and global ones) that take a value as the next word. */
-const VALUE_OPTIONS = new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', '--network', '--root', '--runtime', '--storage-driver']);
+const VALUE_OPTIONS = new Set([
+  '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
+  '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
+  '--root', '--runtime', '--storage-driver',
+]);
 
 /**
  * Marks the end of ribo's own options with "--" right after the image, so the
@@ -34,15 +41,55 @@ export const runCommand: CommandModule = {
   builder: (y) =>
     y
       .option('rm', { type: 'boolean', default: false, describe: 'Remove the container when it exits' })
-      .option('env', { alias: 'e', type: 'string', describe: 'Set an environment variable (NAME=VALUE)' })
+      .option('env', { alias: 'e', type: 'string', describe: 'Set an environment variable (NAME=VALUE, or NAME to copy it)' })
+      .option('env-file', { type: 'string', describe: 'Read environment variables from a file of NAME=VALUE lines' })
+      .option('volume', { alias: 'v', type: 'string', describe: 'Bind a host path: HOST:CONTAINER[:ro|rw]' })
+      .option('mount', { type: 'string', describe: 'type=bind,source=,target=[,readonly] or type=tmpfs,target=[,tmpfs-size=]' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory inside the container' })
       .option('user', { alias: 'u', type: 'string', describe: 'USER[:GROUP] to run as (names from the image)' })
-      .option('network', { type: 'string', choices: ['host', 'none'], default: 'host', describe: 'Network: share the host\'s, or none (only lo)' }),
+      .option('entrypoint', { type: 'string', describe: 'Replace the image\'s ENTRYPOINT ("" clears it)' })
+      .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'Keep stdin attached' })
+      .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
+      .option('hostname', { type: 'string', describe: 'Container host name' })
+      .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
+      .option('network', { type: 'string', default: 'host', describe: 'host (share the host\'s), none or private (own namespace, only lo)' })
+      .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
+      .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
+      .option('pids-limit', { type: 'string', describe: 'Maximum number of processes' })
+      .option('cap-add', { type: 'string', describe: 'Add a capability (or ALL)' })
+      .option('cap-drop', { type: 'string', describe: 'Drop a capability (or ALL)' })
+      .option('security-opt', { type: 'string', describe: 'no-new-privileges, seccomp=unconfined or seccomp=FILE' })
+      .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
+      .option('privileged', { type: 'boolean', default: false, hidden: true }),
   handler: async (argv, env) => {
     const image = String(argv.image);
     const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
+    const spec = await parseRunFlags({
+      env: asList(argv.env),
+      envFile: asList(argv.envFile),
+      volume: asList(argv.volume),
+      mount: asList(argv.mount),
+      workdir: argv.workdir as string | undefined,
+      user: argv.user as string | undefined,
+      entrypoint: argv.entrypoint === undefined ? undefined : String(argv.entrypoint),
+      interactive: Boolean(argv.interactive),
+      tty: Boolean(argv.tty),
+      hostname: argv.hostname as string | undefined,
+      readOnly: Boolean(argv.readOnly),
+      network: argv.network as string,
+      memory: argv.memory as string | undefined,
+      cpus: argv.cpus as string | undefined,
+      pidsLimit: argv.pidsLimit as string | undefined,
+      capAdd: asList(argv.capAdd),
+      capDrop: asList(argv.capDrop),
+      securityOpt: asList(argv.securityOpt),
+      init: Boolean(argv.init),
+      privileged: Boolean(argv.privileged),
+    }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) });
     const session = await openSession(argv as GlobalOptions, env);
     try {
+      const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
+      if (limits.warning) process.stderr.write(`${limits.warning}\n`);
       return await runImage({
         store: session.store,
         driver: session.driver,
@@ -51,11 +98,8 @@ export const runCommand: CommandModule = {
         image,
         command,
         remove: Boolean(argv.rm),
-        env: asList(argv.env),
-        workdir: argv.workdir as string | undefined,
-        user: argv.user as string | undefined,
-        network: argv.network as 'host' | 'none',
-        stdio: 'inherit',
+        spec,
+        resources: limits.resources,
       });
     } finally {
       await session.close();

@@ -1,0 +1,293 @@
+/**
+ * `ribo run`'s flags, checked and turned into a typed RunSpec with docker
+ * run's meanings. All user mistakes surface here, before anything is mounted.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
+import { normalizeCapability } from '../runtime/capabilities.js';
+
+export type NetworkMode = 'host' | 'none' | 'private';
+export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'none', 'private'];
+
+/** The flags as the CLI collected them (repeatable ones as lists). */
+export interface RunFlags {
+  env?: string[];
+  envFile?: string[];
+  volume?: string[];
+  mount?: string[];
+  workdir?: string;
+  user?: string;
+  entrypoint?: string;
+  interactive?: boolean;
+  tty?: boolean;
+  hostname?: string;
+  readOnly?: boolean;
+  network?: string;
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+  init?: boolean;
+  privileged?: boolean;
+}
+
+/** What the container gets, beyond the image: everything `docker run` lets a user change. */
+export interface RunSpec {
+  /** NAME=VALUE entries laid over the image's Env, --env-file's first, then -e's. */
+  env: string[];
+  /** Bind and tmpfs mounts from -v and --mount, in the runtime-spec's form. */
+  mounts: Mount[];
+  workdir?: string;
+  user?: string;
+  /** Replaces the image's ENTRYPOINT (and drops its CMD) when set; [] clears it. */
+  entrypoint?: string[];
+  interactive: boolean;
+  tty: boolean;
+  hostname?: string;
+  readOnly: boolean;
+  network: NetworkMode;
+  /** Asked-for cgroup limits; whether the host can enforce them is decided later. */
+  resources?: LinuxResources;
+  capAdd: string[];
+  capDrop: string[];
+  noNewPrivileges: boolean;
+  /** 'default', 'unconfined' or an absolute profile path. */
+  seccomp: string;
+  init: boolean;
+}
+
+export interface RunContext {
+  /** The directory relative host paths are taken from. */
+  cwd: string;
+  /** ribo's own environment: `-e NAME` and env-file lines without "=" copy from it. */
+  env: NodeJS.ProcessEnv;
+  /** Whether ribo's stdin is a terminal: -t relays it to the container's. */
+  stdinIsTerminal: boolean;
+}
+
+const UNITS: Record<string, number> = { '': 1, b: 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** A size like docker's: a number of bytes with an optional b, k, m, g or t suffix. */
+export function parseSize(value: string, flag: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([bkmgt]?)i?b?$/i.exec(value.trim());
+  if (!match) throw new UsageError(`${flag} ${value}: not a size. Give bytes or a number with a unit, such as 512m or 2g.`);
+  return Math.floor(Number(match[1]) * UNITS[match[2]!.toLowerCase()]!);
+}
+
+/** `-e NAME=VALUE` as given; `-e NAME` copies NAME from ribo's environment, or is left out when unset. */
+function envEntry(entry: string, env: NodeJS.ProcessEnv): string | undefined {
+  const eq = entry.indexOf('=');
+  if (eq === 0) throw new UsageError(`-e ${entry}: the variable name is empty; write NAME=VALUE.`);
+  if (eq > 0) return entry;
+  const value = env[entry];
+  return value === undefined ? undefined : `${entry}=${value}`;
+}
+
+/** An env file as docker reads it: NAME=VALUE or NAME lines, "#" comments and blank lines skipped, no quoting. */
+async function readEnvFile(file: string, ctx: RunContext): Promise<string[]> {
+  const full = path.resolve(ctx.cwd, file);
+  let text: string;
+  try {
+    text = await readFile(full, 'utf8');
+  } catch (error) {
+    throw new UsageError(`--env-file ${file}: cannot read ${full} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give an existing file of NAME=VALUE lines.`);
+  }
+  const entries: string[] = [];
+  text.split(/\r?\n/).forEach((raw, index) => {
+    const line = raw.trimStart();
+    if (line === '' || line.startsWith('#')) return;
+    if (line.startsWith('=')) throw new UsageError(`--env-file ${full}, line ${index + 1}: "${raw}" has no variable name; write NAME=VALUE.`);
+    const name = line.split('=', 1)[0]!;
+    if (/\s/.test(name)) throw new UsageError(`--env-file ${full}, line ${index + 1}: variable name "${name}" contains whitespace; write NAME=VALUE.`);
+    const entry = envEntry(line, ctx.env);
+    if (entry !== undefined) entries.push(entry);
+  });
+  return entries;
+}
+
+function containerPath(target: string, flag: string, value: string): string {
+  if (!target.startsWith('/')) throw new UsageError(`${flag} ${value}: the container path "${target}" must be absolute (start with /).`);
+  const normal = path.posix.normalize(target);
+  if (normal === '/') throw new UsageError(`${flag} ${value}: cannot mount over the container's root; choose a directory such as /data.`);
+  return normal.replace(/\/$/, '');
+}
+
+async function hostPath(source: string, flag: string, value: string, ctx: RunContext): Promise<string> {
+  const full = path.resolve(ctx.cwd, source.startsWith('~/') ? path.join(ctx.env.HOME ?? os.homedir(), source.slice(2)) : source);
+  const exists = await stat(full).then(() => true, () => false);
+  if (!exists) throw new UsageError(`${flag} ${value}: the host path ${full} does not exist. Create it first (mkdir -p ${full}) or fix the path.`);
+  return full;
+}
+
+const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
+
+/** -v HOST:CONTAINER[:OPTIONS] (ro, rw, a propagation mode; SELinux's z/Z are accepted and ignored). */
+async function parseVolume(value: string, ctx: RunContext): Promise<Mount> {
+  const parts = value.split(':');
+  if (parts.length === 1 || parts[0] === '') {
+    throw new UsageError(`-v ${value}: anonymous volumes are not supported by ribo; bind a host directory instead: -v /host/dir:${parts.at(-1) || '/data'}.`);
+  }
+  if (parts.length > 3) throw new UsageError(`-v ${value}: expected HOST:CONTAINER[:OPTIONS], e.g. -v "$PWD/data:/data:ro".`);
+  const [source, target, optionText] = parts as [string, string, string | undefined];
+  if (!/^[/.~]/.test(source)) {
+    throw new UsageError(`-v ${value}: "${source}" would be a named volume, which ribo does not support; give a host path (absolute, or starting with ./): -v "$PWD/${source}:${target}".`);
+  }
+  const destination = containerPath(target, '-v', value);
+  const options = ['rbind'];
+  let mode = 'rw';
+  for (const option of (optionText ?? '').split(',').filter(Boolean)) {
+    if (option === 'ro' || option === 'rw') mode = option;
+    else if (PROPAGATIONS.has(option)) options.push(option);
+    else if (option !== 'z' && option !== 'Z') throw new UsageError(`-v ${value}: unknown option "${option}"; use ro, rw or a propagation mode (rprivate, rshared, rslave).`);
+  }
+  return { destination, type: 'bind', source: await hostPath(source, '-v', value, ctx), options: [...options, mode] };
+}
+
+function isTrue(value: string | undefined, flag: string, key: string): boolean {
+  if (value === undefined || value === 'true' || value === '1') return true;
+  if (value === 'false' || value === '0') return false;
+  throw new UsageError(`${flag}: ${key}=${value} must be true or false.`);
+}
+
+/** --mount type=bind,source=,target=[,readonly] or type=tmpfs,target=[,tmpfs-size=][,tmpfs-mode=]. */
+async function parseMount(value: string, ctx: RunContext): Promise<Mount> {
+  const fields = new Map<string, string | undefined>();
+  for (const field of value.split(',')) {
+    const eq = field.indexOf('=');
+    const key = (eq < 0 ? field : field.slice(0, eq)).trim().toLowerCase();
+    if (key) fields.set(key, eq < 0 ? undefined : field.slice(eq + 1));
+  }
+  const take = (...keys: string[]) => keys.map((k) => fields.get(k)).find((v) => v !== undefined);
+  const type = fields.get('type') ?? 'volume';
+  const target = take('target', 'dst', 'destination');
+  if (!target) throw new UsageError(`--mount ${value}: no target; add target=/path/in/container (or dst=).`);
+  const destination = containerPath(target, '--mount', value);
+  const readonly = ['readonly', 'ro'].some((k) => fields.has(k) && isTrue(fields.get(k), '--mount', k));
+  const known = new Set(['type', 'target', 'dst', 'destination', 'source', 'src', 'readonly', 'ro', 'bind-propagation', 'tmpfs-size', 'tmpfs-mode', 'consistency']);
+  for (const key of fields.keys()) if (!known.has(key)) throw new UsageError(`--mount ${value}: unknown field "${key}"; ribo knows type, source, target, readonly, bind-propagation, tmpfs-size and tmpfs-mode.`);
+  if (type === 'bind') {
+    const source = take('source', 'src');
+    if (!source) throw new UsageError(`--mount ${value}: a bind mount needs source=/host/path.`);
+    const options = ['rbind', readonly ? 'ro' : 'rw'];
+    const propagation = fields.get('bind-propagation');
+    if (propagation !== undefined) {
+      if (!PROPAGATIONS.has(propagation)) throw new UsageError(`--mount ${value}: bind-propagation must be one of ${[...PROPAGATIONS].join(', ')}.`);
+      options.push(propagation);
+    }
+    return { destination, type: 'bind', source: await hostPath(source, '--mount', value, ctx), options };
+  }
+  if (type === 'tmpfs') {
+    if (take('source', 'src') !== undefined) throw new UsageError(`--mount ${value}: a tmpfs mount takes no source.`);
+    const options = ['nosuid', 'nodev'];
+    const size = fields.get('tmpfs-size');
+    if (size !== undefined) options.push(`size=${parseSize(size, '--mount tmpfs-size')}`);
+    const mode = fields.get('tmpfs-mode') ?? '1777';
+    if (!/^[0-7]{3,4}$/.test(mode)) throw new UsageError(`--mount ${value}: tmpfs-mode must be octal, like 1777 or 0700.`);
+    options.push(`mode=${mode}`);
+    if (readonly) options.push('ro');
+    return { destination, type: 'tmpfs', source: 'tmpfs', options };
+  }
+  if (type === 'volume') throw new UsageError(`--mount ${value}: named volumes (type=volume) are not supported by ribo; use type=bind,source=/host/dir,target=${destination}.`);
+  throw new UsageError(`--mount ${value}: type "${type}" is not supported; use type=bind or type=tmpfs.`);
+}
+
+function parseResources(flags: RunFlags): LinuxResources | undefined {
+  const resources: LinuxResources = {};
+  if (flags.memory !== undefined) {
+    const limit = parseSize(flags.memory, '--memory');
+    if (limit < 6 * 1024 * 1024) throw new UsageError(`--memory ${flags.memory}: the minimum is 6m, as with docker.`);
+    resources.memory = { limit };
+  }
+  if (flags.cpus !== undefined) {
+    const cpus = Number(flags.cpus);
+    const max = os.availableParallelism();
+    if (!Number.isFinite(cpus) || cpus < 0.01 || cpus > max) throw new UsageError(`--cpus ${flags.cpus}: give a number of CPUs from 0.01 to ${max} (this machine's count), e.g. --cpus 1.5.`);
+    const period = 100_000;
+    resources.cpu = { quota: Math.round(cpus * period), period };
+  }
+  if (flags.pidsLimit !== undefined) {
+    const limit = Number(flags.pidsLimit);
+    if (!Number.isInteger(limit)) throw new UsageError(`--pids-limit ${flags.pidsLimit}: give a whole number of processes (0 or -1 for no limit).`);
+    if (limit > 0) resources.pids = { limit };
+  }
+  return Object.keys(resources).length > 0 ? resources : undefined;
+}
+
+function parseSecurityOpts(values: string[]): { noNewPrivileges: boolean; seccomp: string } {
+  let noNewPrivileges = false;
+  let seccomp = 'default';
+  for (const value of values) {
+    const [key, rest] = splitOption(value);
+    if (key === 'no-new-privileges') noNewPrivileges = isTrue(rest, '--security-opt', key);
+    else if (key === 'seccomp') {
+      if (!rest) throw new UsageError(`--security-opt ${value}: write seccomp=unconfined or seccomp=/path/to/profile.json.`);
+      seccomp = rest;
+    } else if (key === 'apparmor' || key === 'label') {
+      throw new UsageError(`--security-opt ${value}: ${key} is not supported by ribo (it uses no LSM profiles); leave the option out.`);
+    } else throw new UsageError(`--security-opt ${value}: unknown option; ribo supports no-new-privileges, seccomp=unconfined and seccomp=FILE.`);
+  }
+  return { noNewPrivileges, seccomp };
+}
+
+/** "key=value", "key:value" (docker's older spelling) or a bare "key". */
+function splitOption(value: string): [string, string | undefined] {
+  const match = /^([^=:]+)[=:](.*)$/.exec(value);
+  return match ? [match[1]!, match[2]!] : [value, undefined];
+}
+
+/** Checks every flag and resolves files and host paths; throws a UsageError naming the flag. */
+export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<RunSpec> {
+  if (flags.privileged) {
+    throw new UsageError('--privileged is not supported by ribo: a rootless container cannot get the host\'s devices. Add what the program needs instead, e.g. --cap-add SYS_ADMIN --security-opt seccomp=unconfined.');
+  }
+  const network = (flags.network ?? 'host') as NetworkMode;
+  if (!NETWORK_MODES.includes(network)) {
+    const hint = flags.network === 'bridge' ? ' A bridge needs a privileged network daemon; "private" gives the container its own network namespace (only lo).' : '';
+    throw new UsageError(`--network ${flags.network}: unknown network mode; use host, none or private.${hint}`);
+  }
+  const env: string[] = [];
+  for (const file of flags.envFile ?? []) env.push(...(await readEnvFile(file, ctx)));
+  for (const entry of flags.env ?? []) {
+    const resolved = envEntry(entry, ctx.env);
+    if (resolved !== undefined) env.push(resolved);
+  }
+  const mounts: Mount[] = [];
+  for (const value of flags.volume ?? []) mounts.push(await parseVolume(value, ctx));
+  for (const value of flags.mount ?? []) mounts.push(await parseMount(value, ctx));
+  if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new UsageError(`-w ${flags.workdir}: the working directory must be an absolute path in the container.`);
+  const security = parseSecurityOpts(flags.securityOpt ?? []);
+  if (security.seccomp !== 'default' && security.seccomp !== 'unconfined') {
+    security.seccomp = path.resolve(ctx.cwd, security.seccomp);
+    const isFile = await stat(security.seccomp).then((s) => s.isFile(), () => false);
+    if (!isFile) throw new UsageError(`--security-opt seccomp=${security.seccomp}: no such file; give a JSON seccomp profile, or seccomp=unconfined.`);
+  }
+  if (flags.tty && !ctx.stdinIsTerminal) {
+    throw new UsageError('-t: the input device is not a terminal. ribo relays its own terminal to the container, so run it from a terminal (or under script(1)), or leave out -t.');
+  }
+  if (flags.hostname !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(flags.hostname)) {
+    throw new UsageError(`--hostname ${flags.hostname}: a host name is 1 to 63 letters, digits, dots and dashes, starting with a letter or digit.`);
+  }
+  return {
+    env,
+    mounts,
+    workdir: flags.workdir,
+    user: flags.user === '' ? undefined : flags.user,
+    entrypoint: flags.entrypoint === undefined ? undefined : flags.entrypoint === '' ? [] : [flags.entrypoint],
+    interactive: Boolean(flags.interactive),
+    tty: Boolean(flags.tty),
+    hostname: flags.hostname,
+    readOnly: Boolean(flags.readOnly),
+    network,
+    resources: parseResources(flags),
+    capAdd: (flags.capAdd ?? []).flatMap((c) => c.split(',')).filter(Boolean).map((c) => normalizeCapability(c, '--cap-add')),
+    capDrop: (flags.capDrop ?? []).flatMap((c) => c.split(',')).filter(Boolean).map((c) => normalizeCapability(c, '--cap-drop')),
+    noNewPrivileges: security.noNewPrivileges,
+    seccomp: security.seccomp,
+    init: Boolean(flags.init),
+  };
+}

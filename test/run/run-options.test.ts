@@ -1,0 +1,105 @@
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseRunFlags, parseSize, type RunContext } from '../../src/run/run-options.js';
+import { UsageError } from '../../src/errors.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'ribo-run-options-'));
+mkdirSync(path.join(dir, 'data'));
+const ctx: RunContext = { cwd: dir, env: { FROM_HOST: 'host value' }, stdinIsTerminal: false };
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+async function usageError(promise: Promise<unknown>): Promise<string> {
+  const error = await promise.then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(UsageError);
+  return (error as Error).message;
+}
+
+describe('environment', () => {
+  it('reads env files first, then -e; NAME alone copies from ribo\'s environment or is left out', async () => {
+    writeFileSync(path.join(dir, 'app.env'), '# comment\n\nA=1\nB=two words=ok\nFROM_HOST\nNOT_SET\nA=from file\n');
+    const spec = await parseRunFlags({ envFile: ['app.env'], env: ['A=from -e', 'FROM_HOST', 'ALSO_NOT_SET'] }, ctx);
+    expect(spec.env).toEqual(['A=1', 'B=two words=ok', 'FROM_HOST=host value', 'A=from file', 'A=from -e', 'FROM_HOST=host value']);
+  });
+
+  it('names a missing env file and a line without a name', async () => {
+    expect(await usageError(parseRunFlags({ envFile: ['missing.env'] }, ctx))).toContain(path.join(dir, 'missing.env'));
+    writeFileSync(path.join(dir, 'bad.env'), 'A=1\n=2\n');
+    expect(await usageError(parseRunFlags({ envFile: ['bad.env'] }, ctx))).toContain('line 2');
+  });
+});
+
+describe('volumes and mounts', () => {
+  it('binds host paths read-write or read-only, relative ones from the working directory', async () => {
+    const spec = await parseRunFlags({ volume: ['./data:/data', `${dir}/data:/ro/:ro`] }, ctx);
+    expect(spec.mounts).toEqual([
+      { destination: '/data', type: 'bind', source: path.join(dir, 'data'), options: ['rbind', 'rw'] },
+      { destination: '/ro', type: 'bind', source: path.join(dir, 'data'), options: ['rbind', 'ro'] },
+    ]);
+  });
+
+  it('refuses a missing host path, named and anonymous volumes, relative container paths', async () => {
+    expect(await usageError(parseRunFlags({ volume: ['/nonexistent-ribo:/x'] }, ctx))).toContain('/nonexistent-ribo does not exist');
+    expect(await usageError(parseRunFlags({ volume: ['cache:/x'] }, ctx))).toContain('named volume');
+    expect(await usageError(parseRunFlags({ volume: ['/x'] }, ctx))).toContain('anonymous volumes');
+    expect(await usageError(parseRunFlags({ volume: ['./data:rel'] }, ctx))).toContain('must be absolute');
+    expect(await usageError(parseRunFlags({ volume: ['./data:/x:rx'] }, ctx))).toContain('unknown option "rx"');
+  });
+
+  it('parses --mount bind and tmpfs', async () => {
+    const spec = await parseRunFlags({ mount: ['type=bind,src=data,dst=/in,readonly', 'type=tmpfs,target=/scratch,tmpfs-size=64m'] }, ctx);
+    expect(spec.mounts).toEqual([
+      { destination: '/in', type: 'bind', source: path.join(dir, 'data'), options: ['rbind', 'ro'] },
+      { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `size=${64 * 1024 * 1024}`, 'mode=1777'] },
+    ]);
+    expect(await usageError(parseRunFlags({ mount: ['type=volume,src=v,dst=/v'] }, ctx))).toContain('named volumes');
+    expect(await usageError(parseRunFlags({ mount: ['type=bind,dst=/v'] }, ctx))).toContain('needs source');
+    expect(await usageError(parseRunFlags({ mount: ['type=tmpfs,dst=/v,colour=red'] }, ctx))).toContain('unknown field "colour"');
+  });
+});
+
+describe('limits, capabilities and security options', () => {
+  it('parses sizes as docker does', () => {
+    expect(parseSize('512m', '--memory')).toBe(512 * 1024 * 1024);
+    expect(parseSize('1g', '--memory')).toBe(1024 ** 3);
+    expect(parseSize('4096', '--memory')).toBe(4096);
+    expect(() => parseSize('lots', '--memory')).toThrow(UsageError);
+  });
+
+  it('turns --memory, --cpus and --pids-limit into cgroup resources', async () => {
+    const spec = await parseRunFlags({ memory: '64m', cpus: '0.5', pidsLimit: '20' }, ctx);
+    expect(spec.resources).toEqual({ memory: { limit: 64 * 1024 * 1024 }, cpu: { quota: 50000, period: 100000 }, pids: { limit: 20 } });
+    expect((await parseRunFlags({ pidsLimit: '-1' }, ctx)).resources).toBeUndefined();
+    expect(await usageError(parseRunFlags({ memory: '1m' }, ctx))).toContain('minimum is 6m');
+    expect(await usageError(parseRunFlags({ cpus: '1000' }, ctx))).toContain('--cpus 1000');
+  });
+
+  it('normalises capability names and rejects unknown ones', async () => {
+    const spec = await parseRunFlags({ capAdd: ['net_admin', 'CAP_SYS_PTRACE'], capDrop: ['all'] }, ctx);
+    expect(spec.capAdd).toEqual(['CAP_NET_ADMIN', 'CAP_SYS_PTRACE']);
+    expect(spec.capDrop).toEqual(['ALL']);
+    await expect(parseRunFlags({ capAdd: ['FLY'] }, ctx)).rejects.toThrow(/--cap-add FLY: unknown capability/);
+  });
+
+  it('reads --security-opt as docker spells it', async () => {
+    expect(await parseRunFlags({ securityOpt: ['no-new-privileges'] }, ctx)).toMatchObject({ noNewPrivileges: true, seccomp: 'default' });
+    expect(await parseRunFlags({ securityOpt: ['no-new-privileges:true', 'seccomp=unconfined'] }, ctx)).toMatchObject({ noNewPrivileges: true, seccomp: 'unconfined' });
+    writeFileSync(path.join(dir, 'profile.json'), '{}');
+    expect((await parseRunFlags({ securityOpt: ['seccomp=profile.json'] }, ctx)).seccomp).toBe(path.join(dir, 'profile.json'));
+    expect(await usageError(parseRunFlags({ securityOpt: ['seccomp=nope.json'] }, ctx))).toContain('no such file');
+    expect(await usageError(parseRunFlags({ securityOpt: ['apparmor=x'] }, ctx))).toContain('not supported');
+  });
+
+  it('refuses --privileged, unknown networks and -t without a terminal', async () => {
+    expect(await usageError(parseRunFlags({ privileged: true }, ctx))).toContain('--privileged is not supported');
+    expect(await usageError(parseRunFlags({ network: 'bridge' }, ctx))).toContain('private');
+    expect(await usageError(parseRunFlags({ tty: true }, ctx))).toContain('not a terminal');
+    expect((await parseRunFlags({ tty: true }, { ...ctx, stdinIsTerminal: true })).tty).toBe(true);
+  });
+
+  it('--entrypoint "" clears the entrypoint, a value replaces it', async () => {
+    expect((await parseRunFlags({ entrypoint: '' }, ctx)).entrypoint).toEqual([]);
+    expect((await parseRunFlags({ entrypoint: '/bin/echo' }, ctx)).entrypoint).toEqual(['/bin/echo']);
+    expect((await parseRunFlags({}, ctx)).entrypoint).toBeUndefined();
+  });
+});
