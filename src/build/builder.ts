@@ -263,7 +263,8 @@ class StageBuilder {
       if (command.kind === 'WORKDIR' && (await readdir(upper)).length === 0) {
         history.empty_layer = true;
       } else {
-        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch });
+        const onProgress = (bytes: number) => reporter.report({ type: 'step-progress', time: Date.now(), step: info.step, phase: 'committing', bytes });
+        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch, onProgress });
       }
       this.applyStep(state, layerRef, history);
       const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };

@@ -7,8 +7,13 @@ import type { Store } from '../store/index.js';
 import { MediaType } from '../oci/image.js';
 
 export interface CommitOptions {
+  /** Called every `progressIntervalMs` (default 250) with the layer bytes written so far: a long commit's progress. */
+  onProgress?: (bytes: number) => void;
+  progressIntervalMs?: number;
   sourceDateEpoch?: number;
 }
+
+const PROGRESS_INTERVAL_MS = 250;
 
 /**
  * Turns an upper dir into a layer blob in the store and an unpacked layer dir.
@@ -19,6 +24,7 @@ export interface CommitOptions {
  */
 export async function commitUpperDir(store: Store, driver: MountDriver, upperDir: string, opts: CommitOptions = {}): Promise<LayerRef> {
   const writer = await store.ingest();
+  const progress = opts.onProgress && setInterval(() => opts.onProgress!(writer.bytesWritten), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   let layer;
   try {
     layer = await writeLayerFromUpperDir(upperDir, writer.stream, { compression: 'gzip', sourceDateEpoch: opts.sourceDateEpoch });
@@ -26,6 +32,8 @@ export async function commitUpperDir(store: Store, driver: MountDriver, upperDir
   } catch (error) {
     await writer.abort();
     throw error;
+  } finally {
+    clearInterval(progress);
   }
   const reuseUpper = driver.name === 'overlay';
   const dir = await store.ensureUnpacked(layer.diffID, async (tempDir) => {

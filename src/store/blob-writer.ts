@@ -11,6 +11,8 @@ import path from 'node:path';
 export interface BlobWriter {
   /** Write the blob's bytes here; they go to a temp file in ingest/. */
   readonly stream: NodeJS.WritableStream;
+  /** Bytes written so far (for progress reports). */
+  readonly bytesWritten: number;
   /**
    * Finish writing, verify the digest computed from the bytes written
    * (and `expected`, if given), and move the blob into blobs/. Idempotent
@@ -57,6 +59,10 @@ export class IngestWriter implements BlobWriter {
         close().then(() => callback(error), (closeError) => callback(error ?? closeError));
       },
     });
+  }
+
+  get bytesWritten(): number {
+    return this.size;
   }
 
   static async create(tempPath: string, blobPathOf: (digest: Digest) => string): Promise<IngestWriter> {
