@@ -3,7 +3,7 @@
 SHELL := /bin/sh
 E2E_USER ?= ribo-e2e
 E2E_APP ?= /var/tmp/ribo-e2e/app
-RIBO := node bin/ribo
+RIBO := bin/ribo
 
 .PHONY: all setup demo test test-unit bench clean
 

@@ -29,7 +29,7 @@ if [ ! -f "$tarball" ]; then
   mmdebstrap --quiet --mode=$mode --variant=minbase --format=tar bookworm "$tarball.partial" && mv "$tarball.partial" "$tarball"
 fi
 store="$work/store"
-ribo() { node "$here/bin/ribo" --root "$store" "$@"; }
+ribo() { "$here/bin/ribo" --root "$store" "$@"; }
 ribo import "$tarball" localhost/debian:bookworm >/dev/null 2>&1
 
 have_buildah=false
@@ -68,7 +68,7 @@ for wl in "${workloads[@]}"; do
       cached) ribo_args=(); bah_args=() ;;
       one-changed) echo "# changed $(date +%s%N)" >> "$ctx/$(changed_file "$wl")"; ribo_args=(); bah_args=() ;;
     esac
-    measure node "$here/bin/ribo" --root "$store" build "${ribo_args[@]}" -t "bench/$wl" "$ctx"
+    measure "$here/bin/ribo" --root "$store" build "${ribo_args[@]}" -t "bench/$wl" "$ctx"
     ribo_s=$SECONDS_TAKEN; ribo_rss=$PEAK_RSS_MB
     bah_s=-; ratio=-
     if $have_buildah; then

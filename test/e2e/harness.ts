@@ -72,7 +72,8 @@ export async function makeContext(files: Record<string, string>, fixture?: strin
 }
 
 export async function ribo(args: string[], opts: RiboOptions): Promise<RiboResult> {
-  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env };
+  // bin/ribo is run as users run it (executed, so its shell part enters the namespace for `run`), with this Node first in PATH.
+  const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, ...opts.env };
   if (opts.driver) env.RIBO_STORAGE_DRIVER = opts.driver;
   if (opts.runtime) env.RIBO_RUNTIME = opts.runtime;
   const user = opts.asUser ?? E2E_USER;
@@ -80,14 +81,14 @@ export async function ribo(args: string[], opts: RiboOptions): Promise<RiboResul
   let result;
   if (user && user !== os.userInfo().username) {
     const home = (await userIds(user)).home;
-    result = await execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...riboArgs], {
+    result = await execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...riboArgs], {
       reject: false,
       cwd: opts.cwd ?? '/',
       env: { PATH: env.PATH! },
       extendEnv: false,
     });
   } else {
-    result = await execa(process.execPath, riboArgs, { reject: false, cwd: opts.cwd, env: { ...env, HOME: os.homedir() }, extendEnv: false });
+    result = await execa(riboArgs[0]!, riboArgs.slice(1), { reject: false, cwd: opts.cwd, env: { ...env, HOME: os.homedir() }, extendEnv: false });
   }
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }
