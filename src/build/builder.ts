@@ -19,6 +19,7 @@ import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
+import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
 import { resolveInRoot } from './root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
@@ -57,6 +58,12 @@ export interface BuildOptions {
   labels?: Record<string, string>;
   /** Directories to take cached steps from (--cache-from type=local). */
   cacheFrom?: string[];
+  /** The network of RUN steps that do not choose one (--network; default host). */
+  network?: 'host' | 'none';
+  /** Secrets RUN --mount=type=secret can use (--secret), by id. */
+  secrets?: ReadonlyMap<string, SecretSource>;
+  /** Where secrets given as env= are read from (default: process.env). */
+  processEnv?: NodeJS.ProcessEnv;
   /** Directory to write this build's steps and layers to (--cache-to type=local). */
   cacheTo?: string;
 }
@@ -233,7 +240,7 @@ class StageBuilder {
       return;
     }
     let step: LayerStep;
-    if (command.kind === 'RUN') step = this.runStep(state, command);
+    if (command.kind === 'RUN') step = await this.runStep(state, command);
     else if (command.kind === 'COPY' || command.kind === 'ADD') step = await this.copyStep(state, command);
     else if (command.kind === 'WORKDIR') step = this.workdirStep(state, command.path, command);
     else throw new BuildStepError(`${(command as Command).kind} is not supported by this version of ribo.`, (command as Command).location);
@@ -305,14 +312,26 @@ class StageBuilder {
     return path.join(this.workRoot, `step-${this.step}`);
   }
 
-  private runStep(state: StageState, command: RunCommand): LayerStep {
+  private async runStep(state: StageState, command: RunCommand): Promise<LayerStep> {
     const config = state.config.config ?? {};
     const shell = config.Shell ?? DEFAULT_SHELL;
     const args = command.line.form === 'exec' ? command.line.args : [...shell, runScript(command)];
     if (args.length === 0) throw new BuildStepError('RUN needs a command.', command.location);
     const env = runEnv(state);
-    const network = command.network === 'none' ? 'none' : 'host';
-    const inputs: StepInputs = { run: JSON.stringify(args), user: config.User ?? '', workdir: config.WorkingDir ?? '', network };
+    // RUN --network=default (or none given) takes the build's --network; ribo has no private build network.
+    const network = !command.network || command.network === 'default' ? (this.opts.network ?? 'host') : command.network;
+    const mounts = await planRunMounts({
+      storeRoot: this.opts.store.root,
+      contextDir: this.opts.contextDir,
+      isIgnored: this.isIgnored,
+      contextDigests: this.contextDigests,
+      workingDir: config.WorkingDir || '/',
+      secrets: this.opts.secrets ?? new Map(),
+      resolveFrom: (from) => this.copySource(from),
+      mountLayers: (layers, dir) => this.mountLayers(layers, dir),
+      processEnv: this.opts.processEnv ?? process.env,
+    }, command.mounts, command.location);
+    const inputs: StepInputs = { run: JSON.stringify(args), user: config.User ?? '', workdir: config.WorkingDir ?? '', network, ...mounts.inputs };
     for (const entry of env) {
       const eq = entry.indexOf('=');
       const name = entry.slice(0, eq);
@@ -323,20 +342,21 @@ class StageBuilder {
       createdBy: `RUN ${args.join(' ')} # ribo`,
       execute: async (workDir, step) => {
         const stdio = { stdout: stepOutputStream(this.opts.reporter, step, 'stdout'), stderr: stepOutputStream(this.opts.reporter, step, 'stderr') };
-        const result = await runContainer({
+        const result = await mounts.around(workDir, (mounted) => runContainer({
           driver: this.opts.driver,
           runtime: this.opts.runtime,
           lowers: lowerDirs(state.layers),
           workDir,
           stdio,
-          spec: { args, env, cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build' },
+          mountTargets: mounted.targets,
+          spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
           prepare: async (rootfs) => {
             const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
               throw new BuildStepError(error.message, command.location);
             });
             return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
           },
-        });
+        }));
         stdio.stdout.end();
         stdio.stderr.end();
         if (result.exitCode !== 0) throw new RunStepFailedError(args, result.exitCode, command.location);

@@ -22,6 +22,8 @@ export interface ContainerRun {
   spec: Omit<ContainerSpec, 'rootfs'>;
   stdio: ContainerStdio;
   id?: string;
+  /** Container paths of extra mounts (RUN --mount): stubs the runtime creates for them are removed too. */
+  mountTargets?: string[];
   /** Called with the mounted rootfs before the container starts (e.g. to resolve the user). */
   prepare?: (rootfs: string) => Promise<Partial<ContainerSpec>>;
 }
@@ -95,6 +97,13 @@ export async function runContainer(run: ContainerRun): Promise<ContainerResult> 
     for (const rel of RUNTIME_MOUNTPOINTS) if (!(await exists(path.join(rootfs, rel)))) missingBefore.push(rel);
     // parents of missing files (etc/) that were missing too
     if (missingBefore.some((m) => m.startsWith('etc/')) && !(await exists(path.join(rootfs, 'etc')))) missingBefore.push('etc');
+    for (const target of run.mountTargets ?? []) {
+      // The target and each parent the runtime will have to create for it.
+      for (let rel = target.replace(/^\/+/, ''); rel && rel !== '.'; rel = path.posix.dirname(rel)) {
+        if (await exists(path.join(rootfs, rel))) break;
+        if (!missingBefore.includes(rel)) missingBefore.push(rel);
+      }
+    }
     const extra = run.prepare ? await run.prepare(rootfs) : {};
     const mounts: Mount[] = [...(run.spec.mounts ?? [])];
     if (run.spec.network === 'host') {

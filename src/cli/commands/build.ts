@@ -16,6 +16,7 @@ import { writeBuildOutput, type BuildOutput } from '../../image/build-output.js'
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
+import { parseBuildNetwork, parseSecrets } from '../build-flags.js';
 
 function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const args: Record<string, string> = {};
@@ -109,6 +110,8 @@ export const buildCommand: CommandModule = {
       .option('label', { type: 'string', describe: 'Set a label on the image (KEY=VALUE); may be repeated' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the image id' })
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
+      .option('network', { type: 'string', default: 'default', describe: 'Network of RUN steps that do not set --network: default (the host\'s), host or none' })
+      .option('secret', { type: 'string', describe: 'A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; may be repeated' })
       .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory: type=local,src=DIR (or just DIR); may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory: type=local,dest=DIR (or just DIR)' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
@@ -137,6 +140,9 @@ export const buildCommand: CommandModule = {
       explain: Boolean(argv.explain),
       jobs: Number(argv.jobs),
       labels: parseLabels(asList(argv.label)),
+      network: parseBuildNetwork(argv.network),
+      secrets: parseSecrets(asList(argv.secret), env),
+      processEnv: env,
       cacheFrom: asList(argv.cacheFrom).map((v) => cacheDirOption('--cache-from', v, 'src')),
       cacheTo: argv.cacheTo === undefined ? undefined : cacheDirOption('--cache-to', String(argv.cacheTo), 'dest'),
     };

@@ -1,0 +1,39 @@
+import path from 'node:path';
+import type { SecretSource } from '../build/run-mounts.js';
+import { UsageError } from '../errors.js';
+
+/**
+ * `--secret id=ID[,src=FILE | ,env=VARIABLE][,type=file|env]`, as docker build
+ * takes it. With neither src nor env, the variable named ID is used when set,
+ * else a file named ID (BuildKit's rule).
+ */
+export function parseSecrets(values: string[], env: NodeJS.ProcessEnv): Map<string, SecretSource> {
+  const secrets = new Map<string, SecretSource>();
+  for (const value of values) {
+    const fields = new Map<string, string>();
+    for (const part of value.split(',')) {
+      const eq = part.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--secret ${value}: each part is KEY=VALUE, e.g. --secret id=npmrc,src=$HOME/.npmrc or --secret id=token,env=API_TOKEN.`);
+      fields.set(part.slice(0, eq).trim().toLowerCase(), part.slice(eq + 1));
+    }
+    const id = fields.get('id');
+    if (!id) throw new UsageError(`--secret ${value}: give the secret's id, e.g. --secret id=token,env=API_TOKEN.`);
+    const type = fields.get('type');
+    if (type !== undefined && type !== 'file' && type !== 'env') throw new UsageError(`--secret ${value}: type must be file or env.`);
+    const file = fields.get('src') ?? fields.get('source');
+    const variable = fields.get('env');
+    if (file !== undefined && variable !== undefined) throw new UsageError(`--secret ${value}: give src= or env=, not both.`);
+    if (file !== undefined || type === 'file') secrets.set(id, { file: path.resolve(file ?? id) });
+    else if (variable !== undefined || type === 'env') secrets.set(id, { env: variable ?? id });
+    else secrets.set(id, env[id] !== undefined ? { env: id } : { file: path.resolve(id) });
+  }
+  return secrets;
+}
+
+/** `--network host|none|default` for RUN steps; default is the host's network, ribo has no private one for builds. */
+export function parseBuildNetwork(value: unknown): 'host' | 'none' {
+  const network = value === undefined ? 'default' : String(value);
+  if (network === 'host' || network === 'default') return 'host';
+  if (network === 'none') return 'none';
+  throw new UsageError(`--network ${network}: RUN steps can use host (the default) or none.`);
+}
