@@ -4,6 +4,7 @@ import { createRenderer, parseProgressMode, resolveProgressMode } from '../../sr
 import { JsonRenderer } from '../../src/cli/progress/json.js';
 import { PlainRenderer } from '../../src/cli/progress/plain.js';
 import { TtyRenderer } from '../../src/cli/progress/tty.js';
+import { LineSplitter } from '../../src/cli/progress/format.js';
 import { finalScreen } from '../helpers/terminal-screen.js';
 
 const T0 = 1_700_000_000_000;
@@ -186,5 +187,26 @@ describe('choosing a renderer', () => {
 
   it('rejects an unknown mode and names the choices', () => {
     expect(() => parseProgressMode('fancy')).toThrow(/--progress=fancy.*auto, tty, plain, json/);
+  });
+});
+
+describe('splitting output into lines', () => {
+  it('keeps only the last state of a line redrawn with carriage returns, across chunks', () => {
+    const lines = new LineSplitter();
+    expect(lines.push('start\n')).toEqual(['start']);
+    for (let i = 0; i <= 100; i++) expect(lines.push(`\r${i}%`)).toEqual([]);
+    expect(lines.peek()).toBe('100%');
+    expect(lines.push(' done\r')).toEqual([]);
+    expect(lines.push('\nnext')).toEqual(['100% done']);
+    expect(lines.flush()).toEqual(['next']);
+    expect(lines.flush()).toEqual([]);
+  });
+
+  it('cuts a line that never ends into pieces instead of keeping it whole', () => {
+    const lines = new LineSplitter();
+    const chunk = 'x'.repeat(40 * 1024);
+    expect(lines.push(chunk)).toEqual([]);
+    expect(lines.push(chunk)).toEqual([chunk + chunk]);
+    expect(lines.flush()).toEqual([]);
   });
 });

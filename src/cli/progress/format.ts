@@ -13,6 +13,9 @@ export function formatDuration(ms: number): string {
   return `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
 }
 
+/** Longer lines without a newline are cut into pieces of this size. */
+const MAX_LINE = 64 * 1024;
+
 /**
  * Splits a step's output into whole lines, keeping the unfinished last line
  * for the next chunk. A carriage return (progress bars) keeps only what a
@@ -24,6 +27,14 @@ export class LineSplitter {
   push(data: string): string[] {
     const parts = (this.partial + data).split('\n');
     this.partial = parts.pop()!;
+    // A progress bar redrawn with carriage returns for minutes must not pile up:
+    // only what follows the last one (a final one may start a CR LF) can still show.
+    const cr = this.partial.lastIndexOf('\r', this.partial.length - 2);
+    if (cr >= 0) this.partial = this.partial.slice(cr + 1);
+    if (this.partial.length > MAX_LINE) {
+      parts.push(this.partial);
+      this.partial = '';
+    }
     return parts.map(lastSegment);
   }
 
