@@ -63,3 +63,18 @@ it('says which build ids exist when one is unknown or ambiguous', async () => {
   await expect(logs.resolve('2026')).rejects.toThrow(/several build ids.*20260101-000000-aaaa/);
   await expect(logs.resolve('1999')).rejects.toThrow(/No kept build log has the id "1999".*--list/);
 });
+
+it('tells a writer to wait while a step log is backed up, and when it is through', async () => {
+  const logs = new BuildLogs(root);
+  const id = newBuildId();
+  const recorder = await logs.record(id);
+  expect(recorder.drained()).toBeUndefined();
+  const big = 'z'.repeat(1024 * 1024);
+  recorder.report({ type: 'step-log', time: 1, step: 1, stream: 'stdout', data: big });
+  const backlog = recorder.drained();
+  expect(backlog).toBeInstanceOf(Promise);
+  await backlog;
+  expect(recorder.drained()).toBeUndefined();
+  await recorder.close();
+  expect((await text(await logs.stepLog(id, 1)))?.length).toBe(big.length);
+});

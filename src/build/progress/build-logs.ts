@@ -114,6 +114,23 @@ export class BuildLogRecorder implements BuildReporter {
     if (event.type === 'step-failed') this.failedStep = event.step;
   }
 
+  drained(): Promise<void> | undefined {
+    const backedUp = [...this.stepLogs.values()].filter((stream) => stream.writableNeedDrain);
+    if (backedUp.length === 0) return undefined;
+    // A stream that fails never drains; it closes, and its error is kept.
+    const waitFor = (stream: WriteStream) =>
+      new Promise<void>((resolve) => {
+        const done = () => {
+          stream.off('drain', done);
+          stream.off('close', done);
+          resolve();
+        };
+        stream.on('drain', done);
+        stream.on('close', done);
+      });
+    return Promise.all(backedUp.map(waitFor)).then(() => undefined);
+  }
+
   /** Finishes every file; resolves when they are written. */
   async close(): Promise<void> {
     for (const stream of [...this.stepLogs.values(), this.events]) stream.end();

@@ -38,11 +38,23 @@ export type BuildEventType = BuildEvent['type'];
 /** Receives a build's events, in order; must not throw. */
 export interface BuildReporter {
   report(event: BuildEvent): void;
+  /**
+   * While the reporter's writes are backed up (a slow disk), a promise that
+   * resolves when they are through: a step's output waits for it, so a chatty
+   * step is slowed down instead of filling memory. Undefined when not backed up.
+   */
+  drained?(): Promise<void> | undefined;
 }
 
 /** Sends every event to each reporter in turn (e.g. a renderer and the log keeper). */
 export function teeReporter(...reporters: BuildReporter[]): BuildReporter {
-  return { report: (event) => reporters.forEach((r) => r.report(event)) };
+  return {
+    report: (event) => reporters.forEach((r) => r.report(event)),
+    drained: () => {
+      const waits = reporters.map((r) => r.drained?.()).filter((wait) => wait !== undefined);
+      return waits.length > 0 ? Promise.all(waits).then(() => undefined) : undefined;
+    },
+  };
 }
 
 /** Drops every event (a library caller that wants no progress). */

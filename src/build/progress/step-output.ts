@@ -15,7 +15,9 @@ export function stepOutputStream(reporter: BuildReporter, step: number, stream: 
   return new Writable({
     write(chunk: Buffer, _encoding, callback) {
       emit(decoder.write(chunk));
-      callback();
+      const backlog = reporter.drained?.();
+      if (backlog) backlog.then(() => callback(), callback);
+      else callback();
     },
     final(callback) {
       emit(decoder.end());

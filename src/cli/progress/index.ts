@@ -39,5 +39,6 @@ export function createRenderer(mode: Exclude<ProgressMode, 'auto'>, stream: Node
 export function withBuildId(reporter: BuildReporter, buildId: string): BuildReporter {
   return {
     report: (event: BuildEvent) => reporter.report(event.type === 'build-start' ? { ...event, buildId } : event),
+    drained: () => reporter.drained?.(),
   };
 }
