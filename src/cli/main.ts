@@ -16,9 +16,13 @@ import { saveCommand } from './commands/save.js';
 import { loadCommand } from './commands/load.js';
 import { pruneCommand } from './commands/prune.js';
 import { layersCommand } from './commands/layers.js';
+import { pullCommand } from './commands/pull.js';
+import { pushCommand } from './commands/push.js';
+import { loginCommand } from './commands/login.js';
+import { logoutCommand } from './commands/logout.js';
 import type { CommandModule } from './command.js';
 
-const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand];
+const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand];
 
 function printError(error: unknown): number {
   if (error instanceof RiboError) {

@@ -1,6 +1,6 @@
 export { Store, type ResolvedImage, type ImageSummary } from './store.js';
 export type { BlobWriter } from './blob-writer.js';
-export { normalizeImageRef, resolveStoreRoot } from './ref.js';
+export { dockerHubName, normalizeImageRef, resolveStoreRoot } from './ref.js';
 export {
   AmbiguousImageError,
   BlobNotFoundError,

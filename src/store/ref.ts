@@ -52,6 +52,17 @@ export function normalizeImageRef(ref: string): string {
 }
 
 /**
+ * The name a short NAME:TAG has on Docker Hub ("hello:latest" ->
+ * "docker.io/library/hello:latest"), which is what `ribo pull hello` tags;
+ * undefined when the name already starts with a registry host.
+ */
+export function dockerHubName(normalized: string): string | undefined {
+  const components = normalized.split('/');
+  if (components.length > 1 && looksLikeDomain(components[0]!)) return undefined;
+  return `docker.io/${components.length === 1 ? 'library/' : ''}${normalized}`;
+}
+
+/**
  * Where the store lives: --root, else $RIBO_ROOT, else $XDG_DATA_HOME/ribo
  * (only if absolute, as the XDG spec requires), else ~/.local/share/ribo.
  */

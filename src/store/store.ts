@@ -27,7 +27,7 @@ import {
 import { createFileIfAbsent, isErrno, removeTree, writeFileAtomic } from './fsutil.js';
 import { acquireLock, holdSharedLockForProcess, withStoreLock, type HeldLock } from './lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from './owner.js';
-import { normalizeImageRef } from './ref.js';
+import { dockerHubName, normalizeImageRef } from './ref.js';
 
 export interface ResolvedImage {
   /** The normalized NAME:TAG the image was found by; absent when found by digest. */
@@ -330,8 +330,11 @@ export class Store {
     } catch (error) {
       if (!SHORT_ID.test(ref)) throw error;
     }
-    const tagged = name === undefined ? undefined : index.manifests.find((entry) => refNameOf(entry) === name);
-    if (tagged) return { ref: name, ...(await this.loadImage(tagged)) };
+    // A local tag wins; else the short name may be an image pulled from Docker Hub.
+    for (const candidate of name === undefined ? [] : [name, dockerHubName(name)]) {
+      const tagged = candidate === undefined ? undefined : index.manifests.find((entry) => refNameOf(entry) === candidate);
+      if (tagged) return { ref: candidate, ...(await this.loadImage(tagged)) };
+    }
     if (SHORT_ID.test(ref)) return this.resolveByDigest(index, ref, ref);
     throw new ImageNotFoundError(ref, this.root);
   }

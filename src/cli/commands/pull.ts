@@ -1,0 +1,36 @@
+import { formatRef, parsePlatform, parseRegistryRef, pullImage } from '../../registry/index.js';
+import type { CommandModule } from '../command.js';
+import { openStore, type GlobalOptions } from '../session.js';
+import { openRegistries, stderrProgress, withRegistryOptions } from '../registry-options.js';
+
+export const pullCommand: CommandModule = {
+  name: 'pull',
+  usage: 'pull <image>',
+  describe: 'Pull an image from a registry into the store',
+  needsNamespace: false,
+  builder: (y) =>
+    withRegistryOptions(
+      y
+        .positional('image', { type: 'string', describe: 'NAME[:TAG] or NAME@DIGEST; a name without a registry host means docker.io (and docker.io/library/ for one word)' })
+        .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] to pick from a multi-platform image (default: this machine\'s)' })
+        .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the manifest digest' }),
+    ),
+  handler: async (argv, env) => {
+    const ref = parseRegistryRef(String(argv.image));
+    const platform = parsePlatform(argv.platform as string | undefined);
+    const store = await openStore(argv as GlobalOptions, env);
+    const registries = openRegistries(argv, env);
+    const progress = stderrProgress(Boolean(argv.quiet));
+    try {
+      progress.line(`Pulling ${formatRef(ref)}`);
+      const result = await pullImage({ store, client: registries.client(ref.registry), ref, platform, progress });
+      progress.close();
+      progress.line(`Pulled ${result.name ?? formatRef(ref)}: ${result.fetched} blob(s) fetched, ${result.present} already in the store`);
+      process.stdout.write(`${result.manifest.digest}\n`);
+      return 0;
+    } finally {
+      progress.close();
+      registries.close();
+    }
+  },
+};

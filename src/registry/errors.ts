@@ -1,0 +1,55 @@
+import { RiboError } from '../errors.js';
+import type { HttpResponse } from './http.js';
+
+const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
+
+/** Something the registry or the network did that may succeed when tried again. */
+export interface MaybeTransient {
+  transient: boolean;
+}
+
+/** The connection failed: refused, reset, timed out, or a TLS handshake that did not work. */
+export class RegistryNetworkError extends RiboError implements MaybeTransient {
+  readonly transient: boolean;
+  readonly code?: string;
+  constructor(method: string, url: URL, cause: NodeJS.ErrnoException) {
+    super(
+      `${method} ${url.href} failed: ${cause.message}${cause.code ? ` (${cause.code})` : ''}. ` +
+        `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`,
+      { cause },
+    );
+    this.code = cause.code;
+    this.transient = TRANSIENT_CODES.has(cause.code ?? '') || /socket hang up|aborted/i.test(cause.message);
+  }
+}
+
+/** The registry answered with a status ribo did not expect. */
+export class RegistryHttpError extends RiboError implements MaybeTransient {
+  readonly status: number;
+  readonly transient: boolean;
+  constructor(response: Pick<HttpResponse, 'status' | 'url'>, detail: string, hint = '') {
+    super(`The registry answered ${response.status} to ${response.url.href}${detail ? `: ${detail}` : ''}.${hint ? ` ${hint}` : ''}`);
+    this.status = response.status;
+    this.transient = response.status >= 500 || response.status === 429;
+  }
+}
+
+/** Credentials missing or refused. */
+export class RegistryAuthError extends RiboError {}
+
+/** The tag or digest does not exist in the repository. */
+export class ManifestUnknownError extends RiboError {
+  constructor(ref: string) {
+    super(`The registry has no image ${ref}. Check the repository name and tag (\`skopeo list-tags docker://…\` lists the tags), and log in with \`ribo login\` if the repository is private.`);
+  }
+}
+
+/** A manifest kind ribo cannot pull. */
+export class UnsupportedRegistryManifestError extends RiboError {}
+
+/** The bytes served for a blob or manifest are not the ones its digest names. */
+export class RegistryContentError extends RiboError {}
+
+export function isTransient(error: unknown): boolean {
+  return typeof error === 'object' && error !== null && (error as Partial<MaybeTransient>).transient === true;
+}

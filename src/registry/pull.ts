@@ -1,0 +1,167 @@
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { hostArchitecture } from '../image/platform.js';
+import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
+import { DigestMismatchError, type Store } from '../store/index.js';
+import { UsageError } from '../errors.js';
+import { BlobSources } from './blob-sources.js';
+import { withRetry, type RegistryClient } from './client.js';
+import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
+import type { TransferProgress } from './progress.js';
+import { formatRef, storeName, type RegistryRef } from './reference.js';
+
+export const MANIFEST_ACCEPT = [MediaType.imageIndex, MediaType.dockerManifestList, MediaType.imageManifest, MediaType.dockerManifest] as const;
+const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
+const IMAGE_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
+const DEFAULT_JOBS = 4;
+
+export interface PullOptions {
+  store: Store;
+  client: RegistryClient;
+  ref: RegistryRef;
+  /** Which image of a multi-platform index; default the host's. */
+  platform?: Platform;
+  progress: TransferProgress;
+  /** Blobs fetched at the same time at most. */
+  jobs?: number;
+}
+
+export interface PullResult {
+  manifest: Descriptor;
+  /** The store tag set, absent for a pull by digest alone. */
+  name?: string;
+  fetched: number;
+  present: number;
+}
+
+/** "linux/arm64/v8" -> a Platform; default the host's. */
+export function parsePlatform(value: string | undefined): Platform {
+  if (!value) return { os: 'linux', architecture: hostArchitecture() };
+  const [os, architecture, variant] = value.split('/');
+  if (!os || !architecture || value.split('/').length > 3) throw new UsageError(`--platform ${value}: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.`);
+  return { os, architecture, ...(variant ? { variant } : {}) };
+}
+
+/** The entry of an index for `wanted`: same os and architecture, and variant when one is asked for. */
+export function selectPlatform(manifests: readonly Descriptor[], wanted: Platform): Descriptor | undefined {
+  const candidates = manifests.filter((m) => m.platform?.os === wanted.os && m.platform.architecture === wanted.architecture);
+  if (wanted.variant) return candidates.find((m) => m.platform?.variant === wanted.variant) ?? (wanted.architecture === 'arm64' && wanted.variant === 'v8' ? candidates.find((m) => !m.platform?.variant) : undefined);
+  return candidates.find((m) => !m.platform?.variant) ?? candidates.find((m) => m.platform?.variant === 'v8') ?? candidates[0];
+}
+
+/**
+ * Pulls an image into the store: manifest (through an index when the
+ * reference names one), config and layers. Blobs already in the store are not
+ * fetched; the others stream into the store's ingest area with their size and
+ * digest checked on the way, several at a time. A blob that fails its check
+ * stops the pull before anything is tagged; blobs completed before an
+ * interruption stay, so pulling again fetches only what is missing.
+ */
+export async function pullImage(opts: PullOptions): Promise<PullResult> {
+  const { client, ref, store } = opts;
+  const platform = opts.platform ?? parsePlatform(undefined);
+  let fetched = await client.getManifest(ref.repository, ref.digest ?? ref.tag ?? 'latest', MANIFEST_ACCEPT);
+  if (INDEX_TYPES.includes(fetched.mediaType)) {
+    const index = JSON.parse(fetched.bytes.toString('utf8')) as ImageIndex;
+    const chosen = selectPlatform(index.manifests ?? [], platform);
+    if (!chosen) {
+      const offered = (index.manifests ?? []).map((m) => m.platform && [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/')).filter(Boolean);
+      throw new RegistryContentError(`${formatRef(ref)} has no image for ${[platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')}; it offers ${offered.join(', ') || 'none'}. Choose one with --platform.`);
+    }
+    fetched = await client.getManifest(ref.repository, chosen.digest, MANIFEST_ACCEPT);
+  }
+  if (!IMAGE_TYPES.includes(fetched.mediaType)) {
+    throw new UnsupportedRegistryManifestError(`${formatRef(ref)} is a ${fetched.mediaType || 'manifest without a media type'}, which ribo cannot pull; it pulls OCI and Docker schema 2 images and indexes. (Docker schema 1 images are obsolete: push them again with a current tool.)`);
+  }
+  const manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
+  if (!manifest.config || !Array.isArray(manifest.layers)) throw new RegistryContentError(`The manifest of ${formatRef(ref)} has no config or layers; it is not an image.`);
+
+  const sources = new BlobSources(store.root);
+  const blobs = [manifest.config, ...manifest.layers.filter((layer) => !layer.urls?.length)];
+  let present = 0;
+  const missing: Descriptor[] = [];
+  for (const blob of blobs) {
+    if (await store.hasBlob(blob.digest)) {
+      present += 1;
+      opts.progress.finish(blob.digest, 'already in the store');
+    } else missing.push(blob);
+  }
+  await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, (blob, cancelled) => fetchBlob(opts, blob, cancelled));
+  for (const blob of blobs) await sources.record(blob.digest, client.registry, ref.repository);
+
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest);
+  if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
+    throw new RegistryContentError(`${formatRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
+  }
+  // The manifest's own bytes, unchanged, so its digest stays the registry's.
+  const writer = await store.ingest();
+  writer.stream.write(fetched.bytes);
+  const stored = await writer.commit({ digest: fetched.digest, size: fetched.bytes.length });
+  const descriptor: Descriptor = { mediaType: fetched.mediaType, digest: stored.digest, size: stored.size };
+  const name = storeName(ref);
+  if (name) await store.tag(name, descriptor);
+  return { manifest: descriptor, name, fetched: missing.length, present };
+}
+
+/** Runs `fetch` over the blobs, `jobs` at a time; after the first failure the rest are called off. */
+async function fetchAll(blobs: Descriptor[], jobs: number, fetch: (blob: Descriptor, cancelled: () => boolean) => Promise<void>): Promise<void> {
+  const queue = [...blobs];
+  let failure: { error: unknown } | undefined;
+  const cancelled = () => failure !== undefined;
+  const workers = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
+    for (let blob = queue.shift(); blob && !failure; blob = queue.shift()) {
+      try {
+        await fetch(blob, cancelled);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  });
+  await Promise.all(workers);
+  if (failure) throw failure.error;
+}
+
+class CancelledError extends Error {}
+
+/** Fetches one blob into the store, checking size and digest as it streams; retried after transient failures. */
+export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 'ref' | 'progress'>, blob: Descriptor, cancelled: () => boolean = () => false): Promise<void> {
+  const { store, client, ref, progress } = opts;
+  progress.start(blob.digest, blob.size, 'Fetching');
+  await withRetry(
+    async () => {
+      if (cancelled()) throw new CancelledError();
+      const response = await client.getBlob(ref.repository, blob.digest);
+      const writer = await store.ingest();
+      let received = 0;
+      const check = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          received += chunk.length;
+          if (received > blob.size) return callback(new DigestMismatchError({ digest: blob.digest, size: blob.size }, { digest: 'sha256:(more bytes than expected)', size: received }, 'Fetching a blob'));
+          if (cancelled()) return callback(new CancelledError());
+          progress.advance(blob.digest, chunk.length);
+          callback(null, chunk);
+        },
+      });
+      try {
+        await pipeline(response.body, check, writer.stream);
+        await writer.commit({ digest: blob.digest, size: blob.size });
+      } catch (error) {
+        await writer.abort();
+        response.body.destroy();
+        if (error instanceof DigestMismatchError) {
+          throw new RegistryContentError(
+            `Blob ${blob.digest} of ${formatRef(ref)}, as the registry served it, does not match its digest and size (${blob.size} bytes; got ${received} bytes${received === blob.size ? ' with other content' : ''}). ` +
+              `The registry's copy is corrupt or something on the way altered it. Nothing of it was stored and the image was not tagged; pull again, or push the image to the registry again.`,
+          );
+        }
+        // A connection cut mid-body is worth another try.
+        if (error instanceof Error && /aborted|ECONNRESET|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`) && !(error instanceof CancelledError)) {
+          throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${formatRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
+        }
+        throw error;
+      }
+    },
+    (error) => progress.reset(blob.digest, error instanceof Error ? error.message.split('.')[0]! : 'failed'),
+  );
+  progress.finish(blob.digest, 'done');
+}
