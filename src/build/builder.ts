@@ -12,8 +12,8 @@ import { changeLayers, runContainer } from '../runtime/container.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
-import type { Store } from '../store/index.js';
-import { BuildCache, stepKey, type CachedStep, type StepInputs } from './cache/build-cache.js';
+import { ImageNotFoundError, type Store } from '../store/index.js';
+import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
@@ -66,6 +66,11 @@ export interface BuildOptions {
   processEnv?: NodeJS.ProcessEnv;
   /** Directory to write this build's steps and layers to (--cache-to type=local). */
   cacheTo?: string;
+  /** Other places to take cached steps from and write them to (--cache-from/--cache-to type=registry). */
+  cacheImports?: CacheImport[];
+  cacheExports?: CacheExport[];
+  /** Fetches an image that is not in the store (FROM / COPY --from of a registry image); resolves to its manifest digest. */
+  pullImage?: (ref: string, store: Store) => Promise<string>;
 }
 
 /** A cached-only build met a step it would have to carry out. */
@@ -114,6 +119,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     }
     const state = await builder.buildStage(stages[plan.target]!);
     if (opts.cacheTo) await new CacheDir(opts.cacheTo).store(builder.usedSteps, opts.store);
+    for (const target of opts.cacheExports ?? []) await target.store(builder.usedSteps, opts.store);
     if (opts.labels && Object.keys(opts.labels).length > 0) {
       state.config.config = { ...state.config.config, Labels: { ...state.config.config?.Labels, ...opts.labels } };
     }
@@ -145,7 +151,7 @@ interface LayerStep {
 
 class StageBuilder {
   private readonly stageBuilds = new Map<number, Promise<StageState>>();
-  private readonly cacheImports: CacheDir[];
+  private readonly cacheImports: CacheImport[];
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
@@ -160,7 +166,7 @@ class StageBuilder {
     private readonly cache: BuildCache,
     private readonly contextDigests: FileDigestCache,
   ) {
-    this.cacheImports = (opts.cacheFrom ?? []).map((dir) => new CacheDir(dir));
+    this.cacheImports = [...(opts.cacheFrom ?? []).map((dir) => new CacheDir(dir)), ...(opts.cacheImports ?? [])];
   }
 
   private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
@@ -214,7 +220,7 @@ class StageBuilder {
       const parent = await this.buildStage(this.stages[base.index]!);
       return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
     }
-    const image = await this.opts.store.resolveImage(base.ref);
+    const image = await this.resolveImage(base.ref);
     // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
     const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
@@ -388,8 +394,19 @@ class StageBuilder {
       const built = await this.buildStage(stage);
       return { layers: built.layers, key: built.cacheKey };
     }
-    const image = await this.opts.store.resolveImage(from);
+    const image = await this.resolveImage(from);
     return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
+  }
+
+  /** An image from the store, pulled first when it is not there and a registry may have it. */
+  private async resolveImage(ref: string) {
+    try {
+      return await this.opts.store.resolveImage(ref);
+    } catch (error) {
+      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
+      if (!notLocal || !this.opts.pullImage) throw error;
+      return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store));
+    }
   }
 
   /** Mounts layers read-only-in-effect (changes go to a throwaway upper dir). */

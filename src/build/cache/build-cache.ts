@@ -3,7 +3,6 @@ import path from 'node:path';
 import Keyv from 'keyv';
 import type { Descriptor, Digest, HistoryEntry } from '../../oci/image.js';
 import { DirectoryStore } from './directory-store.js';
-import type { CacheDir } from './cache-dir.js';
 import type { Store } from '../../store/index.js';
 
 /** Everything that decides a step's result, by name (for --explain). */
@@ -13,6 +12,17 @@ export type StepInputs = Record<string, string>;
 export interface CachedStep {
   layer?: { descriptor: Descriptor; diffID: Digest };
   history: HistoryEntry;
+}
+
+/** Somewhere cached steps can come from besides the store (--cache-from). */
+export interface CacheImport {
+  /** The step under `key`, with its layer blob brought into `store`; undefined when not there. */
+  fetch(key: string, store: Store): Promise<CachedStep | undefined>;
+}
+
+/** Somewhere a build's steps can be written to (--cache-to). */
+export interface CacheExport {
+  store(steps: Map<string, CachedStep>, store: Store): Promise<void>;
 }
 
 interface PositionRecord {
@@ -44,7 +54,7 @@ export class BuildCache {
   }
 
   /** The step stored under `key` here, else in the first --cache-from directory that has it. */
-  async lookup(key: string, store: Store, imports: readonly CacheDir[] = []): Promise<CachedStep | undefined> {
+  async lookup(key: string, store: Store, imports: readonly CacheImport[] = []): Promise<CachedStep | undefined> {
     const local = (await this.steps.get(key)) ?? undefined;
     if (local) return local;
     for (const dir of imports) {

@@ -13,6 +13,9 @@ import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
 import { normalizeImageRef, type Store } from '../../store/index.js';
 import { writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
+import { formatRef, parseRegistryRef, pullImage, TransferProgress, type ProgressOut, type Registries } from '../../registry/index.js';
+import { RegistryCache } from '../../build/cache/registry-cache.js';
+import { openRegistries, withRegistryOptions } from '../registry-options.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
@@ -30,18 +33,49 @@ function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string
   return args;
 }
 
-/** The directory of a local cache option: "type=local,src=DIR", or a bare path. */
-function cacheDirOption(flag: string, value: string, pathKey: 'src' | 'dest'): string {
-  if (!value.includes('=')) return path.resolve(value);
+/** A cache option: "type=local,src=DIR" or a bare path (a directory), or "type=registry,ref=REF". */
+function cacheOption(flag: string, value: string, pathKey: 'src' | 'dest'): { dir: string } | { registryRef: string } {
+  if (!value.includes('=')) return { dir: path.resolve(value) };
   const fields = new Map(value.split(',').map((part) => {
     const eq = part.indexOf('=');
     return [part.slice(0, eq), part.slice(eq + 1)] as const;
   }));
   const type = fields.get('type') ?? 'local';
-  if (type !== 'local') throw new UsageError(`${flag} ${value}: only type=local is supported by this version of ribo (a registry cache is not yet).`);
+  if (type === 'registry') {
+    const ref = fields.get('ref');
+    if (!ref) throw new UsageError(`${flag} ${value}: give the image reference as ref=REF, e.g. ${flag} type=registry,ref=localhost:5000/app:buildcache.`);
+    parseRegistryRef(ref);
+    return { registryRef: ref };
+  }
+  if (type !== 'local') throw new UsageError(`${flag} ${value}: the cache type must be local or registry.`);
   const dir = fields.get(pathKey);
   if (!dir) throw new UsageError(`${flag} ${value}: give the directory as ${pathKey}=DIR, e.g. ${flag} type=local,${pathKey}=./build-cache.`);
-  return path.resolve(dir);
+  return { dir: path.resolve(dir) };
+}
+
+/**
+ * The registry side of a build: --cache-from/--cache-to type=registry, and
+ * FROM images pulled on demand. Transfers are told in plain lines on stderr
+ * (shown even when the attempt outside the namespace is abandoned: what was
+ * pulled stays pulled).
+ */
+function registryHooks(registries: Registries, cacheFrom: string[], cacheTo: string | undefined, quiet: boolean) {
+  const lines: ProgressOut = { isTTY: false, write: (text: string) => process.stderr.write(text) } as ProgressOut;
+  const progress = new TransferProgress(lines, quiet);
+  const cache = (value: string) => {
+    const ref = parseRegistryRef(value);
+    return new RegistryCache(registries.client(ref.registry), ref, progress);
+  };
+  return {
+    cacheImports: cacheFrom.map(cache),
+    cacheExports: cacheTo === undefined ? [] : [cache(cacheTo)],
+    pullImage: async (name: string, store: Store) => {
+      const ref = parseRegistryRef(name);
+      progress.line(`Pulling ${formatRef(ref)} (not in the store)`);
+      const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress });
+      return result.manifest.digest;
+    },
+  };
 }
 
 /** --output type=oci|docker,dest=FILE or type=local,dest=DIR (a bare path means local, as in docker). */
@@ -97,7 +131,7 @@ export const buildCommand: CommandModule = {
   // Enters the namespace itself, and only when a step has to run.
   needsNamespace: false,
   builder: (y) =>
-    y
+    withRegistryOptions(y)
       .positional('context', { type: 'string', describe: 'Build context directory' })
       .option('tag', { alias: 't', type: 'string', describe: 'Name and optional tag (NAME[:TAG]); may be repeated' })
       .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile)' })
@@ -112,8 +146,8 @@ export const buildCommand: CommandModule = {
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
       .option('network', { type: 'string', default: 'default', describe: 'Network of RUN steps that do not set --network: default (the host\'s), host or none' })
       .option('secret', { type: 'string', describe: 'A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; may be repeated' })
-      .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory: type=local,src=DIR (or just DIR); may be repeated' })
-      .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory: type=local,dest=DIR (or just DIR)' })
+      .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or just DIR), or a registry, type=registry,ref=REF; may be repeated' })
+      .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), or a registry, type=registry,ref=REF' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
@@ -129,6 +163,8 @@ export const buildCommand: CommandModule = {
       process.stdout.write(`${resolvedBuildJSON(parsed, { buildArgs, target: argv.target as string | undefined })}\n`);
       return 0;
     }
+    const cacheFrom = asList(argv.cacheFrom).map((v) => cacheOption('--cache-from', v, 'src'));
+    const cacheTo = argv.cacheTo === undefined ? undefined : cacheOption('--cache-to', String(argv.cacheTo), 'dest');
     const options = {
       contextDir,
       dockerfile,
@@ -143,11 +179,19 @@ export const buildCommand: CommandModule = {
       network: parseBuildNetwork(argv.network),
       secrets: parseSecrets(asList(argv.secret), env),
       processEnv: env,
-      cacheFrom: asList(argv.cacheFrom).map((v) => cacheDirOption('--cache-from', v, 'src')),
-      cacheTo: argv.cacheTo === undefined ? undefined : cacheDirOption('--cache-to', String(argv.cacheTo), 'dest'),
+      cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
+      cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
     };
     const quiet = Boolean(argv.quiet);
     const progressMode = resolveProgressMode(parseProgressMode(String(argv.progress)), process.stderr, env);
+    const registries = openRegistries(argv, env);
+    const hooks = () =>
+      registryHooks(
+        registries,
+        cacheFrom.flatMap((c) => ('registryRef' in c ? [c.registryRef] : [])),
+        cacheTo && 'registryRef' in cacheTo ? cacheTo.registryRef : undefined,
+        quiet || progressMode === 'json',
+      );
     const renderer = quiet ? undefined : createRenderer(progressMode, process.stderr);
     const buildId = newBuildId();
     const reporterWith = (recorder: BuildLogRecorder): BuildReporter => withBuildId(teeReporter(...(renderer ? [renderer] : []), recorder), buildId);
@@ -162,7 +206,7 @@ export const buildCommand: CommandModule = {
         store = await openStore(argv as GlobalOptions, env);
         let failure: unknown;
         try {
-          result = await build({ ...options, store, ...outsideNamespace, reporter: progress, cachedOnly: true });
+          result = await build({ ...options, store, ...outsideNamespace, reporter: progress, cachedOnly: true, ...hooks() });
         } catch (error) {
           // A step that must run: the build starts over inside the namespace, with its own log.
           if (!(error instanceof NeedsNamespaceError)) failure = error;
@@ -175,12 +219,15 @@ export const buildCommand: CommandModule = {
         }
       }
       if (!result) {
-        if (!insideNamespace(env)) return await reexecInNamespace(process.argv.slice(1), env);
+        if (!insideNamespace(env)) {
+          registries.close();
+          return await reexecInNamespace(process.argv.slice(1), env);
+        }
         const session = await openSession(argv as GlobalOptions, env);
         store = session.store;
         const recorder = await new BuildLogs(session.store.root).record(buildId);
         try {
-          result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder) });
+          result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder), ...hooks() });
         } catch (error) {
           throw pointToLog(error, recorder);
         } finally {
@@ -190,6 +237,7 @@ export const buildCommand: CommandModule = {
       }
     } finally {
       renderer?.close?.();
+      registries.close();
     }
     if (output) await writeBuildOutput(store!, result.manifest.digest, tags, output);
     if (argv.iidfile) {
