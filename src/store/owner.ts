@@ -26,6 +26,8 @@ function processStartTime(pid: number): number | undefined {
   }
   // The command name (field 2) may contain spaces and parentheses, so count from the last ')'.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // A zombie (state Z: killed, not yet reaped, as under an init that never reaps) is dead.
+  if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
   const start = Number(fields[19]);
   return Number.isFinite(start) ? start : undefined;
 }

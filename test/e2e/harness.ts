@@ -155,3 +155,19 @@ export async function debianTarball(): Promise<string> {
   await rename(partial, TARBALL);
   return TARBALL;
 }
+
+/**
+ * Starts ribo without waiting for it, in a process group of its own (as the
+ * e2e user when there is one), so a test can kill it midway: `process.kill(-child.pid!, 'SIGKILL')`.
+ * (Wrapped in an object: awaiting the subprocess itself would wait for it to end.)
+ */
+export async function spawnRibo(args: string[], opts: RiboOptions) {
+  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env };
+  const user = opts.asUser ?? E2E_USER;
+  const riboArgs = [path.join(APP_DIR, 'bin/ribo'), '--root', opts.root, ...args];
+  if (user && user !== os.userInfo().username) {
+    const home = (await userIds(user)).home;
+    return { child: execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...riboArgs], { reject: false, detached: true, cwd: '/', env: { PATH: env.PATH! }, extendEnv: false }) };
+  }
+  return { child: execa(process.execPath, riboArgs, { reject: false, detached: true, env: { ...env, HOME: os.homedir() }, extendEnv: false }) };
+}

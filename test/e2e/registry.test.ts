@@ -1,0 +1,173 @@
+/**
+ * ribo against a real registry on loopback (Debian's docker-registry): push
+ * and pull, interop with skopeo, FROM of a registry image, the build cache
+ * through a registry, and pulls that go wrong (a corrupted blob, a pull killed
+ * midway).
+ */
+import { execa } from 'execa';
+import { createHash, randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { blobPath, PROJECT_ROOT, makeContext, makeStore, readImage, removeStore, ribo, riboOk, spawnRibo } from './harness.js';
+import { blobGets, startProxy, startRegistry, type RunningRegistry } from '../setup/registry.js';
+
+let registry: RunningRegistry;
+const cleanups: Array<() => Promise<unknown>> = [];
+
+async function store(): Promise<string> {
+  const dir = await makeStore();
+  cleanups.push(() => removeStore(dir));
+  return dir;
+}
+
+async function context(files: Record<string, string | Buffer>, fixture?: string): Promise<string> {
+  const dir = await makeContext(Object.fromEntries(Object.entries(files).filter(([, v]) => typeof v === 'string')) as Record<string, string>, fixture);
+  for (const [name, content] of Object.entries(files)) if (Buffer.isBuffer(content)) await (await import('node:fs/promises')).writeFile(path.join(dir, name), content, { mode: 0o644 });
+  cleanups.push(() => execa('rm', ['-rf', dir]));
+  return dir;
+}
+
+async function indexRefs(root: string): Promise<string[]> {
+  const index = JSON.parse(await readFile(path.join(root, 'index.json'), 'utf8'));
+  return index.manifests.map((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name']);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return readFile(file).then(() => true, () => false);
+}
+
+/** An image with a small layer and a big, incompressible one; returns its store and layer digests. */
+async function buildTwoLayerImage(name: string, bigBytes: number): Promise<{ root: string; small: string; big: string; config: string }> {
+  const root = await store();
+  const ctx = await context({ Dockerfile: 'FROM scratch\nCOPY small.txt /small.txt\nCOPY big.bin /big.bin\n', 'small.txt': 'small\n', 'big.bin': randomBytes(bigBytes) });
+  await riboOk(['build', '-q', '-t', name, ctx], { root });
+  const image = await readImage(root, name);
+  return { root, small: image.manifest.layers[0]!.digest, big: image.manifest.layers[1]!.digest, config: image.manifest.config.digest };
+}
+
+beforeAll(async () => {
+  registry = await startRegistry();
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await registry.stop();
+});
+
+it('pushes an image ribo built, pulls it into an empty store, and runs it', async () => {
+  const source = await store();
+  const ctx = await context({}, 'hello');
+  const name = `${registry.host}/e2e/hello:1`;
+  await riboOk(['build', '-q', '-t', name, ctx], { root: source });
+  // Small chunks, so the layer with busybox goes up in several PATCH requests.
+  const pushed = await riboOk(['push', '--chunk-size', '256k', name], { root: source });
+  expect(pushed.stderr).toMatch(/uploaded/);
+
+  const target = await store();
+  const pulled = await riboOk(['pull', name], { root: target });
+  expect(pulled.stdout.trim()).toBe((await readImage(source, name)).index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)!.digest);
+  expect(await indexRefs(target)).toEqual([name]);
+  const run = await riboOk(['run', '--rm', name], { root: target });
+  expect(run.stdout).toContain('Hello from a ribo container!');
+  expect(run.stdout).toContain('kept.txt');
+
+  // Pulling again fetches nothing; pushing to another repository mounts instead of uploading.
+  const again = await riboOk(['pull', name], { root: target });
+  expect(again.stderr).toMatch(/0 blob\(s\) fetched/);
+  const mounted = await riboOk(['push', name, `${registry.host}/e2e/other:2`], { root: source });
+  expect(mounted.stderr).toMatch(/0 blob\(s\) uploaded, \d+ mounted/);
+  const skopeo = await execa('skopeo', ['inspect', '--tls-verify=false', `docker://${registry.host}/e2e/other:2`]);
+  expect(JSON.parse(skopeo.stdout).Layers.length).toBe((await readImage(source, name)).manifest.layers.length);
+});
+
+it('pulls an image that skopeo pushed in Docker schema 2 format', async () => {
+  const source = await store();
+  const ctx = await context({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nENV WHO=skopeo\nCMD ["/bin/busybox", "sh", "-c", "echo pushed by $WHO"]\n' }, 'hello');
+  await riboOk(['build', '-q', '-t', 'viaskopeo:1', ctx], { root: source });
+  await execa('skopeo', ['copy', '--format', 'v2s2', '--dest-tls-verify=false', `oci:${source}:viaskopeo:1`, `docker://${registry.host}/skopeo/app:v2`]);
+
+  const target = await store();
+  await riboOk(['pull', `${registry.host}/skopeo/app:v2`], { root: target });
+  const image = await readImage(target, `${registry.host}/skopeo/app:v2`);
+  expect(image.manifest.mediaType).toBe('application/vnd.docker.distribution.manifest.v2+json');
+  expect(image.manifest.layers[0]!.mediaType).toBe('application/vnd.docker.image.rootfs.diff.tar.gzip');
+  expect((await riboOk(['run', '--rm', `${registry.host}/skopeo/app:v2`], { root: target })).stdout.trim()).toBe('pushed by skopeo');
+});
+
+it('pulls FROM and COPY --from images that are not in the store', async () => {
+  const source = await store();
+  const base = `${registry.host}/e2e/base:1`;
+  await riboOk(['build', '-q', '-t', base, await context({}, 'hello')], { root: source });
+  await riboOk(['push', base], { root: source });
+
+  const target = await store();
+  const ctx = await context({ Dockerfile: `FROM ${base}\nRUN echo on top > /top.txt\nCOPY --from=${base} /app/greeting.txt /copied.txt\nCMD ["cat", "/top.txt", "/copied.txt"]\n` });
+  const built = await riboOk(['build', '-t', 'ontop:1', ctx], { root: target });
+  expect(built.stderr).toContain(`Pulling ${base}`);
+  const run = await riboOk(['run', '--rm', 'ontop:1'], { root: target });
+  expect(run.stdout).toContain('on top');
+  expect(run.stdout).toContain((await readFile(path.join(PROJECT_ROOT, 'fixtures/hello/greeting.txt'), 'utf8')).trim());
+  expect(await indexRefs(target)).toEqual(expect.arrayContaining([base, 'ontop:1']));
+});
+
+it('gives a second, empty store full cache hits through --cache-from type=registry', async () => {
+  const ctx = await context({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCOPY app.txt /app.txt\nRUN wc -c /app.txt > /count\nCMD ["cat", "/count"]\n', 'app.txt': 'twelve bytes' }, 'hello');
+  const cacheRef = `${registry.host}/e2e/cache:main`;
+  const first = await store();
+  const built = await riboOk(['build', '-t', 'cached:1', '--cache-to', `type=registry,ref=${cacheRef}`, ctx], { root: first });
+  expect(built.stderr).toMatch(/Exported the build cache \(4 steps, 4 layers\)/);
+
+  const second = await store();
+  const again = await riboOk(['build', '-t', 'cached:1', '--cache-from', `type=registry,ref=${cacheRef}`, ctx], { root: second });
+  const steps = again.stderr.split('\n').filter((l) => /^\[stage-0 \d+\/\d+\] (CACHED )?(RUN|COPY)/.test(l));
+  expect(steps).toHaveLength(4);
+  expect(steps.every((l) => l.includes('] CACHED '))).toBe(true);
+  expect(again.stdout.trim()).toBe(built.stdout.trim());
+  expect((await riboOk(['run', '--rm', 'cached:1'], { root: second })).stdout).toContain('12 /app.txt');
+});
+
+it('refuses a blob the registry serves corrupted, and stores and tags nothing of it', async () => {
+  const image = await buildTwoLayerImage(`${registry.host}/e2e/corrupt:1`, 256 * 1024);
+  await riboOk(['push', `${registry.host}/e2e/corrupt:1`], { root: image.root });
+  const proxy = await startProxy(registry.host, { corruptDigest: image.big });
+  cleanups.push(() => proxy.stop());
+
+  const target = await store();
+  const pull = await ribo(['pull', `${proxy.host}/e2e/corrupt:1`], { root: target });
+  expect(pull.exitCode).toBe(1);
+  expect(pull.stderr).toContain(`Blob ${image.big}`);
+  expect(pull.stderr).toMatch(/does not match its digest/);
+  expect(pull.stderr).not.toMatch(/internal error/);
+  expect(await indexRefs(target)).toEqual([]);
+  expect(await exists(blobPath(target, image.big))).toBe(false);
+  expect(await readdir(path.join(target, 'ingest'))).toEqual([]);
+});
+
+it('keeps the blobs of a pull killed midway, and pulling again fetches only the rest', async () => {
+  const image = await buildTwoLayerImage(`${registry.host}/e2e/resume:1`, 4 * 1024 * 1024);
+  await riboOk(['push', `${registry.host}/e2e/resume:1`], { root: image.root });
+  // 4 MiB in 32 KiB pieces 60 ms apart: about 8 s for the big layer.
+  const proxy = await startProxy(registry.host, { slowDigest: image.big, slowDelayMs: 60 });
+  cleanups.push(() => proxy.stop());
+  const name = `${proxy.host}/e2e/resume:1`;
+
+  const target = await store();
+  const { child } = await spawnRibo(['pull', name], { root: target });
+  for (let i = 0; i < 200 && !((await exists(blobPath(target, image.small))) && (await exists(blobPath(target, image.config)))); i++) await sleep(50);
+  expect(await exists(blobPath(target, image.small))).toBe(true);
+  expect(blobGets(proxy.requests)).toContain(image.big);
+  process.kill(-child.pid!, 'SIGKILL');
+  await child;
+  expect(await indexRefs(target)).toEqual([]);
+  expect(await exists(blobPath(target, image.big))).toBe(false);
+
+  proxy.requests.length = 0;
+  proxy.behaviour.slowDigest = undefined;
+  await riboOk(['pull', name], { root: target });
+  expect(blobGets(proxy.requests)).toEqual([image.big]);
+  expect(await indexRefs(target)).toEqual([name]);
+  expect(await readdir(path.join(target, 'ingest'))).toEqual([]);
+  const stored = await readFile(blobPath(target, image.big));
+  expect(`sha256:${createHash('sha256').update(stored).digest('hex')}`).toBe(image.big);
+});

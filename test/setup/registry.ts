@@ -1,0 +1,223 @@
+/**
+ * Registries on loopback for the registry tests: Debian's docker-registry
+ * binary (never its systemd service) started on a free port with its storage
+ * in a temp dir, plain, with htpasswd basic auth, or with token auth against a
+ * small token server of our own; plus a proxy that counts, corrupts or slows
+ * down blob downloads.
+ */
+import { execa, type ResultPromise } from 'execa';
+import { createSign, randomUUID, X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface Users {
+  [name: string]: string;
+}
+
+export interface RunningRegistry {
+  /** 127.0.0.1:PORT */
+  host: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+async function waitForHttp(url: string, process: ResultPromise): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (process.exitCode !== null && process.exitCode !== undefined) throw new Error(`the registry exited: ${(await process.catch((e) => e)).stderr}`);
+    const ok = await new Promise<boolean>((resolve) => {
+      http.get(url, (res) => {
+        res.resume();
+        resolve(true);
+      }).on('error', () => resolve(false));
+    });
+    if (ok) return;
+    await sleep(100);
+  }
+  throw new Error(`nothing answers at ${url}`);
+}
+
+export type RegistryAuth = { kind: 'none' } | { kind: 'htpasswd'; users: Users } | { kind: 'token'; token: TokenServer };
+
+/** Starts `docker-registry serve CONFIG` on a free loopback port. */
+export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Promise<RunningRegistry> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-registry-'));
+  const port = await freePort();
+  let authConfig = '';
+  if (auth.kind === 'htpasswd') {
+    const lines: string[] = [];
+    for (const [user, password] of Object.entries(auth.users)) lines.push((await execa('htpasswd', ['-Bbn', user, password])).stdout.trim());
+    await writeFile(path.join(dir, 'htpasswd'), lines.join('\n') + '\n');
+    authConfig = `auth:\n  htpasswd:\n    realm: ribo-test\n    path: ${dir}/htpasswd\n`;
+  } else if (auth.kind === 'token') {
+    authConfig = `auth:\n  token:\n    realm: ${auth.token.realm}\n    service: ${auth.token.service}\n    issuer: ${auth.token.issuer}\n    rootcertbundle: ${auth.token.certFile}\n`;
+  }
+  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authConfig}`;
+  await writeFile(path.join(dir, 'config.yml'), config);
+  const child = execa('docker-registry', ['serve', path.join(dir, 'config.yml')], { reject: false, env: { OTEL_TRACES_EXPORTER: 'none' } });
+  await waitForHttp(`http://127.0.0.1:${port}/v2/`, child);
+  return {
+    host: `127.0.0.1:${port}`,
+    dataDir: path.join(dir, 'data'),
+    stop: async () => {
+      child.kill('SIGKILL');
+      await child.catch(() => undefined);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface TokenServer {
+  realm: string;
+  service: string;
+  issuer: string;
+  certFile: string;
+  /** Token requests seen, as "user scope…". */
+  requests: string[];
+  stop(): Promise<void>;
+}
+
+function base64url(data: Buffer | string): string {
+  return Buffer.from(data).toString('base64url');
+}
+
+/**
+ * A bearer token service: checks Basic credentials against `users` and hands
+ * out RS256 JWTs (the signing certificate in the x5c header, trusted by the
+ * registry through rootcertbundle) granting whatever the scopes ask for.
+ * Anonymous requests are refused.
+ */
+export async function startTokenServer(users: Users): Promise<TokenServer> {
+  const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-token-'));
+  const keyFile = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', keyFile, '-out', certFile, '-days', '2', '-subj', '/CN=ribo-test-token']);
+  const key = await readFile(keyFile, 'utf8');
+  const certDer = new X509Certificate(await readFile(certFile)).raw;
+  const service = 'ribo-test-registry';
+  const issuer = 'ribo-test-issuer';
+  const requests: string[] = [];
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const header = req.headers.authorization ?? '';
+    const decoded = header.startsWith('Basic ') ? Buffer.from(header.slice(6), 'base64').toString('utf8') : '';
+    const user = decoded.slice(0, decoded.indexOf(':'));
+    const password = decoded.slice(decoded.indexOf(':') + 1);
+    const scopes = url.searchParams.getAll('scope');
+    requests.push(`${user || '-'} ${scopes.join(' ')}`.trim());
+    if (!user || users[user] !== password) {
+      res.writeHead(401, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ details: 'incorrect username or password' }));
+      return;
+    }
+    const access = scopes.map((scope) => {
+      const [type, ...rest] = scope.split(':');
+      const actions = rest.pop()!.split(',');
+      return { type, name: rest.join(':'), actions };
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const headerPart = base64url(JSON.stringify({ alg: 'RS256', typ: 'JWT', x5c: [certDer.toString('base64')] }));
+    const claims = base64url(JSON.stringify({ iss: issuer, sub: user, aud: service, exp: now + 300, nbf: now - 10, iat: now, jti: randomUUID(), access }));
+    const signer = createSign('RSA-SHA256');
+    signer.update(`${headerPart}.${claims}`);
+    const token = `${headerPart}.${claims}.${base64url(signer.sign(key))}`;
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ token, expires_in: 300, issued_at: new Date().toISOString() }));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    realm: `http://127.0.0.1:${port}/token`,
+    service,
+    issuer,
+    certFile,
+    requests,
+    stop: async () => {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface ProxyBehaviour {
+  /** Flip a byte in the middle of this blob's body. */
+  corruptDigest?: string;
+  /** Send this blob's body slowly, in 32 KiB pieces this many ms apart. */
+  slowDigest?: string;
+  slowDelayMs?: number;
+}
+
+export interface Proxy {
+  host: string;
+  /** "GET /v2/…" for every request, in order. */
+  requests: string[];
+  behaviour: ProxyBehaviour;
+  stop(): Promise<void>;
+}
+
+/** An HTTP proxy in front of a registry that records requests and can damage or slow one blob. */
+export async function startProxy(target: string, behaviour: ProxyBehaviour = {}): Promise<Proxy> {
+  const requests: string[] = [];
+  const agent = new http.Agent({ keepAlive: true });
+  const server = http.createServer((req, res) => {
+    requests.push(`${req.method} ${req.url}`);
+    const upstream = http.request(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target }, agent }, async (up) => {
+      const digest = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
+      const headers = { ...up.headers };
+      if (typeof headers.location === 'string') headers.location = headers.location.replace(`http://${target}`, `http://${proxy.host}`);
+      res.writeHead(up.statusCode ?? 502, headers);
+      if (req.method !== 'GET' || !digest || (digest !== proxy.behaviour.corruptDigest && digest !== proxy.behaviour.slowDigest)) {
+        up.pipe(res);
+        return;
+      }
+      let offset = 0;
+      for await (const chunk of up as AsyncIterable<Buffer>) {
+        for (let start = 0; start < chunk.length; start += 32 * 1024) {
+          const piece = Buffer.from(chunk.subarray(start, start + 32 * 1024));
+          const size = Number(headers['content-length'] ?? 0);
+          const middle = Math.floor(size / 2);
+          if (digest === proxy.behaviour.corruptDigest && middle >= offset && middle < offset + piece.length) piece[middle - offset] ^= 0xff;
+          offset += piece.length;
+          if (res.destroyed) return;
+          res.write(piece);
+          if (digest === proxy.behaviour.slowDigest) await sleep(proxy.behaviour.slowDelayMs ?? 100);
+        }
+      }
+      res.end();
+    });
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const proxy: Proxy = {
+    host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
+    requests,
+    behaviour,
+    stop: async () => {
+      server.closeAllConnections();
+      agent.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+  return proxy;
+}
+
+/** The blob GETs among a proxy's requests, as digests. */
+export function blobGets(requests: string[]): string[] {
+  return requests.filter((r) => r.startsWith('GET ') && r.includes('/blobs/sha256:')).map((r) => r.slice(r.indexOf('/blobs/') + 7));
+}
