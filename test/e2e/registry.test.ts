@@ -120,7 +120,7 @@ it('gives a second, empty store full cache hits through --cache-from type=regist
 
   const second = await store();
   const again = await riboOk(['build', '-t', 'cached:1', '--cache-from', `type=registry,ref=${cacheRef}`, ctx], { root: second });
-  const steps = again.stderr.split('\n').filter((l) => /^\[stage-0 \d+\/\d+\] (CACHED )?(RUN|COPY)/.test(l));
+  const steps = again.stderr.split('\n').filter((l) => /^#\d+ \[stage-0 \d+\/\d+\] (CACHED )?(RUN|COPY)/.test(l));
   expect(steps).toHaveLength(4);
   expect(steps.every((l) => l.includes('] CACHED '))).toBe(true);
   expect(again.stdout.trim()).toBe(built.stdout.trim());
