@@ -7,7 +7,7 @@ import { MediaType } from '../oci/image.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
-import { applyLayer } from '../layer/index.js';
+import { applyLayer, type Compression } from '../layer/index.js';
 import { changeLayers, runContainer } from '../runtime/container.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
@@ -71,6 +71,8 @@ export interface BuildOptions {
   cacheExports?: CacheExport[];
   /** Fetches an image that is not in the store (FROM / COPY --from of a registry image); resolves to its manifest digest. */
   pullImage?: (ref: string, store: Store) => Promise<string>;
+  /** Compression of the layers this build writes (default gzip); part of each layer step's cache key. */
+  compression?: Compression;
 }
 
 /** A cached-only build met a step it would have to carry out. */
@@ -251,6 +253,9 @@ class StageBuilder {
     else if (command.kind === 'WORKDIR') step = this.workdirStep(state, command.path, command);
     else throw new BuildStepError(`${(command as Command).kind} is not supported by this version of ribo.`, (command as Command).location);
 
+    // A cached layer of another compression is a different blob: not a hit (gzip keys stay as they were).
+    const compression = this.opts.compression ?? 'gzip';
+    if (compression !== 'gzip') step.inputs = { ...step.inputs, compression };
     const key = stepKey(state.cacheKey, step.inputs);
     const useCache = this.opts.useCache ?? true;
     const cached = useCache ? await this.reusable(await this.cache.lookup(key, this.opts.store, this.cacheImports)) : undefined;
@@ -277,7 +282,7 @@ class StageBuilder {
         history.empty_layer = true;
       } else {
         const onProgress = (bytes: number) => reporter.report({ type: 'step-progress', time: Date.now(), step: info.step, phase: 'committing', bytes });
-        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch, onProgress });
+        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch, compression, onProgress });
       }
       this.applyStep(state, layerRef, history);
       const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };

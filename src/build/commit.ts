@@ -1,16 +1,17 @@
 import { rename, rm } from 'node:fs/promises';
-import { writeLayerFromUpperDir } from '../layer/index.js';
+import { writeLayerFromUpperDir, type Compression } from '../layer/index.js';
 import type { LayerRef } from '../image/layers.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import { applyLayer } from '../layer/index.js';
 import type { Store } from '../store/index.js';
-import { MediaType } from '../oci/image.js';
 
 export interface CommitOptions {
   /** Called every `progressIntervalMs` (default 250) with the layer bytes written so far: a long commit's progress. */
   onProgress?: (bytes: number) => void;
   progressIntervalMs?: number;
   sourceDateEpoch?: number;
+  /** Layer blob compression; gzip when not given. */
+  compression?: Compression;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -27,7 +28,7 @@ export async function commitUpperDir(store: Store, driver: MountDriver, upperDir
   const progress = opts.onProgress && setInterval(() => opts.onProgress!(writer.bytesWritten), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   let layer;
   try {
-    layer = await writeLayerFromUpperDir(upperDir, writer.stream, { compression: 'gzip', sourceDateEpoch: opts.sourceDateEpoch });
+    layer = await writeLayerFromUpperDir(upperDir, writer.stream, { compression: opts.compression ?? 'gzip', sourceDateEpoch: opts.sourceDateEpoch });
     await writer.commit({ digest: layer.digest, size: layer.size });
   } catch (error) {
     await writer.abort();
@@ -46,7 +47,7 @@ export async function commitUpperDir(store: Store, driver: MountDriver, upperDir
   });
   await rm(upperDir, { recursive: true, force: true });
   return {
-    descriptor: { mediaType: layer.mediaType ?? MediaType.layerTarGzip, digest: layer.digest, size: layer.size },
+    descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
     diffID: layer.diffID,
     dir,
   };

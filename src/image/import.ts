@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { RiboError } from '../errors.js';
-import { applyLayer, writeLayerFromTarStream } from '../layer/index.js';
+import { applyLayer, writeLayerFromTarStream, type Compression } from '../layer/index.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/image.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_PATH, hostArchitecture } from './platform.js';
@@ -12,13 +12,13 @@ export class ImportError extends RiboError {}
  * Makes a one-layer image from a plain rootfs tarball (e.g. mmdebstrap's) and
  * tags it. The tarball is streamed once: validated, hashed and compressed.
  */
-export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date()): Promise<Descriptor> {
+export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date(), compression: Compression = 'gzip'): Promise<Descriptor> {
   const info = await stat(tarball).catch(() => undefined);
   if (!info?.isFile()) throw new ImportError(`Cannot import ${tarball}: no such file. Give the path of a rootfs tarball, e.g. one made by mmdebstrap --format=tar.`);
   const writer = await store.ingest();
   let layer;
   try {
-    layer = await writeLayerFromTarStream(createReadStream(tarball), writer.stream, { compression: 'gzip' });
+    layer = await writeLayerFromTarStream(createReadStream(tarball), writer.stream, { compression });
     await writer.commit({ digest: layer.digest, size: layer.size });
   } catch (error) {
     await writer.abort();

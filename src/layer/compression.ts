@@ -7,10 +7,18 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip } from 'node:zlib';
 import { digestFromHash, sha256Hasher } from '../oci/digest.js';
 import { MediaType, type Digest } from '../oci/image.js';
-import { CorruptArchiveError, UnsupportedArchiveError } from './errors.js';
+import { CorruptArchiveError } from './errors.js';
 import { parallelGzip, parallelGzipAvailable } from './parallel-gzip.js';
+import { zstdCompress, zstdDecompress } from './zstd.js';
 
-export type Compression = 'gzip' | 'none';
+export type Compression = 'gzip' | 'zstd' | 'none';
+export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
+
+const MEDIA_TYPES: Record<Compression, string> = {
+  gzip: MediaType.layerTarGzip,
+  zstd: MediaType.layerTarZstd,
+  none: MediaType.layerTar,
+};
 
 export interface LayerDigests {
   /** sha256 of the uncompressed tar. */
@@ -71,6 +79,8 @@ export async function writeCompressedLayer(
     await pipeline(Readable.from(parallelGzip(hashed(), 6), { objectMode: false }), counter, out);
   } else if (compression === 'gzip') {
     await pipeline(Readable.from(hashed(), { objectMode: false }), createGzip({ level: 6 }), counter, out);
+  } else if (compression === 'zstd') {
+    await pipeline(Readable.from(zstdCompress(hashed()), { objectMode: false }), counter, out);
   } else {
     await pipeline(Readable.from(hashed(), { objectMode: false }), counter, out);
   }
@@ -79,7 +89,7 @@ export async function writeCompressedLayer(
     diffID: digestFromHash(diffHash),
     digest,
     size,
-    mediaType: compression === 'gzip' ? MediaType.layerTarGzip : MediaType.layerTar,
+    mediaType: MEDIA_TYPES[compression],
   };
 }
 
@@ -91,8 +101,9 @@ function startsWith(buffer: Buffer, magic: number[]): boolean {
 }
 
 /**
- * The uncompressed bytes of a layer blob, whether it is gzip or plain tar (told apart
- * by magic bytes). gzip errors surface as CorruptArchiveError.
+ * The uncompressed bytes of a layer blob, whether it is gzip, zstd or plain tar (told
+ * apart by magic bytes, as media types from other tools are not always right).
+ * Damaged gzip or zstd data surfaces as CorruptArchiveError.
  */
 export async function* decompressedLayer(input: NodeJS.ReadableStream | AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
   const iterator = (input as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
@@ -117,7 +128,8 @@ export async function* decompressedLayer(input: NodeJS.ReadableStream | AsyncIte
   }
 
   if (startsWith(head, ZSTD_MAGIC)) {
-    throw new UnsupportedArchiveError('The layer is zstd-compressed, which this version of ribo cannot read yet; use a gzip or uncompressed layer.');
+    yield* zstdDecompress(rest());
+    return;
   }
   if (!startsWith(head, GZIP_MAGIC)) {
     yield* rest();

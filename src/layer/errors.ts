@@ -17,7 +17,7 @@ export class CorruptArchiveError extends LayerError {
   }
 }
 
-/** A well-formed archive uses a feature ribo does not support (sparse files, zstd, ...). */
+/** A well-formed archive uses a feature ribo does not support (sparse files, ...). */
 export class UnsupportedArchiveError extends LayerError {}
 
 /**
@@ -52,10 +52,13 @@ export class SourceChangedError extends LayerError {
   }
 }
 
-/** A helper program (getfattr, setfattr, mknod, mkfifo) is missing or failed. */
+/** The Debian package each helper program comes from. */
+const TOOL_PACKAGES: Record<string, string> = { getfattr: 'attr', setfattr: 'attr', zstd: 'zstd' };
+
+/** A helper program (getfattr, setfattr, mknod, mkfifo, zstd) is missing or failed. */
 export class LayerToolError extends LayerError {
   constructor(tool: string, detail: string, cause?: unknown) {
-    const hint = tool === 'getfattr' || tool === 'setfattr' ? ' (package "attr")' : ' (package "coreutils")';
+    const hint = ` (package "${TOOL_PACKAGES[tool] ?? 'coreutils'}")`;
     super(`${tool}${hint} failed: ${detail}`, { cause });
   }
 }

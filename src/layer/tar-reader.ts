@@ -100,6 +100,13 @@ class ByteSource {
       // discard trailing padding after the end-of-archive marker
     }
   }
+
+  /** Stop reading early: lets the source release what it holds (a zstd process, a file). */
+  async close(): Promise<void> {
+    if (this.done) return;
+    this.done = true;
+    await this.iterator.return?.();
+  }
 }
 
 function cString(block: Buffer, offset: number, length: number): string {
@@ -192,6 +199,14 @@ function applyPax(header: TarHeader & { xattrs: Map<string, Buffer> }, values: P
 /** Reads tar entries from a stream of (uncompressed) bytes. */
 export async function* readTar(source: AsyncIterable<Buffer>, options: TarReaderOptions = {}): AsyncGenerator<TarEntry> {
   const input = new ByteSource(source, options.onSourceChunk);
+  try {
+    yield* entriesOf(input);
+  } finally {
+    await input.close();
+  }
+}
+
+async function* entriesOf(input: ByteSource): AsyncGenerator<TarEntry> {
   const globalPax: PaxValues = new Map();
   let localPax: PaxValues | null = null;
   let longName: string | null = null;

@@ -18,7 +18,7 @@ import { RegistryCache } from '../../build/cache/registry-cache.js';
 import { openRegistries, withRegistryOptions } from '../registry-options.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
-import { asList } from '../options.js';
+import { asCompression, asList, compressionOption } from '../options.js';
 import { parseBuildNetwork, parseSecrets } from '../build-flags.js';
 
 function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string, string> {
@@ -149,6 +149,7 @@ export const buildCommand: CommandModule = {
       .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or just DIR), or a registry, type=registry,ref=REF; may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), or a registry, type=registry,ref=REF' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
+      .option('compression', compressionOption)
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
@@ -181,6 +182,7 @@ export const buildCommand: CommandModule = {
       processEnv: env,
       cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
       cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
+      compression: asCompression(argv.compression),
     };
     const quiet = Boolean(argv.quiet);
     const progressMode = resolveProgressMode(parseProgressMode(String(argv.progress)), process.stderr, env);

@@ -2,6 +2,7 @@ import path from 'node:path';
 import { importRootfs } from '../../image/import.js';
 import { normalizeImageRef } from '../../store/index.js';
 import type { CommandModule } from '../command.js';
+import { asCompression, compressionOption } from '../options.js';
 import { openStore, type GlobalOptions } from '../session.js';
 
 export const importCommand: CommandModule = {
@@ -12,12 +13,13 @@ export const importCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('tarball', { type: 'string', describe: 'A plain rootfs tarball (e.g. from mmdebstrap --format=tar)' })
-      .positional('name', { type: 'string', describe: 'NAME[:TAG] for the image' }),
+      .positional('name', { type: 'string', describe: 'NAME[:TAG] for the image' })
+      .option('compression', compressionOption),
   handler: async (argv, env) => {
     const positional = [String(argv.tarball), String(argv.name)];
     const ref = normalizeImageRef(positional[1]!);
     const store = await openStore(argv as GlobalOptions, env);
-    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref);
+    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, new Date(), asCompression(argv.compression));
     process.stderr.write(`Imported ${positional[0]} as ${ref}\n`);
     process.stdout.write(`${manifest.digest}\n`);
     return 0;
