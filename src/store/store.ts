@@ -57,6 +57,9 @@ const LOCK_TIMEOUT_SECONDS = 120;
 const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
 const SHORT_ID = /^[0-9a-f]{4,64}$/;
 const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{1,64}$/;
+/** The build cache index (build/cache/directory-store.ts) writes "<hash>.<pid>.<random>.tmp" and renames. */
+const CACHE_INDEX_DIRS = ['cache/steps', 'cache/positions'];
+const CACHE_TEMP_NAME = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+\.tmp$/;
 
 /**
  * The image store: an OCI image layout at `root` plus ingest/, layers/,
@@ -136,14 +139,43 @@ export class Store {
     await fs.writeFile(this.inUseLockPath, '', { flag: 'a' });
   }
 
-  /** Remove ingest/ and tmp/ entries whose owning process has died. */
+  /**
+   * Remove what dead processes left: ingest/ files and tmp/ dirs (half-written blobs,
+   * half-unpacked layers, build work dirs) and the cache index's temp files. Names
+   * carry the owner's pid (and start time), so the work of live processes is never
+   * touched. Runs under the store lock so two ribo processes do not clean at once.
+   */
   private async removeStaleEntries(): Promise<void> {
+    const stale = await this.staleEntries();
+    if (stale.length === 0) return;
+    await withStoreLock(this.lockPath, LOCK_TIMEOUT_SECONDS, async () => {
+      for (const entry of stale) {
+        try {
+          await removeTree(entry);
+        } catch (error) {
+          // Files of container users can only be removed inside ribo's user namespace:
+          // the next command that enters it (build, run, import) cleans them.
+          if (!isErrno(error, 'EACCES', 'EPERM')) throw error;
+        }
+      }
+    });
+  }
+
+  private async staleEntries(): Promise<string[]> {
+    const stale: string[] = [];
     for (const dir of [this.ingestDir, this.tmpDir]) {
       for (const name of await fs.readdir(dir)) {
         const owner = parseOwner(name);
-        if (owner && !isAlive(owner)) await removeTree(path.join(dir, name));
+        if (owner && !isAlive(owner)) stale.push(path.join(dir, name));
       }
     }
+    for (const dir of CACHE_INDEX_DIRS.map((sub) => path.join(this.root, sub))) {
+      for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+        const pid = CACHE_TEMP_NAME.exec(name)?.[1];
+        if (pid !== undefined && !isAlive({ pid: Number(pid), start: 0 })) stale.push(path.join(dir, name));
+      }
+    }
+    return stale;
   }
 
   private ingestPath(label: string): string {

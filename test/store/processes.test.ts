@@ -87,6 +87,22 @@ describe('Store with several processes', () => {
     expect(await store.hasBlob(committed.digest)).toBe(true);
   });
 
+  it('removes temp files of the build cache index left by a process that died', async () => {
+    await Store.open(root);
+    const steps = path.join(root, 'cache', 'steps');
+    await fs.mkdir(steps, { recursive: true });
+    const { child, done } = startWorker('hang', root);
+    await waitForOutput(child, 'ready');
+    const hash = 'ab'.repeat(32);
+    const dead = `${hash}.${child.pid}.0badf00d.tmp`;
+    const live = `${hash}.${process.pid}.c0ffee00.tmp`;
+    for (const name of [dead, live, hash]) await fs.writeFile(path.join(steps, name), '{}');
+    child.kill('SIGKILL');
+    await expect(done).rejects.toThrow(/SIGKILL/);
+    await Store.open(root);
+    expect(await listDir(steps)).toEqual([hash, live].sort());
+  });
+
   it('treats a recycled pid with a different start time as dead', async () => {
     await Store.open(root);
     // Our own pid, but a start time this process never had.
