@@ -10,7 +10,8 @@ export class ImportError extends RiboError {}
 
 /**
  * Makes a one-layer image from a plain rootfs tarball (e.g. mmdebstrap's) and
- * tags it. The tarball is streamed once: validated, hashed and compressed.
+ * tags it. The tarball is read twice: once validated, hashed and compressed into
+ * the blob, once unpacked; the blob is committed only when both succeeded.
  */
 export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date(), compression: Compression = 'gzip'): Promise<Descriptor> {
   const info = await stat(tarball).catch(() => undefined);
@@ -19,13 +20,15 @@ export async function importRootfs(store: Store, tarball: string, ref: string, n
   let layer;
   try {
     layer = await writeLayerFromTarStream(createReadStream(tarball), writer.stream, { compression });
+    // Unpack from the tarball before the blob is committed: an archive that only
+    // fails while being applied (a write through a symlink) then leaves no blob.
+    await store.ensureUnpacked(layer.diffID, (dir) => applyLayer(createReadStream(tarball), dir, { mode: 'lower' }));
     await writer.commit({ digest: layer.digest, size: layer.size });
   } catch (error) {
     await writer.abort();
     if (error instanceof RiboError) throw new ImportError(`Cannot import ${tarball}: ${error.message}`, { cause: error });
     throw error;
   }
-  await store.ensureUnpacked(layer.diffID, (dir) => applyLayer(store.openBlob(layer.digest), dir, { mode: 'lower' }));
   const created = now.toISOString();
   const config: ImageConfig = {
     created,

@@ -19,12 +19,13 @@ const LOWER_SETUP = [
   'head -c 100000 /dev/urandom > var/cache/apt/archives/pkg.deb && touch var/cache/apt/lock',
   'echo old > replaced-by-file/deep/x && echo file > replaced-by-dir',
   'echo tool > usr/bin/tool && echo gone > usr/bin/removed && touch data/keep',
+  'mkdir -p gone-dir/sub && touch gone-dir/sub/f',
   'touch -d @1500000000 etc/passwd etc/conf.d/a etc/conf.d/b',
 ].join(' && ');
 
 /** What a RUN step might do: every kind of change a layer has to carry. */
 const CHANGES = [
-  'rm etc/conf.d/a usr/bin/removed',
+  'rm etc/conf.d/a usr/bin/removed && rm -r gone-dir',
   'rm -r var/cache/apt && mkdir -p var/cache/apt && echo fresh > var/cache/apt/new',
   'rm -r replaced-by-file && echo now-a-file > replaced-by-file',
   'rm replaced-by-dir && mkdir replaced-by-dir && touch replaced-by-dir/inside',
