@@ -214,3 +214,54 @@ describe('device nodes in a user namespace', () => {
     }
   });
 });
+
+describe('--compression', () => {
+  let root: string;
+  let context: string;
+  beforeAll(async () => {
+    root = await makeStore();
+    context = await makeContext({}, 'hello');
+  });
+  afterAll(async () => {
+    await removeStore(root);
+    await execa('rm', ['-rf', context]);
+  });
+
+  const layerTypes = async (tag: string) => (await readImage(root, tag)).manifest.layers.map((layer) => layer.mediaType);
+
+  it('builds zstd layers that run, and never serves them to a gzip build from the cache', async () => {
+    await riboOk(['build', '--compression', 'zstd', '-t', 'hello:zstd', context], { root });
+    const zstdImage = await readImage(root, 'hello:zstd');
+    expect(new Set(await layerTypes('hello:zstd'))).toEqual(new Set(['application/vnd.oci.image.layer.v1.tar+zstd']));
+    for (const layer of zstdImage.manifest.layers) {
+      const head = (await readFile(blobPath(root, layer.digest))).subarray(0, 4);
+      expect(head).toEqual(Buffer.from([0x28, 0xb5, 0x2f, 0xfd]));
+    }
+    const { stdout } = await riboOk(['run', '--rm', 'hello:zstd', 'cat', '/app/greeting.txt'], { root });
+    expect(stdout).toContain('Hello from a ribo container!');
+
+    const gzip = await riboOk(['build', '-t', 'hello:gzip', context], { root });
+    expect(gzip.stderr).not.toMatch(/CACHED (RUN|COPY)/);
+    expect(new Set(await layerTypes('hello:gzip'))).toEqual(new Set(['application/vnd.oci.image.layer.v1.tar+gzip']));
+    const gzipImage = await readImage(root, 'hello:gzip');
+    expect(gzipImage.config.rootfs.diff_ids).toEqual(zstdImage.config.rootfs.diff_ids);
+
+    const again = await riboOk(['build', '--compression', 'zstd', '-t', 'hello:zstd2', context], { root });
+    expect(again.stderr).not.toMatch(/\] (RUN|COPY)/);
+    expect((await readImage(root, 'hello:zstd2')).manifest).toEqual(zstdImage.manifest);
+  });
+
+  it('imports a rootfs as an uncompressed or zstd layer', async () => {
+    const tarball = path.join(context, 'rootfs.tar');
+    await execa('sh', ['-ec', `mkdir -p r/bin && cp busybox r/bin/busybox && ln -s busybox r/bin/sh && tar --numeric-owner -C r -cf ${tarball} . && chmod a+r ${tarball}`], { cwd: context });
+    for (const [compression, mediaType] of [['none', 'application/vnd.oci.image.layer.v1.tar'], ['zstd', 'application/vnd.oci.image.layer.v1.tar+zstd']]) {
+      await riboOk(['import', '--compression', compression!, tarball, `rootfs:${compression}`], { root });
+      expect(await layerTypes(`rootfs:${compression}`)).toEqual([mediaType]);
+      const { stdout } = await riboOk(['run', '--rm', `rootfs:${compression}`, '/bin/busybox', 'echo', 'imported'], { root });
+      expect(stdout.trim()).toBe('imported');
+    }
+    const bad = await ribo(['import', '--compression', 'lz4', tarball, 'rootfs:lz4'], { root });
+    expect(bad.exitCode).not.toBe(0);
+    expect(bad.stderr).toMatch(/compression/);
+  });
+});
