@@ -37,6 +37,7 @@ bench:
 	@bin/install-deps --bench
 	bench/build-bench.sh
 	node bench/layer-bench.mjs
+	bench/pull-bench.sh
 
 clean:
 	rm -rf dist fixtures/hello/busybox

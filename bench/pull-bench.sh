@@ -1,0 +1,65 @@
+#!/bin/bash
+# Pulls an image of about 200 MB (four layers of incompressible data, built by
+# ribo FROM scratch) from a docker-registry on loopback into an empty store
+# with `ribo pull`, and into an empty OCI layout with `skopeo copy docker://…
+# oci:DIR`, alternately, in the same run; prints each tool's median time, the
+# ratio and ribo's peak RSS. Target: ribo <= 1.0x skopeo.
+# Usage: bench/pull-bench.sh [ROUNDS]   (default 3)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${1:-3}
+work=$(mktemp -d /var/tmp/ribo-pull-bench.XXXXXX)
+registry_pid=
+cleanup() {
+  [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+cat > "$work/registry.yml" <<YML
+version: 0.1
+log:
+  level: error
+  accesslog:
+    disabled: true
+storage:
+  filesystem:
+    rootdirectory: $work/registry
+http:
+  addr: 127.0.0.1:$port
+YML
+docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
+registry_pid=$!
+for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+
+ref="127.0.0.1:$port/bench/big:1"
+mkdir -p "$work/ctx"
+printf 'FROM scratch\n' > "$work/ctx/Dockerfile"
+for i in 1 2 3 4; do
+  head -c $((50 * 1024 * 1024)) /dev/urandom > "$work/ctx/part$i.bin"
+  printf 'COPY part%s.bin /data/part%s.bin\n' "$i" "$i" >> "$work/ctx/Dockerfile"
+done
+"$here/bin/ribo" --root "$work/source" build -q -t "$ref" "$work/ctx" >/dev/null 2>&1
+"$here/bin/ribo" --root "$work/source" push -q "$ref" >/dev/null
+size=$(du -sb "$work/registry" | cut -f1)
+echo "pull-bench: image $ref, $(( size / 1000000 )) MB in the registry, $rounds rounds"
+
+# Seconds (wall) and peak RSS (kB) of a command, via GNU time.
+measure() {
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
+  cat "$work/time"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+: > "$work/ribo.times"; : > "$work/skopeo.times"; : > "$work/ribo.rss"
+for round in $(seq "$rounds"); do
+  rm -rf "$work/pull-store" "$work/pull-oci"
+  read -r secs rss < <(measure "$here/bin/ribo" --root "$work/pull-store" pull -q "$ref")
+  echo "$secs" >> "$work/ribo.times"; echo "$rss" >> "$work/ribo.rss"
+  read -r ssecs _ < <(measure skopeo copy --quiet --src-tls-verify=false "docker://$ref" "oci:$work/pull-oci:big")
+  echo "$ssecs" >> "$work/skopeo.times"
+  echo "  round $round: ribo ${secs}s (peak RSS $((rss / 1024)) MB), skopeo ${ssecs}s"
+done
+r=$(median < "$work/ribo.times"); s=$(median < "$work/skopeo.times"); m=$(sort -n "$work/ribo.rss" | tail -1)
+awk -v r="$r" -v s="$s" -v m="$m" 'BEGIN { printf "pull-bench: ribo %.2fs, skopeo %.2fs, ratio %.2fx (target <= 1.0x); ribo peak RSS %d MB\n", r, s, r / s, m / 1024 }'
