@@ -31,7 +31,7 @@ http:
 YML
 docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
 registry_pid=$!
-for _ in $(seq 50); do curl -sf "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
+node -e 'const tryGet = (n) => require("http").get(process.argv[1], (r) => { r.resume(); process.exit(0); }).on("error", () => n > 0 ? setTimeout(() => tryGet(n - 1), 100) : process.exit(1)); tryGet(50);' "http://127.0.0.1:$port/v2/"
 
 ref="127.0.0.1:$port/bench/big:1"
 mkdir -p "$work/ctx"

@@ -171,3 +171,54 @@ it('keeps the blobs of a pull killed midway, and pulling again fetches only the 
   const stored = await readFile(blobPath(target, image.big));
   expect(`sha256:${createHash('sha256').update(stored).digest('hex')}`).toBe(image.big);
 });
+
+it('retries a blob the registry fails with 503, and pulls by digest', async () => {
+  const image = await buildTwoLayerImage(`${registry.host}/e2e/retry:1`, 64 * 1024);
+  const pushed = await riboOk(['push', `${registry.host}/e2e/retry:1`], { root: image.root });
+  const digest = pushed.stdout.trim();
+  const proxy = await startProxy(registry.host, { failOnceDigest: image.big });
+  cleanups.push(() => proxy.stop());
+
+  const target = await store();
+  const pull = await riboOk(['pull', `${proxy.host}/e2e/retry@${digest}`], { root: target });
+  expect(pull.stdout.trim()).toBe(digest);
+  expect(pull.stderr).toMatch(/retrying/);
+  expect(blobGets(proxy.requests).filter((d) => d === image.big)).toHaveLength(2);
+  // A pull by digest alone tags nothing; the image is found by its digest.
+  expect(await indexRefs(target)).toEqual([]);
+  const inspect = await riboOk(['inspect', digest], { root: target });
+  expect(inspect.stdout).toContain(image.big);
+});
+
+it('picks the image for the platform asked for from a multi-platform index', async () => {
+  const source = await store();
+  const ctx = await context({ Dockerfile: 'FROM scratch\nCOPY small.txt /small.txt\n', 'small.txt': 'x\n' });
+  const digests: Record<string, string> = {};
+  for (const arch of ['amd64', 'arm64']) {
+    digests[arch] = (await riboOk(['build', '-q', '--label', `arch=${arch}`, '-t', `multi:${arch}`, ctx], { root: source })).stdout.trim();
+  }
+  // An OCI layout holding an index of the two, copied to the registry by skopeo --all.
+  const layout = await context({});
+  await execa('cp', ['-r', path.join(source, 'blobs'), path.join(source, 'oci-layout'), layout]);
+  const entries = await Promise.all(Object.entries(digests).map(async ([arch, digest]) => ({
+    mediaType: 'application/vnd.oci.image.manifest.v1+json',
+    digest,
+    size: (await readFile(blobPath(source, digest))).length,
+    platform: { os: 'linux', architecture: arch },
+  })));
+  const indexBytes = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: entries }));
+  const indexDigest = `sha256:${createHash('sha256').update(indexBytes).digest('hex')}`;
+  await (await import('node:fs/promises')).writeFile(blobPath(layout, indexDigest), indexBytes);
+  await (await import('node:fs/promises')).writeFile(path.join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.index.v1+json', digest: indexDigest, size: indexBytes.length, annotations: { 'org.opencontainers.image.ref.name': 'multi' } }] }));
+  await execa('skopeo', ['copy', '--all', '--dest-tls-verify=false', `oci:${layout}:multi`, `docker://${registry.host}/e2e/multi:1`]);
+
+  for (const arch of ['amd64', 'arm64']) {
+    const target = await store();
+    const pulled = await riboOk(['pull', '--platform', `linux/${arch}`, `${registry.host}/e2e/multi:1`], { root: target });
+    expect(pulled.stdout.trim()).toBe(digests[arch]);
+    expect((await readImage(target, `${registry.host}/e2e/multi:1`)).config.config.Labels.arch).toBe(arch);
+  }
+  const none = await ribo(['pull', '--platform', 'linux/s390x', `${registry.host}/e2e/multi:1`], { root: await store() });
+  expect(none.exitCode).toBe(1);
+  expect(none.stderr).toContain('has no image for linux/s390x; it offers linux/amd64, linux/arm64');
+});

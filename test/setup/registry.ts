@@ -160,6 +160,8 @@ export interface ProxyBehaviour {
   /** Send this blob's body slowly, in 32 KiB pieces this many ms apart. */
   slowDigest?: string;
   slowDelayMs?: number;
+  /** Answer the first GET of this blob with 503 Service Unavailable. */
+  failOnceDigest?: string;
 }
 
 export interface Proxy {
@@ -176,6 +178,12 @@ export async function startProxy(target: string, behaviour: ProxyBehaviour = {})
   const agent = new http.Agent({ keepAlive: true });
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    if (req.method === 'GET' && proxy.behaviour.failOnceDigest && req.url?.endsWith(`/blobs/${proxy.behaviour.failOnceDigest}`)) {
+      proxy.behaviour.failOnceDigest = undefined;
+      res.writeHead(503, { 'content-type': 'text/plain' });
+      res.end('try again later');
+      return;
+    }
     const upstream = http.request(`http://${target}${req.url}`, { method: req.method, headers: { ...req.headers, host: target }, agent }, async (up) => {
       const digest = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
       const headers = { ...up.headers };
