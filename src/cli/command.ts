@@ -4,7 +4,8 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 export interface CommandModule {
   name: string;
   usage: string;
-  describe: string;
+  /** false hides an internal command from --help. */
+  describe: string | false;
   /** True for commands that mount file systems or run containers (given their arguments). */
   needsNamespace: boolean | ((argv: ArgumentsCamelCase<Record<string, unknown>>) => boolean);
   builder: (yargs: Argv) => Argv;

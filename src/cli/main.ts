@@ -20,9 +20,19 @@ import { pullCommand } from './commands/pull.js';
 import { pushCommand } from './commands/push.js';
 import { loginCommand } from './commands/login.js';
 import { logoutCommand } from './commands/logout.js';
+import { psCommand } from './commands/ps.js';
+import { stopCommand, killCommand } from './commands/stop.js';
+import { rmCommand } from './commands/rm.js';
+import { logsCommand } from './commands/logs.js';
+import { execCommand } from './commands/exec.js';
+import { containerMonitorCommand } from './commands/container-monitor.js';
 import type { CommandModule } from './command.js';
 
-const COMMANDS: CommandModule[] = [buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand, buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand];
+const COMMANDS: CommandModule[] = [
+  buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
+  buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
+  psCommand, stopCommand, killCommand, rmCommand, logsCommand, execCommand, containerMonitorCommand,
+];
 
 function printError(error: unknown): number {
   if (error instanceof RiboError) {
@@ -52,7 +62,8 @@ function parser(args: string[]): Argv {
       throw error ?? new (class extends RiboError {})(`${message} See \`ribo --help\`.`, { exitCode: 2 });
     });
   for (const command of COMMANDS) {
-    cli = cli.command(command.usage, command.describe, command.builder, () => undefined);
+    // describe false hides a command from --help (yargs' typings only admit strings)
+    cli = cli.command(command.usage, command.describe as string, command.builder, () => undefined);
   }
   return cli;
 }

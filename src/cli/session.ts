@@ -3,9 +3,8 @@ import { rm } from 'node:fs/promises';
 import { Store, resolveStoreRoot } from '../store/index.js';
 import { currentNamespace, type NamespaceInfo } from '../runtime/namespace.js';
 import { selectDriver, type MountDriver } from '../runtime/overlay.js';
-import { OciRuntime } from '../runtime/oci-runtime.js';
+import { OciRuntime, runtimeStateDir } from '../runtime/oci-runtime.js';
 import { detectCgroupMode, hideUnifiedHierarchy, type CgroupMode } from '../runtime/cgroups.js';
-import path from 'node:path';
 
 export interface GlobalOptions {
   root?: string;
@@ -42,7 +41,7 @@ export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): 
   const cgroupMode = await detectCgroupMode();
   const runtime = await OciRuntime.select({
     requested: runtimeName,
-    stateDir: path.join(store.root, 'run', runtimeName ?? 'crun'),
+    stateDir: runtimeStateDir(store.root, runtimeName ?? 'crun'),
     rootless: namespace.rootless,
     prepareHost: (runtimeName ?? 'crun') === 'crun' ? async () => void (await hideUnifiedHierarchy(namespace.rootless)) : undefined,
   });

@@ -1,20 +1,17 @@
-import { rm } from 'node:fs/promises';
-import path from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { unpackImageLayers, lowerDirs } from '../image/layers.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
 import { storeRefFor } from '../image/transport-ref.js';
-import { runContainer } from '../runtime/container.js';
 import { findExecutable } from '../runtime/executables.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
-import type { ContainerStdio } from '../runtime/oci-runtime.js';
 import type { RunSpec } from './run-options.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
-import { resolveUser } from '../runtime/users.js';
 import type { Store } from '../store/index.js';
 import { RiboError } from '../errors.js';
+import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
+import { recoverContainers, removeContainerFiles } from './lifecycle.js';
+import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
 
 export interface RunImageOptions {
   store: Store;
@@ -24,13 +21,14 @@ export interface RunImageOptions {
   image: string;
   /** Replaces the image's CMD when non-empty. */
   command: string[];
+  /** Remove the container (writable layer, record, log) when it exits. */
   remove: boolean;
+  /** A unique name; a random one when absent. */
+  name?: string;
   /** What the flags asked for (run-options.ts). */
   spec: RunSpec;
   /** The cgroup limits the host lets ribo enforce (cgroups.ts), not necessarily all of spec.resources. */
   resources?: LinuxResources;
-  /** The caller's terminal streams by default; stdin only with -i or -t. */
-  stdio?: ContainerStdio;
 }
 
 export class NothingToRunError extends RiboError {}
@@ -48,11 +46,13 @@ export function containerArgs(entrypoint: string[] | null | undefined, cmd: stri
 }
 
 /**
- * Runs an image over a throwaway writable layer and returns the container's
- * exit code. The container's directory is kept under the store's containers/
- * unless `remove` is set.
+ * Resolves the image, unpacks its layers and works out everything the
+ * container needs (its plan), then records it as a new container in
+ * `created` state under the store's containers/.
  */
-export async function runImage(opts: RunImageOptions): Promise<number> {
+export async function createContainer(opts: RunImageOptions, detached: boolean): Promise<ContainerRecord> {
+  const containers = ContainerStore.ofStore(opts.store.root);
+  await recoverContainers(containers, opts.store.root);
   const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image));
   const layers = await unpackImageLayers(opts.store, image.manifest, image.config, opts.image);
   const config = image.config.config ?? {};
@@ -68,43 +68,69 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
     const [key, ...value] = entry.split('=');
     env.set(key!, value.join('='));
   }
-  const init = spec.init ? await findInit() : undefined;
-  const id = randomBytes(6).toString('hex');
-  const workDir = path.join(opts.store.root, 'containers', id);
+  const plan: ContainerPlan = {
+    lowers: lowerDirs(layers),
+    spec: {
+      args,
+      env: mapToEnv(env),
+      cwd: spec.workdir ?? (config.WorkingDir || '/'),
+      network: spec.network,
+      idCount: opts.idCount,
+      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+      terminal: spec.tty,
+      readonlyRootfs: spec.readOnly,
+      mounts: spec.mounts,
+      ...(opts.resources ? { resources: opts.resources } : {}),
+      capAdd: spec.capAdd,
+      capDrop: spec.capDrop,
+      noNewPrivileges: spec.noNewPrivileges,
+      seccomp: spec.seccomp,
+      ...(spec.init ? { init: await findInit() } : {}),
+    },
+    ...((spec.user ?? config.User) ? { user: spec.user ?? config.User } : {}),
+    interactive: spec.interactive,
+  };
+  return containers.create({
+    name: opts.name,
+    image: opts.image,
+    imageDigest: image.manifestDescriptor.digest,
+    command: args,
+    autoRemove: opts.remove,
+    detached,
+    ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+    driver: opts.driver.name,
+    runtime: opts.runtime.name,
+    plan,
+  });
+}
+
+/**
+ * Runs an image in the foreground and returns the container's exit code.
+ * Signals sent to ribo reach the container; the container is kept under the
+ * store's containers/ unless `remove` is set.
+ */
+export async function runImage(opts: RunImageOptions): Promise<number> {
+  const record = await createContainer(opts, false);
+  const containers = ContainerStore.ofStore(opts.store.root);
   try {
-    const result = await runContainer({
-      driver: opts.driver,
-      runtime: opts.runtime,
-      lowers: lowerDirs(layers),
-      workDir,
-      id: `ribo-${id}`,
-      stdio: opts.stdio ?? (spec.interactive || spec.tty ? 'inherit' : 'inherit-output'),
-      spec: {
-        args,
-        env: mapToEnv(env),
-        cwd: spec.workdir ?? (config.WorkingDir || '/'),
-        uid: 0,
-        gid: 0,
-        network: spec.network,
-        idCount: opts.idCount,
-        hostname: spec.hostname ?? id,
-        terminal: spec.tty,
-        readonlyRootfs: spec.readOnly,
-        mounts: spec.mounts,
-        resources: opts.resources,
-        capAdd: spec.capAdd,
-        capDrop: spec.capDrop,
-        noNewPrivileges: spec.noNewPrivileges,
-        seccomp: spec.seccomp,
-        init,
-      },
-      prepare: async (rootfs) => {
-        const user = await resolveUser(rootfs, spec.user ?? config.User);
-        return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
-      },
-    });
-    return result.exitCode;
-  } finally {
-    if (opts.remove) await rm(workDir, { recursive: true, force: true });
+    return await superviseContainer({ driver: opts.driver, runtime: opts.runtime, containers }, record, 'foreground');
+  } catch (error) {
+    if (opts.remove) await removeContainerFiles(containers, record, opts.store.root);
+    throw error;
+  }
+}
+
+/**
+ * Starts an image in the background: a monitor process (`launch`) mounts and
+ * runs the container and stays with it; returns once it has started.
+ */
+export async function runImageDetached(opts: RunImageOptions, launch: MonitorLauncher): Promise<ContainerRecord> {
+  const record = await createContainer(opts, true);
+  const containers = ContainerStore.ofStore(opts.store.root);
+  try {
+    return await launchMonitor(containers, record, launch);
+  } catch (error) {
+    if (opts.remove) await removeContainerFiles(containers, record, opts.store.root);
+    throw error;
   }
 }

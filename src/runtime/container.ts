@@ -1,4 +1,4 @@
-import { lstat, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { lstat, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { Mount } from '../oci/runtime-spec.js';
@@ -26,6 +26,10 @@ export interface ContainerRun {
   mountTargets?: string[];
   /** Called with the mounted rootfs before the container starts (e.g. to resolve the user). */
   prepare?: (rootfs: string) => Promise<Partial<ContainerSpec>>;
+  /** Where the runtime writes the container's pid; needed for `started`. */
+  pidFile?: string;
+  /** Called once the container's process exists, with its pid (as seen in ribo's namespace). */
+  started?: (pid: number) => Promise<void>;
 }
 
 export interface ContainerResult {
@@ -82,6 +86,25 @@ export async function changeLayers(driver: MountDriver, lowers: string[], workDi
   return upper;
 }
 
+const PID_FILE_POLL_MS = 20;
+
+/**
+ * Waits until the runtime has written the pid file (the process exists) and
+ * calls `started`; gives up quietly when the runtime exits first.
+ */
+async function announceStart(pidFile: string, running: Promise<number>, started: (pid: number) => Promise<void>): Promise<void> {
+  let done = false;
+  void running.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (pid > 0) {
+      await started(pid);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, PID_FILE_POLL_MS));
+  }
+}
+
 /** Runs one container over an overlay of `lowers` and a fresh upper dir, then unmounts. */
 export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
   const upper = path.join(run.workDir, 'upper');
@@ -115,7 +138,9 @@ export async function runContainer(run: ContainerRun): Promise<ContainerResult> 
     }
     await writeBundle(bundle, { ...run.spec, ...extra, mounts, rootfs });
     try {
-      exitCode = await run.runtime.run(bundle, id, run.stdio);
+      const running = run.runtime.run(bundle, id, run.stdio, { pidFile: run.pidFile });
+      if (run.pidFile && run.started) await announceStart(run.pidFile, running, run.started);
+      exitCode = await running;
     } finally {
       await run.runtime.delete(id);
     }

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { RiboError } from '../errors.js';
 import { checkSubordinateIds, mappedIdCount, RootlessSetupError } from './subids.js';
@@ -61,4 +61,52 @@ export async function reexecInNamespace(argv: string[], env: NodeJS.ProcessEnv):
       resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 1));
     });
   });
+}
+
+/**
+ * Runs `argv` (a ribo command line) inside the user and mount namespaces of
+ * the running process `pid` (a container's monitor), where that container's
+ * overlay is mounted and its runtime state is valid: `ribo exec` works there.
+ */
+export async function reexecInNamespaceOf(pid: number, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const rootless = process.getuid?.() !== 0;
+  const nsenter = await findExecutable('nsenter');
+  if (!nsenter) throw new RiboError('ribo needs the nsenter command from util-linux to enter a running container; install util-linux (as root: apt-get install util-linux).');
+  const nsenterArgs = rootless ? ['--preserve-credentials', '-U', '-m', '-t', String(pid)] : ['-m', '-t', String(pid)];
+  const child = spawn(nsenter, [...nsenterArgs, '--', process.execPath, ...argv], {
+    stdio: 'inherit',
+    env: { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' },
+  });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const handlers = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const).map((s) => [s, forward(s)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+  return await new Promise<number>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      for (const [s, handler] of handlers) process.off(s, handler);
+      resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 1));
+    });
+  });
+}
+
+/**
+ * Removes a tree that may hold files owned by subordinate ids (a container's
+ * writable layer): directly as root or inside ribo's namespace, otherwise in
+ * a throwaway user namespace where the user's ids are mapped.
+ */
+export async function removeOwnedTree(dir: string): Promise<void> {
+  if (process.getuid?.() === 0 || insideNamespace(process.env)) {
+    await rm(dir, { recursive: true, force: true });
+    return;
+  }
+  const unshare = await findExecutable('unshare');
+  if (!unshare) throw new RiboError('ribo needs the unshare command from util-linux; install util-linux (as root: apt-get install util-linux).');
+  const child = spawn(unshare, ['--map-auto', '--map-root-user', 'rm', '-rf', '--', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const code = await new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', resolve);
+  });
+  if (code !== 0) throw new RiboError(`Could not remove ${dir}: ${stderr.trim() || `rm exited ${code}`}. Check that your /etc/subuid and /etc/subgid ranges are unchanged.`);
 }

@@ -11,6 +11,11 @@ export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
 
 export class RuntimeError extends RiboError {}
 
+/** Where a store keeps one runtime's state (its --root), so stores never see each other's containers. */
+export function runtimeStateDir(storeRoot: string, name: string): string {
+  return path.join(storeRoot, 'run', name);
+}
+
 /**
  * Where the container's standard streams go: the caller's own ('inherit'),
  * the caller's stdout and stderr with stdin from /dev/null ('inherit-output',
@@ -26,7 +31,8 @@ export class OciRuntime {
   private constructor(
     readonly name: RuntimeName,
     readonly binary: string,
-    private readonly stateDir: string,
+    /** The runtime's --root: its state of every container of this store. */
+    readonly stateDir: string,
     private readonly rootless: boolean,
     private readonly prepareHost?: () => Promise<void>,
   ) {}
@@ -61,10 +67,28 @@ export class OciRuntime {
     return result.stdout.split('\n')[0]?.trim() ?? 'unknown';
   }
 
-  /** Creates, starts and waits for a container; resolves with its exit code (128+N when killed by signal N). */
-  async run(bundleDir: string, id: string, stdio: ContainerStdio): Promise<number> {
+  /**
+   * Creates, starts and waits for a container; resolves with its exit code
+   * (128+N when killed by signal N). With `pidFile`, the runtime writes the
+   * container's pid there before it starts the process.
+   */
+  async run(bundleDir: string, id: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
     await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
-    const args = [...this.globalArgs(), 'run', '--bundle', bundleDir, id];
+    return this.attach([...this.globalArgs(), 'run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio);
+  }
+
+  /** Runs the process described by `processFile` (an OCI process JSON) in the running container `id`. */
+  async exec(id: string, processFile: string, stdio: ContainerStdio): Promise<number> {
+    return this.attach([...this.globalArgs(), 'exec', '--process', processFile, id], stdio);
+  }
+
+  /** Sends `signal` (a name like TERM or SIGTERM, or a number) to the container's first process. */
+  async kill(id: string, signal: string): Promise<boolean> {
+    const result = await execa(this.binary, [...this.globalArgs(), 'kill', id, signal.replace(/^SIG/, '')], { reject: false });
+    return result.exitCode === 0;
+  }
+
+  private async attach(args: string[], stdio: ContainerStdio): Promise<number> {
     const child = spawn(this.binary, args, {
       stdio: stdio === 'inherit' ? 'inherit' : stdio === 'inherit-output' ? ['ignore', 'inherit', 'inherit'] : [stdio.stdin ?? 'ignore', 'pipe', 'pipe'],
     });

@@ -16,8 +16,8 @@ export interface ProcessIdentity {
 
 const OWNER_PREFIX = /^(\d+)\.(\d+)-/;
 
-/** Start time of a process, or undefined when it does not exist or /proc is unavailable. */
-function processStartTime(pid: number): number | undefined {
+/** State (R, S, Z, …) and start time of a process, or undefined when it does not exist or /proc is unavailable. */
+function processStat(pid: number): { state: string; start: number } | undefined {
   let stat: string;
   try {
     stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -29,7 +29,17 @@ function processStartTime(pid: number): number | undefined {
   // A zombie (state Z: killed, not yet reaped, as under an init that never reaps) is dead.
   if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
   const start = Number(fields[19]);
-  return Number.isFinite(start) ? start : undefined;
+  return Number.isFinite(start) ? { state: fields[0]!, start } : undefined;
+}
+
+function processStartTime(pid: number): number | undefined {
+  return processStat(pid)?.start;
+}
+
+/** The identity of a running process, or undefined when it is gone. */
+export function processIdentity(pid: number): ProcessIdentity | undefined {
+  const start = processStartTime(pid);
+  return start === undefined ? undefined : { pid, start };
 }
 
 export function currentProcess(): ProcessIdentity {
@@ -56,10 +66,10 @@ export function isAlive(owner: ProcessIdentity): boolean {
     // EPERM: it exists but belongs to another user.
     if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
   }
-  const start = processStartTime(owner.pid);
+  const stat = processStat(owner.pid);
   // Without /proc we cannot detect pid reuse; trust the signal probe.
-  if (start === undefined) return !procAvailable();
-  return owner.start === 0 || start === owner.start;
+  if (stat === undefined) return !procAvailable();
+  return owner.start === 0 || stat.start === owner.start;
 }
 
 function procAvailable(): boolean {

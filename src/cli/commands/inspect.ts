@@ -1,18 +1,29 @@
 import { inspectImage } from '../../image/inspect.js';
+import { ContainerStore } from '../../run/containers.js';
+import { inspectContainer } from '../../run/inspect.js';
+import { recoverContainers } from '../../run/lifecycle.js';
 import type { CommandModule } from '../command.js';
-import { openStore, type GlobalOptions } from '../session.js';
+import { openStore, storeRoot, type GlobalOptions } from '../session.js';
 
 export const inspectCommand: CommandModule = {
   name: 'inspect',
-  usage: 'inspect <images..>',
-  describe: "Show images' manifest digest, config, manifest and layers as JSON",
+  usage: 'inspect <names..>',
+  describe: 'Show containers or images as JSON (containers first, as docker does)',
   needsNamespace: false,
-  builder: (y) => y.positional('images', { type: 'string', array: true, describe: 'NAME[:TAG], a manifest digest, or a unique prefix of one' }),
+  builder: (y) =>
+    y
+      .positional('names', { type: 'string', array: true, describe: 'Container name or id; image NAME[:TAG], manifest digest, or a unique prefix of one' })
+      .option('type', { type: 'string', choices: ['container', 'image'], describe: 'Look only for containers or only for images' }),
   handler: async (argv, env) => {
-    const store = await openStore(argv as GlobalOptions, env);
-    const refs = (argv.images as unknown[]).map(String);
+    const root = storeRoot(argv as GlobalOptions, env);
+    const containers = ContainerStore.ofStore(root);
+    if (argv.type !== 'image') await recoverContainers(containers, root);
     const inspected = [];
-    for (const ref of refs) inspected.push(await inspectImage(store, ref));
+    for (const ref of (argv.names as unknown[]).map(String)) {
+      const record = argv.type === 'image' ? undefined : argv.type === 'container' ? await containers.find(ref) : await containers.lookup(ref);
+      if (record) inspected.push(inspectContainer(containers, record));
+      else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref));
+    }
     process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);
     return 0;
   },

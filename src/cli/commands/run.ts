@@ -1,31 +1,40 @@
 import { isatty } from 'node:tty';
-import { runImage } from '../../run/run-image.js';
+import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
+import type { MonitorLauncher } from '../../run/supervise.js';
+import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
 
-/** Options of `ribo run` (and global ones) that take a value as the next word. */
-const VALUE_OPTIONS = new Set([
-  '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
-  '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-  '--root', '--runtime', '--storage-driver',
-]);
+/** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
+const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
+const VALUE_OPTIONS: Record<string, Set<string>> = {
+  run: new Set([
+    '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
+    '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
+    ...GLOBAL_VALUE_OPTIONS,
+  ]),
+  exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
+};
 
 /**
- * Marks the end of ribo's own options with "--" right after the image, so the
- * container's command keeps its own flags (`ribo run img sh -c 'exit 7'`).
+ * Marks the end of ribo's own options with "--" right after the image (run)
+ * or container (exec), so the container's command keeps its own flags
+ * (`ribo run img sh -c 'exit 7'`).
  */
 export function protectContainerCommand(args: string[]): string[] {
+  const globals = new Set(GLOBAL_VALUE_OPTIONS);
   let start = 0;
-  while (start < args.length && args[start]!.startsWith('-')) start += VALUE_OPTIONS.has(args[start]!) ? 2 : 1;
-  if (args[start] !== 'run') return args;
+  while (start < args.length && args[start]!.startsWith('-')) start += globals.has(args[start]!) ? 2 : 1;
+  const valueOptions = VALUE_OPTIONS[args[start] ?? ''];
+  if (!valueOptions) return args;
   for (let i = start + 1; i < args.length; i++) {
     const word = args[i]!;
     if (word === '--') return args;
     if (word.startsWith('-')) {
-      if (VALUE_OPTIONS.has(word)) i += 1;
+      if (valueOptions.has(word)) i += 1;
       continue;
     }
     return [...args.slice(0, i + 1), '--', ...args.slice(i + 1)];
@@ -41,6 +50,8 @@ export const runCommand: CommandModule = {
   builder: (y) =>
     y
       .option('rm', { type: 'boolean', default: false, describe: 'Remove the container when it exits' })
+      .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'Run in the background and print the container id' })
+      .option('name', { type: 'string', describe: 'Name the container (unique in the store)' })
       .option('env', { alias: 'e', type: 'string', describe: 'Set an environment variable (NAME=VALUE, or NAME to copy it)' })
       .option('env-file', { type: 'string', describe: 'Read environment variables from a file of NAME=VALUE lines' })
       .option('volume', { alias: 'v', type: 'string', describe: 'Bind a host path: HOST:CONTAINER[:ro|rw]' })
@@ -86,11 +97,14 @@ export const runCommand: CommandModule = {
       init: Boolean(argv.init),
       privileged: Boolean(argv.privileged),
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) });
+    if (argv.detach && (argv.interactive || argv.tty)) {
+      throw new UsageError('ribo run -d cannot be combined with -i or -t: a detached container has no terminal or stdin to attach later. Leave out -i/-t (its output goes to `ribo logs`), or run it in the foreground.');
+    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
       if (limits.warning) process.stderr.write(`${limits.warning}\n`);
-      return await runImage({
+      const options: RunImageOptions = {
         store: session.store,
         driver: session.driver,
         runtime: session.runtime,
@@ -98,11 +112,28 @@ export const runCommand: CommandModule = {
         image,
         command,
         remove: Boolean(argv.rm),
+        name: argv.name as string | undefined,
         spec,
         resources: limits.resources,
-      });
+      };
+      if (argv.detach) {
+        const record = await runImageDetached(options, monitorLauncher(options, argv.storageDriver as string | undefined, env));
+        process.stdout.write(`${record.id}\n`);
+        return 0;
+      }
+      return await runImage(options);
     } finally {
       await session.close();
     }
   },
 };
+
+/** Starts `ribo container-monitor ID` with this store, driver and runtime, in the namespaces ribo is in. */
+function monitorLauncher(options: RunImageOptions, storageDriver: string | undefined, env: NodeJS.ProcessEnv): MonitorLauncher {
+  const driver = storageDriver === undefined ? [] : ['--storage-driver', storageDriver];
+  return {
+    execPath: process.execPath,
+    args: (id) => [process.argv[1]!, '--root', options.store.root, '--runtime', options.runtime.name, ...driver, 'container-monitor', id],
+    env,
+  };
+}

@@ -1,0 +1,29 @@
+import { ContainerStore, monitorAlive } from '../../run/containers.js';
+import { copyLog, followLog } from '../../run/logs.js';
+import type { CommandModule } from '../command.js';
+import { storeRoot, type GlobalOptions } from '../session.js';
+
+export const logsCommand: CommandModule = {
+  name: 'logs',
+  usage: 'logs <container>',
+  describe: "Show a container's output (stdout and stderr, each on its own stream)",
+  needsNamespace: false,
+  builder: (y) =>
+    y
+      .positional('container', { type: 'string', describe: 'Container name or id' })
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new output until the container exits' }),
+  handler: async (argv, env) => {
+    const containers = ContainerStore.ofStore(storeRoot(argv as GlobalOptions, env));
+    const record = await containers.find(String(argv.container));
+    const file = containers.logPath(record.id);
+    if (!argv.follow) {
+      await copyLog(file, 0, process.stdout, process.stderr);
+      return 0;
+    }
+    await followLog(file, process.stdout, process.stderr, async () => {
+      const current = await containers.read(record.id).catch(() => undefined);
+      return current !== undefined && monitorAlive(current);
+    });
+    return 0;
+  },
+};

@@ -1,0 +1,25 @@
+import { ContainerStore } from '../../run/containers.js';
+import { removeContainer } from '../../run/lifecycle.js';
+import type { CommandModule } from '../command.js';
+import { storeRoot, type GlobalOptions } from '../session.js';
+
+export const rmCommand: CommandModule = {
+  name: 'rm',
+  usage: 'rm <containers..>',
+  describe: 'Remove containers: their writable layer, log and record',
+  needsNamespace: false,
+  builder: (y) =>
+    y
+      .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Kill a running container first' }),
+  handler: async (argv, env) => {
+    const root = storeRoot(argv as GlobalOptions, env);
+    const containers = ContainerStore.ofStore(root);
+    for (const ref of (argv.containers as unknown[]).map(String)) {
+      const record = await containers.find(ref);
+      await removeContainer(containers, root, record, Boolean(argv.force));
+      process.stdout.write(`${ref}\n`);
+    }
+    return 0;
+  },
+};

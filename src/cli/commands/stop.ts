@@ -1,0 +1,54 @@
+import { ContainerStore } from '../../run/containers.js';
+import { ContainerNotRunningError, parseSignal, signalContainer, stopContainer, waitForExit } from '../../run/lifecycle.js';
+import { UsageError } from '../../errors.js';
+import type { CommandModule } from '../command.js';
+import { storeRoot, type GlobalOptions } from '../session.js';
+
+export const stopCommand: CommandModule = {
+  name: 'stop',
+  usage: 'stop <containers..>',
+  describe: "Stop running containers: their STOPSIGNAL (default SIGTERM), then SIGKILL after a timeout",
+  needsNamespace: false,
+  builder: (y) =>
+    y
+      .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
+      .option('time', { alias: 't', type: 'number', default: 10, describe: 'Seconds to wait before SIGKILL' })
+      .option('signal', { alias: 's', type: 'string', describe: 'Signal to send first (default: the image\'s STOPSIGNAL, else SIGTERM)' }),
+  handler: async (argv, env) => {
+    const root = storeRoot(argv as GlobalOptions, env);
+    const containers = ContainerStore.ofStore(root);
+    const seconds = Number(argv.time);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
+    const signal = argv.signal === undefined ? undefined : parseSignal(String(argv.signal), '--signal');
+    for (const ref of (argv.containers as unknown[]).map(String)) {
+      const record = await containers.find(ref);
+      await stopContainer(containers, root, record, seconds, signal);
+      process.stdout.write(`${ref}\n`);
+    }
+    return 0;
+  },
+};
+
+export const killCommand: CommandModule = {
+  name: 'kill',
+  usage: 'kill <containers..>',
+  describe: 'Send a signal (default SIGKILL) to running containers',
+  needsNamespace: false,
+  builder: (y) =>
+    y
+      .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
+      .option('signal', { alias: 's', type: 'string', default: 'KILL', describe: 'Signal name or number' }),
+  handler: async (argv, env) => {
+    const root = storeRoot(argv as GlobalOptions, env);
+    const containers = ContainerStore.ofStore(root);
+    const signal = parseSignal(String(argv.signal), '--signal');
+    for (const ref of (argv.containers as unknown[]).map(String)) {
+      const record = await containers.find(ref);
+      if (!signalContainer(record, signal)) throw new ContainerNotRunningError(`Container ${ref} is not running (${record.status}); nothing to signal.`);
+      // After SIGKILL the container is gone at once; report it as exited, as the next `ps` would.
+      if (signal === 'SIGKILL') await waitForExit(containers, root, record.id, 10_000);
+      process.stdout.write(`${ref}\n`);
+    }
+    return 0;
+  },
+};

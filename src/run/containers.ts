@@ -1,0 +1,200 @@
+/**
+ * The store's record of containers: containers/<id>/state.json next to the
+ * container's writable layer, bundle and log. A record outlives the process
+ * that made it, so `ps`, `logs`, `stop`, `exec` and `rm` can find a container
+ * from any later ribo command.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerSpec } from '../runtime/bundle.js';
+import { RiboError, UsageError } from '../errors.js';
+import { withStoreLock } from '../store/lock.js';
+import { currentProcess, isAlive, type ProcessIdentity } from '../store/owner.js';
+
+export type ContainerStatus = 'created' | 'running' | 'exited';
+
+/** Everything needed to start the container, kept so another process (the monitor) can start it. */
+export interface ContainerPlan {
+  /** Unpacked layer dirs, top-most first. */
+  lowers: string[];
+  /** The bundle's contents except what is found in the mounted rootfs at start (the user's ids). */
+  spec: Omit<ContainerSpec, 'rootfs' | 'uid' | 'gid' | 'additionalGids'>;
+  /** USER[:GROUP], resolved in the container's /etc/passwd and /etc/group at start. */
+  user?: string;
+  /** Keep stdin attached (-i), in the foreground only. */
+  interactive?: boolean;
+}
+
+export interface ContainerRecord {
+  /** 64 hex digits; the first 12 are the short id `ps` shows. */
+  id: string;
+  name: string;
+  /** The image as the user named it, and its manifest digest. */
+  image: string;
+  imageDigest: string;
+  created: string;
+  /** The container's process: ENTRYPOINT + CMD (or the command given). */
+  command: string[];
+  /** Remove everything when the container exits (`--rm`). */
+  autoRemove: boolean;
+  detached: boolean;
+  /** The image's STOPSIGNAL, sent by `ribo stop` (default SIGTERM). */
+  stopSignal?: string;
+  /** The storage driver and OCI runtime the container was started with; later commands must use the same. */
+  driver: string;
+  runtime: string;
+  /** The container's name for the OCI runtime (its state under the store's run/). */
+  runtimeId: string;
+  plan: ContainerPlan;
+  status: ContainerStatus;
+  /** The process in ribo's namespaces that holds the overlay mount and waits for the container. */
+  monitor: ProcessIdentity;
+  /** The container's first process, as seen from the host. */
+  pid?: ProcessIdentity;
+  startedAt?: string;
+  finishedAt?: string;
+  exitCode?: number;
+  /** Why the container did not start or end normally. */
+  error?: string;
+}
+
+export class NoSuchContainerError extends RiboError {}
+export class ContainerNameInUseError extends UsageError {}
+
+const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+const ID_PATTERN = /^[0-9a-f]{64}$/;
+const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid', 'witty'];
+const NOUNS = ['badger', 'crane', 'dingo', 'egret', 'falcon', 'gecko', 'heron', 'ibis', 'koala', 'lemur', 'marten', 'newt', 'otter', 'panda', 'quokka', 'stoat'];
+
+export function shortId(id: string): string {
+  return id.slice(0, 12);
+}
+
+function randomName(): string {
+  const [a, n, d] = randomBytes(3);
+  return `${ADJECTIVES[a! % ADJECTIVES.length]}_${NOUNS[n! % NOUNS.length]}${d! % 100}`;
+}
+
+export function validateName(name: string): void {
+  if (!NAME_PATTERN.test(name)) {
+    throw new UsageError(`Invalid container name "${name}" (from --name): use letters, digits, "_", "." and "-", starting with a letter or digit.`);
+  }
+}
+
+/** The containers/ directory of one store. */
+export class ContainerStore {
+  constructor(readonly dir: string) {}
+
+  static ofStore(storeRoot: string): ContainerStore {
+    return new ContainerStore(path.join(storeRoot, 'containers'));
+  }
+
+  dirOf(id: string): string {
+    return path.join(this.dir, id);
+  }
+
+  logPath(id: string): string {
+    return path.join(this.dirOf(id), 'container.log');
+  }
+
+  private statePath(id: string): string {
+    return path.join(this.dirOf(id), 'state.json');
+  }
+
+  /**
+   * Creates the record of a new container under a lock, so two `ribo run
+   * --name x` at once cannot both get the name.
+   */
+  async create(fields: Omit<ContainerRecord, 'id' | 'name' | 'created' | 'status' | 'monitor' | 'runtimeId'> & { name?: string }): Promise<ContainerRecord> {
+    if (fields.name !== undefined) validateName(fields.name);
+    await mkdir(this.dir, { recursive: true });
+    return withStoreLock(`${this.dir}.lock`, 30, async () => {
+      const records = await this.list();
+      const names = new Set(records.map((r) => r.name));
+      if (fields.name !== undefined && names.has(fields.name)) {
+        const holder = records.find((r) => r.name === fields.name)!;
+        throw new ContainerNameInUseError(
+          `The container name "${fields.name}" is already in use by container ${shortId(holder.id)} (${holder.status}). Remove it first (ribo rm ${holder.status === 'running' ? '-f ' : ''}${fields.name}) or choose another --name.`,
+        );
+      }
+      let name = fields.name ?? randomName();
+      while (names.has(name)) name = randomName();
+      const id = randomBytes(32).toString('hex');
+      const record: ContainerRecord = {
+        ...fields,
+        id,
+        name,
+        created: new Date().toISOString(),
+        status: 'created',
+        monitor: currentProcess(),
+        runtimeId: `ribo-${shortId(id)}`,
+      };
+      await mkdir(this.dirOf(id));
+      await this.write(record);
+      return record;
+    });
+  }
+
+  /** Replaces the record atomically (temp file + rename): readers never see half of one. */
+  async write(record: ContainerRecord): Promise<void> {
+    const temp = `${this.statePath(record.id)}.${process.pid}.tmp`;
+    await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
+    await rename(temp, this.statePath(record.id));
+  }
+
+  async update(id: string, change: Partial<ContainerRecord>): Promise<ContainerRecord> {
+    const record = { ...(await this.read(id)), ...change };
+    await this.write(record);
+    return record;
+  }
+
+  async read(id: string): Promise<ContainerRecord> {
+    try {
+      return JSON.parse(await readFile(this.statePath(id), 'utf8')) as ContainerRecord;
+    } catch (error) {
+      throw new NoSuchContainerError(`No such container: ${id} (its record ${this.statePath(id)} is missing or unreadable: ${(error as Error).message}).`);
+    }
+  }
+
+  /** Every container with a readable record, oldest first. */
+  async list(): Promise<ContainerRecord[]> {
+    const names = await readdir(this.dir).catch(() => [] as string[]);
+    const records: ContainerRecord[] = [];
+    for (const name of names.filter((n) => ID_PATTERN.test(n))) {
+      const text = await readFile(this.statePath(name), 'utf8').catch(() => undefined);
+      if (text === undefined) continue;
+      try {
+        records.push(JSON.parse(text) as ContainerRecord);
+      } catch {
+        // a record being replaced right now; the rename makes this rare and harmless
+      }
+    }
+    return records.sort((a, b) => a.created.localeCompare(b.created));
+  }
+
+  /** Finds a container by name, full id or unique id prefix, as docker does. */
+  async find(nameOrId: string): Promise<ContainerRecord> {
+    const found = await this.lookup(nameOrId);
+    if (!found) throw new NoSuchContainerError(`No such container: ${nameOrId}. \`ribo ps -a\` lists the containers of this store.`);
+    return found;
+  }
+
+  /** Like find, but undefined when nothing matches (ambiguous prefixes are still an error). */
+  async lookup(nameOrId: string): Promise<ContainerRecord | undefined> {
+    const records = await this.list();
+    const exact = records.find((r) => r.id === nameOrId || r.name === nameOrId);
+    if (exact) return exact;
+    if (!/^[0-9a-f]+$/.test(nameOrId)) return undefined;
+    const matches = records.filter((r) => r.id.startsWith(nameOrId));
+    if (matches.length > 1) {
+      throw new UsageError(`The id prefix ${nameOrId} matches ${matches.length} containers (${matches.map((r) => shortId(r.id)).join(', ')}); give more of the id, or the name.`);
+    }
+    return matches[0];
+  }
+}
+
+/** True while the record's container may still be running: its monitor process is alive. */
+export function monitorAlive(record: ContainerRecord): boolean {
+  return record.status !== 'exited' && isAlive(record.monitor);
+}

@@ -1,0 +1,54 @@
+/**
+ * `ribo exec`: a further process in a running container. It runs inside the
+ * container's monitor's namespaces (where the rootfs is mounted and the
+ * runtime's state is valid), through the runtime's exec with a process
+ * description derived from the container's own.
+ */
+import { readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { randomBytes } from 'node:crypto';
+import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
+import type { RuntimeSpec } from '../oci/runtime-spec.js';
+import { resolveUser } from '../runtime/users.js';
+import { envToMap, mapToEnv } from '../image/env.js';
+import type { ContainerRecord, ContainerStore } from './containers.js';
+
+export interface ExecOptions {
+  command: string[];
+  /** NAME=VALUE entries added to the container's environment. */
+  env: string[];
+  user?: string;
+  workdir?: string;
+  interactive: boolean;
+  tty: boolean;
+}
+
+/** The container's process with another command, environment, user or directory. */
+export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opts: ExecOptions): Promise<NonNullable<RuntimeSpec['process']>> {
+  const base = bundleConfig.process!;
+  const env = envToMap(base.env);
+  for (const entry of opts.env) {
+    const [key, ...value] = entry.split('=');
+    env.set(key!, value.join('='));
+  }
+  let user = base.user;
+  if (opts.user !== undefined) {
+    const resolved = await resolveUser(rootfs, opts.user);
+    user = { uid: resolved.uid, gid: resolved.gid, ...(resolved.additionalGids.length ? { additionalGids: resolved.additionalGids } : {}) };
+  }
+  return { ...base, args: opts.command, env: mapToEnv(env), cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+}
+
+export async function execInContainer(runtime: OciRuntime, containers: ContainerStore, record: ContainerRecord, opts: ExecOptions): Promise<number> {
+  const dir = containers.dirOf(record.id);
+  const config = JSON.parse(await readFile(path.join(dir, 'bundle', 'config.json'), 'utf8')) as RuntimeSpec;
+  const processSpec = await execProcess(config, path.join(dir, 'rootfs'), opts);
+  const processFile = path.join(dir, `exec-${randomBytes(6).toString('hex')}.json`);
+  await writeFile(processFile, JSON.stringify(processSpec));
+  try {
+    const stdio: ContainerStdio = opts.tty ? 'inherit' : { stdin: opts.interactive ? 'inherit' : 'ignore', stdout: process.stdout, stderr: process.stderr };
+    return await runtime.exec(record.runtimeId, processFile, stdio);
+  } finally {
+    await rm(processFile, { force: true });
+  }
+}

@@ -1,0 +1,89 @@
+/** `ribo inspect CONTAINER`: a container's record in the field names of `docker inspect`. */
+import path from 'node:path';
+import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+
+export interface ContainerInspection {
+  Id: string;
+  Name: string;
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: {
+    Status: ContainerRecord['status'];
+    Running: boolean;
+    Paused: boolean;
+    Restarting: boolean;
+    OOMKilled: boolean;
+    Dead: boolean;
+    /** The container's first process as seen from the host; 0 when it does not run. */
+    Pid: number;
+    ExitCode: number;
+    Error: string;
+    StartedAt: string;
+    FinishedAt: string;
+    /** ribo's own: the process that holds the container's mount and waits for it. */
+    MonitorPid: number;
+  };
+  Image: string;
+  ImageName: string;
+  LogPath: string;
+  Driver: string;
+  Runtime: string;
+  HostConfig: { AutoRemove: boolean; NetworkMode: string };
+  GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
+  Config: { Hostname: string; User: string; Env: string[]; Cmd: string[]; WorkingDir: string; Image: string; StopSignal?: string; Tty: boolean };
+}
+
+/** Docker's "never" time, for StartedAt/FinishedAt of what has not happened. */
+const NEVER = '0001-01-01T00:00:00Z';
+
+export function inspectContainer(containers: ContainerStore, record: ContainerRecord): ContainerInspection {
+  const dir = containers.dirOf(record.id);
+  const running = record.status === 'running';
+  return {
+    Id: record.id,
+    Name: `/${record.name}`,
+    Created: record.created,
+    Path: record.command[0] ?? '',
+    Args: record.command.slice(1),
+    State: {
+      Status: record.status,
+      Running: running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: running ? record.pid?.pid ?? 0 : 0,
+      ExitCode: record.exitCode ?? 0,
+      Error: record.error ?? '',
+      StartedAt: record.startedAt ?? NEVER,
+      FinishedAt: record.finishedAt ?? NEVER,
+      MonitorPid: record.status === 'exited' ? 0 : record.monitor.pid,
+    },
+    Image: record.imageDigest,
+    ImageName: record.image,
+    LogPath: containers.logPath(record.id),
+    Driver: record.driver,
+    Runtime: record.runtime,
+    HostConfig: { AutoRemove: record.autoRemove, NetworkMode: record.plan.spec.network },
+    GraphDriver: {
+      Name: record.driver,
+      Data: {
+        LowerDir: record.plan.lowers.join(':'),
+        UpperDir: path.join(dir, 'upper'),
+        MergedDir: path.join(dir, 'rootfs'),
+        WorkDir: path.join(dir, 'work'),
+      },
+    },
+    Config: {
+      Hostname: record.plan.spec.hostname ?? shortId(record.id),
+      User: record.plan.user ?? '',
+      Env: record.plan.spec.env,
+      Cmd: record.command,
+      WorkingDir: record.plan.spec.cwd,
+      Image: record.image,
+      ...(record.stopSignal ? { StopSignal: record.stopSignal } : {}),
+      Tty: record.plan.spec.terminal === true,
+    },
+  };
+}

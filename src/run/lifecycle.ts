@@ -1,0 +1,161 @@
+/**
+ * What other ribo commands do to containers that outlive one command: send
+ * them signals, wait for them, remove them, and clean up after a monitor that
+ * died (ribo SIGKILLed, the machine's OOM killer) without recording the end.
+ */
+import { readdir, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError, RiboError } from '../errors.js';
+import { removeOwnedTree } from '../runtime/namespace.js';
+import { runtimeStateDir } from '../runtime/oci-runtime.js';
+import { isAlive } from '../store/owner.js';
+import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+
+export class ContainerRunningError extends RiboError {}
+export class ContainerNotRunningError extends RiboError {}
+
+/** Exit code recorded for a container whose end nobody saw (as docker does after a daemon crash). */
+export const UNKNOWN_EXIT_CODE = 255;
+
+const POLL_MS = 50;
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** "TERM", "SIGTERM", "15" → "SIGTERM"; anything else is a usage error naming `flag`. */
+export function parseSignal(value: string, flag: string): NodeJS.Signals {
+  const signals = os.constants.signals as Record<string, number>;
+  if (/^\d+$/.test(value)) {
+    const name = Object.keys(signals).find((n) => signals[n] === Number(value));
+    if (name) return name as NodeJS.Signals;
+  } else {
+    const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
+    if (name in signals) return name as NodeJS.Signals;
+  }
+  throw new UsageError(`Unknown signal "${value}" (from ${flag}); use a name like TERM, SIGKILL or HUP, or a number.`);
+}
+
+/**
+ * Sends `signal` to the container's first process, straight from this
+ * process: the user who owns ribo's user namespace may signal every process
+ * in it. Returns false when the container no longer runs.
+ */
+export function signalContainer(record: ContainerRecord, signal: NodeJS.Signals): boolean {
+  if (record.status !== 'running' || !record.pid || !isAlive(record.pid)) return false;
+  try {
+    process.kill(record.pid.pid, signal);
+    return true;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw new RiboError(`Could not send ${signal} to container ${record.name} (pid ${record.pid.pid}): ${(error as Error).message}`);
+  }
+}
+
+/**
+ * Waits until the container has exited (its monitor recorded the exit, or
+ * died and was cleaned up after) or `timeoutMs` passed; returns the record
+ * as it then is. With `monitorGone`, also waits for the monitor to finish.
+ */
+export async function waitForExit(containers: ContainerStore, storeRoot: string, id: string, timeoutMs: number, monitorGone = false): Promise<ContainerRecord | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const record = await containers.read(id).catch(() => undefined);
+    if (!record) return undefined;
+    const done = record.status === 'exited' && (!monitorGone || !isAlive(record.monitor));
+    if (done) return record;
+    if (record.status !== 'exited' && !isAlive(record.monitor)) return recoverContainer(containers, storeRoot, record);
+    if (Date.now() >= deadline) return record;
+    await sleep(POLL_MS);
+  }
+}
+
+/**
+ * `ribo stop`: the image's STOPSIGNAL (else SIGTERM), then SIGKILL when the
+ * container has not exited after `timeoutSeconds`.
+ */
+export async function stopContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, timeoutSeconds: number, signal?: NodeJS.Signals): Promise<ContainerRecord | undefined> {
+  const first = signal ?? (record.stopSignal ? parseSignal(record.stopSignal, `the image's STOPSIGNAL`) : 'SIGTERM');
+  if (!signalContainer(record, first)) return waitForExit(containers, storeRoot, record.id, 0);
+  const after = await waitForExit(containers, storeRoot, record.id, timeoutSeconds * 1000);
+  if (!after || after.status === 'exited') return after;
+  signalContainer(after, 'SIGKILL');
+  return waitForExit(containers, storeRoot, record.id, 30_000);
+}
+
+/** Processes whose command line mentions `text` (the runtime and fuse-overlayfs of one container). */
+async function processesMentioning(text: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const name of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name) || Number(name) === process.pid) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) pids.push(Number(name));
+  }
+  return pids;
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // gone already, or not ours to kill
+  }
+}
+
+/**
+ * Cleans up after a container whose monitor died: kills the container and
+ * the helpers left holding it (runtime, fuse-overlayfs), after which the
+ * kernel drops its namespaces and mounts; removes the runtime's state; then
+ * marks it exited, or removes it entirely when it was run with --rm.
+ */
+export async function recoverContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord): Promise<ContainerRecord | undefined> {
+  if (record.pid && isAlive(record.pid)) {
+    killQuietly(record.pid.pid);
+    for (let i = 0; i < 100 && isAlive(record.pid); i++) await sleep(POLL_MS);
+    if (isAlive(record.pid)) return record; // not ours to kill from here; a later command run as the user will
+  }
+  for (const pid of await processesMentioning(containers.dirOf(record.id))) killQuietly(pid);
+  await rm(path.join(runtimeStateDir(storeRoot, record.runtime), record.runtimeId), { recursive: true, force: true });
+  const finished: ContainerRecord = {
+    ...record,
+    status: 'exited',
+    exitCode: record.exitCode ?? UNKNOWN_EXIT_CODE,
+    finishedAt: record.finishedAt ?? new Date().toISOString(),
+    error: record.error ?? `ribo's monitor process (pid ${record.monitor.pid}) ended without recording how the container ended; it was cleaned up afterwards.`,
+  };
+  if (record.autoRemove) {
+    await removeContainerFiles(containers, finished, storeRoot);
+    return undefined;
+  }
+  await containers.write(finished);
+  return finished;
+}
+
+/** Recovers every container whose monitor died while it was created or running. */
+export async function recoverContainers(containers: ContainerStore, storeRoot: string): Promise<void> {
+  for (const record of await containers.list()) {
+    if (record.status !== 'exited' && !isAlive(record.monitor)) await recoverContainer(containers, storeRoot, record);
+  }
+}
+
+/** Removes the container's dir (writable layer, bundle, log, record) and the runtime's state of it. */
+export async function removeContainerFiles(containers: ContainerStore, record: ContainerRecord, storeRoot?: string): Promise<void> {
+  if (storeRoot) await rm(path.join(runtimeStateDir(storeRoot, record.runtime), record.runtimeId), { recursive: true, force: true });
+  await removeOwnedTree(containers.dirOf(record.id));
+}
+
+/** `ribo rm`: a running container only with `force` (killed first). */
+export async function removeContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, force: boolean): Promise<void> {
+  let current: ContainerRecord | undefined = record;
+  if (monitorAlive(record)) {
+    if (!force) {
+      throw new ContainerRunningError(`Container ${record.name} (${shortId(record.id)}) is running; stop it first (ribo stop ${record.name}) or remove it anyway with ribo rm -f ${record.name}.`);
+    }
+    signalContainer(record, 'SIGKILL');
+    current = await waitForExit(containers, storeRoot, record.id, 30_000, true);
+    if (current && isAlive(current.monitor)) {
+      throw new ContainerRunningError(`Container ${record.name} did not stop within 30 s of SIGKILL; its monitor (pid ${current.monitor.pid}) is still running.`);
+    }
+  } else if (record.status !== 'exited') {
+    current = await recoverContainer(containers, storeRoot, record);
+  }
+  if (current) await removeContainerFiles(containers, current, storeRoot);
+}

@@ -1,0 +1,186 @@
+/**
+ * The process that stays with a running container: it mounts the writable
+ * layer, starts the OCI runtime, records the container's state as it
+ * changes, copies its output to the log, passes signals on, and cleans up
+ * when the container exits. For a foreground `ribo run` that is ribo itself;
+ * for `ribo run -d` it is a monitor process started in ribo's namespaces,
+ * which outlives the command that started it.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, writeSync } from 'node:fs';
+import { open } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { Writable } from 'node:stream';
+import path from 'node:path';
+import { runContainer } from '../runtime/container.js';
+import type { MountDriver } from '../runtime/overlay.js';
+import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
+import { resolveUser } from '../runtime/users.js';
+import { processIdentity, currentProcess } from '../store/owner.js';
+import { RiboError } from '../errors.js';
+import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+import { LogWriter } from './logs.js';
+import { removeContainerFiles } from './lifecycle.js';
+
+export interface SupervisorContext {
+  driver: MountDriver;
+  runtime: OciRuntime;
+  containers: ContainerStore;
+}
+
+/** How to start a monitor: ribo's own command line for `container-monitor ID`. */
+export interface MonitorLauncher {
+  execPath: string;
+  args: (id: string) => string[];
+  env: NodeJS.ProcessEnv;
+}
+
+export class ContainerStartError extends RiboError {}
+
+/** The monitor's report channel to the launcher. */
+const REPORT_FD = 3;
+
+/** Signals ribo passes on to the container while it supervises it (Ctrl-C, kill, a closed terminal). */
+const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
+
+/** Copies to `out` with backpressure, for output shown and logged at once. */
+function passThrough(out: NodeJS.WritableStream): Writable {
+  return new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (out.write(chunk)) callback();
+      else out.once('drain', () => callback());
+    },
+  });
+}
+
+/**
+ * Mounts, runs and waits for the container of `record`; returns its exit
+ * code. In the 'foreground' its output is shown on ribo's own stdout and
+ * stderr and logged too (with a terminal, -t, it is only shown); 'detached',
+ * it is only logged. `started` is called once the container's process exists.
+ */
+export async function superviseContainer(
+  ctx: SupervisorContext,
+  record: ContainerRecord,
+  mode: 'foreground' | 'detached',
+  started?: (record: ContainerRecord) => void,
+): Promise<number> {
+  const { containers, runtime } = ctx;
+  const dir = containers.dirOf(record.id);
+  let current = await containers.update(record.id, { monitor: currentProcess() });
+  const log = await LogWriter.open(containers.logPath(record.id));
+  let containerStdio: ContainerStdio;
+  if (mode === 'detached') containerStdio = { stdin: 'ignore', stdout: log.stream('stdout'), stderr: log.stream('stderr') };
+  else if (current.plan.spec.terminal) containerStdio = 'inherit';
+  else {
+    containerStdio = {
+      stdin: current.plan.interactive ? 'inherit' : 'ignore',
+      stdout: log.stream('stdout', passThrough(process.stdout)),
+      stderr: log.stream('stderr', passThrough(process.stderr)),
+    };
+  }
+
+  // Signals go to the container through the runtime; one that comes before the process exists is sent once it does.
+  let running = false;
+  let pending: NodeJS.Signals | undefined;
+  const forward = (signal: NodeJS.Signals) => () => {
+    if (running) void runtime.kill(current.runtimeId, signal);
+    else pending = signal;
+  };
+  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+
+  let exitCode: number;
+  try {
+    const result = await runContainer({
+      driver: ctx.driver,
+      runtime,
+      lowers: current.plan.lowers,
+      workDir: dir,
+      id: current.runtimeId,
+      stdio: containerStdio,
+      spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
+      pidFile: path.join(dir, 'container.pid'),
+      prepare: async (rootfs) => {
+        const user = await resolveUser(rootfs, current.plan.user);
+        return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+      },
+      started: async (pid) => {
+        current = await containers.update(record.id, { status: 'running', driver: ctx.driver.name, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
+        running = true;
+        if (pending) void runtime.kill(current.runtimeId, pending);
+        started?.(current);
+      },
+    });
+    exitCode = result.exitCode;
+  } catch (error) {
+    await containers.update(record.id, { status: 'exited', exitCode: 125, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
+    throw error;
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    if (typeof containerStdio === 'object') {
+      for (const stream of [containerStdio.stdout, containerStdio.stderr]) await new Promise<void>((resolve) => stream.end(resolve));
+    }
+    await log.close();
+  }
+  current = await containers.update(record.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() });
+  if (current.autoRemove) await removeContainerFiles(containers, current);
+  return exitCode;
+}
+
+/**
+ * Starts the monitor of a detached container and waits until the container
+ * runs (or fails to start). The monitor reports on a pipe, its fd 3, then
+ * closes it; its own diagnostics go to monitor.log in the container's dir.
+ */
+export async function launchMonitor(containers: ContainerStore, record: ContainerRecord, launch: MonitorLauncher): Promise<ContainerRecord> {
+  const monitorLog = path.join(containers.dirOf(record.id), 'monitor.log');
+  const logHandle = await open(monitorLog, 'a', 0o600);
+  const child = spawn(launch.execPath, launch.args(record.id), {
+    detached: true,
+    stdio: ['ignore', logHandle.fd, logHandle.fd, 'pipe'],
+    env: launch.env,
+  });
+  await logHandle.close();
+  const report = child.stdio[3] as NodeJS.ReadableStream;
+  const lines = createInterface({ input: report });
+  const first = await new Promise<string | undefined>((resolve) => {
+    lines.once('line', (line) => resolve(line));
+    lines.once('close', () => resolve(undefined));
+    child.once('error', () => resolve(undefined));
+  });
+  lines.close();
+  child.unref();
+  (report as unknown as { destroy?: () => void }).destroy?.();
+  if (first === 'started') return containers.read(record.id);
+  const reason = first?.startsWith('failed ') ? first.slice('failed '.length) : `the monitor process exited before the container started; see ${monitorLog}`;
+  throw new ContainerStartError(`Container ${shortId(record.id)} (${record.name}) did not start: ${reason}`);
+}
+
+/**
+ * The monitor's side (`ribo container-monitor ID`): runs the container with
+ * its output to the log, and reports "started" or "failed MESSAGE" on fd 3.
+ */
+export async function runMonitor(ctx: SupervisorContext, id: string): Promise<number> {
+  const record = await ctx.containers.read(id);
+  // fd 3 is the launcher's end of a socket pair; written once, synchronously, then closed.
+  let reported = false;
+  const say = async (line: string) => {
+    if (reported) return;
+    reported = true;
+    try {
+      writeSync(REPORT_FD, `${line}\n`);
+      closeSync(REPORT_FD);
+    } catch {
+      // the launcher is gone; nobody to tell
+    }
+  };
+  try {
+    return await superviseContainer(ctx, record, 'detached', () => void say('started'));
+  } catch (error) {
+    await say(`failed ${(error as Error).message.replace(/\n/g, ' ')}`);
+    throw error;
+  } finally {
+    await say('started');
+  }
+}
