@@ -103,7 +103,10 @@ export class RegistryClient {
       await this.fetchToken([]);
       return;
     }
-    const response = await this.request({ method: 'GET', path: '' , scopes: [] });
+    const response = await this.request({ method: 'GET', path: '', scopes: [] }).catch((error: unknown) => {
+      if (!(error instanceof RegistryAuthError)) throw error;
+      throw new RegistryAuthError(`${this.registry} rejected user "${credentials?.username}": wrong user name or password. Nothing was stored; try again with the right ones.`);
+    });
     response.body.resume();
     if (response.status !== 200) throw new RegistryHttpError(response, `login as ${credentials?.username} failed`);
   }

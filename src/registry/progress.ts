@@ -30,11 +30,13 @@ export class TransferProgress {
   private readonly rows: Row[] = [];
   private drawn = 0;
   private timer?: NodeJS.Timeout;
+  /** After close() the bars stay on screen as they are and later text goes below them. */
+  private closed = false;
 
   constructor(private readonly out: ProgressOut, private readonly quiet = false) {}
 
   private get live(): boolean {
-    return Boolean(this.out.isTTY) && !this.quiet;
+    return Boolean(this.out.isTTY) && !this.quiet && !this.closed;
   }
 
   line(text: string): void {
@@ -79,6 +81,8 @@ export class TransferProgress {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
     if (this.live) this.redraw();
+    this.closed = true;
+    this.drawn = 0;
   }
 
   private schedule(): void {
