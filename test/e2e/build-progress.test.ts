@@ -123,7 +123,7 @@ it('keeps each step\'s log after the build, and points at it when a step fails',
   const result = await ribo(['build', '-q', '-t', 'failing', failing], { root });
   expect(result.exitCode).toBe(1);
   expect(result.stdout).toBe('');
-  const pointer = result.stderr.match(/`ribo build-log (\S+) (\d+)`/);
+  const pointer = result.stderr.match(new RegExp(`\`ribo --root ${root} build-log (\\S+) (\\d+)\``));
   expect(pointer).not.toBeNull();
   expect(result.stderr).toContain('code 7');
   const log = (await riboOk(['build-log', pointer![1]!, pointer![2]!], { root })).stdout.split('\n');

@@ -119,9 +119,11 @@ async function closeLog(recorder: BuildLogRecorder, renderer: Renderer | undefin
 }
 
 /** A failed step's error, told where its whole output is kept. */
-function pointToLog(error: unknown, recorder: BuildLogRecorder): unknown {
+function pointToLog(error: unknown, recorder: BuildLogRecorder, rootFlag: string | undefined): unknown {
   if (!(error instanceof RiboError) || recorder.failedStep === undefined) return error;
-  return new BuildFailedError(`${error.message} The step's whole output: \`ribo build-log ${recorder.id} ${recorder.failedStep}\`.`, error);
+  const quoted = rootFlag && /^[\w./@%+=:,-]+$/.test(rootFlag) ? rootFlag : `'${rootFlag?.replace(/'/g, `'\\''`)}'`;
+  const root = rootFlag === undefined ? '' : ` --root ${quoted}`;
+  return new BuildFailedError(`${error.message} The step's whole output: \`ribo${root} build-log ${recorder.id} ${recorder.failedStep}\`.`, error);
 }
 
 export const buildCommand: CommandModule = {
@@ -217,7 +219,7 @@ export const buildCommand: CommandModule = {
           const recorder = await new BuildLogs(store.root).record(buildId);
           progress.replay(reporterWith(recorder));
           await closeLog(recorder, renderer);
-          if (failure) throw pointToLog(failure, recorder);
+          if (failure) throw pointToLog(failure, recorder, (argv as GlobalOptions).root);
         }
       }
       if (!result) {
@@ -231,7 +233,7 @@ export const buildCommand: CommandModule = {
         try {
           result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder), ...hooks() });
         } catch (error) {
-          throw pointToLog(error, recorder);
+          throw pointToLog(error, recorder, (argv as GlobalOptions).root);
         } finally {
           await closeLog(recorder, renderer);
           await session.close();
