@@ -59,6 +59,7 @@ export const buildLogCommand: CommandModule = {
       }
       const log = await logs.stepLog(id, step);
       if (log) for await (const chunk of log) process.stdout.write(chunk as Buffer);
+      else process.stderr.write(`Step #${step} of build ${id} printed nothing.\n`);
       return 0;
     }
     // The whole build as plain progress lines, each step's output in one piece before its result.
