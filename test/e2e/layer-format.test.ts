@@ -265,3 +265,64 @@ describe('--compression', () => {
     expect(bad.stderr).toMatch(/compression/);
   });
 });
+
+describe('reproducible layers', () => {
+  let context: string;
+  const stores: string[] = [];
+  const newStore = async () => {
+    const store = await makeStore();
+    stores.push(store);
+    return store;
+  };
+  beforeAll(async () => {
+    context = await makeContext({
+      Dockerfile: 'FROM base\nRUN touch -d "2027-01-15 08:00:00" /future && touch -d "2020-09-13 12:26:40" /past && mkdir /owned && chown 1000:1000 /owned\n',
+    }, 'hello');
+    await execa('sh', ['-ec', 'mkdir -p r/bin && cp busybox r/bin/busybox && ln -s busybox r/bin/sh && ln -s busybox r/bin/touch && ln -s busybox r/bin/mkdir && ln -s busybox r/bin/chown && tar --numeric-owner -C r -cf rootfs.tar . && chmod a+r rootfs.tar'], { cwd: context });
+  });
+  afterAll(async () => {
+    for (const store of stores) await removeStore(store);
+    await execa('rm', ['-rf', context]);
+  });
+
+  async function buildOn(store: string, compression: string): Promise<{ digest: string; base: { digest: string; mediaType: string }; baseBlob: string }> {
+    await riboOk(['import', path.join(context, 'rootfs.tar'), 'base'], { root: store, env: { SOURCE_DATE_EPOCH: '1600000000' } });
+    const base = await readImage(store, 'base:latest');
+    const baseLayer = base.manifest.layers[0]!;
+    const baseBlob = await sha256OfFile(blobPath(store, baseLayer.digest));
+    const { stdout } = await riboOk(['build', '--compression', compression, '-t', 'repro', context], { root: store, env: { SOURCE_DATE_EPOCH: '1700000000' } });
+    return { digest: stdout.trim(), base: baseLayer, baseBlob };
+  }
+
+  it('clamps mtimes to SOURCE_DATE_EPOCH, stores numeric owners only, and never rewrites the base layer', async () => {
+    const store = await newStore();
+    const { base, baseBlob } = await buildOn(store, 'zstd');
+    const image = await readImage(store, 'repro:latest');
+    // The base layer is the imported blob itself: same descriptor, same bytes, still gzip.
+    expect(image.manifest.layers[0]).toEqual(base);
+    expect(base.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+gzip');
+    expect(await sha256OfFile(blobPath(store, base.digest))).toBe(baseBlob);
+    expect(image.manifest.layers[1]!.mediaType).toBe('application/vnd.oci.image.layer.v1.tar+zstd');
+
+    const { stdout } = await execa('tar', ['--full-time', '-tvf', blobPath(store, image.manifest.layers[1]!.digest)], { env: { TZ: 'UTC' } });
+    const line = (name: string) => stdout.split('\n').find((l) => l.endsWith(` ${name}`)) ?? `no ${name} in ${stdout}`;
+    expect(line('future')).toContain(' 2023-11-14 22:13:20 '); // 1700000000: clamped
+    expect(line('past')).toContain(' 2020-09-13 12:26:40 '); // older: kept
+    // Without --numeric-owner GNU tar would print names if the archive had any.
+    expect(line('owned/')).toMatch(/^d\S+ 1000\/1000 /);
+    expect(line('past')).toMatch(/^-\S+ 0\/0 /);
+  });
+
+  it('gives the same image digest on two empty stores, with gzip and with zstd', async () => {
+    for (const compression of ['gzip', 'zstd']) {
+      const first = await buildOn(await newStore(), compression);
+      const second = await buildOn(await newStore(), compression);
+      expect(second.digest).toBe(first.digest);
+    }
+  });
+});
+
+async function sha256OfFile(file: string): Promise<string> {
+  const { createHash } = await import('node:crypto');
+  return createHash('sha256').update(await readFile(file)).digest('hex');
+}

@@ -1,9 +1,18 @@
 import path from 'node:path';
 import { importRootfs } from '../../image/import.js';
 import { normalizeImageRef } from '../../store/index.js';
+import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import { asCompression, compressionOption } from '../options.js';
 import { openStore, type GlobalOptions } from '../session.js';
+
+/** The image's creation time: SOURCE_DATE_EPOCH when set (for reproducible imports), else now. */
+function creationTime(env: NodeJS.ProcessEnv): Date {
+  const value = env.SOURCE_DATE_EPOCH;
+  if (value === undefined || value === '') return new Date();
+  if (!/^\d+$/.test(value)) throw new UsageError(`SOURCE_DATE_EPOCH must be a whole number of seconds since 1970 (got "${value}").`);
+  return new Date(Number(value) * 1000);
+}
 
 export const importCommand: CommandModule = {
   name: 'import',
@@ -19,7 +28,7 @@ export const importCommand: CommandModule = {
     const positional = [String(argv.tarball), String(argv.name)];
     const ref = normalizeImageRef(positional[1]!);
     const store = await openStore(argv as GlobalOptions, env);
-    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, new Date(), asCompression(argv.compression));
+    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression));
     process.stderr.write(`Imported ${positional[0]} as ${ref}\n`);
     process.stdout.write(`${manifest.digest}\n`);
     return 0;
