@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Layer commit benchmark: ~1 GiB in ~50,000 files, committed with ribo's
- * writeLayerFromUpperDir beside `tar -c | gzip` (and `tar -c | pigz` when installed),
+ * writeLayerFromUpperDir beside `tar -c | gzip` (and `tar -c | pigz`, and zstd both ways, when installed),
  * in the same run and on the same page-cache-warm tree. Prints throughput and peak
  * RSS of each. Not part of the test suite.
  *
@@ -29,51 +29,58 @@ if (process.argv[2] === '--child') {
   const { writeLayerFromUpperDir } = await import(layerModule);
   const { createWriteStream } = await import('node:fs');
   const started = performance.now();
-  const digests = await writeLayerFromUpperDir(process.argv[3], createWriteStream(process.argv[4]), { compression: 'gzip' });
+  const digests = await writeLayerFromUpperDir(process.argv[3], createWriteStream(process.argv[4]), { compression: process.argv[5] ?? 'gzip' });
   const seconds = (performance.now() - started) / 1000;
   process.stdout.write(JSON.stringify({ seconds, digests, maxRssKiB: process.resourceUsage().maxRSS }));
   process.exit(0);
 }
 
 /** Deterministic pseudo-random numbers so every run builds the same tree. */
-function* prng(seed) {
-  let state = seed >>> 0;
-  for (;;) {
+function prng(seed) {
+  let state = seed >>> 0 || 1;
+  return () => {
     state ^= state << 13;
     state ^= state >>> 17;
     state ^= state << 5;
-    yield (state >>> 0) / 2 ** 32;
-  }
+    return (state >>> 0) / 2 ** 32;
+  };
 }
 
-/** File content about as compressible as a typical root filesystem (roughly 2:1 with gzip). */
-function contentOf(size, random) {
-  const buffer = Buffer.allocUnsafe(size);
+/**
+ * A pool of content about as compressible as a root filesystem (roughly 2:1 with
+ * gzip): 4 KiB pages, half incompressible, half repetitive text. Files are slices
+ * of it at pseudo-random offsets, so the tree is written at disk speed.
+ */
+function contentPool(bytes, random) {
+  const pool = Buffer.allocUnsafe(bytes);
   const text = Buffer.from('usr/lib/x86_64-linux-gnu/libexample.so.1 ELF symbol table entry version GLIBC_2.34\n');
-  for (let offset = 0; offset < size; offset += 4096) {
-    const end = Math.min(size, offset + 4096);
-    if (random.next().value < 0.5) {
-      createHash('sha512').update(String(offset + size)).digest().copy(buffer, offset); // a little noise
-      for (let i = offset + 64; i < end; i++) buffer[i] = (random.next().value * 256) | 0;
-    } else {
-      for (let i = offset; i < end; i += text.length) text.copy(buffer, i, 0, Math.min(text.length, end - i));
-    }
+  for (let offset = 0; offset < bytes; offset += 4096) {
+    const page = pool.subarray(offset, offset + 4096);
+    if (random() < 0.5) fillNoise(page, offset);
+    else for (let i = 0; i < page.length; i += text.length) text.copy(page, i, 0, Math.min(text.length, page.length - i));
   }
-  return buffer;
+  return pool;
+}
+
+function fillNoise(page, seed) {
+  // Counter-mode hashing: fast, deterministic, incompressible.
+  for (let i = 0; i < page.length; i += 64) createHash('sha512').update(`${seed}:${i}`).digest().copy(page, i);
 }
 
 function buildTree(root) {
   const random = prng(42);
+  const pool = contentPool(64 * 1024 * 1024, random);
   // Log-normal-ish sizes scaled so the total is TOTAL_BYTES.
-  const weights = Array.from({ length: FILES }, () => Math.exp(random.next().value * 6));
+  const weights = Array.from({ length: FILES }, () => Math.exp(random() * 6));
   const scale = TOTAL_BYTES / weights.reduce((a, b) => a + b, 0);
   const perDir = 100;
   let written = 0;
   for (let i = 0; i < FILES; i++) {
     const dir = join(root, `pkg${Math.floor(i / perDir / 20)}`, `dir${Math.floor(i / perDir)}`);
     if (i % perDir === 0) mkdirSync(dir, { recursive: true });
-    const size = Math.max(0, Math.round(weights[i] * scale));
-    writeFileSync(join(dir, `file${i}`), contentOf(size, random));
+    const size = Math.min(pool.length, Math.max(0, Math.round(weights[i] * scale)));
+    const start = Math.floor(random() * (pool.length - size)) & ~4095;
+    writeFileSync(join(dir, `file${i}`), pool.subarray(start, start + size));
     written += size;
   }
   return written;
@@ -106,23 +113,26 @@ try {
     rows.push({ name, seconds, mibPerSecond: bytes / 2 ** 20 / seconds, peakRssMiB: maxRssKiB / 1024, ratio: bytes / size });
   };
 
-  for (let round = 0; round < 2; round++) {
-    const riboOut = join(work, 'ribo.tar.gz');
-    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', tree, riboOut], { encoding: 'utf8', maxBuffer: 1 << 20 });
+  const has = (command) => spawnSync('sh', ['-c', `command -v ${command}`]).status === 0;
+  const riboRun = (compression) => {
+    const out = join(work, `ribo.${compression}`);
+    const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', tree, out, compression], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (child.status !== 0) throw new Error(`ribo run failed: ${child.stderr}`);
     const result = JSON.parse(child.stdout);
-    report('ribo writeLayerFromUpperDir (gzip -6)', result.seconds, result.maxRssKiB, riboOut);
-
-    const gzipOut = join(work, 'tar-gzip.tar.gz');
-    const gzip = timed(`tar -C ${tree} -cf - . | gzip -6 > ${gzipOut}`);
-    report('tar -c | gzip -6', gzip.seconds, gzip.maxRssKiB, gzipOut);
-
-    if (spawnSync('sh', ['-c', 'command -v pigz']).status === 0) {
-      const pigzOut = join(work, 'tar-pigz.tar.gz');
-      const pigz = timed(`tar -C ${tree} -cf - . | pigz -6 > ${pigzOut}`);
-      report('tar -c | pigz -6', pigz.seconds, pigz.maxRssKiB, pigzOut);
-    } else if (round === 0) {
-      console.log('(pigz is not installed: skipping tar | pigz)');
+    report(`ribo layer commit (${compression === 'gzip' ? 'gzip -6' : 'zstd -3'})`, result.seconds, result.maxRssKiB, out);
+  };
+  const shellRun = (name, command, out) => {
+    const result = timed(`${command} > ${out}`);
+    report(name, result.seconds, result.maxRssKiB, out);
+  };
+  if (!has('pigz')) console.log('(pigz is not installed: skipping tar | pigz)');
+  for (let round = 0; round < 2; round++) {
+    riboRun('gzip');
+    shellRun('tar -c | gzip -6', `tar -C ${tree} -cf - . | gzip -6`, join(work, 'tar-gzip.tar.gz'));
+    if (has('pigz')) shellRun('tar -c | pigz -6', `tar -C ${tree} -cf - . | pigz -6`, join(work, 'tar-pigz.tar.gz'));
+    if (has('zstd')) {
+      riboRun('zstd');
+      shellRun('tar -c | zstd -3 -T0', `tar -C ${tree} -cf - . | zstd -q -3 -T0`, join(work, 'tar-zstd.tar.zst'));
     }
   }
 

@@ -251,6 +251,21 @@ describe('--compression', () => {
     expect((await readImage(root, 'hello:zstd2')).manifest).toEqual(zstdImage.manifest);
   });
 
+  it('saves a zstd image as an oci-archive that loads into another store and runs', async () => {
+    const other = await makeStore(); // owned by the user ribo runs as, so it can write there too
+    const archive = path.join(other, 'zstd.oci.tar');
+    await riboOk(['save', '-o', archive, 'hello:zstd'], { root });
+    try {
+      await riboOk(['load', '-i', archive], { root: other });
+      const loaded = await readImage(other, 'hello:zstd');
+      expect(loaded.manifest.layers.every((layer) => layer.mediaType.endsWith('+zstd'))).toBe(true);
+      const { stdout } = await riboOk(['run', '--rm', 'hello:zstd', 'cat', '/app/greeting.txt'], { root: other });
+      expect(stdout).toContain('Hello from a ribo container!');
+    } finally {
+      await removeStore(other);
+    }
+  });
+
   it('imports a rootfs as an uncompressed or zstd layer', async () => {
     const tarball = path.join(context, 'rootfs.tar');
     await execa('sh', ['-ec', `mkdir -p r/bin && cp busybox r/bin/busybox && ln -s busybox r/bin/sh && tar --numeric-owner -C r -cf ${tarball} . && chmod a+r ${tarball}`], { cwd: context });
