@@ -58,10 +58,10 @@ function fileNameFor(url: URL, response: http.IncomingMessage): string {
 /**
  * Downloads `source` into a new directory under `dir`, streamed to disk and
  * hashed on the way. The file gets mode 0600 and the Last-Modified time, as
- * Docker gives it; a --checksum that does not match fails with nothing kept.
+ * Docker gives it (else `fallbackTime`); a --checksum that does not match fails with nothing kept.
  * A CA for a private https server is added with NODE_EXTRA_CA_CERTS.
  */
-export async function downloadUrl(source: string, dir: string, checksum?: string): Promise<Download> {
+export async function downloadUrl(source: string, dir: string, checksum: string | undefined, fallbackTime: Date): Promise<Download> {
   let url = new URL(source);
   let response = await get(url).catch((error: Error) => {
     throw new AddSourceError(`ADD ${source}: the download failed (${error.message}). Check the URL and the network; for an https server with a private CA, point NODE_EXTRA_CA_CERTS at the CA's PEM file.`, { cause: error });
@@ -96,9 +96,11 @@ export async function downloadUrl(source: string, dir: string, checksum?: string
   }
   await chmod(file, 0o600);
   const lastModified = response.headers['last-modified'];
-  const modified = lastModified ? new Date(lastModified) : undefined;
-  if (modified && !Number.isNaN(modified.getTime())) await utimes(file, modified, modified);
-  return { dir, name, digest, modified: modified && !Number.isNaN(modified.getTime()) ? modified : undefined };
+  const parsed = lastModified ? new Date(lastModified) : undefined;
+  const modified = parsed && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
+  // Without Last-Modified the build's own timestamp keeps the result reproducible.
+  await utimes(file, modified ?? fallbackTime, modified ?? fallbackTime);
+  return { dir, name, digest, modified };
 }
 
 type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';

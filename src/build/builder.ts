@@ -388,6 +388,7 @@ class StageBuilder {
       mountLayers: (layers, dir) => this.mountLayers(layers, dir),
       scratchDir: this.workRoot,
       contextDigests: this.contextDigests,
+      epoch: this.opts.epoch,
     }, command);
     return { ...planned, createdBy: `${command.original} # ribo` };
   }

@@ -30,6 +30,8 @@ export interface CopyStepEnv {
   mountLayers: (layers: LayerRef[], dir: string) => Promise<{ dir: string; unmount: () => Promise<void> }>;
   /** A directory that lives while the build does (downloads go there). */
   scratchDir: string;
+  /** The build's timestamp: the mtime of a download whose server sent no Last-Modified. */
+  epoch: number;
   /** Content digests of context files remembered between builds. */
   contextDigests?: FileDigestCache;
 }
@@ -89,7 +91,7 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
       fail(new Error(`ADD of a git repository (${source}) is not supported by this version of ribo; clone it in a RUN step or copy a checkout from the context.`));
     }
     if (command.kind === 'ADD' && isUrlSource(source)) {
-      const download = await downloadUrl(source, path.join(env.scratchDir, `download-${parts.length}-${Date.now()}`), command.checksum).catch(fail);
+      const download = await downloadUrl(source, path.join(env.scratchDir, `download-${parts.length}-${Date.now()}`), command.checksum, new Date(env.epoch * 1000)).catch(fail);
       inputs[`url ${source}`] = `${download.digest} ${download.name} ${download.modified?.toISOString() ?? ''}`;
       parts.push({ kind: 'url', download });
       matchCount++;
