@@ -328,6 +328,7 @@ class StageBuilder {
     const shell = config.Shell ?? DEFAULT_SHELL;
     const args = command.line.form === 'exec' ? command.line.args : [...shell, runScript(command)];
     if (args.length === 0) throw new BuildStepError('RUN needs a command.', command.location);
+    if (command.security === 'insecure') throw new BuildStepError('RUN --security=insecure is not supported by ribo: a rootless build cannot give a step more privileges than its user namespace has. Remove the flag.', command.location);
     const env = runEnv(state);
     // RUN --network=default (or none given) takes the build's --network; ribo has no private build network.
     const network = !command.network || command.network === 'default' ? (this.opts.network ?? 'host') : command.network;
