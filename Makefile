@@ -38,6 +38,7 @@ bench:
 	bench/build-bench.sh
 	node bench/layer-bench.mjs
 	bench/pull-bench.sh
+	bench/run-bench.sh
 
 clean:
 	rm -rf dist fixtures/hello/busybox

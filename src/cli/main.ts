@@ -65,6 +65,11 @@ function parser(args: string[]): Argv {
     // describe false hides a command from --help (yargs' typings only admit strings)
     cli = cli.command(command.usage, command.describe as string, command.builder, () => undefined);
   }
+  // After running a command's handler yargs renders the whole help text, to
+  // have it ready; that costs about a tenth of `ribo run`'s start. ribo never
+  // shows it then (--help renders it when asked).
+  const usage = (cli as unknown as { getInternalMethods?: () => { getUsageInstance?: () => { cacheHelpMessage?: () => void } } }).getInternalMethods?.().getUsageInstance?.();
+  if (usage?.cacheHelpMessage) usage.cacheHelpMessage = () => undefined;
   return cli;
 }
 
