@@ -36,7 +36,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ribo="node $app/bin/ribo --root $work/store"
+ribo="$app/bin/ribo --root $work/store"
 busybox=/bin/busybox
 [ -f "$app/busybox" ] && busybox=$app/busybox
 cp -R fixtures/hello/. "$work/ctx/"
