@@ -25,7 +25,7 @@ import {
   UnsupportedManifestError,
 } from './errors.js';
 import { createFileIfAbsent, isErrno, removeTree, writeFileAtomic } from './fsutil.js';
-import { acquireLock, holdSharedLockForProcess, withStoreLock, type HeldLock } from './lock.js';
+import { lockOpenFile, withStoreLock, type HeldLock } from './lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from './owner.js';
 import { dockerHubName, normalizeImageRef } from './ref.js';
 
@@ -83,7 +83,7 @@ export class Store {
   static async open(root: string): Promise<Store> {
     const store = new Store(path.resolve(root), currentProcess());
     await store.initLayout();
-    store.inUse = await holdSharedLockForProcess(store.inUseLockPath, LOCK_TIMEOUT_SECONDS, (seconds) => new StoreInUseError(store.root, seconds, 'open'));
+    store.inUse = await lockOpenFile(store.inUseLockPath, 'shared', LOCK_TIMEOUT_SECONDS, (seconds) => new StoreInUseError(store.root, seconds, 'open'));
     await store.removeStaleEntries();
     return store;
   }
@@ -100,9 +100,7 @@ export class Store {
   async withExclusiveUse<T>(timeoutSeconds: number, fn: () => Promise<T>): Promise<T> {
     await this.inUse?.release();
     this.inUse = undefined;
-    const lock = await acquireLock(this.inUseLockPath, 'exclusive', timeoutSeconds, {
-      describeTimeout: (seconds) => new StoreInUseError(this.root, seconds, 'prune'),
-    });
+    const lock = await lockOpenFile(this.inUseLockPath, 'exclusive', timeoutSeconds, (seconds) => new StoreInUseError(this.root, seconds, 'prune'));
     try {
       return await fn();
     } finally {
