@@ -73,7 +73,11 @@ export interface LoadResult {
  * image is complete, so a damaged archive tags nothing.
  */
 export async function loadImages(store: Store, input: string, options: LoadOptions = {}): Promise<LoadResult> {
-  const files = await openArchiveFiles(input, async () => path.join(await store.makeTempDir('load'), 'archive.tar'));
+  let scratch: string | undefined;
+  const files = await openArchiveFiles(input, async () => path.join((scratch = await store.makeTempDir('load')), 'archive.tar')).catch(async (error: unknown) => {
+    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
+    throw error;
+  });
   try {
     let format: LoadResult['format'];
     let images: LoadedImage[];
@@ -101,5 +105,6 @@ export async function loadImages(store: Store, input: string, options: LoadOptio
     return { format, images, tagged };
   } finally {
     await files.close();
+    if (scratch) await fs.rm(scratch, { recursive: true, force: true });
   }
 }
