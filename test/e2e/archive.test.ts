@@ -261,6 +261,30 @@ describe('prune', () => {
     }
   });
 
+  it('runs beside a build without taking the blobs the build has not tagged yet', async () => {
+    const other = await makeStore();
+    const slow = await makeContext({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "/bin/busybox sleep 4; /bin/busybox echo slow > /slow.txt"]\n' }, 'hello');
+    try {
+      const building = ribo(['build', '-t', 'slow', slow], { root: other });
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      // The COPY layer is committed by now, untagged (and --all ignores the build cache):
+      // prune must wait for the build to finish.
+      let buildDone = 0;
+      void building.then(() => (buildDone = Date.now()));
+      const pruned = await riboOk(['prune', '--all'], { root: other });
+      const pruneDone = Date.now();
+      const built = await building;
+      expect(built.exitCode).toBe(0);
+      expect(buildDone).toBeGreaterThan(0);
+      expect(buildDone).toBeLessThanOrEqual(pruneDone);
+      expect(pruned.stdout).toContain('0 blobs, 0 unpacked layers');
+      expect((await riboOk(['run', '--rm', 'slow', '/bin/busybox', 'cat', '/slow.txt'], { root: other })).stdout.trim()).toBe('slow');
+    } finally {
+      await removeStore(other);
+      await execa('rm', ['-rf', slow]);
+    }
+  });
+
   it('waits for a ribo process using the store, and deletes nothing it has not tagged yet', async () => {
     const other = await makeStore();
     try {
