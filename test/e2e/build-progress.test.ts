@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { BuildEvent } from '../../src/build/progress/events.js';
 import { finalScreen } from '../helpers/terminal-screen.js';
 import { E2E_USER, makeContext, makeStore, PROJECT_ROOT, removeStore, ribo, riboOk } from './harness.js';
+import { startRegistry } from '../setup/registry.js';
 
 const DOCKERFILE = `FROM scratch
 COPY busybox /bin/busybox
@@ -134,4 +135,26 @@ it('keeps each step\'s log after the build, and points at it when a step fails',
   const list = (await riboOk(['build-log', '--list'], { root })).stdout.split('\n');
   expect(list[1]).toMatch(new RegExp(`^${pointer![1]}\\s+failed\\s`));
   expect(list[2]).toMatch(/\sdone\s.*progress:latest/);
+});
+
+it('tells of a base image pulled during the build as an event, keeping JSON output valid', async () => {
+  const registry = await startRegistry();
+  try {
+    const source = await store();
+    const base = `${registry.host}/e2e/progress-base:1`;
+    await riboOk(['build', '-q', '-t', base, context], { root: source });
+    await riboOk(['push', base], { root: source });
+    const target = await store();
+    const ctx = await makeContext({ Dockerfile: `FROM ${base}\nRUN echo on top\n` });
+    try {
+      const { stderr } = await riboOk(['build', '--progress=json', '-t', 'ontop', ctx], { root: target });
+      const events = stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as BuildEvent);
+      expect(events).toContainEqual(expect.objectContaining({ type: 'info', message: `Pulling ${base} (not in the store)` }));
+      expect(events.at(-1)?.type).toBe('build-done');
+    } finally {
+      await execa('rm', ['-rf', ctx]);
+    }
+  } finally {
+    await registry.stop();
+  }
 });

@@ -31,7 +31,9 @@ export type BuildEvent =
   | { type: 'step-failed'; time: number; step: number; durationMs: number; exitCode?: number; message: string }
   | { type: 'build-done'; time: number; image: string; tags: string[]; durationMs: number }
   | { type: 'build-failed'; time: number; durationMs: number; message: string }
-  | { type: 'warning'; time: number; message: string; file?: string; line?: number };
+  | { type: 'warning'; time: number; message: string; file?: string; line?: number }
+  /** News outside any step, e.g. a base image being pulled. */
+  | { type: 'info'; time: number; message: string };
 
 export type BuildEventType = BuildEvent['type'];
 

@@ -55,13 +55,17 @@ function cacheOption(flag: string, value: string, pathKey: 'src' | 'dest'): { di
 
 /**
  * The registry side of a build: --cache-from/--cache-to type=registry, and
- * FROM images pulled on demand. Transfers are told in plain lines on stderr
- * (shown even when the attempt outside the namespace is abandoned: what was
- * pulled stays pulled).
+ * FROM images pulled on demand. Transfers are told in plain lines, as `info`
+ * events straight to the renderer (shown even when the attempt outside the
+ * namespace is abandoned: what was pulled stays pulled); `say` is undefined with -q.
  */
-function registryHooks(registries: Registries, cacheFrom: string[], cacheTo: string | undefined, quiet: boolean) {
-  const lines: ProgressOut = { isTTY: false, write: (text: string) => process.stderr.write(text) } as ProgressOut;
-  const progress = new TransferProgress(lines, quiet);
+function registryHooks(registries: Registries, cacheFrom: string[], cacheTo: string | undefined, say: BuildReporter | undefined) {
+  const info = (text: string) => {
+    for (const line of text.split('\n')) if (line) say?.report({ type: 'info', time: Date.now(), message: line });
+    return true;
+  };
+  const lines: ProgressOut = { isTTY: false, write: info } as ProgressOut;
+  const progress = new TransferProgress(lines, say === undefined);
   const cache = (value: string) => {
     const ref = parseRegistryRef(value);
     return new RegistryCache(registries.client(ref.registry), ref, progress);
@@ -188,15 +192,15 @@ export const buildCommand: CommandModule = {
     };
     const quiet = Boolean(argv.quiet);
     const progressMode = resolveProgressMode(parseProgressMode(String(argv.progress)), process.stderr, env);
+    const renderer = quiet ? undefined : createRenderer(progressMode, process.stderr);
     const registries = openRegistries(argv, env);
     const hooks = () =>
       registryHooks(
         registries,
         cacheFrom.flatMap((c) => ('registryRef' in c ? [c.registryRef] : [])),
         cacheTo && 'registryRef' in cacheTo ? cacheTo.registryRef : undefined,
-        quiet || progressMode === 'json',
+        renderer,
       );
-    const renderer = quiet ? undefined : createRenderer(progressMode, process.stderr);
     const buildId = newBuildId();
     const reporterWith = (recorder: BuildLogRecorder): BuildReporter => withBuildId(teeReporter(...(renderer ? [renderer] : []), recorder), buildId);
     const output = argv.output === undefined ? undefined : parseOutput(String(argv.output));

@@ -21,6 +21,9 @@ export class PlainRenderer implements BuildReporter {
       case 'warning':
         this.write(`WARNING: ${event.message}${event.file ? ` (${event.file}:${event.line})` : ''}`);
         break;
+      case 'info':
+        this.write(event.message);
+        break;
       case 'step-cached':
         this.write(`#${event.step} [${event.stage} ${event.index}/${event.total}] CACHED ${event.instruction}`);
         break;

@@ -69,6 +69,9 @@ export class TtyRenderer implements BuildReporter {
       case 'warning':
         this.pending.push(`${BLUE}WARNING: ${event.message}${event.file ? ` (${event.file}:${event.line})` : ''}${RESET}`);
         break;
+      case 'info':
+        this.pending.push(event.message);
+        break;
       case 'step-cached':
         this.pending.push(this.finishedLine(event, `CACHED ${event.instruction}`, formatDuration(0)));
         break;
