@@ -142,10 +142,12 @@ it('tells of a base image pulled during the build as an event, keeping JSON outp
   try {
     const source = await store();
     const base = `${registry.host}/e2e/progress-base:1`;
-    await riboOk(['build', '-q', '-t', base, context], { root: source });
+    const baseContext = await makeContext({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\n' }, 'hello');
+    await riboOk(['build', '-q', '-t', base, baseContext], { root: source });
+    await execa('rm', ['-rf', baseContext]);
     await riboOk(['push', base], { root: source });
     const target = await store();
-    const ctx = await makeContext({ Dockerfile: `FROM ${base}\nRUN echo on top\n` });
+    const ctx = await makeContext({ Dockerfile: `FROM ${base}\nRUN ["/bin/busybox", "echo", "on top"]\n` });
     try {
       const { stderr } = await riboOk(['build', '--progress=json', '-t', 'ontop', ctx], { root: target });
       const events = stderr.trimEnd().split('\n').map((line) => JSON.parse(line) as BuildEvent);
