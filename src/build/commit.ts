@@ -1,5 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
-import { writeLayerFromUpperDir, type Compression } from '../layer/index.js';
+import { clampTreeMtimes, writeLayerFromUpperDir, type Compression } from '../layer/index.js';
 import type { LayerRef } from '../image/layers.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import { applyLayer } from '../layer/index.js';
@@ -39,6 +39,7 @@ export async function commitUpperDir(store: Store, driver: MountDriver, upperDir
   const reuseUpper = driver.name === 'overlay';
   const dir = await store.ensureUnpacked(layer.diffID, async (tempDir) => {
     if (reuseUpper) {
+      clampTreeMtimes(upperDir, opts.sourceDateEpoch);
       await rm(tempDir, { recursive: true, force: true });
       await rename(upperDir, tempDir);
     } else {

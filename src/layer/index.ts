@@ -3,6 +3,7 @@ export { writeLayerFromUpperDir, writeLayerFromTarStream, applyLayer, type Write
 export { COMPRESSIONS, type Compression, type LayerDigests } from './compression.js';
 export type { ApplyMode } from './apply.js';
 export { readTar, type TarEntry } from './tar-reader.js';
+export { clampTreeMtimes } from './mtimes.js';
 export { tarChunks, encodeTarHeader, type TarWriterEntry } from './tar-writer.js';
 export type { TarHeader, TarEntryType } from './tar-entry.js';
 export {

@@ -326,6 +326,9 @@ describe('reproducible layers', () => {
     // Without --numeric-owner GNU tar would print names if the archive had any.
     expect(line('owned/')).toMatch(/^d\S+ 1000\/1000 /);
     expect(line('past')).toMatch(/^-\S+ 0\/0 /);
+    // A container on the building machine sees the times the layer records.
+    const { stdout: seen } = await riboOk(['run', '--rm', 'repro', '/bin/busybox', 'stat', '-c', '%Y', '/future', '/past'], { root: store });
+    expect(seen.trim().split('\n')).toEqual(['1700000000', '1600000000']);
   });
 
   it('gives the same image digest on two empty stores, with gzip and with zstd', async () => {

@@ -1,7 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
-import { UnsupportedUpperDirError, writeLayerFromUpperDir } from '../../src/layer/index.js';
+import { clampTreeMtimes, UnsupportedUpperDirError, writeLayerFromUpperDir } from '../../src/layer/index.js';
+import { lstatSync } from 'node:fs';
 import { Collector, listTar, names, sha256, sh, TempDirs, gnuTarListing, type ListedEntry } from './helpers.js';
 
 const temp = new TempDirs();
@@ -128,6 +129,18 @@ describe('writeLayerFromUpperDir', () => {
     expect(entry(clamped.entries, 'old').mtime).toBe(1000000000);
     const unclamped = await layerOf(upper);
     expect(entry(unclamped.entries, 'new').mtime).toBe(2000000000);
+  });
+
+  it('clampTreeMtimes gives the tree on disk the mtimes the layer records', async () => {
+    const upper = temp.make();
+    sh(upper, 'mkdir d && touch -d @2000000000.5 d/new && touch -d @1000000000.75 old && ln -s old link && touch -h -d @2100000000 link && touch -d @1900000000 d');
+    const { entries } = await layerOf(upper, { sourceDateEpoch: 1500000000 });
+    clampTreeMtimes(upper, 1500000000);
+    for (const path of ['d', 'd/new', 'old', 'link']) {
+      const recorded = entry(entries, lstatSync(join(upper, path)).isDirectory() ? `${path}/` : path).mtime;
+      expect(lstatSync(join(upper, path)).mtimeMs).toBe(recorded * 1000);
+    }
+    expect(lstatSync(join(upper, 'old')).mtimeMs).toBe(1000000000 * 1000);
   });
 
   it('is reproducible: the same tree (and a copy of it) gives the same bytes and digests', async () => {
