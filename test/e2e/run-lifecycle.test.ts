@@ -1,0 +1,295 @@
+/**
+ * Containers that outlive one command, as an unprivileged user sees them:
+ * exit codes, --rm leaving nothing, named containers kept until `ribo rm`,
+ * `run -d` with logs, exec, stop and kill, signals reaching a foreground
+ * container, and the clean-up after ribo's monitor was killed.
+ */
+import { execa } from 'execa';
+import { readdir, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type DriverName, type RiboOptions, type RuntimeName } from './harness.js';
+
+const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
+let root: string;
+let context: string;
+
+beforeAll(async () => {
+  root = await makeStore();
+  context = await makeContext({}, 'hello');
+  await riboOk(['build', '-t', 'hello', context], { root });
+  // An image whose STOPSIGNAL is not SIGTERM.
+  const stopsignal = await makeContext({ Dockerfile: 'FROM hello\nSTOPSIGNAL SIGUSR1\n' });
+  await riboOk(['build', '-t', 'usr1', stopsignal], { root });
+  await execa('rm', ['-rf', stopsignal]);
+}, 300_000);
+
+afterAll(async () => {
+  // Whatever a failed test left running must not outlive the suite.
+  const left = await ribo(['ps', '-a', '-q'], { root });
+  for (const id of left.stdout.split('\n').filter(Boolean)) await ribo(['rm', '-f', id], { root });
+  await removeStore(root);
+  await execa('rm', ['-rf', context]);
+});
+
+interface Inspected {
+  Id: string;
+  Name: string;
+  State: { Status: string; Running: boolean; Pid: number; ExitCode: number; StartedAt: string; FinishedAt: string; MonitorPid: number; Error: string };
+  GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
+}
+
+async function inspect(name: string, opts: RiboOptions): Promise<Inspected> {
+  const [first] = JSON.parse((await riboOk(['inspect', '--type', 'container', name], opts)).stdout) as Inspected[];
+  return first!;
+}
+
+/** The `ribo ps -a` row of the container called `name`, or undefined. */
+async function psRow(name: string, opts: RiboOptions): Promise<string | undefined> {
+  const { stdout } = await riboOk(['ps', '-a'], opts);
+  return stdout.split('\n').find((line) => line.trimEnd().endsWith(`  ${name}`));
+}
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
+const containerDirs = async () => (await entries(path.join(root, 'containers'))).sort();
+const runtimeState = async (runtime: RuntimeName = 'crun') => entries(path.join(root, 'run', runtime));
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The ribo process under the runuser (if any) that spawnRibo started as `pid`. */
+async function riboPid(pid: number): Promise<number> {
+  if (!E2E_USER) return pid;
+  const children = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8');
+  return Number(children.trim().split(' ')[0]);
+}
+
+/** Processes whose command line mentions `text`. */
+async function processesMentioning(text: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const name of await entries('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const cmdline = await readFile(`/proc/${name}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline.includes(text)) found.push(Number(name));
+  }
+  return found;
+}
+
+describe('foreground containers', () => {
+  it('exits with the container\'s exit code', async () => {
+    expect((await ribo(['run', '--rm', 'hello', 'sh', '-c', 'exit 7'], { root })).exitCode).toBe(7);
+    expect((await ribo(['run', '--rm', 'hello', 'true'], { root })).exitCode).toBe(0);
+  });
+
+  it('--rm leaves nothing under containers/ and no runtime state', async () => {
+    const before = await containerDirs();
+    await riboOk(['run', '--rm', 'hello', 'sh', '-c', 'echo changed > /new-file'], { root });
+    expect(await containerDirs()).toEqual(before);
+    expect(await runtimeState()).toEqual([]);
+  });
+
+  it('keeps a named container until rm: ps -a shows its exit code, inspect its changes, the name is taken', async () => {
+    const result = await ribo(['run', '--name', 'kept', 'hello', 'sh', '-c', 'echo "from the container" > /kept.txt; rm /app/hello.sh; echo bye; exit 3'], { root });
+    expect(result.exitCode).toBe(3);
+    expect(result.stdout).toContain('bye');
+    expect(await psRow('kept', { root })).toMatch(/hello\s+"sh -c echo.*Exited \(3\) .* ago\s+kept$/);
+    // ps without -a lists running containers only.
+    expect((await riboOk(['ps'], { root })).stdout).not.toContain('kept');
+
+    const info = await inspect('kept', { root });
+    expect(info.Name).toBe('/kept');
+    expect(info.State).toMatchObject({ Status: 'exited', Running: false, ExitCode: 3, Pid: 0 });
+    expect(Date.parse(info.State.FinishedAt)).toBeGreaterThanOrEqual(Date.parse(info.State.StartedAt));
+    expect(await readFile(path.join(info.GraphDriver.Data.UpperDir, 'kept.txt'), 'utf8')).toBe('from the container\n');
+    expect(info.GraphDriver.Data.UpperDir).toBe(path.join(root, 'containers', info.Id, 'upper'));
+    const lowers = info.GraphDriver.Data.LowerDir.split(':');
+    expect(lowers.length).toBeGreaterThan(1);
+    for (const lower of lowers) expect(path.dirname(lower)).toBe(path.join(root, 'layers'));
+    // The image is untouched: its layers still have the file the container deleted.
+    expect((await ribo(['run', '--rm', 'hello', 'cat', '/kept.txt'], { root })).exitCode).not.toBe(0);
+    expect((await riboOk(['run', '--rm', 'hello', 'ls', '/app/hello.sh'], { root })).stdout.trim()).toBe('/app/hello.sh');
+    // Containers are found before images, as docker does.
+    expect(JSON.parse((await riboOk(['inspect', 'kept'], { root })).stdout)[0].Id).toBe(info.Id);
+    expect(JSON.parse((await riboOk(['inspect', '--type', 'image', 'hello'], { root })).stdout)[0].RepoTags).toEqual(['hello:latest']);
+
+    const clash = await ribo(['run', '--name', 'kept', 'hello', 'true'], { root });
+    expect(clash.exitCode).not.toBe(0);
+    expect(clash.stderr).toContain('"kept" is already in use');
+    expect(clash.stderr).toContain('ribo rm kept');
+
+    await riboOk(['rm', 'kept'], { root });
+    expect(await psRow('kept', { root })).toBeUndefined();
+    expect(await containerDirs()).not.toContain(info.Id);
+    expect((await ribo(['inspect', '--type', 'container', 'kept'], { root })).stderr).toContain('No such container: kept');
+  });
+
+  it('passes SIGTERM sent to ribo on to the container and returns its exit code', async () => {
+    const { child } = await spawnRibo(['run', '--rm', '--name', 'fg-term', 'hello', 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'], { root });
+    await until('the container to run', async () => (await psRow('fg-term', { root }))?.includes('Up '));
+    // To ribo itself, not to runuser in front of it (which would end with the signal rather than ribo's code).
+    process.kill(await riboPid(child.pid!), 'SIGTERM');
+    const result = await child;
+    expect(result.stdout).toContain('ready');
+    expect(result.stdout).toContain('got TERM');
+    expect(result.exitCode).toBe(42);
+    expect(await psRow('fg-term', { root })).toBeUndefined();
+  });
+
+  it('returns 128+N when the container is killed by signal N', async () => {
+    const { child } = await spawnRibo(['run', '--name', 'fg-kill', 'hello', 'sleep', '1000'], { root });
+    await until('the container to run', async () => (await psRow('fg-kill', { root }))?.includes('Up '));
+    await riboOk(['kill', 'fg-kill'], { root });
+    expect((await child).exitCode).toBe(137);
+    expect(await psRow('fg-kill', { root })).toMatch(/Exited \(137\)/);
+    await riboOk(['rm', 'fg-kill'], { root });
+  });
+});
+
+const combos: Array<[DriverName, RuntimeName]> = [
+  ['overlay', 'crun'],
+  ['fuse-overlayfs', 'runc'],
+];
+
+describe.each(combos)('detached containers with %s and %s', (driver, runtime) => {
+  const opts = (): RiboOptions => ({ root, driver, runtime });
+
+  it('run -d prints the id at once; logs -f follows the output until the container exits', async () => {
+    const { stdout } = await riboOk(['run', '-d', '--name', `logs-${runtime}`, 'hello', 'sh', '-c', 'echo out1; echo err1 >&2; sleep 1; echo out2'], opts());
+    const id = stdout.trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(await psRow(`logs-${runtime}`, opts())).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+hello\\s+.*Up `));
+    const followed = await riboOk(['logs', '-f', `logs-${runtime}`], opts());
+    // (execa strips the last newline)
+    expect(followed.stdout).toBe('out1\nout2');
+    expect(followed.stderr).toBe('err1');
+    expect(await psRow(`logs-${runtime}`, opts())).toMatch(/Exited \(0\)/);
+    const again = await riboOk(['logs', id.slice(0, 8)], opts());
+    expect(again.stdout).toBe('out1\nout2');
+    await riboOk(['rm', `logs-${runtime}`], opts());
+  });
+
+  it('exec runs in the container: its files, processes, env, user and exit code', async () => {
+    const name = `exec-${runtime}`;
+    await riboOk(['run', '-d', '--name', name, '-e', 'FROM_RUN=yes', 'hello', 'sh', '-c', 'echo made-by-pid1 > /state.txt; exec sleep 1000'], opts());
+    await until('the state file', async () => (await ribo(['exec', name, 'cat', '/state.txt'], opts())).stdout.includes('made-by-pid1'));
+    const ps = await riboOk(['exec', name, 'ps'], opts());
+    expect(ps.stdout).toMatch(/^\s*1 .*sleep 1000$/m);
+    const env = await riboOk(['exec', '-e', 'EXTRA=1', '-w', '/app', name, 'sh', '-c', 'echo "$FROM_RUN $EXTRA $(pwd) $(id -u)"'], opts());
+    expect(env.stdout.trim()).toBe('yes 1 /app 0');
+    expect((await riboOk(['exec', '-u', '1000:1000', name, 'id', '-u'], opts())).stdout.trim()).toBe('1000');
+    expect((await ribo(['exec', name, 'sh', '-c', 'exit 5'], opts())).exitCode).toBe(5);
+    const [command, ...args] = riboCommandLine(['exec', '-i', name, 'cat'], opts());
+    const input = await execa(command!, args, { input: 'piped\n' });
+    expect(input.stdout.trim()).toBe('piped');
+    await riboOk(['rm', '-f', name], opts());
+    expect(await psRow(name, opts())).toBeUndefined();
+    expect((await ribo(['exec', name, 'true'], opts())).exitCode).not.toBe(0);
+  });
+
+  it('stop sends SIGTERM and the container that handles it exits cleanly', async () => {
+    const name = `stop-${runtime}`;
+    await riboOk(['run', '-d', '--name', name, 'hello', 'sh', '-c', 'trap "echo stopping > /marker; exit 0" TERM; while true; do sleep 0.1; done'], opts());
+    await riboOk(['stop', name], opts());
+    const info = await inspect(name, opts());
+    expect(info.State).toMatchObject({ Status: 'exited', ExitCode: 0 });
+    expect(await readFile(path.join(info.GraphDriver.Data.UpperDir, 'marker'), 'utf8')).toBe('stopping\n');
+    // Stopping what has stopped is not an error.
+    await riboOk(['stop', name], opts());
+    await riboOk(['rm', name], opts());
+  });
+
+  it('stop sends SIGKILL after the timeout to a container that ignores SIGTERM', async () => {
+    const name = `ignore-${runtime}`;
+    await riboOk(['run', '-d', '--name', name, 'hello', 'sh', '-c', 'trap "" TERM; while true; do sleep 0.1; done'], opts());
+    const started = Date.now();
+    await riboOk(['stop', '-t', '1', name], opts());
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
+    expect(await psRow(name, opts())).toMatch(/Exited \(137\)/);
+    await riboOk(['rm', name], opts());
+  });
+
+  it('--rm -d leaves nothing once the container exits', async () => {
+    const before = await containerDirs();
+    await riboOk(['run', '-d', '--rm', 'hello', 'sh', '-c', 'sleep 0.5'], opts());
+    await until('the container to be removed', async () => JSON.stringify(await containerDirs()) === JSON.stringify(before));
+    expect(await runtimeState(runtime)).toEqual([]);
+  });
+
+  it('cleans up after a monitor killed with SIGKILL: ps marks it exited, rm removes it', async () => {
+    const name = `crash-${runtime}`;
+    const id = (await riboOk(['run', '-d', '--name', name, 'hello', 'sleep', '1000'], opts())).stdout.trim();
+    const running = await inspect(name, opts());
+    expect(running.State.Running).toBe(true);
+    expect(processExists(running.State.Pid)).toBe(true);
+    process.kill(running.State.MonitorPid, 'SIGKILL');
+    await until('the monitor to die', async () => !processExists(running.State.MonitorPid) || (await readFile(`/proc/${running.State.MonitorPid}/stat`, 'utf8').catch(() => ' Z ')).includes(') Z'));
+
+    expect(await psRow(name, opts())).toMatch(/Exited \(255\)/);
+    const after = await inspect(name, opts());
+    expect(after.State.Status).toBe('exited');
+    expect(after.State.Error).toContain('monitor');
+    await until('the container process to end', async () => !processExists(running.State.Pid));
+    // Nothing still holds the container: no runtime process, no fuse-overlayfs.
+    expect(await processesMentioning(id)).toEqual([]);
+    expect(await runtimeState(runtime)).toEqual([]);
+    await riboOk(['rm', name], opts());
+    expect(await containerDirs()).not.toContain(id);
+  });
+
+  it('removes a crashed --rm container on the next ps', async () => {
+    const id = (await riboOk(['run', '-d', '--rm', 'hello', 'sleep', '1000'], opts())).stdout.trim();
+    const running = await inspect(id, opts());
+    process.kill(running.State.MonitorPid, 'SIGKILL');
+    await until('ps to forget it', async () => !(await riboOk(['ps', '-a'], opts())).stdout.includes(id.slice(0, 12)));
+    expect(await containerDirs()).not.toContain(id);
+    await until('the container process to end', async () => !processExists(running.State.Pid));
+  });
+});
+
+describe('names and errors', () => {
+  it('honours the image\'s STOPSIGNAL', async () => {
+    await riboOk(['run', '-d', '--name', 'usr1', 'usr1', 'sh', '-c', 'trap "exit 0" USR1; trap "" TERM; while true; do sleep 0.1; done'], { root });
+    await riboOk(['stop', '-t', '5', 'usr1'], { root });
+    expect(await psRow('usr1', { root })).toMatch(/Exited \(0\)/);
+    await riboOk(['rm', 'usr1'], { root });
+  });
+
+  it('refuses to rm a running container without -f, and says how', async () => {
+    await riboOk(['run', '-d', '--name', 'busy', 'hello', 'sleep', '1000'], { root });
+    const refused = await ribo(['rm', 'busy'], { root });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('ribo rm -f busy');
+    await riboOk(['rm', '-f', 'busy'], { root });
+    expect(await psRow('busy', { root })).toBeUndefined();
+  });
+
+  it('names a missing container clearly', async () => {
+    for (const args of [['logs', 'nosuch'], ['stop', 'nosuch'], ['rm', 'nosuch'], ['exec', 'nosuch', 'true']]) {
+      const result = await ribo(args, { root });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain('No such container: nosuch');
+    }
+  });
+});
+
+/** The command line the harness runs ribo with, for a test that needs to give it stdin. */
+function riboCommandLine(args: string[], opts: RiboOptions): string[] {
+  const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(opts.driver ? [`RIBO_STORAGE_DRIVER=${opts.driver}`] : []), ...(opts.runtime ? [`RIBO_RUNTIME=${opts.runtime}`] : [])];
+  const command = ['env', ...env, process.execPath, path.join(APP_DIR, 'bin/ribo'), '--root', opts.root, ...args];
+  return E2E_USER ? ['runuser', '-u', E2E_USER, '--', ...command] : command;
+}
