@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
+import type { Digest } from '../oci/image.js';
 import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/lock.js';
 import { currentProcess, isAlive, type ProcessIdentity } from '../store/owner.js';
@@ -197,4 +198,16 @@ export class ContainerStore {
 /** True while the record's container may still be running: its monitor process is alive. */
 export function monitorAlive(record: ContainerRecord): boolean {
   return record.status !== 'exited' && isAlive(record.monitor);
+}
+
+/**
+ * The diffIDs of the unpacked layers containers use as lower dirs, running
+ * or kept: `ribo prune` must not delete them.
+ */
+export async function containerLayers(storeRoot: string): Promise<Set<Digest>> {
+  const layers = new Set<Digest>();
+  for (const record of await ContainerStore.ofStore(storeRoot).list()) {
+    for (const lower of record.plan.lowers) layers.add(`sha256:${path.basename(lower)}` as Digest);
+  }
+  return layers;
 }

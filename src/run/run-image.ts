@@ -113,7 +113,7 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
   const record = await createContainer(opts, false);
   const containers = ContainerStore.ofStore(opts.store.root);
   try {
-    return await superviseContainer({ driver: opts.driver, runtime: opts.runtime, containers }, record, 'foreground');
+    return await superviseContainer({ driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave() }, record, 'foreground');
   } catch (error) {
     if (opts.remove) await removeContainerFiles(containers, record, opts.store.root);
     throw error;

@@ -26,6 +26,8 @@ export interface SupervisorContext {
   driver: MountDriver;
   runtime: OciRuntime;
   containers: ContainerStore;
+  /** Called once the container runs: the supervisor no longer needs the image store (Store.leave). */
+  leaveStore?: () => Promise<void>;
 }
 
 /** How to start a monitor: ribo's own command line for `container-monitor ID`. */
@@ -108,6 +110,7 @@ export async function superviseContainer(
       started: async (pid) => {
         current = await containers.update(record.id, { status: 'running', driver: ctx.driver.name, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
         running = true;
+        await ctx.leaveStore?.();
         if (pending) void runtime.kill(current.runtimeId, pending);
         started?.(current);
       },

@@ -93,6 +93,17 @@ export class Store {
   }
 
   /**
+   * Stops holding the shared in-use lock: for a process that will only read
+   * what it already resolved (a container's supervisor, which may run for
+   * days), so `ribo prune` need not wait for it. Prune keeps what containers
+   * use by their records instead.
+   */
+  async leave(): Promise<void> {
+    await this.inUse?.release();
+    this.inUse = undefined;
+  }
+
+  /**
    * Runs `fn` while no other process has this store open (garbage
    * collection): waits up to `timeoutSeconds` for builds, loads and
    * containers to finish.

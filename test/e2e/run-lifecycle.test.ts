@@ -278,6 +278,20 @@ describe('names and errors', () => {
     expect(await psRow('busy', { root })).toBeUndefined();
   });
 
+  it('prune neither waits for a running container nor deletes the layers containers use', async () => {
+    const ctx = await makeContext({ Dockerfile: 'FROM hello\nRUN echo unique > /unique\n' });
+    await riboOk(['build', '-t', 'pruneme', ctx], { root });
+    await execa('rm', ['-rf', ctx]);
+    await riboOk(['run', '-d', '--name', 'on-pruned', 'pruneme', 'sleep', '1000'], { root });
+    await riboOk(['run', '--name', 'kept-pruned', 'pruneme', 'true'], { root });
+    await riboOk(['rmi', 'pruneme'], { root });
+    await riboOk(['prune', '--all', '--wait', '5'], { root });
+    expect((await riboOk(['exec', 'on-pruned', 'cat', '/unique'], { root })).stdout.trim()).toBe('unique');
+    const kept = await inspect('kept-pruned', { root });
+    for (const lower of kept.GraphDriver.Data.LowerDir.split(':')) expect(await entries(lower)).not.toEqual([]);
+    await riboOk(['rm', '-f', 'on-pruned', 'kept-pruned'], { root });
+  });
+
   it('names a missing container clearly', async () => {
     for (const args of [['logs', 'nosuch'], ['stop', 'nosuch'], ['rm', 'nosuch'], ['exec', 'nosuch', 'true']]) {
       const result = await ribo(args, { root });

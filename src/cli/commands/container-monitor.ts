@@ -13,7 +13,8 @@ export const containerMonitorCommand: CommandModule = {
   handler: async (argv, env) => {
     const session = await openSession(argv as GlobalOptions, env);
     try {
-      return await runMonitor({ driver: session.driver, runtime: session.runtime, containers: ContainerStore.ofStore(session.store.root) }, String(argv.id));
+      const containers = ContainerStore.ofStore(session.store.root);
+      return await runMonitor({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, String(argv.id));
     } finally {
       await session.close();
     }

@@ -1,5 +1,6 @@
 import { buildCacheDigests, clearBuildCache } from '../../build/cache/cache-references.js';
 import { pruneStore } from '../../image/prune.js';
+import { containerLayers } from '../../run/containers.js';
 import type { CommandModule } from '../command.js';
 import { humanSize } from '../format.js';
 import { openStore, type GlobalOptions } from '../session.js';
@@ -23,11 +24,12 @@ export const pruneCommand: CommandModule = {
       dryRun,
       waitSeconds: Number(argv.wait),
       keep: async () => {
+        const containers = await containerLayers(store.root);
         if (argv.all && !dryRun) {
           forgottenSteps = await clearBuildCache(store.root);
-          return new Set();
+          return containers;
         }
-        return argv.all ? new Set() : buildCacheDigests(store.root);
+        return new Set([...containers, ...(argv.all ? [] : await buildCacheDigests(store.root))]);
       },
     });
     const verb = dryRun ? 'Would delete' : 'Deleted';
