@@ -1,0 +1,105 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { Writable } from 'node:stream';
+import os from 'node:os';
+import path from 'node:path';
+import { ContainerStore, type ContainerRecord } from '../../src/run/containers.js';
+import { copyLog, LogWriter } from '../../src/run/logs.js';
+import { parseSignal } from '../../src/run/lifecycle.js';
+import { protectContainerCommand } from '../../src/cli/commands/run.js';
+import { UsageError } from '../../src/errors.js';
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'ribo-containers-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function collector(): { stream: Writable; text: () => string } {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({ write: (chunk: Buffer, _e, cb) => (chunks.push(Buffer.from(chunk)), cb()) });
+  return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
+}
+
+function fields(name?: string): Parameters<ContainerStore['create']>[0] {
+  return {
+    ...(name ? { name } : {}),
+    image: 'hello',
+    imageDigest: 'sha256:00',
+    command: ['true'],
+    autoRemove: false,
+    detached: false,
+    driver: 'overlay',
+    runtime: 'crun',
+    plan: { lowers: [], spec: { args: ['true'], env: [], cwd: '/', network: 'host', idCount: 1 } },
+  };
+}
+
+describe('container records', () => {
+  const store = new ContainerStore(path.join(dir, 'containers'));
+  let first: ContainerRecord;
+
+  it('creates records with unique names and finds them by name, id or id prefix', async () => {
+    first = await store.create(fields('web'));
+    const second = await store.create(fields());
+    expect(first.id).toMatch(/^[0-9a-f]{64}$/);
+    expect(second.name).toMatch(/^[a-z]+_[a-z]+\d+$/);
+    expect(first.status).toBe('created');
+    expect((await store.find('web')).id).toBe(first.id);
+    expect((await store.find(first.id)).name).toBe('web');
+    expect((await store.find(first.id.slice(0, 10))).name).toBe('web');
+    expect((await store.list()).map((r) => r.id).sort()).toEqual([first.id, second.id].sort());
+  });
+
+  it('refuses a taken name, naming the container and ribo rm', async () => {
+    await expect(store.create(fields('web'))).rejects.toThrow(/"web" is already in use by container [0-9a-f]{12} \(created\).*ribo rm web/);
+    await expect(store.create(fields('bad name'))).rejects.toBeInstanceOf(UsageError);
+  });
+
+  it('says clearly when nothing matches', async () => {
+    await expect(store.find('nosuch')).rejects.toThrow('No such container: nosuch');
+  });
+
+  it('replaces a record atomically on update', async () => {
+    const updated = await store.update(first.id, { status: 'exited', exitCode: 3 });
+    expect(updated.exitCode).toBe(3);
+    expect((await store.read(first.id)).status).toBe('exited');
+  });
+});
+
+describe('container logs', () => {
+  it('keeps each line with its stream and gives them back in order', async () => {
+    const file = path.join(dir, 'c.log');
+    const log = await LogWriter.open(file);
+    const out = log.stream('stdout');
+    const err = log.stream('stderr');
+    await new Promise<void>((resolve) => out.write('first li', () => resolve()));
+    await new Promise<void>((resolve) => out.write('ne\nsecond\n', () => resolve()));
+    await new Promise<void>((resolve) => err.write('oops\n', () => resolve()));
+    await new Promise<void>((resolve) => out.end('no newline', () => resolve()));
+    await new Promise<void>((resolve) => err.end(() => resolve()));
+    await log.close();
+    const stdout = collector();
+    const stderr = collector();
+    const end = await copyLog(file, 0, stdout.stream, stderr.stream);
+    expect(stdout.text()).toBe('first line\nsecond\nno newline');
+    expect(stderr.text()).toBe('oops\n');
+    // Reading on from the end gives nothing new.
+    const more = collector();
+    expect(await copyLog(file, end, more.stream, more.stream)).toBe(end);
+    expect(more.text()).toBe('');
+  });
+});
+
+describe('signals', () => {
+  it('accepts names with or without SIG and numbers', () => {
+    expect(parseSignal('TERM', '-s')).toBe('SIGTERM');
+    expect(parseSignal('sigkill', '-s')).toBe('SIGKILL');
+    expect(parseSignal('1', '-s')).toBe('SIGHUP');
+    expect(() => parseSignal('NOPE', '--signal')).toThrow(/Unknown signal "NOPE" \(from --signal\)/);
+  });
+});
+
+describe('command lines', () => {
+  it('ends ribo\'s options after the image (run) or the container (exec)', () => {
+    expect(protectContainerCommand(['run', '-d', '--name', 'x', 'img', 'sh', '-c', 'exit 3'])).toEqual(['run', '-d', '--name', 'x', 'img', '--', 'sh', '-c', 'exit 3']);
+    expect(protectContainerCommand(['--root', '/s', 'exec', '-e', 'A=1', '-i', 'web', 'ls', '-l'])).toEqual(['--root', '/s', 'exec', '-e', 'A=1', '-i', 'web', '--', 'ls', '-l']);
+    expect(protectContainerCommand(['ps', '-a'])).toEqual(['ps', '-a']);
+  });
+});
