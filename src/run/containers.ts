@@ -110,7 +110,9 @@ export class ContainerStore {
   async create(fields: Omit<ContainerRecord, 'id' | 'name' | 'created' | 'status' | 'monitor' | 'runtimeId'> & { name?: string }): Promise<ContainerRecord> {
     if (fields.name !== undefined) validateName(fields.name);
     await mkdir(this.dir, { recursive: true });
-    return withStoreLock(`${this.dir}.lock`, 30, async () => {
+    const lockPath = `${this.dir}.lock`;
+    await writeFile(lockPath, '', { flag: 'a' });
+    return withStoreLock(lockPath, 30, async () => {
       const records = await this.list();
       const names = new Set(records.map((r) => r.name));
       if (fields.name !== undefined && names.has(fields.name)) {
