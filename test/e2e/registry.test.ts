@@ -147,8 +147,8 @@ it('refuses a blob the registry serves corrupted, and stores and tags nothing of
 it('keeps the blobs of a pull killed midway, and pulling again fetches only the rest', async () => {
   const image = await buildTwoLayerImage(`${registry.host}/e2e/resume:1`, 4 * 1024 * 1024);
   await riboOk(['push', `${registry.host}/e2e/resume:1`], { root: image.root });
-  // 4 MiB in 32 KiB pieces 60 ms apart: about 8 s for the big layer.
-  const proxy = await startProxy(registry.host, { slowDigest: image.big, slowDelayMs: 60 });
+  // 4 MiB in 32 KiB pieces 100 ms apart: about 13 s for the big layer, killed long before.
+  const proxy = await startProxy(registry.host, { slowDigest: image.big, slowDelayMs: 100 });
   cleanups.push(() => proxy.stop());
   const name = `${proxy.host}/e2e/resume:1`;
 
