@@ -189,6 +189,15 @@ describe('security', () => {
     expect(open).toMatch(/NoNewPrivs:\s+1/);
   });
 
+  it('confines build steps (RUN) with the same seccomp profile and capabilities', async () => {
+    const context = await makeContext({ Dockerfile: 'FROM hello\nRUN grep -E "^(Seccomp|CapEff):" /proc/self/status > /build-security.txt\n' });
+    contexts.push(context);
+    await riboOk(['build', '-t', 'confined-build', context], opts());
+    const out = (await riboOk(['run', '--rm', 'confined-build', 'cat', '/build-security.txt'], opts())).stdout;
+    expect(out).toMatch(/Seccomp:\s+2/);
+    expect(out).toMatch(/CapEff:\s+00000000a80425fb/);
+  });
+
   it('masks and write-protects /proc paths as docker does', async () => {
     const out = await shell([], 'wc -c < /proc/timer_list; grep " /proc/sys " /proc/mounts');
     expect(out.split('\n')[0]!.trim()).toBe('0');
