@@ -7,6 +7,7 @@
 import { execa } from 'execa';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { startRegistry } from '../setup/registry.js';
 import { blobPath, makeContext, makeStore, readImage, removeStore, ribo, riboOk, type DriverName, type RiboOptions } from './harness.js';
 
 /** Host tools the busybox image lacks, copied in with the shared libraries they load. */
@@ -263,6 +264,23 @@ describe('--compression', () => {
       expect(stdout).toContain('Hello from a ribo container!');
     } finally {
       await removeStore(other);
+    }
+  });
+
+  it('pushes a zstd image to a registry and pulls it into an empty store that runs it', async () => {
+    const registry = await startRegistry();
+    const other = await makeStore();
+    try {
+      const name = `${registry.host}/e2e/zstd:1`;
+      await riboOk(['tag', 'hello:zstd', name], { root });
+      await riboOk(['push', name], { root });
+      await riboOk(['pull', name], { root: other });
+      expect((await readImage(other, name)).manifest.layers.every((layer) => layer.mediaType.endsWith('+zstd'))).toBe(true);
+      const { stdout } = await riboOk(['run', '--rm', name, 'cat', '/app/greeting.txt'], { root: other });
+      expect(stdout).toContain('Hello from a ribo container!');
+    } finally {
+      await removeStore(other);
+      await registry.stop();
     }
   });
 
