@@ -71,7 +71,8 @@ function limitFlags(resources: LinuxResources): string {
 export async function enforceableResources(requested: LinuxResources | undefined, host: { rootless: boolean; mode: CgroupMode }): Promise<EnforcedResources> {
   if (!requested) return {};
   if (host.rootless) {
-    return { warning: `ribo: warning: ${limitFlags(requested)} not enforced: rootless ribo cannot create cgroups on this host (cgroup ${host.mode}, no delegation to users); run ribo as root to enforce them.` };
+    const why = host.mode === 'v2' ? 'ribo does not use cgroup v2 delegation yet' : `cgroup ${host.mode === 'hybrid' ? 'hybrid v1/v2' : 'v1'} hierarchies are never delegated to users`;
+    return { warning: `ribo: warning: ${limitFlags(requested)} not enforced: rootless ribo runs containers without cgroups (${why}); run ribo as root to enforce them.` };
   }
   const resources = structuredClone(requested);
   if (resources.memory?.limit !== undefined && (await swapAccounted(host.mode))) resources.memory.swap = resources.memory.limit * 2;
