@@ -76,3 +76,23 @@ describe('bundle security', () => {
     expect(config.linux!.namespaces).toContainEqual({ type: 'network' });
   });
 });
+
+describe('cgroup limits', () => {
+  const requested = { memory: { limit: 64 * 1024 * 1024 }, pids: { limit: 10 } };
+
+  it('rootless: nothing enforced, one warning naming the flags and the fix', async () => {
+    const { enforceableResources } = await import('../../src/runtime/cgroups.js');
+    const result = await enforceableResources(requested, { rootless: true, mode: 'hybrid' });
+    expect(result.resources).toBeUndefined();
+    expect(result.warning).toMatch(/^ribo: warning: --memory, --pids-limit not enforced: .*hybrid v1\/v2.*run ribo as root/);
+    expect(result.warning).not.toContain('\n');
+  });
+
+  it('as root: the limits go to the runtime, memory+swap twice the memory as docker sets it', async () => {
+    const { enforceableResources } = await import('../../src/runtime/cgroups.js');
+    const result = await enforceableResources(requested, { rootless: false, mode: 'v2' });
+    expect(result.warning).toBeUndefined();
+    expect(result.resources).toEqual({ memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024 }, pids: { limit: 10 } });
+    expect(await enforceableResources(undefined, { rootless: true, mode: 'v1' })).toEqual({});
+  });
+});
