@@ -76,22 +76,25 @@ export class RegistryClient {
     if (this.base) return;
     const host = apiHost(this.registry);
     const schemes = this.insecureAllowed ? ['https', 'http'] : ['https'];
-    let lastError: unknown;
+    let firstError: unknown;
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${host}/v2/`);
       try {
         const response = await withRetry(() => this.transport.send({ method: 'GET', url: base }));
         response.body.resume();
-        this.base = base;
-        this.challenge = response.status === 401 ? parseChallenge(String(response.headers['www-authenticate'] ?? '')) : null;
         if (response.status !== 200 && response.status !== 401) throw new RegistryHttpError(response, 'this does not look like an OCI registry (GET /v2/ should answer 200 or 401)');
+        this.challenge = response.status === 401 ? parseChallenge(String(response.headers['www-authenticate'] ?? '')) : null;
+        this.base = base;
         return;
       } catch (error) {
-        lastError = error;
+        // Plain http to an https port gets a 400: the https failure (a certificate problem, say) is the real one.
+        if (firstError && error instanceof RegistryHttpError) throw firstError;
         if (!(error instanceof RegistryNetworkError)) throw error;
+        // When plain http fails too, the https failure is the one worth showing (a certificate problem, say).
+        firstError ??= error;
       }
     }
-    throw lastError;
+    throw firstError;
   }
 
   /** Checks the stored (or given) credentials against the registry, as `ribo login` does. */

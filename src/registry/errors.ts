@@ -13,9 +13,12 @@ export class RegistryNetworkError extends RiboError implements MaybeTransient {
   readonly transient: boolean;
   readonly code?: string;
   constructor(method: string, url: URL, cause: NodeJS.ErrnoException) {
+    const certificate = /CERT|SSL|TLS/.test(cause.code ?? '') || /certificate/i.test(cause.message);
     super(
       `${method} ${url.href} failed: ${cause.message}${cause.code ? ` (${cause.code})` : ''}. ` +
-        `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`,
+        (certificate
+          ? `The registry's TLS certificate cannot be verified: name the certificate of the CA that signed it in NODE_EXTRA_CA_CERTS=FILE, or, for a registry you trust, pass --tls-verify=false.`
+          : `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`),
       { cause },
     );
     this.code = cause.code;

@@ -107,3 +107,25 @@ describe('token service (Bearer auth)', () => {
     expect(token.requests).toContain('alice repository:private/app:pull');
   });
 });
+
+describe('https with a certificate', () => {
+  let registry: RunningRegistry & { certFile?: string };
+  beforeAll(async () => {
+    registry = await startRegistry({ kind: 'none' }, { tls: true });
+  });
+  afterAll(() => registry.stop());
+
+  it('refuses a certificate it cannot verify, trusts one named in NODE_EXTRA_CA_CERTS, and skips the check with --tls-verify=false', async () => {
+    const name = `${registry.host}/tls/app:1`;
+    const untrusted = await ribo(['push', 'authed:1', name], { root: source });
+    expect(untrusted.exitCode).toBe(1);
+    expect(untrusted.stderr).toContain(`https://${registry.host}/v2/`);
+    expect(untrusted.stderr).toMatch(/certificate cannot be verified.*NODE_EXTRA_CA_CERTS.*--tls-verify=false/);
+
+    await riboOk(['push', 'authed:1', name], { root: source, env: { NODE_EXTRA_CA_CERTS: registry.certFile! } });
+    const target = await makeStore();
+    cleanups.push(() => removeStore(target));
+    await riboOk(['pull', '--tls-verify=false', name], { root: target });
+    expect((await riboOk(['run', '--rm', name], { root: target })).stdout).toContain('Hello from a ribo container!');
+  });
+});

@@ -53,11 +53,18 @@ async function waitForHttp(url: string, process: ResultPromise): Promise<void> {
 
 export type RegistryAuth = { kind: 'none' } | { kind: 'htpasswd'; users: Users } | { kind: 'token'; token: TokenServer };
 
-/** Starts `docker-registry serve CONFIG` on a free loopback port. */
-export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Promise<RunningRegistry> {
+/** Starts `docker-registry serve CONFIG` on a free loopback port (with `tls`, https with a certificate for 127.0.0.1 in DIR/cert.pem). */
+export async function startRegistry(auth: RegistryAuth = { kind: 'none' }, options: { tls?: boolean } = {}): Promise<RunningRegistry & { certFile?: string }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-registry-'));
   const port = await freePort();
   let authConfig = '';
+  let tlsConfig = '';
+  if (options.tls) {
+    await execa('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`, '-days', '2', '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1']);
+    await execa('chmod', ['a+rx', dir]);
+    await execa('chmod', ['a+r', `${dir}/cert.pem`]);
+    tlsConfig = `  tls:\n    certificate: ${dir}/cert.pem\n    key: ${dir}/key.pem\n`;
+  }
   if (auth.kind === 'htpasswd') {
     const lines: string[] = [];
     for (const [user, password] of Object.entries(auth.users)) lines.push((await execa('htpasswd', ['-Bbn', user, password])).stdout.trim());
@@ -66,12 +73,13 @@ export async function startRegistry(auth: RegistryAuth = { kind: 'none' }): Prom
   } else if (auth.kind === 'token') {
     authConfig = `auth:\n  token:\n    realm: ${auth.token.realm}\n    service: ${auth.token.service}\n    issuer: ${auth.token.issuer}\n    rootcertbundle: ${auth.token.certFile}\n`;
   }
-  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${authConfig}`;
+  const config = `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${dir}/data\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:${port}\n${tlsConfig}${authConfig}`;
   await writeFile(path.join(dir, 'config.yml'), config);
   const child = execa('docker-registry', ['serve', path.join(dir, 'config.yml')], { reject: false, env: { OTEL_TRACES_EXPORTER: 'none' } });
   await waitForHttp(`http://127.0.0.1:${port}/v2/`, child);
   return {
     host: `127.0.0.1:${port}`,
+    ...(options.tls ? { certFile: `${dir}/cert.pem` } : {}),
     dataDir: path.join(dir, 'data'),
     stop: async () => {
       child.kill('SIGKILL');
