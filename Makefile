@@ -39,6 +39,7 @@ bench:
 	node bench/layer-bench.mjs
 	bench/pull-bench.sh
 	bench/run-bench.sh
+	bench/archive-bench.sh
 
 clean:
 	rm -rf dist fixtures/hello/busybox

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, openSync } from 'node:fs';
 import { RiboError } from '../errors.js';
 import { StoreLockTimeoutError } from './errors.js';
 
@@ -22,9 +22,9 @@ export interface HeldLock {
   release(): Promise<void>;
 }
 
-/** Takes a flock on `lockPath` (which must exist), waiting at most `timeoutSeconds`. */
+/** Takes a flock on `lockPath` (created if missing, as flock(1) does), waiting at most `timeoutSeconds`. */
 export async function lockOpenFile(lockPath: string, mode: LockMode, timeoutSeconds: number, describeTimeout: (seconds: number) => RiboError): Promise<HeldLock> {
-  const fd = openSync(lockPath, 'r');
+  const fd = openSync(lockPath, constants.O_RDONLY | constants.O_CREAT, 0o644);
   let stderr = '';
   const code = await new Promise<number | null>((resolve, reject) => {
     const child = spawn('flock', [`--${mode}`, '--wait', String(timeoutSeconds), '--conflict-exit-code', String(CONFLICT_EXIT), '3'], {

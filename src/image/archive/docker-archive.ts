@@ -2,9 +2,14 @@
  * docker-archive: what `docker save` writes and `docker load` / `podman load`
  * read. manifest.json lists each image's config file, tags and layer files;
  * layers are plain (uncompressed) tars named by their diffID, as docker
- * writes them, so every docker and podman version reads them.
+ * writes them, so every docker and podman version reads them. Each layer is
+ * decompressed once, into the store's tmp/, to learn its size.
  */
+import { createReadStream, createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import path from 'node:path';
 import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { MediaType, type Descriptor, type Digest, type ImageConfig, type ImageManifest } from '../../oci/image.js';
 import { digestFromHash, digestHex, sha256Hasher, sha256Of } from '../../oci/digest.js';
 import { tarChunks, writeLayerFromTarStream, type TarWriterEntry } from '../../layer/index.js';
@@ -29,21 +34,33 @@ function uncompressedLayer(store: Store, digest: Digest): AsyncGenerator<Buffer>
 
 /**
  * A tar entry needs its size before its content, and a layer's uncompressed
- * size is not recorded: one pass counts it (and checks the diffID), the
- * second writes it.
+ * size is not recorded: the layer is decompressed once into a scratch file
+ * (its diffID checked on the way), which is then copied into the archive.
  */
-async function uncompressedSize(store: Store, descriptor: Descriptor, diffID: Digest): Promise<number> {
+async function spoolUncompressed(store: Store, descriptor: Descriptor, diffID: Digest, file: string): Promise<number> {
   const hash = sha256Hasher();
   let size = 0;
-  for await (const chunk of uncompressedLayer(store, descriptor.digest)) {
-    hash.update(chunk);
-    size += chunk.length;
+  async function* counted(): AsyncGenerator<Buffer> {
+    for await (const chunk of uncompressedLayer(store, descriptor.digest)) {
+      hash.update(chunk);
+      size += chunk.length;
+      yield chunk;
+    }
   }
+  await pipeline(Readable.from(counted(), { objectMode: false }), createWriteStream(file));
   const actual = digestFromHash(hash);
   if (actual !== diffID) {
     throw new RiboError(`Layer ${descriptor.digest} in the image store decompresses to ${actual}, but the image config says ${diffID}. The store is damaged; rebuild the image.`);
   }
   return size;
+}
+
+async function* fileContent(file: string): AsyncGenerator<Buffer> {
+  try {
+    for await (const chunk of createReadStream(file)) yield chunk as Buffer;
+  } finally {
+    await rm(file, { force: true });
+  }
 }
 
 async function* dockerEntries(store: Store, items: readonly SaveItem[]): AsyncGenerator<TarWriterEntry> {
@@ -55,6 +72,15 @@ async function* dockerEntries(store: Store, items: readonly SaveItem[]): AsyncGe
   const manifestBytes = jsonBytes(manifest);
   yield fileEntry('manifest.json', manifestBytes.length, () => [manifestBytes]);
   const written = new Set<string>();
+  const scratch = await store.makeTempDir('save');
+  try {
+    yield* imageEntries(store, items, written, scratch);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
+}
+
+async function* imageEntries(store: Store, items: readonly SaveItem[], written: Set<string>, scratch: string): AsyncGenerator<TarWriterEntry> {
   for (const { image } of items) {
     const config = image.manifest.config;
     if (!written.has(config.digest)) {
@@ -67,8 +93,9 @@ async function* dockerEntries(store: Store, items: readonly SaveItem[]): AsyncGe
       if (!diffID) throw new RiboError(`Image ${image.ref ?? image.manifestDescriptor.digest} is inconsistent: layer ${i + 1} has no diff_id in its config. Rebuild it.`);
       if (written.has(diffID)) continue;
       written.add(diffID);
-      const size = await uncompressedSize(store, layer, diffID);
-      yield fileEntry(`${digestHex(diffID)}.tar`, size, () => uncompressedLayer(store, layer.digest));
+      const spooled = path.join(scratch, digestHex(diffID));
+      const size = await spoolUncompressed(store, layer, diffID, spooled);
+      yield fileEntry(`${digestHex(diffID)}.tar`, size, () => fileContent(spooled));
     }
   }
 }
