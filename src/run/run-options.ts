@@ -18,6 +18,8 @@ export interface RunFlags {
   envFile?: string[];
   volume?: string[];
   mount?: string[];
+  tmpfs?: string[];
+  publish?: string[];
   workdir?: string;
   user?: string;
   entrypoint?: string;
@@ -196,6 +198,20 @@ async function parseMount(value: string, ctx: RunContext): Promise<Mount> {
   throw new UsageError(`--mount ${value}: type "${type}" is not supported; use type=bind or type=tmpfs.`);
 }
 
+/** --tmpfs PATH[:OPTIONS]: docker's defaults (noexec, nosuid, nodev, mode 1777) and the mount options given. */
+function parseTmpfs(value: string): Mount {
+  const colon = value.indexOf(':');
+  const target = colon < 0 ? value : value.slice(0, colon);
+  const given = colon < 0 ? [] : value.slice(colon + 1).split(',').filter(Boolean);
+  for (const option of given) {
+    if (!/^(size=\d+[kmg%]?|mode=[0-7]{3,4}|uid=\d+|gid=\d+|nr_inodes=\d+[kmg]?|(no)?(exec|suid|dev|atime)|ro|rw)$/.test(option)) {
+      throw new UsageError(`--tmpfs ${value}: unknown tmpfs option "${option}"; use size=, mode=, uid=, gid=, exec, ro and the like (see tmpfs(5)).`);
+    }
+  }
+  const options = ['noexec', 'nosuid', 'nodev', 'mode=1777'].filter((d) => !given.some((g) => g.replace(/^no/, '') === d.replace(/^no/, '') || (d.startsWith('mode=') && g.startsWith('mode='))));
+  return { destination: containerPath(target, '--tmpfs', value), type: 'tmpfs', source: 'tmpfs', options: [...options, ...given] };
+}
+
 function parseResources(flags: RunFlags): LinuxResources | undefined {
   const resources: LinuxResources = {};
   if (flags.memory !== undefined) {
@@ -259,6 +275,10 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   const mounts: Mount[] = [];
   for (const value of flags.volume ?? []) mounts.push(await parseVolume(value, ctx));
   for (const value of flags.mount ?? []) mounts.push(await parseMount(value, ctx));
+  for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
+  if (flags.publish?.length) {
+    throw new UsageError(`-p ${flags.publish[0]}: ribo does not publish ports. With --network host (the default) the container's ports are the host's own, so leave out -p and connect to the port directly.`);
+  }
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new UsageError(`-w ${flags.workdir}: the working directory must be an absolute path in the container.`);
   const security = parseSecurityOpts(flags.securityOpt ?? []);
   if (security.seccomp !== 'default' && security.seccomp !== 'unconfined') {

@@ -145,9 +145,10 @@ describe('mounts and file systems', () => {
   });
 
   it('--read-only refuses writes to the image but not to mounts', async () => {
-    const out = await shell(['--read-only', '--mount', 'type=tmpfs,dst=/tmp'], 'echo x > /app/new || echo root-refused; echo y > /tmp/ok && echo tmp-ok');
+    const out = await shell(['--read-only', '--mount', 'type=tmpfs,dst=/tmp', '--tmpfs', '/run:size=1m'], 'echo x > /app/new || echo root-refused; echo y > /tmp/ok && echo tmp-ok; echo z > /run/ok && grep " /run " /proc/mounts');
     expect(out).toContain('root-refused');
     expect(out).toContain('tmp-ok');
+    expect(out).toMatch(/^tmpfs \/run tmpfs rw,nosuid,nodev,noexec,.*size=1024k/m);
   });
 });
 

@@ -103,3 +103,19 @@ describe('limits, capabilities and security options', () => {
     expect((await parseRunFlags({}, ctx)).entrypoint).toBeUndefined();
   });
 });
+
+describe('--tmpfs and -p', () => {
+  it('mounts a tmpfs with docker\'s defaults, the given options overriding them', async () => {
+    const spec = await parseRunFlags({ tmpfs: ['/run', '/tmp:exec,size=64m,mode=0700'] }, ctx);
+    expect(spec.mounts).toEqual([
+      { destination: '/run', type: 'tmpfs', source: 'tmpfs', options: ['noexec', 'nosuid', 'nodev', 'mode=1777'] },
+      { destination: '/tmp', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', 'exec', 'size=64m', 'mode=0700'] },
+    ]);
+    expect(await usageError(parseRunFlags({ tmpfs: ['/tmp:bogus'] }, ctx))).toContain('unknown tmpfs option "bogus"');
+    expect(await usageError(parseRunFlags({ tmpfs: ['tmp'] }, ctx))).toContain('must be absolute');
+  });
+
+  it('refuses -p with the reason', async () => {
+    expect(await usageError(parseRunFlags({ publish: ['8080:80'] }, ctx))).toContain('ports are the host\'s own');
+  });
+});

@@ -14,7 +14,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -56,6 +56,8 @@ export const runCommand: CommandModule = {
       .option('env-file', { type: 'string', describe: 'Read environment variables from a file of NAME=VALUE lines' })
       .option('volume', { alias: 'v', type: 'string', describe: 'Bind a host path: HOST:CONTAINER[:ro|rw]' })
       .option('mount', { type: 'string', describe: 'type=bind,source=,target=[,readonly] or type=tmpfs,target=[,tmpfs-size=]' })
+      .option('tmpfs', { type: 'string', describe: 'Mount a tmpfs: PATH[:OPTIONS] (e.g. /tmp:size=64m)' })
+      .option('publish', { alias: 'p', type: 'string', hidden: true })
       .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory inside the container' })
       .option('user', { alias: 'u', type: 'string', describe: 'USER[:GROUP] to run as (names from the image)' })
       .option('entrypoint', { type: 'string', describe: 'Replace the image\'s ENTRYPOINT ("" clears it)' })
@@ -80,6 +82,8 @@ export const runCommand: CommandModule = {
       envFile: asList(argv.envFile),
       volume: asList(argv.volume),
       mount: asList(argv.mount),
+      tmpfs: asList(argv.tmpfs),
+      publish: asList(argv.publish),
       workdir: argv.workdir as string | undefined,
       user: argv.user as string | undefined,
       entrypoint: argv.entrypoint === undefined ? undefined : String(argv.entrypoint),
