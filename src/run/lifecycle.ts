@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UsageError, RiboError } from '../errors.js';
 import { removeOwnedTree } from '../runtime/namespace.js';
 import { runtimeStateDir } from '../runtime/oci-runtime.js';
-import { isAlive } from '../store/owner.js';
+import { currentProcess, isAlive } from '../store/owner.js';
 import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export class ContainerRunningError extends RiboError {}
@@ -158,4 +158,20 @@ export async function removeContainer(containers: ContainerStore, storeRoot: str
     current = await recoverContainer(containers, storeRoot, record);
   }
   if (current) await removeContainerFiles(containers, current, storeRoot);
+}
+
+/**
+ * `ribo start`: makes an exited container ready to run again over the same
+ * writable layer: its record goes back to `created`, owned by this process,
+ * with the last run's pid, times and exit code cleared. Undefined when it
+ * already runs.
+ */
+export async function prepareRestart(containers: ContainerStore, storeRoot: string, record: ContainerRecord): Promise<ContainerRecord | undefined> {
+  if (monitorAlive(record)) return undefined;
+  const exited = record.status === 'exited' ? record : await recoverContainer(containers, storeRoot, record);
+  if (!exited) throw new ContainerNotRunningError(`Container ${record.name} was started with --rm and is gone.`);
+  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, ...kept } = exited;
+  const fresh: ContainerRecord = { ...kept, status: 'created', monitor: currentProcess() };
+  await containers.write(fresh);
+  return fresh;
 }

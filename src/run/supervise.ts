@@ -8,7 +8,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, writeSync } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { open, rm } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import path from 'node:path';
@@ -93,6 +93,9 @@ export async function superviseContainer(
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
   let exitCode: number;
+  const pidFile = path.join(dir, 'container.pid');
+  // A pid file left by an earlier run of this container (ribo start) would announce a start too early.
+  await rm(pidFile, { force: true });
   try {
     const result = await runContainer({
       driver: ctx.driver,
@@ -102,7 +105,7 @@ export async function superviseContainer(
       id: current.runtimeId,
       stdio: containerStdio,
       spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
-      pidFile: path.join(dir, 'container.pid'),
+      pidFile,
       prepare: async (rootfs) => {
         const user = await resolveUser(rootfs, current.plan.user);
         return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };

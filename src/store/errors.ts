@@ -100,7 +100,7 @@ export class StoreInUseError extends RiboError {
   constructor(readonly root: string, seconds: number, waiting: 'open' | 'prune') {
     super(
       waiting === 'prune'
-        ? `Waited ${seconds}s for other ribo processes using the image store at ${root} (builds, loads, running containers) to finish; \`ribo prune\` deletes nothing while they run. ` +
+        ? `Waited ${seconds}s for other ribo processes using the image store at ${root} (builds, loads, containers being started) to finish; \`ribo prune\` deletes nothing while they run. ` +
             `Let them finish (see \`fuser ${root}/in-use.lock\`), then run prune again.`
         : `Waited ${seconds}s to open the image store at ${root} while \`ribo prune\` was cleaning it. Wait for the prune to finish (see \`fuser ${root}/in-use.lock\`), then retry.`,
     );

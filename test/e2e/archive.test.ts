@@ -292,4 +292,25 @@ describe('prune', () => {
       await execa('rm', ['-rf', slow]);
     }
   });
+
+  it('does not wait for a running container, and keeps the layers it runs on', async () => {
+    const other = await makeStore();
+    try {
+      await riboOk(['load', '-i', file('arch.oci.tar')], { root: other });
+      await riboOk(['rmi', 'arch:1'], { root: other });
+      // A container gives up the store once it runs; its record keeps its layers.
+      const running = ribo(['run', '--rm', `oci-archive:${file('arch.oci.tar')}`, 'sleep', '3'], { root: other });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      const layers = await readdir(path.join(other, 'layers'));
+      expect(layers.length).toBeGreaterThan(0);
+      const meanwhile = await riboOk(['prune', '--wait', '0'], { root: other });
+      expect(meanwhile.stdout).toMatch(/Deleted blob/);
+      expect(meanwhile.stdout).not.toMatch(/Deleted unpacked layer/);
+      expect(await readdir(path.join(other, 'layers'))).toEqual(layers);
+      expect((await running).exitCode).toBe(0);
+      expect((await riboOk(['prune'], { root: other })).stdout).toMatch(/Deleted unpacked layer/);
+    } finally {
+      await removeStore(other);
+    }
+  });
 });

@@ -138,6 +138,18 @@ describe('foreground containers', () => {
     expect((await ribo(['inspect', '--type', 'container', 'kept'], { root })).stderr).toContain('No such container: kept');
   });
 
+  it('start runs an exited container again over the writable layer it kept', async () => {
+    const script = 'echo run >> /count; n=$(wc -l < /count); echo "run $n"; exit $n';
+    expect((await ribo(['run', '--name', 'again', 'hello', 'sh', '-c', script], { root })).exitCode).toBe(1);
+    const attached = await ribo(['start', '-a', 'again'], { root });
+    expect(attached.stdout.trim()).toBe('run 2');
+    expect(attached.exitCode).toBe(2);
+    expect((await riboOk(['start', 'again'], { root })).stdout.trim()).toBe('again');
+    await until('the third run to end', async () => (await psRow('again', { root }))?.includes('Exited (3)'));
+    expect((await riboOk(['logs', 'again'], { root })).stdout).toBe('run 1\nrun 2\nrun 3');
+    await riboOk(['rm', 'again'], { root });
+  });
+
   it('passes SIGTERM sent to ribo on to the container and returns its exit code', async () => {
     const { child } = await spawnRibo(['run', '--rm', '--name', 'fg-term', 'hello', 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'], { root });
     await until('the container to run', async () => (await psRow('fg-term', { root }))?.includes('Up '));

@@ -1,5 +1,5 @@
 import { ContainerStore } from '../../run/containers.js';
-import { runMonitor } from '../../run/supervise.js';
+import { runMonitor, type MonitorLauncher } from '../../run/supervise.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
 
@@ -20,3 +20,13 @@ export const containerMonitorCommand: CommandModule = {
     }
   },
 };
+
+/** Starts `ribo container-monitor ID` for this store and runtime, in the namespaces this ribo is in. */
+export function monitorLauncher(storeRoot: string, runtime: string, storageDriver: string | undefined, env: NodeJS.ProcessEnv): MonitorLauncher {
+  const driver = storageDriver === undefined ? [] : ['--storage-driver', storageDriver];
+  return {
+    execPath: process.execPath,
+    args: (id) => [process.argv[1]!, '--root', storeRoot, '--runtime', runtime, ...driver, 'container-monitor', id],
+    env,
+  };
+}

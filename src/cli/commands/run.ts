@@ -1,6 +1,6 @@
 import { isatty } from 'node:tty';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
-import type { MonitorLauncher } from '../../run/supervise.js';
+import { monitorLauncher } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
@@ -121,7 +121,7 @@ export const runCommand: CommandModule = {
         resources: limits.resources,
       };
       if (argv.detach) {
-        const record = await runImageDetached(options, monitorLauncher(options, argv.storageDriver as string | undefined, env));
+        const record = await runImageDetached(options, monitorLauncher(options.store.root, options.runtime.name, argv.storageDriver as string | undefined, env));
         process.stdout.write(`${record.id}\n`);
         return 0;
       }
@@ -132,12 +132,3 @@ export const runCommand: CommandModule = {
   },
 };
 
-/** Starts `ribo container-monitor ID` with this store, driver and runtime, in the namespaces ribo is in. */
-function monitorLauncher(options: RunImageOptions, storageDriver: string | undefined, env: NodeJS.ProcessEnv): MonitorLauncher {
-  const driver = storageDriver === undefined ? [] : ['--storage-driver', storageDriver];
-  return {
-    execPath: process.execPath,
-    args: (id) => [process.argv[1]!, '--root', options.store.root, '--runtime', options.runtime.name, ...driver, 'container-monitor', id],
-    env,
-  };
-}
