@@ -50,7 +50,7 @@ function parser(args: string[]): Argv {
     .usage('$0 <command> [options]\n\nBuild and run OCI container images, rootless and without a daemon.')
     .option('root', { type: 'string', describe: 'Store directory (default: $RIBO_ROOT, else $XDG_DATA_HOME/ribo or ~/.local/share/ribo)' })
     .option('runtime', { type: 'string', describe: 'OCI runtime: crun or runc (default: $RIBO_RUNTIME, else crun)' })
-    .option('storage-driver', { type: 'string', describe: 'overlay or fuse-overlayfs (default: $RIBO_STORAGE_DRIVER, else the first that works)' })
+    .option('storage-driver', { type: 'string', describe: 'overlay, fuse-overlayfs or copy (default: $RIBO_STORAGE_DRIVER, else the first that works, in that order)' })
     .strict()
     .demandCommand(1, 'Name a command; `ribo --help` lists them.')
     .recommendCommands()

@@ -36,7 +36,12 @@ export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): 
   const store = await openStore(opts, env);
   const namespace = await currentNamespace(env);
   const scratch = await store.makeTempDir('session-');
-  const driver = await selectDriver({ requested: opts.storageDriver ?? env.RIBO_STORAGE_DRIVER, scratchDir: scratch, rootless: namespace.rootless });
+  const driver = await selectDriver({
+    requested: opts.storageDriver ?? env.RIBO_STORAGE_DRIVER,
+    scratchDir: scratch,
+    rootless: namespace.rootless,
+    warn: (message) => process.stderr.write(`ribo: warning: ${message}\n`),
+  });
   const runtimeName = opts.runtime ?? env.RIBO_RUNTIME;
   const cgroupMode = await detectCgroupMode();
   const runtime = await OciRuntime.select({

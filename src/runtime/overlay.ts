@@ -3,10 +3,11 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
 import { findExecutable } from './executables.js';
+import { CopyDriver } from './copy-driver.js';
 
-export type DriverName = 'overlay' | 'fuse-overlayfs';
+export type DriverName = 'overlay' | 'fuse-overlayfs' | 'copy';
 
-export const DRIVER_NAMES: readonly DriverName[] = ['overlay', 'fuse-overlayfs'];
+export const DRIVER_NAMES: readonly DriverName[] = ['overlay', 'fuse-overlayfs', 'copy'];
 
 export class MountError extends RiboError {}
 
@@ -111,7 +112,11 @@ class FirstWorkingDriver implements MountDriver {
   private chosen?: MountDriver;
   private choosing?: Promise<MountDriver>;
 
-  constructor(private readonly candidates: Array<() => Promise<MountDriver | string>>) {}
+  constructor(
+    private readonly candidates: Array<() => Promise<MountDriver | string>>,
+    /** Told when the copying fallback had to be chosen, so it is never a silent slowdown. */
+    private readonly warn: (message: string) => void,
+  ) {}
 
   /** The chosen driver's name; before the first mount, the one that will be tried first. */
   get name(): DriverName {
@@ -158,6 +163,10 @@ class FirstWorkingDriver implements MountDriver {
       }
       try {
         await driver.mount(dirs);
+        if (driver.name === 'copy') {
+          this.warn(`neither kernel overlay nor fuse-overlayfs works here (${failures.join('; ')}), so ribo copies each image into place instead, which is much slower. ` +
+            'Fix one of them (`ribo info` shows which driver is in use), or choose this one with --storage-driver copy to silence this warning.');
+        }
         return driver;
       } catch (error) {
         failures.push(`${driver.name}: ${error instanceof Error ? error.message : String(error)}`);
@@ -190,10 +199,10 @@ async function fuseDriver(emptyDir: string): Promise<FuseOverlayDriver | string>
 
 /**
  * Picks the mount driver: the one asked for, or kernel overlay when it works
- * here and fuse-overlayfs otherwise. A driver that was asked for and fails is
+ * here, else fuse-overlayfs, else the copying fallback (with a warning). A driver that was asked for and fails is
  * an error, never a silent fallback.
  */
-export async function selectDriver(opts: { requested?: string; scratchDir: string; rootless: boolean }): Promise<MountDriver> {
+export async function selectDriver(opts: { requested?: string; scratchDir: string; rootless: boolean; warn: (message: string) => void }): Promise<MountDriver> {
   const emptyDir = path.join(opts.scratchDir, 'empty-lower');
   await mkdir(opts.scratchDir, { recursive: true });
   const requested = opts.requested;
@@ -206,5 +215,9 @@ export async function selectDriver(opts: { requested?: string; scratchDir: strin
     if (typeof fuse === 'string') throw new MountError(`The fuse-overlayfs driver was requested but cannot be used: ${fuse.replace(/^fuse-overlayfs: /, '')}.`);
     return fuse;
   }
-  return new FirstWorkingDriver([async () => new KernelOverlayDriver(opts.rootless, emptyDir), () => fuseDriver(emptyDir)]);
+  if (requested === 'copy') return new CopyDriver();
+  return new FirstWorkingDriver(
+    [async () => new KernelOverlayDriver(opts.rootless, emptyDir), () => fuseDriver(emptyDir), async () => new CopyDriver()],
+    opts.warn,
+  );
 }

@@ -14,6 +14,8 @@ const combos: Array<[DriverName, RuntimeName]> = [
   ['overlay', 'runc'],
   ['fuse-overlayfs', 'crun'],
   ['fuse-overlayfs', 'runc'],
+  // The copying fallback, for hosts where neither overlay can be mounted.
+  ['copy', 'crun'],
 ];
 
 describe.each(combos)('hello fixture with %s and %s', (driver, runtime) => {

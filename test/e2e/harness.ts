@@ -14,7 +14,7 @@ export const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url))
 export const E2E_USER = process.env.RIBO_E2E_USER;
 const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
 
-export type DriverName = 'overlay' | 'fuse-overlayfs';
+export type DriverName = 'overlay' | 'fuse-overlayfs' | 'copy';
 export type RuntimeName = 'crun' | 'runc';
 
 export interface RiboResult {

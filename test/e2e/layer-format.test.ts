@@ -76,7 +76,7 @@ async function layerEntries(root: string, tag: string, index: number): Promise<M
   return new Map(entries.map((entry) => [entry.path, entry]));
 }
 
-describe.each<DriverName>(['overlay', 'fuse-overlayfs'])('layers built with %s', (driver) => {
+describe.each<DriverName>(['overlay', 'fuse-overlayfs', 'copy'])('layers built with %s', (driver) => {
   let root: string;
   let context: string;
   const opts = (): RiboOptions => ({ root, driver });

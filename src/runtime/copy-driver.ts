@@ -1,0 +1,121 @@
+/**
+ * The copying fallback for hosts where neither kernel overlay nor
+ * fuse-overlayfs can be mounted: "mounting" copies the lower layers into the
+ * target directory, and "unmounting" finds what changed there and writes it to
+ * the upper dir in the encoding src/layer reads (changed entries copied, `.wh.`
+ * files for deletions, `.wh..wh..opq` for directories made anew), then empties
+ * the target. Slow for big images, but every build and run works.
+ */
+import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { PassThrough } from 'node:stream';
+import { execa } from 'execa';
+import { applyLayer, writeLayerFromUpperDir } from '../layer/index.js';
+import { MountError, type MountDriver, type OverlayDirs } from './overlay.js';
+
+/** What a path was right after the lower layers were copied in. */
+interface Snapshot {
+  ino: string;
+  ctime: string;
+  dir: boolean;
+}
+
+/** Kept beside the target between mount and unmount (they may be called by different processes). */
+interface CopyRecord {
+  upper: string;
+  snapshot: Record<string, Snapshot>;
+}
+
+const WHITEOUT_PREFIX = '.wh.';
+const OPAQUE_MARKER = '.wh..wh..opq';
+
+function recordFile(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.copy-driver.json`);
+}
+
+/** Every path below `root` (relative, parents before children) with its lstat. */
+function walk(root: string, visit: (rel: string, info: BigIntStats) => void, rel = ''): void {
+  for (const name of readdirSync(path.join(root, rel)).sort()) {
+    const child = rel === '' ? name : `${rel}/${name}`;
+    const info = lstatSync(path.join(root, child), { bigint: true });
+    visit(child, info);
+    if (info.isDirectory()) walk(root, visit, child);
+  }
+}
+
+/** Applies one lower dir (overlay encoding) onto `target`, through the layer tar format that both sides already speak. */
+async function copyLayerInto(lower: string, target: string): Promise<void> {
+  const pipe = new PassThrough();
+  await Promise.all([writeLayerFromUpperDir(lower, pipe, { compression: 'none' }), applyLayer(pipe, target, { mode: 'merge' })]);
+}
+
+export class CopyDriver implements MountDriver {
+  readonly name = 'copy' as const;
+
+  async mount(dirs: OverlayDirs): Promise<void> {
+    await mkdir(dirs.target, { recursive: true });
+    if ((await readdir(dirs.target)).length > 0) throw new MountError(`Cannot use ${dirs.target} as a container root: it is not empty.`);
+    try {
+      // Bottom-most layer first, so upper layers' whiteouts and files win.
+      for (const lower of [...dirs.lowers].reverse()) await copyLayerInto(lower, dirs.target);
+    } catch (error) {
+      await rm(dirs.target, { recursive: true, force: true });
+      await mkdir(dirs.target);
+      throw new MountError(`Copying the image's layers into ${dirs.target} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const snapshot: Record<string, Snapshot> = {};
+    walk(dirs.target, (rel, info) => {
+      snapshot[rel] = { ino: String(info.ino), ctime: String(info.ctimeNs), dir: info.isDirectory() };
+    });
+    const record: CopyRecord = { upper: dirs.upper, snapshot };
+    await writeFile(recordFile(dirs.target), JSON.stringify(record));
+  }
+
+  async unmount(target: string): Promise<void> {
+    const file = recordFile(target);
+    const record = JSON.parse(await readFile(file, 'utf8')) as CopyRecord;
+    await this.writeChanges(target, record);
+    await rm(target, { recursive: true, force: true });
+    await mkdir(target);
+    await rm(file, { force: true });
+  }
+
+  /** Writes what changed under `target` since mount into the upper dir. */
+  private async writeChanges(target: string, record: CopyRecord): Promise<void> {
+    const present = new Set<string>();
+    /** Directories that are still the ones the lower layers made (same inode). */
+    const sameDirs = new Set<string>(['.']);
+    const changed = new Set<string>();
+    const remade: string[] = [];
+    walk(target, (rel, info) => {
+      present.add(rel);
+      const before = record.snapshot[rel];
+      if (info.isDirectory() && before?.dir && before.ino === String(info.ino)) sameDirs.add(rel);
+      if (before && before.ino === String(info.ino) && before.ctime === String(info.ctimeNs)) return;
+      // A changed entry brings its parent directories, with their own metadata, as overlay's copy-up does.
+      for (let parent = path.posix.dirname(rel); parent !== '.'; parent = path.posix.dirname(parent)) changed.add(parent);
+      changed.add(rel);
+      if (info.isDirectory() && before?.dir && before.ino !== String(info.ino)) remade.push(rel);
+    });
+    // Only the top-most path of a deleted tree needs a whiteout, and none is needed
+    // inside a directory that was replaced: the replacement hides the old contents.
+    const deleted = Object.keys(record.snapshot).filter((rel) => !present.has(rel) && sameDirs.has(path.posix.dirname(rel)));
+    if (changed.size > 0) {
+      // Parents sort before their children, so tar creates each directory before what is in it.
+      const list = [...changed].sort().map((rel) => `./${rel}\0`).join('');
+      const script =
+        'tar -C "$1" --xattrs --xattrs-include="*" --numeric-owner --no-recursion --null -T - -cf - | ' +
+        'tar -C "$2" --xattrs --xattrs-include="*" --numeric-owner -xpf -';
+      const result = await execa('sh', ['-c', script, 'sh', target, record.upper], { input: list, reject: false });
+      if (result.exitCode !== 0) throw new MountError(`Recording the container's changes from ${target} failed: ${result.stderr.trim()}`);
+    }
+    for (const rel of deleted) {
+      const parent = path.join(record.upper, path.posix.dirname(rel));
+      await mkdir(parent, { recursive: true });
+      await writeFile(path.join(parent, `${WHITEOUT_PREFIX}${path.posix.basename(rel)}`), '');
+    }
+    // A directory deleted and made again hides everything the layers below had in it.
+    for (const rel of remade) await writeFile(path.join(record.upper, rel, OPAQUE_MARKER), '');
+  }
+}
