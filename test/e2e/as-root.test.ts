@@ -24,3 +24,14 @@ afterAll(async () => {
   expect(stdout).toContain('Hello from a ribo container!');
   expect(stdout).toContain('1000:1000');
 });
+
+(asRoot ? it : it.skip)('runs a detached container as root: exec joins its mount namespace, stop and rm end it', async () => {
+  const opts = { root, asUser: 'root' };
+  await riboOk(['build', '-t', 'hello', context], opts);
+  await riboOk(['run', '-d', '--name', 'bg', 'hello', 'sh', '-c', 'echo ready > /ready; exec sleep 1000'], opts);
+  expect((await riboOk(['exec', 'bg', 'cat', '/ready'], opts)).stdout.trim()).toBe('ready');
+  await riboOk(['stop', '-t', '1', 'bg'], opts);
+  expect((await riboOk(['ps', '-a'], opts)).stdout).toMatch(/Exited \(137\).*bg/);
+  await riboOk(['rm', 'bg'], opts);
+  expect((await riboOk(['ps', '-a', '-q'], opts)).stdout.trim()).toBe('');
+});

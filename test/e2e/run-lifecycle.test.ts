@@ -150,16 +150,18 @@ describe('foreground containers', () => {
     await riboOk(['rm', 'again'], { root });
   });
 
-  it('passes SIGTERM sent to ribo on to the container and returns its exit code', async () => {
-    const { child } = await spawnRibo(['run', '--rm', '--name', 'fg-term', 'hello', 'sh', '-c', 'trap "echo got TERM; exit 42" TERM; echo ready; while true; do sleep 0.1; done'], { root });
-    await until('the container to run', async () => (await psRow('fg-term', { root }))?.includes('Up '));
+  it.each(['SIGTERM', 'SIGINT'] as const)('passes %s sent to ribo on to the container and returns its exit code', async (signal) => {
+    const name = `fg-${signal.toLowerCase()}`;
+    const trapped = signal.slice(3);
+    const { child } = await spawnRibo(['run', '--rm', '--name', name, 'hello', 'sh', '-c', `trap "echo got ${trapped}; exit 42" ${trapped}; echo ready; while true; do sleep 0.1; done`], { root });
+    await until('the container to run', async () => (await psRow(name, { root }))?.includes('Up '));
     // To ribo itself, not to runuser in front of it (which would end with the signal rather than ribo's code).
-    process.kill(await riboPid(child.pid!), 'SIGTERM');
+    process.kill(await riboPid(child.pid!), signal);
     const result = await child;
     expect(result.stdout).toContain('ready');
-    expect(result.stdout).toContain('got TERM');
+    expect(result.stdout).toContain(`got ${trapped}`);
     expect(result.exitCode).toBe(42);
-    expect(await psRow('fg-term', { root })).toBeUndefined();
+    expect(await psRow(name, { root })).toBeUndefined();
   });
 
   it('returns 128+N when the container is killed by signal N', async () => {
@@ -302,6 +304,13 @@ describe('names and errors', () => {
     const kept = await inspect('kept-pruned', { root });
     for (const lower of kept.GraphDriver.Data.LowerDir.split(':')) expect(await entries(lower)).not.toEqual([]);
     await riboOk(['rm', '-f', 'on-pruned', 'kept-pruned'], { root });
+  });
+
+  it('gives a name to only one of two containers started at once', async () => {
+    const results = await Promise.all([1, 2].map(() => ribo(['run', '-d', '--name', 'twice', 'hello', 'sleep', '1000'], { root })));
+    expect(results.map((r) => r.exitCode).sort()).toEqual([0, 2]);
+    expect(results.find((r) => r.exitCode !== 0)!.stderr).toContain('"twice" is already in use');
+    await riboOk(['rm', '-f', 'twice'], { root });
   });
 
   it('names a missing container clearly', async () => {
