@@ -6,6 +6,7 @@
  */
 import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { isErrno } from '../../store/fsutil.js';
@@ -97,7 +98,7 @@ class TarFiles implements ArchiveFiles {
   async open(file: string): Promise<NodeJS.ReadableStream> {
     const entry = this.find(file);
     if (!entry) throw new ArchiveError(`${this.name} has no ${file}, which the image refers to; the archive is incomplete. Save or copy it again.`);
-    if (entry.size === 0) return (await import('node:stream')).Readable.from([]);
+    if (entry.size === 0) return Readable.from([]);
     return createReadStream(this.tarPath, { start: entry.offset, end: entry.offset + entry.size - 1 });
   }
 
