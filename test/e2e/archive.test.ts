@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { chmod, mkdtemp, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { validateOci } from '../helpers/oci-schema.js';
 import { ARCHIVE_DOCKERFILE, ARCHIVE_OUTPUT } from './archive-image.js';
 import { blobPath, makeContext, makeStore, readImage, removeStore, ribo, riboOk } from './harness.js';
 
@@ -47,6 +48,8 @@ describe('save and load', () => {
     const original = await readImage(root, 'arch:1');
     const index = JSON.parse((await execa('tar', ['-xOf', file('arch.oci.tar'), 'index.json'])).stdout);
     expect(index.manifests).toEqual([expect.objectContaining({ digest: original.index.manifests[0]!.digest, annotations: { 'org.opencontainers.image.ref.name': 'arch:1' } })]);
+    expect(validateOci('index', index)).toEqual([]);
+    expect(validateOci('layout', JSON.parse((await execa('tar', ['-xOf', file('arch.oci.tar'), 'oci-layout'])).stdout))).toEqual([]);
 
     const other = await makeStore();
     try {
@@ -77,6 +80,9 @@ describe('save and load', () => {
       const copy = await readImage(other, 'arch:1');
       expect(copy.config.rootfs.diff_ids).toEqual(original.config.rootfs.diff_ids);
       expect(copy.manifest.layers.every((l) => l.mediaType === 'application/vnd.oci.image.layer.v1.tar+gzip')).toBe(true);
+      // The manifest ribo wrote for the docker image is a valid OCI manifest.
+      expect(validateOci('manifest', copy.manifest)).toEqual([]);
+      expect(validateOci('index', copy.index)).toEqual([]);
       expect((await riboOk(['run', '--rm', 'arch:1'], { root: other })).stdout.trim()).toBe(ARCHIVE_OUTPUT);
     } finally {
       await removeStore(other);
