@@ -5,6 +5,7 @@ import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type Ima
 import { DigestMismatchError, type Store } from '../store/index.js';
 import { UsageError } from '../errors.js';
 import { BlobSources } from './blob-sources.js';
+import { uniqueBlobs } from './push.js';
 import { withRetry, type RegistryClient } from './client.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
@@ -78,7 +79,7 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   if (!manifest.config || !Array.isArray(manifest.layers)) throw new RegistryContentError(`The manifest of ${formatRef(ref)} has no config or layers; it is not an image.`);
 
   const sources = new BlobSources(store.root);
-  const blobs = [manifest.config, ...manifest.layers.filter((layer) => !layer.urls?.length)];
+  const blobs = uniqueBlobs([manifest.config, ...manifest.layers.filter((layer) => !layer.urls?.length)]);
   let present = 0;
   const missing: Descriptor[] = [];
   for (const blob of blobs) {

@@ -46,7 +46,7 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const bytes = await readFile(store.blobPath(descriptor.digest));
   if (sha256Of(bytes) !== descriptor.digest) throw new RegistryContentError(`The stored manifest ${descriptor.digest} is corrupt (its content no longer matches its digest); rebuild the image before pushing it.`);
   const manifest = JSON.parse(bytes.toString('utf8')) as ImageManifest;
-  const blobs = [manifest.config, ...(manifest.layers ?? []).filter((l) => !l.urls?.length)];
+  const blobs = uniqueBlobs([manifest.config, ...(manifest.layers ?? []).filter((l) => !l.urls?.length)]);
   const counts = { uploaded: 0, mounted: 0, present: 0 };
   const queue = [...blobs];
   let failed = false;
@@ -64,6 +64,11 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   );
   await opts.client.putManifest(opts.ref.repository, opts.ref.tag ?? descriptor.digest, descriptor.mediaType, bytes);
   return { digest: descriptor.digest, ...counts };
+}
+
+/** Each digest once: an image may repeat a layer (two steps that changed nothing alike), and two uploads of one blob at once race. */
+export function uniqueBlobs(blobs: Descriptor[]): Descriptor[] {
+  return [...new Map(blobs.map((blob) => [blob.digest, blob])).values()];
 }
 
 /** Makes sure the registry has one blob; says how. */

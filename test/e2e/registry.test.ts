@@ -72,6 +72,18 @@ it('pushes an image ribo built, pulls it into an empty store, and runs it', asyn
   expect(run.stdout).toContain('Hello from a ribo container!');
   expect(run.stdout).toContain('kept.txt');
 
+  // Two steps that change nothing alike make one layer blob twice: pushed and fetched once.
+  const repeated = `${registry.host}/e2e/repeated:1`;
+  const ctx2 = await context({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "true"]\nRUN ["/bin/busybox", "true"]\nCMD ["/bin/busybox", "echo", "twice"]\n' }, 'hello');
+  await riboOk(['build', '-q', '-t', repeated, ctx2], { root: source });
+  const layers = (await readImage(source, repeated)).manifest.layers.map((l) => l.digest);
+  expect(layers).toHaveLength(3);
+  expect(layers[1]).toBe(layers[2]);
+  // (busybox's layer is already in e2e/hello, so it is mounted from there)
+  expect((await riboOk(['push', repeated], { root: source })).stderr).toMatch(/2 blob\(s\) uploaded, 1 mounted/);
+  expect((await riboOk(['pull', repeated], { root: target })).stderr).toMatch(/2 blob\(s\) fetched, 1 already in the store/);
+  expect((await riboOk(['run', '--rm', repeated], { root: target })).stdout.trim()).toBe('twice');
+
   // Pulling again fetches nothing; pushing to another repository mounts instead of uploading.
   const again = await riboOk(['pull', name], { root: target });
   expect(again.stderr).toMatch(/0 blob\(s\) fetched/);
