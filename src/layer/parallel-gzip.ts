@@ -13,6 +13,14 @@ const deflateRaw = promisify(zlib.deflateRaw) as (data: Buffer, options: zlib.Zl
 const crc32: ((data: Buffer, value?: number) => number) | undefined = (zlib as { crc32?: (data: Buffer, value?: number) => number }).crc32;
 
 const BLOCK_SIZE = 1024 * 1024;
+/**
+ * Each block's first 64 KiB is deflated quickly first; when that saves less than
+ * 2%, the block is stored instead of deflated (random data, already-compressed
+ * files), which costs almost nothing where level 6 would spend most of a layer
+ * commit finding no matches. The choice depends only on the block's bytes.
+ */
+const SAMPLE_SIZE = 64 * 1024;
+const INCOMPRESSIBLE_RATIO = 0.98;
 const WINDOW_SIZE = 32 * 1024;
 /** The thread pool has 4 threads by default; leave one for file I/O. */
 const MAX_IN_FLIGHT = 3;
@@ -43,7 +51,10 @@ export async function* parallelGzip(source: AsyncIterable<Buffer>, level = 6): A
     total += block.length;
     const options: zlib.ZlibOptions = { level, finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH };
     if (dictionary) options.dictionary = dictionary;
-    const job = deflateRaw(block, options);
+    const sample = block.subarray(0, SAMPLE_SIZE);
+    const job = deflateRaw(sample, { level: 1 }).then((probe) =>
+      deflateRaw(block, probe.length >= sample.length * INCOMPRESSIBLE_RATIO ? { ...options, level: 0 } : options),
+    );
     job.catch(() => undefined); // awaited in order below; this only keeps early failures from being "unhandled"
     inFlight.push(job);
     dictionary = Buffer.from(block.subarray(Math.max(0, block.length - WINDOW_SIZE)));
