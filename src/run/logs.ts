@@ -53,38 +53,55 @@ export class LogWriter {
   }
 }
 
+export interface LogOptions {
+  /** Prefix each line with the time it was written (RFC 3339, as docker logs -t). */
+  timestamps?: boolean;
+  /** Only the last N lines of what is there now. */
+  tail?: number;
+}
+
 /** Writes the log's entries from byte `start` to `out`/`err`; returns where the last complete line ended. */
-export async function copyLog(file: string, start: number, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<number> {
+export async function copyLog(file: string, start: number, out: NodeJS.WritableStream, err: NodeJS.WritableStream, options: LogOptions = {}): Promise<number> {
   const size = await stat(file).then((s) => s.size, () => 0);
   if (size <= start) return start;
   let position = start;
   let rest = '';
+  // With a tail only the last N entries are held, never the whole log.
+  const kept: LogEntry[] = [];
+  const emit = (entry: LogEntry) => (entry.stream === 'stderr' ? err : out).write(options.timestamps ? `${entry.time} ${entry.log}` : entry.log);
   for await (const chunk of createReadStream(file, { start, end: size - 1, encoding: 'utf8' })) {
     const lines = (rest + (chunk as string)).split('\n');
     rest = lines.pop()!;
     for (const line of lines) {
       position += Buffer.byteLength(line) + 1;
       if (!line) continue;
+      let entry: LogEntry;
       try {
-        const entry = JSON.parse(line) as LogEntry;
-        (entry.stream === 'stderr' ? err : out).write(entry.log);
+        entry = JSON.parse(line) as LogEntry;
       } catch {
-        // not a log line (a partly written one is left for the next call)
+        continue; // not a log line
+      }
+      if (options.tail === undefined) emit(entry);
+      else {
+        kept.push(entry);
+        if (kept.length > options.tail) kept.shift();
       }
     }
   }
+  for (const entry of kept) emit(entry);
   return position;
 }
 
 /**
- * Writes the whole log, then, while `running()` says the container runs,
- * keeps writing what is appended (`ribo logs -f`).
+ * Writes the log (or its tail), then, while `running()` says the container
+ * runs, keeps writing what is appended (`ribo logs -f`).
  */
-export async function followLog(file: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, running: () => Promise<boolean>, pollMs = 100): Promise<void> {
-  let position = await copyLog(file, 0, out, err);
+export async function followLog(file: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, running: () => Promise<boolean>, options: LogOptions = {}, pollMs = 100): Promise<void> {
+  let position = await copyLog(file, 0, out, err, options);
+  const later = { timestamps: options.timestamps };
   for (;;) {
     const stillRunning = await running();
-    position = await copyLog(file, position, out, err);
+    position = await copyLog(file, position, out, err, later);
     if (!stillRunning) return;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }

@@ -194,6 +194,8 @@ describe.each(combos)('detached containers with %s and %s', (driver, runtime) =>
     expect(await psRow(`logs-${runtime}`, opts())).toMatch(/Exited \(0\)/);
     const again = await riboOk(['logs', id.slice(0, 8)], opts());
     expect(again.stdout).toBe('out1\nout2');
+    expect((await riboOk(['logs', '--tail', '2', `logs-${runtime}`], opts()))).toMatchObject({ stdout: 'out2', stderr: 'err1' });
+    expect((await riboOk(['logs', '-t', `logs-${runtime}`], opts())).stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z out1\n\d{4}-\d\d-\d\dT[\d:.]+Z out2$/);
     await riboOk(['rm', `logs-${runtime}`], opts());
   });
 
@@ -276,6 +278,13 @@ describe.each(combos)('detached containers with %s and %s', (driver, runtime) =>
 });
 
 describe('names and errors', () => {
+  it('wait blocks until the container exits and prints its exit code', async () => {
+    await riboOk(['run', '-d', '--name', 'waited', 'hello', 'sh', '-c', 'sleep 1; exit 4'], { root });
+    expect((await riboOk(['wait', 'waited'], { root })).stdout.trim()).toBe('4');
+    expect(await psRow('waited', { root })).toMatch(/Exited \(4\)/);
+    await riboOk(['rm', 'waited'], { root });
+  });
+
   it('honours the image\'s STOPSIGNAL', async () => {
     await riboOk(['run', '-d', '--name', 'usr1', 'usr1', 'sh', '-c', 'trap "exit 0" USR1; trap "" TERM; while true; do sleep 0.1; done'], { root });
     await riboOk(['stop', '-t', '5', 'usr1'], { root });

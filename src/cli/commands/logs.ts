@@ -1,5 +1,6 @@
 import { ContainerStore, monitorAlive } from '../../run/containers.js';
-import { copyLog, followLog } from '../../run/logs.js';
+import { copyLog, followLog, type LogOptions } from '../../run/logs.js';
+import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
 
@@ -11,19 +12,24 @@ export const logsCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('container', { type: 'string', describe: 'Container name or id' })
-      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new output until the container exits' }),
+      .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'Keep printing new output until the container exits' })
+      .option('tail', { alias: 'n', type: 'string', default: 'all', describe: 'Only the last N lines ("all": everything)' })
+      .option('timestamps', { alias: 't', type: 'boolean', default: false, describe: 'Prefix each line with the time it was written' }),
   handler: async (argv, env) => {
     const containers = ContainerStore.ofStore(storeRoot(argv as GlobalOptions, env));
     const record = await containers.find(String(argv.container));
     const file = containers.logPath(record.id);
+    const tail = String(argv.tail);
+    if (tail !== 'all' && !/^\d+$/.test(tail)) throw new UsageError(`--tail takes a number of lines or "all", not "${tail}".`);
+    const options: LogOptions = { timestamps: Boolean(argv.timestamps), ...(tail === 'all' ? {} : { tail: Number(tail) }) };
     if (!argv.follow) {
-      await copyLog(file, 0, process.stdout, process.stderr);
+      await copyLog(file, 0, process.stdout, process.stderr, options);
       return 0;
     }
     await followLog(file, process.stdout, process.stderr, async () => {
       const current = await containers.read(record.id).catch(() => undefined);
       return current !== undefined && monitorAlive(current);
-    });
+    }, options);
     return 0;
   },
 };
