@@ -22,6 +22,9 @@ export const startCommand: CommandModule = {
     const containers = ContainerStore.ofStore(root);
     for (const ref of refs) {
       const record = await containers.find(ref);
+      if (record.driver === 'copy') {
+        throw new UsageError(`Container ${ref} ran with the copying fallback driver, which cannot lay its kept writable layer over the image again; ribo start needs overlay or fuse-overlayfs. Run a new container instead (ribo run).`);
+      }
       // The same driver and runtime as before: the writable layer is in that driver's encoding.
       const session = await openSession({ ...(argv as GlobalOptions), runtime: record.runtime, storageDriver: record.driver }, env);
       try {
