@@ -46,15 +46,20 @@ export async function reexecInNamespace(argv: string[], env: NodeJS.ProcessEnv):
   }
   const unshare = await findExecutable('unshare');
   if (!unshare) throw new RiboError('ribo needs the unshare command from util-linux; install util-linux (as root: apt-get install util-linux).');
-  const child = spawn(unshare, [...unshareArgs, '--', process.execPath, ...argv], {
-    stdio: 'inherit',
-    env: { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' },
-  });
-  // The inner ribo gets the same terminal signals; forward the ones sent to us alone.
+  return runInnerRibo(unshare, [...unshareArgs, '--', process.execPath, ...argv], { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' });
+}
+
+/**
+ * Runs the inner ribo (behind unshare or nsenter) with our stdio and resolves
+ * with its exit code. It gets the same terminal signals; the ones sent to us
+ * alone are forwarded.
+ */
+function runInnerRibo(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const child = spawn(command, args, { stdio: 'inherit', env });
   const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const handlers = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const).map((s) => [s, forward(s)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
-  return await new Promise<number>((resolve, reject) => {
+  return new Promise<number>((resolve, reject) => {
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       for (const [s, handler] of handlers) process.off(s, handler);
@@ -73,20 +78,7 @@ export async function reexecInNamespaceOf(pid: number, argv: string[], env: Node
   const nsenter = await findExecutable('nsenter');
   if (!nsenter) throw new RiboError('ribo needs the nsenter command from util-linux to enter a running container; install util-linux (as root: apt-get install util-linux).');
   const nsenterArgs = rootless ? ['--preserve-credentials', '-U', '-m', '-t', String(pid)] : ['-m', '-t', String(pid)];
-  const child = spawn(nsenter, [...nsenterArgs, '--', process.execPath, ...argv], {
-    stdio: 'inherit',
-    env: { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' },
-  });
-  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
-  const handlers = (['SIGTERM', 'SIGHUP', 'SIGINT'] as const).map((s) => [s, forward(s)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
-  return await new Promise<number>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      for (const [s, handler] of handlers) process.off(s, handler);
-      resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 1));
-    });
-  });
+  return runInnerRibo(nsenter, [...nsenterArgs, '--', process.execPath, ...argv], { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' });
 }
 
 /**
