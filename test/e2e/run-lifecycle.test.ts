@@ -125,6 +125,7 @@ describe('foreground containers', () => {
     expect((await riboOk(['run', '--rm', 'hello', 'ls', '/app/hello.sh'], { root })).stdout.trim()).toBe('/app/hello.sh');
     // Containers are found before images, as docker does.
     expect(JSON.parse((await riboOk(['inspect', 'kept'], { root })).stdout)[0].Id).toBe(info.Id);
+    expect((await riboOk(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.GraphDriver.Data.UpperDir}}', 'kept'], { root })).stdout.trim()).toBe(`exited 3 ${info.GraphDriver.Data.UpperDir}`);
     expect(JSON.parse((await riboOk(['inspect', '--type', 'image', 'hello'], { root })).stdout)[0].RepoTags).toEqual(['hello:latest']);
 
     const clash = await ribo(['run', '--name', 'kept', 'hello', 'true'], { root });

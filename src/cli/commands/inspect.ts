@@ -3,6 +3,8 @@ import { ContainerStore } from '../../run/containers.js';
 import { inspectContainer } from '../../run/inspect.js';
 import { recoverContainers } from '../../run/lifecycle.js';
 import type { CommandModule } from '../command.js';
+import { checkTemplate, renderTemplate } from '../format.js';
+import { UsageError } from '../../errors.js';
 import { openStore, storeRoot, type GlobalOptions } from '../session.js';
 
 export const inspectCommand: CommandModule = {
@@ -13,8 +15,14 @@ export const inspectCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('names', { type: 'string', array: true, describe: 'Container name or id; image NAME[:TAG], manifest digest, or a unique prefix of one' })
+      .option('format', { alias: 'f', type: 'string', describe: 'Print each one through a template: {{.State.ExitCode}}, {{json .Config}}' })
       .option('type', { type: 'string', choices: ['container', 'image'], describe: 'Look only for containers or only for images' }),
   handler: async (argv, env) => {
+    const template = argv.format === undefined ? undefined : String(argv.format);
+    const unsupported = template === undefined ? undefined : checkTemplate(template);
+    if (unsupported !== undefined) {
+      throw new UsageError(`--format ${JSON.stringify(template)}: ribo's templates know only {{.Field.Path}} and {{json .Field}}, not ${unsupported}.`);
+    }
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     if (argv.type !== 'image') await recoverContainers(containers, root);
@@ -24,7 +32,8 @@ export const inspectCommand: CommandModule = {
       if (record) inspected.push(inspectContainer(containers, record));
       else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref));
     }
-    process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);
+    if (template !== undefined) for (const item of inspected) process.stdout.write(`${renderTemplate(template, item)}\n`);
+    else process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);
     return 0;
   },
 };
