@@ -6,7 +6,27 @@
 // relative to the module (bundles/config.json) still resolve.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+
+/**
+ * string-width (yargs's help layout) builds an Intl.Segmenter and an
+ * RGI_Emoji regex when it is loaded, about 10 ms of every ribo start although
+ * only help text uses them; this makes both wait until first use.
+ */
+const lazyStringWidth = {
+  name: 'lazy-string-width',
+  setup(build) {
+    build.onLoad({ filter: /[\\/]string-width[\\/]index\.js$/ }, (args) => {
+      let contents = readFileSync(args.path, 'utf8');
+      // Function replacers: the replacement text holds "$'", which a string replacer would expand.
+      contents = contents.replace('const segmenter = new Intl.Segmenter();', () =>
+        'let realSegmenter;\nconst segmenter = { segment: (text) => (realSegmenter ??= new Intl.Segmenter()).segment(text) };');
+      contents = contents.replace('const rgiEmojiRegex = /^\\p{RGI_Emoji}$/v;', () =>
+        'let realRgiEmojiRegex;\nconst rgiEmojiRegex = { test: (text) => (realRgiEmojiRegex ??= /^\\p{RGI_Emoji}$/v).test(text) };');
+      return { contents, loader: 'js' };
+    });
+  },
+};
 
 const outfile = 'dist/src/cli/ribo.cjs';
 await build({
@@ -21,6 +41,7 @@ await build({
   // The ESM sources locate files beside them with import.meta.url.
   define: { 'import.meta.url': 'riboModuleUrl' },
   banner: { js: "const riboModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  plugins: [lazyStringWidth],
 });
 rmSync(`${outfile}.cache`, { force: true });
 // bin/ribo writes the code cache after a run that compiled without one.
