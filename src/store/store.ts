@@ -333,6 +333,9 @@ export class Store {
       ...(manifest.platform ? { platform: manifest.platform } : {}),
       annotations: { ...manifest.annotations, [Annotation.refName]: name },
     };
+    // A rebuild that changed nothing tags the same manifest again: leave index.json (and its lock) alone then.
+    const current = (await this.readIndex()).manifests.find((existing) => refNameOf(existing) === name);
+    if (current && JSON.stringify(current) === JSON.stringify(entry)) return;
     await this.updateIndex((index) => {
       index.manifests = index.manifests.filter((existing) => refNameOf(existing) !== name);
       index.manifests.push(entry);
