@@ -134,17 +134,22 @@ const COPY_CONCURRENCY = 32;
  * Copies one entry (recursively for dirs) with mode and mtime kept and ownership
  * set to `owner`. The entries of a directory are copied concurrently (each file's
  * work under `limit`); the directory's own mode and times are set after them.
+ * `fresh`: the target's directory was made by this copy, so nothing is there to
+ * replace, which saves a lookup per file.
  */
-async function copyEntry(src: string, target: string, rel: string, req: CopyRequest, skip: ((rel: string) => boolean) | undefined, limit: Limit): Promise<void> {
+async function copyEntry(src: string, target: string, rel: string, req: CopyRequest, skip: ((rel: string) => boolean) | undefined, limit: Limit, fresh = false): Promise<void> {
   if (skip?.(rel)) return;
   const info = await limit(() => lstat(src));
   if (info.isDirectory()) {
-    await limit(async () => {
-      await replaceable(target, true);
-      await mkdir(target, { recursive: true });
+    const created = await limit(async () => {
+      const existing = fresh ? undefined : await lstat(target).catch(() => undefined);
+      if (existing?.isDirectory()) return false;
+      if (existing) await rm(target, { recursive: true, force: true });
+      await mkdir(target);
+      return true;
     });
     const names = (await readdir(src)).sort();
-    await Promise.all(names.map((name) => copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req, skip, limit)));
+    await Promise.all(names.map((name) => copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req, skip, limit, created)));
     await limit(async () => {
       await chmod(target, req.chmod ?? info.mode & 0o7777);
       await lchown(target, req.owner.uid, req.owner.gid);
@@ -152,17 +157,18 @@ async function copyEntry(src: string, target: string, rel: string, req: CopyRequ
     });
   } else if (info.isSymbolicLink()) {
     await limit(async () => {
-      await rm(target, { recursive: true, force: true });
+      if (!fresh) await rm(target, { recursive: true, force: true });
       await symlink(await readlink(src), target);
       await lchown(target, req.owner.uid, req.owner.gid);
       await lutimes(target, info.atime, info.mtime);
     });
   } else if (info.isFile()) {
     await limit(async () => {
-      await replaceable(target, false);
+      if (!fresh) await replaceable(target, false);
+      // copyFile gives the copy the source's mode; chown then clears setuid and setgid, which chmod puts back.
       await copyFile(src, target);
       await lchown(target, req.owner.uid, req.owner.gid);
-      await chmod(target, req.chmod ?? info.mode & 0o7777);
+      if (req.chmod !== undefined || (info.mode & 0o6000) !== 0) await chmod(target, req.chmod ?? info.mode & 0o7777);
       await utimes(target, info.atime, info.mtime);
     });
   } else {
