@@ -1,8 +1,8 @@
 /** ribo build's options and multi-stage builds, checked in the images they make. */
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { makeContext, makeStore, readImage, removeStore, ribo, riboOk } from './harness.js';
+import { E2E_USER, makeContext, makeStore, readImage, removeStore, ribo, riboOk } from './harness.js';
 
 const MULTISTAGE = `FROM scratch AS base
 COPY busybox /bin/busybox
@@ -73,4 +73,46 @@ it('prints only the image id with -q', async () => {
   expect(result.stdout.trim()).toMatch(/^sha256:[0-9a-f]{64}$/);
   expect(result.stderr).toBe('');
   expect((await riboOk(['run', '--rm', 'plain'], { root })).stdout).toBe('plain');
+});
+
+it('COPY keeps the mode of each file, setuid and setgid bits included, with and without --chown', async () => {
+  const dir = await makeContext({
+    Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY modes/ /modes/\nCOPY --chown=1000:1000 modes/ /owned/\n',
+    'modes/suid': 'u', 'modes/sgid': 'g', 'modes/private': 'p', 'modes/sub/exec': 'x',
+  }, 'hello');
+  // The files are the user's own, as in a real checkout (chown first: it clears setuid bits).
+  if (E2E_USER && process.getuid?.() === 0) await execa('chown', ['-R', E2E_USER, dir]);
+  await chmod(path.join(dir, 'modes/suid'), 0o4755);
+  await chmod(path.join(dir, 'modes/sgid'), 0o2711);
+  await chmod(path.join(dir, 'modes/private'), 0o600);
+  await chmod(path.join(dir, 'modes/sub/exec'), 0o750);
+  try {
+    await riboOk(['build', '-q', '-t', 'modes', dir], { root });
+    const { stdout } = await riboOk(['run', '--rm', 'modes', '/bin/busybox', 'stat', '-c', '%n %a %u:%g', '/modes/suid', '/modes/sgid', '/modes/private', '/modes/sub/exec', '/owned/suid', '/owned/sub/exec'], { root });
+    expect(stdout.split('\n')).toEqual([
+      '/modes/suid 4755 0:0',
+      '/modes/sgid 2711 0:0',
+      '/modes/private 600 0:0',
+      '/modes/sub/exec 750 0:0',
+      '/owned/suid 4755 1000:1000',
+      '/owned/sub/exec 750 1000:1000',
+    ]);
+  } finally {
+    await execa('rm', ['-rf', dir]);
+  }
+});
+
+it('names a context file it cannot read, with the fix', async () => {
+  if (!E2E_USER || process.getuid?.() !== 0) return; // needs a file the test user cannot read
+  const dir = await makeContext({ Dockerfile: 'FROM scratch\nCOPY secret.txt /\n', 'secret.txt': 'no' });
+  await chmod(path.join(dir, 'secret.txt'), 0o600);
+  try {
+    const result = await ribo(['build', dir], { root });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain(`Cannot read ${path.join(dir, 'secret.txt')}`);
+    expect(result.stderr).toContain('.dockerignore');
+    expect(result.stderr).not.toContain('internal error');
+  } finally {
+    await execa('rm', ['-rf', dir]);
+  }
 });

@@ -1,7 +1,19 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readdirSync, readlinkSync } from 'node:fs';
 import path from 'node:path';
+import { RiboError } from '../../errors.js';
 import { FileDigestCache, sha256File } from './file-digests.js';
+
+/** A file a COPY or bind mount reads from the context cannot be read. */
+export class UnreadableSourceError extends RiboError {}
+
+function readFailure(file: string, error: NodeJS.ErrnoException): Error {
+  if (error.code !== 'EACCES' && error.code !== 'EPERM') return error;
+  return new UnreadableSourceError(
+    `Cannot read ${file}, which the build reads from its context: permission denied. Make it readable by the user running ribo (chmod a+r), or leave it out with .dockerignore.`,
+    { cause: error },
+  );
+}
 
 /** Files read at the same time while digesting: enough to keep the disk and the thread pool busy. */
 const PARALLEL_READS = 16;
@@ -51,7 +63,9 @@ export async function digestCopySources(rootDir: string, rels: string[], isIgnor
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const entry = files[next++]!;
-      entry.content = known ? known.digest(entry.file!, entry.info!) : sha256File(entry.file!);
+      entry.content = (known ? known.digest(entry.file!, entry.info!) : sha256File(entry.file!)).catch((error: NodeJS.ErrnoException) => {
+        throw readFailure(entry.file!, error);
+      });
       await entry.content;
     }
   };
