@@ -57,7 +57,12 @@ function walk(rootDir: string, rel: string, isIgnored: ((rel: string) => boolean
  */
 export async function digestCopySources(rootDir: string, rels: string[], isIgnored?: (rel: string) => boolean, known?: FileDigestCache): Promise<string> {
   const entries: WalkedEntry[] = [];
-  for (const rel of rels) walk(rootDir, rel, isIgnored, true, entries);
+  try {
+    for (const rel of rels) walk(rootDir, rel, isIgnored, true, entries);
+  } catch (error) {
+    const failure = error as NodeJS.ErrnoException;
+    throw readFailure(failure.path ?? rootDir, failure);
+  }
   const files = entries.filter((e) => e.file !== undefined);
   let next = 0;
   const worker = async (): Promise<void> => {
