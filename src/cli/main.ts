@@ -57,9 +57,7 @@ function parser(args: string[]): Argv {
     .recommendCommands()
     .help()
     .version(false)
-    // yargs lays out the help text even when it is not shown; wrapping it is the
-    // costly part, so it is only wrapped when help is asked for.
-    .wrap(args.some((a) => a === '--help' || a === '-h') ? Math.min(100, process.stdout.columns || 100) : null)
+    .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {
       throw error ?? new (class extends RiboError {})(`${message} See \`ribo --help\`.`, { exitCode: 2 });
     });
