@@ -50,6 +50,17 @@ function unmount(driver: Driver, merged: string): void {
   else run('fusermount3', '-u', merged);
 }
 
+/** Mounts `lower` with a fresh upper dir, makes CHANGES through the mount and returns the tree it then shows. */
+function changeThroughOverlay(driver: Driver, lower: string, upper: string, work: string, merged: string): string[] {
+  mount(driver, [lower], upper, work, merged);
+  try {
+    sh(merged, CHANGES);
+    return describeTree(merged);
+  } finally {
+    unmount(driver, merged);
+  }
+}
+
 async function commit(upper: string, blobPath: string): Promise<void> {
   await writeLayerFromUpperDir(upper, createWriteStream(blobPath), { compression: 'gzip', sourceDateEpoch: 2000000000 });
 }
@@ -61,14 +72,7 @@ describe.each<Driver>(['kernel', 'fuse-overlayfs'])('round trip through a %s ove
     for (const dir of [lower, upper, work, merged]) mkdirSync(dir);
     sh(lower, LOWER_SETUP);
 
-    mount(driver, [lower], upper, work, merged);
-    let expected: string[];
-    try {
-      sh(merged, CHANGES);
-      expected = describeTree(merged);
-    } finally {
-      unmount(driver, merged);
-    }
+    const expected = changeThroughOverlay(driver, lower, upper, work, merged);
 
     const blob = join(base, 'layer.tgz');
     await commit(upper, blob);
@@ -85,14 +89,7 @@ describe.each<Driver>(['kernel', 'fuse-overlayfs'])('round trip through a %s ove
 
     // Layer 0 is the base tree itself (an upper dir with no whiteouts), layer 1 the changes.
     await commit(source, join(base, 'layer0.tgz'));
-    mount(driver, [source], upper, work, merged);
-    let expected: string[];
-    try {
-      sh(merged, CHANGES);
-      expected = describeTree(merged);
-    } finally {
-      unmount(driver, merged);
-    }
+    const expected = changeThroughOverlay(driver, source, upper, work, merged);
     await commit(upper, join(base, 'layer1.tgz'));
 
     await applyLayer(createReadStream(join(base, 'layer0.tgz')), lower0, { mode: 'lower' });
