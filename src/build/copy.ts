@@ -1,10 +1,12 @@
-import { chmod, copyFile, lchown, lstat, lutimes, mkdir, readdir, readlink, rm, stat, symlink, utimes } from 'node:fs/promises';
-import type { Stats } from 'node:fs';
+import {
+  chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
+  readdirSync, readlinkSync, readSync, rmSync, symlinkSync, utimesSync, writeSync, type Stats,
+} from 'node:fs';
+import { chmod, lchown, lstat, mkdir, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
 import { resolveInRoot } from './root-path.js';
-import { limiter, type Limit } from './limiter.js';
 
 export class CopySourceError extends RiboError {}
 
@@ -122,57 +124,91 @@ async function mkdirInRoot(rootfs: string, containerDir: string, owner: Owner): 
   return resolveInRoot(rootfs, containerDir);
 }
 
-async function replaceable(target: string, isDir: boolean): Promise<void> {
-  const existing = await lstat(target).catch(() => undefined);
-  if (existing && (existing.isDirectory() !== isDir || existing.isSymbolicLink())) await rm(target, { recursive: true, force: true });
+function lstatOrUndefined(p: string): Stats | undefined {
+  return lstatSync(p, { throwIfNoEntry: false });
 }
 
-/** File operations a COPY keeps in flight at once. */
-const COPY_CONCURRENCY = 32;
+/** A directory, symlink or file of another type in the way of `target` is removed first. */
+function clearTarget(target: string, isDir: boolean): void {
+  const existing = lstatOrUndefined(target);
+  if (existing && (existing.isDirectory() !== isDir || existing.isSymbolicLink())) rmSync(target, { recursive: true, force: true });
+}
+
+const COPY_BUFFER_SIZE = 256 * 1024;
+/** The longest the copy keeps the event loop (progress output, parallel stages) waiting. */
+const YIELD_AFTER_MS = 20;
 
 /**
- * Copies one entry (recursively for dirs) with mode and mtime kept and ownership
- * set to `owner`. The entries of a directory are copied concurrently (each file's
- * work under `limit`); the directory's own mode and times are set after them.
- * `fresh`: the target's directory was made by this copy, so nothing is there to
- * replace, which saves a lookup per file.
+ * COPY works with synchronous fs calls on open file descriptors: a file costs a
+ * few microseconds of system calls, where promise-based calls cost a thread-pool
+ * round trip each and, many in flight, contend for the same directory's lock
+ * (measured on 6,000 small files: several times less CPU). The event loop gets a
+ * turn every YIELD_AFTER_MS.
  */
-async function copyEntry(src: string, target: string, rel: string, req: CopyRequest, skip: ((rel: string) => boolean) | undefined, limit: Limit, fresh = false): Promise<void> {
-  if (skip?.(rel)) return;
-  const info = await limit(() => lstat(src));
-  if (info.isDirectory()) {
-    const created = await limit(async () => {
-      const existing = fresh ? undefined : await lstat(target).catch(() => undefined);
-      if (existing?.isDirectory()) return false;
-      if (existing) await rm(target, { recursive: true, force: true });
-      await mkdir(target);
-      return true;
-    });
-    const names = (await readdir(src)).sort();
-    await Promise.all(names.map((name) => copyEntry(path.join(src, name), path.join(target, name), path.posix.join(rel, name), req, skip, limit, created)));
-    await limit(async () => {
-      await chmod(target, req.chmod ?? info.mode & 0o7777);
-      await lchown(target, req.owner.uid, req.owner.gid);
-      await utimes(target, info.atime, info.mtime);
-    });
-  } else if (info.isSymbolicLink()) {
-    await limit(async () => {
-      if (!fresh) await rm(target, { recursive: true, force: true });
-      await symlink(await readlink(src), target);
-      await lchown(target, req.owner.uid, req.owner.gid);
-      await lutimes(target, info.atime, info.mtime);
-    });
-  } else if (info.isFile()) {
-    await limit(async () => {
-      if (!fresh) await replaceable(target, false);
-      // copyFile gives the copy the source's mode; chown then clears setuid and setgid, which chmod puts back.
-      await copyFile(src, target);
-      await lchown(target, req.owner.uid, req.owner.gid);
-      if (req.chmod !== undefined || (info.mode & 0o6000) !== 0) await chmod(target, req.chmod ?? info.mode & 0o7777);
-      await utimes(target, info.atime, info.mtime);
-    });
-  } else {
-    throw new CopySourceError(`COPY source ${rel} is a special file (socket, device or fifo); only files, directories and symlinks can be copied.`);
+class TreeCopier {
+  private readonly buffer = Buffer.allocUnsafe(COPY_BUFFER_SIZE);
+  private lastTurn = performance.now();
+
+  constructor(private readonly req: CopyRequest, private readonly skip: ((rel: string) => boolean) | undefined) {}
+
+  private async turn(): Promise<void> {
+    if (performance.now() - this.lastTurn < YIELD_AFTER_MS) return;
+    await new Promise((resolve) => setImmediate(resolve));
+    this.lastTurn = performance.now();
+  }
+
+  /**
+   * Copies one entry (recursively for dirs) with mode and times kept and ownership
+   * set to the request's owner; a directory's own mode and times are set after its
+   * entries. `fresh`: the target's directory was made by this copy, so nothing is
+   * there to replace, which saves a lookup per file.
+   */
+  async copy(src: string, target: string, rel: string, fresh = false): Promise<void> {
+    if (this.skip?.(rel)) return;
+    await this.turn();
+    const { owner, chmod } = this.req;
+    const info = lstatSync(src);
+    if (info.isDirectory()) {
+      const existing = fresh ? undefined : lstatOrUndefined(target);
+      const created = !existing?.isDirectory();
+      if (existing && created) rmSync(target, { recursive: true, force: true });
+      if (created) mkdirSync(target);
+      for (const name of readdirSync(src).sort()) await this.copy(path.join(src, name), path.join(target, name), path.posix.join(rel, name), created);
+      chmodSync(target, chmod ?? info.mode & 0o7777);
+      lchownSync(target, owner.uid, owner.gid);
+      utimesSync(target, info.atime, info.mtime);
+    } else if (info.isSymbolicLink()) {
+      if (!fresh) rmSync(target, { recursive: true, force: true });
+      symlinkSync(readlinkSync(src), target);
+      lchownSync(target, owner.uid, owner.gid);
+      lutimesSync(target, info.atime, info.mtime);
+    } else if (info.isFile()) {
+      if (!fresh) clearTarget(target, false);
+      this.copyFile(src, target, info);
+    } else {
+      throw new CopySourceError(`COPY source ${rel} is a special file (socket, device or fifo); only files, directories and symlinks can be copied.`);
+    }
+  }
+
+  private copyFile(src: string, target: string, info: Stats): void {
+    const from = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
+    try {
+      // An existing file is overwritten in place, as copyFile(3) would.
+      const to = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
+      try {
+        for (let read; (read = readSync(from, this.buffer, 0, COPY_BUFFER_SIZE, null)) > 0; ) {
+          for (let written = 0; written < read; ) written += writeSync(to, this.buffer, written, read - written);
+        }
+        // chown clears setuid and setgid, so the mode is set after it.
+        fchownSync(to, this.req.owner.uid, this.req.owner.gid);
+        fchmodSync(to, this.req.chmod ?? info.mode & 0o7777);
+        futimesSync(to, info.atime, info.mtime);
+      } finally {
+        closeSync(to);
+      }
+    } finally {
+      closeSync(from);
+    }
   }
 }
 
@@ -219,33 +255,33 @@ export async function copyFromContext(req: CopyRequest): Promise<void> {
   if (matches.length > 1 && !destIsDir) {
     throw new CopySourceError(`COPY with more than one source file needs a directory destination ending with "/" (got "${req.dest}").`);
   }
-  const limit = limiter(COPY_CONCURRENCY);
   for (const { rel, kept } of matches) {
     const skip = copySkipFilter(rel, req.isIgnored, req.exclude);
+    const copier = new TreeCopier(req, skip);
+    const unfiltered = new TreeCopier(req, undefined);
     // A source that is a symlink is followed (inside the context), as Docker does.
     const src = await resolveInRoot(req.contextDir, rel);
     const info = await lstat(src);
     if (info.isDirectory()) {
       const destDir = req.parents && kept ? path.posix.join(req.dest, kept) : req.dest;
       const targetDir = await mkdirInRoot(req.rootfs, destDir, req.owner);
-      const names = (await readdir(src)).sort();
-      await Promise.all(names.map((name) => copyEntry(path.join(src, name), path.join(targetDir, name), rel === '.' ? name : path.posix.join(rel, name), req, skip, limit)));
+      for (const name of (await readdir(src)).sort()) await copier.copy(path.join(src, name), path.join(targetDir, name), rel === '.' ? name : path.posix.join(rel, name));
       if (req.chmod !== undefined) await chmod(targetDir, req.chmod);
       continue;
     }
     if (req.parents) {
       const parent = await mkdirInRoot(req.rootfs, path.posix.join(req.dest, path.posix.dirname(kept)), req.owner);
-      await copyEntry(src, path.join(parent, path.posix.basename(kept)), rel, req, undefined, limit);
+      await unfiltered.copy(src, path.join(parent, path.posix.basename(kept)), rel);
       continue;
     }
     const destHost = await resolveInRoot(req.rootfs, req.dest);
     const destInfo = await statOrUndefined(destHost);
     if (destIsDir || destInfo?.isDirectory()) {
       const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
-      await copyEntry(src, path.join(targetDir, path.basename(rel)), rel, req, undefined, limit);
+      await unfiltered.copy(src, path.join(targetDir, path.basename(rel)), rel);
     } else {
       const parent = await mkdirInRoot(req.rootfs, path.posix.dirname(req.dest), req.owner);
-      await copyEntry(src, path.join(parent, path.posix.basename(req.dest)), rel, req, undefined, limit);
+      await unfiltered.copy(src, path.join(parent, path.posix.basename(req.dest)), rel);
     }
   }
 }
