@@ -282,7 +282,12 @@ class StageBuilder {
         history.empty_layer = true;
       } else {
         const onProgress = (bytes: number) => reporter.report({ type: 'step-progress', time: Date.now(), step: info.step, phase: 'committing', bytes });
-        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch, compression, onProgress });
+        // Checking for the last layer costs a tar pass without compression: skipped where it was not made again last time.
+        const last = await this.cache.lastLayer(position, step.inputs);
+        const likely = last?.reproduced !== false ? last : undefined;
+        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely });
+        const made = { descriptor: layerRef.descriptor, diffID: layerRef.diffID };
+        await this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
       }
       this.applyStep(state, layerRef, history);
       const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };

@@ -1,5 +1,6 @@
 import { rename, rm } from 'node:fs/promises';
-import { clampTreeMtimes, writeLayerFromUpperDir, type Compression } from '../layer/index.js';
+import { clampTreeMtimes, upperDirDiffID, writeLayerFromUpperDir, type Compression } from '../layer/index.js';
+import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import { applyLayer } from '../layer/index.js';
@@ -12,6 +13,18 @@ export interface CommitOptions {
   sourceDateEpoch?: number;
   /** Layer blob compression; gzip when not given. */
   compression?: Compression;
+  /**
+   * A layer this step may well reproduce (the last one made by the same
+   * instruction at the same place): when the upper dir's diffID turns out equal
+   * and the blob is in the store, that blob is the layer and nothing is compressed.
+   */
+  likely?: LayerBlob;
+}
+
+/** A layer blob in the store and the diffID of its tar. */
+export interface LayerBlob {
+  descriptor: Descriptor;
+  diffID: Digest;
 }
 
 const PROGRESS_INTERVAL_MS = 250;
@@ -24,6 +37,33 @@ const PROGRESS_INTERVAL_MS = 250;
  * from the blob.
  */
 export async function commitUpperDir(store: Store, driver: MountDriver, upperDir: string, opts: CommitOptions = {}): Promise<LayerRef> {
+  const layer = (await reproducedLayer(store, upperDir, opts)) ?? (await writeLayerBlob(store, upperDir, opts));
+  const reuseUpper = driver.name === 'overlay';
+  const dir = await store.ensureUnpacked(layer.diffID, async (tempDir) => {
+    if (reuseUpper) {
+      clampTreeMtimes(upperDir, opts.sourceDateEpoch);
+      await rm(tempDir, { recursive: true, force: true });
+      await rename(upperDir, tempDir);
+    } else {
+      await applyLayer(store.openBlob(layer.descriptor.digest), tempDir, { mode: 'lower' });
+    }
+  });
+  await rm(upperDir, { recursive: true, force: true });
+  return { descriptor: layer.descriptor, diffID: layer.diffID, dir };
+}
+
+/**
+ * The likely layer, when the upper dir's tar has its diffID. Our gzip is
+ * deterministic, so compressing the same tar again would give the same blob.
+ */
+async function reproducedLayer(store: Store, upperDir: string, opts: CommitOptions): Promise<LayerBlob | undefined> {
+  const likely = opts.likely;
+  if (!likely || !(await store.hasBlob(likely.descriptor.digest))) return undefined;
+  const diffID = await upperDirDiffID(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
+  return diffID === likely.diffID ? likely : undefined;
+}
+
+async function writeLayerBlob(store: Store, upperDir: string, opts: CommitOptions): Promise<LayerBlob> {
   const writer = await store.ingest();
   const progress = opts.onProgress && setInterval(() => opts.onProgress!(writer.bytesWritten), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
   let layer;
@@ -36,20 +76,5 @@ export async function commitUpperDir(store: Store, driver: MountDriver, upperDir
   } finally {
     clearInterval(progress);
   }
-  const reuseUpper = driver.name === 'overlay';
-  const dir = await store.ensureUnpacked(layer.diffID, async (tempDir) => {
-    if (reuseUpper) {
-      clampTreeMtimes(upperDir, opts.sourceDateEpoch);
-      await rm(tempDir, { recursive: true, force: true });
-      await rename(upperDir, tempDir);
-    } else {
-      await applyLayer(store.openBlob(layer.digest), tempDir, { mode: 'lower' });
-    }
-  });
-  await rm(upperDir, { recursive: true, force: true });
-  return {
-    descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size },
-    diffID: layer.diffID,
-    dir,
-  };
+  return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffID: layer.diffID };
 }

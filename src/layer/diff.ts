@@ -1,4 +1,6 @@
 /** The layer operations the build engine and the store use: commit, import, unpack. */
+import { digestFromHash, sha256Hasher } from '../oci/digest.js';
+import type { Digest } from '../oci/image.js';
 import { archivePathParts } from './paths.js';
 import { decompressedLayer, writeCompressedLayer, type Compression, type LayerDigests } from './compression.js';
 import { LayerApplier, type ApplyMode } from './apply.js';
@@ -19,6 +21,16 @@ export interface WriteFromUpperDirOptions {
 export function writeLayerFromUpperDir(upperDir: string, out: NodeJS.WritableStream, opts: WriteFromUpperDirOptions): Promise<LayerDigests> {
   const entries = upperDirEntries(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
   return writeCompressedLayer(tarChunks(entries), out, opts.compression);
+}
+
+/**
+ * The diffID an upper dir's layer would have: the tar is generated and hashed
+ * but not compressed or written, which costs a small part of a gzip commit.
+ */
+export async function upperDirDiffID(upperDir: string, opts: { sourceDateEpoch?: number } = {}): Promise<Digest> {
+  const hash = sha256Hasher();
+  for await (const chunk of tarChunks(upperDirEntries(upperDir, { sourceDateEpoch: opts.sourceDateEpoch }))) hash.update(chunk);
+  return digestFromHash(hash);
 }
 
 /** The checks an archive must pass to be stored as a layer: every path must stay inside the root. */

@@ -1,5 +1,5 @@
 /** Public API of ribo's layer formats: OCI layer tars from overlay upper dirs and back. */
-export { writeLayerFromUpperDir, writeLayerFromTarStream, applyLayer, type WriteFromUpperDirOptions } from './diff.js';
+export { writeLayerFromUpperDir, upperDirDiffID, writeLayerFromTarStream, applyLayer, type WriteFromUpperDirOptions } from './diff.js';
 export { COMPRESSIONS, type Compression, type LayerDigests } from './compression.js';
 export type { ApplyMode } from './apply.js';
 export { readTar, type TarEntry } from './tar-reader.js';

@@ -30,6 +30,14 @@ interface PositionRecord {
   inputs: StepInputs;
 }
 
+/** The layer a step made last time at its Dockerfile position with the same inputs (whatever its parent). */
+export interface LastLayer {
+  descriptor: Descriptor;
+  diffID: Digest;
+  /** Whether that layer was the same as the one made the time before; unknown after the first. */
+  reproduced?: boolean;
+}
+
 /** A step's key: its parent step's key and its own inputs, so a change invalidates everything after it. */
 export function stepKey(parentKey: string, inputs: StepInputs): string {
   const hash = createHash('sha256').update(parentKey).update('\0');
@@ -46,9 +54,11 @@ export function stepKey(parentKey: string, inputs: StepInputs): string {
 export class BuildCache {
   private readonly steps: Keyv<CachedStep>;
   private readonly positions: Keyv<PositionRecord>;
+  private readonly lastLayers: Keyv<LastLayer>;
 
   constructor(storeRoot: string) {
     const dir = path.join(storeRoot, 'cache');
+    this.lastLayers = new Keyv<LastLayer>({ store: new DirectoryStore(path.join(dir, 'last-layers')), namespace: 'last-layer' });
     this.steps = new Keyv<CachedStep>({ store: new DirectoryStore(path.join(dir, 'steps')), namespace: 'step' });
     this.positions = new Keyv<PositionRecord>({ store: new DirectoryStore(path.join(dir, 'positions')), namespace: 'position' });
   }
@@ -84,5 +94,18 @@ export class BuildCache {
   /** Records what the step at `position` was built from, for later explanations. */
   async remember(position: string, parentKey: string, inputs: StepInputs): Promise<void> {
     await this.positions.set(position, { parentKey, inputs });
+  }
+
+  /**
+   * A step whose parent changed but whose own inputs did not often makes the
+   * same layer again (a RUN after a changed COPY): the layer it made last time
+   * is worth checking for before compressing a new one.
+   */
+  async lastLayer(position: string, inputs: StepInputs): Promise<LastLayer | undefined> {
+    return (await this.lastLayers.get(stepKey(position, inputs))) ?? undefined;
+  }
+
+  async recordLastLayer(position: string, inputs: StepInputs, layer: LastLayer): Promise<void> {
+    await this.lastLayers.set(stepKey(position, inputs), layer);
   }
 }
