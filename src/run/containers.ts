@@ -11,7 +11,7 @@ import type { ContainerSpec } from '../runtime/bundle.js';
 import type { Digest } from '../oci/image.js';
 import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/lock.js';
-import { currentProcess, isAlive, type ProcessIdentity } from '../store/owner.js';
+import { currentProcess, isAlive, processIdentity, type ProcessIdentity } from '../store/owner.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -65,8 +65,8 @@ export class ContainerNameInUseError extends UsageError {}
 
 const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const ID_PATTERN = /^[0-9a-f]{64}$/;
-const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid', 'witty'];
-const NOUNS = ['badger', 'crane', 'dingo', 'egret', 'falcon', 'gecko', 'heron', 'ibis', 'koala', 'lemur', 'marten', 'newt', 'otter', 'panda', 'quokka', 'stoat'];
+export const NAME_ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid', 'witty'];
+export const NAME_NOUNS = ['badger', 'crane', 'dingo', 'egret', 'falcon', 'gecko', 'heron', 'ibis', 'koala', 'lemur', 'marten', 'newt', 'otter', 'panda', 'quokka', 'stoat'];
 
 export function shortId(id: string): string {
   return id.slice(0, 12);
@@ -74,7 +74,7 @@ export function shortId(id: string): string {
 
 function randomName(): string {
   const [a, n, d] = randomBytes(3);
-  return `${ADJECTIVES[a! % ADJECTIVES.length]}_${NOUNS[n! % NOUNS.length]}${d! % 100}`;
+  return `${NAME_ADJECTIVES[a! % NAME_ADJECTIVES.length]}_${NAME_NOUNS[n! % NAME_NOUNS.length]}${d! % 100}`;
 }
 
 export function validateName(name: string): void {
@@ -152,12 +152,26 @@ export class ContainerStore {
     return record;
   }
 
+  /**
+   * A container started by a planned run (bin/run-plan.sh) is recorded
+   * before its process exists; the runtime's pid file names the process.
+   * Only trusted while the monitor lives: the pid is not reused before then.
+   */
+  private async withPid(record: ContainerRecord): Promise<ContainerRecord> {
+    if (record.status !== 'running' || record.pid || !isAlive(record.monitor)) return record;
+    const pid = Number((await readFile(path.join(this.dirOf(record.id), 'container.pid'), 'utf8').catch(() => '')).trim());
+    const identity = pid > 0 ? processIdentity(pid) : undefined;
+    return identity ? { ...record, pid: identity } : record;
+  }
+
   async read(id: string): Promise<ContainerRecord> {
+    let record: ContainerRecord;
     try {
-      return JSON.parse(await readFile(this.statePath(id), 'utf8')) as ContainerRecord;
+      record = JSON.parse(await readFile(this.statePath(id), 'utf8')) as ContainerRecord;
     } catch (error) {
       throw new NoSuchContainerError(`No such container: ${id} (its record ${this.statePath(id)} is missing or unreadable: ${(error as Error).message}).`);
     }
+    return this.withPid(record);
   }
 
   /** Every container with a readable record, oldest first. */
@@ -168,7 +182,7 @@ export class ContainerStore {
       const text = await readFile(this.statePath(name), 'utf8').catch(() => undefined);
       if (text === undefined) continue;
       try {
-        records.push(JSON.parse(text) as ContainerRecord);
+        records.push(await this.withPid(JSON.parse(text) as ContainerRecord));
       } catch {
         // a record being replaced right now; the rename makes this rare and harmless
       }

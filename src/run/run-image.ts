@@ -8,7 +8,11 @@ import type { RunSpec } from './run-options.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import type { Store } from '../store/index.js';
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerSpec } from '../runtime/bundle.js';
 import { RiboError } from '../errors.js';
+import { writeRunPlan } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
@@ -29,6 +33,17 @@ export interface RunImageOptions {
   spec: RunSpec;
   /** The cgroup limits the host lets ribo enforce (cgroups.ts), not necessarily all of spec.resources. */
   resources?: LinuxResources;
+  /**
+   * Set when the command line was a plain `run --rm IMAGE [COMMAND...]`
+   * (run-plan.ts): the foreground run then leaves a plan for the next one.
+   */
+  runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
+}
+
+/** What createContainer found in the image, beyond the record. */
+interface ImageDefaults {
+  entrypoint: string[];
+  defaultArgs: string[];
 }
 
 export class NothingToRunError extends RiboError {}
@@ -50,7 +65,7 @@ export function containerArgs(entrypoint: string[] | null | undefined, cmd: stri
  * container needs (its plan), then records it as a new container in
  * `created` state under the store's containers/.
  */
-export async function createContainer(opts: RunImageOptions, detached: boolean): Promise<ContainerRecord> {
+export async function createContainer(opts: RunImageOptions, detached: boolean, found?: (defaults: ImageDefaults) => void): Promise<ContainerRecord> {
   const containers = ContainerStore.ofStore(opts.store.root);
   await recoverContainers(containers, opts.store.root);
   const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image));
@@ -62,6 +77,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   if (args.length === 0) {
     throw new NothingToRunError(`Image ${opts.image} has no ENTRYPOINT or CMD, so there is nothing to run; give a command: ribo run ${opts.image} COMMAND [ARG...].`);
   }
+  found?.({ entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) });
   const env = envToMap(config.Env);
   if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
   for (const entry of spec.env) {
@@ -110,14 +126,41 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
  * store's containers/ unless `remove` is set.
  */
 export async function runImage(opts: RunImageOptions): Promise<number> {
-  const record = await createContainer(opts, false);
+  const indexFile = path.join(opts.store.root, 'index.json');
+  const indexMtimeMs = opts.runPlan ? (await stat(indexFile)).mtimeMs : 0;
+  let defaults: ImageDefaults | undefined;
+  const record = await createContainer(opts, false, (found) => (defaults = found));
   const containers = ContainerStore.ofStore(opts.store.root);
+  let bundleSpec: ContainerSpec | undefined;
+  let exitCode: number;
   try {
-    return await superviseContainer({ driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave() }, record, 'foreground');
+    exitCode = await superviseContainer(
+      { driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave(), bundleWritten: (spec) => (bundleSpec = spec) },
+      record,
+      'foreground',
+    );
   } catch (error) {
     if (opts.remove) await removeContainerFiles(containers, record, opts.store.root);
     throw error;
   }
+  if (opts.runPlan && opts.remove && defaults && bundleSpec && opts.driver.name === 'overlay') {
+    await writeRunPlan({
+      storeRoot: opts.store.root,
+      image: opts.image,
+      namespaceMode: opts.runPlan.namespaceMode,
+      idCount: opts.idCount,
+      lowers: record.plan.lowers,
+      overlayUserXattr: opts.runPlan.namespaceMode === 'rootless',
+      ...(opts.runPlan.hideUnified ? { hideUnified: opts.runPlan.hideUnified } : {}),
+      runtime: { name: opts.runtime.name, binary: opts.runtime.binary, stateDir: opts.runtime.stateDir, globalArgs: opts.runtime.globalArgs() },
+      entrypoint: defaults.entrypoint,
+      defaultArgs: defaults.defaultArgs,
+      bundleSpec,
+      record: { ...record, driver: opts.driver.name },
+      indexMtimeMs,
+    }).catch(() => false); // only a speed-up: the next run goes through Node again
+  }
+  return exitCode;
 }
 
 /**

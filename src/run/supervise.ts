@@ -14,6 +14,7 @@ import { Writable } from 'node:stream';
 import path from 'node:path';
 import { runContainer } from '../runtime/container.js';
 import type { MountDriver } from '../runtime/overlay.js';
+import type { ContainerSpec } from '../runtime/bundle.js';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
 import { processIdentity, currentProcess } from '../store/owner.js';
@@ -28,6 +29,8 @@ export interface SupervisorContext {
   containers: ContainerStore;
   /** Called once the container runs: the supervisor no longer needs the image store (Store.leave). */
   leaveStore?: () => Promise<void>;
+  /** Told the spec the container's bundle was written from. */
+  bundleWritten?: (spec: ContainerSpec) => void;
 }
 
 /** How to start a monitor: ribo's own command line for `container-monitor ID`. */
@@ -106,6 +109,7 @@ export async function superviseContainer(
       stdio: containerStdio,
       spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
       pidFile,
+      ...(ctx.bundleWritten ? { bundleWritten: ctx.bundleWritten } : {}),
       prepare: async (rootfs) => {
         const user = await resolveUser(rootfs, current.plan.user);
         return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };

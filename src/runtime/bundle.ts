@@ -96,13 +96,18 @@ async function capLastCap(): Promise<number> {
   return Number.parseInt(text, 10) || 40;
 }
 
-/** Writes `dir`/config.json for `spec`; the rootfs stays where it is mounted. */
-export async function writeBundle(dir: string, spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
+/** The runtime config (config.json) of `spec`, from the template and the seccomp profile it names. */
+export async function bundleConfig(spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
   const template = JSON.parse(await readFile(templateUrl, 'utf8')) as RuntimeSpec;
   const seccomp = spec.seccomp ?? 'default';
   const profile = seccomp === 'unconfined' ? undefined : await loadSeccompProfile(seccomp === 'default' ? DEFAULT_SECCOMP_PROFILE : seccomp);
   const knownCaps = spec.capAdd?.includes('ALL') ? knownCapabilities(await capLastCap()) : undefined;
-  const config = specFromTemplate(template, spec, profile, knownCaps);
+  return specFromTemplate(template, spec, profile, knownCaps);
+}
+
+/** Writes `dir`/config.json for `spec`; the rootfs stays where it is mounted. */
+export async function writeBundle(dir: string, spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
+  const config = await bundleConfig(spec, templateUrl);
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
   return config;

@@ -30,6 +30,8 @@ export interface ContainerRun {
   pidFile?: string;
   /** Called once the container's process exists, with its pid (as seen in ribo's namespace). */
   started?: (pid: number) => Promise<void>;
+  /** Told the spec the bundle was written from (the user's ids and the mounts filled in). */
+  bundleWritten?: (spec: ContainerSpec) => void;
 }
 
 export interface ContainerResult {
@@ -136,7 +138,9 @@ export async function runContainer(run: ContainerRun): Promise<ContainerResult> 
         if (isFile && (await exists(file))) mounts.push({ destination: file, type: 'none', source: file, options: ['rbind', 'ro'] });
       }
     }
-    await writeBundle(bundle, { ...run.spec, ...extra, mounts, rootfs });
+    const bundleSpec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs };
+    await writeBundle(bundle, bundleSpec);
+    run.bundleWritten?.(bundleSpec);
     try {
       const running = run.runtime.run(bundle, id, run.stdio, { pidFile: run.pidFile });
       if (run.pidFile && run.started) await announceStart(run.pidFile, running, run.started);

@@ -55,7 +55,8 @@ export class OciRuntime {
     return new OciRuntime(name, binary, opts.stateDir, opts.rootless, opts.prepareHost);
   }
 
-  private globalArgs(): string[] {
+  /** The options every invocation of the runtime starts with (also written into run plans). */
+  globalArgs(): string[] {
     const args = ['--root', this.stateDir];
     // Without delegation an unprivileged user cannot create cgroups; crun would fail trying.
     if (this.name === 'crun' && this.rootless) args.push('--cgroup-manager=disabled');

@@ -162,12 +162,15 @@ export async function debianTarball(): Promise<string> {
  * (Wrapped in an object: awaiting the subprocess itself would wait for it to end.)
  */
 export async function spawnRibo(args: string[], opts: RiboOptions) {
-  const env: Record<string, string> = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...opts.env };
+  // Executed as ribo() does it, so the shell part of bin/ribo runs too.
+  const env: Record<string, string> = { PATH: `${path.dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`, ...opts.env };
+  if (opts.driver) env.RIBO_STORAGE_DRIVER = opts.driver;
+  if (opts.runtime) env.RIBO_RUNTIME = opts.runtime;
   const user = opts.asUser ?? E2E_USER;
   const riboArgs = [path.join(APP_DIR, 'bin/ribo'), '--root', opts.root, ...args];
   if (user && user !== os.userInfo().username) {
     const home = (await userIds(user)).home;
-    return { child: execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), process.execPath, ...riboArgs], { reject: false, detached: true, cwd: '/', env: { PATH: env.PATH! }, extendEnv: false }) };
+    return { child: execa('runuser', ['-u', user, '--', 'env', `HOME=${home}`, ...Object.entries(env).map(([k, v]) => `${k}=${v}`), ...riboArgs], { reject: false, detached: true, cwd: '/', env: { PATH: env.PATH! }, extendEnv: false }) };
   }
-  return { child: execa(process.execPath, riboArgs, { reject: false, detached: true, env: { ...env, HOME: os.homedir() }, extendEnv: false }) };
+  return { child: execa(riboArgs[0]!, riboArgs.slice(1), { reject: false, detached: true, env: { ...env, HOME: os.homedir() }, extendEnv: false }) };
 }

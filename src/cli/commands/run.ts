@@ -1,4 +1,6 @@
 import { isatty } from 'node:tty';
+import { hideBin } from 'yargs/helpers';
+import { plainRunImage } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
 import { monitorLauncher } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
@@ -120,6 +122,13 @@ export const runCommand: CommandModule = {
         spec,
         resources: limits.resources,
       };
+      if (plainRunImage(hideBin(process.argv), env) !== undefined && !argv.detach) {
+        const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';
+        options.runPlan = {
+          namespaceMode: env.RIBO_IN_NAMESPACE ?? '',
+          ...(hybridCrun ? { hideUnified: session.namespace.rootless ? 'mount' : 'umount' } : {}),
+        };
+      }
       if (argv.detach) {
         const record = await runImageDetached(options, monitorLauncher(options.store.root, options.runtime.name, argv.storageDriver as string | undefined, env));
         process.stdout.write(`${record.id}\n`);

@@ -1,0 +1,208 @@
+# shellcheck shell=sh
+# The planned run: `ribo run --rm IMAGE [COMMAND...]` without Node.
+#
+# Starting Node and loading the CLI costs about 90 ms, many times what the
+# container itself needs (crun starts one in 5 ms). The first run of an image
+# with these arguments goes through Node, which afterwards writes a run plan
+# (src/run/run-plan.ts): everything it worked out for that image (its unpacked
+# layers, the bundle's config.json and the container's record, with markers
+# where each run differs) as shell that defines variables and two functions.
+# Later runs are carried out here: mount the overlay, write the bundle and the
+# record, run the runtime, clean up. Anything this does not cover (other
+# flags, a changed tag, a pruned layer, a new ribo) finds no usable plan and
+# goes to Node as before.
+#
+# Used in two ways: bin/ribo sources this file (RIBO_PLANNED_RUN unset) to call
+# find_run_plan before it enters the namespaces; then runs it with ribo's
+# arguments (RIBO_PLANNED_RUN set to the plan) inside them, where run_planned
+# does the work.
+
+# Parses `[--root DIR] run --rm IMAGE [COMMAND...]`, the only command line a
+# plan serves: sets _root (maybe empty), _image and _before (the number of
+# words before COMMAND), or returns 1. src/run/run-plan.ts (plainRunImage)
+# accepts exactly the same.
+parse_plain_run() {
+  _root=
+  _before=0
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --root) [ $# -ge 2 ] || return 1; _root=$2; shift 2; _before=$((_before + 2)) ;;
+      --root=*) _root=${1#--root=}; shift; _before=$((_before + 1)) ;;
+      run) shift; break ;;
+      *) return 1 ;;
+    esac
+  done
+  [ "${1:-}" = --rm ] || return 1
+  shift
+  case ${1:-} in '' | -* | *..* | *[!a-zA-Z0-9._/:@-]* | oci:* | oci-archive:*) return 1 ;; esac
+  _image=$1
+  shift
+  _before=$((_before + 3))
+  [ "${1:-}" != -- ] || return 1
+  for _word in "$@"; do
+    case $_word in *[\"\\[:cntrl:]]*) return 1 ;; esac
+  done
+  [ -z "${RIBO_RUNTIME:-}${RIBO_STORAGE_DRIVER:-}" ]
+}
+
+# Sets `plan` to the plan file for this command line, or leaves it empty.
+# $1 is bin/ribo's own path; the rest is ribo's arguments. No subprocesses.
+find_run_plan() {
+  plan=
+  _app=${1%/bin/*}
+  shift
+  parse_plain_run "$@" || return 0
+  if [ -z "$_root" ]; then
+    if [ -n "${RIBO_ROOT:-}" ]; then _root=$RIBO_ROOT
+    else
+      case ${XDG_DATA_HOME:-} in
+        /*) _root=$XDG_DATA_HOME/ribo ;;
+        *) [ -n "${HOME:-}" ] || return 0; _root=$HOME/.local/share/ribo ;;
+      esac
+    fi
+  fi
+  case $_root in /*) ;; *) _root=$PWD/$_root ;; esac
+  _plan=$_root/run-plans/$_image.plan
+  # A plan older than the store's tags, or than this ribo, may be wrong.
+  [ -f "$_plan" ] && [ "$_plan" -nt "$_root/index.json" ] && [ "$_plan" -nt "$_app/dist/src/cli/ribo.cjs" ] \
+    && [ "$_plan" -nt "$_app/bundles/config.json" ] && [ "$_plan" -nt "$_app/bundles/seccomp.json" ] || return 0
+  plan=$_plan
+}
+
+# Leaves the planned run for Node, which redoes everything from the start.
+# Only called before the container exists.
+run_with_node() {
+  [ -z "${_lock_held:-}" ] || exec 9<&-
+  unset RIBO_PLANNED_RUN
+  exec node "$self" "$@"
+}
+
+# Sets `name` to a random name of the kind Node gives (containers.ts), one no
+# container of the store has; $1 and $2 are random hex digits.
+pick_name() {
+  _hex1=$1 _hex2=$2 _tries=0
+  while :; do
+    _pick=$((0x$_hex1 + _tries * 7919))
+    # shellcheck disable=SC2086
+    set -- $plan_adjectives; shift $((_pick % $#)); _adjective=$1
+    # shellcheck disable=SC2086
+    set -- $plan_nouns; shift $(((_pick >> 4) % $#)); name=${_adjective}_$1$(((0x$_hex2 + _tries) % 100))
+    grep -qsF "\"name\": \"$name\"," "$plan_root"/containers/*/state.json || return 0
+    _tries=$((_tries + 1))
+  done
+}
+
+# Sets j_monitor_start to the start time of this shell (field 22 of
+# /proc/PID/stat), which with its pid identifies the container's monitor in
+# the record (store/owner.ts).
+monitor_start_time() {
+  read -r _stat </proc/$$/stat
+  # The command name, field 2, may hold spaces: count from after its ')'.
+  # shellcheck disable=SC2086
+  set -- ${_stat##*) }
+  shift 19
+  j_monitor_start=$1
+}
+
+# Takes ribo's arguments (as find_run_plan saw them).
+run_planned() {
+  # shellcheck disable=SC1090
+  . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
+  [ "${plan_format:-}" = 1 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+
+  # The container's command: the words after the image, or the image's default.
+  parse_plain_run "$@" || run_with_node "$@"
+  _args=
+  _n=0
+  for _word in "$@"; do
+    _n=$((_n + 1))
+    [ $_n -le "$_before" ] || _args="$_args${_args:+,}\"$_word\""
+  done
+  if [ -z "$_args" ]; then _args=$plan_default_args
+  else _args="$plan_entrypoint${plan_entrypoint:+,}$_args"
+  fi
+  [ -n "$_args" ] || run_with_node "$@"
+
+  # The ids this namespace maps must still be those the plan's config maps.
+  _ids=0
+  while read -r _inside _outside _count; do _ids=$((_ids + _count)); done </proc/self/uid_map
+  [ "$_ids" = "$plan_id_count" ] || run_with_node "$@"
+
+  # The in-use lock keeps `ribo prune` from deleting the layers until the record protects them.
+  exec 9<"$plan_root/in-use.lock" || run_with_node "$@"
+  _lock_held=1
+  flock --shared --wait 30 9 || run_with_node "$@"
+  for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || run_with_node "$@"; done
+
+  # A new container: 64 hex digits of id, a free random name.
+  IFS=- read -r _a _b _c _d _e </proc/sys/kernel/random/uuid
+  IFS=- read -r _f _g _h _i _j </proc/sys/kernel/random/uuid
+  id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
+  short=$_a${_b}
+  runtime_id=ribo-$short
+  pick_name "$_c" "$_d"
+  dir=$plan_root/containers/$id
+  mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/bundle" || run_with_node "$@"
+
+  if [ -n "$plan_hide_unified" ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
+    if [ "$plan_hide_unified" = mount ]; then mount -t tmpfs -o mode=0755 ribo-hide-unified /sys/fs/cgroup/unified
+    else umount /sys/fs/cgroup/unified
+    fi
+  fi
+  if ! (cd "$plan_layers" && mount -t overlay overlay -o "lowerdir=$plan_lowerdir,upperdir=$dir/upper,workdir=$dir/work$plan_overlay_options" "$dir/rootfs"); then
+    rm -rf "$dir"
+    run_with_node "$@"
+  fi
+
+  # From here the container exists: its record, then the runtime.
+  j_monitor_pid=$$
+  monitor_start_time
+  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/rootfs\"" j_args=$_args
+  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
+  write_config >"$dir/bundle/config.json"
+  write_record >"$dir/state.json"
+  exec 9<&-
+
+  # Without -t a container's output goes to pipes, never to ribo's terminal,
+  # as with docker (programs format for a pipe). Copiers started in the
+  # background ignore Ctrl-C, which is for the container.
+  _copiers=
+  if [ -t 1 ] || [ -t 2 ]; then
+    mkfifo "$dir/stdout.pipe" "$dir/stderr.pipe"
+    cat "$dir/stdout.pipe" &
+    _copiers=$!
+    cat "$dir/stderr.pipe" >&2 &
+    _copiers="$_copiers $!"
+    exec 7>"$dir/stdout.pipe" 8>"$dir/stderr.pipe"
+  else
+    exec 7>&1 8>&2
+  fi
+  # Signals for the container go through the runtime, which passes them on.
+  # shellcheck disable=SC2086
+  "$plan_runtime" $plan_runtime_options run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 7>&- 8>&- &
+  _runtime_pid=$!
+  exec 7>&- 8>&-
+  for _signal in INT TERM HUP QUIT USR1 USR2; do
+    # shellcheck disable=SC2064
+    trap "kill -$_signal $_runtime_pid 2>/dev/null" "$_signal"
+  done
+  while :; do
+    wait "$_runtime_pid"
+    _status=$?
+    kill -0 "$_runtime_pid" 2>/dev/null || break
+  done
+  trap - INT TERM HUP QUIT USR1 USR2
+  # shellcheck disable=SC2086
+  [ -z "$_copiers" ] || wait $_copiers
+
+  umount "$dir/rootfs" 2>/dev/null || umount -l "$dir/rootfs"
+  # shellcheck disable=SC2086
+  [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1
+  rm -rf "$dir"
+  exit "$_status"
+}
+
+if [ -n "${RIBO_PLANNED_RUN:-}" ]; then
+  self=${0%/*}/ribo
+  run_planned "$@"
+fi

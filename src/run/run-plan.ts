@@ -1,0 +1,190 @@
+/**
+ * Run plans: what a plain `ribo run --rm IMAGE [COMMAND...]` worked out for
+ * an image, kept so the next such run can be carried out by bin/run-plan.sh
+ * without starting Node (see the comment at its top). A plan is shell: a few
+ * variables and two functions that print the bundle's config.json and the
+ * container's record, with the parts that differ per run (id, name, times,
+ * command, the monitor's pid) left as shell variables.
+ *
+ * A plan is only written when nothing in it can differ between two plain
+ * runs of the same image, and the shell checks that it still holds before
+ * using it: not older than the store's index.json (tags) or this ribo, its
+ * layers still unpacked, the same id mappings. Otherwise it is ignored, and
+ * Node does the run as always.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
+import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
+
+/** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
+export const RUN_PLAN_FORMAT = 1;
+
+/** Image names the planned run accepts (the shell matches the same set). */
+const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
+/** Command words the shell can put in JSON as they are: no quote, backslash or control character. */
+// eslint-disable-next-line no-control-regex
+const JSON_UNSAFE = /["\\\u0000-\u001f\u007f]/;
+/** Store roots whose paths can stand unquoted in JSON, in overlay's options and in shell words. */
+const PLAIN_PATH = /^\/[a-zA-Z0-9._/+@%=~-]*$/;
+
+/**
+ * The image of a command line bin/run-plan.sh would carry out:
+ * `[--root DIR] run --rm IMAGE [COMMAND...]` and nothing else, with no
+ * runtime or driver chosen by the environment. Undefined otherwise. Must
+ * agree with find_run_plan in bin/run-plan.sh (test/run/run-plan.test.ts
+ * checks both on the same command lines).
+ */
+export function plainRunImage(args: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+  let i = 0;
+  for (; i < args.length && args[i] !== 'run'; i++) {
+    if (args[i] === '--root' && i + 1 < args.length) i++;
+    else if (!args[i]!.startsWith('--root=')) return undefined;
+  }
+  if (args[i] !== 'run' || args[i + 1] !== '--rm') return undefined;
+  const image = args[i + 2];
+  if (image === undefined || image.startsWith('-') || image.includes('..') || !PLAIN_IMAGE.test(image)) return undefined;
+  // Images run straight from a layout or archive are not the store's: their files may change unseen.
+  if (image.startsWith('oci:') || image.startsWith('oci-archive:')) return undefined;
+  const command = args.slice(i + 3);
+  if (command[0] === '--' || command.some((word) => JSON_UNSAFE.test(word))) return undefined;
+  if (env['RIBO_RUNTIME'] || env['RIBO_STORAGE_DRIVER']) return undefined;
+  return image;
+}
+
+export function runPlanPath(storeRoot: string, image: string): string {
+  return path.join(storeRoot, 'run-plans', `${image}.plan`);
+}
+
+export interface RunPlanInputs {
+  storeRoot: string;
+  /** The image as the user named it. */
+  image: string;
+  /** RIBO_IN_NAMESPACE of the run: '1' (root) or 'rootless'. */
+  namespaceMode: string;
+  idCount: number;
+  /** Unpacked layer dirs, top-most first. */
+  lowers: string[];
+  /** Kernel overlay inside a user namespace needs `userxattr`. */
+  overlayUserXattr: boolean;
+  /** How the run hid the unified cgroup hierarchy from crun, if it had to. */
+  hideUnified?: 'mount' | 'umount';
+  runtime: { name: string; binary: string; stateDir: string; globalArgs: string[] };
+  /** The image's ENTRYPOINT, put before a command given on the command line. */
+  entrypoint: string[];
+  /** What runs when no command is given: ENTRYPOINT + CMD. */
+  defaultArgs: string[];
+  /** The spec the run's bundle was written from. */
+  bundleSpec: ContainerSpec;
+  /** The run's container record as it was while the container ran. */
+  record: ContainerRecord;
+  /** index.json's mtime when the image was resolved: a tag changed since makes the plan stale at once. */
+  indexMtimeMs: number;
+}
+
+/** The shell variable each marker stands for (bin/run-plan.sh sets them, as JSON). */
+const MARKERS = {
+  ID: 'j_id',
+  NAME: 'j_name',
+  NOW: 'j_now',
+  ARGS: 'j_args',
+  RUNTIME_ID: 'j_runtime_id',
+  MONITOR_PID: 'j_monitor_pid',
+  MONITOR_START: 'j_monitor_start',
+  HOSTNAME: 'j_hostname',
+  ROOTFS: 'j_rootfs',
+} as const;
+type Marker = keyof typeof MARKERS;
+
+const marker = (name: Marker) => `@@RIBO:${name}@@`;
+
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
+/** A shell function printing `json`, each quoted marker replaced by its variable's value. */
+function shellTemplate(name: string, json: string): string {
+  const parts = json.split(/"@@RIBO:([A-Z_]+)@@"/);
+  const words = parts.map((part, i) => {
+    if (i % 2 === 0) return shellQuote(part);
+    const variable = MARKERS[part as Marker];
+    if (!variable) throw new Error(`unknown run plan marker ${part}`);
+    return `"$${variable}"`;
+  });
+  if (json.includes('@@RIBO:')) {
+    const unquoted = parts.filter((_, i) => i % 2 === 0).some((part) => part.includes('@@RIBO:'));
+    if (unquoted) throw new Error('a run plan marker stands inside a longer string');
+  }
+  return `${name}() {\n  printf '%s' ${words.join(' ')}\n}\n`;
+}
+
+const jsonItems = (words: string[]) => words.map((word) => JSON.stringify(word)).join(',');
+
+/**
+ * Writes the plan for `inputs.image`, or nothing when the run had something a
+ * plan cannot repeat. Returns whether a plan was written. A plan is an
+ * optimisation only: its caller ignores failures.
+ */
+export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
+  const { storeRoot, lowers, runtime } = inputs;
+  const layersDir = path.join(storeRoot, 'layers');
+  if (!PLAIN_PATH.test(storeRoot) || !PLAIN_PATH.test(runtime.binary) || runtime.globalArgs.some((arg) => !/^[a-zA-Z0-9._/+@%=~-]+$/.test(arg))) return false;
+  if (lowers.length === 0 || lowers.some((dir) => path.dirname(dir) !== layersDir || !/^[0-9a-f]{64}$/.test(path.basename(dir)))) return false;
+  if (inputs.bundleSpec.terminal || inputs.bundleSpec.init) return false;
+
+  const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
+  const { pid: _pid, exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
+  const record: ContainerRecord = {
+    ...kept,
+    id: marker('ID'),
+    name: marker('NAME'),
+    created: marker('NOW'),
+    command: [marker('ARGS')],
+    runtimeId: marker('RUNTIME_ID'),
+    status: 'running',
+    monitor: { pid: marker('MONITOR_PID') as unknown as number, start: marker('MONITOR_START') as unknown as number },
+    startedAt: marker('NOW'),
+    plan: { ...kept.plan, spec: { ...kept.plan.spec, args: [marker('ARGS')] } },
+  };
+  const variables: Record<string, string> = {
+    plan_format: String(RUN_PLAN_FORMAT),
+    plan_mode: inputs.namespaceMode,
+    plan_root: storeRoot,
+    plan_id_count: String(inputs.idCount),
+    plan_layers: layersDir,
+    plan_lowerdir: lowers.map((dir) => path.basename(dir)).join(':'),
+    plan_layer_dirs: lowers.join(' '),
+    plan_overlay_options: inputs.overlayUserXattr ? ',userxattr' : '',
+    plan_hide_unified: inputs.hideUnified ?? '',
+    plan_runtime: runtime.binary,
+    plan_runtime_name: runtime.name,
+    plan_runtime_state: runtime.stateDir,
+    plan_runtime_options: runtime.globalArgs.join(' '),
+    plan_entrypoint: jsonItems(inputs.entrypoint),
+    plan_default_args: jsonItems(inputs.defaultArgs),
+    plan_adjectives: NAME_ADJECTIVES.join(' '),
+    plan_nouns: NAME_NOUNS.join(' '),
+  };
+  const text = [
+    `# ribo run plan for ${inputs.image.replace(/\n/g, ' ')}: written by ribo (src/run/run-plan.ts), read by bin/run-plan.sh.`,
+    ...Object.entries(variables).map(([name, value]) => `${name}=${shellQuote(value)}`),
+    shellTemplate('write_config', JSON.stringify(config, null, 2)),
+    shellTemplate('write_record', `${JSON.stringify(record, null, 2)}\n`),
+  ].join('\n');
+
+  const file = runPlanPath(storeRoot, inputs.image);
+  const indexFile = path.join(storeRoot, 'index.json');
+  const indexMtime = async () => (await stat(indexFile)).mtimeMs;
+  if ((await indexMtime()) !== inputs.indexMtimeMs) return false;
+  await mkdir(path.dirname(file), { recursive: true });
+  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
+  await writeFile(temp, text);
+  await rename(temp, file);
+  // A tag written meanwhile: the plan may describe the image the tag named before.
+  if ((await indexMtime()) !== inputs.indexMtimeMs) {
+    await rm(file, { force: true });
+    return false;
+  }
+  return true;
+}

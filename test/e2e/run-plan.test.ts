@@ -1,0 +1,151 @@
+/**
+ * Planned runs (bin/run-plan.sh): after one plain `ribo run --rm IMAGE`
+ * through Node, the next ones are carried out by the shell. A user must not
+ * be able to tell them apart except by speed: same output, exit code,
+ * environment, user and security; the container listed, stoppable and
+ * reachable with exec while it runs; nothing left after; and a plan never
+ * used once the image it describes has changed.
+ */
+import { execa } from 'execa';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
+
+const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
+let root: string;
+let context: string;
+const opts = (): RiboOptions => ({ root });
+const planFile = (image: string) => path.join(root, 'run-plans', `${image}.plan`);
+const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
+
+/** Everything about a container a user could look at from inside it. */
+const PROBE = [
+  'sh', '-c',
+  "id; pwd; env | grep -v ^HOSTNAME= | sort; hostname | wc -c; grep -E '^(Cap|NoNewPrivs|Seccomp)' /proc/self/status; ls /dev; grep -c image-hosts-file /etc/hosts; ls /var/lib/hello; [ -t 1 ] && echo tty || echo no-tty; echo err >&2; exit 3",
+];
+
+beforeAll(async () => {
+  root = await makeStore();
+  context = await makeContext({
+    Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\nCOPY passwd group hosts /etc/\nCOPY . /app\nRUN mkdir -p /var/lib/hello && echo v1 > /var/lib/hello/version\nUSER app\nWORKDIR /app\nENV GREETING=hi\nCMD ["cat", "/var/lib/hello/version"]\n',
+    passwd: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1000::/app:/bin/sh\n',
+    group: 'root:x:0:\napp:x:1000:\n',
+    hosts: '127.0.0.1 image-hosts-file\n',
+  }, 'hello');
+  await riboOk(['build', '-t', 'plan-app', context], opts());
+}, 300_000);
+
+afterAll(async () => {
+  const left = await ribo(['ps', '-a', '-q'], opts());
+  for (const id of left.stdout.split('\n').filter(Boolean)) await ribo(['rm', '-f', id], opts());
+  await removeStore(root);
+  await execa('rm', ['-rf', context]);
+});
+
+/** The command name of the monitor of the running container `name` ("sh" for a planned run, "node" otherwise). */
+async function monitorCommand(name: string): Promise<string> {
+  const [info] = JSON.parse((await riboOk(['inspect', '--type', 'container', name], opts())).stdout) as Array<{ State: { MonitorPid: number } }>;
+  return (await readFile(`/proc/${info!.State.MonitorPid}/comm`, 'utf8')).trim();
+}
+
+/** The name of the one running container, once there is one. */
+async function runningName(): Promise<string> {
+  for (let i = 0; i < 200; i++) {
+    const { stdout } = await riboOk(['ps'], opts());
+    const line = stdout.split('\n').find((l) => l.includes(' Up '));
+    if (line) return line.trim().split(/\s+/).at(-1)!;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('no container came up');
+}
+
+describe('planned runs', () => {
+  it('the first plain run writes a plan; later runs give the same output, exit code and environment', async () => {
+    const first = await ribo(['run', '--rm', 'plan-app', ...PROBE], opts());
+    expect(first.exitCode).toBe(3);
+    expect((await stat(planFile('plan-app'))).isFile()).toBe(true);
+    const second = await ribo(['run', '--rm', 'plan-app', ...PROBE], opts());
+    expect(second).toEqual(first);
+    expect(first.stdout).toContain('uid=1000(app) gid=1000(app)');
+    expect(first.stdout).toContain('/app\nGREETING=hi\n');
+    // a 12-digit host name, plus the newline
+    expect(first.stdout).toContain('\n13\n');
+    expect(first.stdout).toContain('Seccomp:\t2');
+    expect(first.stdout).toContain('no-tty');
+    expect(first.stderr).toBe('err');
+    // The image's CMD without a command.
+    expect(await riboOk(['run', '--rm', 'plan-app'], opts())).toMatchObject({ stdout: 'v1' });
+    expect(await entries(path.join(root, 'containers'))).toEqual([]);
+    expect(await entries(path.join(root, 'run', 'crun'))).toEqual([]);
+  });
+
+  it('a planned container is listed, reachable with exec, and stopped by ribo stop', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sh', '-c', "trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done"], opts());
+    const name = await runningName();
+    expect(await monitorCommand(name)).toBe('sh');
+    expect((await riboOk(['exec', name, 'cat', '/var/lib/hello/version'], opts())).stdout).toBe('v1');
+    await riboOk(['stop', '-t', '10', name], opts());
+    const result = await child;
+    expect(result.stdout).toBe('ready\ngot TERM');
+    expect(result.exitCode).toBe(42);
+    expect((await riboOk(['ps', '-a', '-q'], opts())).stdout).toBe('');
+    expect(await entries(path.join(root, 'containers'))).toEqual([]);
+  });
+
+  it.each(['SIGTERM', 'SIGINT'] as const)('passes %s sent to ribo on to a planned container', async (signal) => {
+    const trapped = signal.slice(3);
+    const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sh', '-c', `trap 'echo got ${trapped}; exit 42' ${trapped}; echo ready; while true; do sleep 0.1; done`], opts());
+    const name = await runningName();
+    expect(await monitorCommand(name)).toBe('sh');
+    // runuser's child is ribo (the shell that stays with the container).
+    const riboPid = E2E_USER ? Number((await readFile(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8')).trim().split(' ')[0]) : child.pid!;
+    process.kill(riboPid, signal);
+    const result = await child;
+    expect(result.stdout).toBe(`ready\ngot ${trapped}`);
+    expect(result.exitCode).toBe(42);
+    expect(await entries(path.join(root, 'containers'))).toEqual([]);
+  });
+
+  it('gives the container pipes, not the terminal ribo runs in', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const command = `${path.join(APP_DIR, 'bin/ribo')} --root ${root} run --rm plan-app sh -c '[ -t 1 ] && echo out-tty || echo out-pipe; sleep 0.2; [ -t 2 ] && echo err-tty >&2 || echo err-pipe >&2'`;
+    // script(1) runs the command with a terminal as its stdin, stdout and stderr.
+    const asUser = E2E_USER ? ['runuser', '-u', E2E_USER, '--', 'env', `HOME=/home/${E2E_USER}`, `PATH=${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`] : [];
+    const inTerminal = await execa(asUser[0] ?? 'script', [...asUser.slice(1), ...(asUser.length ? ['script'] : []), '-qec', command, '/dev/null'], { reject: false, cwd: '/' });
+    expect(inTerminal.stdout.replace(/\r/g, '')).toBe('out-pipe\nerr-pipe');
+    expect(inTerminal.exitCode).toBe(0);
+  });
+
+  it('is not used once the tag names another image', async () => {
+    await riboOk(['tag', 'plan-app', 'plan-retag'], opts());
+    await riboOk(['run', '--rm', 'plan-retag'], opts());
+    expect((await stat(planFile('plan-retag'))).isFile()).toBe(true);
+    const changed = await makeContext({ Dockerfile: 'FROM plan-app\nUSER root\nRUN echo v2 > /var/lib/hello/version\n' });
+    await riboOk(['build', '-t', 'plan-retag', changed], opts());
+    await execa('rm', ['-rf', changed]);
+    expect((await riboOk(['run', '--rm', 'plan-retag'], opts())).stdout).toBe('v2');
+    expect((await riboOk(['run', '--rm', 'plan-retag', 'id', '-u'], opts())).stdout).toBe('0');
+  });
+
+  it('after rmi and prune, an image built again under the same name runs', async () => {
+    await riboOk(['build', '-t', 'plan-pruned', context], opts());
+    await riboOk(['run', '--rm', 'plan-pruned', 'true'], opts());
+    expect((await stat(planFile('plan-pruned'))).isFile()).toBe(true);
+    // Remove the image, prune its layers, and tag the same content again: the plan is older than the tag.
+    await riboOk(['rmi', 'plan-pruned'], opts());
+    await riboOk(['prune'], opts());
+    await riboOk(['build', '-t', 'plan-pruned', context], opts());
+    expect((await riboOk(['run', '--rm', 'plan-pruned'], opts())).stdout).toBe('v1');
+  });
+
+  it('other flags, another runtime or driver go through Node, and leave the plan alone', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const before = (await stat(planFile('plan-app'))).mtimeMs;
+    expect((await riboOk(['run', '--rm', '-e', 'GREETING=hello', 'plan-app', 'sh', '-c', 'echo $GREETING'], opts())).stdout).toBe('hello');
+    expect((await riboOk(['run', '--rm', '-u', 'root', 'plan-app', 'id', '-u'], opts())).stdout).toBe('0');
+    expect((await riboOk(['run', '--rm', 'plan-app', 'id', '-u'], { root, runtime: 'runc' })).stdout).toBe('1000');
+    expect((await stat(planFile('plan-app'))).mtimeMs).toBe(before);
+    expect((await riboOk(['run', '--rm', 'plan-app', 'sh', '-c', 'echo $GREETING'], opts())).stdout).toBe('hi');
+  });
+});

@@ -1,0 +1,130 @@
+/**
+ * The command lines a run plan serves: bin/run-plan.sh (shell, before Node
+ * starts) and plainRunImage (Node, which decides whether to write a plan)
+ * must accept exactly the same ones, or a plan would be written that is
+ * never used, or used for a command line it does not describe.
+ */
+import { execa } from 'execa';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { plainRunImage, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
+import type { ContainerRecord } from '../../src/run/containers.js';
+
+const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const SCRIPT = path.join(PROJECT_ROOT, 'bin/run-plan.sh');
+
+/** What the shell's parser makes of `args`: the image, or undefined. */
+async function shellImage(args: string[], env: Record<string, string> = {}): Promise<string | undefined> {
+  const result = await execa('sh', ['-c', '. "$0"; parse_plain_run "$@" && printf %s "$_image"', SCRIPT, ...args], { reject: false, env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
+  return result.exitCode === 0 ? result.stdout : undefined;
+}
+
+const CASES: Array<[string, string[], Record<string, string>?]> = [
+  ['plain', ['run', '--rm', 'hello']],
+  ['with a command', ['run', '--rm', 'hello', 'sh', '-c', 'echo $HOME > /x; exit 3']],
+  ['with --root', ['--root', '/tmp/s', 'run', '--rm', 'localhost/debian:bookworm', 'true']],
+  ['with --root=', ['--root=/tmp/s', 'run', '--rm', 'hello@sha256:0123abcd', 'true']],
+  ['command words that look like flags', ['run', '--rm', 'hello', 'ls', '-la', '--color=never']],
+  ['non-ASCII words', ['run', '--rm', 'hello', 'echo', 'grüße, 世界']],
+  ['no --rm', ['run', 'hello', 'true']],
+  ['another flag', ['run', '--rm', '-e', 'A=1', 'hello', 'true']],
+  ['a flag after --rm', ['run', '--rm', '--name', 'x', 'hello']],
+  ['--rm after the image', ['run', 'hello', '--rm']],
+  ['no image', ['run', '--rm']],
+  ['another global option', ['--runtime', 'runc', 'run', '--rm', 'hello']],
+  ['another command', ['build', '--rm', 'hello']],
+  ['a quote in a word', ['run', '--rm', 'hello', 'echo', 'say "hi"']],
+  ['a backslash in a word', ['run', '--rm', 'hello', 'echo', 'a\\b']],
+  ['a newline in a word', ['run', '--rm', 'hello', 'echo', 'a\nb']],
+  ['a tab in a word', ['run', '--rm', 'hello', 'echo', 'a\tb']],
+  ['-- before the command', ['run', '--rm', 'hello', '--', 'true']],
+  ['an oci: reference', ['run', '--rm', 'oci:/tmp/layout', 'true']],
+  ['an oci-archive: reference', ['run', '--rm', 'oci-archive:img.tar', 'true']],
+  ['an image with ..', ['run', '--rm', '../../etc/passwd', 'true']],
+  ['an image with odd characters', ['run', '--rm', 'hel lo', 'true']],
+  ['RIBO_RUNTIME set', ['run', '--rm', 'hello'], { RIBO_RUNTIME: 'runc' }],
+  ['RIBO_STORAGE_DRIVER set', ['run', '--rm', 'hello'], { RIBO_STORAGE_DRIVER: 'copy' }],
+];
+
+describe('command lines a run plan serves', () => {
+  it.each(CASES)('shell and Node agree: %s', async (_what, args, env = {}) => {
+    expect(await shellImage(args, env)).toBe(plainRunImage(args, env));
+  });
+
+  it('serves the plain forms and no other', () => {
+    const served = CASES.filter(([, args, env]) => plainRunImage(args, env ?? {}) !== undefined).map(([what]) => what);
+    expect(served).toEqual(['plain', 'with a command', 'with --root', 'with --root=', 'command words that look like flags', 'non-ASCII words']);
+  });
+});
+
+describe('writeRunPlan', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await mkdtemp(path.join(os.tmpdir(), 'ribo-plan-'));
+    await execa('sh', ['-c', `printf '{}' > '${root}/index.json'`]);
+  });
+  afterEach(() => rm(root, { recursive: true, force: true }));
+
+  const layer = (n: number) => path.join(root, 'layers', String(n).repeat(64));
+  const inputs = async (): Promise<RunPlanInputs> => ({
+    storeRoot: root,
+    image: 'localhost/app:1',
+    namespaceMode: 'rootless',
+    idCount: 65536,
+    lowers: [layer(2), layer(1)],
+    overlayUserXattr: true,
+    hideUnified: 'mount',
+    runtime: { name: 'crun', binary: '/usr/bin/crun', stateDir: path.join(root, 'run/crun'), globalArgs: ['--root', path.join(root, 'run/crun'), '--cgroup-manager=disabled'] },
+    entrypoint: ['/bin/sh', '-c'],
+    defaultArgs: ['/bin/sh', '-c', "echo 'it''s' \"quoted\""],
+    bundleSpec: { args: ['x'], env: ['PATH=/bin', "QUOTE=it's"], cwd: '/app', uid: 1000, gid: 1000, rootfs: '/r', network: 'host', idCount: 65536 },
+    record: { id: 'a'.repeat(64), name: 'brave_badger1', image: 'localhost/app:1', imageDigest: 'sha256:' + 'b'.repeat(64), created: 'then', command: ['x'], autoRemove: true, detached: false, driver: 'overlay', runtime: 'crun', runtimeId: 'ribo-aaaaaaaaaaaa', plan: { lowers: [layer(2), layer(1)], spec: { args: ['x'], env: ['PATH=/bin'], cwd: '/app', network: 'host', idCount: 65536 } }, status: 'created', monitor: { pid: 1, start: 2 } } satisfies ContainerRecord,
+    indexMtimeMs: (await import('node:fs')).statSync(path.join(root, 'index.json')).mtimeMs,
+  });
+
+  /** Sources the plan in sh with the per-run variables set, and prints config.json and the record. */
+  async function render(file: string): Promise<{ config: Record<string, any>; record: Record<string, any>; variables: Record<string, string> }> {
+    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"'
+      write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_lowerdir" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options"`;
+    const { stdout } = await execa('sh', ['-c', script, file, root]);
+    const [lowerdir, defaultArgs, entrypoint, runtimeOptions] = stdout.split('\n');
+    return {
+      config: JSON.parse(await readFile(path.join(root, 'config.json'), 'utf8')),
+      record: JSON.parse(await readFile(path.join(root, 'record.json'), 'utf8')),
+      variables: { lowerdir: lowerdir!, defaultArgs: defaultArgs!, entrypoint: entrypoint!, runtimeOptions: runtimeOptions! },
+    };
+  }
+
+  it('writes shell that prints the config and record of a new run', async () => {
+    expect(await writeRunPlan(await inputs())).toBe(true);
+    const { config, record, variables } = await render(runPlanPath(root, 'localhost/app:1'));
+    expect(config.process.args).toEqual(['echo', "it's"]);
+    expect(config.process.env).toEqual(['PATH=/bin', "QUOTE=it's"]);
+    expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
+    expect(config.hostname).toBe('ID12');
+    expect(config.root.path).toBe('/x/rootfs');
+    expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, autoRemove: true });
+    expect(record.plan.spec.args).toEqual(['echo', "it's"]);
+    expect(variables.lowerdir).toBe(`${'2'.repeat(64)}:${'1'.repeat(64)}`);
+    expect(JSON.parse(`[${variables.defaultArgs}]`)).toEqual(['/bin/sh', '-c', "echo 'it''s' \"quoted\""]);
+    expect(JSON.parse(`[${variables.entrypoint}]`)).toEqual(['/bin/sh', '-c']);
+    expect(variables.runtimeOptions).toBe(`--root ${root}/run/crun --cgroup-manager=disabled`);
+  });
+
+  it('writes nothing when a tag changed since the image was resolved', async () => {
+    const stale = await inputs();
+    stale.indexMtimeMs -= 1000;
+    expect(await writeRunPlan(stale)).toBe(false);
+    await expect(readFile(runPlanPath(root, 'localhost/app:1'))).rejects.toThrow();
+  });
+
+  it('writes nothing for runs a plan cannot repeat', async () => {
+    const base = await inputs();
+    expect(await writeRunPlan({ ...base, bundleSpec: { ...base.bundleSpec, terminal: true } })).toBe(false);
+    expect(await writeRunPlan({ ...base, bundleSpec: { ...base.bundleSpec, init: '/usr/bin/tini-static' } })).toBe(false);
+    expect(await writeRunPlan({ ...base, storeRoot: `${root} with space` })).toBe(false);
+    expect(await writeRunPlan({ ...base, lowers: ['/elsewhere/' + '1'.repeat(64)] })).toBe(false);
+  });
+});
