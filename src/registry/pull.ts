@@ -1,4 +1,3 @@
-import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { hostArchitecture } from '../image/platform.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
@@ -15,7 +14,6 @@ export const MANIFEST_ACCEPT = [MediaType.imageIndex, MediaType.dockerManifestLi
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
 const IMAGE_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
 const DEFAULT_JOBS = 4;
-const WRITE_BATCH_BYTES = 1024 * 1024;
 
 export interface PullOptions {
   store: Store;
@@ -89,7 +87,7 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
     } else missing.push(blob);
   }
   await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, (blob, cancelled) => fetchBlob(opts, blob, cancelled));
-  for (const blob of blobs) await sources.record(blob.digest, client.registry, ref.repository);
+  await Promise.all(blobs.map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
 
   const config = await store.readJSON<ImageConfig>(manifest.config.digest);
   if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
@@ -135,29 +133,15 @@ export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 're
       const response = await client.getBlob(ref.repository, blob.digest);
       const writer = await store.ingest();
       let received = 0;
-      // Socket reads are 64 KiB at most; handing the file 1 MiB at a time costs one copy and saves most write calls.
-      let batch: Buffer[] = [];
-      let batched = 0;
-      const check = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          received += chunk.length;
-          if (received > blob.size) return callback(new DigestMismatchError({ digest: blob.digest, size: blob.size }, { digest: 'sha256:(more bytes than expected)', size: received }, 'Fetching a blob'));
-          if (cancelled()) return callback(new CancelledError());
-          progress.advance(blob.digest, chunk.length);
-          batch.push(chunk);
-          batched += chunk.length;
-          if (batched < WRITE_BATCH_BYTES) return callback();
-          const out = Buffer.concat(batch, batched);
-          batch = [];
-          batched = 0;
-          callback(null, out);
-        },
-        flush(callback) {
-          callback(null, batched > 0 ? Buffer.concat(batch, batched) : undefined);
-        },
+      // Checked beside the copy into the file rather than in a stage of its own: one step less per socket read.
+      response.body.on('data', (chunk: Buffer) => {
+        received += chunk.length;
+        progress.advance(blob.digest, chunk.length);
+        if (received > blob.size) response.body.destroy(new DigestMismatchError({ digest: blob.digest, size: blob.size }, { digest: 'sha256:(more bytes than expected)', size: received }, 'Fetching a blob'));
+        else if (cancelled()) response.body.destroy(new CancelledError());
       });
       try {
-        await pipeline(response.body, check, writer.stream);
+        await pipeline(response.body, writer.stream);
         await writer.commit({ digest: blob.digest, size: blob.size });
       } catch (error) {
         await writer.abort();

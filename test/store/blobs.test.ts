@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -78,6 +79,43 @@ describe('Store blobs', () => {
     const writer = await store.ingest();
     writer.stream.write('partial');
     expect(await listDir(path.join(store.root, 'ingest'))).toHaveLength(1);
+    await writer.abort();
+    expect(await listDir(path.join(store.root, 'ingest'))).toEqual([]);
+    expect(await listDir(path.join(store.root, 'blobs/sha256'))).toEqual([]);
+  });
+
+  it('streams several large blobs at once, in uneven pieces, byte for byte', async () => {
+    // Large enough that the writers batch their writes and flush to disk while writing.
+    const contents = [randomBytes(21 * 1024 * 1024 + 13), randomBytes(17 * 1024 * 1024), randomBytes(9 * 1024 * 1024 + 1)];
+    const pieces = (content: Buffer) => {
+      const out: Buffer[] = [];
+      for (let at = 0, n = 1; at < content.length; n += 1) {
+        const size = (n * 7919) % (200 * 1024) + 1;
+        out.push(content.subarray(at, at + size));
+        at += size;
+      }
+      return out;
+    };
+    const results = await Promise.all(
+      contents.map(async (content) => {
+        const writer = await store.ingest();
+        await pipeline(Readable.from(pieces(content)), writer.stream);
+        return writer.commit({ digest: sha256Of(content), size: content.length });
+      }),
+    );
+    for (const [i, content] of contents.entries()) {
+      expect(results[i]).toEqual({ digest: sha256Of(content), size: content.length });
+      expect((await fs.readFile(store.blobPath(results[i]!.digest))).equals(content)).toBe(true);
+    }
+    expect(await listDir(path.join(store.root, 'ingest'))).toEqual([]);
+  });
+
+  it('abort in the middle of a large blob leaves nothing behind', async () => {
+    const content = randomBytes(12 * 1024 * 1024);
+    const writer = await store.ingest();
+    for (let at = 0; at < content.length; at += 64 * 1024) {
+      if (!writer.stream.write(content.subarray(at, at + 64 * 1024))) await new Promise((resolve) => writer.stream.once('drain', resolve));
+    }
     await writer.abort();
     expect(await listDir(path.join(store.root, 'ingest'))).toEqual([]);
     expect(await listDir(path.join(store.root, 'blobs/sha256'))).toEqual([]);
