@@ -52,6 +52,8 @@ export async function withRetry<T>(attempt: (n: number) => Promise<T>, onRetry?:
  */
 export class RegistryClient {
   private base?: URL;
+  /** The ping under way, shared by callers that come while it runs. */
+  private pinging?: Promise<void>;
   private challenge?: Challenge | null;
   private credentials?: Credentials | null;
   private readonly tokens = new Map<string, string>();
@@ -71,9 +73,20 @@ export class RegistryClient {
     return this.credentials ?? undefined;
   }
 
-  /** GET /v2/: picks the scheme and learns how the registry wants to be authenticated. */
+  /**
+   * GET /v2/: picks the scheme and learns how the registry wants to be
+   * authenticated. Callers may start it early (ribo pull does, while the store
+   * opens); a failed ping is tried afresh by the next caller.
+   */
   async ping(): Promise<void> {
     if (this.base) return;
+    this.pinging ??= this.findApi().finally(() => {
+      this.pinging = undefined;
+    });
+    return this.pinging;
+  }
+
+  private async findApi(): Promise<void> {
     const host = apiHost(this.registry);
     const schemes = this.insecureAllowed ? ['https', 'http'] : ['https'];
     let firstError: unknown;

@@ -18,12 +18,17 @@ export const pullCommand: CommandModule = {
   handler: async (argv, env) => {
     const ref = parseRegistryRef(String(argv.image));
     const platform = parsePlatform(argv.platform as string | undefined);
-    const store = await openStore(argv as GlobalOptions, env);
     const registries = openRegistries(argv, env);
     const progress = stderrProgress(Boolean(argv.quiet));
     try {
+      const client = registries.client(ref.registry);
+      // Reaching the registry does not need the store, so the two go on at once.
+      const reached = client.ping();
+      reached.catch(() => undefined); // awaited below, unless the store fails to open first
+      const store = await openStore(argv as GlobalOptions, env);
+      await reached;
       progress.line(`Pulling ${formatRef(ref)}`);
-      const result = await pullImage({ store, client: registries.client(ref.registry), ref, platform, progress });
+      const result = await pullImage({ store, client, ref, platform, progress });
       progress.close();
       progress.line(`Pulled ${result.name ?? formatRef(ref)}: ${result.fetched} blob(s) fetched, ${result.present} already in the store`);
       process.stdout.write(`${result.manifest.digest}\n`);
