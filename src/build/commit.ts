@@ -1,5 +1,5 @@
 import { rename, rm } from 'node:fs/promises';
-import { clampTreeMtimes, upperDirDiffID, writeLayerFromUpperDir, type Compression } from '../layer/index.js';
+import { clampTreeMtimes, compressUpperDir, upperDirDiffID, type Compression } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
 import type { MountDriver } from '../runtime/overlay.js';
@@ -66,15 +66,15 @@ async function reproducedLayer(store: Store, upperDir: string, opts: CommitOptio
 async function writeLayerBlob(store: Store, upperDir: string, opts: CommitOptions): Promise<LayerBlob> {
   const writer = await store.ingest();
   const progress = opts.onProgress && setInterval(() => opts.onProgress!(writer.bytesWritten), opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS);
-  let layer;
   try {
-    layer = await writeLayerFromUpperDir(upperDir, writer.stream, { compression: opts.compression ?? 'gzip', sourceDateEpoch: opts.sourceDateEpoch });
-    await writer.commit({ digest: layer.digest, size: layer.size });
+    // The blob writer hashes what it stores: that digest is the blob's.
+    const layer = await compressUpperDir(upperDir, writer.stream, { compression: opts.compression ?? 'gzip', sourceDateEpoch: opts.sourceDateEpoch });
+    const { digest, size } = await writer.commit({ size: layer.size });
+    return { descriptor: { mediaType: layer.mediaType, digest, size }, diffID: layer.diffID };
   } catch (error) {
     await writer.abort();
     throw error;
   } finally {
     clearInterval(progress);
   }
-  return { descriptor: { mediaType: layer.mediaType, digest: layer.digest, size: layer.size }, diffID: layer.diffID };
 }

@@ -34,13 +34,14 @@ const GZIP_OS_BYTE_OFFSET = 9;
 /** "Unknown" OS, as Go's compress/gzip writes: zlib would write the build platform's code. */
 const GZIP_OS_UNKNOWN = 0xff;
 
-/** Hashes and counts what passes through; also pins the gzip header's OS byte. */
-class DigestingPassThrough extends Transform {
-  private readonly hash = sha256Hasher();
+/** Counts (and, when asked, hashes) what passes through; also pins the gzip header's OS byte. */
+class CountingPassThrough extends Transform {
+  private readonly hash;
   private offset = 0;
 
-  constructor(private readonly pinGzipOsByte: boolean) {
+  constructor(private readonly pinGzipOsByte: boolean, hashing: boolean) {
     super();
+    this.hash = hashing ? sha256Hasher() : undefined;
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
@@ -49,24 +50,46 @@ class DigestingPassThrough extends Transform {
       chunk[GZIP_OS_BYTE_OFFSET - this.offset] = GZIP_OS_UNKNOWN;
     }
     this.offset += chunk.length;
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     callback(null, chunk);
   }
 
-  result(): { digest: Digest; size: number } {
-    return { digest: digestFromHash(this.hash), size: this.offset };
+  get size(): number {
+    return this.offset;
   }
+
+  digest(): Digest {
+    if (!this.hash) throw new Error('CountingPassThrough: the output was not hashed');
+    return digestFromHash(this.hash);
+  }
+}
+
+/** A layer written by compressLayer: the blob's digest is for `out` to compute, if it hashes what it stores. */
+export interface CompressedLayer {
+  diffID: Digest;
+  size: number;
+  mediaType: string;
 }
 
 /**
  * Writes an uncompressed tar stream to `out`, compressed as asked, and returns the
  * digests. `out` is ended when the layer is complete.
  */
-export async function writeCompressedLayer(
-  tar: AsyncIterable<Buffer>,
-  out: NodeJS.WritableStream,
-  compression: Compression,
-): Promise<LayerDigests> {
+export async function writeCompressedLayer(tar: AsyncIterable<Buffer>, out: NodeJS.WritableStream, compression: Compression): Promise<LayerDigests> {
+  const counter = new CountingPassThrough(compression === 'gzip', true);
+  const layer = await pipeCompressed(tar, counter, out, compression);
+  return { ...layer, digest: counter.digest() };
+}
+
+/**
+ * Like writeCompressedLayer, for an `out` that hashes what it is given itself
+ * (the store's blob writer): the compressed bytes are not hashed twice.
+ */
+export function compressLayer(tar: AsyncIterable<Buffer>, out: NodeJS.WritableStream, compression: Compression): Promise<CompressedLayer> {
+  return pipeCompressed(tar, new CountingPassThrough(compression === 'gzip', false), out, compression);
+}
+
+async function pipeCompressed(tar: AsyncIterable<Buffer>, counter: CountingPassThrough, out: NodeJS.WritableStream, compression: Compression): Promise<CompressedLayer> {
   const diffHash = sha256Hasher();
   async function* hashed(): AsyncGenerator<Buffer> {
     for await (const chunk of tar) {
@@ -74,7 +97,6 @@ export async function writeCompressedLayer(
       yield chunk;
     }
   }
-  const counter = new DigestingPassThrough(compression === 'gzip');
   if (compression === 'gzip' && parallelGzipAvailable()) {
     await pipeline(Readable.from(parallelGzip(hashed(), 6), { objectMode: false }), counter, out);
   } else if (compression === 'gzip') {
@@ -84,13 +106,7 @@ export async function writeCompressedLayer(
   } else {
     await pipeline(Readable.from(hashed(), { objectMode: false }), counter, out);
   }
-  const { digest, size } = counter.result();
-  return {
-    diffID: digestFromHash(diffHash),
-    digest,
-    size,
-    mediaType: MEDIA_TYPES[compression],
-  };
+  return { diffID: digestFromHash(diffHash), size: counter.size, mediaType: MEDIA_TYPES[compression] };
 }
 
 const GZIP_MAGIC = [0x1f, 0x8b];

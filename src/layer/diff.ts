@@ -2,7 +2,7 @@
 import { digestFromHash, sha256Hasher } from '../oci/digest.js';
 import type { Digest } from '../oci/image.js';
 import { archivePathParts } from './paths.js';
-import { decompressedLayer, writeCompressedLayer, type Compression, type LayerDigests } from './compression.js';
+import { compressLayer, decompressedLayer, writeCompressedLayer, type CompressedLayer, type Compression, type LayerDigests } from './compression.js';
 import { LayerApplier, type ApplyMode } from './apply.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 import { tarChunks } from './tar-writer.js';
@@ -21,6 +21,14 @@ export interface WriteFromUpperDirOptions {
 export function writeLayerFromUpperDir(upperDir: string, out: NodeJS.WritableStream, opts: WriteFromUpperDirOptions): Promise<LayerDigests> {
   const entries = upperDirEntries(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
   return writeCompressedLayer(tarChunks(entries), out, opts.compression);
+}
+
+/**
+ * Like writeLayerFromUpperDir, for an `out` that hashes what it stores (the
+ * store's blob writer, whose digest is then the blob's): nothing is hashed twice.
+ */
+export function compressUpperDir(upperDir: string, out: NodeJS.WritableStream, opts: WriteFromUpperDirOptions): Promise<CompressedLayer> {
+  return compressLayer(tarChunks(upperDirEntries(upperDir, { sourceDateEpoch: opts.sourceDateEpoch })), out, opts.compression);
 }
 
 /**
