@@ -2,7 +2,9 @@
 # Builds each workload of ../shared/bench/workloads three ways (empty cache,
 # fully cached, one context file changed) with ribo and, when installed, with
 # `buildah bud --layers`, in the same run on the same machine, and prints
-# both times, their ratio and ribo's peak RSS.
+# both times (wall clock, and CPU: user+sys of the command and the children it
+# waited for), their ratios and ribo's peak RSS. On a shared machine the CPU
+# figures are the steadier comparison.
 # Usage: bench/build-bench.sh [WORKLOAD...]   (default: all four)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -50,16 +52,18 @@ changed_file() {
   esac
 }
 
-# Sets SECONDS_TAKEN and PEAK_RSS_MB for a command (GNU time); stops the bench if it fails.
+# Sets SECONDS_TAKEN, CPU_SECONDS and PEAK_RSS_MB for a command (GNU time); stops the bench if it fails.
 measure() {
   local out="$work/time.out"
-  if ! /usr/bin/time -f '%e %M' -o "$out" "$@" >"$work/cmd.log" 2>&1; then
+  if ! /usr/bin/time -f '%e %U %S %M' -o "$out" "$@" >"$work/cmd.log" 2>&1; then
     echo "FAILED: $*" >&2; tail -20 "$work/cmd.log" >&2; exit 1
   fi
-  read -r SECONDS_TAKEN PEAK_RSS_MB < <(awk '{ printf "%s %.0f\n", $1, $2 / 1024 }' "$out")
+  read -r SECONDS_TAKEN CPU_SECONDS PEAK_RSS_MB < <(awk '{ printf "%s %.2f %.0f\n", $1, $2 + $3, $4 / 1024 }' "$out")
 }
 
-printf '%-11s %-9s %9s %10s %7s %12s\n' workload mode ribo_s buildah_s ratio ribo_rss_MB
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
+
+printf '%-11s %-11s %7s %9s %6s %8s %10s %7s %12s\n' workload mode ribo_s buildah_s ratio ribo_cpu buildah_cpu ratio ribo_rss_MB
 for wl in "${workloads[@]}"; do
   ctx="$work/ctx/$wl"
   for mode in empty cached one-changed; do
@@ -69,14 +73,14 @@ for wl in "${workloads[@]}"; do
       one-changed) echo "# changed $(date +%s%N)" >> "$ctx/$(changed_file "$wl")"; ribo_args=(); bah_args=() ;;
     esac
     measure "$here/bin/ribo" --root "$store" build "${ribo_args[@]}" -t "bench/$wl" "$ctx"
-    ribo_s=$SECONDS_TAKEN; ribo_rss=$PEAK_RSS_MB
-    bah_s=-; ratio=-
+    ribo_s=$SECONDS_TAKEN; ribo_cpu=$CPU_SECONDS; ribo_rss=$PEAK_RSS_MB
+    bah_s=-; ratio=-; bah_cpu=-; cpu_ratio=-
     if $have_buildah; then
       # crun refuses hybrid cgroups, which buildah cannot work around; runc works.
       measure "${bah[@]}" bud --runtime runc --layers "${bah_args[@]}" -t "bench/$wl" "$ctx"
-      bah_s=$SECONDS_TAKEN
-      ratio=$(awk -v a="$ribo_s" -v b="$bah_s" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }')
+      bah_s=$SECONDS_TAKEN; bah_cpu=$CPU_SECONDS
+      ratio=$(ratio "$ribo_s" "$bah_s"); cpu_ratio=$(ratio "$ribo_cpu" "$bah_cpu")
     fi
-    printf '%-11s %-9s %9s %10s %7s %12s\n' "$wl" "$mode" "$ribo_s" "$bah_s" "$ratio" "$ribo_rss"
+    printf '%-11s %-11s %7s %9s %6s %8s %10s %7s %12s\n' "$wl" "$mode" "$ribo_s" "$bah_s" "$ratio" "$ribo_cpu" "$bah_cpu" "$cpu_ratio" "$ribo_rss"
   done
 done
