@@ -68,7 +68,7 @@ export async function digestCopySources(rootDir: string, rels: string[], isIgnor
   const worker = async (): Promise<void> => {
     while (next < files.length) {
       const entry = files[next++]!;
-      entry.content = (known ? known.digest(entry.file!, entry.info!) : sha256File(entry.file!)).catch((error: NodeJS.ErrnoException) => {
+      entry.content = (known ? known.digest(entry.file!, entry.info!) : sha256File(entry.file!, Number(entry.info!.size))).catch((error: NodeJS.ErrnoException) => {
         throw readFailure(entry.file!, error);
       });
       await entry.content;
