@@ -55,6 +55,19 @@ it(`keeps the last ${KEPT_BUILDS} builds`, async () => {
   expect(await logs.resolve(undefined)).toBe(ids[ids.length - 1]);
 });
 
+it('lists builds started in the same second in the order they started', async () => {
+  const logs = new BuildLogs(root);
+  const ids = ['20260101-000000-ffff', '20260101-000000-0000', '20260101-000000-8888'];
+  for (const id of ids) {
+    await (await logs.record(id)).close();
+    // File times tick in steps of a few milliseconds.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await (await logs.record('20260101-000001-0000')).close();
+  expect(await logs.ids()).toEqual([...ids, '20260101-000001-0000']);
+  expect(await logs.resolve(undefined)).toBe('20260101-000001-0000');
+});
+
 it('says which build ids exist when one is unknown or ambiguous', async () => {
   const logs = new BuildLogs(root);
   await expect(logs.resolve(undefined)).rejects.toThrow(NoSuchBuildLogError);

@@ -16,6 +16,8 @@ export function newBuildId(now = new Date()): string {
 }
 
 const ID_PATTERN = /^\d{8}-\d{6}-[0-9a-f]{4}$/;
+/** `YYYYMMDD-HHMMSS`: the part of an id that says when its build started. */
+const ID_SECOND_LENGTH = 15;
 
 export class NoSuchBuildLogError extends RiboError {}
 
@@ -42,10 +44,23 @@ export class BuildLogs {
     return new BuildLogRecorder(dir);
   }
 
-  /** Ids of the kept builds, oldest first. */
+  /**
+   * Ids of the kept builds, oldest first. Ids give the start to the second; builds
+   * started in the same second are ordered by when their log directory was made.
+   */
   async ids(): Promise<string[]> {
-    const names = await readdir(this.dir).catch(() => [] as string[]);
-    return names.filter((n) => ID_PATTERN.test(n)).sort();
+    const names = (await readdir(this.dir).catch(() => [] as string[])).filter((n) => ID_PATTERN.test(n)).sort();
+    const second = (id: string) => id.slice(0, ID_SECOND_LENGTH);
+    const made = new Map<string, number>();
+    for (const [i, id] of names.entries()) {
+      if (second(id) !== second(names[i - 1] ?? '') && second(id) !== second(names[i + 1] ?? '')) continue;
+      const info = await stat(path.join(this.dir, id)).catch(() => undefined);
+      // Birth time where the filesystem records it; else the last change, which keeps builds run one after another in order.
+      made.set(id, info ? info.birthtimeMs || info.ctimeMs : 0);
+    }
+    if (made.size === 0) return names;
+    const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+    return names.sort((a, b) => (second(a) === second(b) ? made.get(a)! - made.get(b)! || byName(a, b) : byName(a, b)));
   }
 
   /** The build a user named: an id, a unique prefix of one, or none for the latest. */
