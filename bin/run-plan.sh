@@ -17,21 +17,27 @@
 # arguments (RIBO_PLANNED_RUN set to the plan) inside them, where run_planned
 # does the work.
 
-# Parses `[--root DIR] run --rm IMAGE [COMMAND...]`, the only command line a
-# plan serves: sets _root (maybe empty), _image and _before (the number of
-# words before COMMAND), or returns 1. src/run/run-plan.ts (plainRunImage)
-# accepts exactly the same.
+# Parses `[--root DIR] [--runtime crun|runc] run --rm IMAGE [COMMAND...]`,
+# the only command line a plan serves: sets _root (maybe empty), _runtime,
+# _image and _before (the number of words before COMMAND), or returns 1.
+# src/run/run-plan.ts (plainRun) accepts exactly the same.
 parse_plain_run() {
-  _root=
+  _root= _runtime=
   _before=0
   while [ $# -gt 0 ]; do
     case $1 in
-      --root) [ $# -ge 2 ] || return 1; _root=$2; shift 2; _before=$((_before + 2)) ;;
+      --root | --runtime)
+        [ $# -ge 2 ] || return 1
+        if [ "$1" = --root ]; then _root=$2; else _runtime=$2; fi
+        shift 2; _before=$((_before + 2)) ;;
       --root=*) _root=${1#--root=}; shift; _before=$((_before + 1)) ;;
+      --runtime=*) _runtime=${1#--runtime=}; shift; _before=$((_before + 1)) ;;
       run) shift; break ;;
       *) return 1 ;;
     esac
   done
+  _runtime=${_runtime:-${RIBO_RUNTIME:-crun}}
+  case $_runtime in crun | runc) ;; *) return 1 ;; esac
   [ "${1:-}" = --rm ] || return 1
   shift
   case ${1:-} in '' | -* | *..* | *[!a-zA-Z0-9._/:@-]* | oci:* | oci-archive:*) return 1 ;; esac
@@ -42,7 +48,7 @@ parse_plain_run() {
   for _word in "$@"; do
     case $_word in *[\"\\[:cntrl:]]*) return 1 ;; esac
   done
-  [ -z "${RIBO_RUNTIME:-}${RIBO_STORAGE_DRIVER:-}" ]
+  [ -z "${RIBO_STORAGE_DRIVER:-}" ]
 }
 
 # Sets `plan` to the plan file for this command line, or leaves it empty.
@@ -62,7 +68,7 @@ find_run_plan() {
     fi
   fi
   case $_root in /*) ;; *) _root=$PWD/$_root ;; esac
-  _plan=$_root/run-plans/$_image.plan
+  _plan=$_root/run-plans/$_runtime/$_image.plan
   # A plan older than the store's tags, or than this ribo, may be wrong.
   [ -f "$_plan" ] && [ "$_plan" -nt "$_root/index.json" ] && [ "$_plan" -nt "$_app/dist/src/cli/ribo.cjs" ] \
     && [ "$_plan" -nt "$_app/bundles/config.json" ] && [ "$_plan" -nt "$_app/bundles/seccomp.json" ] || return 0

@@ -29,19 +29,32 @@ const JSON_UNSAFE = /["\\\u0000-\u001f\u007f]/;
 /** Store roots whose paths can stand unquoted in JSON, in overlay's options and in shell words. */
 const PLAIN_PATH = /^\/[a-zA-Z0-9._/+@%=~-]*$/;
 
+/** What a plain `run --rm` command line names. */
+export interface PlainRun {
+  image: string;
+  runtime: 'crun' | 'runc';
+}
+
 /**
- * The image of a command line bin/run-plan.sh would carry out:
- * `[--root DIR] run --rm IMAGE [COMMAND...]` and nothing else, with no
- * runtime or driver chosen by the environment. Undefined otherwise. Must
- * agree with find_run_plan in bin/run-plan.sh (test/run/run-plan.test.ts
- * checks both on the same command lines).
+ * The image and runtime of a command line bin/run-plan.sh would carry out:
+ * `[--root DIR] [--runtime crun|runc] run --rm IMAGE [COMMAND...]` and
+ * nothing else, with no storage driver chosen by the environment. Undefined
+ * otherwise. Must agree with parse_plain_run in bin/run-plan.sh
+ * (test/run/run-plan.test.ts checks both on the same command lines).
  */
-export function plainRunImage(args: readonly string[], env: NodeJS.ProcessEnv): string | undefined {
+export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): PlainRun | undefined {
+  let runtime: string | undefined;
   let i = 0;
   for (; i < args.length && args[i] !== 'run'; i++) {
-    if (args[i] === '--root' && i + 1 < args.length) i++;
-    else if (!args[i]!.startsWith('--root=')) return undefined;
+    const word = args[i]!;
+    if ((word === '--root' || word === '--runtime') && i + 1 < args.length) {
+      if (word === '--runtime') runtime = args[i + 1];
+      i++;
+    } else if (word.startsWith('--runtime=')) runtime = word.slice('--runtime='.length);
+    else if (!word.startsWith('--root=')) return undefined;
   }
+  runtime = runtime || env['RIBO_RUNTIME'] || 'crun';
+  if (runtime !== 'crun' && runtime !== 'runc') return undefined;
   if (args[i] !== 'run' || args[i + 1] !== '--rm') return undefined;
   const image = args[i + 2];
   if (image === undefined || image.startsWith('-') || image.includes('..') || !PLAIN_IMAGE.test(image)) return undefined;
@@ -49,12 +62,12 @@ export function plainRunImage(args: readonly string[], env: NodeJS.ProcessEnv): 
   if (image.startsWith('oci:') || image.startsWith('oci-archive:')) return undefined;
   const command = args.slice(i + 3);
   if (command[0] === '--' || command.some((word) => JSON_UNSAFE.test(word))) return undefined;
-  if (env['RIBO_RUNTIME'] || env['RIBO_STORAGE_DRIVER']) return undefined;
-  return image;
+  if (env['RIBO_STORAGE_DRIVER']) return undefined;
+  return { image, runtime };
 }
 
-export function runPlanPath(storeRoot: string, image: string): string {
-  return path.join(storeRoot, 'run-plans', `${image}.plan`);
+export function runPlanPath(storeRoot: string, runtime: string, image: string): string {
+  return path.join(storeRoot, 'run-plans', runtime, `${image}.plan`);
 }
 
 export interface RunPlanInputs {
@@ -173,7 +186,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     shellTemplate('write_record', `${JSON.stringify(record, null, 2)}\n`),
   ].join('\n');
 
-  const file = runPlanPath(storeRoot, inputs.image);
+  const file = runPlanPath(storeRoot, runtime.name, inputs.image);
   const indexFile = path.join(storeRoot, 'index.json');
   const indexMtime = async () => (await stat(indexFile)).mtimeMs;
   if ((await indexMtime()) !== inputs.indexMtimeMs) return false;

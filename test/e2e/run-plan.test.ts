@@ -15,7 +15,7 @@ const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
 let root: string;
 let context: string;
 const opts = (): RiboOptions => ({ root });
-const planFile = (image: string) => path.join(root, 'run-plans', `${image}.plan`);
+const planFile = (image: string, runtime = 'crun') => path.join(root, 'run-plans', runtime, `${image}.plan`);
 const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
 
 /** Everything about a container a user could look at from inside it. */
@@ -139,13 +139,29 @@ describe('planned runs', () => {
     expect((await riboOk(['run', '--rm', 'plan-pruned'], opts())).stdout).toBe('v1');
   });
 
-  it('other flags, another runtime or driver go through Node, and leave the plan alone', async () => {
+  it('other flags or another driver go through Node, and leave the plan alone', async () => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const before = (await stat(planFile('plan-app'))).mtimeMs;
     expect((await riboOk(['run', '--rm', '-e', 'GREETING=hello', 'plan-app', 'sh', '-c', 'echo $GREETING'], opts())).stdout).toBe('hello');
     expect((await riboOk(['run', '--rm', '-u', 'root', 'plan-app', 'id', '-u'], opts())).stdout).toBe('0');
-    expect((await riboOk(['run', '--rm', 'plan-app', 'id', '-u'], { root, runtime: 'runc' })).stdout).toBe('1000');
+    expect((await riboOk(['run', '--rm', 'plan-app', 'id', '-u'], { root, driver: 'fuse-overlayfs' })).stdout).toBe('1000');
     expect((await stat(planFile('plan-app'))).mtimeMs).toBe(before);
     expect((await riboOk(['run', '--rm', 'plan-app', 'sh', '-c', 'echo $GREETING'], opts())).stdout).toBe('hi');
+  });
+
+  it('runc runs have plans of their own', async () => {
+    const runc = { root, runtime: 'runc' as const };
+    const first = await ribo(['run', '--rm', 'plan-app', ...PROBE], runc);
+    expect((await stat(planFile('plan-app', 'runc'))).isFile()).toBe(true);
+    expect(await ribo(['run', '--rm', 'plan-app', ...PROBE], runc)).toEqual(first);
+    expect(first.exitCode).toBe(3);
+    expect(first.stdout).toContain('uid=1000(app) gid=1000(app)');
+    expect(await readFile(planFile('plan-app', 'runc'), 'utf8')).toContain("plan_runtime_name='runc'");
+    const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sleep', '30'], runc);
+    const name = await runningName();
+    expect(await monitorCommand(name)).toBe('sh');
+    await riboOk(['kill', name], opts());
+    expect((await child).exitCode).toBe(137);
+    expect(await entries(path.join(root, 'run', 'runc'))).toEqual([]);
   });
 });

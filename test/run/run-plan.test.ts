@@ -1,6 +1,6 @@
 /**
  * The command lines a run plan serves: bin/run-plan.sh (shell, before Node
- * starts) and plainRunImage (Node, which decides whether to write a plan)
+ * starts) and plainRun (Node, which decides whether to write a plan)
  * must accept exactly the same ones, or a plan would be written that is
  * never used, or used for a command line it does not describe.
  */
@@ -9,16 +9,21 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { plainRunImage, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
+import { plainRun, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
 import type { ContainerRecord } from '../../src/run/containers.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = path.join(PROJECT_ROOT, 'bin/run-plan.sh');
 
-/** What the shell's parser makes of `args`: the image, or undefined. */
-async function shellImage(args: string[], env: Record<string, string> = {}): Promise<string | undefined> {
-  const result = await execa('sh', ['-c', '. "$0"; parse_plain_run "$@" && printf %s "$_image"', SCRIPT, ...args], { reject: false, env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
+/** What the shell's parser makes of `args`: "IMAGE RUNTIME", or undefined. */
+async function shellParse(args: string[], env: Record<string, string> = {}): Promise<string | undefined> {
+  const result = await execa('sh', ['-c', '. "$0"; parse_plain_run "$@" && printf "%s %s" "$_image" "$_runtime"', SCRIPT, ...args], { reject: false, env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
   return result.exitCode === 0 ? result.stdout : undefined;
+}
+
+function nodeParse(args: string[], env: Record<string, string> = {}): string | undefined {
+  const plain = plainRun(args, env);
+  return plain && `${plain.image} ${plain.runtime}`;
 }
 
 const CASES: Array<[string, string[], Record<string, string>?]> = [
@@ -33,7 +38,10 @@ const CASES: Array<[string, string[], Record<string, string>?]> = [
   ['a flag after --rm', ['run', '--rm', '--name', 'x', 'hello']],
   ['--rm after the image', ['run', 'hello', '--rm']],
   ['no image', ['run', '--rm']],
-  ['another global option', ['--runtime', 'runc', 'run', '--rm', 'hello']],
+  ['--runtime runc', ['--runtime', 'runc', 'run', '--rm', 'hello']],
+  ['--runtime=crun and --root', ['--runtime=crun', '--root', '/s', 'run', '--rm', 'hello']],
+  ['an unknown runtime', ['--runtime', 'kata', 'run', '--rm', 'hello']],
+  ['another global option', ['--storage-driver', 'copy', 'run', '--rm', 'hello']],
   ['another command', ['build', '--rm', 'hello']],
   ['a quote in a word', ['run', '--rm', 'hello', 'echo', 'say "hi"']],
   ['a backslash in a word', ['run', '--rm', 'hello', 'echo', 'a\\b']],
@@ -44,18 +52,31 @@ const CASES: Array<[string, string[], Record<string, string>?]> = [
   ['an oci-archive: reference', ['run', '--rm', 'oci-archive:img.tar', 'true']],
   ['an image with ..', ['run', '--rm', '../../etc/passwd', 'true']],
   ['an image with odd characters', ['run', '--rm', 'hel lo', 'true']],
-  ['RIBO_RUNTIME set', ['run', '--rm', 'hello'], { RIBO_RUNTIME: 'runc' }],
+  ['RIBO_RUNTIME=runc', ['run', '--rm', 'hello'], { RIBO_RUNTIME: 'runc' }],
+  ['RIBO_RUNTIME=runc under --runtime crun', ['--runtime', 'crun', 'run', '--rm', 'hello'], { RIBO_RUNTIME: 'runc' }],
+  ['RIBO_RUNTIME unknown', ['run', '--rm', 'hello'], { RIBO_RUNTIME: 'youki' }],
   ['RIBO_STORAGE_DRIVER set', ['run', '--rm', 'hello'], { RIBO_STORAGE_DRIVER: 'copy' }],
 ];
 
 describe('command lines a run plan serves', () => {
   it.each(CASES)('shell and Node agree: %s', async (_what, args, env = {}) => {
-    expect(await shellImage(args, env)).toBe(plainRunImage(args, env));
+    expect(await shellParse(args, env)).toBe(nodeParse(args, env));
   });
 
   it('serves the plain forms and no other', () => {
-    const served = CASES.filter(([, args, env]) => plainRunImage(args, env ?? {}) !== undefined).map(([what]) => what);
-    expect(served).toEqual(['plain', 'with a command', 'with --root', 'with --root=', 'command words that look like flags', 'non-ASCII words']);
+    const served = CASES.filter(([, args, env]) => nodeParse(args, env) !== undefined).map(([what, args, env]) => `${what}: ${nodeParse(args, env)}`);
+    expect(served).toEqual([
+      'plain: hello crun',
+      'with a command: hello crun',
+      'with --root: localhost/debian:bookworm crun',
+      'with --root=: hello@sha256:0123abcd crun',
+      'command words that look like flags: hello crun',
+      'non-ASCII words: hello crun',
+      '--runtime runc: hello runc',
+      '--runtime=crun and --root: hello crun',
+      'RIBO_RUNTIME=runc: hello runc',
+      'RIBO_RUNTIME=runc under --runtime crun: hello crun',
+    ]);
   });
 });
 
@@ -99,7 +120,7 @@ describe('writeRunPlan', () => {
 
   it('writes shell that prints the config and record of a new run', async () => {
     expect(await writeRunPlan(await inputs())).toBe(true);
-    const { config, record, variables } = await render(runPlanPath(root, 'localhost/app:1'));
+    const { config, record, variables } = await render(runPlanPath(root, 'crun', 'localhost/app:1'));
     expect(config.process.args).toEqual(['echo', "it's"]);
     expect(config.process.env).toEqual(['PATH=/bin', "QUOTE=it's"]);
     expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
@@ -117,7 +138,7 @@ describe('writeRunPlan', () => {
     const stale = await inputs();
     stale.indexMtimeMs -= 1000;
     expect(await writeRunPlan(stale)).toBe(false);
-    await expect(readFile(runPlanPath(root, 'localhost/app:1'))).rejects.toThrow();
+    await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1'))).rejects.toThrow();
   });
 
   it('writes nothing for runs a plan cannot repeat', async () => {

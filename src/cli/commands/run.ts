@@ -1,6 +1,6 @@
 import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
-import { plainRunImage } from '../../run/run-plan.js';
+import { plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
 import { monitorLauncher } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
@@ -122,7 +122,7 @@ export const runCommand: CommandModule = {
         spec,
         resources: limits.resources,
       };
-      if (plainRunImage(hideBin(process.argv), env) !== undefined && !argv.detach) {
+      if (plainRun(hideBin(process.argv), env) !== undefined) {
         const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';
         options.runPlan = {
           namespaceMode: env.RIBO_IN_NAMESPACE ?? '',
