@@ -55,6 +55,9 @@ changed_file() {
 # Sets SECONDS_TAKEN, CPU_SECONDS and PEAK_RSS_MB for a command (GNU time); stops the bench if it fails.
 measure() {
   local out="$work/time.out"
+  # Each command starts with nothing left to write back: a sync at unmount (ribo's
+  # overlays) would otherwise pay for what the other tool left in the page cache.
+  sync
   if ! /usr/bin/time -f '%e %U %S %M' -o "$out" "$@" >"$work/cmd.log" 2>&1; then
     echo "FAILED: $*" >&2; tail -20 "$work/cmd.log" >&2; exit 1
   fi
