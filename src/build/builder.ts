@@ -366,6 +366,8 @@ class StageBuilder {
           workDir,
           stdio,
           mountTargets: mounted.targets,
+          // commitUpperDir syncs the result once: the step's own syncs need not wait for the disk.
+          volatile: true,
           spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
           prepare: async (rootfs) => {
             const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
@@ -444,7 +446,7 @@ class StageBuilder {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
           await makeDirs(rootfs, resolved, owner);
-        }),
+        }, { volatile: true }),
     };
   }
 }

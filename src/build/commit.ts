@@ -5,6 +5,7 @@ import type { LayerRef } from '../image/layers.js';
 import type { MountDriver } from '../runtime/overlay.js';
 import { applyLayer } from '../layer/index.js';
 import type { Store } from '../store/index.js';
+import { syncFileSystem } from '../store/fsutil.js';
 
 export interface CommitOptions {
   /** Called every `progressIntervalMs` (default 250) with the layer bytes written so far: a long commit's progress. */
@@ -37,11 +38,19 @@ const PROGRESS_INTERVAL_MS = 250;
  * from the blob.
  */
 export async function commitUpperDir(store: Store, driver: MountDriver, upperDir: string, opts: CommitOptions = {}): Promise<LayerRef> {
-  const layer = (await reproducedLayer(store, upperDir, opts)) ?? (await writeLayerBlob(store, upperDir, opts));
   const reuseUpper = driver.name === 'overlay';
+  let synced: Promise<void> | undefined;
+  if (reuseUpper) {
+    // The tar records these same whole-second, clamped times, so clamping first changes no byte of the layer.
+    clampTreeMtimes(upperDir, opts.sourceDateEpoch);
+    // Build steps mount volatile overlays: the upper dir is written to the disk here, while it is compressed.
+    synced = syncFileSystem(upperDir);
+    synced.catch(() => undefined); // awaited below
+  }
+  const layer = (await reproducedLayer(store, upperDir, opts)) ?? (await writeLayerBlob(store, upperDir, opts));
+  await synced;
   const dir = await store.ensureUnpacked(layer.diffID, async (tempDir) => {
     if (reuseUpper) {
-      clampTreeMtimes(upperDir, opts.sourceDateEpoch);
       await rm(tempDir, { recursive: true, force: true });
       await rename(upperDir, tempDir);
     } else {

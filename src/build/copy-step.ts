@@ -178,7 +178,7 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
         }
         return await changeLayers(env.driver, lowerDirs(env.layers), workDir, async (rootfs) => {
           await carryOut(rootfs, await ownerIn(rootfs), from?.dir, workDir);
-        });
+        }, { volatile: true });
       } catch (error) {
         return fail(error);
       } finally {

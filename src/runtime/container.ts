@@ -30,6 +30,8 @@ export interface ContainerRun {
   pidFile?: string;
   /** Called once the container's process exists, with its pid (as seen in ribo's namespace). */
   started?: (pid: number) => Promise<void>;
+  /** Mount the overlay volatile (OverlayDirs): the caller syncs the upper dir itself. */
+  volatile?: boolean;
   /** Told the spec the bundle was written from (the user's ids and the mounts filled in). */
   bundleWritten?: (spec: ContainerSpec) => void;
 }
@@ -73,12 +75,12 @@ async function removeRuntimeMountpoints(upper: string, missingBefore: string[]):
  * mounted root, unmounts, and returns the upper dir holding what `change` did.
  * Build steps that need no process (COPY, WORKDIR) change the image this way.
  */
-export async function changeLayers(driver: MountDriver, lowers: string[], workDir: string, change: (rootfs: string) => Promise<void>): Promise<string> {
+export async function changeLayers(driver: MountDriver, lowers: string[], workDir: string, change: (rootfs: string) => Promise<void>, opts: { volatile?: boolean } = {}): Promise<string> {
   const upper = path.join(workDir, 'upper');
   const work = path.join(workDir, 'work');
   const rootfs = path.join(workDir, 'rootfs');
   for (const dir of [upper, work, rootfs]) await mkdir(dir, { recursive: true });
-  await driver.mount({ lowers, upper, work, target: rootfs });
+  await driver.mount({ lowers, upper, work, target: rootfs, volatile: opts.volatile ?? false });
   try {
     await change(rootfs);
   } finally {
@@ -115,7 +117,7 @@ export async function runContainer(run: ContainerRun): Promise<ContainerResult> 
   const bundle = path.join(run.workDir, 'bundle');
   for (const dir of [upper, work, rootfs, bundle]) await mkdir(dir, { recursive: true });
   const id = run.id ?? `ribo-${randomBytes(6).toString('hex')}`;
-  await run.driver.mount({ lowers: run.lowers, upper, work, target: rootfs });
+  await run.driver.mount({ lowers: run.lowers, upper, work, target: rootfs, volatile: run.volatile ?? false });
   let exitCode: number;
   const missingBefore: string[] = [];
   try {

@@ -17,6 +17,13 @@ export interface OverlayDirs {
   upper: string;
   work: string;
   target: string;
+  /**
+   * The writes need not reach the disk before the caller syncs them itself:
+   * build steps, whose upper dir is synced once when it is committed. The
+   * overlay then skips every sync the container's programs ask for (dpkg
+   * asks for many), as buildah's build mounts do.
+   */
+  volatile?: boolean;
 }
 
 /**
@@ -72,6 +79,7 @@ export class KernelOverlayDriver implements MountDriver {
       `upperdir=${escapeOption(dirs.upper)}`,
       `workdir=${escapeOption(dirs.work)}`,
       ...(this.userXattr ? ['userxattr'] : []),
+      ...(dirs.volatile ? ['volatile'] : []),
     ].join(',');
     if (options.length > 4000) {
       throw new MountError(`The image has too many layers (${dirs.lowers.length}) for one overlay mount; squash some of them.`);
@@ -92,7 +100,12 @@ export class FuseOverlayDriver implements MountDriver {
   async mount(dirs: OverlayDirs): Promise<void> {
     await mkdir(this.emptyDir, { recursive: true });
     const lowers = dirs.lowers.length > 0 ? dirs.lowers : [this.emptyDir];
-    const options = [`lowerdir=${lowers.map(escapeOption).join(':')}`, `upperdir=${escapeOption(dirs.upper)}`, `workdir=${escapeOption(dirs.work)}`].join(',');
+    const options = [
+      `lowerdir=${lowers.map(escapeOption).join(':')}`,
+      `upperdir=${escapeOption(dirs.upper)}`,
+      `workdir=${escapeOption(dirs.work)}`,
+      ...(dirs.volatile ? ['fsync=0'] : []),
+    ].join(',');
     const result = await execa(this.binary, ['-o', options, dirs.target], { reject: false });
     if (result.exitCode !== 0) throw new MountError(`fuse-overlayfs failed to mount ${dirs.target}: ${result.stderr.trim()}`);
   }
