@@ -5,13 +5,13 @@
  * from any later ribo command.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
 import type { Digest } from '../oci/image.js';
 import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/lock.js';
-import { currentProcess, isAlive, processIdentity, type ProcessIdentity } from '../store/owner.js';
+import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../store/owner.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -63,6 +63,8 @@ export interface ContainerRecord {
 export class NoSuchContainerError extends RiboError {}
 export class ContainerNameInUseError extends UsageError {}
 
+/** How far apart a container's start and its pid file may be (btime is whole seconds, and the clock may have been adjusted since boot). */
+const PID_FILE_SLACK_MS = 5000;
 const NAME_PATTERN = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 const ID_PATTERN = /^[0-9a-f]{64}$/;
 export const NAME_ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'quiet', 'sharp', 'tender', 'vivid', 'witty'];
@@ -155,13 +157,21 @@ export class ContainerStore {
   /**
    * A container started by a planned run (bin/run-plan.sh) is recorded
    * before its process exists; the runtime's pid file names the process.
-   * Only trusted while the monitor lives: the pid is not reused before then.
+   * Once the monitor is gone (killed), the pid may have been reused: then only
+   * a process that started when the runtime wrote the file is the container.
    */
   private async withPid(record: ContainerRecord): Promise<ContainerRecord> {
-    if (record.status !== 'running' || record.pid || !isAlive(record.monitor)) return record;
-    const pid = Number((await readFile(path.join(this.dirOf(record.id), 'container.pid'), 'utf8').catch(() => '')).trim());
+    if (record.status !== 'running' || record.pid) return record;
+    const pidFile = path.join(this.dirOf(record.id), 'container.pid');
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
     const identity = pid > 0 ? processIdentity(pid) : undefined;
-    return identity ? { ...record, pid: identity } : record;
+    if (!identity) return record;
+    if (!isAlive(record.monitor)) {
+      const written = await stat(pidFile).then((s) => s.mtimeMs, () => undefined);
+      const started = startedAtMs(identity);
+      if (written === undefined || started === undefined || Math.abs(started - written) > PID_FILE_SLACK_MS) return record;
+    }
+    return { ...record, pid: identity };
   }
 
   async read(id: string): Promise<ContainerRecord> {

@@ -42,6 +42,22 @@ export function processIdentity(pid: number): ProcessIdentity | undefined {
   return start === undefined ? undefined : { pid, start };
 }
 
+/**
+ * When a process started, in milliseconds since the epoch: its start time
+ * counts clock ticks (USER_HZ, 100 on Linux) since boot, which /proc/stat's
+ * btime gives in seconds since the epoch. Undefined without /proc.
+ */
+export function startedAtMs(identity: ProcessIdentity): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync('/proc/stat', 'utf8');
+  } catch {
+    return undefined;
+  }
+  const bootSeconds = Number(/^btime (\d+)$/m.exec(stat)?.[1]);
+  return Number.isFinite(bootSeconds) ? bootSeconds * 1000 + identity.start * 10 : undefined;
+}
+
 export function currentProcess(): ProcessIdentity {
   return { pid: process.pid, start: processStartTime(process.pid) ?? 0 };
 }

@@ -93,6 +93,22 @@ describe('planned runs', () => {
     expect(await entries(path.join(root, 'containers'))).toEqual([]);
   });
 
+  it('cleans up after a planned run killed with SIGKILL: the next ps stops the container and removes it', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sleep', '1000'], opts());
+    const name = await runningName();
+    const [info] = JSON.parse((await riboOk(['inspect', '--type', 'container', name], opts())).stdout) as Array<{ State: { Pid: number; MonitorPid: number } }>;
+    expect(info!.State.Pid).toBeGreaterThan(0);
+    expect((await readFile(`/proc/${info!.State.Pid}/cmdline`, 'utf8')).split('\0')[0]).toBe('sleep');
+    process.kill(info!.State.MonitorPid, 'SIGKILL');
+    expect((await riboOk(['ps', '-a', '-q'], opts())).stdout).toBe('');
+    // Only now: until the container is killed, it holds the output pipes of ribo's test process.
+    await child;
+    const gone = await readFile(`/proc/${info!.State.Pid}/cmdline`, 'utf8').then((text) => !text.startsWith('sleep'), () => true);
+    expect(gone).toBe(true);
+    expect(await entries(path.join(root, 'containers'))).toEqual([]);
+  });
+
   it.each(['SIGTERM', 'SIGINT'] as const)('passes %s sent to ribo on to a planned container', async (signal) => {
     const trapped = signal.slice(3);
     const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sh', '-c', `trap 'echo got ${trapped}; exit 42' ${trapped}; echo ready; while true; do sleep 0.1; done`], opts());
