@@ -118,17 +118,17 @@ function shellQuote(text: string): string {
 
 /** A shell function printing `json`, each quoted marker replaced by its variable's value. */
 function shellTemplate(name: string, json: string): string {
+  // Split on whole quoted markers: even parts are JSON text, odd parts marker names.
   const parts = json.split(/"@@RIBO:([A-Z_]+)@@"/);
   const words = parts.map((part, i) => {
-    if (i % 2 === 0) return shellQuote(part);
-    const variable = MARKERS[part as Marker];
-    if (!variable) throw new Error(`unknown run plan marker ${part}`);
-    return `"$${variable}"`;
+    if (i % 2 === 1) {
+      const variable = MARKERS[part as Marker];
+      if (!variable) throw new Error(`unknown run plan marker ${part}`);
+      return `"$${variable}"`;
+    }
+    if (part.includes('@@RIBO:')) throw new Error('a run plan marker stands inside a longer string');
+    return shellQuote(part);
   });
-  if (json.includes('@@RIBO:')) {
-    const unquoted = parts.filter((_, i) => i % 2 === 0).some((part) => part.includes('@@RIBO:'));
-    if (unquoted) throw new Error('a run plan marker stands inside a longer string');
-  }
   return `${name}() {\n  printf '%s' ${words.join(' ')}\n}\n`;
 }
 
