@@ -23,6 +23,9 @@ const FILES = Number(option('files', 50000));
 const TOTAL_BYTES = Number(option('mib', 1024)) * 1024 * 1024;
 const here = dirname(fileURLToPath(import.meta.url));
 const layerModule = join(here, '..', 'dist', 'src', 'layer', 'index.js');
+// The command-line tools run at ribo's own gzip level, so the comparison is of speed alone.
+const { LAYER_GZIP } = await import(join(here, '..', 'dist', 'src', 'layer', 'compression.js'));
+const GZIP_LEVEL = `-${LAYER_GZIP.level}`;
 
 if (process.argv[2] === '--child') {
   // Runs in its own process so its peak RSS is its own.
@@ -119,7 +122,7 @@ try {
     const child = spawnSync(process.execPath, [fileURLToPath(import.meta.url), '--child', tree, out, compression], { encoding: 'utf8', maxBuffer: 1 << 20 });
     if (child.status !== 0) throw new Error(`ribo run failed: ${child.stderr}`);
     const result = JSON.parse(child.stdout);
-    report(`ribo layer commit (${compression === 'gzip' ? 'gzip -6' : 'zstd -3'})`, result.seconds, result.maxRssKiB, out);
+    report(`ribo layer commit (${compression === 'gzip' ? `gzip ${GZIP_LEVEL}` : 'zstd -3'})`, result.seconds, result.maxRssKiB, out);
   };
   const shellRun = (name, command, out) => {
     const result = timed(`${command} > ${out}`);
@@ -128,8 +131,8 @@ try {
   if (!has('pigz')) console.log('(pigz is not installed: skipping tar | pigz)');
   for (let round = 0; round < 2; round++) {
     riboRun('gzip');
-    shellRun('tar -c | gzip -6', `tar -C ${tree} -cf - . | gzip -6`, join(work, 'tar-gzip.tar.gz'));
-    if (has('pigz')) shellRun('tar -c | pigz -6', `tar -C ${tree} -cf - . | pigz -6`, join(work, 'tar-pigz.tar.gz'));
+    shellRun(`tar -c | gzip ${GZIP_LEVEL}`, `tar -C ${tree} -cf - . | gzip ${GZIP_LEVEL}`, join(work, 'tar-gzip.tar.gz'));
+    if (has('pigz')) shellRun(`tar -c | pigz ${GZIP_LEVEL}`, `tar -C ${tree} -cf - . | pigz ${GZIP_LEVEL}`, join(work, 'tar-pigz.tar.gz'));
     if (has('zstd')) {
       riboRun('zstd');
       shellRun('tar -c | zstd -3 -T0', `tar -C ${tree} -cf - . | zstd -q -3 -T0`, join(work, 'tar-zstd.tar.zst'));

@@ -8,7 +8,7 @@ import { createGunzip, createGzip } from 'node:zlib';
 import { digestFromHash, sha256Hasher } from '../oci/digest.js';
 import { MediaType, type Digest } from '../oci/image.js';
 import { CorruptArchiveError } from './errors.js';
-import { parallelGzip, parallelGzipAvailable } from './parallel-gzip.js';
+import { parallelGzip, parallelGzipAvailable, type GzipSettings } from './parallel-gzip.js';
 import { zstdCompress, zstdDecompress } from './zstd.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
@@ -29,6 +29,14 @@ export interface LayerDigests {
   size: number;
   mediaType: string;
 }
+
+/**
+ * Level 4 with zlib's larger hash table, not gzip's default 6: on a Debian apt
+ * layer (136 MB of tar) it takes 45% less CPU (2.1 s against 3.8 s) for a blob
+ * 1.6% larger, and level 6 was most of the time a build spent committing.
+ * Other clients pick fast levels too (podman pushes at 5, go-containerregistry at 1).
+ */
+export const LAYER_GZIP: GzipSettings = { level: 4, memLevel: 9 };
 
 const GZIP_OS_BYTE_OFFSET = 9;
 /** "Unknown" OS, as Go's compress/gzip writes: zlib would write the build platform's code. */
@@ -98,9 +106,9 @@ async function pipeCompressed(tar: AsyncIterable<Buffer>, counter: CountingPassT
     }
   }
   if (compression === 'gzip' && parallelGzipAvailable()) {
-    await pipeline(Readable.from(parallelGzip(hashed(), 6), { objectMode: false }), counter, out);
+    await pipeline(Readable.from(parallelGzip(hashed(), LAYER_GZIP), { objectMode: false }), counter, out);
   } else if (compression === 'gzip') {
-    await pipeline(Readable.from(hashed(), { objectMode: false }), createGzip({ level: 6 }), counter, out);
+    await pipeline(Readable.from(hashed(), { objectMode: false }), createGzip(LAYER_GZIP), counter, out);
   } else if (compression === 'zstd') {
     await pipeline(Readable.from(zstdCompress(hashed()), { objectMode: false }), counter, out);
   } else {
