@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { RiboError } from '../errors.js';
 import { applyLayer } from '../layer/index.js';
+import { extraCaTrust } from '../registry/tls-trust.js';
 
 export class AddSourceError extends RiboError {}
 
@@ -40,7 +41,8 @@ export interface Download {
 function get(url: URL): Promise<http.IncomingMessage> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const request = client.get(url, { headers: { 'user-agent': 'ribo' } }, resolve);
+    const trust = url.protocol === 'https:' ? extraCaTrust() : {};
+    const request = client.get(url, { headers: { 'user-agent': 'ribo' }, ...trust }, resolve);
     request.on('error', reject);
   });
 }

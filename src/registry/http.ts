@@ -2,6 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { RegistryHttpError, RegistryNetworkError } from './errors.js';
+import { extraCaTrust } from './tls-trust.js';
 
 export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -32,7 +33,7 @@ export class HttpTransport {
   private readonly httpsAgent: https.Agent;
 
   constructor(options: { verifyTls: boolean }) {
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: options.verifyTls });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: options.verifyTls, ...extraCaTrust() });
   }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
