@@ -286,9 +286,14 @@ export class Store {
   /** Store `value` as canonical JSON (sorted keys, no spaces) and describe it. */
   async writeJSON(mediaType: string, value: unknown): Promise<Descriptor> {
     const bytes = Buffer.from(canonicalJSON(value), 'utf8');
+    // Blobs are only ever renamed into place whole, so one of the same digest and size is this one:
+    // a fully cached build writes its config and manifest again without two more fsyncs.
+    const digest = sha256Of(bytes);
+    const existing = await fs.stat(this.blobPath(digest)).catch(() => undefined);
+    if (existing?.isFile() && existing.size === bytes.length) return { mediaType, digest, size: bytes.length };
     const writer = await this.ingest();
     writer.stream.write(bytes);
-    const { digest, size } = await writer.commit();
+    const { size } = await writer.commit({ digest });
     return { mediaType, digest, size };
   }
 

@@ -134,6 +134,17 @@ describe('Store blobs', () => {
     await expect(store.readJSON(descriptor.digest)).rejects.toBeInstanceOf(CorruptBlobError);
   });
 
+  it('writeJSON leaves a blob it already holds in place, and writes again one cut short', async () => {
+    const first = await store.writeJSON('application/json', { hello: 'world' });
+    const file = store.blobPath(first.digest);
+    const before = await fs.stat(file);
+    expect(await store.writeJSON('application/json', { hello: 'world' })).toEqual(first);
+    expect((await fs.stat(file)).ino).toBe(before.ino);
+    await fs.writeFile(file, '{"hello"');
+    expect(await store.writeJSON('application/json', { hello: 'world' })).toEqual(first);
+    expect(await store.readJSON(first.digest)).toEqual({ hello: 'world' });
+  });
+
   it('readJSON of a missing blob names the digest', async () => {
     const missing = sha256Of('{}');
     await expect(store.readJSON(missing)).rejects.toThrow(new RegExp(missing));

@@ -25,8 +25,10 @@ export class DirectoryStore extends EventEmitter {
   }
 
   async set(key: string, value: string): Promise<boolean> {
-    await mkdir(this.dir, { recursive: true });
     const target = this.fileFor(key);
+    // A cached build sets every position it passes to what it already holds: no write then.
+    if ((await readFile(target, 'utf8').catch(() => undefined)) === value) return true;
+    await mkdir(this.dir, { recursive: true });
     const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
     await writeFile(temp, value);
     await rename(temp, target);
