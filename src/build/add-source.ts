@@ -10,9 +10,8 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
 import { RiboError } from '../errors.js';
-import { applyLayer } from '../layer/index.js';
+import { applyLayer, createLayerGunzip } from '../layer/index.js';
 import { extraCaTrust } from '../registry/tls-trust.js';
 
 export class AddSourceError extends RiboError {}
@@ -129,7 +128,7 @@ function isTarHeader(block: Buffer): boolean {
 /** The decompressed bytes of `file` as a stream (bzip2, xz and zstd through their tools). */
 function decompressed(file: string, kind: ArchiveKind): NodeJS.ReadableStream {
   if (kind === 'tar') return createReadStream(file);
-  if (kind === 'gzip') return createReadStream(file).pipe(createGunzip());
+  if (kind === 'gzip') return createReadStream(file).pipe(createLayerGunzip());
   const child = spawn(DECOMPRESSORS[kind], ['-dc', file], { stdio: ['ignore', 'pipe', 'ignore'] });
   child.on('error', (error) => child.stdout.destroy(new AddSourceError(`Unpacking ${path.basename(file)} needs the ${DECOMPRESSORS[kind]} program (${error.message}); install it.`)));
   return child.stdout;

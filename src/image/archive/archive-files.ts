@@ -8,7 +8,7 @@ import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createLayerGunzip } from '../../layer/index.js';
 import { isErrno } from '../../store/fsutil.js';
 import { ArchiveError } from './errors.js';
 import { indexTarFile, normalizeArchivePath, type TarIndexEntry } from './tar-index.js';
@@ -137,7 +137,7 @@ export async function openArchiveFiles(input: string, scratchFile: () => Promise
     tarPath = await scratchFile();
     cleanup = () => fs.rm(tarPath, { force: true });
     try {
-      await pipeline(createReadStream(input), createGunzip(), createWriteStream(tarPath));
+      await pipeline(createReadStream(input), createLayerGunzip(), createWriteStream(tarPath));
     } catch (error) {
       await cleanup();
       throw new ArchiveError(`${input} is gzip-compressed but its data is damaged or cut short (${(error as Error).message}). Write or copy the archive again.`, { cause: error });
