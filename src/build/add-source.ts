@@ -12,7 +12,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RiboError } from '../errors.js';
 import { applyLayer, createLayerGunzip } from '../layer/index.js';
-import { extraCaTrust } from '../registry/tls-trust.js';
+import { TlsTrust } from '../registry/tls-trust.js';
 
 export class AddSourceError extends RiboError {}
 
@@ -37,11 +37,11 @@ export interface Download {
   modified?: Date;
 }
 
-function get(url: URL): Promise<http.IncomingMessage> {
+function get(url: URL, trust: TlsTrust): Promise<http.IncomingMessage> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
-    const trust = url.protocol === 'https:' ? extraCaTrust() : {};
-    const request = client.get(url, { headers: { 'user-agent': 'ribo' }, ...trust }, resolve);
+    const tls = url.protocol === 'https:' ? { secureContext: trust.secureContext() } : {};
+    const request = client.get(url, { headers: { 'user-agent': 'ribo' }, ...tls }, resolve);
     request.on('error', reject);
   });
 }
@@ -64,14 +64,15 @@ function fileNameFor(url: URL, response: http.IncomingMessage): string {
  */
 export async function downloadUrl(source: string, dir: string, checksum: string | undefined, fallbackTime: Date): Promise<Download> {
   let url = new URL(source);
-  let response = await get(url).catch((error: Error) => {
+  const trust = new TlsTrust();
+  let response = await get(url, trust).catch((error: Error) => {
     throw new AddSourceError(`ADD ${source}: the download failed (${error.message}). Check the URL and the network; for an https server with a private CA, point NODE_EXTRA_CA_CERTS at the CA's PEM file.`, { cause: error });
   });
   for (let hops = 0; response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && response.headers.location; hops++) {
     response.resume();
     if (hops >= MAX_REDIRECTS) throw new AddSourceError(`ADD ${source}: more than ${MAX_REDIRECTS} redirects.`);
     url = new URL(response.headers.location, url);
-    response = await get(url).catch((error: Error) => {
+    response = await get(url, trust).catch((error: Error) => {
       throw new AddSourceError(`ADD ${source}: the download from ${url.href} failed (${error.message}).`, { cause: error });
     });
   }

@@ -2,7 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import { Readable } from 'node:stream';
 import { RegistryHttpError, RegistryNetworkError } from './errors.js';
-import { extraCaTrust } from './tls-trust.js';
+import { TlsTrust } from './tls-trust.js';
 
 export interface HttpRequest {
   method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -31,9 +31,10 @@ const REQUEST_TIMEOUT_MS = 120_000;
 export class HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   private readonly httpsAgent: https.Agent;
+  private readonly trust = new TlsTrust();
 
   constructor(options: { verifyTls: boolean }) {
-    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: options.verifyTls, ...extraCaTrust() });
+    this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: options.verifyTls });
   }
 
   async send(request: HttpRequest): Promise<HttpResponse> {
@@ -58,7 +59,8 @@ export class HttpTransport {
     if (Buffer.isBuffer(request.body)) headers['content-length'] = String(request.body.length);
     else if (!request.body && ['POST', 'PUT', 'PATCH'].includes(request.method)) headers['content-length'] = '0';
     return new Promise((resolve, reject) => {
-      const req = module.request(request.url, { method: request.method, headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: REQUEST_TIMEOUT_MS });
+      const tls = secure ? { secureContext: this.trust.secureContext() } : {};
+      const req = module.request(request.url, { method: request.method, headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: REQUEST_TIMEOUT_MS, ...tls });
       req.on('timeout', () => req.destroy(Object.assign(new Error('the connection timed out'), { code: 'ETIMEDOUT' })));
       req.on('error', (error: NodeJS.ErrnoException) => reject(new RegistryNetworkError(request.method, request.url, error)));
       req.on('response', (res) => {
