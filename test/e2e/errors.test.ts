@@ -78,7 +78,8 @@ it('shows the output and exit code of a failing RUN and tags nothing', async () 
 });
 
 it('says which image is missing for ribo run', async () => {
-  const result = await ribo(['run', '--rm', 'no-such-image:1.0', 'true'], { root });
+  // --pull never: without it ribo would try Docker Hub first (registry.test.ts covers that failure).
+  const result = await ribo(['run', '--rm', '--pull', 'never', 'no-such-image:1.0', 'true'], { root });
   expect(result.exitCode).not.toBe(0);
   const message = oneParagraph(result.stderr);
   expect(message).toContain('no-such-image:1.0');

@@ -93,6 +93,51 @@ it('pushes an image ribo built, pulls it into an empty store, and runs it', asyn
   expect(JSON.parse(skopeo.stdout).Layers.length).toBe((await readImage(source, name)).manifest.layers.length);
 });
 
+it('runs an image that is not in the store by pulling it first; --pull never and always do what they say', async () => {
+  const source = await store();
+  const name = `${registry.host}/e2e/autopull:1`;
+  const build = async (word: string) => {
+    const ctx = await context({ Dockerfile: `FROM scratch\nCOPY busybox /bin/busybox\nCMD ["/bin/busybox", "echo", "${word}"]\n` }, 'hello');
+    await riboOk(['build', '-q', '-t', name, ctx], { root: source });
+    await riboOk(['push', '-q', name], { root: source });
+    return (await readImage(source, name)).index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)!.digest;
+  };
+  await build('first');
+  const target = await store();
+
+  const never = await ribo(['run', '--rm', '--pull', 'never', name], { root: target });
+  expect(never.exitCode).toBe(1);
+  expect(never.stderr).toContain(`No image "${name}"`);
+  expect(await indexRefs(target)).toEqual([]);
+
+  const pulled = await riboOk(['run', '--rm', name], { root: target });
+  expect(pulled.stdout.trim()).toBe('first');
+  expect(pulled.stderr).toContain(`${name} is not in the store; pulling`);
+  expect(await indexRefs(target)).toEqual([name]);
+
+  // The registry's tag moves on: the default runs what the store has, --pull always fetches the new one.
+  const second = await build('second');
+  const local = await riboOk(['run', '--rm', name], { root: target });
+  expect(local.stdout.trim()).toBe('first');
+  expect(local.stderr).not.toContain('pulling');
+  expect((await riboOk(['run', '--rm', '--pull', 'always', name], { root: target })).stdout.trim()).toBe('second');
+
+  // By digest, into a store that has nothing; the second run finds it there.
+  const byDigest = `${registry.host}/e2e/autopull@${second}`;
+  const empty = await store();
+  expect((await riboOk(['run', '--rm', byDigest], { root: empty })).stdout.trim()).toBe('second');
+  const again = await riboOk(['run', '--rm', byDigest], { root: empty });
+  expect(again.stdout.trim()).toBe('second');
+  expect(again.stderr).not.toContain('pulling');
+
+  const absent = await ribo(['run', '--rm', `${registry.host}/e2e/absent:1`], { root: target });
+  expect(absent.exitCode).toBe(1);
+  expect(absent.stderr).toMatch(/No image "[^"]*absent:1" in the store .*ribo images.*, and pulling .*absent:1 failed/);
+  const bad = await ribo(['run', '--rm', '--pull', 'sometimes', name], { root: target });
+  expect(bad.exitCode).toBe(2);
+  expect(bad.stderr).toContain('--pull sometimes');
+});
+
 it('pulls an image that skopeo pushed in Docker schema 2 format', async () => {
   const source = await store();
   const ctx = await context({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nENV WHO=skopeo\nCMD ["/bin/busybox", "sh", "-c", "echo pushed by $WHO"]\n' }, 'hello');

@@ -9,6 +9,8 @@ import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
+import { asPullPolicy, ensureImage } from '../image-pull.js';
+import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
 const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
@@ -16,7 +18,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--pull', '--authfile', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -50,7 +52,7 @@ export const runCommand: CommandModule = {
   describe: 'Run a command in a new container from an image',
   needsNamespace: true,
   builder: (y) =>
-    y
+    withRegistryOptions(y)
       .option('rm', { type: 'boolean', default: false, describe: 'Remove the container when it exits' })
       .option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'Run in the background and print the container id' })
       .option('name', { type: 'string', describe: 'Name the container (unique in the store)' })
@@ -75,9 +77,11 @@ export const runCommand: CommandModule = {
       .option('cap-drop', { type: 'string', describe: 'Drop a capability (or ALL)' })
       .option('security-opt', { type: 'string', describe: 'no-new-privileges, seccomp=unconfined or seccomp=FILE' })
       .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
-      .option('privileged', { type: 'boolean', default: false, hidden: true }),
+      .option('privileged', { type: 'boolean', default: false, hidden: true })
+      .option('pull', { type: 'string', default: 'missing', describe: 'missing (pull the image when it is not in the store), always or never' }),
   handler: async (argv, env) => {
-    const image = String(argv.image);
+    const pullPolicy = asPullPolicy(argv.pull);
+    const requested = String(argv.image);
     const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
     const spec = await parseRunFlags({
       env: asList(argv.env),
@@ -108,6 +112,7 @@ export const runCommand: CommandModule = {
     }
     const session = await openSession(argv as GlobalOptions, env);
     try {
+      const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env });
       const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
       if (limits.warning) process.stderr.write(`${limits.warning}\n`);
       const options: RunImageOptions = {
