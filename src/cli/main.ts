@@ -81,6 +81,9 @@ async function main(): Promise<number> {
       throw error;
     });
   }
+  // Warnings (an unreadable CA file, a credential helper that is not installed) read as ribo's own lines.
+  process.removeAllListeners('warning');
+  process.on('warning', (warning) => process.stderr.write(`ribo: warning: ${warning.message}\n`));
   const args = hideBin(process.argv);
   const argv = await parser(protectContainerCommand(args)).parseAsync();
   const name = String(argv._[0]);

@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
 import { DOCKER_HUB } from './reference.js';
+import { helperErase, helperGet, helperStore } from './credential-helpers.js';
 
 export interface Credentials {
   username: string;
@@ -11,7 +12,20 @@ export interface Credentials {
 
 interface AuthFile {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;
+  /** The credential helper for every registry (docker-credential-NAME). */
+  credsStore?: string;
+  /** Per-registry credential helpers; these win over credsStore. */
+  credHelpers?: Record<string, string>;
   [other: string]: unknown;
+}
+
+/** The credential helper the file names for `registry`, if any. */
+function helperFor(content: AuthFile, registry: string): string | undefined {
+  for (const key of entryKeys(registry)) {
+    const helper = content.credHelpers?.[key];
+    if (helper) return helper;
+  }
+  return content.credsStore || undefined;
 }
 
 export class AuthFileError extends RiboError {}
@@ -22,6 +36,9 @@ export class AuthFileError extends RiboError {}
  * when XDG_RUNTIME_DIR is set, else ~/.docker/config.json: podman's order);
  * lookups read that file first and then ~/.docker/config.json, so a
  * `docker login` done earlier is used too. Both files have the same format.
+ * Where a file names a credential helper for the registry (credHelpers, else
+ * credsStore), that helper is asked first, and `ribo login`/`logout` store
+ * and erase through it, as docker does.
  */
 export class CredentialStore {
   constructor(private readonly env: NodeJS.ProcessEnv, private readonly explicitFile?: string) {}
@@ -47,6 +64,13 @@ export class CredentialStore {
   async lookup(registry: string): Promise<Credentials | undefined> {
     for (const file of this.readFiles) {
       const content = await readAuthFile(file);
+      const helper = helperFor(content, registry);
+      if (helper) {
+        const found = await helperGet(helper, registry, this.env, (program) =>
+          process.emitWarning(`${file} names the credential helper ${program}, which is not installed; going on without it.`),
+        );
+        if (found) return found;
+      }
       for (const key of entryKeys(registry)) {
         const entry = content.auths?.[key];
         if (!entry) continue;
@@ -62,14 +86,22 @@ export class CredentialStore {
     return undefined;
   }
 
+  /** Stores the credentials where the login file says; returns where, for the user. */
   async save(registry: string, credentials: Credentials): Promise<string> {
     const file = this.loginFile;
     const content = await readAuthFile(file);
     content.auths ??= {};
     for (const key of entryKeys(registry)) delete content.auths[key];
-    content.auths[registry] = { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') };
+    const helper = helperFor(content, registry);
+    if (helper) {
+      await helperStore(helper, registry, credentials, this.env);
+      // As docker does: an empty entry records the login, the secret stays with the helper.
+      content.auths[registry] = {};
+    } else {
+      content.auths[registry] = { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') };
+    }
     await writeAuthFile(file, content);
-    return file;
+    return helper ? `docker-credential-${helper}, named in ${file}` : file;
   }
 
   /** Removes the registry's credentials from every file they are read from; the files changed. */
@@ -79,9 +111,14 @@ export class CredentialStore {
       const content = await readAuthFile(file);
       if (!content.auths) continue;
       const keys = registry === 'all' ? Object.keys(content.auths) : entryKeys(registry).filter((key) => key in content.auths!);
-      if (keys.length === 0) continue;
+      let erased = false;
+      for (const key of registry === 'all' ? keys : [registry]) {
+        const helper = helperFor(content, key);
+        if (helper && (await helperErase(helper, key, this.env))) erased = true;
+      }
+      if (keys.length === 0 && !erased) continue;
       for (const key of keys) delete content.auths[key];
-      await writeAuthFile(file, content);
+      if (keys.length > 0) await writeAuthFile(file, content);
       changed.push(file);
     }
     return changed;

@@ -3,7 +3,7 @@
  * token service (Bearer, with the realm, service and scope of the challenge).
  */
 import { execa } from 'execa';
-import { chown, mkdtemp, readFile, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk } from './harness.js';
@@ -85,6 +85,65 @@ describe('htpasswd (Basic auth)', () => {
 
   it('logs in, pushes, pulls and logs out; a wrong password is refused clearly', async () => {
     await loginRound(registry.host, await authFile('basic'));
+  });
+});
+
+/** Makes `paths` the e2e user's, so ribo running as that user can use them. */
+async function giveToE2eUser(...paths: string[]): Promise<void> {
+  if (!E2E_USER || process.getuid?.() !== 0) return;
+  await execa('chown', ['-R', `${E2E_USER}:`, ...paths]);
+}
+
+/** docker-credential-ribotest: keeps each secret in a file named by the server address, as a keychain would. */
+const FAKE_HELPER = `#!/bin/sh
+set -e
+read -r input || true
+case "$1" in
+  store) server=$(printf '%s' "$input" | sed 's/.*"ServerURL":"\\([^"]*\\)".*/\\1/'); printf '%s' "$input" > "$FAKE_HELPER_DIR/$(printf '%s' "$server" | tr '/:' '__')" ;;
+  get) f="$FAKE_HELPER_DIR/$(printf '%s' "$input" | tr '/:' '__')"; if [ -f "$f" ]; then cat "$f"; else echo "credentials not found in native keychain"; exit 1; fi ;;
+  erase) rm -f "$FAKE_HELPER_DIR/$(printf '%s' "$input" | tr '/:' '__')" ;;
+esac
+`;
+
+describe('a credential helper (credsStore)', () => {
+  let registry: RunningRegistry;
+  beforeAll(async () => {
+    registry = await startRegistry({ kind: 'htpasswd', users: USERS });
+  });
+  afterAll(() => registry.stop());
+
+  it('logs in, pushes, pulls and logs out with the password kept by the helper, never in the auth file', async () => {
+    const host = registry.host;
+    const base = path.join(authDir, 'helper');
+    const bin = path.join(base, 'bin');
+    const secrets = path.join(base, 'secrets');
+    await mkdir(bin, { recursive: true });
+    await mkdir(secrets);
+    await writeFile(path.join(bin, 'docker-credential-ribotest'), FAKE_HELPER);
+    await chmod(path.join(bin, 'docker-credential-ribotest'), 0o755);
+    const file = path.join(base, 'auth.json');
+    await writeFile(file, JSON.stringify({ credsStore: 'ribotest' }));
+    await giveToE2eUser(base);
+    const opts = { root: source, env: { REGISTRY_AUTH_FILE: file, PATH: `${bin}:${path.dirname(process.execPath)}:/usr/sbin:/usr/bin:/sbin:/bin`, FAKE_HELPER_DIR: secrets } };
+    const name = `${host}/private/helper:1`;
+
+    const login = await riboOk(['login', '-u', 'bob', '-p', 'battery staple', host], opts);
+    expect(login.stderr).toContain(`credentials in docker-credential-ribotest, named in ${file}`);
+    const saved = await readFile(file, 'utf8');
+    expect(saved).not.toContain('battery');
+    expect(JSON.parse(saved).auths[host]).toEqual({});
+    expect(await readdir(secrets)).toHaveLength(1);
+
+    await riboOk(['push', 'authed:1', name], opts);
+    const target = await makeStore();
+    cleanups.push(() => removeStore(target));
+    await riboOk(['pull', name], { ...opts, root: target });
+
+    await riboOk(['logout', host], opts);
+    expect(await readdir(secrets)).toEqual([]);
+    const afterLogout = await ribo(['pull', name], { ...opts, root: await makeStore() });
+    expect(afterLogout.exitCode).toBe(1);
+    expect(afterLogout.stderr).toContain(`ribo login ${host}`);
   });
 });
 
