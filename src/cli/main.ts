@@ -26,14 +26,14 @@ import { rmCommand } from './commands/rm.js';
 import { logsCommand } from './commands/logs.js';
 import { execCommand } from './commands/exec.js';
 import { containerMonitorCommand } from './commands/container-monitor.js';
-import { startCommand } from './commands/start.js';
+import { restartCommand, startCommand } from './commands/start.js';
 import { waitCommand } from './commands/wait.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
-  psCommand, startCommand, stopCommand, killCommand, rmCommand, logsCommand, waitCommand, execCommand, containerMonitorCommand,
+  psCommand, startCommand, restartCommand, stopCommand, killCommand, rmCommand, logsCommand, waitCommand, execCommand, containerMonitorCommand,
 ];
 
 function printError(error: unknown): number {

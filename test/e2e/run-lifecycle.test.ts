@@ -151,6 +151,28 @@ describe('foreground containers', () => {
     await riboOk(['rm', 'again'], { root });
   });
 
+  it('restart stops a running container and starts it again over its writable layer; a --rm one is refused', async () => {
+    const loop = 'echo up >> /count; echo "start $(wc -l < /count)"; trap "exit 0" TERM; while true; do sleep 0.1; done';
+    await riboOk(['run', '-d', '--name', 'rs', 'hello', 'sh', '-c', loop], { root });
+    const started = (n: number) => until(`start ${n}`, async () => (await ribo(['logs', 'rs'], { root })).stdout.includes(`start ${n}`));
+    await started(1);
+    expect((await riboOk(['restart', '-t', '5', 'rs'], { root })).stdout.trim()).toBe('rs');
+    await started(2);
+    expect(await psRow('rs', { root })).toContain('Up ');
+    // An exited container is just started.
+    await riboOk(['stop', 'rs'], { root });
+    await riboOk(['restart', 'rs'], { root });
+    await started(3);
+    await riboOk(['rm', '-f', 'rs'], { root });
+
+    await riboOk(['run', '-d', '--rm', '--name', 'rs-rm', 'hello', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'], { root });
+    const refused = await ribo(['restart', 'rs-rm'], { root });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain('--rm');
+    expect(await psRow('rs-rm', { root })).toContain('Up ');
+    await riboOk(['stop', 'rs-rm'], { root });
+  });
+
   it.each(['SIGTERM', 'SIGINT'] as const)('passes %s sent to ribo on to the container and returns its exit code', async (signal) => {
     const name = `fg-${signal.toLowerCase()}`;
     const trapped = signal.slice(3);

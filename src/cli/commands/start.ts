@@ -1,10 +1,36 @@
-import { ContainerStore } from '../../run/containers.js';
-import { prepareRestart } from '../../run/lifecycle.js';
+import { ContainerStore, type ContainerRecord } from '../../run/containers.js';
+import { prepareRestart, stopContainer } from '../../run/lifecycle.js';
 import { launchMonitor, superviseContainer } from '../../run/supervise.js';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { monitorLauncher } from './container-monitor.js';
+
+function assertStartable(ref: string, record: ContainerRecord): void {
+  if (record.driver === 'copy') {
+    throw new UsageError(`Container ${ref} ran with the copying fallback driver, which cannot lay its kept writable layer over the image again; it cannot be started again. Run a new container instead (ribo run).`);
+  }
+}
+
+/**
+ * Starts an exited container again over its kept writable layer: in the
+ * background, or with `attach` in the foreground (returning its exit code).
+ * Undefined when it was already running.
+ */
+async function startAgain(argv: GlobalOptions, env: NodeJS.ProcessEnv, containers: ContainerStore, root: string, ref: string, record: ContainerRecord, attach: boolean): Promise<number | undefined> {
+  assertStartable(ref, record);
+  // The same driver and runtime as before: the writable layer is in that driver's encoding.
+  const session = await openSession({ ...argv, runtime: record.runtime, storageDriver: record.driver }, env);
+  try {
+    const fresh = await prepareRestart(containers, root, record);
+    if (!fresh) return undefined;
+    if (attach) return await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, fresh, 'foreground');
+    await launchMonitor(containers, fresh, monitorLauncher(root, record.runtime, record.driver, env));
+    return 0;
+  } finally {
+    await session.close();
+  }
+}
 
 export const startCommand: CommandModule = {
   name: 'start',
@@ -21,24 +47,36 @@ export const startCommand: CommandModule = {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     for (const ref of refs) {
+      const started = await startAgain(argv as GlobalOptions, env, containers, root, ref, await containers.find(ref), Boolean(argv.attach));
+      if (started === undefined && argv.attach) throw new UsageError(`Container ${ref} is already running; use ribo logs -f ${ref} to follow it.`);
+      if (argv.attach) return started!;
+      process.stdout.write(`${ref}\n`);
+    }
+    return 0;
+  },
+};
+
+export const restartCommand: CommandModule = {
+  name: 'restart',
+  usage: 'restart <containers..>',
+  describe: 'Stop containers (as ribo stop does) and start them again in the background',
+  needsNamespace: true,
+  builder: (y) =>
+    y
+      .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
+      .option('time', { alias: 't', type: 'number', default: 10, describe: 'Seconds to wait for the stop signal before SIGKILL' }),
+  handler: async (argv, env) => {
+    const seconds = Number(argv.time);
+    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
+    const root = storeRoot(argv as GlobalOptions, env);
+    const containers = ContainerStore.ofStore(root);
+    for (const ref of (argv.containers as unknown[]).map(String)) {
       const record = await containers.find(ref);
-      if (record.driver === 'copy') {
-        throw new UsageError(`Container ${ref} ran with the copying fallback driver, which cannot lay its kept writable layer over the image again; ribo start needs overlay or fuse-overlayfs. Run a new container instead (ribo run).`);
-      }
-      // The same driver and runtime as before: the writable layer is in that driver's encoding.
-      const session = await openSession({ ...(argv as GlobalOptions), runtime: record.runtime, storageDriver: record.driver }, env);
-      try {
-        const fresh = await prepareRestart(containers, root, record);
-        if (!fresh) {
-          if (argv.attach) throw new UsageError(`Container ${ref} is already running; use ribo logs -f ${ref} to follow it.`);
-        } else if (argv.attach) {
-          return await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, fresh, 'foreground');
-        } else {
-          await launchMonitor(containers, fresh, monitorLauncher(root, record.runtime, record.driver, env));
-        }
-      } finally {
-        await session.close();
-      }
+      // Said before anything is stopped.
+      assertStartable(ref, record);
+      if (record.autoRemove) throw new UsageError(`Container ${ref} was run with --rm: stopping removes it, so it cannot be restarted. Stop it with ribo stop ${ref}, or run it without --rm.`);
+      const stopped = (await stopContainer(containers, root, record, seconds)) ?? (await containers.find(ref));
+      await startAgain(argv as GlobalOptions, env, containers, root, ref, stopped, false);
       process.stdout.write(`${ref}\n`);
     }
     return 0;
