@@ -238,9 +238,11 @@ export class RegistryClient {
   }
 
   /** GET of a blob; the caller streams the body. */
-  async getBlob(repository: string, digest: string): Promise<HttpResponse> {
-    const response = await this.request({ method: 'GET', path: `${repository}/blobs/${digest}`, scopes: [pullScope(repository)] });
-    if (response.status === 200) return response;
+  /** GET of a blob; from `offset` on (HTTP Range) when it is not 0, which the registry may answer with the whole blob (200) anyway. */
+  async getBlob(repository: string, digest: string, offset = 0): Promise<HttpResponse> {
+    const headers = offset > 0 ? { range: `bytes=${offset}-` } : undefined;
+    const response = await this.request({ method: 'GET', path: `${repository}/blobs/${digest}`, scopes: [pullScope(repository)], headers });
+    if (response.status === 200 || (offset > 0 && response.status === 206)) return response;
     if (response.status === 404) {
       response.body.resume();
       throw new RegistryContentError(`The registry lists blob ${digest} in ${this.registry}/${repository} but does not have it (404); the image there is incomplete. Push it again.`);

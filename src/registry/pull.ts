@@ -1,11 +1,12 @@
-import { pipeline } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import { hostArchitecture } from '../image/platform.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
-import { DigestMismatchError, type Store } from '../store/index.js';
+import { DigestMismatchError, type BlobWriter, type Store } from '../store/index.js';
 import { UsageError } from '../errors.js';
 import { BlobSources } from './blob-sources.js';
 import { uniqueBlobs } from './push.js';
 import { withRetry, type RegistryClient } from './client.js';
+import type { HttpResponse } from './http.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
 import { formatRef, storeName, type RegistryRef } from './reference.js';
@@ -127,39 +128,106 @@ class CancelledError extends Error {}
 export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 'ref' | 'progress'>, blob: Descriptor, cancelled: () => boolean = () => false): Promise<void> {
   const { store, client, ref, progress } = opts;
   progress.start(blob.digest, blob.size, 'Fetching');
-  await withRetry(
-    async () => {
-      if (cancelled()) throw new CancelledError();
-      const response = await client.getBlob(ref.repository, blob.digest);
-      const writer = await store.ingest();
-      let received = 0;
-      // Checked beside the copy into the file rather than in a stage of its own: one step less per socket read.
-      response.body.on('data', (chunk: Buffer) => {
-        received += chunk.length;
-        progress.advance(blob.digest, chunk.length);
-        if (received > blob.size) response.body.destroy(new DigestMismatchError({ digest: blob.digest, size: blob.size }, { digest: 'sha256:(more bytes than expected)', size: received }, 'Fetching a blob'));
-        else if (cancelled()) response.body.destroy(new CancelledError());
-      });
-      try {
-        await pipeline(response.body, writer.stream);
-        await writer.commit({ digest: blob.digest, size: blob.size });
-      } catch (error) {
-        await writer.abort();
-        response.body.destroy();
-        if (error instanceof DigestMismatchError) {
-          throw new RegistryContentError(
-            `Blob ${blob.digest} of ${formatRef(ref)}, as the registry served it, does not match its digest and size (${blob.size} bytes; got ${received} bytes${received === blob.size ? ' with other content' : ''}). ` +
-              `The registry's copy is corrupt or something on the way altered it. Nothing of it was stored and the image was not tagged; pull again, or push the image to the registry again.`,
-          );
+  // What an attempt cut off got stays in the writer, whose hash has seen it: the next attempt asks for the rest (HTTP Range).
+  let writer: BlobWriter | undefined;
+  let received = 0;
+  const discard = async () => {
+    await writer?.abort();
+    writer = undefined;
+    received = 0;
+  };
+  try {
+    await withRetry(
+      async () => {
+        if (cancelled()) throw new CancelledError();
+        if (!writer || received < blob.size) {
+          const response = await client.getBlob(ref.repository, blob.digest, writer ? received : 0);
+          if (!writer || !continuesAt(response, received)) {
+            await discard();
+            writer = await store.ingest();
+          }
+          progress.advance(blob.digest, received); // a retry set the row back to 0
+          await receiveBody(response, writer, blob, received, (bytes) => {
+            received += bytes;
+            progress.advance(blob.digest, bytes);
+          }, cancelled).catch(async (error: unknown) => {
+            if (error instanceof DigestMismatchError) {
+              await discard();
+              throw blobMismatch(blob, ref, error.actual.size);
+            }
+            // A connection cut mid-body is worth another try, from where it stopped.
+            if (error instanceof Error && !(error instanceof CancelledError) && /aborted|ECONNRESET|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`)) {
+              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${formatRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
+            }
+            await discard();
+            throw error;
+          });
         }
-        // A connection cut mid-body is worth another try.
-        if (error instanceof Error && /aborted|ECONNRESET|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`) && !(error instanceof CancelledError)) {
-          throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${formatRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
+        try {
+          await writer.commit({ digest: blob.digest, size: blob.size });
+        } catch (error) {
+          const size = received;
+          await discard();
+          throw error instanceof DigestMismatchError ? blobMismatch(blob, ref, size) : error;
         }
-        throw error;
-      }
-    },
-    (error) => progress.reset(blob.digest, error instanceof Error ? error.message.split('.')[0]! : 'failed'),
-  );
+      },
+      // The first sentence: host names and addresses have dots of their own.
+      (error) => progress.reset(blob.digest, error instanceof Error ? error.message.split(/\.(?:\s|$)/)[0]!.replace(/; try again$/, '') : 'failed'),
+    );
+  } catch (error) {
+    await discard();
+    throw error;
+  }
   progress.finish(blob.digest, 'done');
+}
+
+/** Whether a ranged GET's answer goes on at `offset` (206 with that start), rather than starting over (200). */
+function continuesAt(response: HttpResponse, offset: number): boolean {
+  if (response.status !== 206) return false;
+  const match = /^bytes (\d+)-/.exec(String(response.headers['content-range'] ?? ''));
+  if (match && Number(match[1]) === offset) return true;
+  response.body.resume();
+  throw new RegistryContentError(`The registry answered a request for the bytes from ${offset} on with ${String(response.headers['content-range'] ?? 'no Content-Range')}; pull again.`);
+}
+
+/**
+ * Copies a blob's body into the writer, counting beside the copy (a stream
+ * stage of its own costs a step per socket read): more bytes than the
+ * descriptor says stop it at once. The writer is not ended, and stays usable
+ * when the body breaks off, for the caller to commit or go on with.
+ */
+function receiveBody(response: HttpResponse, writer: BlobWriter, blob: Descriptor, alreadyReceived: number, counted: (bytes: number) => void, cancelled: () => boolean): Promise<void> {
+  const body = response.body;
+  const out = writer.stream as Writable;
+  return new Promise<void>((resolve, reject) => {
+    let total = alreadyReceived;
+    let settled = false;
+    const settle = (error?: unknown) => {
+      if (settled) return;
+      settled = true;
+      out.off('error', settle);
+      if (error === undefined) return resolve();
+      body.unpipe(out);
+      body.destroy();
+      reject(error);
+    };
+    body.on('data', (chunk: Buffer) => {
+      total += chunk.length;
+      if (total > blob.size) settle(new DigestMismatchError({ digest: blob.digest, size: blob.size }, { digest: 'sha256:(more bytes than expected)', size: total }, 'Fetching a blob'));
+      else if (cancelled()) settle(new CancelledError());
+      else counted(chunk.length);
+    });
+    body.on('end', () => settle());
+    body.on('error', settle);
+    body.on('close', () => settle(new Error('premature close')));
+    out.on('error', settle);
+    body.pipe(out, { end: false });
+  });
+}
+
+function blobMismatch(blob: Descriptor, ref: RegistryRef, received: number): RegistryContentError {
+  return new RegistryContentError(
+    `Blob ${blob.digest} of ${formatRef(ref)}, as the registry served it, does not match its digest and size (${blob.size} bytes; got ${received} bytes${received === blob.size ? ' with other content' : ''}). ` +
+      `The registry's copy is corrupt or something on the way altered it. Nothing of it was stored and the image was not tagged; pull again, or push the image to the registry again.`,
+  );
 }

@@ -201,6 +201,29 @@ it('refuses a blob the registry serves corrupted, and stores and tags nothing of
   expect(await readdir(path.join(target, 'ingest'))).toEqual([]);
 });
 
+it('goes on from where a cut download stopped, asking for the rest with a Range request', async () => {
+  const image = await buildTwoLayerImage(`${registry.host}/e2e/cut:1`, 4 * 1024 * 1024);
+  await riboOk(['push', `${registry.host}/e2e/cut:1`], { root: image.root });
+  const proxy = await startProxy(registry.host, { cutOnceDigest: image.big });
+  cleanups.push(() => proxy.stop());
+
+  const target = await store();
+  const pull = await riboOk(['pull', `${proxy.host}/e2e/cut:1`], { root: target });
+  expect(pull.stderr).toMatch(/cut off after \d+ bytes/);
+  // Two GETs of the big blob: the second from the middle on.
+  expect(blobGets(proxy.requests).filter((digest) => digest === image.big)).toHaveLength(2);
+  expect(proxy.ranges).toHaveLength(1);
+  const from = Number(/^sha256:[0-9a-f]{64} bytes=(\d+)-$/.exec(proxy.ranges[0]!)?.[1]);
+  expect(proxy.ranges[0]!.startsWith(image.big)).toBe(true);
+  expect(from).toBeGreaterThan(0);
+  expect(from).toBeLessThanOrEqual(2 * 1024 * 1024 + 1024);
+  // The blob is whole and the image runs.
+  const blob = await readFile(blobPath(target, image.big));
+  expect(`sha256:${createHash('sha256').update(blob).digest('hex')}`).toBe(image.big);
+  expect(await indexRefs(target)).toEqual([`${proxy.host}/e2e/cut:1`]);
+  expect(await readdir(path.join(target, 'ingest'))).toEqual([]);
+});
+
 it('keeps the blobs of a pull killed midway, and pulling again fetches only the rest', async () => {
   const image = await buildTwoLayerImage(`${registry.host}/e2e/resume:1`, 4 * 1024 * 1024);
   await riboOk(['push', `${registry.host}/e2e/resume:1`], { root: image.root });

@@ -170,12 +170,16 @@ export interface ProxyBehaviour {
   slowDelayMs?: number;
   /** Answer the first GET of this blob with 503 Service Unavailable. */
   failOnceDigest?: string;
+  /** Cut the connection halfway through the first GET of this blob. */
+  cutOnceDigest?: string;
 }
 
 export interface Proxy {
   host: string;
   /** "GET /v2/…" for every request, in order. */
   requests: string[];
+  /** The Range header of every blob GET that had one, as "DIGEST bytes=N-". */
+  ranges: string[];
   behaviour: ProxyBehaviour;
   stop(): Promise<void>;
 }
@@ -183,9 +187,12 @@ export interface Proxy {
 /** An HTTP proxy in front of a registry that records requests and can damage or slow one blob. */
 export async function startProxy(target: string, behaviour: ProxyBehaviour = {}): Promise<Proxy> {
   const requests: string[] = [];
+  const ranges: string[] = [];
   const agent = new http.Agent({ keepAlive: true });
   const server = http.createServer((req, res) => {
     requests.push(`${req.method} ${req.url}`);
+    const requested = /\/blobs\/(sha256:[0-9a-f]{64})$/.exec(req.url ?? '')?.[1];
+    if (requested && req.headers.range) ranges.push(`${requested} ${req.headers.range}`);
     if (req.method === 'GET' && proxy.behaviour.failOnceDigest && req.url?.endsWith(`/blobs/${proxy.behaviour.failOnceDigest}`)) {
       proxy.behaviour.failOnceDigest = undefined;
       res.writeHead(503, { 'content-type': 'text/plain' });
@@ -197,6 +204,20 @@ export async function startProxy(target: string, behaviour: ProxyBehaviour = {})
       const headers = { ...up.headers };
       if (typeof headers.location === 'string') headers.location = headers.location.replace(`http://${target}`, `http://${proxy.host}`);
       res.writeHead(up.statusCode ?? 502, headers);
+      if (req.method === 'GET' && digest && digest === proxy.behaviour.cutOnceDigest) {
+        proxy.behaviour.cutOnceDigest = undefined;
+        const half = Math.floor(Number(headers['content-length'] ?? 0) / 2);
+        let sent = 0;
+        for await (const chunk of up as AsyncIterable<Buffer>) {
+          const piece = chunk.subarray(0, Math.max(0, half - sent));
+          sent += piece.length;
+          if (piece.length > 0) await new Promise((resolve) => res.write(piece, resolve));
+          if (sent >= half) break;
+        }
+        up.destroy();
+        res.socket?.destroy();
+        return;
+      }
       if (req.method !== 'GET' || !digest || (digest !== proxy.behaviour.corruptDigest && digest !== proxy.behaviour.slowDigest)) {
         up.pipe(res);
         return;
@@ -223,6 +244,7 @@ export async function startProxy(target: string, behaviour: ProxyBehaviour = {})
   const proxy: Proxy = {
     host: `127.0.0.1:${(server.address() as net.AddressInfo).port}`,
     requests,
+    ranges,
     behaviour,
     stop: async () => {
       server.closeAllConnections();
