@@ -58,6 +58,33 @@ export interface LogOptions {
   timestamps?: boolean;
   /** Only the last N lines of what is there now. */
   tail?: number;
+  /** Only lines written at or after this time (ms since the epoch). */
+  sinceMs?: number;
+  /** Only lines written at or before this time (ms since the epoch); `-f` stops there. */
+  untilMs?: number;
+}
+
+const DURATION_PART = /(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g;
+const UNIT_MS: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/**
+ * A --since/--until value as docker reads it: a duration back from `now`
+ * (`10m`, `1h30m`), Unix seconds (`1700000000`, `1700000000.5`), or a date
+ * and time (RFC 3339, `2026-11-23`, `2026-11-23T14:00:00`, taken as UTC
+ * without a zone). Undefined when it is none of those.
+ */
+export function parseLogTime(value: string, now: number): number | undefined {
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  if (/^((\d+(\.\d+)?)(ns|us|µs|ms|s|m|h))+$/.test(text)) {
+    let ms = 0;
+    for (const [, amount, unit] of text.matchAll(DURATION_PART)) ms += Number(amount) * UNIT_MS[unit!]!;
+    return now - ms;
+  }
+  if (!/^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z|[+-]\d\d:?\d\d)?$/i.test(text)) return undefined;
+  const zoned = /(Z|[+-]\d\d:?\d\d)$/i.test(text) || !/[T ]/.test(text) ? text : `${text}Z`;
+  const ms = Date.parse(zoned.replace(' ', 'T'));
+  return Number.isNaN(ms) ? undefined : ms;
 }
 
 /** Writes the log's entries from byte `start` to `out`/`err`; returns where the last complete line ended. */
@@ -81,6 +108,9 @@ export async function copyLog(file: string, start: number, out: NodeJS.WritableS
       } catch {
         continue; // not a log line
       }
+      const time = Date.parse(entry.time);
+      if (options.sinceMs !== undefined && time < options.sinceMs) continue;
+      if (options.untilMs !== undefined && time > options.untilMs) continue;
       if (options.tail === undefined) emit(entry);
       else {
         kept.push(entry);
@@ -98,11 +128,11 @@ export async function copyLog(file: string, start: number, out: NodeJS.WritableS
  */
 export async function followLog(file: string, out: NodeJS.WritableStream, err: NodeJS.WritableStream, running: () => Promise<boolean>, options: LogOptions = {}, pollMs = 100): Promise<void> {
   let position = await copyLog(file, 0, out, err, options);
-  const later = { timestamps: options.timestamps };
+  const later = { timestamps: options.timestamps, sinceMs: options.sinceMs, untilMs: options.untilMs };
   for (;;) {
     const stillRunning = await running();
     position = await copyLog(file, position, out, err, later);
-    if (!stillRunning) return;
+    if (!stillRunning || (options.untilMs !== undefined && Date.now() > options.untilMs)) return;
     await new Promise((resolve) => setTimeout(resolve, pollMs));
   }
 }

@@ -219,6 +219,12 @@ describe.each(combos)('detached containers with %s and %s', (driver, runtime) =>
     expect(again.stdout).toBe('out1\nout2');
     expect((await riboOk(['logs', '--tail', '2', `logs-${runtime}`], opts()))).toMatchObject({ stdout: 'out2', stderr: 'err1' });
     expect((await riboOk(['logs', '-t', `logs-${runtime}`], opts())).stdout).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z out1\n\d{4}-\d\d-\d\dT[\d:.]+Z out2$/);
+    expect((await riboOk(['logs', '--since', '1h', `logs-${runtime}`], opts())).stdout).toBe('out1\nout2');
+    expect(await riboOk(['logs', '--until', '1h', `logs-${runtime}`], opts())).toMatchObject({ stdout: '', stderr: '' });
+    expect((await riboOk(['logs', '--since', String(Math.floor(Date.now() / 1000) + 3600), `logs-${runtime}`], opts())).stdout).toBe('');
+    const badTime = await ribo(['logs', '--since', 'yesterday', `logs-${runtime}`], opts());
+    expect(badTime.exitCode).toBe(2);
+    expect(badTime.stderr).toContain('--since yesterday');
     await riboOk(['rm', `logs-${runtime}`], opts());
   });
 

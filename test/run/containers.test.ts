@@ -3,7 +3,8 @@ import { Writable } from 'node:stream';
 import os from 'node:os';
 import path from 'node:path';
 import { ContainerStore, type ContainerRecord } from '../../src/run/containers.js';
-import { copyLog, LogWriter } from '../../src/run/logs.js';
+import { copyLog, LogWriter, parseLogTime } from '../../src/run/logs.js';
+import { writeFile } from 'node:fs/promises';
 import { parseSignal } from '../../src/run/lifecycle.js';
 import { protectContainerCommand } from '../../src/cli/commands/run.js';
 import { UsageError } from '../../src/errors.js';
@@ -85,6 +86,37 @@ describe('container logs', () => {
     const more = collector();
     expect(await copyLog(file, end, more.stream, more.stream)).toBe(end);
     expect(more.text()).toBe('');
+  });
+});
+
+describe('logs --since and --until', () => {
+  const NOW = Date.parse('2026-11-23T12:00:00Z');
+
+  it('reads times as docker does: durations back from now, Unix seconds, dates with or without a zone', () => {
+    expect(parseLogTime('10m', NOW)).toBe(NOW - 600_000);
+    expect(parseLogTime('1h30m', NOW)).toBe(NOW - 5_400_000);
+    expect(parseLogTime('1.5s', NOW)).toBe(NOW - 1500);
+    expect(parseLogTime('1700000000', NOW)).toBe(1_700_000_000_000);
+    expect(parseLogTime('1700000000.25', NOW)).toBe(1_700_000_000_250);
+    expect(parseLogTime('2026-11-23T11:00:00Z', NOW)).toBe(Date.parse('2026-11-23T11:00:00Z'));
+    expect(parseLogTime('2026-11-23T11:00:00', NOW)).toBe(Date.parse('2026-11-23T11:00:00Z'));
+    expect(parseLogTime('2026-11-23T13:00:00+02:00', NOW)).toBe(Date.parse('2026-11-23T11:00:00Z'));
+    expect(parseLogTime('2026-11-23', NOW)).toBe(Date.parse('2026-11-23T00:00:00Z'));
+    for (const bad of ['yesterday', '10x', '', '2026-13-45T99:00:00Z']) expect(parseLogTime(bad, NOW)).toBeUndefined();
+  });
+
+  it('keeps the lines written in the window, --tail counting only those', async () => {
+    const file = path.join(dir, 'timed.log');
+    const line = (log: string, time: string) => JSON.stringify({ log, stream: 'stdout', time }) + '\n';
+    await writeFile(file, line('early\n', '2026-11-23T10:00:00.000Z') + line('middle\n', '2026-11-23T11:00:00.000Z') + line('middle2\n', '2026-11-23T11:30:00.000Z') + line('late\n', '2026-11-23T12:00:00.000Z'));
+    const read = async (options: Parameters<typeof copyLog>[4]) => {
+      const out = collector();
+      await copyLog(file, 0, out.stream, out.stream, options);
+      return out.text();
+    };
+    expect(await read({ sinceMs: Date.parse('2026-11-23T11:00:00Z') })).toBe('middle\nmiddle2\nlate\n');
+    expect(await read({ untilMs: Date.parse('2026-11-23T11:30:00Z') })).toBe('early\nmiddle\nmiddle2\n');
+    expect(await read({ sinceMs: Date.parse('2026-11-23T10:30:00Z'), untilMs: Date.parse('2026-11-23T11:45:00Z'), tail: 1 })).toBe('middle2\n');
   });
 });
 
