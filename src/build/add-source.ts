@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { RiboError } from '../errors.js';
 import { applyLayer, createLayerGunzip } from '../layer/index.js';
 import { TlsTrust } from '../registry/tls-trust.js';
+import type { DownloadCache, KeptDownload } from './cache/download-cache.js';
 
 export class AddSourceError extends RiboError {}
 
@@ -37,11 +38,11 @@ export interface Download {
   modified?: Date;
 }
 
-function get(url: URL, trust: TlsTrust): Promise<http.IncomingMessage> {
+function get(url: URL, trust: TlsTrust, conditions: Record<string, string> = {}): Promise<http.IncomingMessage> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const tls = url.protocol === 'https:' ? { secureContext: trust.secureContext() } : {};
-    const request = client.get(url, { headers: { 'user-agent': 'ribo' }, ...tls }, resolve);
+    const request = client.get(url, { headers: { 'user-agent': 'ribo', ...conditions }, ...tls }, resolve);
     request.on('error', reject);
   });
 }
@@ -61,20 +62,38 @@ function fileNameFor(url: URL, response: http.IncomingMessage): string {
  * hashed on the way. The file gets mode 0600 and the Last-Modified time, as
  * Docker gives it (else `fallbackTime`); a --checksum that does not match fails with nothing kept.
  * A CA for a private https server is added with NODE_EXTRA_CA_CERTS.
+ * With `cache`, the last download of the URL is asked about rather than
+ * fetched again (If-None-Match / If-Modified-Since); a 304 uses it.
  */
-export async function downloadUrl(source: string, dir: string, checksum: string | undefined, fallbackTime: Date): Promise<Download> {
+export async function downloadUrl(source: string, dir: string, checksum: string | undefined, fallbackTime: Date, cache?: DownloadCache): Promise<Download> {
+  const kept = await cache?.get(source);
+  if (kept && checksum && kept.meta.digest === checksum) {
+    const restored = await restoreKept(kept, dir, fallbackTime);
+    if (restored) return restored;
+  }
+  const conditions: Record<string, string> = {};
+  if (kept?.meta.etag) conditions['if-none-match'] = kept.meta.etag;
+  if (kept?.meta.lastModified) conditions['if-modified-since'] = kept.meta.lastModified;
   let url = new URL(source);
   const trust = new TlsTrust();
-  let response = await get(url, trust).catch((error: Error) => {
+  let response = await get(url, trust, conditions).catch((error: Error) => {
     throw new AddSourceError(`ADD ${source}: the download failed (${error.message}). Check the URL and the network; for an https server with a private CA, point NODE_EXTRA_CA_CERTS at the CA's PEM file.`, { cause: error });
   });
-  for (let hops = 0; response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && response.headers.location; hops++) {
+  for (let hops = 0; response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && response.statusCode !== 304 && response.headers.location; hops++) {
     response.resume();
     if (hops >= MAX_REDIRECTS) throw new AddSourceError(`ADD ${source}: more than ${MAX_REDIRECTS} redirects.`);
     url = new URL(response.headers.location, url);
-    response = await get(url, trust).catch((error: Error) => {
+    response = await get(url, trust, conditions).catch((error: Error) => {
       throw new AddSourceError(`ADD ${source}: the download from ${url.href} failed (${error.message}).`, { cause: error });
     });
+  }
+  if (response.statusCode === 304 && kept) {
+    response.resume();
+    const restored = await restoreKept(kept, dir, fallbackTime);
+    if (restored && (!checksum || checksum === restored.digest)) return restored;
+    // The kept copy is damaged (or not what --checksum wants): fetch it whole.
+    await cache!.forget(source);
+    return downloadUrl(source, dir, checksum, fallbackTime);
   }
   if (response.statusCode !== 200) {
     response.resume();
@@ -102,7 +121,34 @@ export async function downloadUrl(source: string, dir: string, checksum: string 
   const modified = parsed && !Number.isNaN(parsed.getTime()) ? parsed : undefined;
   // Without Last-Modified the build's own timestamp keeps the result reproducible.
   await utimes(file, modified ?? fallbackTime, modified ?? fallbackTime);
+  const etag = typeof response.headers.etag === 'string' ? response.headers.etag : undefined;
+  if (cache && (etag || lastModified || checksum)) {
+    await cache.keep(source, { digest, name, modified: modified?.toISOString(), etag, lastModified }, file);
+  }
   return { dir, name, digest, modified };
+}
+
+/** The kept download copied into `dir` as a fresh download would be; undefined when its bytes no longer match its digest. */
+async function restoreKept(kept: { meta: KeptDownload; file: string }, dir: string, fallbackTime: Date): Promise<Download | undefined> {
+  await mkdir(dir, { recursive: true });
+  const file = path.join(dir, kept.meta.name);
+  const hash = createHash('sha256');
+  try {
+    const source = createReadStream(kept.file);
+    source.on('data', (chunk) => hash.update(chunk));
+    await pipeline(source, createWriteStream(file, { mode: 0o600 }));
+  } catch {
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  if (`sha256:${hash.digest('hex')}` !== kept.meta.digest) {
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  await chmod(file, 0o600);
+  const modified = kept.meta.modified ? new Date(kept.meta.modified) : undefined;
+  await utimes(file, modified ?? fallbackTime, modified ?? fallbackTime);
+  return { dir, name: kept.meta.name, digest: kept.meta.digest, modified };
 }
 
 type ArchiveKind = 'tar' | 'gzip' | 'bzip2' | 'xz' | 'zstd';

@@ -17,6 +17,7 @@ import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedSte
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
+import { DownloadCache } from './cache/download-cache.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
@@ -154,6 +155,7 @@ interface LayerStep {
 class StageBuilder {
   private readonly stageBuilds = new Map<number, Promise<StageState>>();
   private readonly cacheImports: CacheImport[];
+  private readonly downloads: DownloadCache;
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
@@ -169,6 +171,7 @@ class StageBuilder {
     private readonly contextDigests: FileDigestCache,
   ) {
     this.cacheImports = [...(opts.cacheFrom ?? []).map((dir) => new CacheDir(dir)), ...(opts.cacheImports ?? [])];
+    this.downloads = new DownloadCache(path.join(opts.store.root, 'cache', 'downloads'), opts.useCache ?? true);
   }
 
   private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
@@ -396,6 +399,7 @@ class StageBuilder {
       mountLayers: (layers, dir) => this.mountLayers(layers, dir),
       scratchDir: this.workRoot,
       contextDigests: this.contextDigests,
+      downloads: this.downloads,
       epoch: this.opts.epoch,
     }, command);
     return { ...planned, createdBy: `${command.original} # ribo` };

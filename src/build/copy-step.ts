@@ -11,6 +11,7 @@ import type { MountDriver } from '../runtime/overlay.js';
 import type { StepInputs } from './cache/build-cache.js';
 import { digestCopySources } from './cache/context-digest.js';
 import type { FileDigestCache } from './cache/file-digests.js';
+import type { DownloadCache } from './cache/download-cache.js';
 import { chownNeedsImage, resolveChown } from './chown.js';
 import { copyFromContext, copySkipFilter, parseChmod, resolveCopyMatches, type CopyRequest, type Owner } from './copy.js';
 import { archiveKind, downloadUrl, extractArchive, isGitSource, isUrlSource, type Download } from './add-source.js';
@@ -34,6 +35,8 @@ export interface CopyStepEnv {
   epoch: number;
   /** Content digests of context files remembered between builds. */
   contextDigests?: FileDigestCache;
+  /** The last download of each ADD URL, asked about before fetching again. */
+  downloads?: DownloadCache;
 }
 
 export interface PlannedStep {
@@ -91,7 +94,7 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
       fail(new Error(`ADD of a git repository (${source}) is not supported by this version of ribo; clone it in a RUN step or copy a checkout from the context.`));
     }
     if (command.kind === 'ADD' && isUrlSource(source)) {
-      const download = await downloadUrl(source, path.join(env.scratchDir, `download-${parts.length}-${Date.now()}`), command.checksum, new Date(env.epoch * 1000)).catch(fail);
+      const download = await downloadUrl(source, path.join(env.scratchDir, `download-${parts.length}-${Date.now()}`), command.checksum, new Date(env.epoch * 1000), env.downloads).catch(fail);
       inputs[`url ${source}`] = `${download.digest} ${download.name} ${download.modified?.toISOString() ?? ''}`;
       parts.push({ kind: 'url', download });
       matchCount++;

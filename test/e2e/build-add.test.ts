@@ -28,8 +28,18 @@ let httpsServer: https.Server;
 let httpUrl: string;
 let httpsUrl: string;
 
+/** /versioned.txt: its content and ETag change with `version`; it answers 304 to the current ETag. */
+let version = 1;
+const versionedRequests: Array<{ ifNoneMatch: string; status: number }> = [];
+
 function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (req.url === '/files/hello.txt') {
+  if (req.url === '/versioned.txt') {
+    const ifNoneMatch = String(req.headers['if-none-match'] ?? '');
+    const status = ifNoneMatch === `"v${version}"` ? 304 : 200;
+    versionedRequests.push({ ifNoneMatch, status });
+    res.writeHead(status, { etag: `"v${version}"` });
+    res.end(status === 200 ? `version ${version}\n` : undefined);
+  } else if (req.url === '/files/hello.txt') {
     res.writeHead(200, { 'content-type': 'text/plain', 'last-modified': LAST_MODIFIED.toUTCString() });
     res.end(BODY);
   } else if (req.url === '/moved') {
@@ -119,6 +129,34 @@ ADD --chmod=644 ${httpUrl}/download?id=7 /web/
     `checked.txt 600 0 ${LAST_MODIFIED.getTime() / 1000}`,
     `report.csv 644 0 ${EPOCH}`,
   ].join('\n'));
+});
+
+it('asks whether a URL changed (ETag) instead of downloading it again; --no-cache downloads; a kept --checksum asks nothing', async () => {
+  const dockerfile = (add: string) => writeFile(path.join(context, 'Dockerfile'), `FROM base:latest\n${add}\nRUN cat /v.txt > /copy.txt\n`);
+  const build = async (...flags: string[]) => (await riboOk(['build', '-q', ...flags, '-t', 'versioned:1', context], { root })).stdout.trim();
+  await dockerfile(`ADD ${httpUrl}/versioned.txt /v.txt`);
+  const first = await build();
+  expect(await sh('cat /copy.txt', 'versioned:1')).toBe('version 1');
+  expect(versionedRequests.at(-1)).toEqual({ ifNoneMatch: '', status: 200 });
+
+  // Unchanged: one conditional request answered 304, and every step cached.
+  expect(await build()).toBe(first);
+  expect(versionedRequests.at(-1)).toEqual({ ifNoneMatch: '"v1"', status: 304 });
+
+  version = 2;
+  expect(await build()).not.toBe(first);
+  expect(versionedRequests.at(-1)).toEqual({ ifNoneMatch: '"v1"', status: 200 });
+  expect(await sh('cat /copy.txt', 'versioned:1')).toBe('version 2');
+
+  await build('--no-cache');
+  expect(versionedRequests.at(-1)).toEqual({ ifNoneMatch: '', status: 200 });
+
+  // The kept copy has the digest asked for: no request, and the step runs from that copy.
+  const asked = versionedRequests.length;
+  await dockerfile(`ADD --checksum=sha256:${createHash('sha256').update('version 2\n').digest('hex')} ${httpUrl}/versioned.txt /v.txt`);
+  await build();
+  expect(versionedRequests.length).toBe(asked);
+  expect(await sh('cat /copy.txt', 'versioned:1')).toBe('version 2');
 });
 
 it('refuses a download whose --checksum does not match, and a missing URL, naming both', async () => {
