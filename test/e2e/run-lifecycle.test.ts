@@ -5,7 +5,7 @@
  * container, and the clean-up after ribo's monitor was killed.
  */
 import { execa } from 'execa';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type DriverName, type RiboOptions, type RuntimeName } from './harness.js';
 
@@ -171,6 +171,48 @@ describe('foreground containers', () => {
     expect(refused.stderr).toContain('--rm');
     expect(await psRow('rs-rm', { root })).toContain('Up ');
     await riboOk(['stop', 'rs-rm'], { root });
+  });
+
+  it('cp copies out of a running or exited container and into a stopped one, with docker cp\'s path rules', async () => {
+    const setup = 'mkdir -p /data/sub && echo one > /data/a.txt && echo two > /data/sub/b.txt && ln -s a.txt /data/link';
+    await riboOk(['run', '-d', '--name', 'cpc', 'hello', 'sh', '-c', `${setup}; trap "exit 0" TERM; while true; do sleep 0.1; done`], { root });
+    await until('the files', async () => (await ribo(['exec', 'cpc', 'cat', '/data/sub/b.txt'], { root })).stdout.trim() === 'two');
+    const out = await makeStore();
+    try {
+      // Out of the running container: a file, a directory as itself, a directory's contents, a symlink as a symlink.
+      await riboOk(['cp', 'cpc:/data/a.txt', `${out}/a-copy.txt`], { root });
+      await riboOk(['cp', 'cpc:/data', `${out}/`], { root });
+      await riboOk(['cp', 'cpc:/data/sub/.', `${out}/flat`], { root });
+      expect(await readFile(`${out}/a-copy.txt`, 'utf8')).toBe('one\n');
+      expect(await readFile(`${out}/data/sub/b.txt`, 'utf8')).toBe('two\n');
+      expect(await readFile(`${out}/flat/b.txt`, 'utf8')).toBe('two\n');
+      expect(await readlink(`${out}/data/link`)).toBe('a.txt');
+      const missing = await ribo(['cp', 'cpc:/nowhere', `${out}/x`], { root });
+      expect(missing.exitCode).toBe(1);
+      expect(missing.stderr).toContain('cpc:/nowhere does not exist');
+
+      const input = await makeContext({ 'in.txt': 'from the host\n', 'tree/c.txt': 'c\n' });
+      try {
+        const running = await ribo(['cp', `${input}/in.txt`, 'cpc:/data/'], { root });
+        expect(running.exitCode).toBe(2);
+        expect(running.stderr).toContain('ribo stop cpc');
+        await riboOk(['stop', 'cpc'], { root });
+        await riboOk(['cp', `${input}/in.txt`, 'cpc:/data/'], { root });
+        await riboOk(['cp', `${input}/tree`, 'cpc:/data'], { root });
+        await riboOk(['start', 'cpc'], { root });
+        await until('the restart', async () => (await psRow('cpc', { root }))?.includes('Up '));
+        expect((await riboOk(['exec', 'cpc', 'sh', '-c', 'cat /data/in.txt /data/tree/c.txt; stat -c "%u" /data/in.txt'], { root })).stdout).toBe('from the host\nc\n0');
+        // Out of an exited container too.
+        await riboOk(['stop', 'cpc'], { root });
+        await riboOk(['cp', 'cpc:/data/in.txt', `${out}/back.txt`], { root });
+        expect(await readFile(`${out}/back.txt`, 'utf8')).toBe('from the host\n');
+      } finally {
+        await execa('rm', ['-rf', input]);
+      }
+    } finally {
+      await removeStore(out);
+      await ribo(['rm', '-f', 'cpc'], { root });
+    }
   });
 
   it.each(['SIGTERM', 'SIGINT'] as const)('passes %s sent to ribo on to the container and returns its exit code', async (signal) => {

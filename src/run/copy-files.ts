@@ -1,0 +1,89 @@
+/**
+ * `ribo cp`: files between a container and the host, with docker cp's path
+ * rules (those of `cp -a`: a directory is copied as itself, `DIR/.` copies
+ * what is in it, an existing directory destination receives the source).
+ * Out of a container (running or not) the files are read through a fresh
+ * overlay of the container's writable layer over its image; into one the
+ * container must not run, and its own overlay is mounted for the copy.
+ * Container paths resolve as the container sees them (symlinks stay inside
+ * its root); copies out are owned by the user running ribo, copies in by root.
+ */
+import { execa } from 'execa';
+import { lstat, mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { RiboError, UsageError } from '../errors.js';
+import { copyFromContext } from '../build/copy.js';
+import { resolveInRoot } from '../build/root-path.js';
+import type { MountDriver } from '../runtime/overlay.js';
+import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
+
+export class CopyFilesError extends RiboError {}
+
+export interface CopyFilesEnv {
+  containers: ContainerStore;
+  driver: MountDriver;
+  /** A scratch directory for the mount; removed by the caller. */
+  scratch: string;
+}
+
+function assertOverlay(record: ContainerRecord, ref: string): void {
+  if (record.driver === 'copy') throw new UsageError(`Container ${ref} ran with the copying fallback driver; ribo cp needs one that ran with overlay or fuse-overlayfs.`);
+}
+
+/** Mounts `lowers` (with a throwaway upper, or the given one) at a new dir under `scratch`, runs `use`, unmounts. */
+async function withMounted<T>(env: CopyFilesEnv, dirs: { lowers: string[]; upper?: string; work?: string }, use: (rootfs: string) => Promise<T>): Promise<T> {
+  const base = path.join(env.scratch, `cp-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+  const upper = dirs.upper ?? path.join(base, 'upper');
+  const work = dirs.work ?? path.join(base, 'work');
+  const target = path.join(base, 'rootfs');
+  for (const dir of [upper, work, target]) await mkdir(dir, { recursive: true });
+  await env.driver.mount({ lowers: dirs.lowers, upper, work, target, volatile: false });
+  try {
+    return await use(target);
+  } finally {
+    await env.driver.unmount(target);
+    await rm(base, { recursive: true, force: true });
+  }
+}
+
+/** Copies SRC out of the container to `dest` on the host. */
+export async function copyFromContainer(env: CopyFilesEnv, ref: string, record: ContainerRecord, src: string, dest: string): Promise<void> {
+  assertOverlay(record, ref);
+  const dir = env.containers.dirOf(record.id);
+  await withMounted(env, { lowers: [path.join(dir, 'upper'), ...record.plan.lowers] }, async (rootfs) => {
+    // The last component is copied as it is (a symlink stays one); the rest resolves inside the container.
+    const contents = src.endsWith('/.');
+    const trimmed = contents ? src.slice(0, -2) : src.replace(/\/+$/, '');
+    const parent = await resolveInRoot(rootfs, path.posix.dirname(trimmed || '/'));
+    const base = path.posix.basename(trimmed);
+    const from = contents || base === '' ? `${await resolveInRoot(rootfs, trimmed || '/')}/.` : path.join(parent, base);
+    if (!(await lstat(from.endsWith('/.') ? from.slice(0, -2) : from).catch(() => undefined))) {
+      throw new CopyFilesError(`${ref}:${src} does not exist in the container.`);
+    }
+    const result = await execa('cp', ['-R', '-P', '--preserve=mode,timestamps,links', from, dest], { reject: false });
+    if (result.exitCode !== 0) throw new CopyFilesError(`Copying ${ref}:${src} to ${dest} failed: ${result.stderr.trim()}`);
+  });
+}
+
+/** Copies `src` from the host into the container at DEST; the container must not be running. */
+export async function copyIntoContainer(env: CopyFilesEnv, ref: string, record: ContainerRecord, src: string, dest: string): Promise<void> {
+  assertOverlay(record, ref);
+  if (monitorAlive(record)) {
+    throw new UsageError(`Container ${ref} is running; ribo cp copies into stopped containers only (its files would change under it). Stop it first (ribo stop ${ref}).`);
+  }
+  const source = path.resolve(src.endsWith('/.') ? src.slice(0, -2) : src);
+  const info = await lstat(source).catch(() => undefined);
+  if (!info) throw new CopyFilesError(`${src} does not exist.`);
+  const dir = env.containers.dirOf(record.id);
+  await withMounted(env, { lowers: record.plan.lowers, upper: path.join(dir, 'upper'), work: path.join(dir, 'work') }, async (rootfs) => {
+    const containerDest = dest.startsWith('/') ? dest : `/${dest}`;
+    const destInfo = await lstat(await resolveInRoot(rootfs, containerDest)).catch(() => undefined);
+    if (!destInfo && containerDest.endsWith('/')) throw new CopyFilesError(`${ref}:${dest} is not a directory in the container; create it, or name the file to write without the trailing /.`);
+    let target = containerDest;
+    if (info.isDirectory()) {
+      // DIR/. or a new destination: the contents; an existing directory: DIR inside it.
+      target = src.endsWith('/.') || !destInfo ? `${containerDest.replace(/\/+$/, '')}/` : `${path.posix.join(containerDest, path.basename(source))}/`;
+    }
+    await copyFromContext({ contextDir: path.dirname(source), sources: [path.basename(source)], dest: target, rootfs, owner: { uid: 0, gid: 0 } });
+  });
+}
