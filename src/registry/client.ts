@@ -237,8 +237,7 @@ export class RegistryClient {
     });
   }
 
-  /** GET of a blob; the caller streams the body. */
-  /** GET of a blob; from `offset` on (HTTP Range) when it is not 0, which the registry may answer with the whole blob (200) anyway. */
+  /** GET of a blob, whose body the caller streams; from `offset` on (HTTP Range) when it is not 0, which the registry may answer with the whole blob (200) anyway. */
   async getBlob(repository: string, digest: string, offset = 0): Promise<HttpResponse> {
     const headers = offset > 0 ? { range: `bytes=${offset}-` } : undefined;
     const response = await this.request({ method: 'GET', path: `${repository}/blobs/${digest}`, scopes: [pullScope(repository)], headers });
