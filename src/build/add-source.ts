@@ -91,9 +91,9 @@ export async function downloadUrl(source: string, dir: string, checksum: string 
     response.resume();
     const restored = await restoreKept(kept, dir, fallbackTime);
     if (restored && (!checksum || checksum === restored.digest)) return restored;
-    // The kept copy is damaged (or not what --checksum wants): fetch it whole.
+    // The kept copy is damaged (or not what --checksum wants): forget it, fetch the file whole and keep that.
     await cache!.forget(source);
-    return downloadUrl(source, dir, checksum, fallbackTime);
+    return downloadUrl(source, dir, checksum, fallbackTime, cache);
   }
   if (response.statusCode !== 200) {
     response.resume();
