@@ -69,8 +69,12 @@ find_run_plan() {
   fi
   case $_root in /*) ;; *) _root=$PWD/$_root ;; esac
   _plan=$_root/run-plans/$_runtime/$_image.plan
-  # A plan older than the store's tags, or than this ribo, may be wrong.
+  # A plan older than the store's tags, or than any part of ribo that writes or
+  # reads plans (the CLI, compiled or bundled, the bundle templates, this
+  # file and bin/ribo), may be wrong. `test -nt` is a builtin: no subprocess.
   [ -f "$_plan" ] && [ "$_plan" -nt "$_root/index.json" ] && [ "$_plan" -nt "$_app/dist/src/cli/ribo.cjs" ] \
+    && [ "$_plan" -nt "$_app/dist/src/cli/main.js" ] && [ "$_plan" -nt "$_app/dist/src/run/run-plan.js" ] \
+    && [ "$_plan" -nt "$_app/bin/run-plan.sh" ] && [ "$_plan" -nt "$_app/bin/ribo" ] \
     && [ "$_plan" -nt "$_app/bundles/config.json" ] && [ "$_plan" -nt "$_app/bundles/seccomp.json" ] || return 0
   plan=$_plan
 }
@@ -79,12 +83,14 @@ find_run_plan() {
 # Only called before the container exists.
 run_with_node() {
   [ -z "${_lock_held:-}" ] || exec 9<&-
+  [ -z "${_names_locked:-}" ] || exec 8<&-
   unset RIBO_PLANNED_RUN
   exec node "$self" "$@"
 }
 
 # Sets `name` to a random name of the kind Node gives (containers.ts), one no
-# container of the store has; $1 and $2 are random hex digits.
+# container of the store has; $1 and $2 are random hex digits. Called holding
+# containers.lock, until the record is written, as Node does.
 pick_name() {
   _hex1=$1 _hex2=$2 _tries=0
   while :; do
@@ -98,23 +104,48 @@ pick_name() {
   done
 }
 
-# Sets j_monitor_start to the start time of this shell (field 22 of
-# /proc/PID/stat), which with its pid identifies the container's monitor in
-# the record (store/owner.ts).
-monitor_start_time() {
-  read -r _stat </proc/$$/stat
+# Sets _start to the start time of process $1 (field 22 of /proc/PID/stat),
+# which with its pid identifies a process in a record (store/owner.ts); fails
+# when the process is gone (zombies count as gone).
+process_start() {
+  read -r _stat 2>/dev/null </proc/$1/stat || return 1
   # The command name, field 2, may hold spaces: count from after its ')'.
   # shellcheck disable=SC2086
   set -- ${_stat##*) }
+  case $1 in Z | X) return 1 ;; esac
   shift 19
-  j_monitor_start=$1
+  _start=$1
+}
+
+# Replaces the container's record as Node does (containers.ts): a temp file
+# renamed over state.json, so no reader ever sees half of one.
+save_record() {
+  write_record >"$dir/state.json.$$.tmp" && mv -f "$dir/state.json.$$.tmp" "$dir/state.json"
+}
+
+# Records the container's process (pid and start time) once the runtime has
+# written its pid file, as run/supervise.ts does: from then on the record names
+# it even after this shell is gone. Until then readers take the pid from the
+# pid file themselves (containers.ts). Gives up when the runtime exits first.
+record_pid() {
+  while :; do
+    _pid=
+    # crun writes the pid without a newline: read fails at the end but sets _pid.
+    read -r _pid 2>/dev/null <"$dir/container.pid"
+    [ -z "$_pid" ] || break
+    process_start "$_runtime_pid" || return 0
+    sleep 0.002
+  done
+  process_start "$_pid" || return 0
+  j_pid="{\"pid\": $_pid, \"start\": $_start}"
+  save_record
 }
 
 # Takes ribo's arguments (as find_run_plan saw them).
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 1 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 2 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
 
   # The container's command: the words after the image, or the image's default.
   parse_plain_run "$@" || run_with_node "$@"
@@ -140,7 +171,13 @@ run_planned() {
   flock --shared --wait 30 9 || run_with_node "$@"
   for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || run_with_node "$@"; done
 
-  # A new container: 64 hex digits of id, a free random name.
+  # A new container: 64 hex digits of id, a free random name chosen under
+  # containers.lock, the lock Node's ContainerStore.create takes, and held
+  # until the record is there for others to see.
+  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
+  exec 8>>"$plan_root/containers.lock" || run_with_node "$@"
+  _names_locked=1
+  flock --exclusive --wait 30 8 || run_with_node "$@"
   IFS=- read -r _a _b _c _d _e </proc/sys/kernel/random/uuid
   IFS=- read -r _f _g _h _i _j </proc/sys/kernel/random/uuid
   id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
@@ -150,24 +187,32 @@ run_planned() {
   dir=$plan_root/containers/$id
   mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/bundle" || run_with_node "$@"
 
+  # The record (status running, the shell as the monitor, no pid yet); it keeps
+  # the layers from `ribo prune` once the in-use lock is released.
+  j_monitor_pid=$$
+  process_start $$
+  j_monitor_start=$_start
+  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/rootfs\"" j_args=$_args j_pid=null
+  if ! save_record; then
+    rm -rf "$dir"
+    run_with_node "$@"
+  fi
+  exec 8<&- 9<&-
+  _names_locked= _lock_held=
+
   if [ -n "$plan_hide_unified" ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
     if [ "$plan_hide_unified" = mount ]; then mount -t tmpfs -o mode=0755 ribo-hide-unified /sys/fs/cgroup/unified
     else umount /sys/fs/cgroup/unified
     fi
   fi
+  # plan_lowerdir holds each layer once (image/layers.ts, lowerDirs).
   if ! (cd "$plan_layers" && mount -t overlay overlay -o "lowerdir=$plan_lowerdir,upperdir=$dir/upper,workdir=$dir/work$plan_overlay_options" "$dir/rootfs"); then
     rm -rf "$dir"
     run_with_node "$@"
   fi
 
-  # From here the container exists: its record, then the runtime.
-  j_monitor_pid=$$
-  monitor_start_time
-  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/rootfs\"" j_args=$_args
-  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
+  # From here the container exists: its bundle, then the runtime.
   write_config >"$dir/bundle/config.json"
-  write_record >"$dir/state.json"
-  exec 9<&-
 
   # Without -t a container's output goes to pipes, never to ribo's terminal,
   # as with docker (programs format for a pipe). Copiers started in the
@@ -192,6 +237,7 @@ run_planned() {
     # shellcheck disable=SC2064
     trap "kill -$_signal $_runtime_pid 2>/dev/null" "$_signal"
   done
+  record_pid
   while :; do
     wait "$_runtime_pid"
     _status=$?

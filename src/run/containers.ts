@@ -51,8 +51,11 @@ export interface ContainerRecord {
   status: ContainerStatus;
   /** The process in ribo's namespaces that holds the overlay mount and waits for the container. */
   monitor: ProcessIdentity;
-  /** The container's first process, as seen from the host. */
-  pid?: ProcessIdentity;
+  /**
+   * The container's first process, as seen from the host. A planned run
+   * (bin/run-plan.sh) records null until the runtime's pid file names it.
+   */
+  pid?: ProcessIdentity | null;
   startedAt?: string;
   finishedAt?: string;
   exitCode?: number;

@@ -16,10 +16,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
+import type { ProcessIdentity } from '../store/owner.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 1;
+export const RUN_PLAN_FORMAT = 2;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -105,6 +106,8 @@ const MARKERS = {
   RUNTIME_ID: 'j_runtime_id',
   MONITOR_PID: 'j_monitor_pid',
   MONITOR_START: 'j_monitor_start',
+  /** The container's process as JSON: null until the runtime's pid file names it. */
+  PID: 'j_pid',
   HOSTNAME: 'j_hostname',
   ROOTFS: 'j_rootfs',
 } as const;
@@ -147,7 +150,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   if (inputs.bundleSpec.terminal || inputs.bundleSpec.init) return false;
 
   const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
-  const { pid: _pid, exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
+  const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
   const record: ContainerRecord = {
     ...kept,
     id: marker('ID'),
@@ -157,6 +160,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     runtimeId: marker('RUNTIME_ID'),
     status: 'running',
     monitor: { pid: marker('MONITOR_PID') as unknown as number, start: marker('MONITOR_START') as unknown as number },
+    pid: marker('PID') as unknown as ProcessIdentity,
     startedAt: marker('NOW'),
     plan: { ...kept.plan, spec: { ...kept.plan.spec, args: [marker('ARGS')] } },
   };

@@ -107,7 +107,7 @@ describe('writeRunPlan', () => {
 
   /** Sources the plan in sh with the per-run variables set, and prints config.json and the record. */
   async function render(file: string): Promise<{ config: Record<string, any>; record: Record<string, any>; variables: Record<string, string> }> {
-    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"'
+    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}'
       write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_lowerdir" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options"`;
     const { stdout } = await execa('sh', ['-c', script, file, root]);
     const [lowerdir, defaultArgs, entrypoint, runtimeOptions] = stdout.split('\n');
@@ -126,7 +126,7 @@ describe('writeRunPlan', () => {
     expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
     expect(config.hostname).toBe('ID12');
     expect(config.root.path).toBe('/x/rootfs');
-    expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, autoRemove: true });
+    expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, pid: { pid: 789, start: 1011 }, autoRemove: true });
     expect(record.plan.spec.args).toEqual(['echo', "it's"]);
     expect(variables.lowerdir).toBe(`${'2'.repeat(64)}:${'1'.repeat(64)}`);
     expect(JSON.parse(`[${variables.defaultArgs}]`)).toEqual(['/bin/sh', '-c', "echo 'it''s' \"quoted\""]);
