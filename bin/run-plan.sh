@@ -123,19 +123,21 @@ save_record() {
   write_record >"$dir/state.json.$$.tmp" && mv -f "$dir/state.json.$$.tmp" "$dir/state.json"
 }
 
-# Records the container's process (pid and start time) once the runtime has
-# written its pid file, as run/supervise.ts does: from then on the record names
-# it even after this shell is gone. Until then readers take the pid from the
-# pid file themselves (containers.ts). Gives up when the runtime exits first.
+# One look at the runtime's pid file: once it names the container's process,
+# records its pid and start time, as run/supervise.ts does, so the record names
+# the process even after this shell is gone (until then readers take the pid
+# from the pid file themselves, containers.ts). Otherwise starts a 2 ms timer
+# whose end (SIGCHLD, trapped) wakes the shell's `wait` to look again: no
+# polling delays noticing the runtime's exit.
 record_pid() {
-  while :; do
-    _pid=
-    # crun writes the pid without a newline: read fails at the end but sets _pid.
-    read -r _pid 2>/dev/null <"$dir/container.pid"
-    [ -z "$_pid" ] || break
-    process_start "$_runtime_pid" || return 0
-    sleep 0.002
-  done
+  _pid=
+  # crun writes the pid without a newline: read fails at the end but sets _pid.
+  read -r _pid 2>/dev/null <"$dir/container.pid"
+  if [ -z "$_pid" ]; then
+    sleep 0.002 </dev/null >/dev/null 2>&1 &
+    return 0
+  fi
+  _pid_known=1
   process_start "$_pid" || return 0
   j_pid="{\"pid\": $_pid, \"start\": $_start}"
   save_record
@@ -237,13 +239,17 @@ run_planned() {
     # shellcheck disable=SC2064
     trap "kill -$_signal $_runtime_pid 2>/dev/null" "$_signal"
   done
-  record_pid
+  # `wait` returns early for a trapped signal (the runtime still runs: wait
+  # again) and, with CHLD trapped, when record_pid's timer ends.
+  _pid_known=
+  trap : CHLD
   while :; do
+    [ -n "$_pid_known" ] || record_pid
     wait "$_runtime_pid"
     _status=$?
     kill -0 "$_runtime_pid" 2>/dev/null || break
   done
-  trap - INT TERM HUP QUIT USR1 USR2
+  trap - INT TERM HUP QUIT USR1 USR2 CHLD
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
 
