@@ -126,15 +126,16 @@ save_record() {
 # One look at the runtime's pid file: once it names the container's process,
 # records its pid and start time, as run/supervise.ts does, so the record names
 # the process even after this shell is gone (until then readers take the pid
-# from the pid file themselves, containers.ts). Otherwise starts a 2 ms timer
-# whose end (SIGCHLD, trapped) wakes the shell's `wait` to look again: no
-# polling delays noticing the runtime's exit.
+# from the pid file themselves, containers.ts). Otherwise starts a 20 ms timer
+# (Node's interval, runtime/container.ts) whose end (SIGCHLD, trapped) wakes
+# the shell's `wait` to look again: the runtime's exit is noticed at once, and
+# a short container is gone before the first look, which then costs nothing.
 record_pid() {
   _pid=
   # crun writes the pid without a newline: read fails at the end but sets _pid.
   read -r _pid 2>/dev/null <"$dir/container.pid"
   if [ -z "$_pid" ]; then
-    sleep 0.002 </dev/null >/dev/null 2>&1 &
+    sleep 0.02 </dev/null >/dev/null 2>&1 &
     return 0
   fi
   _pid_known=1
