@@ -7,7 +7,7 @@
  * used once the image it describes has changed.
  */
 import { execa } from 'execa';
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
 import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
 
@@ -142,6 +142,18 @@ describe('planned runs', () => {
     await execa('rm', ['-rf', changed]);
     expect((await riboOk(['run', '--rm', 'plan-retag'], opts())).stdout).toBe('v2');
     expect((await riboOk(['run', '--rm', 'plan-retag', 'id', '-u'], opts())).stdout).toBe('0');
+  });
+
+  it.each(['bin/run-plan.sh', 'bin/ribo', 'dist/src/cli/main.js', 'dist/src/run/run-plan.js'])('is not used once %s is newer', async (file) => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const before = (await stat(planFile('plan-app'))).mtimeMs;
+    // Changed after the plan was written, as an update of ribo would.
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const now = new Date();
+    await utimes(path.join(APP_DIR, file), now, now);
+    // The plan is ignored: Node does the run, and writes a new plan.
+    expect((await riboOk(['run', '--rm', 'plan-app'], opts())).stdout).toBe('v1');
+    expect((await stat(planFile('plan-app'))).mtimeMs).toBeGreaterThan(before);
   });
 
   it('after rmi and prune, an image built again under the same name runs', async () => {
