@@ -128,5 +128,5 @@ it('refuses an upper-case repository, naming the reference', async () => {
   cleanups.push(() => execa('rm', ['-rf', context]));
   const built = await ribo(['build', context], opts());
   expect(built.exitCode).not.toBe(0);
-  expect(built.stderr).toContain('"docker.io/RefBase" is not a valid image reference');
+  expect(built.stderr).toMatch(/Dockerfile:1: "docker\.io\/RefBase" is not a valid image reference: the repository "RefBase" must be lower-case/);
 });
