@@ -1,9 +1,10 @@
 import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/commands.js';
+import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '../dockerfile/commands.js';
 import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
+import { InvalidImageRefError } from '../oci/reference.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
@@ -225,7 +226,7 @@ class StageBuilder {
       const parent = await this.buildStage(this.stages[base.index]!);
       return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
     }
-    const image = await this.resolveImage(base.ref);
+    const image = await this.resolveImage(base.ref, stage.location);
     // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
     const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
@@ -347,7 +348,7 @@ class StageBuilder {
       contextDigests: this.contextDigests,
       workingDir: config.WorkingDir || '/',
       secrets: this.opts.secrets ?? new Map(),
-      resolveFrom: (from) => this.copySource(from),
+      resolveFrom: (from) => this.copySource(from, command.location),
       mountLayers: (layers, dir) => this.mountLayers(layers, dir),
       processEnv: this.opts.processEnv ?? process.env,
     }, command.mounts, command.location);
@@ -388,7 +389,7 @@ class StageBuilder {
   }
 
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
-    const from = command.from !== undefined ? await this.copySource(command.from) : undefined;
+    const from = command.from !== undefined ? await this.copySource(command.from, command.location) : undefined;
     const planned = await planCopyStep({
       driver: this.opts.driver,
       contextDir: this.opts.contextDir,
@@ -406,21 +407,22 @@ class StageBuilder {
   }
 
   /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
-  private async copySource(from: string): Promise<{ layers: LayerRef[]; key: string }> {
+  private async copySource(from: string, location: SourceLocation): Promise<{ layers: LayerRef[]; key: string }> {
     const stage = this.stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
     if (stage) {
       const built = await this.buildStage(stage);
       return { layers: built.layers, key: built.cacheKey };
     }
-    const image = await this.resolveImage(from);
+    const image = await this.resolveImage(from, location);
     return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
   }
 
   /** An image from the store, pulled first when it is not there and a registry may have it. */
-  private async resolveImage(ref: string) {
+  private async resolveImage(ref: string, location: SourceLocation) {
     try {
       return await this.opts.store.resolveImage(ref);
     } catch (error) {
+      if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
       const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !this.opts.pullImage) throw error;
       return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store));

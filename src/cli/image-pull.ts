@@ -4,7 +4,8 @@
  * references and image ids are read from where they name.
  */
 import { RiboError, UsageError } from '../errors.js';
-import { formatRef, parseRegistryRef, pullImage, type RegistryRef } from '../registry/index.js';
+import { canonicalRef, parseImageRef, type ImageRef } from '../oci/reference.js';
+import { pullImage } from '../registry/index.js';
 import { ImageNotFoundError, type Store } from '../store/index.js';
 import { openRegistries, stderrProgress } from './registry-options.js';
 
@@ -32,9 +33,9 @@ const TRANSPORT_OR_ID = /^(oci|oci-archive):|^sha256:|^[0-9a-f]{12,64}$/;
 export async function ensureImage(opts: { store: Store; image: string; policy: PullPolicy; argv: Record<string, unknown>; env: NodeJS.ProcessEnv }): Promise<string> {
   const { store, image, policy } = opts;
   if (policy === 'never' || TRANSPORT_OR_ID.test(image)) return image;
-  let ref: RegistryRef;
+  let ref: ImageRef;
   try {
-    ref = parseRegistryRef(image);
+    ref = parseImageRef(image);
   } catch {
     return image; // not a registry name: running it says what is wrong
   }
@@ -47,12 +48,12 @@ export async function ensureImage(opts: { store: Store; image: string; policy: P
   const registries = openRegistries(opts.argv, opts.env);
   const progress = stderrProgress();
   try {
-    progress.line(missing ? `${image} is not in the store; pulling ${formatRef(ref)}` : `Pulling ${formatRef(ref)}`);
+    progress.line(missing ? `${image} is not in the store; pulling ${canonicalRef(ref)}` : `Pulling ${canonicalRef(ref)}`);
     const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress });
     return ref.digest ? result.manifest.digest : image;
   } catch (error) {
     if (!missing) throw error;
-    throw new ImagePullError(`No image "${image}" in the store (\`ribo images\` lists what it has), and pulling ${formatRef(ref)} failed: ${(error as Error).message}`, { cause: error });
+    throw new ImagePullError(`No image "${image}" in the store (\`ribo images\` lists what it has), and pulling ${canonicalRef(ref)} failed: ${(error as Error).message}`, { cause: error });
   } finally {
     progress.close();
     registries.close();
@@ -60,7 +61,7 @@ export async function ensureImage(opts: { store: Store; image: string; policy: P
 }
 
 /** How to run `image` from the store as it is, or the ImageNotFoundError that says it is not there. */
-async function localReference(store: Store, image: string, ref: RegistryRef): Promise<string | ImageNotFoundError> {
+async function localReference(store: Store, image: string, ref: ImageRef): Promise<string | ImageNotFoundError> {
   // NAME@DIGEST is not a tag: the store has it when it holds that manifest.
   const reference = ref.digest ?? image;
   try {

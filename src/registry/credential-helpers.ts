@@ -9,7 +9,7 @@
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
 import type { Credentials } from './credentials.js';
-import { DOCKER_HUB } from './reference.js';
+import { DOCKER_HUB } from '../oci/reference.js';
 
 export class CredentialHelperError extends RiboError {}
 

@@ -2,7 +2,7 @@ import { mkdir, readFile, rename, rm } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
-import { DOCKER_HUB } from './reference.js';
+import { DOCKER_HUB } from '../oci/reference.js';
 import { helperErase, helperGet, helperStore } from './credential-helpers.js';
 
 export interface Credentials {

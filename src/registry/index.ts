@@ -5,7 +5,7 @@ export { RegistryClient, type ClientOptions, withRetry } from './client.js';
 export { CredentialStore, type Credentials } from './credentials.js';
 export { RegistryAuthError, RegistryContentError, RegistryHttpError, RegistryNetworkError, ManifestUnknownError } from './errors.js';
 export { TransferProgress, humanBytes, type ProgressOut } from './progress.js';
-export { parseRegistryRef, formatRef, storeName, isLoopbackRegistry, registryOfLoginArg, type RegistryRef } from './reference.js';
+export { isLoopbackRegistry, registryOfLoginArg } from './reference.js';
 export { pullImage, fetchBlob, parsePlatform, selectPlatform, MANIFEST_ACCEPT, type PullResult } from './pull.js';
 export { pushImage, pushBlob, DEFAULT_CHUNK_SIZE, type PushResult } from './push.js';
 

@@ -9,7 +9,7 @@ import { withRetry, type RegistryClient } from './client.js';
 import type { HttpResponse } from './http.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
-import { formatRef, storeName, type RegistryRef } from './reference.js';
+import { canonicalRef, type ImageRef } from '../oci/reference.js';
 
 export const MANIFEST_ACCEPT = [MediaType.imageIndex, MediaType.dockerManifestList, MediaType.imageManifest, MediaType.dockerManifest] as const;
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
@@ -19,7 +19,7 @@ const DEFAULT_JOBS = 4;
 export interface PullOptions {
   store: Store;
   client: RegistryClient;
-  ref: RegistryRef;
+  ref: ImageRef;
   /** Which image of a multi-platform index; default the host's. */
   platform?: Platform;
   progress: TransferProgress;
@@ -67,15 +67,15 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
     const chosen = selectPlatform(index.manifests ?? [], platform);
     if (!chosen) {
       const offered = (index.manifests ?? []).map((m) => m.platform && [m.platform.os, m.platform.architecture, m.platform.variant].filter(Boolean).join('/')).filter(Boolean);
-      throw new RegistryContentError(`${formatRef(ref)} has no image for ${[platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')}; it offers ${offered.join(', ') || 'none'}. Choose one with --platform.`);
+      throw new RegistryContentError(`${canonicalRef(ref)} has no image for ${[platform.os, platform.architecture, platform.variant].filter(Boolean).join('/')}; it offers ${offered.join(', ') || 'none'}. Choose one with --platform.`);
     }
     fetched = await client.getManifest(ref.repository, chosen.digest, MANIFEST_ACCEPT);
   }
   if (!IMAGE_TYPES.includes(fetched.mediaType)) {
-    throw new UnsupportedRegistryManifestError(`${formatRef(ref)} is a ${fetched.mediaType || 'manifest without a media type'}, which ribo cannot pull; it pulls OCI and Docker schema 2 images and indexes. (Docker schema 1 images are obsolete: push them again with a current tool.)`);
+    throw new UnsupportedRegistryManifestError(`${canonicalRef(ref)} is a ${fetched.mediaType || 'manifest without a media type'}, which ribo cannot pull; it pulls OCI and Docker schema 2 images and indexes. (Docker schema 1 images are obsolete: push them again with a current tool.)`);
   }
   const manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
-  if (!manifest.config || !Array.isArray(manifest.layers)) throw new RegistryContentError(`The manifest of ${formatRef(ref)} has no config or layers; it is not an image.`);
+  if (!manifest.config || !Array.isArray(manifest.layers)) throw new RegistryContentError(`The manifest of ${canonicalRef(ref)} has no config or layers; it is not an image.`);
 
   const sources = new BlobSources(store.root);
   const blobs = uniqueBlobs([manifest.config, ...manifest.layers.filter((layer) => !layer.urls?.length)]);
@@ -92,14 +92,15 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
 
   const config = await store.readJSON<ImageConfig>(manifest.config.digest);
   if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
-    throw new RegistryContentError(`${formatRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
+    throw new RegistryContentError(`${canonicalRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
   }
   // The manifest's own bytes, unchanged, so its digest stays the registry's.
   const writer = await store.ingest();
   writer.stream.write(fetched.bytes);
   const stored = await writer.commit({ digest: fetched.digest, size: fetched.bytes.length });
   const descriptor: Descriptor = { mediaType: fetched.mediaType, digest: stored.digest, size: stored.size };
-  const name = storeName(ref);
+  // Tagged under the familiar name ("alpine:3"), as every image in the store is; a digest-only pull tags nothing.
+  const name = ref.tag ? canonicalRef({ ...ref, digest: undefined }) : undefined;
   if (name) await store.tag(name, descriptor);
   return { manifest: descriptor, name, fetched: missing.length, present };
 }
@@ -157,7 +158,7 @@ export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 're
             }
             // A connection cut mid-body is worth another try, from where it stopped.
             if (error instanceof Error && !(error instanceof CancelledError) && /aborted|ECONNRESET|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`)) {
-              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${formatRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
+              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${canonicalRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
             }
             await discard();
             throw error;
@@ -225,9 +226,9 @@ function receiveBody(response: HttpResponse, writer: BlobWriter, blob: Descripto
   });
 }
 
-function blobMismatch(blob: Descriptor, ref: RegistryRef, received: number): RegistryContentError {
+function blobMismatch(blob: Descriptor, ref: ImageRef, received: number): RegistryContentError {
   return new RegistryContentError(
-    `Blob ${blob.digest} of ${formatRef(ref)}, as the registry served it, does not match its digest and size (${blob.size} bytes; got ${received} bytes${received === blob.size ? ' with other content' : ''}). ` +
+    `Blob ${blob.digest} of ${canonicalRef(ref)}, as the registry served it, does not match its digest and size (${blob.size} bytes; got ${received} bytes${received === blob.size ? ' with other content' : ''}). ` +
       `The registry's copy is corrupt or something on the way altered it. Nothing of it was stored and the image was not tagged; pull again, or push the image to the registry again.`,
   );
 }

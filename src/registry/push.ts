@@ -9,7 +9,7 @@ import { withRetry, type RegistryClient } from './client.js';
 import { RegistryContentError, RegistryHttpError } from './errors.js';
 import { errorDetail } from './http.js';
 import type { TransferProgress } from './progress.js';
-import { formatRef, type RegistryRef } from './reference.js';
+import { canonicalRef, type ImageRef } from '../oci/reference.js';
 
 /** Blobs larger than this go up in chunks of this size unless --chunk-size says otherwise. */
 export const DEFAULT_CHUNK_SIZE = 64 * 1024 * 1024;
@@ -21,7 +21,7 @@ export interface PushOptions {
   /** The manifest to push, as stored. */
   manifest: Descriptor;
   /** Where to: repository and tag (or digest) in the client's registry. */
-  ref: RegistryRef;
+  ref: ImageRef;
   progress: TransferProgress;
   /** Blobs above this size are uploaded in PATCH chunks of this size; 0: always in one request. */
   chunkSize?: number;
@@ -124,7 +124,7 @@ async function uploadChunked(opts: Omit<PushOptions, 'manifest'>, blob: Descript
       'content-length': String(end - start + 1),
       'content-range': `${start}-${end}`,
     }, fileBody(opts, blob, { start, end }));
-    if (response.status !== 202) throw new RegistryHttpError(response, await errorDetail(response), `Uploading bytes ${start}-${end} of ${blob.digest} to ${formatRef(opts.ref)} failed.`);
+    if (response.status !== 202) throw new RegistryHttpError(response, await errorDetail(response), `Uploading bytes ${start}-${end} of ${blob.digest} to ${canonicalRef(opts.ref)} failed.`);
     response.body.resume();
     next = opts.client.uploadLocation(response);
   }
@@ -138,6 +138,6 @@ async function finishUpload(opts: Omit<PushOptions, 'manifest'>, blob: Descripto
   const headers: Record<string, string> = range ? { 'content-type': 'application/octet-stream', 'content-length': String(blob.size) } : {};
   const body = range && blob.size > 0 ? fileBody(opts, blob, range) : undefined;
   const response = await opts.client.uploadRequest('PUT', url, opts.ref.repository, headers, body);
-  if (response.status !== 201) throw new RegistryHttpError(response, await errorDetail(response), `Uploading ${blob.digest} to ${formatRef(opts.ref)} failed.`);
+  if (response.status !== 201) throw new RegistryHttpError(response, await errorDetail(response), `Uploading ${blob.digest} to ${canonicalRef(opts.ref)} failed.`);
   response.body.resume();
 }

@@ -1,4 +1,4 @@
-import { RiboError, UsageError } from '../errors.js';
+import { RiboError } from '../errors.js';
 import type { Digest } from '../oci/image.js';
 
 /** A blob the caller expected is not in the store. */
@@ -54,16 +54,6 @@ export class AmbiguousImageError extends RiboError {
     super(
       `"${prefix}" matches ${matches.length} images (${matches.join(', ')}). ` +
         `Give more digits of the digest, or use the image's name.`,
-    );
-  }
-}
-
-/** An image reference that does not follow the Docker reference grammar. */
-export class InvalidImageRefError extends UsageError {
-  constructor(readonly ref: string, reason: string) {
-    super(
-      `"${ref}" is not a valid image reference: ${reason}. ` +
-        `Use NAME[:TAG], where NAME is lower-case path components like "localhost/app" and TAG is up to 128 letters, digits, "_", "." or "-" (for example "app:1.0").`,
     );
   }
 }

@@ -1,13 +1,12 @@
 export { Store, type ResolvedImage, type ImageSummary } from './store.js';
 export type { BlobWriter } from './blob-writer.js';
-export { dockerHubName, normalizeImageRef, resolveStoreRoot } from './ref.js';
+export { resolveStoreRoot } from './root.js';
 export {
   AmbiguousImageError,
   BlobNotFoundError,
   CorruptBlobError,
   DigestMismatchError,
   ImageNotFoundError,
-  InvalidImageRefError,
   StoreInUseError,
   StoreLayoutError,
   StoreLockTimeoutError,

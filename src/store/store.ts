@@ -27,7 +27,7 @@ import {
 import { createFileIfAbsent, isErrno, removeTree, writeFileAtomic } from './fsutil.js';
 import { lockOpenFile, withStoreLock, type HeldLock } from './lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from './owner.js';
-import { dockerHubName, normalizeImageRef } from './ref.js';
+import { comparableName, familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
 
 export interface ResolvedImage {
   /** The normalized NAME:TAG the image was found by; absent when found by digest. */
@@ -327,7 +327,12 @@ export class Store {
     });
   }
 
-  /** Point `ref` (normalized to NAME:TAG) at `manifest`, replacing what it pointed at before. */
+  /**
+   * Point `ref` at `manifest`, replacing what it pointed at before. index.json
+   * names it in the familiar form ("hello:latest", "localhost/app:1"); an entry
+   * spelling the same name otherwise ("docker.io/library/hello:latest", from
+   * an earlier ribo) is replaced too.
+   */
   async tag(ref: string, manifest: Descriptor): Promise<void> {
     const name = normalizeImageRef(ref);
     await this.assertComplete(manifest);
@@ -339,20 +344,20 @@ export class Store {
       annotations: { ...manifest.annotations, [Annotation.refName]: name },
     };
     // A rebuild that changed nothing tags the same manifest again: leave index.json (and its lock) alone then.
-    const current = (await this.readIndex()).manifests.find((existing) => refNameOf(existing) === name);
-    if (current && JSON.stringify(current) === JSON.stringify(entry)) return;
+    const current = (await this.readIndex()).manifests.filter(namedAs(name));
+    if (current.length === 1 && JSON.stringify(current[0]) === JSON.stringify(entry)) return;
     await this.updateIndex((index) => {
-      index.manifests = index.manifests.filter((existing) => refNameOf(existing) !== name);
+      index.manifests = index.manifests.filter((existing) => !namedAs(name)(existing));
       index.manifests.push(entry);
     });
   }
 
-  /** Remove the tag `ref`; true if it existed. Blobs stay until garbage collection. */
+  /** Remove the tag `ref` (however index.json spells it); true if it existed. Blobs stay until garbage collection. */
   async untag(ref: string): Promise<boolean> {
     const name = normalizeImageRef(ref);
     return this.updateIndex((index) => {
       const before = index.manifests.length;
-      index.manifests = index.manifests.filter((existing) => refNameOf(existing) !== name);
+      index.manifests = index.manifests.filter((existing) => !namedAs(name)(existing));
       return index.manifests.length !== before;
     });
   }
@@ -369,20 +374,27 @@ export class Store {
     }
   }
 
-  /** Find an image by NAME[:TAG], by manifest digest, or by a unique digest prefix. */
+  /**
+   * Find an image by NAME[:TAG] (any spelling of it: "ubuntu",
+   * "docker.io/library/ubuntu:latest"), by NAME@DIGEST or a manifest digest,
+   * or by a unique digest prefix.
+   */
   async resolveImage(ref: string): Promise<ResolvedImage> {
     const index = await this.readIndex();
     if (DIGEST_OR_PREFIX.test(ref)) return this.resolveByDigest(index, ref.slice('sha256:'.length), ref);
     let name: string | undefined;
     try {
-      name = normalizeImageRef(ref);
+      const parsed = parseImageRef(ref);
+      // NAME@DIGEST pins content: the store has it when it holds that manifest (docker checks no more either).
+      if (parsed.digest) return this.resolveByDigest(index, parsed.digest.slice('sha256:'.length), ref);
+      name = familiarRef(parsed);
     } catch (error) {
       if (!SHORT_ID.test(ref)) throw error;
     }
-    // A local tag wins; else the short name may be an image pulled from Docker Hub.
-    for (const candidate of name === undefined ? [] : [name, dockerHubName(name)]) {
-      const tagged = candidate === undefined ? undefined : index.manifests.find((entry) => refNameOf(entry) === candidate);
-      if (tagged) return { ref: candidate, ...(await this.loadImage(tagged)) };
+    if (name !== undefined) {
+      // The familiar spelling first: a store from an earlier ribo may have both it and the full one.
+      const matches = index.manifests.filter(namedAs(name)).sort((a, b) => Number(refNameOf(b) === name) - Number(refNameOf(a) === name));
+      if (matches[0]) return { ref: name, ...(await this.loadImage(matches[0])) };
     }
     if (SHORT_ID.test(ref)) return this.resolveByDigest(index, ref, ref);
     throw new ImageNotFoundError(ref, this.root);
@@ -421,7 +433,8 @@ export class Store {
     const index = await this.readIndex();
     const summaries: ImageSummary[] = [];
     for (const entry of index.manifests) {
-      const ref = refNameOf(entry);
+      const stored = refNameOf(entry);
+      const ref = stored === undefined ? undefined : familiarSpelling(stored);
       const summary: ImageSummary = { ...(ref ? { ref } : {}), digest: entry.digest, size: entry.size };
       try {
         const { manifest, config } = await this.loadImage(entry);
@@ -487,6 +500,20 @@ export class Store {
 
 function refNameOf(descriptor: Descriptor): string | undefined {
   return descriptor.annotations?.[Annotation.refName];
+}
+
+/** Does this index.json entry carry the familiar NAME:TAG `name`, in any spelling? */
+function namedAs(name: string): (descriptor: Descriptor) => boolean {
+  const wanted = comparableName(name);
+  return (descriptor) => {
+    const stored = refNameOf(descriptor);
+    return stored !== undefined && (stored === name || (wanted !== undefined && comparableName(stored) === wanted));
+  };
+}
+
+/** A stored ref.name as users read it; names another tool wrote outside the grammar stay as they are. */
+function familiarSpelling(stored: string): string {
+  return comparableName(stored) === undefined ? stored : normalizeImageRef(stored);
 }
 
 async function isDirectory(target: string): Promise<boolean> {

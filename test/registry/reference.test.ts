@@ -1,46 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { parseRegistryRef, formatRef, storeName, isLoopbackRegistry, registryOfLoginArg } from '../../src/registry/reference.js';
+import { isLoopbackRegistry, registryOfLoginArg } from '../../src/registry/reference.js';
 import { parseChallenge } from '../../src/registry/client.js';
 import { parsePlatform, selectPlatform } from '../../src/registry/pull.js';
 import { CredentialStore } from '../../src/registry/credentials.js';
-import { dockerHubName } from '../../src/store/ref.js';
 import type { Descriptor } from '../../src/oci/image.js';
 
-const DIGEST = `sha256:${'a'.repeat(64)}`;
-
-describe('parseRegistryRef, as docker pull reads references', () => {
-  it.each([
-    ['alpine', 'docker.io', 'library/alpine', 'latest', undefined],
-    ['alpine:3.19', 'docker.io', 'library/alpine', '3.19', undefined],
-    ['user/app', 'docker.io', 'user/app', 'latest', undefined],
-    ['docker.io/alpine', 'docker.io', 'library/alpine', 'latest', undefined],
-    ['index.docker.io/library/alpine:edge', 'docker.io', 'library/alpine', 'edge', undefined],
-    ['localhost/app', 'localhost', 'app', 'latest', undefined],
-    ['localhost:5000/team/app:1.0', 'localhost:5000', 'team/app', '1.0', undefined],
-    ['127.0.0.1:5000/app', '127.0.0.1:5000', 'app', 'latest', undefined],
-    ['quay.io/org/app@' + DIGEST, 'quay.io', 'org/app', undefined, DIGEST],
-    ['ghcr.io/org/app:1@' + DIGEST, 'ghcr.io', 'org/app', '1', DIGEST],
-    ['[::1]:5000/app', '[::1]:5000', 'app', 'latest', undefined],
-  ])('%s', (input, registry, repository, tag, digest) => {
-    expect(parseRegistryRef(input)).toEqual({ registry, repository, tag, digest });
-  });
-
-  it('refuses what Docker refuses', () => {
-    for (const bad of ['Alpine', 'app@sha256:123', 'app:', 'a//b', 'app:-x', '']) expect(() => parseRegistryRef(bad)).toThrow(/not a valid image reference/);
-  });
-
-  it('names pulled images in full and finds Docker Hub names from short ones', () => {
-    expect(storeName(parseRegistryRef('alpine'))).toBe('docker.io/library/alpine:latest');
-    expect(storeName(parseRegistryRef('localhost:5000/app:1'))).toBe('localhost:5000/app:1');
-    expect(storeName(parseRegistryRef('app@' + DIGEST))).toBeUndefined();
-    expect(formatRef(parseRegistryRef('app@' + DIGEST))).toBe(`docker.io/library/app@${DIGEST}`);
-    expect(dockerHubName('hello:latest')).toBe('docker.io/library/hello:latest');
-    expect(dockerHubName('user/app:1')).toBe('docker.io/user/app:1');
-    expect(dockerHubName('localhost:5000/app:1')).toBeUndefined();
-  });
-
+describe('registry names', () => {
   it('allows plain http without asking only on loopback', () => {
     expect(isLoopbackRegistry('localhost:5000')).toBe(true);
     expect(isLoopbackRegistry('127.0.0.1:41234')).toBe(true);

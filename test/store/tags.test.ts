@@ -1,15 +1,15 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Annotation, MediaType, type ImageIndex } from '../../src/oci/image.js';
+import { Annotation, MediaType, type Descriptor, type ImageIndex } from '../../src/oci/image.js';
 import { sha256Of } from '../../src/oci/digest.js';
 import {
   AmbiguousImageError,
   BlobNotFoundError,
   ImageNotFoundError,
-  InvalidImageRefError,
   Store,
   UnsupportedManifestError,
 } from '../../src/store/index.js';
+import { InvalidImageRefError } from '../../src/oci/reference.js';
 import { makeTempDir, removeTempDir, writeSmallImage } from './support.js';
 
 async function readIndex(store: Store): Promise<ImageIndex> {
@@ -166,5 +166,77 @@ describe('Store tags', () => {
     const [summary] = await store.listImages();
     expect(summary!.ref).toBe('ok:latest');
     expect(summary!.problem).toContain(image.config.digest);
+  });
+});
+
+describe('Store tags spelled in different ways', () => {
+  let dir: string;
+  let store: Store;
+  beforeEach(async () => {
+    dir = makeTempDir('store-spellings');
+    store = await Store.open(path.join(dir, 'root'));
+  });
+  afterEach(() => removeTempDir(dir));
+
+  /** index.json as an earlier ribo (or a hand) wrote it: these names, verbatim. */
+  async function writeIndexNames(entries: Array<[string, Descriptor]>): Promise<void> {
+    const index = await readIndex(store);
+    index.manifests = entries.map(([name, manifest]) => ({ ...manifest, annotations: { [Annotation.refName]: name } }));
+    await fs.writeFile(path.join(store.root, 'index.json'), JSON.stringify(index));
+  }
+
+  it('finds an image tagged NAME:TAG by every spelling of its name', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('docker.io/library/hello:latest', image.manifest);
+    expect((await readIndex(store)).manifests.map((m) => m.annotations?.[Annotation.refName])).toEqual(['hello:latest']);
+    for (const ref of ['hello', 'hello:latest', 'library/hello', 'docker.io/hello', 'docker.io/library/hello:latest', 'index.docker.io/library/hello']) {
+      const resolved = await store.resolveImage(ref);
+      expect([ref, resolved.ref, resolved.manifestDescriptor.digest]).toEqual([ref, 'hello:latest', image.manifest.digest]);
+    }
+    await expect(store.resolveImage('localhost/hello')).rejects.toBeInstanceOf(ImageNotFoundError);
+    await expect(store.resolveImage('hello:1')).rejects.toBeInstanceOf(ImageNotFoundError);
+  });
+
+  it('reads full names an earlier ribo wrote for pulled images, and replaces them on the next tag', async () => {
+    const pulled = await writeSmallImage(store, { cmd: ['pulled'] });
+    const built = await writeSmallImage(store, { cmd: ['built'] });
+    await writeIndexNames([['docker.io/library/ubuntu:latest', pulled.manifest], ['docker.io/user/app:1', pulled.manifest]]);
+    for (const ref of ['ubuntu', 'docker.io/ubuntu', 'docker.io/library/ubuntu:latest']) {
+      expect((await store.resolveImage(ref)).manifestDescriptor.digest).toBe(pulled.manifest.digest);
+    }
+    expect((await store.resolveImage('user/app:1')).ref).toBe('user/app:1');
+    expect((await store.listImages()).map((image) => image.ref)).toEqual(['ubuntu:latest', 'user/app:1']);
+    await store.tag('ubuntu', built.manifest);
+    expect((await readIndex(store)).manifests.map((m) => [m.annotations?.[Annotation.refName], m.digest])).toEqual([
+      ['docker.io/user/app:1', pulled.manifest.digest],
+      ['ubuntu:latest', built.manifest.digest],
+    ]);
+    expect(await store.untag('docker.io/user/app:1')).toBe(true);
+    expect(await store.untag('user/app:1')).toBe(false);
+  });
+
+  it('prefers the familiar spelling when an old store has both, and untags both', async () => {
+    const short = await writeSmallImage(store, { cmd: ['short'] });
+    const full = await writeSmallImage(store, { cmd: ['full'] });
+    await writeIndexNames([['docker.io/library/hello:latest', full.manifest], ['hello:latest', short.manifest]]);
+    expect((await store.resolveImage('docker.io/hello')).manifestDescriptor.digest).toBe(short.manifest.digest);
+    expect(await store.untag('hello')).toBe(true);
+    expect((await readIndex(store)).manifests).toEqual([]);
+  });
+
+  it('resolves NAME@DIGEST by the digest, and refuses an upper-case repository', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('hello', image.manifest);
+    const resolved = await store.resolveImage(`docker.io/library/hello@${image.manifest.digest}`);
+    expect(resolved.manifestDescriptor.digest).toBe(image.manifest.digest);
+    await expect(store.resolveImage(`hello@${sha256Of('other')}`)).rejects.toBeInstanceOf(ImageNotFoundError);
+    await expect(store.resolveImage('docker.io/Hello')).rejects.toThrow(/"docker.io\/Hello" is not a valid image reference: the repository "Hello" must be lower-case/);
+    await expect(store.tag(`hello@${image.manifest.digest}`, image.manifest)).rejects.toBeInstanceOf(InvalidImageRefError);
+  });
+
+  it('keeps a name another tool wrote outside the grammar as it is', async () => {
+    const image = await writeSmallImage(store);
+    await writeIndexNames([['Not A Docker Name', image.manifest]]);
+    expect((await store.listImages()).map((summary) => summary.ref)).toEqual(['Not A Docker Name']);
   });
 });

@@ -3,7 +3,8 @@ import { sha256Of } from '../../oci/digest.js';
 import { RiboError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
 import { canonicalJSON } from '../../store/canonical-json.js';
-import { fetchBlob, formatRef, ManifestUnknownError, pushBlob, type RegistryClient, type RegistryRef, type TransferProgress } from '../../registry/index.js';
+import { canonicalRef, type ImageRef } from '../../oci/reference.js';
+import { fetchBlob, ManifestUnknownError, pushBlob, type RegistryClient, type TransferProgress } from '../../registry/index.js';
 import { readBody } from '../../registry/http.js';
 import type { CacheExport, CacheImport, CachedStep } from './build-cache.js';
 
@@ -30,7 +31,7 @@ export class RegistryCache implements CacheImport, CacheExport {
 
   constructor(
     private readonly client: RegistryClient,
-    private readonly ref: RegistryRef,
+    private readonly ref: ImageRef,
     private readonly progress: TransferProgress,
   ) {}
 
@@ -47,17 +48,17 @@ export class RegistryCache implements CacheImport, CacheExport {
     } catch (error) {
       // No cache there yet (the first build of a pipeline): build without it.
       if (error instanceof ManifestUnknownError) {
-        this.progress.line(`No build cache at ${formatRef(this.ref)} yet`);
+        this.progress.line(`No build cache at ${canonicalRef(this.ref)} yet`);
         return { steps: {} };
       }
       throw error;
     }
     if (manifest.config?.mediaType !== CACHE_INDEX_TYPE) {
-      throw new RegistryCacheError(`${formatRef(this.ref)} is not a ribo build cache (its config is ${manifest.config?.mediaType}); give --cache-from a ref that --cache-to type=registry wrote.`);
+      throw new RegistryCacheError(`${canonicalRef(this.ref)} is not a ribo build cache (its config is ${manifest.config?.mediaType}); give --cache-from a ref that --cache-to type=registry wrote.`);
     }
     const response = await this.client.getBlob(this.ref.repository, manifest.config.digest);
     const bytes = await readBody(response, 64 * 1024 * 1024);
-    if (sha256Of(bytes) !== manifest.config.digest) throw new RegistryCacheError(`The build cache index ${manifest.config.digest} at ${formatRef(this.ref)} does not match its digest; the registry's copy is corrupt. Build once with --cache-to to replace it.`);
+    if (sha256Of(bytes) !== manifest.config.digest) throw new RegistryCacheError(`The build cache index ${manifest.config.digest} at ${canonicalRef(this.ref)} does not match its digest; the registry's copy is corrupt. Build once with --cache-to to replace it.`);
     const index = JSON.parse(bytes.toString('utf8')) as CacheIndex;
     return { steps: index.steps ?? {} };
   }
@@ -87,6 +88,6 @@ export class RegistryCache implements CacheImport, CacheExport {
       layers: [...layers.values()],
     };
     await this.client.putManifest(this.ref.repository, this.ref.tag ?? 'latest', MediaType.imageManifest, Buffer.from(canonicalJSON(manifest), 'utf8'));
-    this.progress.line(`Exported the build cache (${steps.size} steps, ${layers.size} layers) to ${formatRef(this.ref)}`);
+    this.progress.line(`Exported the build cache (${steps.size} steps, ${layers.size} layers) to ${canonicalRef(this.ref)}`);
   }
 }

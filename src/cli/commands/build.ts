@@ -11,9 +11,10 @@ import { BuildLogs, newBuildId, type BuildLogRecorder } from '../../build/progre
 import { BuildFailedError } from '../../build/errors.js';
 import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
-import { normalizeImageRef, type Store } from '../../store/index.js';
+import type { Store } from '../../store/index.js';
 import { writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
-import { formatRef, parseRegistryRef, pullImage, TransferProgress, type ProgressOut, type Registries } from '../../registry/index.js';
+import { canonicalRef, normalizeImageRef, parseImageRef } from '../../oci/reference.js';
+import { pullImage, TransferProgress, type ProgressOut, type Registries } from '../../registry/index.js';
 import { RegistryCache } from '../../build/cache/registry-cache.js';
 import { openRegistries, withRegistryOptions } from '../registry-options.js';
 import type { CommandModule } from '../command.js';
@@ -44,7 +45,7 @@ function cacheOption(flag: string, value: string, pathKey: 'src' | 'dest'): { di
   if (type === 'registry') {
     const ref = fields.get('ref');
     if (!ref) throw new UsageError(`${flag} ${value}: give the image reference as ref=REF, e.g. ${flag} type=registry,ref=localhost:5000/app:buildcache.`);
-    parseRegistryRef(ref);
+    parseImageRef(ref);
     return { registryRef: ref };
   }
   if (type !== 'local') throw new UsageError(`${flag} ${value}: the cache type must be local or registry.`);
@@ -67,15 +68,15 @@ function registryHooks(registries: Registries, cacheFrom: string[], cacheTo: str
   const lines: ProgressOut = { isTTY: false, write: info } as ProgressOut;
   const progress = new TransferProgress(lines, say === undefined);
   const cache = (value: string) => {
-    const ref = parseRegistryRef(value);
+    const ref = parseImageRef(value);
     return new RegistryCache(registries.client(ref.registry), ref, progress);
   };
   return {
     cacheImports: cacheFrom.map(cache),
     cacheExports: cacheTo === undefined ? [] : [cache(cacheTo)],
     pullImage: async (name: string, store: Store) => {
-      const ref = parseRegistryRef(name);
-      progress.line(`Pulling ${formatRef(ref)} (not in the store)`);
+      const ref = parseImageRef(name);
+      progress.line(`Pulling ${canonicalRef(ref)} (not in the store)`);
       const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress });
       return result.manifest.digest;
     },

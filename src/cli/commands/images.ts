@@ -1,3 +1,4 @@
+import { familiarName, InvalidImageRefError, parseImageRef } from '../../oci/reference.js';
 import type { CommandModule } from '../command.js';
 import { openStore, type GlobalOptions } from '../session.js';
 import { formatTable, humanSize } from '../format.js';
@@ -16,12 +17,22 @@ export const imagesCommand: CommandModule = {
       return 0;
     }
     const rows = images.map((i) => {
-      const ref = i.ref ?? '<none>';
-      const colon = ref.lastIndexOf(':');
-      const hasTag = colon > ref.lastIndexOf('/');
-      return [hasTag ? ref.slice(0, colon) : ref, hasTag ? ref.slice(colon + 1) : '<none>', i.digest.slice(7, 19), i.created ?? '', humanSize(i.size)];
+      const [repository, tag] = repositoryAndTag(i.ref);
+      return [repository, tag, i.digest.slice(7, 19), i.created ?? '', humanSize(i.size)];
     });
     process.stdout.write(formatTable(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
     return 0;
   },
 };
+
+/** The REPOSITORY and TAG columns, in docker's familiar form ("ubuntu", "localhost/app"). */
+function repositoryAndTag(ref: string | undefined): [string, string] {
+  if (ref === undefined) return ['<none>', '<none>'];
+  try {
+    const parsed = parseImageRef(ref);
+    return [familiarName(parsed), parsed.tag ?? '<none>'];
+  } catch (error) {
+    if (error instanceof InvalidImageRefError) return [ref, '<none>']; // a name another tool wrote
+    throw error;
+  }
+}

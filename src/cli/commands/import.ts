@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { importRootfs } from '../../image/import.js';
-import { normalizeImageRef } from '../../store/index.js';
+import { normalizeImageRef } from '../../oci/reference.js';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import { asCompression, compressionOption } from '../options.js';

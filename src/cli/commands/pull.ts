@@ -1,4 +1,5 @@
-import { formatRef, parsePlatform, parseRegistryRef, pullImage } from '../../registry/index.js';
+import { canonicalRef, parseImageRef } from '../../oci/reference.js';
+import { parsePlatform, pullImage } from '../../registry/index.js';
 import type { CommandModule } from '../command.js';
 import { openStore, type GlobalOptions } from '../session.js';
 import { openRegistries, stderrProgress, withRegistryOptions } from '../registry-options.js';
@@ -16,7 +17,7 @@ export const pullCommand: CommandModule = {
         .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the manifest digest' }),
     ),
   handler: async (argv, env) => {
-    const ref = parseRegistryRef(String(argv.image));
+    const ref = parseImageRef(String(argv.image));
     const platform = parsePlatform(argv.platform as string | undefined);
     const registries = openRegistries(argv, env);
     const progress = stderrProgress(Boolean(argv.quiet));
@@ -27,10 +28,10 @@ export const pullCommand: CommandModule = {
       reached.catch(() => undefined); // awaited below, unless the store fails to open first
       const store = await openStore(argv as GlobalOptions, env);
       await reached;
-      progress.line(`Pulling ${formatRef(ref)}`);
+      progress.line(`Pulling ${canonicalRef(ref)}`);
       const result = await pullImage({ store, client, ref, platform, progress });
       progress.close();
-      progress.line(`Pulled ${result.name ?? formatRef(ref)}: ${result.fetched} blob(s) fetched, ${result.present} already in the store`);
+      progress.line(`Pulled ${result.name ?? canonicalRef(ref)}: ${result.fetched} blob(s) fetched, ${result.present} already in the store`);
       process.stdout.write(`${result.manifest.digest}\n`);
       return 0;
     } finally {

@@ -1,5 +1,6 @@
 import { UsageError } from '../../errors.js';
-import { formatRef, parseRegistryRef, pushImage } from '../../registry/index.js';
+import { canonicalRef, parseImageRef } from '../../oci/reference.js';
+import { pushImage } from '../../registry/index.js';
 import type { CommandModule } from '../command.js';
 import { openStore, type GlobalOptions } from '../session.js';
 import { openRegistries, parseSize, stderrProgress, withRegistryOptions } from '../registry-options.js';
@@ -23,15 +24,15 @@ export const pushCommand: CommandModule = {
     const image = await store.resolveImage(String(argv.image));
     const destination = argv.destination === undefined ? image.ref : String(argv.destination);
     if (!destination) throw new UsageError(`${argv.image} has no name to push it under; give one: ribo push ${argv.image} REGISTRY/REPOSITORY:TAG.`);
-    const ref = parseRegistryRef(destination);
+    const ref = parseImageRef(destination);
     const chunkSize = argv.chunkSize === undefined ? DEFAULT_CHUNK_SIZE : parseSize('--chunk-size', String(argv.chunkSize));
     const registries = openRegistries(argv, env);
     const progress = stderrProgress(Boolean(argv.quiet));
     try {
-      progress.line(`Pushing ${image.manifestDescriptor.digest} to ${formatRef(ref)}`);
+      progress.line(`Pushing ${image.manifestDescriptor.digest} to ${canonicalRef(ref)}`);
       const result = await pushImage({ store, client: registries.client(ref.registry), manifest: image.manifestDescriptor, ref, progress, chunkSize });
       progress.close();
-      progress.line(`Pushed ${formatRef(ref)}: ${result.uploaded} blob(s) uploaded, ${result.mounted} mounted, ${result.present} already there`);
+      progress.line(`Pushed ${canonicalRef(ref)}: ${result.uploaded} blob(s) uploaded, ${result.mounted} mounted, ${result.present} already there`);
       process.stdout.write(`${result.digest}\n`);
       return 0;
     } finally {

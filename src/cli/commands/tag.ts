@@ -1,4 +1,4 @@
-import { normalizeImageRef } from '../../store/index.js';
+import { normalizeImageRef } from '../../oci/reference.js';
 import type { CommandModule } from '../command.js';
 import { openStore, type GlobalOptions } from '../session.js';
 
