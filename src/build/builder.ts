@@ -24,7 +24,7 @@ import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
 import { resolveInRoot } from './root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
-import { applyConfigCommand, isConfigCommand } from './config-commands.js';
+import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';
 import { stepOutputStream } from './progress/step-output.js';
 
@@ -373,6 +373,9 @@ class StageBuilder {
           volatile: true,
           spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
           prepare: async (rootfs) => {
+            await createVolumeDirs(rootfs, config).catch((error: Error) => {
+              throw new BuildStepError(error.message, command.location);
+            });
             const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
               throw new BuildStepError(error.message, command.location);
             });
