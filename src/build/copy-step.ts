@@ -197,7 +197,7 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
  * `/` (or a destination of `.`) is kept: it means "into this directory".
  */
 function destinationPath(dest: string, workingDir: string): string {
-  const absolute = path.posix.resolve(workingDir || '/', dest);
+  const absolute = path.posix.resolve('/', workingDir, dest);
   const intoDir = dest.endsWith('/') || dest === '.' || /\/\.{1,2}$/.test(dest) || dest === '..';
   return intoDir && absolute !== '/' ? `${absolute}/` : absolute;
 }

@@ -60,6 +60,15 @@ export function copySkipFilter(sourceRel: string, isIgnored?: (rel: string) => b
 
 const GLOB_CHARS = /[*?[]/;
 
+/** Whether a source has a wildcard that is not escaped with a backslash. */
+function hasWildcard(source: string): boolean {
+  for (let i = 0; i < source.length; i++) {
+    if (source[i] === '\\') i++;
+    else if (GLOB_CHARS.test(source[i]!)) return true;
+  }
+  return false;
+}
+
 /** Go filepath.Match for one path component, as Docker uses for COPY sources. */
 export function componentPattern(pattern: string): RegExp {
   let re = '';
@@ -224,7 +233,7 @@ export async function resolveCopyMatches(contextDir: string, sources: string[], 
       }
     }
     // A wildcard that matches nothing is fine while another source matches (as BuildKit).
-    if (present.length === 0 && !GLOB_CHARS.test(source)) {
+    if (present.length === 0 && !hasWildcard(source)) {
       throw new CopySourceError(`COPY source "${source}" was not found in the build context ${contextDir} (or .dockerignore or --exclude leaves it out). Check the path; sources are relative to the context directory.`);
     }
     matches.push(...present);
