@@ -1,7 +1,7 @@
 import type { CmdCommand, Command } from '../dockerfile/commands.js';
 import { setEnv } from '../image/env.js';
 import type { ImageConfig } from '../oci/image.js';
-import { makeDirsInRoot } from './root-path.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from './root-path.js';
 import type { StageState } from './stage-state.js';
 
 /** Instructions that only change the image config and add no layer. */
@@ -91,6 +91,9 @@ export function applyConfigCommand(state: StageState, command: Command, buildArg
  */
 export async function createVolumeDirs(rootfs: string, config: ImageConfig['config']): Promise<void> {
   for (const volume of Object.keys(config?.Volumes ?? {})) {
-    await makeDirsInRoot(rootfs, volume, { uid: 0, gid: 0 }, `VOLUME ${volume}`);
+    // A volume over a file (or below one) is left alone: BuildKit never touches the path.
+    await makeDirsInRoot(rootfs, volume, { uid: 0, gid: 0 }, `VOLUME ${volume}`).catch((error: unknown) => {
+      if (!(error instanceof NotADirectoryInImageError)) throw error;
+    });
   }
 }

@@ -171,15 +171,17 @@ it('cleans "/symlink/.." as Docker does: ADD . /symlink/.. copies into /', async
 it('creates VOLUME directories under symlinks inside the image for later RUN steps, adding no layer itself', async () => {
   await build('volume', `FROM base:latest
 RUN mkdir -p /data
-RUN ln -s /data/log /test-log && ln -s ../rel-target /rel-log
-VOLUME ["/test-log/test", "/rel-log/v"]
+RUN ln -s /data/log /test-log && ln -s ../rel-target /rel-log && echo file > /vfile
+VOLUME ["/test-log/test", "/rel-log/v", "/vfile"]
 RUN echo hello > /data/log/blah.txt && echo rel > /rel-target/f
 `);
   expect(await sh('readlink /test-log; cat /data/log/blah.txt; stat -c %F /data/log/test /test-log/test', 'volume:latest'))
     .toBe('/data/log\nhello\ndirectory\ndirectory');
   expect(await sh('readlink /rel-log; cat /rel-target/f; stat -c %F /rel-target/v', 'volume:latest')).toBe('../rel-target\nrel\ndirectory');
+  // A volume over a file leaves the file alone, as BuildKit does.
+  expect(await sh('stat -c %F /vfile; cat /vfile', 'volume:latest')).toBe('regular file\nfile');
   const { config, manifest } = await readImage(root, 'volume:latest');
-  expect(Object.keys(config.config.Volumes).sort()).toEqual(['/rel-log/v', '/test-log/test']);
+  expect(Object.keys(config.config.Volumes).sort()).toEqual(['/rel-log/v', '/test-log/test', '/vfile']);
   const volumeStep = config.history.find((h: { created_by: string }) => h.created_by.startsWith('VOLUME'));
   expect(volumeStep.empty_layer).toBe(true);
   expect(manifest.layers.length).toBe(config.history.filter((h: { empty_layer?: boolean }) => !h.empty_layer).length);
