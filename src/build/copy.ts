@@ -281,8 +281,9 @@ export async function copyFromContext(req: CopyRequest): Promise<void> {
       const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
       await unfiltered.copy(src, path.join(targetDir, path.basename(rel)), rel);
     } else {
-      const parent = await mkdirInRoot(req.rootfs, path.posix.dirname(req.dest), req.owner);
-      await unfiltered.copy(src, path.join(parent, path.posix.basename(req.dest)), rel);
+      // A destination that is a symlink (even a dangling one) is written through, inside the root, as Docker and BuildKit do.
+      const parent = await mkdirInRoot(req.rootfs, `/${path.relative(req.rootfs, path.dirname(destHost))}`, req.owner);
+      await unfiltered.copy(src, path.join(parent, path.basename(destHost)), rel);
     }
   }
 }

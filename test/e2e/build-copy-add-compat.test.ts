@@ -146,8 +146,10 @@ ADD z.tar.zst /zst/
 
 it('copies through symlinked destinations inside the image, and follows symlinks named as sources', async () => {
   await build('links', `FROM base:latest
-RUN mkdir -p /real/dir && ln -s /real/dir /abs && ln -s real/dir /rel
+RUN mkdir -p /real/dir && ln -s /real/dir /abs && ln -s real/dir /rel && echo old > /real/target && ln -s /real/target /filelink && ln -s ../made/new /dangling
 COPY f.txt /abs/
+COPY g.txt /filelink
+COPY g.txt /dangling
 COPY g.txt /rel/g-renamed
 ADD f.txt /rel/added
 COPY linkfile /viafile
@@ -156,6 +158,8 @@ COPY tree /tree2
 `);
   expect(await sh('readlink /abs; readlink /rel; ls /real/dir; cat /real/dir/f.txt /real/dir/g-renamed /real/dir/added', 'links:latest'))
     .toBe('/real/dir\nreal/dir\nadded\nf.txt\ng-renamed\nf\ng\nf');
+  // A destination that is a symlink to a file is written through, the link kept.
+  expect(await sh('readlink /filelink; cat /real/target; readlink /dangling; cat /made/new', 'links:latest')).toBe('/real/target\ng\n../made/new\ng');
   expect(await sh('stat -c %F /viafile; cat /viafile', 'links:latest')).toBe('regular file\nf');
   expect(await sh('ls /ld; stat -c %F /ld/inner-link', 'links:latest')).toBe('inner-link\ninner.txt\nsymbolic link');
   expect(await sh('readlink /tree2/inner-link; cat /tree2/inner-link', 'links:latest')).toBe('inner.txt\ninner');
