@@ -11,7 +11,7 @@ import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RiboError } from '../errors.js';
-import { applyLayer, createLayerGunzip } from '../layer/index.js';
+import { createLayerGunzip, unpackArchive } from '../layer/index.js';
 import { TlsTrust } from '../registry/tls-trust.js';
 import type { DownloadCache, KeptDownload } from './cache/download-cache.js';
 
@@ -213,9 +213,13 @@ export async function archiveKind(file: string): Promise<ArchiveKind | undefined
   return isTarHeader(await firstBytes(decompressed(file, kind), 512)) ? kind : undefined;
 }
 
-/** Unpacks a tar archive into `targetDir` (merged with what is there), refusing entries that escape it. */
-export async function extractArchive(file: string, kind: ArchiveKind, targetDir: string): Promise<void> {
-  // applyLayer reads plain and gzip tars itself; the other compressions are undone first.
-  const input = kind === 'tar' || kind === 'gzip' ? createReadStream(file) : decompressed(file, kind);
-  await applyLayer(input, targetDir, { mode: 'merge' });
+/**
+ * Unpacks a tar archive into the container directory `dest` of `rootfs`, merged
+ * with what is there, as Docker's untar does: entries are files, never whiteouts,
+ * and symlinks on their way (in the image or the archive) resolve inside `rootfs`.
+ */
+export async function extractArchive(file: string, kind: ArchiveKind, rootfs: string, dest: string): Promise<void> {
+  // unpackArchive reads plain, gzip and zstd tars itself; bzip2 and xz are undone first.
+  const input = kind === 'bzip2' || kind === 'xz' ? decompressed(file, kind) : createReadStream(file);
+  await unpackArchive(input, rootfs, dest);
 }

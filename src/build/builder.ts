@@ -1,4 +1,4 @@
-import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '../dockerfile/commands.js';
 import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
@@ -23,9 +23,9 @@ import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
-import { resolveInRoot } from './root-path.js';
+import { makeDirsInRoot } from './root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
-import { applyConfigCommand, isConfigCommand } from './config-commands.js';
+import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';
 import { stepOutputStream } from './progress/step-output.js';
 
@@ -374,6 +374,9 @@ class StageBuilder {
           volatile: true,
           spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
           prepare: async (rootfs) => {
+            await createVolumeDirs(rootfs, config).catch((error: Error) => {
+              throw new BuildStepError(error.message, command.location);
+            });
             const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
               throw new BuildStepError(error.message, command.location);
             });
@@ -451,21 +454,9 @@ class StageBuilder {
           const owner = await resolveUser(rootfs, user).catch((error: Error) => {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
-          await makeDirs(rootfs, resolved, owner);
+          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`);
         }, { volatile: true }),
     };
-  }
-}
-
-/** Creates the missing directories of a container path, owned by `owner`. */
-async function makeDirs(rootfs: string, containerDir: string, owner: { uid: number; gid: number }): Promise<void> {
-  let current = '/';
-  for (const part of containerDir.split('/').filter(Boolean)) {
-    current = path.posix.join(current, part);
-    const host = await resolveInRoot(rootfs, current);
-    if (await stat(host).then((info) => info.isDirectory(), () => false)) continue;
-    await mkdir(host, { mode: 0o755 });
-    await chown(host, owner.uid, owner.gid);
   }
 }
 

@@ -1,5 +1,7 @@
 import type { CmdCommand, Command } from '../dockerfile/commands.js';
 import { setEnv } from '../image/env.js';
+import type { ImageConfig } from '../oci/image.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from './root-path.js';
 import type { StageState } from './stage-state.js';
 
 /** Instructions that only change the image config and add no layer. */
@@ -77,5 +79,21 @@ export function applyConfigCommand(state: StageState, command: Command, buildArg
       return;
     default:
       return;
+  }
+}
+
+/**
+ * Creates the stage's VOLUME directories that are missing in a RUN step's root, before
+ * its command runs, as Docker creates the mount points of a build container: symlinks
+ * on the way resolve inside the root (a VOLUME under a link to a missing directory
+ * creates that directory), and the directories land in the RUN's layer. VOLUME itself
+ * only changes the config and adds no layer, as with BuildKit.
+ */
+export async function createVolumeDirs(rootfs: string, config: ImageConfig['config']): Promise<void> {
+  for (const volume of Object.keys(config?.Volumes ?? {})) {
+    // A volume over a file (or below one) is left alone: BuildKit never touches the path.
+    await makeDirsInRoot(rootfs, volume, { uid: 0, gid: 0 }, `VOLUME ${volume}`).catch((error: unknown) => {
+      if (!(error instanceof NotADirectoryInImageError)) throw error;
+    });
   }
 }

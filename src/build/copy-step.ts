@@ -2,7 +2,7 @@
  * COPY and ADD as build steps: what decides their cache key, and carrying
  * them out over the stage's layers (or, with --link, into a layer of their own).
  */
-import { lchown, lstat, mkdir, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyCommand } from '../dockerfile/commands.js';
 import { lowerDirs, type LayerRef } from '../image/layers.js';
@@ -16,7 +16,7 @@ import { chownNeedsImage, resolveChown } from './chown.js';
 import { copyFromContext, copySkipFilter, parseChmod, resolveCopyMatches, type CopyRequest, type Owner } from './copy.js';
 import { archiveKind, downloadUrl, extractArchive, isGitSource, isUrlSource, type Download } from './add-source.js';
 import { BuildStepError } from './errors.js';
-import { resolveInRoot } from './root-path.js';
+import { makeDirsInRoot, resolveInRoot } from './root-path.js';
 
 export interface CopyStepEnv {
   driver: MountDriver;
@@ -63,7 +63,8 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
   const fail = (error: unknown): never => {
     throw error instanceof BuildStepError ? error : new BuildStepError((error as Error).message, command.location, { cause: error });
   };
-  const dest = path.posix.isAbsolute(command.dest) ? command.dest : path.posix.join(env.workingDir, command.dest) + (command.dest.endsWith('/') || command.dest === '.' ? '/' : '');
+  const written = destinationPath(command.dest, env.workingDir);
+  let dest = written;
   let chmod: number | undefined;
   if (command.chmod !== undefined) {
     const parsed = parseChmod(command.chmod);
@@ -72,7 +73,7 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
   }
   const inputs: StepInputs = {
     copy: JSON.stringify({
-      kind: command.kind, sources: command.sources, dest, chown: command.chown ?? '', chmod: command.chmod ?? '',
+      kind: command.kind, sources: command.sources, dest: written, chown: command.chown ?? '', chmod: command.chmod ?? '',
       link: command.link, parents: command.parents, exclude: command.exclude, unpack: command.unpack ?? null, checksum: command.checksum ?? '',
       heredocs: command.heredocs.map((h) => [h.name, h.content]),
     }),
@@ -127,9 +128,9 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
       } else parts.push({ kind: 'plain', sources: plain, root: 'context' });
     }
   }
-  if (matchCount > 1 && !dest.endsWith('/')) {
-    fail(new Error(`${command.kind} with more than one source file needs a directory destination ending with "/" (got "${command.dest}").`));
-  }
+  // Several files (named or matched by wildcards) make the destination a directory, as
+  // BuildKit does (the classic builder refused a destination without a trailing /).
+  if (matchCount > 1 && !dest.endsWith('/')) dest = `${dest}/`;
 
   const ownerIn = async (rootfs: string | undefined): Promise<Owner> => {
     if (!command.chown) return { uid: 0, gid: 0 };
@@ -151,9 +152,8 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
         await copyFromContext({ ...base, contextDir: part.download.dir, sources: [literal(part.download.name)] });
       } else {
         // A local archive is unpacked into the destination directory, keeping the owners and modes it holds.
-        const target = path.posix.join(dest, '/');
-        await mkdirs(rootfs, target, owner);
-        await extractArchive(path.join(env.contextDir, part.rel), part.archive, await resolveInRoot(rootfs, target));
+        await makeDirsInRoot(rootfs, dest, owner, `Cannot unpack ${part.rel} into ${dest}`);
+        await extractArchive(path.join(env.contextDir, part.rel), part.archive, rootfs, dest);
       }
     }
   };
@@ -191,16 +191,13 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
   };
 }
 
-/** Creates the directories of a container path that are missing, owned by `owner`. */
-async function mkdirs(rootfs: string, containerDir: string, owner: Owner): Promise<void> {
-  let current = '/';
-  for (const part of containerDir.split('/').filter(Boolean)) {
-    current = path.posix.join(current, part);
-    const host = await resolveInRoot(rootfs, current);
-    const info = await lstat(host).catch(() => undefined);
-    if (info?.isDirectory()) continue;
-    if (info) throw new Error(`Cannot unpack into ${containerDir}: ${current} exists in the image and is not a directory.`);
-    await mkdir(host, { mode: 0o755 });
-    await lchown(host, owner.uid, owner.gid);
-  }
+/**
+ * The destination as a clean absolute container path, cleaned lexically as Docker
+ * and BuildKit clean it (`/link/..` is `/`, whatever /link points to); a trailing
+ * `/` (or a destination of `.`) is kept: it means "into this directory".
+ */
+function destinationPath(dest: string, workingDir: string): string {
+  const absolute = path.posix.resolve('/', workingDir, dest);
+  const intoDir = dest.endsWith('/') || dest === '.' || /\/\.{1,2}$/.test(dest) || dest === '..';
+  return intoDir && absolute !== '/' ? `${absolute}/` : absolute;
 }

@@ -2,11 +2,11 @@ import {
   chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
   readdirSync, readlinkSync, readSync, rmSync, symlinkSync, utimesSync, writeSync, type Stats,
 } from 'node:fs';
-import { chmod, lchown, lstat, mkdir, readdir, stat } from 'node:fs/promises';
+import { chmod, lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
-import { resolveInRoot } from './root-path.js';
+import { makeDirsInRoot, resolveInRoot } from './root-path.js';
 
 export class CopySourceError extends RiboError {}
 
@@ -60,6 +60,15 @@ export function copySkipFilter(sourceRel: string, isIgnored?: (rel: string) => b
 
 const GLOB_CHARS = /[*?[]/;
 
+/** Whether a source has a wildcard that is not escaped with a backslash. */
+function hasWildcard(source: string): boolean {
+  for (let i = 0; i < source.length; i++) {
+    if (source[i] === '\\') i++;
+    else if (GLOB_CHARS.test(source[i]!)) return true;
+  }
+  return false;
+}
+
 /** Go filepath.Match for one path component, as Docker uses for COPY sources. */
 export function componentPattern(pattern: string): RegExp {
   let re = '';
@@ -108,20 +117,9 @@ async function statOrUndefined(p: string): Promise<Stats | undefined> {
   return stat(p).catch(() => undefined);
 }
 
-/** Creates missing directories of a container path, root-owned like Docker's. */
-async function mkdirInRoot(rootfs: string, containerDir: string, owner: Owner): Promise<string> {
-  const parts = containerDir.split('/').filter(Boolean);
-  let current = '/';
-  for (const part of parts) {
-    current = path.posix.join(current, part);
-    const host = await resolveInRoot(rootfs, current);
-    const info = await statOrUndefined(host);
-    if (info?.isDirectory()) continue;
-    if (info) throw new CopySourceError(`Cannot copy into ${containerDir}: ${current} exists in the image and is not a directory.`);
-    await mkdir(host, { mode: 0o755 });
-    await lchown(host, owner.uid, owner.gid);
-  }
-  return resolveInRoot(rootfs, containerDir);
+/** Creates missing directories of a container path (symlinks followed inside the root). */
+function mkdirInRoot(rootfs: string, containerDir: string, owner: Owner): Promise<string> {
+  return makeDirsInRoot(rootfs, containerDir, owner, `Cannot copy into ${containerDir}`);
 }
 
 function lstatOrUndefined(p: string): Stats | undefined {
@@ -234,10 +232,15 @@ export async function resolveCopyMatches(contextDir: string, sources: string[], 
         present.push({ rel, kept: kept === '.' ? '' : kept });
       }
     }
-    if (present.length === 0) {
+    // A wildcard that matches nothing is fine while another source matches (as BuildKit).
+    if (present.length === 0 && !hasWildcard(source)) {
       throw new CopySourceError(`COPY source "${source}" was not found in the build context ${contextDir} (or .dockerignore or --exclude leaves it out). Check the path; sources are relative to the context directory.`);
     }
     matches.push(...present);
+  }
+  if (matches.length === 0 && sources.length > 0) {
+    const named = sources.map((s) => `"${s}"`).join(', ');
+    throw new CopySourceError(`No file in the build context ${contextDir} matches ${named} (or .dockerignore or --exclude leaves them out). Check the patterns; sources are relative to the context directory.`);
   }
   return matches;
 }
@@ -246,15 +249,13 @@ export async function resolveCopyMatches(contextDir: string, sources: string[], 
  * COPY from the build context, with Docker's rules: a directory source (named or
  * matched by a wildcard) copies its contents; a symlink named as a source is
  * followed; a file goes into dest when dest ends with / or is a directory, else
- * becomes dest; several sources need a directory destination ending with /.
+ * becomes dest; several matches (of a wildcard) make dest a directory.
  * With --parents each match lands at dest/<its path>, parents kept.
  */
 export async function copyFromContext(req: CopyRequest): Promise<void> {
   const matches = await resolveCopyMatches(req.contextDir, req.sources, req.isIgnored, req.exclude);
-  const destIsDir = req.dest.endsWith('/');
-  if (matches.length > 1 && !destIsDir) {
-    throw new CopySourceError(`COPY with more than one source file needs a directory destination ending with "/" (got "${req.dest}").`);
-  }
+  // Several matches of one wildcard source go into a directory, as with BuildKit.
+  const destIsDir = req.dest.endsWith('/') || matches.length > 1;
   for (const { rel, kept } of matches) {
     const skip = copySkipFilter(rel, req.isIgnored, req.exclude);
     const copier = new TreeCopier(req, skip);
@@ -280,8 +281,9 @@ export async function copyFromContext(req: CopyRequest): Promise<void> {
       const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
       await unfiltered.copy(src, path.join(targetDir, path.basename(rel)), rel);
     } else {
-      const parent = await mkdirInRoot(req.rootfs, path.posix.dirname(req.dest), req.owner);
-      await unfiltered.copy(src, path.join(parent, path.posix.basename(req.dest)), rel);
+      // A destination that is a symlink (even a dangling one) is written through, inside the root, as Docker and BuildKit do.
+      const parent = await mkdirInRoot(req.rootfs, `/${path.relative(req.rootfs, path.dirname(destHost))}`, req.owner);
+      await unfiltered.copy(src, path.join(parent, path.basename(destHost)), rel);
     }
   }
 }

@@ -1,4 +1,4 @@
-import { lstat, readlink } from 'node:fs/promises';
+import { lchown, lstat, mkdir, readlink, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
 
@@ -33,4 +33,35 @@ export async function resolveInRoot(root: string, containerPath: string): Promis
     pending.unshift(...target.split('/').filter((c) => c !== '' && c !== '.'));
   }
   return path.join(root, ...resolved);
+}
+
+export class NotADirectoryInImageError extends RiboError {}
+
+/**
+ * Creates the missing directories of a container path, owned by `owner`, and returns
+ * the host path of the last one. Symlinks on the way are followed as the container
+ * sees them (so `/link/..` is the parent of the link's target, not `/`), and a
+ * dangling link gets its target created, as Docker's MkdirAll in a root does.
+ * `what` starts the error message when a component is not a directory.
+ */
+export async function makeDirsInRoot(root: string, containerDir: string, owner: { uid: number; gid: number }, what: string, depth = 0): Promise<string> {
+  let current = '';
+  let host = root;
+  for (const part of containerDir.split('/').filter((c) => c !== '' && c !== '.')) {
+    current = `${current}/${part}`;
+    host = await resolveInRoot(root, current);
+    const info = await stat(host).catch(() => undefined);
+    if (info?.isDirectory()) continue;
+    if (info) throw new NotADirectoryInImageError(`${what}: ${current} exists in the image and is not a directory.`);
+    try {
+      await mkdir(host, { mode: 0o755 });
+    } catch (error) {
+      // A dangling symlink whose target's parents are missing too: make those first.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || depth >= MAX_SYMLINKS) throw error;
+      await makeDirsInRoot(root, `/${path.relative(root, path.dirname(host))}`, owner, what, depth + 1);
+      await mkdir(host, { mode: 0o755 });
+    }
+    await lchown(host, owner.uid, owner.gid);
+  }
+  return host;
 }

@@ -8,10 +8,17 @@
  * whiteouts delete, and an opaque marker removes everything in its directory that
  * this layer did not write.
  *
- * Safety: paths are checked component by component. Writing through a symlink is
- * only allowed when the link is relative and stays inside the root; hardlink targets
- * must be inside the root too. Everything else raises UnsafePathError before any
- * file is touched for that entry.
+ * 'archive' mode unpacks a plain tar archive (ADD of a local archive) into a
+ * container root, as Docker's untar does: no whiteouts (a `.wh.` name is a plain
+ * file), entry paths are cleaned (a leading `/` is dropped, an entry that names the
+ * unpack directory itself is skipped), and symlinks on an entry's path are followed
+ * the way the container sees them: absolute ones restart at the root, `..` stops at it.
+ *
+ * Safety: paths are checked component by component. In layer modes, writing through
+ * a symlink is only allowed when the link is relative and stays inside the root; in
+ * archive mode every link is resolved inside the root. Hardlink targets must be
+ * inside the root too. Everything else raises UnsafePathError before any file is
+ * touched for that entry.
  */
 import {
   closeSync,
@@ -40,7 +47,7 @@ import type { TarEntry } from './tar-reader.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './upper-dir.js';
 import { isLayerXattr, LOWER_OPAQUE_XATTR, writeXattrs, type XattrAssignment } from './xattrs.js';
 
-export type ApplyMode = 'lower' | 'merge';
+export type ApplyMode = 'lower' | 'merge' | 'archive';
 
 /** Symlinks followed while resolving one path, as Linux's MAXSYMLINKS. */
 const MAX_SYMLINK_HOPS = 40;
@@ -80,7 +87,11 @@ export class LayerApplier {
   private readonly tree: PathNode = { children: null, written: false, realDir: true, opaque: false };
   private readonly whiteouts: WhiteoutMaker;
 
-  constructor(targetDir: string, private readonly mode: ApplyMode) {
+  /**
+   * `base`: archive mode only, the directory inside `targetDir` (a container path,
+   * symlinks resolved inside `targetDir`) that entry paths are relative to.
+   */
+  constructor(targetDir: string, private readonly mode: ApplyMode, private readonly base: readonly string[] = []) {
     this.root = resolve(targetDir);
     if (!lstatSync(this.root).isDirectory()) throw new EntryConflictError(this.root, 'the target is not a directory');
     this.whiteouts = new WhiteoutMaker(this.root);
@@ -134,6 +145,8 @@ export class LayerApplier {
       const name = pending.shift()!;
       if (name === '' || name === '.') continue;
       if (name === '..') {
+        // A container sees `..` of its root as the root itself.
+        if (real.length === 0 && this.mode === 'archive') continue;
         if (real.length === 0) throw new UnsafePathError(entryPath, 'a symlink on its path leads out of the root');
         real.pop();
         node = this.nodeAt(real, true)!;
@@ -153,7 +166,10 @@ export class LayerApplier {
       } else if (stats.isSymbolicLink()) {
         if (++hops > MAX_SYMLINK_HOPS) throw new UnsafePathError(entryPath, 'too many levels of symlinks on its path');
         const target = readlinkSync(absolute);
-        if (target.startsWith('/')) {
+        if (target.startsWith('/') && this.mode === 'archive') {
+          real.length = 0;
+          node = this.tree;
+        } else if (target.startsWith('/')) {
           throw new UnsafePathError(entryPath, `"${[...real, name].join('/')}" is a symlink to the absolute path "${target}", and ribo never writes through absolute symlinks`);
         }
         pending = [...target.split('/'), ...pending];
@@ -170,16 +186,26 @@ export class LayerApplier {
     return real;
   }
 
+  /** An entry's path as components below the root; archive mode cleans it as Docker's untar does. */
+  private entryParts(entryPath: string, shownAs?: string): string[] {
+    if (this.mode !== 'archive') return archivePathParts(entryPath, shownAs);
+    const parts = archivePathParts(cleanArchivePath(entryPath, shownAs ?? entryPath), shownAs);
+    return parts.length === 0 ? [] : [...this.base, ...parts];
+  }
+
   async apply(entry: TarEntry): Promise<void> {
-    const parts = archivePathParts(entry.path);
+    const parts = this.entryParts(entry.path);
     if (parts.length === 0) {
-      if (entry.type === 'directory') this.applyDirectoryMetadata([], entry);
+      // Docker's untar leaves the directory it unpacks into as it is.
+      if (entry.type === 'directory' && this.mode !== 'archive') this.applyDirectoryMetadata([], entry);
       return;
     }
     const name = parts[parts.length - 1]!;
     const parent = this.resolveDirectory(parts.slice(0, -1), entry.path, true);
-    if (name === OPAQUE_MARKER) return this.applyOpaque(parent);
-    if (name.startsWith(WHITEOUT_PREFIX)) return this.applyWhiteout(parent, name.slice(WHITEOUT_PREFIX.length), entry.path);
+    if (this.mode !== 'archive') {
+      if (name === OPAQUE_MARKER) return this.applyOpaque(parent);
+      if (name.startsWith(WHITEOUT_PREFIX)) return this.applyWhiteout(parent, name.slice(WHITEOUT_PREFIX.length), entry.path);
+    }
 
     const target = [...parent, name];
     const absolute = this.absolute(target);
@@ -249,7 +275,7 @@ export class LayerApplier {
   }
 
   private applyHardlink(target: string[], entry: TarEntry, exists: boolean): void {
-    const linkParts = archivePathParts(entry.linkTarget ?? '', `${entry.path} (hardlink target "${entry.linkTarget ?? ''}")`);
+    const linkParts = this.entryParts(entry.linkTarget ?? '', `${entry.path} (hardlink target "${entry.linkTarget ?? ''}")`);
     if (linkParts.length === 0) throw new EntryConflictError(entry.path, 'the hardlink has no target');
     const linkParent = this.resolveDirectory(linkParts.slice(0, -1), entry.path, false);
     const source = [...linkParent, linkParts[linkParts.length - 1]!];
@@ -326,6 +352,22 @@ export class LayerApplier {
   abandon(): void {
     this.whiteouts.dispose();
   }
+}
+
+/**
+ * An archive entry's path cleaned as Go's filepath.Clean, relative to the unpack
+ * directory: a leading `/` and inner `..` are folded away; a path that still climbs
+ * above the directory is refused, as Docker refuses it.
+ */
+function cleanArchivePath(entryPath: string, shownAs: string): string {
+  const kept: string[] = [];
+  for (const part of entryPath.split('/')) {
+    if (part === '' || part === '.') continue;
+    if (part !== '..') kept.push(part);
+    else if (kept.length > 0) kept.pop();
+    else if (!entryPath.startsWith('/')) throw new UnsafePathError(shownAs, 'it climbs above the directory it is unpacked into');
+  }
+  return kept.join('/');
 }
 
 function openSyncExclusive(path: string): number {

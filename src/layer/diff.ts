@@ -84,3 +84,19 @@ export async function applyLayer(input: NodeJS.ReadableStream, targetDir: string
     throw error;
   }
 }
+
+/**
+ * Unpacks a tar archive (plain, gzip or zstd) as ADD does, into the container path
+ * `dest` of the root `rootDir`: Docker's untar rules ('archive' mode of LayerApplier),
+ * PAX global headers skipped as Go's archive/tar skips them.
+ */
+export async function unpackArchive(input: AsyncIterable<Buffer> | NodeJS.ReadableStream, rootDir: string, dest: string): Promise<void> {
+  const applier = new LayerApplier(rootDir, 'archive', dest.split('/').filter((part) => part !== '' && part !== '.'));
+  try {
+    for await (const entry of readTar(decompressedLayer(input), { ignoreGlobalPax: true })) await applier.apply(entry);
+    await applier.finish();
+  } catch (error) {
+    applier.abandon();
+    throw error;
+  }
+}

@@ -16,6 +16,8 @@ export interface TarEntry extends TarHeader {
 export interface TarReaderOptions {
   /** Called with every chunk pulled from the source, in order (used to pass an archive through while validating it). */
   onSourceChunk?: (chunk: Buffer) => void;
+  /** Skip PAX global headers instead of applying them to later entries (Go's archive/tar, and so Docker, skips them). */
+  ignoreGlobalPax?: boolean;
 }
 
 /** Metadata records (PAX headers, GNU long names) larger than this are treated as corrupt. */
@@ -200,13 +202,13 @@ function applyPax(header: TarHeader & { xattrs: Map<string, Buffer> }, values: P
 export async function* readTar(source: AsyncIterable<Buffer>, options: TarReaderOptions = {}): AsyncGenerator<TarEntry> {
   const input = new ByteSource(source, options.onSourceChunk);
   try {
-    yield* entriesOf(input);
+    yield* entriesOf(input, options.ignoreGlobalPax ?? false);
   } finally {
     await input.close();
   }
 }
 
-async function* entriesOf(input: ByteSource): AsyncGenerator<TarEntry> {
+async function* entriesOf(input: ByteSource, ignoreGlobalPax: boolean): AsyncGenerator<TarEntry> {
   const globalPax: PaxValues = new Map();
   let localPax: PaxValues | null = null;
   let longName: string | null = null;
@@ -241,7 +243,8 @@ async function* entriesOf(input: ByteSource): AsyncGenerator<TarEntry> {
       continue;
     }
     if (typeFlag === 'g') {
-      for (const [key, value] of parsePax(await readMetadata(size, 'PAX global header'))) globalPax.set(key, value);
+      const records = parsePax(await readMetadata(size, 'PAX global header'));
+      if (!ignoreGlobalPax) for (const [key, value] of records) globalPax.set(key, value);
       continue;
     }
     if (typeFlag === 'L' || typeFlag === 'K') {
