@@ -1,7 +1,7 @@
 import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/commands.js';
-import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
+import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
@@ -111,10 +111,11 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
-  const isIgnored = await loadIgnoreMatcher(opts.contextDir, opts.dockerfile);
+  // What the build sees of its context: .dockerignore'd paths left out, exceptions kept (BuildKit's rules).
+  const hidden = contextFilter(opts.contextDir, await loadIgnoreMatcher(opts.contextDir, opts.dockerfile));
   const workRoot = await opts.store.makeTempDir('build-');
   const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), opts.contextDir);
-  const builder = new StageBuilder(opts, stages, workRoot, (rel: string) => isIgnored(rel), new BuildCache(opts.store.root), contextDigests);
+  const builder = new StageBuilder(opts, stages, workRoot, hidden, new BuildCache(opts.store.root), contextDigests);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
