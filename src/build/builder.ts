@@ -1,7 +1,9 @@
 import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/commands.js';
-import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
+import {
+  contextFilter, expandCommand, formatPlatform, hostPlatform, loadDockerfile, loadIgnoreMatcher, parseDockerfile, parsePlatform, planStages, samePlatform, toStages,
+} from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
@@ -18,6 +20,7 @@ import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
+import { isGitSource, isUrlSource } from './add-source.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
@@ -34,8 +37,12 @@ export interface BuildOptions {
   runtime: OciRuntime;
   /** Ids usable in ribo's namespace (container user namespaces map that many). */
   idCount: number;
-  contextDir: string;
+  /** The build context; undefined when there is none (`ribo build -`: the Dockerfile came from stdin). */
+  contextDir?: string;
+  /** The Dockerfile's path, or its name in messages when `dockerfileText` is given. */
   dockerfile: string;
+  /** The Dockerfile itself when it was not read from a file (stdin). */
+  dockerfileText?: string;
   tags: string[];
   buildArgs?: Record<string, string>;
   target?: string;
@@ -90,7 +97,7 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Builds the Dockerfile's target stage into an image in the store and tags it. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
-  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir });
+  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
   try {
     const result = await buildImage(opts);
     opts.reporter.report({ type: 'build-done', time: Date.now(), image: result.manifest.digest, tags: result.tags, durationMs: Date.now() - started });
@@ -104,18 +111,25 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 }
 
 async function buildImage(opts: BuildOptions): Promise<BuildResult> {
-  const parsed = await loadDockerfile(opts.dockerfile);
+  const parsed = opts.dockerfileText !== undefined ? parseDockerfile(opts.dockerfileText, opts.dockerfile) : await loadDockerfile(opts.dockerfile);
   const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
   for (const warning of [...parsed.warnings, ...warnings]) {
     opts.reporter.report({ type: 'warning', time: Date.now(), message: `${warning.rule}: ${warning.message}`, file: warning.location?.file, line: warning.location?.startLine });
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
+  checkStagePlatforms(stages, [...plan.order, plan.target]);
   // What the build sees of its context: .dockerignore'd paths left out, exceptions kept (BuildKit's rules).
-  const hidden = contextFilter(opts.contextDir, await loadIgnoreMatcher(opts.contextDir, opts.dockerfile));
+  // A Dockerfile from stdin has no Dockerfile-specific ignore file.
+  const hidden = opts.contextDir === undefined
+    ? () => false
+    : contextFilter(opts.contextDir, await loadIgnoreMatcher(opts.contextDir, opts.dockerfileText === undefined ? opts.dockerfile : undefined));
   const workRoot = await opts.store.makeTempDir('build-');
-  const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), opts.contextDir);
-  const builder = new StageBuilder(opts, stages, workRoot, hidden, new BuildCache(opts.store.root), contextDigests);
+  // Without a context, steps that read it fail (StageBuilder.needsContext); an empty directory stands in for the rest.
+  const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
+  if (opts.contextDir === undefined) await mkdir(contextDir);
+  const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), contextDir);
+  const builder = new StageBuilder(opts, stages, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
@@ -133,6 +147,24 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   } finally {
     await contextDigests.save();
     await rm(workRoot, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Until multi-platform builds exist, a needed stage may only ask for this
+ * machine's platform (FROM --platform, after expansion and BuildKit's
+ * normalisation): anything else would silently give an image for the wrong one.
+ */
+function checkStagePlatforms(stages: Stage[], needed: number[]): void {
+  const host = hostPlatform();
+  for (const index of new Set(needed)) {
+    const stage = stages[index]!;
+    if (stage.platform === undefined || samePlatform(parsePlatform(stage.platform), host)) continue;
+    throw new BuildStepError(
+      `FROM --platform=${stage.platform} asks for a platform other than this machine's (${formatPlatform(host)}); multi-platform builds are not supported yet, ` +
+      `ribo builds for the platform it runs on. Remove --platform from this FROM line, or use --platform=$BUILDPLATFORM or --platform=${formatPlatform(host)}.`,
+      stage.location,
+    );
   }
 }
 
@@ -167,6 +199,7 @@ class StageBuilder {
     private readonly opts: BuildOptions,
     private readonly stages: Stage[],
     private readonly workRoot: string,
+    private readonly contextDir: string,
     private readonly isIgnored: (rel: string) => boolean,
     private readonly cache: BuildCache,
     private readonly contextDigests: FileDigestCache,
@@ -341,9 +374,11 @@ class StageBuilder {
     const env = runEnv(state);
     // RUN --network=default (or none given) takes the build's --network; ribo has no private build network.
     const network = !command.network || command.network === 'default' ? (this.opts.network ?? 'host') : command.network;
+    const contextBind = command.mounts.find((m) => m.type === 'bind' && m.options.from === undefined);
+    if (contextBind) this.needsContext(command, `--mount=type=bind${contextBind.options.source ? `,source=${contextBind.options.source}` : ''}`);
     const mounts = await planRunMounts({
       storeRoot: this.opts.store.root,
-      contextDir: this.opts.contextDir,
+      contextDir: this.contextDir,
       isIgnored: this.isIgnored,
       contextDigests: this.contextDigests,
       workingDir: config.WorkingDir || '/',
@@ -389,10 +424,17 @@ class StageBuilder {
   }
 
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
+    const heredocs = new Set(command.heredocs.map((h) => h.name));
+    const local = command.sources.find((source) => {
+      const heredoc = /^<<-?(["']?)(\w+)\1$/.exec(source);
+      if (heredoc && heredocs.has(heredoc[2]!)) return false;
+      return !(command.kind === 'ADD' && (isUrlSource(source) || isGitSource(source)));
+    });
+    if (command.from === undefined && local !== undefined) this.needsContext(command, `source "${local}"`);
     const from = command.from !== undefined ? await this.copySource(command.from) : undefined;
     const planned = await planCopyStep({
       driver: this.opts.driver,
-      contextDir: this.opts.contextDir,
+      contextDir: this.contextDir,
       isIgnored: this.isIgnored,
       layers: [...state.layers],
       workingDir: state.config.config?.WorkingDir || '/',
@@ -404,6 +446,16 @@ class StageBuilder {
       epoch: this.opts.epoch,
     }, command);
     return { ...planned, createdBy: `${command.original} # ribo` };
+  }
+
+  /** A step that reads the build context, in a build that has none: docker's "no build context" case. */
+  private needsContext(command: Command, what: string): void {
+    if (this.opts.contextDir !== undefined) return;
+    throw new BuildStepError(
+      `${command.kind} ${what} reads from the build context, and this build has none: its Dockerfile came from stdin (\`ribo build -\`). ` +
+      'Give a context directory and read the Dockerfile from stdin with -f -, e.g. `ribo build -f - .`, or copy from a stage or image with --from.',
+      command.location,
+    );
   }
 
   /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
