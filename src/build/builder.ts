@@ -1,9 +1,7 @@
 import { chown, mkdir, readdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, Stage } from '../dockerfile/commands.js';
-import {
-  contextFilter, expandCommand, formatPlatform, hostPlatform, loadDockerfile, loadIgnoreMatcher, parseDockerfile, parsePlatform, planStages, samePlatform, toStages,
-} from '../dockerfile/index.js';
+import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
@@ -20,7 +18,7 @@ import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
-import { isGitSource, isUrlSource } from './add-source.js';
+import { checkContextUse, checkStagePlatforms } from './context-and-platform.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
@@ -125,7 +123,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     ? () => false
     : contextFilter(opts.contextDir, await loadIgnoreMatcher(opts.contextDir, opts.dockerfileText === undefined ? opts.dockerfile : undefined));
   const workRoot = await opts.store.makeTempDir('build-');
-  // Without a context, steps that read it fail (StageBuilder.needsContext); an empty directory stands in for the rest.
+  // Without a context, steps that read it fail (checkContextUse); an empty directory stands in for the rest.
   const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
   if (opts.contextDir === undefined) await mkdir(contextDir);
   const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), contextDir);
@@ -147,24 +145,6 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   } finally {
     await contextDigests.save();
     await rm(workRoot, { recursive: true, force: true });
-  }
-}
-
-/**
- * Until multi-platform builds exist, a needed stage may only ask for this
- * machine's platform (FROM --platform, after expansion and BuildKit's
- * normalisation): anything else would silently give an image for the wrong one.
- */
-function checkStagePlatforms(stages: Stage[], needed: number[]): void {
-  const host = hostPlatform();
-  for (const index of new Set(needed)) {
-    const stage = stages[index]!;
-    if (stage.platform === undefined || samePlatform(parsePlatform(stage.platform), host)) continue;
-    throw new BuildStepError(
-      `FROM --platform=${stage.platform} asks for a platform other than this machine's (${formatPlatform(host)}); multi-platform builds are not supported yet, ` +
-      `ribo builds for the platform it runs on. Remove --platform from this FROM line, or use --platform=$BUILDPLATFORM or --platform=${formatPlatform(host)}.`,
-      stage.location,
-    );
   }
 }
 
@@ -374,8 +354,7 @@ class StageBuilder {
     const env = runEnv(state);
     // RUN --network=default (or none given) takes the build's --network; ribo has no private build network.
     const network = !command.network || command.network === 'default' ? (this.opts.network ?? 'host') : command.network;
-    const contextBind = command.mounts.find((m) => m.type === 'bind' && m.options.from === undefined);
-    if (contextBind) this.needsContext(command, `--mount=type=bind${contextBind.options.source ? `,source=${contextBind.options.source}` : ''}`);
+    checkContextUse(command, this.opts.contextDir !== undefined);
     const mounts = await planRunMounts({
       storeRoot: this.opts.store.root,
       contextDir: this.contextDir,
@@ -424,13 +403,7 @@ class StageBuilder {
   }
 
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
-    const heredocs = new Set(command.heredocs.map((h) => h.name));
-    const local = command.sources.find((source) => {
-      const heredoc = /^<<-?(["']?)(\w+)\1$/.exec(source);
-      if (heredoc && heredocs.has(heredoc[2]!)) return false;
-      return !(command.kind === 'ADD' && (isUrlSource(source) || isGitSource(source)));
-    });
-    if (command.from === undefined && local !== undefined) this.needsContext(command, `source "${local}"`);
+    checkContextUse(command, this.opts.contextDir !== undefined);
     const from = command.from !== undefined ? await this.copySource(command.from) : undefined;
     const planned = await planCopyStep({
       driver: this.opts.driver,
@@ -446,16 +419,6 @@ class StageBuilder {
       epoch: this.opts.epoch,
     }, command);
     return { ...planned, createdBy: `${command.original} # ribo` };
-  }
-
-  /** A step that reads the build context, in a build that has none: docker's "no build context" case. */
-  private needsContext(command: Command, what: string): void {
-    if (this.opts.contextDir !== undefined) return;
-    throw new BuildStepError(
-      `${command.kind} ${what} reads from the build context, and this build has none: its Dockerfile came from stdin (\`ribo build -\`). ` +
-      'Give a context directory and read the Dockerfile from stdin with -f -, e.g. `ribo build -f - .`, or copy from a stage or image with --from.',
-      command.location,
-    );
   }
 
   /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
