@@ -175,6 +175,9 @@ export async function loadIgnoreMatcher(contextDir: string, dockerfilePath?: str
   return createIgnoreMatcher([]);
 }
 
+/** `hidden(relPath)`: true when the context-relative path is not part of the build context. */
+export type ContextFilter = (relPath: string) => boolean;
+
 /**
  * `hidden(relPath)` is true when the path is not part of the build context as
  * BuildKit sends it: the path is ignored, and it is not a directory that still
@@ -184,8 +187,6 @@ export async function loadIgnoreMatcher(contextDir: string, dockerfilePath?: str
  * and bind mounts walk the context through this filter, and descend into an
  * ignored directory only when an exception could reach inside it.
  */
-export type ContextFilter = (relPath: string) => boolean;
-
 export function contextFilter(contextDir: string, matcher: IgnoreMatcher): ContextFilter {
   if (matcher.patterns.length === 0) return () => false;
   const root = path.resolve(contextDir);
