@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '../dockerfile/commands.js';
-import { expandCommand, loadDockerfile, loadIgnoreMatcher, planStages, toStages } from '../dockerfile/index.js';
+import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { InvalidImageRefError } from '../oci/reference.js';
@@ -19,6 +19,7 @@ import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
+import { checkContextUse, checkStagePlatforms } from './context-and-platform.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
@@ -35,8 +36,12 @@ export interface BuildOptions {
   runtime: OciRuntime;
   /** Ids usable in ribo's namespace (container user namespaces map that many). */
   idCount: number;
-  contextDir: string;
+  /** The build context; undefined when there is none (`ribo build -`: the Dockerfile came from stdin). */
+  contextDir?: string;
+  /** The Dockerfile's path, or its name in messages when `dockerfileText` is given. */
   dockerfile: string;
+  /** The Dockerfile itself when it was not read from a file (stdin). */
+  dockerfileText?: string;
   tags: string[];
   buildArgs?: Record<string, string>;
   target?: string;
@@ -91,7 +96,7 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Builds the Dockerfile's target stage into an image in the store and tags it. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
-  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir });
+  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
   try {
     const result = await buildImage(opts);
     opts.reporter.report({ type: 'build-done', time: Date.now(), image: result.manifest.digest, tags: result.tags, durationMs: Date.now() - started });
@@ -105,17 +110,25 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 }
 
 async function buildImage(opts: BuildOptions): Promise<BuildResult> {
-  const parsed = await loadDockerfile(opts.dockerfile);
+  const parsed = opts.dockerfileText !== undefined ? parseDockerfile(opts.dockerfileText, opts.dockerfile) : await loadDockerfile(opts.dockerfile);
   const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
   for (const warning of [...parsed.warnings, ...warnings]) {
     opts.reporter.report({ type: 'warning', time: Date.now(), message: `${warning.rule}: ${warning.message}`, file: warning.location?.file, line: warning.location?.startLine });
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
-  const isIgnored = await loadIgnoreMatcher(opts.contextDir, opts.dockerfile);
+  checkStagePlatforms(stages, [...plan.order, plan.target]);
+  // What the build sees of its context: .dockerignore'd paths left out, exceptions kept (BuildKit's rules).
+  // A Dockerfile from stdin has no Dockerfile-specific ignore file.
+  const hidden = opts.contextDir === undefined
+    ? () => false
+    : contextFilter(opts.contextDir, await loadIgnoreMatcher(opts.contextDir, opts.dockerfileText === undefined ? opts.dockerfile : undefined));
   const workRoot = await opts.store.makeTempDir('build-');
-  const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), opts.contextDir);
-  const builder = new StageBuilder(opts, stages, workRoot, (rel: string) => isIgnored(rel), new BuildCache(opts.store.root), contextDigests);
+  // Without a context, steps that read it fail (checkContextUse); an empty directory stands in for the rest.
+  const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
+  if (opts.contextDir === undefined) await mkdir(contextDir);
+  const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), contextDir);
+  const builder = new StageBuilder(opts, stages, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
@@ -167,6 +180,7 @@ class StageBuilder {
     private readonly opts: BuildOptions,
     private readonly stages: Stage[],
     private readonly workRoot: string,
+    private readonly contextDir: string,
     private readonly isIgnored: (rel: string) => boolean,
     private readonly cache: BuildCache,
     private readonly contextDigests: FileDigestCache,
@@ -341,9 +355,10 @@ class StageBuilder {
     const env = runEnv(state);
     // RUN --network=default (or none given) takes the build's --network; ribo has no private build network.
     const network = !command.network || command.network === 'default' ? (this.opts.network ?? 'host') : command.network;
+    checkContextUse(command, this.opts.contextDir !== undefined);
     const mounts = await planRunMounts({
       storeRoot: this.opts.store.root,
-      contextDir: this.opts.contextDir,
+      contextDir: this.contextDir,
       isIgnored: this.isIgnored,
       contextDigests: this.contextDigests,
       workingDir: config.WorkingDir || '/',
@@ -392,10 +407,11 @@ class StageBuilder {
   }
 
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
+    checkContextUse(command, this.opts.contextDir !== undefined);
     const from = command.from !== undefined ? await this.copySource(command.from, command.location) : undefined;
     const planned = await planCopyStep({
       driver: this.opts.driver,
-      contextDir: this.opts.contextDir,
+      contextDir: this.contextDir,
       isIgnored: this.isIgnored,
       layers: [...state.layers],
       workingDir: state.config.config?.WorkingDir || '/',

@@ -1,5 +1,6 @@
 import path from 'node:path';
 import type { SecretSource } from '../build/run-mounts.js';
+import { formatPlatform, hostPlatform, parsePlatform, samePlatform } from '../dockerfile/index.js';
 import { UsageError } from '../errors.js';
 
 /**
@@ -36,4 +37,21 @@ export function parseBuildNetwork(value: unknown): 'host' | 'none' {
   if (network === 'host' || network === 'default') return 'host';
   if (network === 'none') return 'none';
   throw new UsageError(`--network ${network}: RUN steps can use host (the default) or none.`);
+}
+
+/**
+ * `--platform`: ribo builds only for the machine it runs on so far, so the
+ * flag is accepted when it names that platform (normalised as BuildKit does:
+ * linux/amd64/v1 is linux/amd64) and is a usage error otherwise.
+ */
+export function checkBuildPlatform(value: unknown): void {
+  if (value === undefined) return;
+  const host = hostPlatform();
+  for (const text of String(value).split(',').map((p) => p.trim())) {
+    if (text !== '' && samePlatform(parsePlatform(text), host)) continue;
+    throw new UsageError(
+      `--platform ${String(value)}: ribo builds only for the platform it runs on (${formatPlatform(host)}); multi-platform and cross-platform builds are not supported yet. ` +
+      `Leave --platform out or give ${formatPlatform(host)}.`,
+    );
+  }
 }

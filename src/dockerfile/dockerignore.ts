@@ -1,9 +1,10 @@
 /**
- * .dockerignore: Docker's pattern rules (Go filepath.Match syntax plus `**`,
- * `!` exceptions, later lines win, a match on a parent directory counts) and
- * a context walker that skips ignored directories unless an exception could
- * re-include something inside them.
+ * .dockerignore: Docker's pattern rules (moby's patternmatcher: Go
+ * filepath.Match syntax plus `**`, `!` exceptions, later lines win, a match on
+ * a parent directory counts), where a build finds its ignore file, and the
+ * filter that gives the build context as BuildKit sends it.
  */
+import { lstatSync, readdirSync, type Dirent } from 'node:fs';
 import { lstat, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { DockerignoreError, LocalSyntaxError } from './errors.js';
@@ -13,7 +14,8 @@ export interface IgnorePattern {
   /** The cleaned pattern without its `!`. */
   pattern: string;
   exclusion: boolean;
-  regex: RegExp;
+  /** True when the pattern matches this exact path (not its parents; see `matchesPathOrParent`). */
+  test: (path: string) => boolean;
   /** One regex per path segment, for "could anything inside this dir match?". */
   segments: Array<RegExp | 'any'>;
   line: number;
@@ -48,6 +50,30 @@ export function readIgnorePatterns(text: string): Array<{ pattern: string; line:
   return out;
 }
 
+const SPECIAL = /[*?[\]\\]/;
+
+/**
+ * How one pattern tests a path, with the shortcuts moby's patternmatcher
+ * takes (and their quirks): no special characters is an exact comparison; a
+ * plain prefix followed by a final `**` is a prefix test ("abc**" matches
+ * "abcd"); a leading `**` followed by plain text is a suffix test ("**file"
+ * matches "myfile", "**\/file" matches "file" and "a/file"); anything else a regex.
+ */
+function patternTest(text: string): (path: string) => boolean {
+  if (!SPECIAL.test(text)) return (p) => p === text;
+  if (text.endsWith('**') && !SPECIAL.test(text.slice(0, -2))) {
+    const prefix = text.slice(0, -2);
+    return (p) => p.startsWith(prefix);
+  }
+  if (text.startsWith('**') && !SPECIAL.test(text.slice(2))) {
+    const suffix = text.slice(2);
+    if (suffix === '') return () => true;
+    return (p) => p.endsWith(suffix) || (suffix.startsWith('/') && p === suffix.slice(1));
+  }
+  const regex = new RegExp(`^${globToRegexSource(text)}$`, 'su');
+  return (p) => regex.test(p);
+}
+
 function compile(entry: { pattern: string; line: number }, source: string): IgnorePattern | undefined {
   let text = entry.pattern.trim();
   if (text === '') return undefined;
@@ -58,13 +84,22 @@ function compile(entry: { pattern: string; line: number }, source: string): Igno
   }
   text = cleanPath(text);
   try {
-    const regex = new RegExp(`^${globToRegexSource(text)}(?:/.*)?$`, 'su');
+    const test = patternTest(text);
     const segments = text.split('/').map((seg) => (seg.includes('**') ? 'any' as const : new RegExp(`^${globToRegexSource(seg, false)}$`, 'su')));
-    return { pattern: text, exclusion, regex, segments, line: entry.line };
+    return { pattern: text, exclusion, test, segments, line: entry.line };
   } catch (err) {
     if (err instanceof LocalSyntaxError || err instanceof SyntaxError) throw new DockerignoreError(source, entry.line, entry.pattern, err.message);
     throw err;
   }
+}
+
+/** True when `p` matches `file` or one of its parent directories (moby's MatchesOrParentMatches, per pattern). */
+function matchesPathOrParent(p: IgnorePattern, file: string): boolean {
+  if (p.test(file)) return true;
+  for (let slash = file.indexOf('/'); slash >= 0; slash = file.indexOf('/', slash + 1)) {
+    if (p.test(file.slice(0, slash))) return true;
+  }
+  return false;
 }
 
 function couldMatchBelow(p: IgnorePattern, dirParts: string[]): boolean {
@@ -77,7 +112,11 @@ function couldMatchBelow(p: IgnorePattern, dirParts: string[]): boolean {
   return true;
 }
 
-/** Build a matcher from pattern lines (as written in a .dockerignore). */
+/**
+ * Build a matcher from pattern lines (as written in a .dockerignore). A path is
+ * ignored when the last line that matches it or one of its parent directories
+ * is not an exception (`!`), as moby's patternmatcher decides.
+ */
 export function createIgnoreMatcher(lines: ReadonlyArray<string | { pattern: string; line: number }>, source = '.dockerignore'): IgnoreMatcher {
   const patterns = lines
     .map((l, i) => (typeof l === 'string' ? { pattern: l, line: i + 1 } : l))
@@ -86,15 +125,13 @@ export function createIgnoreMatcher(lines: ReadonlyArray<string | { pattern: str
   const exceptions = patterns.filter((p) => p.exclusion);
 
   const matcher = ((relPath: string): boolean => {
-    const file = cleanPath(relPath.replace(/\\/g, '/')).replace(/^\/+/, '');
-    const slash = file.lastIndexOf('/');
-    const parents = slash < 0 ? [] : file.slice(0, slash).split('/');
+    const file = cleanPath(relPath).replace(/^\/+/, '');
+    if (file === '.' || file === '') return false;
     let ignored = false;
     for (const p of patterns) {
+      // Only a line that could change the answer is tested.
       if (p.exclusion !== ignored) continue;
-      let match = p.regex.test(file);
-      for (let i = 1; !match && i <= parents.length; i++) match = p.regex.test(parents.slice(0, i).join('/'));
-      if (match) ignored = !p.exclusion;
+      if (matchesPathOrParent(p, file)) ignored = !p.exclusion;
     }
     return ignored;
   }) as IgnoreMatcher;
@@ -119,14 +156,17 @@ async function readIfExists(file: string): Promise<string | undefined> {
 }
 
 /**
- * The ignore rules for a build: `<Dockerfile>.dockerignore` next to the
- * Dockerfile wins over `<context>/.dockerignore`; with neither, nothing is ignored.
- * A relative `dockerfilePath` is taken from the current directory, like loadDockerfile.
+ * The ignore rules for a build, as BuildKit finds them: `<Dockerfile>.dockerignore`
+ * beside the Dockerfile first, then `<context>/.dockerignore`, then
+ * `<context>/.containerignore` (podman's name); with none, nothing is ignored.
+ * A relative `dockerfilePath` is taken from the current directory, like
+ * loadDockerfile; none (a Dockerfile read from stdin) skips the first.
  */
 export async function loadIgnoreMatcher(contextDir: string, dockerfilePath?: string): Promise<IgnoreMatcher> {
   const candidates = [
     ...(dockerfilePath ? [path.resolve(`${dockerfilePath}.dockerignore`)] : []),
     path.join(contextDir, '.dockerignore'),
+    path.join(contextDir, '.containerignore'),
   ];
   for (const candidate of candidates) {
     const text = await readIfExists(candidate);
@@ -135,14 +175,61 @@ export async function loadIgnoreMatcher(contextDir: string, dockerfilePath?: str
   return createIgnoreMatcher([]);
 }
 
+/** `hidden(relPath)`: true when the context-relative path is not part of the build context. */
+export type ContextFilter = (relPath: string) => boolean;
+
+/**
+ * `hidden(relPath)` is true when the path is not part of the build context as
+ * BuildKit sends it: the path is ignored, and it is not a directory that still
+ * holds something an exception re-includes. Such a directory stays (with its
+ * own metadata) and holds only what is re-included, so `**` then
+ * `!folder1/file1` keeps `folder1` with just `file1`; COPY, the cache digest
+ * and bind mounts walk the context through this filter, and descend into an
+ * ignored directory only when an exception could reach inside it.
+ */
+export function contextFilter(contextDir: string, matcher: IgnoreMatcher): ContextFilter {
+  if (matcher.patterns.length === 0) return () => false;
+  const root = path.resolve(contextDir);
+  /** Ignored directories looked into, and whether anything inside them is kept. */
+  const keepsSomething = new Map<string, boolean>();
+
+  const hidden = (relPath: string): boolean => {
+    const rel = cleanPath(relPath).replace(/^\/+/, '');
+    if (rel === '.' || rel === '' || !matcher(rel)) return false;
+    if (!matcher.mayIncludeUnder(rel)) return true;
+    return !(lstatSync(path.join(root, rel), { throwIfNoEntry: false })?.isDirectory() && holdsKeptEntry(rel));
+  };
+
+  /** Whether an ignored directory holds anything not ignored, at any depth (remembered per directory). */
+  const holdsKeptEntry = (dirRel: string): boolean => {
+    const known = keepsSomething.get(dirRel);
+    if (known !== undefined) return known;
+    let entries: Dirent[] = [];
+    try {
+      entries = readdirSync(path.join(root, dirRel), { withFileTypes: true });
+    } catch (err) {
+      // An unreadable directory that is ignored anyway is left out, as BuildKit does.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'ENOENT' && code !== 'ENOTDIR') throw err;
+    }
+    const found = entries.some((entry) => {
+      const rel = `${dirRel}/${entry.name}`;
+      return !matcher(rel) || (entry.isDirectory() && matcher.mayIncludeUnder(rel) && holdsKeptEntry(rel));
+    });
+    keepsSomething.set(dirRel, found);
+    return found;
+  };
+  return hidden;
+}
+
 export interface ContextEntry {
   /** Context-relative, `/`-separated. */
   path: string;
   absolutePath: string;
   type: 'file' | 'dir' | 'symlink' | 'other';
   /**
-   * True for an ignored directory yielded only because something inside it
-   * is re-included by an exception: create it, do not copy its other contents.
+   * True for an ignored directory kept only because something inside it is
+   * re-included by an exception: it holds nothing else.
    */
   implicit?: boolean;
 }
@@ -155,34 +242,20 @@ function entryType(stats: { isFile(): boolean; isDirectory(): boolean; isSymboli
 }
 
 /**
- * Walk the build context once, in name order, yielding what is not ignored
- * (parents before children). Symlinks are reported, not followed.
+ * Walk the build context once, in name order, yielding what the build sees
+ * (see contextFilter; parents before children). Symlinks are reported, not followed.
  */
 export async function* walkContext(contextDir: string, matcher: IgnoreMatcher): AsyncGenerator<ContextEntry> {
-  const pending: Array<{ entry: ContextEntry; yielded: boolean }> = [];
+  const hidden = contextFilter(contextDir, matcher);
 
   async function* visit(dirAbs: string, dirRel: string): AsyncGenerator<ContextEntry> {
-    const names = (await readdir(dirAbs)).sort();
-    for (const name of names) {
-      const absolutePath = path.join(dirAbs, name);
+    for (const name of (await readdir(dirAbs)).sort()) {
       const rel = dirRel === '' ? name : `${dirRel}/${name}`;
+      if (hidden(rel)) continue;
+      const absolutePath = path.join(dirAbs, name);
       const type = entryType(await lstat(absolutePath));
-      const entry: ContextEntry = { path: rel, absolutePath, type };
-      const ignored = matcher(rel);
-      if (!ignored) {
-        for (const p of pending) {
-          if (!p.yielded) {
-            p.yielded = true;
-            yield { ...p.entry, implicit: true };
-          }
-        }
-        yield entry;
-        if (type === 'dir') yield* visit(absolutePath, rel);
-      } else if (type === 'dir' && matcher.mayIncludeUnder(rel)) {
-        pending.push({ entry, yielded: false });
-        yield* visit(absolutePath, rel);
-        pending.pop();
-      }
+      yield { path: rel, absolutePath, type, ...(matcher(rel) ? { implicit: true } : {}) };
+      if (type === 'dir') yield* visit(absolutePath, rel);
     }
   }
 

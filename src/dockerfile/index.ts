@@ -20,7 +20,8 @@ export { dumpNodes } from './node.js';
 export { expandCommand, resolveArgValues, quoteLiteral, type ExpandOptions } from './expand.js';
 export { ShellLexer, type EnvSource, type LexerOptions, type ExpansionResult } from './shell-lexer.js';
 export { planStages, resolveFrom, findTarget } from './plan.js';
-export { loadIgnoreMatcher, createIgnoreMatcher, readIgnorePatterns, walkContext, type IgnoreMatcher, type ContextEntry } from './dockerignore.js';
+export { hostPlatform, parsePlatform, formatPlatform, samePlatform, type Platform } from './platform.js';
+export { loadIgnoreMatcher, createIgnoreMatcher, readIgnorePatterns, contextFilter, walkContext, type IgnoreMatcher, type ContextFilter, type ContextEntry } from './dockerignore.js';
 
 /** A parsed (not yet interpreted) Dockerfile. */
 export type ParsedDockerfile = RawParse;

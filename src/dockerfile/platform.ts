@@ -29,16 +29,34 @@ export function formatPlatform(p: Platform): string {
   return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
 }
 
-/** Parse "linux/arm64/v8", "linux/amd64" or just "arm64" (OS defaults to linux). */
-export function parsePlatform(text: string): Platform {
+const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'android', 'ios', 'js', 'wasip1', 'plan9', 'dragonfly']);
+
+/**
+ * Parse and normalise a platform as BuildKit does (containerd's rules):
+ * "linux/arm64/v8", "linux/amd64", just an architecture ("arm64", OS linux)
+ * or just an OS ("linux", this machine's architecture); x86_64 is amd64,
+ * aarch64 is arm64, amd64/v1 and arm64/v8 are plain amd64 and arm64, arm
+ * defaults to v7.
+ */
+export function parsePlatform(text: string, host: Platform = hostPlatform()): Platform {
   const parts = text.trim().toLowerCase().split('/');
-  if (parts.length === 1) return { os: 'linux', architecture: normalizeArch(parts[0]!) };
+  if (parts.length === 1) {
+    if (KNOWN_OS.has(parts[0]!)) return { ...host, os: parts[0]! };
+    return normalize('linux', parts[0]!, undefined);
+  }
   const [os, arch, variant] = parts as [string, string, string | undefined];
+  return normalize(os, arch, variant);
+}
+
+function normalize(os: string, arch: string, variant: string | undefined): Platform {
   const architecture = normalizeArch(arch);
   let normalizedVariant = variant || undefined;
-  if (architecture === 'arm64' && normalizedVariant === 'v8') normalizedVariant = undefined;
+  if (arch === 'armel' && !normalizedVariant) normalizedVariant = 'v6';
+  if (architecture === 'amd64' && normalizedVariant === 'v1') normalizedVariant = undefined;
+  if (architecture === 'arm64' && (normalizedVariant === 'v8' || normalizedVariant === '8' || normalizedVariant === 'v8.0')) normalizedVariant = undefined;
   if (architecture === 'arm' && !normalizedVariant) normalizedVariant = 'v7';
-  return { os, architecture, variant: normalizedVariant };
+  if (architecture === 'arm' && normalizedVariant && /^\d/.test(normalizedVariant)) normalizedVariant = `v${normalizedVariant}`;
+  return normalizedVariant ? { os, architecture, variant: normalizedVariant } : { os, architecture };
 }
 
 function normalizeArch(arch: string): string {
@@ -46,9 +64,14 @@ function normalizeArch(arch: string): string {
     case 'x86_64': case 'x86-64': return 'amd64';
     case 'aarch64': return 'arm64';
     case 'i386': case 'i686': return '386';
-    case 'armhf': return 'arm';
+    case 'armhf': case 'armel': return 'arm';
     default: return arch;
   }
+}
+
+/** True when both name the same platform once normalised ("linux/amd64/v1" is "linux/amd64"). */
+export function samePlatform(a: Platform, b: Platform): boolean {
+  return a.os === b.os && a.architecture === b.architecture && (a.variant ?? '') === (b.variant ?? '');
 }
 
 /** TARGETPLATFORM, TARGETOS... and BUILDPLATFORM, BUILDOS... */

@@ -4,6 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { digestCopySources } from '../../src/build/cache/context-digest.js';
 import { FileDigestCache } from '../../src/build/cache/file-digests.js';
+import { contextFilter, createIgnoreMatcher } from '../../src/dockerfile/index.js';
 
 let dir: string;
 let cacheRoot: string;
@@ -42,6 +43,16 @@ it('leaves out what the ignore matcher excludes', async () => {
   expect(withoutLib).not.toBe(all);
   await writeFile(path.join(dir, 'src/lib/b.txt'), 'changed but ignored');
   expect(await digestCopySources(dir, ['src'], ignored)).toBe(withoutLib);
+});
+
+it('covers re-included files inside an ignored directory, and only those', async () => {
+  await writeFile(path.join(dir, 'src/lib/c.txt'), 'gamma');
+  const hidden = contextFilter(dir, createIgnoreMatcher(['src/lib', '!src/lib/b.txt']));
+  const first = await digestCopySources(dir, ['src'], hidden);
+  await writeFile(path.join(dir, 'src/lib/c.txt'), 'still ignored');
+  expect(await digestCopySources(dir, ['src'], hidden)).toBe(first);
+  await writeFile(path.join(dir, 'src/lib/b.txt'), 're-included, so it counts');
+  expect(await digestCopySources(dir, ['src'], hidden)).not.toBe(first);
 });
 
 it('gives the same digest with remembered file digests as without', async () => {

@@ -31,6 +31,8 @@ export interface RiboOptions {
   asUser?: string;
   cwd?: string;
   env?: Record<string, string>;
+  /** What ribo reads on stdin (default: nothing). */
+  input?: string | Buffer;
 }
 
 async function userIds(user: string): Promise<{ uid: number; gid: number; home: string }> {
@@ -86,9 +88,10 @@ export async function ribo(args: string[], opts: RiboOptions): Promise<RiboResul
       cwd: opts.cwd ?? '/',
       env: { PATH: env.PATH! },
       extendEnv: false,
+      ...(opts.input !== undefined ? { input: opts.input } : {}),
     });
   } else {
-    result = await execa(riboArgs[0]!, riboArgs.slice(1), { reject: false, cwd: opts.cwd, env: { ...env, HOME: os.homedir() }, extendEnv: false });
+    result = await execa(riboArgs[0]!, riboArgs.slice(1), { reject: false, cwd: opts.cwd, env: { ...env, HOME: os.homedir() }, extendEnv: false, ...(opts.input !== undefined ? { input: opts.input } : {}) });
   }
   return { exitCode: result.exitCode ?? -1, stdout: String(result.stdout), stderr: String(result.stderr) };
 }

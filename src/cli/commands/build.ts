@@ -1,6 +1,5 @@
 import os from 'node:os';
 import path from 'node:path';
-import { stat } from 'node:fs/promises';
 import { writeFile } from 'node:fs/promises';
 import { build, NeedsNamespaceError, type BuildResult } from '../../build/builder.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
@@ -9,7 +8,7 @@ import { createRenderer, parseProgressMode, resolveProgressMode, withBuildId, ty
 import { teeReporter, type BuildReporter } from '../../build/progress/events.js';
 import { BuildLogs, newBuildId, type BuildLogRecorder } from '../../build/progress/build-logs.js';
 import { BuildFailedError } from '../../build/errors.js';
-import { loadDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
+import { loadDockerfile, parseDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
 import { writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
@@ -20,7 +19,9 @@ import { openRegistries, withRegistryOptions } from '../registry-options.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asCompression, asList, compressionOption } from '../options.js';
-import { parseBuildNetwork, parseSecrets } from '../build-flags.js';
+import { checkBuildPlatform, parseBuildNetwork, parseSecrets } from '../build-flags.js';
+import { contextArgument, readsStdin, resolveBuildInput } from '../build-input.js';
+import { hideBin } from 'yargs/helpers';
 
 function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string, string> {
   const args: Record<string, string> = {};
@@ -139,9 +140,9 @@ export const buildCommand: CommandModule = {
   needsNamespace: false,
   builder: (y) =>
     withRegistryOptions(y)
-      .positional('context', { type: 'string', describe: 'Build context directory' })
+      .positional('context', { type: 'string', describe: 'Build context directory, or - for none (the Dockerfile is then read from stdin)' })
       .option('tag', { alias: 't', type: 'string', describe: 'Name and optional tag (NAME[:TAG]); may be repeated' })
-      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile)' })
+      .option('file', { alias: 'f', type: 'string', describe: 'Dockerfile (default: CONTEXT/Dockerfile); - reads it from stdin' })
       .option('build-arg', { type: 'string', describe: 'Set a build-time variable (NAME=VALUE)' })
       .option('target', { type: 'string', describe: 'Build this stage and the ones it needs' })
       .option('cache', { type: 'boolean', default: true, describe: 'Reuse unchanged steps of earlier builds (--no-cache runs every step)' })
@@ -156,18 +157,20 @@ export const buildCommand: CommandModule = {
       .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or just DIR), or a registry, type=registry,ref=REF; may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), or a registry, type=registry,ref=REF' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
+      .option('platform', { type: 'string', describe: 'Platform to build for; only this machine\'s is supported so far' })
       .option('compression', compressionOption)
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
-    const contextDir = path.resolve(String(argv.context));
-    const contextInfo = await stat(contextDir).catch(() => undefined);
-    if (!contextInfo?.isDirectory()) throw new UsageError(`Build context ${contextDir} is not a directory; give the directory whose files COPY may use.`);
+    checkBuildPlatform(argv.platform);
+    // stdin reaches the process inside the namespace untouched: that one reads it (no cached attempt out here).
+    const context = contextArgument(argv.context, hideBin(process.argv));
+    if (readsStdin(context, argv.file) && !insideNamespace(env) && !argv.print) return reexecInNamespace(process.argv.slice(1), env);
+    const { contextDir, dockerfile, dockerfileText } = await resolveBuildInput(context, argv.file, process.stdin);
     const tags = asList(argv.tag).map((t) => normalizeImageRef(t));
-    const dockerfile = argv.file ? path.resolve(String(argv.file)) : path.join(contextDir, 'Dockerfile');
     const buildArgs = parseBuildArgs(asList(argv.buildArg), env);
     if (argv.print) {
-      const parsed = await loadDockerfile(dockerfile);
+      const parsed = dockerfileText !== undefined ? parseDockerfile(dockerfileText, dockerfile) : await loadDockerfile(dockerfile);
       process.stdout.write(`${resolvedBuildJSON(parsed, { buildArgs, target: argv.target as string | undefined })}\n`);
       return 0;
     }
@@ -176,6 +179,7 @@ export const buildCommand: CommandModule = {
     const options = {
       contextDir,
       dockerfile,
+      dockerfileText,
       tags,
       buildArgs,
       target: argv.target as string | undefined,
