@@ -78,8 +78,8 @@ export interface RunResult { exitCode: number; stdout: string; stderr: string }
 const PATH = `${path.dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
 
 /** Runs a command as `user` (via runuser when we are root and it is another user), with a clean environment. */
-export async function runAs(user: User | undefined, command: string, args: string[], opts: { cwd?: string; input?: string } = {}): Promise<RunResult> {
-  const env = { PATH, HOME: user?.home ?? os.homedir() };
+export async function runAs(user: User | undefined, command: string, args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {
+  const env = { PATH, HOME: user?.home ?? os.homedir(), ...opts.env };
   const common = { reject: false, cwd: opts.cwd ?? '/', extendEnv: false, ...(opts.input === undefined ? { stdin: 'ignore' as const } : { input: opts.input }) };
   const result = user && process.getuid?.() === 0 && user.name !== 'root'
     ? await execa('runuser', ['-u', user.name, '--', 'env', ...Object.entries(env).map(([k, v]) => `${k}=${v}`), command, ...args], { ...common, env: { PATH } })

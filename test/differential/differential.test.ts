@@ -53,7 +53,10 @@ function dirs() {
 
 const riboBuild = (args: string[], input?: string) =>
   runAs(user, path.join(APP_DIR, 'bin/ribo'), ['--root', dirs().riboRoot, 'build', ...args], { input });
-const buildah = (args: string[], input?: string) => runAs(user, 'buildah', [...dirs().buildahArgs, ...args], { input });
+// Its run-time files and blob-info cache go under the work dir too, so nothing is left behind.
+const buildah = (args: string[], input?: string) => runAs(user, 'buildah', [...dirs().buildahArgs, ...args], {
+  input, env: { XDG_RUNTIME_DIR: path.join(work, 'xdg/run'), XDG_DATA_HOME: path.join(work, 'xdg/data') },
+});
 const buildahBuild = (args: string[], input?: string) => buildah(['bud', '--layers', '--format', 'docker', ...args], input);
 
 function failure(tool: string, r: RunResult): Error {
@@ -97,7 +100,8 @@ beforeAll(async () => {
   user = name ? await lookupUser(name) : undefined;
   work = await mkdtemp(path.join(os.tmpdir(), 'ribo-differential-'));
   await chmod(work, 0o755);
-  for (const d of ['ribo', 'buildah', 'contexts', 'out']) await makeOwnedDir(work, d, user);
+  for (const d of ['ribo', 'buildah', 'contexts', 'out', 'xdg', 'xdg/data']) await makeOwnedDir(work, d, user);
+  await chmod(await makeOwnedDir(work, 'xdg/run', user), 0o700);
   outcomes = pool(PARALLEL, cases.map((c) => () => runCase(c)));
 });
 

@@ -47,13 +47,13 @@ export function cleanPath(raw: string): string {
  */
 class StrayLinknameFilter extends Transform {
   private pending = Buffer.alloc(0);
-  /** How many bytes the layer's tar stream had. */
-  bytes = 0;
+  /** Whether the tar stream had any byte that is not zero (an empty tar is all zeros). */
+  sawData = false;
   /** Bytes of entry data (padded to 512) still to pass before the next header. */
   private dataLeft = 0;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.bytes += chunk.length;
+    if (!this.sawData && chunk.some((b) => b !== 0)) this.sawData = true;
     this.pending = Buffer.concat([this.pending, chunk]);
     const out: Buffer[] = [];
     while (true) {
@@ -160,8 +160,8 @@ async function readLayer(file: string): Promise<LayerEntry[]> {
   const filter = new StrayLinknameFilter();
   await pipeline([createReadStream(file), ...((await isGzip(file)) ? [createGunzip()] : []), filter, parser]);
   // An entry the parser finds invalid must fail the comparison, not vanish from it;
-  // a layer whose tar stream is empty (no end blocks either) is just an empty layer.
-  if (warnings.length > 0 && filter.bytes > 0) throw new Error(`${file}: ${warnings.join('; ')}`);
+  // the parser also complains of a tar with no entries (only zero blocks, or nothing), which is an empty layer.
+  if (warnings.length > 0 && filter.sawData) throw new Error(`${file}: ${warnings.join('; ')}`);
   await Promise.all(pending);
   return entries;
 }
