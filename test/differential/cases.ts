@@ -18,7 +18,7 @@
  * A static busybox is copied to busybox in every context (and base directory).
  */
 import { execa } from 'execa';
-import { chown, cp, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { access, chown, constants, cp, mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { AllowedDifference } from './compare.js';
@@ -76,6 +76,14 @@ export async function lookupUser(name: string): Promise<User> {
 export interface RunResult { exitCode: number; stdout: string; stderr: string }
 
 const PATH = `${path.dirname(process.execPath)}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin`;
+
+/** Whether a program is on the PATH the tools are run with. */
+export async function onPath(program: string): Promise<boolean> {
+  for (const dir of PATH.split(':')) {
+    if (await access(path.join(dir, program), constants.X_OK).then(() => true, () => false)) return true;
+  }
+  return false;
+}
 
 /** Runs a command as `user` (via runuser when we are root and it is another user), with a clean environment. */
 export async function runAs(user: User | undefined, command: string, args: string[], opts: { cwd?: string; input?: string; env?: Record<string, string> } = {}): Promise<RunResult> {

@@ -16,7 +16,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { PROJECT_ROOT } from '../e2e/harness.js';
 import { compareConfigs, compareTrees, judge, validateAllowed, type AllowedDifference, type Difference, type Verdict } from './compare.js';
-import { buildFlags, loadCases, lookupUser, makeOwnedDir, pool, prepareContext, runAs, type Case, type RunResult, type User } from './cases.js';
+import { buildFlags, loadCases, lookupUser, makeOwnedDir, onPath, pool, prepareContext, runAs, type Case, type RunResult, type User } from './cases.js';
 import { readDirImage, readRiboImage } from './image.js';
 import { mergeLayers } from './tree.js';
 
@@ -25,7 +25,7 @@ const SUITE_DIFFERENCES = path.join(PROJECT_ROOT, 'test/differential/differences
 const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
 const PARALLEL = 2;
 
-const haveBuildah = (await execa('buildah', ['--version'], { reject: false }).catch(() => ({ exitCode: 1 }))).exitCode === 0;
+const haveBuildah = await onPath('buildah');
 if (!haveBuildah) console.warn('differential suite skipped: buildah is not installed (make test installs it)');
 const suite = haveBuildah ? describe : describe.skip;
 
@@ -108,8 +108,14 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!work) return;
   await Promise.allSettled(outcomes);
+  // A RUN that buildah could not start can leave its working container mounted.
+  await buildah(['rm', '--all']);
   // Both stores hold files of subordinate ids: only root or the user's namespace can remove them.
-  if (process.getuid?.() === 0) await rm(work, { recursive: true, force: true });
+  if (process.getuid?.() === 0) {
+    const mounts = (await execa('findmnt', ['-rn', '-o', 'TARGET'], { reject: false })).stdout.split('\n');
+    for (const m of mounts.filter((t) => t.startsWith(`${work}/`)).sort().reverse()) await execa('umount', [m], { reject: false });
+    await rm(work, { recursive: true, force: true });
+  }
   else await execa('buildah', ['unshare', 'rm', '-rf', work], { reject: false });
 }, 120_000);
 
