@@ -482,13 +482,17 @@ function configInputs(command: Command): StepInputs {
   return { instruction: JSON.stringify(fields) };
 }
 
-/** The script a shell-form RUN passes to the shell; a heredoc-only RUN runs the heredoc body. */
+/**
+ * The script a shell-form RUN passes to the shell; a heredoc-only RUN runs the heredoc body.
+ * Otherwise, as BuildKit does, the shell gets the command line followed by each heredoc's
+ * body and delimiter, and reads them itself (`RUN <<EOF cat > /f` feeds the body to cat).
+ */
 function runScript(command: RunCommand): string {
   if (command.line.form !== 'shell') return '';
   const script = command.line.command;
   const only = command.heredocs.length === 1 ? command.heredocs[0]! : undefined;
   if (only && new RegExp(`^<<-?["']?${only.name}["']?\\s*$`).test(script.trim())) return only.content;
-  return script;
+  return command.heredocs.reduce((text, h) => `${text}\n${h.content}${h.name}`, script);
 }
 
 async function writeImage(store: Store, state: StageState, epoch: number): Promise<{ manifest: Descriptor; config: ImageConfig }> {

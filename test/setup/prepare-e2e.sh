@@ -16,6 +16,15 @@ if ! grep -q "^$user:" /etc/subuid; then usermod --add-subuids 300000-365535 "$u
 if ! grep -q "^$user:" /etc/subgid; then usermod --add-subgids 300000-365535 "$user"; fi
 [ -e /dev/fuse ] && chmod 0666 /dev/fuse
 
+# buildah for the differential suite (test/differential), rootless as this user:
+# runc, since crun refuses hybrid cgroup hosts, and the overlay driver, which
+# rootless buildah may otherwise leave for vfs (about five times slower).
+home=$(getent passwd "$user" | cut -d: -f6)
+mkdir -p "$home/.config/containers"
+printf '[engine]\nruntime = "runc"\n' > "$home/.config/containers/containers.conf"
+printf '[storage]\ndriver = "overlay"\n' > "$home/.config/containers/storage.conf"
+chown -R "$user:" "$home/.config"
+
 # A second user without subordinate ids, to check the error that names the fix.
 # (useradd may give every new user a range itself, so remove any.)
 if ! id "$user-nosubid" >/dev/null 2>&1; then useradd --create-home --shell /bin/sh "$user-nosubid"; fi
