@@ -142,7 +142,8 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
     for (const part of parts) {
       if (part.kind === 'plain') {
         const contextDir = part.root === 'from' ? fromDir! : env.contextDir;
-        await copyFromContext({ ...base, contextDir, sources: part.sources, isIgnored: part.root === 'from' ? undefined : env.isIgnored });
+        const fromStage = part.root === 'from';
+        await copyFromContext({ ...base, contextDir, sources: part.sources, isIgnored: fromStage ? undefined : env.isIgnored, keepOwners: fromStage && !command.chown });
       } else if (part.kind === 'heredoc') {
         const dir = path.join(workDir, 'heredoc', part.name);
         await mkdir(dir, { recursive: true });

@@ -23,6 +23,11 @@ export interface CopyRequest {
   dest: string;
   rootfs: string;
   owner: Owner;
+  /**
+   * Copied entries keep the owners they have in the source (COPY --from without
+   * --chown, as Docker and BuildKit do); directories made for the destination still get `owner`.
+   */
+  keepOwners?: boolean;
   /** Context-relative paths (with forward slashes) that .dockerignore excludes. */
   isIgnored?: (relPath: string) => boolean;
   /** --chmod: permission bits set on every file and directory copied. */
@@ -164,8 +169,9 @@ class TreeCopier {
   async copy(src: string, target: string, rel: string, fresh = false): Promise<void> {
     if (this.skip?.(rel)) return;
     await this.turn();
-    const { owner, chmod } = this.req;
+    const { chmod } = this.req;
     const info = lstatSync(src);
+    const owner = this.ownerFor(info);
     if (info.isDirectory()) {
       const existing = fresh ? undefined : lstatOrUndefined(target);
       const created = !existing?.isDirectory();
@@ -188,6 +194,10 @@ class TreeCopier {
     }
   }
 
+  private ownerFor(info: Stats): Owner {
+    return this.req.keepOwners ? { uid: info.uid, gid: info.gid } : this.req.owner;
+  }
+
   private copyFile(src: string, target: string, info: Stats): void {
     const from = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
     try {
@@ -198,7 +208,8 @@ class TreeCopier {
           for (let written = 0; written < read; ) written += writeSync(to, this.buffer, written, read - written);
         }
         // chown clears setuid and setgid, so the mode is set after it.
-        fchownSync(to, this.req.owner.uid, this.req.owner.gid);
+        const owner = this.ownerFor(info);
+        fchownSync(to, owner.uid, owner.gid);
         fchmodSync(to, this.req.chmod ?? info.mode & 0o7777);
         futimesSync(to, info.atime, info.mtime);
       } finally {
