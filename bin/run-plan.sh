@@ -110,11 +110,25 @@ monitor_start_time() {
   j_monitor_start=$1
 }
 
+# Replays the mount the plan describes (src/snapshot's MountSpec, written by
+# src/run/run-plan.ts) for the container dir $dir, which stands as @DIR@ in
+# its options.
+mount_rootfs() {
+  _rest=$plan_mount_options _options=
+  while :; do
+    case $_rest in
+      *@DIR@*) _options=$_options${_rest%%@DIR@*}$dir; _rest=${_rest#*@DIR@} ;;
+      *) _options=$_options$_rest; break ;;
+    esac
+  done
+  (cd "$plan_mount_cwd" && mount -t "$plan_mount_type" -o "$_options" "$plan_mount_source" "$dir/$plan_mount_target")
+}
+
 # Takes ribo's arguments (as find_run_plan saw them).
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 1 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 2 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
 
   # The container's command: the words after the image, or the image's default.
   parse_plain_run "$@" || run_with_node "$@"
@@ -148,14 +162,17 @@ run_planned() {
   runtime_id=ribo-$short
   pick_name "$_c" "$_d"
   dir=$plan_root/containers/$id
-  mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/bundle" || run_with_node "$@"
+  _made=$dir/bundle
+  for _d in $plan_mount_dirs; do _made="$_made $dir/$_d"; done
+  # shellcheck disable=SC2086
+  mkdir -p $_made || run_with_node "$@"
 
   if [ -n "$plan_hide_unified" ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
     if [ "$plan_hide_unified" = mount ]; then mount -t tmpfs -o mode=0755 ribo-hide-unified /sys/fs/cgroup/unified
     else umount /sys/fs/cgroup/unified
     fi
   fi
-  if ! (cd "$plan_layers" && mount -t overlay overlay -o "lowerdir=$plan_lowerdir,upperdir=$dir/upper,workdir=$dir/work$plan_overlay_options" "$dir/rootfs"); then
+  if ! mount_rootfs; then
     rm -rf "$dir"
     run_with_node "$@"
   fi
@@ -163,7 +180,7 @@ run_planned() {
   # From here the container exists: its record, then the runtime.
   j_monitor_pid=$$
   monitor_start_time
-  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/rootfs\"" j_args=$_args
+  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/$plan_mount_target\"" j_args=$_args
   j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
   write_config >"$dir/bundle/config.json"
   write_record >"$dir/state.json"
@@ -201,7 +218,7 @@ run_planned() {
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
 
-  umount "$dir/rootfs" 2>/dev/null || umount -l "$dir/rootfs"
+  umount "$dir/$plan_mount_target" 2>/dev/null || umount -l "$dir/$plan_mount_target"
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1
   rm -rf "$dir"

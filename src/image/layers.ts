@@ -1,6 +1,6 @@
 import type { Descriptor, Digest, ImageConfig, ImageManifest } from '../oci/image.js';
 import { RiboError } from '../errors.js';
-import { applyLayer } from '../layer/index.js';
+import { unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
 
 /** One layer of an image as the build engine and runner use it. */
@@ -26,7 +26,7 @@ export function imageLayerRefs(manifest: ImageManifest, config: ImageConfig, ima
 export async function unpackImageLayers(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<LayerRef[]> {
   const refs = imageLayerRefs(manifest, config, imageName);
   for (const ref of refs) {
-    ref.dir = await store.ensureUnpacked(ref.diffID, (tempDir) => applyLayer(store.openBlob(ref.descriptor.digest), tempDir, { mode: 'lower' }));
+    ref.dir = await unpackLayerBlob(store, ref);
   }
   return refs;
 }
