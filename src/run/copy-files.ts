@@ -14,7 +14,7 @@ import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { copyFromContext } from '../build/copy.js';
 import { resolveInRoot } from '../build/root-path.js';
-import { capabilitiesOf, type Snapshotter } from '../snapshot/index.js';
+import { capabilitiesOf, viewDirs, type Snapshotter } from '../snapshot/index.js';
 import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export class CopyFilesError extends RiboError {}
@@ -49,7 +49,7 @@ export async function copyFromContainer(env: CopyFilesEnv, ref: string, record: 
   assertReusable(record, ref);
   const dir = env.containers.dirOf(record.id);
   // Its upper dir as the top lower dir: the container, running or not, is left alone.
-  await withView(env, { lowers: [path.join(dir, 'upper'), ...record.plan.lowers] }, async (rootfs) => {
+  await withView(env, { lowers: [viewDirs({ lowers: [], dir }).upper, ...record.plan.lowers] }, async (rootfs) => {
     // The last component is copied as it is (a symlink stays one); the rest resolves inside the container.
     const contents = src.endsWith('/.');
     const trimmed = contents ? src.slice(0, -2) : src.replace(/\/+$/, '');
