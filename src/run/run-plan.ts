@@ -177,7 +177,8 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
 
   const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
   const { pid: _pid, exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
-  const record: ContainerRecord = {
+  // A template of the record: the monitor's pid and start time are markers until the shell fills them in.
+  const record: Omit<ContainerRecord, 'monitor'> & { monitor: { pid: string; start: string } } = {
     ...kept,
     id: marker('ID'),
     name: marker('NAME'),
@@ -185,7 +186,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     command: [marker('ARGS')],
     runtimeId: marker('RUNTIME_ID'),
     status: 'running',
-    monitor: { pid: marker('MONITOR_PID') as unknown as number, start: marker('MONITOR_START') as unknown as number },
+    monitor: { pid: marker('MONITOR_PID'), start: marker('MONITOR_START') },
     startedAt: marker('NOW'),
     plan: { ...kept.plan, spec: { ...kept.plan.spec, args: [marker('ARGS')] } },
   };
