@@ -7,8 +7,8 @@
 # (src/run/run-plan.ts): everything it worked out for that image (its unpacked
 # layers, the bundle's config.json and the container's record, with markers
 # where each run differs) as shell that defines variables and two functions.
-# Later runs are carried out here: mount the overlay, write the bundle and the
-# record, run the runtime, clean up. Anything this does not cover (other
+# Later runs are carried out here: replay the mount the plan describes,
+# write the bundle and the record, run the runtime, clean up. Anything this does not cover (other
 # flags, a changed tag, a pruned layer, a new ribo) finds no usable plan and
 # goes to Node as before.
 #
