@@ -1,5 +1,4 @@
 /** `ribo inspect CONTAINER`: a container's record in the field names of `docker inspect`. */
-import path from 'node:path';
 import { viewDirs } from '../snapshot/index.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
