@@ -6,7 +6,7 @@
  * files for deletions, `.wh..wh..opq` for directories made anew), then empties
  * the target. Slow for big images, but every build and run works.
  */
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, utimesSync, type BigIntStats } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -124,12 +124,23 @@ export class CopySnapshotter extends BaseSnapshotter {
       const result = await execa('sh', ['-c', script, 'sh', target, record.upper], { input: list, reject: false });
       if (result.exitCode !== 0) throw new MountError(`Recording the container's changes from ${target} failed: ${result.stderr.trim()}`);
     }
+    const marked = new Set<string>();
     for (const rel of deleted) {
       const parent = path.join(record.upper, path.posix.dirname(rel));
       await mkdir(parent, { recursive: true });
       await writeFile(path.join(parent, `${WHITEOUT_PREFIX}${path.posix.basename(rel)}`), '');
+      marked.add(path.posix.dirname(rel));
     }
     // A directory deleted and made again hides everything the layers below had in it.
-    for (const rel of remade) await writeFile(path.join(record.upper, rel, OPAQUE_MARKER), '');
+    for (const rel of remade) {
+      await writeFile(path.join(record.upper, rel, OPAQUE_MARKER), '');
+      marked.add(rel);
+    }
+    // Writing the markers touched their directories: they get back the times the container left them with,
+    // as an overlay's upper dir has them (the layer records them).
+    for (const rel of marked) {
+      const info = lstatSync(path.join(target, rel));
+      utimesSync(path.join(record.upper, rel), info.atime, info.mtime);
+    }
   }
 }
