@@ -30,7 +30,7 @@ test:
 	else npm test --silent; fi
 
 test-unit: setup
-	npm test --silent -- dist/test/dockerfile dist/test/layer dist/test/store dist/test/registry
+	npm test --silent -- dist/test/dockerfile dist/test/layer dist/test/snapshot dist/test/store dist/test/registry
 
 # Benchmarks print figures; no test asserts on time. Each script is one line.
 bench:

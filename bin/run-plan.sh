@@ -7,8 +7,8 @@
 # (src/run/run-plan.ts): everything it worked out for that image (its unpacked
 # layers, the bundle's config.json and the container's record, with markers
 # where each run differs) as shell that defines variables and two functions.
-# Later runs are carried out here: mount the overlay, write the bundle and the
-# record, run the runtime, clean up. Anything this does not cover (other
+# Later runs are carried out here: replay the mount the plan describes,
+# write the bundle and the record, run the runtime, clean up. Anything this does not cover (other
 # flags, a changed tag, a pruned layer, a new ribo) finds no usable plan and
 # goes to Node as before.
 #
@@ -144,11 +144,25 @@ record_pid() {
   save_record
 }
 
+# Replays the mount the plan describes (src/snapshot's MountSpec, written by
+# src/run/run-plan.ts) for the container dir $dir, which stands as @DIR@ in
+# its options.
+mount_rootfs() {
+  _rest=$plan_mount_options _options=
+  while :; do
+    case $_rest in
+      *@DIR@*) _options=$_options${_rest%%@DIR@*}$dir; _rest=${_rest#*@DIR@} ;;
+      *) _options=$_options$_rest; break ;;
+    esac
+  done
+  (cd "$plan_mount_cwd" && mount -t "$plan_mount_type" -o "$_options" "$plan_mount_source" "$dir/$plan_mount_target")
+}
+
 # Takes ribo's arguments (as find_run_plan saw them).
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 2 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 3 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
 
   # The container's command: the words after the image, or the image's default.
   parse_plain_run "$@" || run_with_node "$@"
@@ -188,14 +202,17 @@ run_planned() {
   runtime_id=ribo-$short
   pick_name "$_c" "$_d"
   dir=$plan_root/containers/$id
-  mkdir -p "$dir/upper" "$dir/work" "$dir/rootfs" "$dir/bundle" || run_with_node "$@"
+  _made=$dir/bundle
+  for _d in $plan_mount_dirs; do _made="$_made $dir/$_d"; done
+  # shellcheck disable=SC2086
+  mkdir -p $_made || run_with_node "$@"
 
   # The record (status running, the shell as the monitor, no pid yet); it keeps
   # the layers from `ribo prune` once the in-use lock is released.
   j_monitor_pid=$$
   process_start $$
   j_monitor_start=$_start
-  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/rootfs\"" j_args=$_args j_pid=null
+  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/$plan_mount_target\"" j_args=$_args j_pid=null
   if ! save_record; then
     rm -rf "$dir"
     run_with_node "$@"
@@ -208,8 +225,7 @@ run_planned() {
     else umount /sys/fs/cgroup/unified
     fi
   fi
-  # plan_lowerdir holds each layer once (image/layers.ts, lowerDirs).
-  if ! (cd "$plan_layers" && mount -t overlay overlay -o "lowerdir=$plan_lowerdir,upperdir=$dir/upper,workdir=$dir/work$plan_overlay_options" "$dir/rootfs"); then
+  if ! mount_rootfs; then
     rm -rf "$dir"
     run_with_node "$@"
   fi
@@ -254,7 +270,7 @@ run_planned() {
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
 
-  umount "$dir/rootfs" 2>/dev/null || umount -l "$dir/rootfs"
+  umount "$dir/$plan_mount_target" 2>/dev/null || umount -l "$dir/$plan_mount_target"
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1
   rm -rf "$dir"

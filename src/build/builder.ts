@@ -8,9 +8,9 @@ import { InvalidImageRefError } from '../oci/reference.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
-import { applyLayer, type Compression } from '../layer/index.js';
-import { changeLayers, runContainer } from '../runtime/container.js';
-import type { MountDriver } from '../runtime/overlay.js';
+import type { Compression } from '../layer/index.js';
+import { runContainer } from '../runtime/container.js';
+import { changeInView, dropRuntimeStubs, unpackLayerBlob, type Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
 import { ImageNotFoundError, type Store } from '../store/index.js';
@@ -32,7 +32,8 @@ import { stepOutputStream } from './progress/step-output.js';
 
 export interface BuildOptions {
   store: Store;
-  driver: MountDriver;
+  /** Makes the stage's layers into root file systems (the session's storage driver). */
+  driver: Snapshotter;
   runtime: OciRuntime;
   /** Ids usable in ribo's namespace (container user namespaces map that many). */
   idCount: number;
@@ -303,7 +304,7 @@ class StageBuilder {
         // Checking for the last layer costs a tar pass without compression: skipped where it was not made again last time.
         const last = await this.cache.lastLayer(position, step.inputs);
         const likely = last?.reproduced !== false ? last : undefined;
-        layerRef = await commitUpperDir(this.opts.store, this.opts.driver, upper, { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely });
+        layerRef = await commitUpperDir(this.opts.store, upper, { upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false, sourceDateEpoch: this.opts.epoch, compression, onProgress, likely });
         const made = { descriptor: layerRef.descriptor, diffID: layerRef.diffID };
         await this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
       }
@@ -329,7 +330,7 @@ class StageBuilder {
     const { descriptor, diffID } = step.layer;
     if (!(await this.opts.store.hasBlob(descriptor.digest))) return undefined;
     if (this.opts.cachedOnly) return { step, layerRef: { descriptor, diffID, dir: '' } };
-    const dir = await this.opts.store.ensureUnpacked(diffID, (tempDir) => applyLayer(this.opts.store.openBlob(descriptor.digest), tempDir, { mode: 'lower' }));
+    const dir = await unpackLayerBlob(this.opts.store, { descriptor, diffID });
     return { step, layerRef: { descriptor, diffID, dir } };
   }
 
@@ -378,30 +379,35 @@ class StageBuilder {
       createdBy: `RUN ${args.join(' ')} # ribo`,
       execute: async (workDir, step) => {
         const stdio = { stdout: stepOutputStream(this.opts.reporter, step, 'stdout'), stderr: stepOutputStream(this.opts.reporter, step, 'stderr') };
-        const result = await mounts.around(workDir, (mounted) => runContainer({
-          driver: this.opts.driver,
-          runtime: this.opts.runtime,
-          lowers: lowerDirs(state.layers),
-          workDir,
-          stdio,
-          mountTargets: mounted.targets,
-          // commitUpperDir syncs the result once: the step's own syncs need not wait for the disk.
-          volatile: true,
-          spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
-          prepare: async (rootfs) => {
-            await createVolumeDirs(rootfs, config).catch((error: Error) => {
-              throw new BuildStepError(error.message, command.location);
-            });
-            const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
-              throw new BuildStepError(error.message, command.location);
-            });
-            return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
-          },
-        }));
+        // commitUpperDir syncs the result once: the step's own syncs need not wait for the disk.
+        const view = await this.opts.driver.prepare({ lowers: lowerDirs(state.layers), dir: workDir, volatile: true });
+        let result;
+        try {
+          result = await mounts.around(workDir, (mounted) => runContainer({
+            runtime: this.opts.runtime,
+            rootfs: view.rootfs,
+            bundleDir: path.join(workDir, 'bundle'),
+            stdio,
+            mountTargets: mounted.targets,
+            spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
+            prepare: async (rootfs) => {
+              await createVolumeDirs(rootfs, config).catch((error: Error) => {
+                throw new BuildStepError(error.message, command.location);
+              });
+              const user = await resolveUser(rootfs, config.User).catch((error: Error) => {
+                throw new BuildStepError(error.message, command.location);
+              });
+              return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+            },
+          }));
+        } finally {
+          await view.release();
+        }
         stdio.stdout.end();
         stdio.stderr.end();
         if (result.exitCode !== 0) throw new RunStepFailedError(args, result.exitCode, command.location);
-        return result.upperDir;
+        await dropRuntimeStubs(view.upper, result.runtimeStubs);
+        return view.upper;
       },
     };
   }
@@ -448,12 +454,10 @@ class StageBuilder {
     }
   }
 
-  /** Mounts layers read-only-in-effect (changes go to a throwaway upper dir). */
+  /** Mounts layers read-only-in-effect (changes are thrown away). */
   private async mountLayers(layers: LayerRef[], dir: string) {
-    const dirs = { lowers: lowerDirs(layers), upper: path.join(dir, 'upper'), work: path.join(dir, 'work'), target: path.join(dir, 'rootfs') };
-    for (const d of [dirs.upper, dirs.work, dirs.target]) await mkdir(d, { recursive: true });
-    await this.opts.driver.mount(dirs);
-    return { dir: dirs.target, isIgnored: undefined, unmount: () => this.opts.driver.unmount(dirs.target) };
+    const view = await this.opts.driver.view(lowerDirs(layers), dir);
+    return { dir: view.rootfs, isIgnored: undefined, unmount: () => view.release() };
   }
 
   /** WORKDIR creates the directory when missing, owned by the USER in force (as BuildKit does). */
@@ -466,12 +470,12 @@ class StageBuilder {
       inputs: { workdir: resolved, ...(user ? { user } : {}) },
       createdBy: `${command.original} # ribo`,
       execute: (workDir) =>
-        changeLayers(this.opts.driver, lowerDirs(state.layers), workDir, async (rootfs) => {
+        changeInView(this.opts.driver, { lowers: lowerDirs(state.layers), dir: workDir, volatile: true }, async (rootfs) => {
           const owner = await resolveUser(rootfs, user).catch((error: Error) => {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
           await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`);
-        }, { volatile: true }),
+        }),
     };
   }
 }

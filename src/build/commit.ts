@@ -1,13 +1,14 @@
-import { rename, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { clampTreeMtimes, compressUpperDir, upperDirDiffID, type Compression } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
-import type { MountDriver } from '../runtime/overlay.js';
-import { applyLayer } from '../layer/index.js';
+import { adoptUpperDir, unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
 import { syncFileSystem } from '../store/fsutil.js';
 
 export interface CommitOptions {
+  /** The upper dir is a lower dir as it is (the snapshotter's Capabilities.upperIsLowerDir): it becomes layers/<diffID> by a rename. */
+  upperIsLowerDir?: boolean;
   /** Called every `progressIntervalMs` (default 250) with the layer bytes written so far: a long commit's progress. */
   onProgress?: (bytes: number) => void;
   progressIntervalMs?: number;
@@ -32,13 +33,12 @@ const PROGRESS_INTERVAL_MS = 250;
 
 /**
  * Turns an upper dir into a layer blob in the store and an unpacked layer dir.
- * The kernel overlay's upper dir already is a valid lower dir in the encoding
- * ribo keeps unpacked layers in, so it is moved into place rather than
- * unpacked again; fuse-overlayfs upper dirs may use .wh. files and are rebuilt
- * from the blob.
+ * An upper dir that already is a valid lower dir (kernel overlay's) is moved
+ * into place rather than unpacked again; others (fuse-overlayfs' may use .wh.
+ * files) are unpacked from the blob.
  */
-export async function commitUpperDir(store: Store, driver: MountDriver, upperDir: string, opts: CommitOptions = {}): Promise<LayerRef> {
-  const reuseUpper = driver.name === 'overlay';
+export async function commitUpperDir(store: Store, upperDir: string, opts: CommitOptions = {}): Promise<LayerRef> {
+  const reuseUpper = opts.upperIsLowerDir ?? false;
   let synced: Promise<void> | undefined;
   if (reuseUpper) {
     // The tar records these same whole-second, clamped times, so clamping first changes no byte of the layer.
@@ -49,14 +49,7 @@ export async function commitUpperDir(store: Store, driver: MountDriver, upperDir
   }
   const layer = (await reproducedLayer(store, upperDir, opts)) ?? (await writeLayerBlob(store, upperDir, opts));
   await synced;
-  const dir = await store.ensureUnpacked(layer.diffID, async (tempDir) => {
-    if (reuseUpper) {
-      await rm(tempDir, { recursive: true, force: true });
-      await rename(upperDir, tempDir);
-    } else {
-      await applyLayer(store.openBlob(layer.descriptor.digest), tempDir, { mode: 'lower' });
-    }
-  });
+  const dir = reuseUpper ? await adoptUpperDir(store, layer.diffID, upperDir) : await unpackLayerBlob(store, layer);
   await rm(upperDir, { recursive: true, force: true });
   return { descriptor: layer.descriptor, diffID: layer.diffID, dir };
 }

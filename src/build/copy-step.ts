@@ -6,8 +6,7 @@ import { lstat, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { CopyCommand } from '../dockerfile/commands.js';
 import { lowerDirs, type LayerRef } from '../image/layers.js';
-import { changeLayers } from '../runtime/container.js';
-import type { MountDriver } from '../runtime/overlay.js';
+import { changeInView, type Snapshotter } from '../snapshot/index.js';
 import type { StepInputs } from './cache/build-cache.js';
 import { digestCopySources } from './cache/context-digest.js';
 import type { FileDigestCache } from './cache/file-digests.js';
@@ -19,7 +18,7 @@ import { BuildStepError } from './errors.js';
 import { makeDirsInRoot, resolveInRoot } from './root-path.js';
 
 export interface CopyStepEnv {
-  driver: MountDriver;
+  driver: Snapshotter;
   contextDir: string;
   isIgnored: (rel: string) => boolean;
   /** The stage's layers before this step, and its working directory. */
@@ -180,9 +179,9 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
           await carryOut(upper, owner, from?.dir, workDir);
           return upper;
         }
-        return await changeLayers(env.driver, lowerDirs(env.layers), workDir, async (rootfs) => {
+        return await changeInView(env.driver, { lowers: lowerDirs(env.layers), dir: workDir, volatile: true }, async (rootfs) => {
           await carryOut(rootfs, await ownerIn(rootfs), from?.dir, workDir);
-        }, { volatile: true });
+        });
       } catch (error) {
         return fail(error);
       } finally {

@@ -1,4 +1,4 @@
-import type { MountDriver } from '../runtime/overlay.js';
+import type { Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { NeedsNamespaceError } from '../build/builder.js';
 import type { BuildEvent, BuildReporter } from '../build/progress/events.js';
@@ -8,12 +8,13 @@ function unavailable(): never {
 }
 
 /**
- * What a cached-only build gets instead of a mount driver and runtime: it never
+ * What a cached-only build gets instead of a snapshotter and runtime: it never
  * uses them (it stops at the first step it would have to run), and if it did,
  * it would get the same signal to build inside the namespace.
  */
-export const outsideNamespace: { driver: MountDriver; runtime: OciRuntime; idCount: number } = {
-  driver: { name: 'overlay', mount: unavailable, unmount: unavailable },
+export const outsideNamespace: { driver: Snapshotter; runtime: OciRuntime; idCount: number } = {
+  // No implementation is chosen outside the namespace, so none is named.
+  driver: { driver: undefined, capabilities: undefined, prepare: unavailable, view: unavailable },
   runtime: new Proxy({}, { get: unavailable }) as OciRuntime,
   idCount: 0,
 };

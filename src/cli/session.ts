@@ -2,7 +2,7 @@ import os from 'node:os';
 import { rm } from 'node:fs/promises';
 import { Store, resolveStoreRoot } from '../store/index.js';
 import { currentNamespace, type NamespaceInfo } from '../runtime/namespace.js';
-import { selectDriver, type MountDriver } from '../runtime/overlay.js';
+import { selectSnapshotter, type Snapshotter } from '../snapshot/index.js';
 import { OciRuntime, runtimeStateDir } from '../runtime/oci-runtime.js';
 import { detectCgroupMode, hideUnifiedHierarchy, type CgroupMode } from '../runtime/cgroups.js';
 
@@ -16,7 +16,8 @@ export interface GlobalOptions {
 export interface Session {
   store: Store;
   namespace: NamespaceInfo;
-  driver: MountDriver;
+  /** The snapshotter of the storage driver asked for, or of the first that works. */
+  driver: Snapshotter;
   runtime: OciRuntime;
   /** The host's cgroup mode, as found before ribo changed its own view of it. */
   cgroupMode: CgroupMode;
@@ -31,12 +32,12 @@ export async function openStore(opts: GlobalOptions, env: NodeJS.ProcessEnv): Pr
   return Store.open(storeRoot(opts, env));
 }
 
-/** Opens the store and picks the mount driver and OCI runtime (inside the namespace). */
+/** Opens the store and picks the snapshotter and OCI runtime (inside the namespace). */
 export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): Promise<Session> {
   const store = await openStore(opts, env);
   const namespace = await currentNamespace(env);
   const scratch = await store.makeTempDir('session-');
-  const driver = await selectDriver({
+  const driver = await selectSnapshotter({
     requested: opts.storageDriver ?? env.RIBO_STORAGE_DRIVER,
     scratchDir: scratch,
     rootless: namespace.rootless,

@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { RiboError } from '../errors.js';
-import { applyLayer, writeLayerFromTarStream, type Compression } from '../layer/index.js';
+import { writeLayerFromTarStream, type Compression } from '../layer/index.js';
+import { unpackLayer } from '../snapshot/index.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/image.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_PATH, hostArchitecture } from './platform.js';
@@ -22,7 +23,7 @@ export async function importRootfs(store: Store, tarball: string, ref: string, n
     layer = await writeLayerFromTarStream(createReadStream(tarball), writer.stream, { compression });
     // Unpack from the tarball before the blob is committed: an archive that only
     // fails while being applied (a write through a symlink) then leaves no blob.
-    await store.ensureUnpacked(layer.diffID, (dir) => applyLayer(createReadStream(tarball), dir, { mode: 'lower' }));
+    await unpackLayer(store, layer.diffID, () => createReadStream(tarball));
     await writer.commit({ digest: layer.digest, size: layer.size });
   } catch (error) {
     await writer.abort();

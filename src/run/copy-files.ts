@@ -9,48 +9,47 @@
  * its root); copies out are owned by the user running ribo, copies in by root.
  */
 import { execa } from 'execa';
-import { lstat, mkdir, rm } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { copyFromContext } from '../build/copy.js';
 import { resolveInRoot } from '../build/root-path.js';
-import type { MountDriver } from '../runtime/overlay.js';
+import { capabilitiesOf, viewDirs, type Snapshotter } from '../snapshot/index.js';
 import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export class CopyFilesError extends RiboError {}
 
 export interface CopyFilesEnv {
   containers: ContainerStore;
-  driver: MountDriver;
+  driver: Snapshotter;
   /** A scratch directory for the mount; removed by the caller. */
   scratch: string;
 }
 
-function assertOverlay(record: ContainerRecord, ref: string): void {
-  if (record.driver === 'copy') throw new UsageError(`Container ${ref} ran with the copying fallback driver; ribo cp needs one that ran with overlay or fuse-overlayfs.`);
+/** The kept writable layer must be usable again by the snapshotter that made it. */
+function assertReusable(record: ContainerRecord, ref: string): void {
+  if (capabilitiesOf(record.driver)?.reusesKeptUpper === false) {
+    throw new UsageError(`Container ${ref} ran with the copying fallback driver; ribo cp needs one that ran with overlay or fuse-overlayfs.`);
+  }
 }
 
-/** Mounts `lowers` (with a throwaway upper, or the given one) at a new dir under `scratch`, runs `use`, unmounts. */
-async function withMounted<T>(env: CopyFilesEnv, dirs: { lowers: string[]; upper?: string; work?: string }, use: (rootfs: string) => Promise<T>): Promise<T> {
-  const base = path.join(env.scratch, `cp-${Date.now()}-${Math.random().toString(16).slice(2)}`);
-  const upper = dirs.upper ?? path.join(base, 'upper');
-  const work = dirs.work ?? path.join(base, 'work');
-  const target = path.join(base, 'rootfs');
-  for (const dir of [upper, work, target]) await mkdir(dir, { recursive: true });
-  await env.driver.mount({ lowers: dirs.lowers, upper, work, target, volatile: false });
+/** Mounts a view (the container's own, or a throwaway one over `lowers`), runs `use`, releases it. */
+async function withView<T>(env: CopyFilesEnv, view: { lowers: string[]; dir?: string }, use: (rootfs: string) => Promise<T>): Promise<T> {
+  const scratch = path.join(env.scratch, `cp-${Date.now()}-${Math.random().toString(16).slice(2)}`);
+  const mounted = view.dir ? await env.driver.prepare({ lowers: view.lowers, dir: view.dir }) : await env.driver.view(view.lowers, scratch);
   try {
-    return await use(target);
+    return await use(mounted.rootfs);
   } finally {
-    await env.driver.unmount(target);
-    await rm(base, { recursive: true, force: true });
+    await mounted.release();
   }
 }
 
 /** Copies SRC out of the container to `dest` on the host. */
 export async function copyFromContainer(env: CopyFilesEnv, ref: string, record: ContainerRecord, src: string, dest: string): Promise<void> {
-  assertOverlay(record, ref);
+  assertReusable(record, ref);
   const dir = env.containers.dirOf(record.id);
-  await withMounted(env, { lowers: [path.join(dir, 'upper'), ...record.plan.lowers] }, async (rootfs) => {
+  // Its upper dir as the top lower dir: the container, running or not, is left alone.
+  await withView(env, { lowers: [viewDirs({ lowers: [], dir }).upper, ...record.plan.lowers] }, async (rootfs) => {
     // The last component is copied as it is (a symlink stays one); the rest resolves inside the container.
     const contents = src.endsWith('/.');
     const trimmed = contents ? src.slice(0, -2) : src.replace(/\/+$/, '');
@@ -67,7 +66,7 @@ export async function copyFromContainer(env: CopyFilesEnv, ref: string, record: 
 
 /** Copies `src` from the host into the container at DEST; the container must not be running. */
 export async function copyIntoContainer(env: CopyFilesEnv, ref: string, record: ContainerRecord, src: string, dest: string): Promise<void> {
-  assertOverlay(record, ref);
+  assertReusable(record, ref);
   if (monitorAlive(record)) {
     throw new UsageError(`Container ${ref} is running; ribo cp copies into stopped containers only (its files would change under it). Stop it first (ribo stop ${ref}).`);
   }
@@ -75,7 +74,7 @@ export async function copyIntoContainer(env: CopyFilesEnv, ref: string, record: 
   const info = await lstat(source).catch(() => undefined);
   if (!info) throw new CopyFilesError(`${src} does not exist.`);
   const dir = env.containers.dirOf(record.id);
-  await withMounted(env, { lowers: record.plan.lowers, upper: path.join(dir, 'upper'), work: path.join(dir, 'work') }, async (rootfs) => {
+  await withView(env, { lowers: record.plan.lowers, dir }, async (rootfs) => {
     const containerDest = dest.startsWith('/') ? dest : `/${dest}`;
     const destInfo = await lstat(await resolveInRoot(rootfs, containerDest)).catch(() => undefined);
     if (!destInfo && containerDest.endsWith('/')) throw new CopyFilesError(`${ref}:${dest} is not a directory in the container; create it, or name the file to write without the trailing /.`);

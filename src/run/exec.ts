@@ -42,7 +42,8 @@ export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opt
 export async function execInContainer(runtime: OciRuntime, containers: ContainerStore, record: ContainerRecord, opts: ExecOptions): Promise<number> {
   const dir = containers.dirOf(record.id);
   const config = JSON.parse(await readFile(path.join(dir, 'bundle', 'config.json'), 'utf8')) as RuntimeSpec;
-  const processSpec = await execProcess(config, path.join(dir, 'rootfs'), opts);
+  // The container's mounted root, as its bundle names it.
+  const processSpec = await execProcess(config, config.root?.path ?? '', opts);
   const processFile = path.join(dir, `exec-${randomBytes(6).toString('hex')}.json`);
   await writeFile(processFile, JSON.stringify(processSpec));
   try {

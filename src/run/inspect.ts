@@ -1,5 +1,5 @@
 /** `ribo inspect CONTAINER`: a container's record in the field names of `docker inspect`. */
-import path from 'node:path';
+import { viewDirs } from '../snapshot/index.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export interface ContainerInspection {
@@ -39,6 +39,7 @@ const NEVER = '0001-01-01T00:00:00Z';
 
 export function inspectContainer(containers: ContainerStore, record: ContainerRecord): ContainerInspection {
   const dir = containers.dirOf(record.id);
+  const view = viewDirs({ lowers: record.plan.lowers, dir });
   const running = record.status === 'running';
   return {
     Id: record.id,
@@ -70,9 +71,9 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
       Name: record.driver,
       Data: {
         LowerDir: record.plan.lowers.join(':'),
-        UpperDir: path.join(dir, 'upper'),
-        MergedDir: path.join(dir, 'rootfs'),
-        WorkDir: path.join(dir, 'work'),
+        UpperDir: view.upper,
+        MergedDir: view.target,
+        WorkDir: view.work,
       },
     },
     Config: {

@@ -5,12 +5,11 @@ import { storeRefFor } from '../image/transport-ref.js';
 import { findExecutable } from '../runtime/executables.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import type { RunSpec } from './run-options.js';
-import type { MountDriver } from '../runtime/overlay.js';
+import type { Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import type { Store } from '../store/index.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { ContainerSpec } from '../runtime/bundle.js';
 import { RiboError } from '../errors.js';
 import { writeRunPlan } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
@@ -19,7 +18,7 @@ import { launchMonitor, superviseContainer, type MonitorLauncher } from './super
 
 export interface RunImageOptions {
   store: Store;
-  driver: MountDriver;
+  driver: Snapshotter;
   runtime: OciRuntime;
   idCount: number;
   image: string;
@@ -40,9 +39,12 @@ export interface RunImageOptions {
   runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
 }
 
-/** What createContainer found in the image, beyond the record. */
-interface ImageDefaults {
+/** A new container, and what its image gives a run without a command. */
+interface CreatedContainer {
+  record: ContainerRecord;
+  /** The image's ENTRYPOINT. */
   entrypoint: string[];
+  /** ENTRYPOINT + CMD. */
   defaultArgs: string[];
 }
 
@@ -65,7 +67,7 @@ export function containerArgs(entrypoint: string[] | null | undefined, cmd: stri
  * container needs (its plan), then records it as a new container in
  * `created` state under the store's containers/.
  */
-export async function createContainer(opts: RunImageOptions, detached: boolean, found?: (defaults: ImageDefaults) => void): Promise<ContainerRecord> {
+export async function createContainer(opts: RunImageOptions, detached: boolean): Promise<CreatedContainer> {
   const containers = ContainerStore.ofStore(opts.store.root);
   await recoverContainers(containers, opts.store.root);
   const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image));
@@ -77,7 +79,6 @@ export async function createContainer(opts: RunImageOptions, detached: boolean, 
   if (args.length === 0) {
     throw new NothingToRunError(`Image ${opts.image} has no ENTRYPOINT or CMD, so there is nothing to run; give a command: ribo run ${opts.image} COMMAND [ARG...].`);
   }
-  found?.({ entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) });
   const env = envToMap(config.Env);
   if (!env.has('PATH')) env.set('PATH', DEFAULT_PATH);
   for (const entry of spec.env) {
@@ -106,7 +107,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean, 
     ...((spec.user ?? config.User) ? { user: spec.user ?? config.User } : {}),
     interactive: spec.interactive,
   };
-  return containers.create({
+  const record = await containers.create({
     name: opts.name,
     image: opts.image,
     imageDigest: image.manifestDescriptor.digest,
@@ -114,10 +115,12 @@ export async function createContainer(opts: RunImageOptions, detached: boolean, 
     autoRemove: opts.remove,
     detached,
     ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
-    driver: opts.driver.name,
+    // Known once a view is prepared when the first working one is chosen then (supervise.ts records it).
+    driver: opts.driver.driver ?? '',
     runtime: opts.runtime.name,
     plan,
   });
+  return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) };
 }
 
 /**
@@ -128,39 +131,33 @@ export async function createContainer(opts: RunImageOptions, detached: boolean, 
 export async function runImage(opts: RunImageOptions): Promise<number> {
   const indexFile = path.join(opts.store.root, 'index.json');
   const indexMtimeMs = opts.runPlan ? (await stat(indexFile)).mtimeMs : 0;
-  let defaults: ImageDefaults | undefined;
-  const record = await createContainer(opts, false, (found) => (defaults = found));
+  const created = await createContainer(opts, false);
   const containers = ContainerStore.ofStore(opts.store.root);
-  let bundleSpec: ContainerSpec | undefined;
-  let exitCode: number;
+  let ran;
   try {
-    exitCode = await superviseContainer(
-      { driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave(), bundleWritten: (spec) => (bundleSpec = spec) },
-      record,
-      'foreground',
-    );
+    ran = await superviseContainer({ driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave() }, created.record, 'foreground');
   } catch (error) {
-    if (opts.remove) await removeContainerFiles(containers, record, opts.store.root);
+    if (opts.remove) await removeContainerFiles(containers, created.record, opts.store.root);
     throw error;
   }
-  if (opts.runPlan && opts.remove && defaults && bundleSpec && opts.driver.name === 'overlay') {
+  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell) {
     await writeRunPlan({
       storeRoot: opts.store.root,
       image: opts.image,
       namespaceMode: opts.runPlan.namespaceMode,
       idCount: opts.idCount,
-      lowers: record.plan.lowers,
-      overlayUserXattr: opts.runPlan.namespaceMode === 'rootless',
+      mount: ran.mount,
+      containerDir: containers.dirOf(created.record.id),
       ...(opts.runPlan.hideUnified ? { hideUnified: opts.runPlan.hideUnified } : {}),
       runtime: { name: opts.runtime.name, binary: opts.runtime.binary, stateDir: opts.runtime.stateDir, globalArgs: opts.runtime.globalArgs() },
-      entrypoint: defaults.entrypoint,
-      defaultArgs: defaults.defaultArgs,
-      bundleSpec,
-      record: { ...record, driver: opts.driver.name },
+      entrypoint: created.entrypoint,
+      defaultArgs: created.defaultArgs,
+      bundleSpec: ran.bundleSpec,
+      record: ran.record,
       indexMtimeMs,
     }).catch(() => false); // only a speed-up: the next run goes through Node again
   }
-  return exitCode;
+  return ran.exitCode;
 }
 
 /**
@@ -168,7 +165,7 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
  * runs the container and stays with it; returns once it has started.
  */
 export async function runImageDetached(opts: RunImageOptions, launch: MonitorLauncher): Promise<ContainerRecord> {
-  const record = await createContainer(opts, true);
+  const { record } = await createContainer(opts, true);
   const containers = ContainerStore.ofStore(opts.store.root);
   try {
     return await launchMonitor(containers, record, launch);

@@ -4,7 +4,9 @@
  * without starting Node (see the comment at its top). A plan is shell: a few
  * variables and two functions that print the bundle's config.json and the
  * container's record, with the parts that differ per run (id, name, times,
- * command, the monitor's pid) left as shell variables.
+ * command, the monitor's pid) left as shell variables, and the root file
+ * system's mount as data (the snapshotter's MountSpec, with the container dir
+ * left to fill in), which the shell replays with one `mount` call.
  *
  * A plan is only written when nothing in it can differ between two plain
  * runs of the same image, and the shell checks that it still holds before
@@ -17,10 +19,11 @@ import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import type { ProcessIdentity } from '../store/owner.js';
+import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 2;
+export const RUN_PLAN_FORMAT = 3;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -78,10 +81,10 @@ export interface RunPlanInputs {
   /** RIBO_IN_NAMESPACE of the run: '1' (root) or 'rootless'. */
   namespaceMode: string;
   idCount: number;
-  /** Unpacked layer dirs, top-most first. */
-  lowers: string[];
-  /** Kernel overlay inside a user namespace needs `userxattr`. */
-  overlayUserXattr: boolean;
+  /** The run's root file system mount, as the snapshotter made it. */
+  mount: MountSpec;
+  /** The run's container dir: where it appears in the mount, each planned run puts its own. */
+  containerDir: string;
   /** How the run hid the unified cgroup hierarchy from crun, if it had to. */
   hideUnified?: 'mount' | 'umount';
   runtime: { name: string; binary: string; stateDir: string; globalArgs: string[] };
@@ -137,21 +140,48 @@ function shellTemplate(name: string, json: string): string {
 
 const jsonItems = (words: string[]) => words.map((word) => JSON.stringify(word)).join(',');
 
+/** Stands for the container dir in plan_mount_options; bin/run-plan.sh puts the new container's there. */
+const DIR_MARKER = '@DIR@';
+
+/**
+ * The mount as plan variables, with the container dir as DIR_MARKER; undefined
+ * when a shell could not replay it as it is.
+ */
+function mountVariables(mount: MountSpec, containerDir: string, layersDir: string): Record<string, string> | undefined {
+  const inDir = (p: string) => (path.dirname(p) === containerDir ? path.basename(p) : undefined);
+  const [upper, work, target] = [inDir(mount.upper), inDir(mount.work), inDir(mount.target)];
+  if (!upper || !work || !target || !PLAIN_PATH.test(containerDir)) return undefined;
+  if (mount.lowers.length === 0 || mount.lowers.some((dir) => path.dirname(dir) !== layersDir || !/^[0-9a-f]{64}$/.test(path.basename(dir)))) return undefined;
+  if (mount.cwd !== undefined && !PLAIN_PATH.test(mount.cwd)) return undefined;
+  const options = mount.options.join(',');
+  if (options.includes(DIR_MARKER)) return undefined;
+  return {
+    plan_mount_type: mount.type,
+    plan_mount_source: mount.source,
+    plan_mount_options: options.split(containerDir).join(DIR_MARKER),
+    plan_mount_cwd: mount.cwd ?? '/',
+    plan_mount_dirs: [upper, work, target].join(' '),
+    plan_mount_target: target,
+    plan_layer_dirs: mount.lowers.join(' '),
+  };
+}
+
 /**
  * Writes the plan for `inputs.image`, or nothing when the run had something a
  * plan cannot repeat. Returns whether a plan was written. A plan is an
  * optimisation only: its caller ignores failures.
  */
 export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
-  const { storeRoot, lowers, runtime } = inputs;
-  const layersDir = path.join(storeRoot, 'layers');
+  const { storeRoot, runtime } = inputs;
   if (!PLAIN_PATH.test(storeRoot) || !PLAIN_PATH.test(runtime.binary) || runtime.globalArgs.some((arg) => !/^[a-zA-Z0-9._/+@%=~-]+$/.test(arg))) return false;
-  if (lowers.length === 0 || lowers.some((dir) => path.dirname(dir) !== layersDir || !/^[0-9a-f]{64}$/.test(path.basename(dir)))) return false;
+  const mount = mountVariables(inputs.mount, inputs.containerDir, path.join(storeRoot, 'layers'));
+  if (!mount) return false;
   if (inputs.bundleSpec.terminal || inputs.bundleSpec.init) return false;
 
   const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
-  const record: ContainerRecord = {
+  // A template of the record: the monitor's and the container's pid and start time are markers until the shell fills them in.
+  const record: Omit<ContainerRecord, 'monitor' | 'pid'> & { monitor: { pid: string; start: string }; pid: string } = {
     ...kept,
     id: marker('ID'),
     name: marker('NAME'),
@@ -159,8 +189,8 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     command: [marker('ARGS')],
     runtimeId: marker('RUNTIME_ID'),
     status: 'running',
-    monitor: { pid: marker('MONITOR_PID') as unknown as number, start: marker('MONITOR_START') as unknown as number },
-    pid: marker('PID') as unknown as ProcessIdentity,
+    monitor: { pid: marker('MONITOR_PID'), start: marker('MONITOR_START') },
+    pid: marker('PID'),
     startedAt: marker('NOW'),
     plan: { ...kept.plan, spec: { ...kept.plan.spec, args: [marker('ARGS')] } },
   };
@@ -169,10 +199,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_mode: inputs.namespaceMode,
     plan_root: storeRoot,
     plan_id_count: String(inputs.idCount),
-    plan_layers: layersDir,
-    plan_lowerdir: lowers.map((dir) => path.basename(dir)).join(':'),
-    plan_layer_dirs: lowers.join(' '),
-    plan_overlay_options: inputs.overlayUserXattr ? ',userxattr' : '',
+    ...mount,
     plan_hide_unified: inputs.hideUnified ?? '',
     plan_runtime: runtime.binary,
     plan_runtime_name: runtime.name,

@@ -13,8 +13,8 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import path from 'node:path';
 import { runContainer } from '../runtime/container.js';
-import type { MountDriver } from '../runtime/overlay.js';
 import type { ContainerSpec } from '../runtime/bundle.js';
+import { dropRuntimeStubs, type MountSpec, type Snapshotter, type View } from '../snapshot/index.js';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
 import { processIdentity, currentProcess } from '../store/owner.js';
@@ -24,13 +24,23 @@ import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
 
 export interface SupervisorContext {
-  driver: MountDriver;
+  driver: Snapshotter;
   runtime: OciRuntime;
   containers: ContainerStore;
   /** Called once the container runs: the supervisor no longer needs the image store (Store.leave). */
   leaveStore?: () => Promise<void>;
-  /** Told the spec the container's bundle was written from. */
-  bundleWritten?: (spec: ContainerSpec) => void;
+}
+
+/** How a supervised container ran: what a run plan repeats. */
+export interface SupervisedRun {
+  exitCode: number;
+  /** The record as it was while the container ran. */
+  record: ContainerRecord;
+  /** The spec its bundle was written from. */
+  bundleSpec: ContainerSpec;
+  /** Its root file system's mount, and what that snapshotter can do. */
+  mount: MountSpec;
+  capabilities: View['capabilities'];
 }
 
 /** How to start a monitor: ribo's own command line for `container-monitor ID`. */
@@ -59,8 +69,8 @@ function passThrough(out: NodeJS.WritableStream): Writable {
 }
 
 /**
- * Mounts, runs and waits for the container of `record`; returns its exit
- * code. In the 'foreground' its output is shown on ribo's own stdout and
+ * Mounts, runs and waits for the container of `record`; returns how it ran
+ * (its exit code, bundle and mount). In the 'foreground' its output is shown on ribo's own stdout and
  * stderr and logged too (with a terminal, -t, it is only shown); 'detached',
  * it is only logged. `started` is called once the container's process exists.
  */
@@ -69,7 +79,7 @@ export async function superviseContainer(
   record: ContainerRecord,
   mode: 'foreground' | 'detached',
   started?: (record: ContainerRecord) => void,
-): Promise<number> {
+): Promise<SupervisedRun> {
   const { containers, runtime } = ctx;
   const dir = containers.dirOf(record.id);
   let current = await containers.update(record.id, { monitor: currentProcess() });
@@ -95,34 +105,41 @@ export async function superviseContainer(
   const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
-  let exitCode: number;
+  let outcome: SupervisedRun;
   const pidFile = path.join(dir, 'container.pid');
   // A pid file left by an earlier run of this container (ribo start) would announce a start too early.
   await rm(pidFile, { force: true });
   try {
-    const result = await runContainer({
-      driver: ctx.driver,
-      runtime,
-      lowers: current.plan.lowers,
-      workDir: dir,
-      id: current.runtimeId,
-      stdio: containerStdio,
-      spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
-      pidFile,
-      ...(ctx.bundleWritten ? { bundleWritten: ctx.bundleWritten } : {}),
-      prepare: async (rootfs) => {
-        const user = await resolveUser(rootfs, current.plan.user);
-        return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
-      },
-      started: async (pid) => {
-        current = await containers.update(record.id, { status: 'running', driver: ctx.driver.name, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
-        running = true;
-        await ctx.leaveStore?.();
-        if (pending) void runtime.kill(current.runtimeId, pending);
-        started?.(current);
-      },
-    });
-    exitCode = result.exitCode;
+    // The writable layer is the container dir's upper/, kept between runs.
+    const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir });
+    let result;
+    try {
+      result = await runContainer({
+        runtime,
+        rootfs: view.rootfs,
+        bundleDir: path.join(dir, 'bundle'),
+        id: current.runtimeId,
+        stdio: containerStdio,
+        spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
+        pidFile,
+        prepare: async (rootfs) => {
+          const user = await resolveUser(rootfs, current.plan.user);
+          return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+        },
+        // Recorded with the implementation that mounted the view: a restart or ribo cp must use the same.
+        started: async (pid) => {
+          current = await containers.update(record.id, { status: 'running', driver: view.driver, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
+          running = true;
+          await ctx.leaveStore?.();
+          if (pending) void runtime.kill(current.runtimeId, pending);
+          started?.(current);
+        },
+      });
+    } finally {
+      await view.release();
+    }
+    await dropRuntimeStubs(view.upper, result.runtimeStubs);
+    outcome = { exitCode: result.exitCode, record: current, bundleSpec: result.spec, mount: view.mount, capabilities: view.capabilities };
   } catch (error) {
     await containers.update(record.id, { status: 'exited', exitCode: 125, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
     throw error;
@@ -133,9 +150,9 @@ export async function superviseContainer(
     }
     await log.close();
   }
-  current = await containers.update(record.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() });
+  current = await containers.update(record.id, { status: 'exited', exitCode: outcome.exitCode, finishedAt: new Date().toISOString() });
   if (current.autoRemove) await removeContainerFiles(containers, current);
-  return exitCode;
+  return outcome;
 }
 
 /**
@@ -186,7 +203,7 @@ export async function runMonitor(ctx: SupervisorContext, id: string): Promise<nu
     }
   };
   try {
-    return await superviseContainer(ctx, record, 'detached', () => void say('started'));
+    return (await superviseContainer(ctx, record, 'detached', () => void say('started'))).exitCode;
   } catch (error) {
     await say(`failed ${(error as Error).message.replace(/\n/g, ' ')}`);
     throw error;

@@ -109,7 +109,9 @@ describe('a planned run of an image with repeated layers', () => {
       const first = await riboOk(['run', '--rm', image, 'sh', '-c', 'ls /d /f 2>/dev/null; echo ran'], { root });
       const planFile = path.join(root, 'run-plans', 'crun', `${image}.plan`);
       const plan = await readFile(planFile, 'utf8');
-      const lowers = /^plan_lowerdir='([^']*)'$/m.exec(plan)![1]!.split(':');
+      // The plan's mount, as the snapshotter described it: its lowerdir option lists the layers.
+      const options = /^plan_mount_options='([^']*)'$/m.exec(plan)![1]!;
+      const lowers = /(?:^|,)lowerdir=([^,]*)/.exec(options)![1]!.split(':');
       expect(lowers).toHaveLength(image === 'repeated' ? 3 : 7);
       expect(new Set(lowers).size).toBe(lowers.length);
       // The second run is the plan's (a run through Node would write the plan again), and sees the same.

@@ -10,6 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { plainRun, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
+import { kernelOverlayMount } from '../../src/snapshot/mount.js';
 import type { ContainerRecord } from '../../src/run/containers.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -94,8 +95,12 @@ describe('writeRunPlan', () => {
     image: 'localhost/app:1',
     namespaceMode: 'rootless',
     idCount: 65536,
-    lowers: [layer(2), layer(1)],
-    overlayUserXattr: true,
+    // What the kernel overlay snapshotter describes for a container dir.
+    mount: kernelOverlayMount(
+      { lowers: [layer(2), layer(1)], upper: path.join(root, 'containers/c1/upper'), work: path.join(root, 'containers/c1/work'), target: path.join(root, 'containers/c1/rootfs') },
+      { userXattr: true, emptyDir: path.join(root, 'empty') },
+    ),
+    containerDir: path.join(root, 'containers/c1'),
     hideUnified: 'mount',
     runtime: { name: 'crun', binary: '/usr/bin/crun', stateDir: path.join(root, 'run/crun'), globalArgs: ['--root', path.join(root, 'run/crun'), '--cgroup-manager=disabled'] },
     entrypoint: ['/bin/sh', '-c'],
@@ -108,13 +113,13 @@ describe('writeRunPlan', () => {
   /** Sources the plan in sh with the per-run variables set, and prints config.json and the record. */
   async function render(file: string): Promise<{ config: Record<string, any>; record: Record<string, any>; variables: Record<string, string> }> {
     const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}'
-      write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_lowerdir" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options"`;
+      write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_mount_options" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options" "$plan_mount_cwd" "$plan_mount_dirs"`;
     const { stdout } = await execa('sh', ['-c', script, file, root]);
-    const [lowerdir, defaultArgs, entrypoint, runtimeOptions] = stdout.split('\n');
+    const [mountOptions, defaultArgs, entrypoint, runtimeOptions, mountCwd, mountDirs] = stdout.split('\n');
     return {
       config: JSON.parse(await readFile(path.join(root, 'config.json'), 'utf8')),
       record: JSON.parse(await readFile(path.join(root, 'record.json'), 'utf8')),
-      variables: { lowerdir: lowerdir!, defaultArgs: defaultArgs!, entrypoint: entrypoint!, runtimeOptions: runtimeOptions! },
+      variables: { mountOptions: mountOptions!, mountCwd: mountCwd!, mountDirs: mountDirs!, defaultArgs: defaultArgs!, entrypoint: entrypoint!, runtimeOptions: runtimeOptions! },
     };
   }
 
@@ -128,7 +133,10 @@ describe('writeRunPlan', () => {
     expect(config.root.path).toBe('/x/rootfs');
     expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, pid: { pid: 789, start: 1011 }, autoRemove: true });
     expect(record.plan.spec.args).toEqual(['echo', "it's"]);
-    expect(variables.lowerdir).toBe(`${'2'.repeat(64)}:${'1'.repeat(64)}`);
+    // The mount as data: lower dirs relative to layers/, the container dir left for the shell to fill in.
+    expect(variables.mountOptions).toBe(`lowerdir=${'2'.repeat(64)}:${'1'.repeat(64)},upperdir=@DIR@/upper,workdir=@DIR@/work,userxattr`);
+    expect(variables.mountCwd).toBe(path.join(root, 'layers'));
+    expect(variables.mountDirs).toBe('upper work rootfs');
     expect(JSON.parse(`[${variables.defaultArgs}]`)).toEqual(['/bin/sh', '-c', "echo 'it''s' \"quoted\""]);
     expect(JSON.parse(`[${variables.entrypoint}]`)).toEqual(['/bin/sh', '-c']);
     expect(variables.runtimeOptions).toBe(`--root ${root}/run/crun --cgroup-manager=disabled`);
@@ -146,6 +154,7 @@ describe('writeRunPlan', () => {
     expect(await writeRunPlan({ ...base, bundleSpec: { ...base.bundleSpec, terminal: true } })).toBe(false);
     expect(await writeRunPlan({ ...base, bundleSpec: { ...base.bundleSpec, init: '/usr/bin/tini-static' } })).toBe(false);
     expect(await writeRunPlan({ ...base, storeRoot: `${root} with space` })).toBe(false);
-    expect(await writeRunPlan({ ...base, lowers: ['/elsewhere/' + '1'.repeat(64)] })).toBe(false);
+    expect(await writeRunPlan({ ...base, mount: { ...base.mount, lowers: ['/elsewhere/' + '1'.repeat(64)] } })).toBe(false);
+    expect(await writeRunPlan({ ...base, containerDir: path.join(root, 'elsewhere') })).toBe(false);
   });
 });

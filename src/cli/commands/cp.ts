@@ -36,7 +36,7 @@ export const cpCommand: CommandModule = {
     const ref = (from ?? to)!.container;
     const record = await containers.find(ref);
     // The container's writable layer is in its driver's encoding: mount it with that driver.
-    const session = await openSession({ ...(argv as GlobalOptions), runtime: record.runtime, storageDriver: record.driver }, env);
+    const session = await openSession({ ...(argv as GlobalOptions), runtime: record.runtime, storageDriver: record.driver || undefined }, env);
     const scratch = await session.store.makeTempDir('cp-');
     try {
       const copyEnv = { containers, driver: session.driver, scratch };

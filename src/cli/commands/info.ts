@@ -1,6 +1,6 @@
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
-import { settleDriver } from '../../runtime/overlay.js';
+import { settleSnapshotter } from '../../snapshot/index.js';
 
 export const infoCommand: CommandModule = {
   name: 'info',
@@ -15,7 +15,7 @@ export const infoCommand: CommandModule = {
         store: session.store.root,
         rootless: session.namespace.rootless,
         idCount: session.namespace.idCount,
-        storageDriver: await settleDriver(session.driver, session.store),
+        storageDriver: await settleSnapshotter(session.driver, session.store),
         runtime: session.runtime.name,
         runtimePath: session.runtime.binary,
         runtimeVersion: await session.runtime.version(),

@@ -2,12 +2,13 @@ import { ContainerStore, type ContainerRecord } from '../../run/containers.js';
 import { prepareRestart, stopContainer } from '../../run/lifecycle.js';
 import { launchMonitor, superviseContainer } from '../../run/supervise.js';
 import { UsageError } from '../../errors.js';
+import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { monitorLauncher } from './container-monitor.js';
 
 function assertStartable(ref: string, record: ContainerRecord): void {
-  if (record.driver === 'copy') {
+  if (capabilitiesOf(record.driver)?.reusesKeptUpper === false) {
     throw new UsageError(`Container ${ref} ran with the copying fallback driver, which cannot lay its kept writable layer over the image again; it cannot be started again. Run a new container instead (ribo run).`);
   }
 }
@@ -20,12 +21,12 @@ function assertStartable(ref: string, record: ContainerRecord): void {
 async function startAgain(argv: GlobalOptions, env: NodeJS.ProcessEnv, containers: ContainerStore, root: string, ref: string, record: ContainerRecord, attach: boolean): Promise<number | undefined> {
   assertStartable(ref, record);
   // The same driver and runtime as before: the writable layer is in that driver's encoding.
-  const session = await openSession({ ...argv, runtime: record.runtime, storageDriver: record.driver }, env);
+  const session = await openSession({ ...argv, runtime: record.runtime, storageDriver: record.driver || undefined }, env);
   try {
     const fresh = await prepareRestart(containers, root, record);
     if (!fresh) return undefined;
-    if (attach) return await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, fresh, 'foreground');
-    await launchMonitor(containers, fresh, monitorLauncher(root, record.runtime, record.driver, env));
+    if (attach) return (await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, fresh, 'foreground')).exitCode;
+    await launchMonitor(containers, fresh, monitorLauncher(root, record.runtime, record.driver || undefined, env));
     return 0;
   } finally {
     await session.close();

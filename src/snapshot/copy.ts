@@ -1,18 +1,19 @@
 /**
  * The copying fallback for hosts where neither kernel overlay nor
  * fuse-overlayfs can be mounted: "mounting" copies the lower layers into the
- * target directory, and "unmounting" finds what changed there and writes it to
+ * target directory, and releasing the view finds what changed there and writes it to
  * the upper dir in the encoding src/layer reads (changed entries copied, `.wh.`
  * files for deletions, `.wh..wh..opq` for directories made anew), then empties
  * the target. Slow for big images, but every build and run works.
  */
-import { lstatSync, readdirSync, type BigIntStats } from 'node:fs';
+import { lstatSync, readdirSync, utimesSync, type BigIntStats } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { execa } from 'execa';
 import { applyLayer, writeLayerFromUpperDir } from '../layer/index.js';
-import { MountError, type MountDriver, type OverlayDirs } from './overlay.js';
+import { MountError, uniqueLowers, type MountSpec, type ViewDirs } from './mount.js';
+import { BaseSnapshotter } from './snapshotter.js';
 
 /** What a path was right after the lower layers were copied in. */
 interface Snapshot {
@@ -21,7 +22,7 @@ interface Snapshot {
   dir: boolean;
 }
 
-/** Kept beside the target between mount and unmount (they may be called by different processes). */
+/** Kept beside the target between attach and detach (a record left without a view marks a crashed one). */
 interface CopyRecord {
   upper: string;
   snapshot: Record<string, Snapshot>;
@@ -50,34 +51,47 @@ async function copyLayerInto(lower: string, target: string): Promise<void> {
   await Promise.all([writeLayerFromUpperDir(lower, pipe, { compression: 'none' }), applyLayer(pipe, target, { mode: 'merge' })]);
 }
 
-export class CopyDriver implements MountDriver {
-  readonly name = 'copy' as const;
+export class CopySnapshotter extends BaseSnapshotter {
+  readonly driver = 'copy' as const;
 
-  async mount(dirs: OverlayDirs): Promise<void> {
-    await mkdir(dirs.target, { recursive: true });
-    if ((await readdir(dirs.target)).length > 0) throw new MountError(`Cannot use ${dirs.target} as a container root: it is not empty.`);
-    try {
-      // Bottom-most layer first, so upper layers' whiteouts and files win.
-      for (const lower of [...dirs.lowers].reverse()) await copyLayerInto(lower, dirs.target);
-    } catch (error) {
-      await rm(dirs.target, { recursive: true, force: true });
-      await mkdir(dirs.target);
-      throw new MountError(`Copying the image's layers into ${dirs.target} failed: ${error instanceof Error ? error.message : String(error)}`);
-    }
-    const snapshot: Record<string, Snapshot> = {};
-    walk(dirs.target, (rel, info) => {
-      snapshot[rel] = { ino: String(info.ino), ctime: String(info.ctimeNs), dir: info.isDirectory() };
-    });
-    const record: CopyRecord = { upper: dirs.upper, snapshot };
-    await writeFile(recordFile(dirs.target), JSON.stringify(record));
+  protected describe(dirs: ViewDirs): MountSpec {
+    return { type: 'copy', source: 'copy', target: dirs.target, options: [], lowers: uniqueLowers(dirs.lowers), upper: dirs.upper, work: dirs.work };
   }
 
-  async unmount(target: string): Promise<void> {
-    const file = recordFile(target);
+  /** A view whose process died leaves a half-made copy and its record: both go. */
+  protected override async clearLeftovers(dirs: ViewDirs): Promise<void> {
+    await super.clearLeftovers(dirs);
+    const file = recordFile(dirs.target);
+    if (await readFile(file).then(() => true, () => false)) {
+      await rm(dirs.target, { recursive: true, force: true });
+      await rm(file, { force: true });
+    }
+  }
+
+  protected async attach(spec: MountSpec): Promise<void> {
+    if ((await readdir(spec.target)).length > 0) throw new MountError(`Cannot use ${spec.target} as a container root: it is not empty.`);
+    try {
+      // Bottom-most layer first, so upper layers' whiteouts and files win.
+      for (const lower of [...spec.lowers].reverse()) await copyLayerInto(lower, spec.target);
+    } catch (error) {
+      await rm(spec.target, { recursive: true, force: true });
+      await mkdir(spec.target);
+      throw new MountError(`Copying the image's layers into ${spec.target} failed: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    const snapshot: Record<string, Snapshot> = {};
+    walk(spec.target, (rel, info) => {
+      snapshot[rel] = { ino: String(info.ino), ctime: String(info.ctimeNs), dir: info.isDirectory() };
+    });
+    const record: CopyRecord = { upper: spec.upper, snapshot };
+    await writeFile(recordFile(spec.target), JSON.stringify(record));
+  }
+
+  protected async detach(spec: MountSpec): Promise<void> {
+    const file = recordFile(spec.target);
     const record = JSON.parse(await readFile(file, 'utf8')) as CopyRecord;
-    await this.writeChanges(target, record);
-    await rm(target, { recursive: true, force: true });
-    await mkdir(target);
+    await this.writeChanges(spec.target, record);
+    await rm(spec.target, { recursive: true, force: true });
+    await mkdir(spec.target);
     await rm(file, { force: true });
   }
 
@@ -110,12 +124,23 @@ export class CopyDriver implements MountDriver {
       const result = await execa('sh', ['-c', script, 'sh', target, record.upper], { input: list, reject: false });
       if (result.exitCode !== 0) throw new MountError(`Recording the container's changes from ${target} failed: ${result.stderr.trim()}`);
     }
+    const marked = new Set<string>();
     for (const rel of deleted) {
       const parent = path.join(record.upper, path.posix.dirname(rel));
       await mkdir(parent, { recursive: true });
       await writeFile(path.join(parent, `${WHITEOUT_PREFIX}${path.posix.basename(rel)}`), '');
+      marked.add(path.posix.dirname(rel));
     }
     // A directory deleted and made again hides everything the layers below had in it.
-    for (const rel of remade) await writeFile(path.join(record.upper, rel, OPAQUE_MARKER), '');
+    for (const rel of remade) {
+      await writeFile(path.join(record.upper, rel, OPAQUE_MARKER), '');
+      marked.add(rel);
+    }
+    // Writing the markers touched their directories: they get back the times the container left them with,
+    // as an overlay's upper dir has them (the layer records them).
+    for (const rel of marked) {
+      const info = lstatSync(path.join(target, rel));
+      utimesSync(path.join(record.upper, rel), info.atime, info.mtime);
+    }
   }
 }
