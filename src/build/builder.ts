@@ -24,7 +24,7 @@ import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
-import { makeDirsInRoot } from './root-path.js';
+import { makeDirsInRoot } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { RiboError } from '../errors.js';
-import { resolveInRoot } from './root-path.js';
+import { resolveInRoot } from '../files/root-path.js';
 import type { Owner } from './copy.js';
 
 export class ChownError extends RiboError {}

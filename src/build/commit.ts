@@ -4,7 +4,7 @@ import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
 import { adoptUpperDir, unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
-import { syncFileSystem } from '../store/fsutil.js';
+import { syncFileSystem } from '../files/sync.js';
 
 export interface CommitOptions {
   /** The upper dir is a lower dir as it is (the snapshotter's Capabilities.upperIsLowerDir): it becomes layers/<diffID> by a rename. */

@@ -1,7 +1,7 @@
 import type { CmdCommand, Command } from '../dockerfile/commands.js';
 import { setEnv } from '../image/env.js';
 import type { ImageConfig } from '../oci/image.js';
-import { makeDirsInRoot, NotADirectoryInImageError } from './root-path.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from '../files/root-path.js';
 import type { StageState } from './stage-state.js';
 
 /** Instructions that only change the image config and add no layer. */

@@ -15,7 +15,7 @@ import { chownNeedsImage, resolveChown } from './chown.js';
 import { copyFromContext, copySkipFilter, parseChmod, resolveCopyMatches, type CopyRequest, type Owner } from './copy.js';
 import { archiveKind, downloadUrl, extractArchive, isGitSource, isUrlSource, type Download } from './add-source.js';
 import { BuildStepError } from './errors.js';
-import { makeDirsInRoot, resolveInRoot } from './root-path.js';
+import { makeDirsInRoot, resolveInRoot } from '../files/root-path.js';
 
 export interface CopyStepEnv {
   driver: Snapshotter;

@@ -6,7 +6,7 @@ import { chmod, lstat, readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
-import { makeDirsInRoot, resolveInRoot } from './root-path.js';
+import { makeDirsInRoot, resolveInRoot } from '../files/root-path.js';
 
 export class CopySourceError extends RiboError {}
 

@@ -11,14 +11,14 @@ import { execa } from 'execa';
 import type { RunMount, SourceLocation } from '../dockerfile/commands.js';
 import type { LayerRef } from '../image/layers.js';
 import type { Mount } from '../oci/runtime-spec.js';
-import { withStoreLock } from '../store/lock.js';
+import { withStoreLock } from '../store/index.js';
 import { StoreLockTimeoutError } from '../store/errors.js';
 import type { StepInputs } from './cache/build-cache.js';
 import { digestCopySources } from './cache/context-digest.js';
 import type { FileDigestCache } from './cache/file-digests.js';
 import { copyFromContext } from './copy.js';
 import { BuildStepError } from './errors.js';
-import { resolveInRoot } from './root-path.js';
+import { resolveInRoot } from '../files/root-path.js';
 
 /** Where `ribo build --secret id=ID,...` takes a secret's value from. */
 export type SecretSource = { file: string } | { env: string };

@@ -10,8 +10,8 @@ import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
 import type { Digest } from '../oci/image.js';
 import { RiboError, UsageError } from '../errors.js';
-import { withStoreLock } from '../store/lock.js';
-import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../store/owner.js';
+import { withStoreLock } from '../store/index.js';
+import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../files/process-identity.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 

@@ -13,7 +13,7 @@ import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { copyFromContext } from '../build/copy.js';
-import { resolveInRoot } from '../build/root-path.js';
+import { resolveInRoot } from '../files/root-path.js';
 import { capabilitiesOf, viewDirs, type Snapshotter } from '../snapshot/index.js';
 import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { UsageError, RiboError } from '../errors.js';
 import { removeOwnedTree } from '../runtime/namespace.js';
 import { runtimeStateDir } from '../runtime/oci-runtime.js';
-import { currentProcess, isAlive } from '../store/owner.js';
+import { currentProcess, isAlive } from '../files/process-identity.js';
 import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export class ContainerRunningError extends RiboError {}

@@ -2,7 +2,7 @@ import { unpackImageLayers, lowerDirs } from '../image/layers.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
 import { storeRefFor } from '../image/transport-ref.js';
-import { findExecutable } from '../runtime/executables.js';
+import { findExecutable } from '../files/executables.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import type { RunSpec } from './run-options.js';
 import type { Snapshotter } from '../snapshot/index.js';

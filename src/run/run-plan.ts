@@ -18,7 +18,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
-import type { ProcessIdentity } from '../store/owner.js';
+import type { ProcessIdentity } from '../files/process-identity.js';
 import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 

@@ -17,7 +17,7 @@ import type { ContainerSpec } from '../runtime/bundle.js';
 import { dropRuntimeStubs, type MountSpec, type Snapshotter, type View } from '../snapshot/index.js';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
-import { processIdentity, currentProcess } from '../store/owner.js';
+import { processIdentity, currentProcess } from '../files/process-identity.js';
 import { RiboError } from '../errors.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { LogWriter } from './logs.js';

@@ -3,7 +3,7 @@ import { readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import { RiboError } from '../errors.js';
 import { checkSubordinateIds, mappedIdCount, RootlessSetupError } from './subids.js';
-import { findExecutable } from './executables.js';
+import { findExecutable } from '../files/executables.js';
 
 /** Set in the environment of the re-executed ribo that runs inside its namespaces. */
 export const NAMESPACE_MARKER = 'RIBO_IN_NAMESPACE';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
-import { findExecutable } from './executables.js';
+import { findExecutable } from '../files/executables.js';
 
 export type RuntimeName = 'crun' | 'runc';
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];

@@ -5,7 +5,7 @@
  */
 import { access, constants, mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { findExecutable } from '../runtime/executables.js';
+import { findExecutable } from '../files/executables.js';
 import { CopySnapshotter } from './copy.js';
 import { MountError } from './mount.js';
 import { FuseOverlaySnapshotter, KernelOverlaySnapshotter } from './overlay.js';

@@ -5,7 +5,9 @@ import { finished } from 'node:stream/promises';
 import type { Digest } from '../oci/image.js';
 import { digestFromHash, sha256Hasher } from '../oci/digest.js';
 import { DigestMismatchError } from './errors.js';
-import { isErrno, syncDir } from './fsutil.js';
+import { moveIntoPlace } from '../files/atomic-write.js';
+import { isErrno } from '../files/errno.js';
+import { syncDir } from '../files/sync.js';
 import path from 'node:path';
 
 const WRITE_BATCH_BYTES = 1024 * 1024;
@@ -164,13 +166,10 @@ export class IngestWriter implements BlobWriter {
       throw new DigestMismatchError(expected, actual, 'Writing a blob into the image store');
     }
     const target = this.blobPathOf(actual.digest);
-    try {
-      // Same digest means same bytes, so replacing an existing blob is harmless.
-      await fs.rename(this.tempPath, target);
-    } catch (error) {
-      await fs.rm(this.tempPath, { force: true });
+    // Same digest means same bytes, so replacing an existing blob is harmless.
+    await moveIntoPlace(this.tempPath, target).catch((error: unknown) => {
       if (!isErrno(error, 'EEXIST')) throw error;
-    }
+    });
     await syncDir(path.dirname(target));
     this.state = 'committed';
     this.result = actual;

@@ -24,9 +24,12 @@ import {
   StoreLayoutError,
   UnsupportedManifestError,
 } from './errors.js';
-import { createFileIfAbsent, isErrno, removeTree, writeFileAtomic } from './fsutil.js';
-import { lockOpenFile, withStoreLock, type HeldLock } from './lock.js';
-import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from './owner.js';
+import { createFileIfAbsent, writeFileAtomic } from '../files/atomic-write.js';
+import { isErrno } from '../files/errno.js';
+import { lockOpenFile, type HeldLock } from '../files/lock.js';
+import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from '../files/process-identity.js';
+import { removeTree } from '../files/remove-tree.js';
+import { withStoreLock } from './lock.js';
 import { comparableName, familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
 
 export interface ResolvedImage {
@@ -57,7 +60,7 @@ const LOCK_TIMEOUT_SECONDS = 120;
 const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
 const SHORT_ID = /^[0-9a-f]{4,64}$/;
 const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{1,64}$/;
-/** The build cache index (build/cache/directory-store.ts) writes "<hash>.<pid>.<random>.tmp" and renames. */
+/** The build cache index (build/cache/directory-store.ts) writes "<hash>.<pid>.<random>.tmp" (files/atomic-write.ts) and renames. */
 const CACHE_INDEX_DIRS = ['cache/steps', 'cache/positions'];
 const CACHE_TEMP_NAME = /^[0-9a-f]{64}\.(\d+)\.[0-9a-f]+\.tmp$/;
 
@@ -322,7 +325,7 @@ export class Store {
     return withStoreLock(this.lockPath, LOCK_TIMEOUT_SECONDS, async () => {
       const index = await this.readIndex();
       const result = change(index);
-      await writeFileAtomic(this.ingestPath('index'), this.indexPath, JSON.stringify(index, null, 2) + '\n');
+      await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2) + '\n', { tempPath: this.ingestPath('index'), mode: 0o644, fsync: true });
       return result;
     });
   }

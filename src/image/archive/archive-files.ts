@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createLayerGunzip } from '../../layer/index.js';
-import { isErrno } from '../../store/fsutil.js';
+import { isErrno } from '../../files/errno.js';
 import { ArchiveError } from './errors.js';
 import { indexTarFile, normalizeArchivePath, type TarIndexEntry } from './tar-index.js';
 
