@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { RiboError } from '../errors.js';
 import { resolveInRoot } from '../files/root-path.js';
-import type { Owner } from './copy.js';
+import type { Owner } from '../files/tree-copy.js';
 
 export class ChownError extends RiboError {}
 

@@ -1,19 +1,13 @@
-import {
-  chmodSync, closeSync, constants, fchmodSync, fchownSync, futimesSync, lchownSync, lstatSync, lutimesSync, mkdirSync, openSync,
-  readdirSync, readlinkSync, readSync, rmSync, symlinkSync, utimesSync, writeSync, type Stats,
-} from 'node:fs';
-import { chmod, lstat, readdir, stat } from 'node:fs/promises';
+import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
-import { makeDirsInRoot, resolveInRoot } from '../files/root-path.js';
+import { resolveInRoot } from '../files/root-path.js';
+import { copyIntoRoot, mkdirInRoot, TreeCopier, type Owner } from '../files/tree-copy.js';
+
+export type { Owner } from '../files/tree-copy.js';
 
 export class CopySourceError extends RiboError {}
-
-export interface Owner {
-  uid: number;
-  gid: number;
-}
 
 export interface CopyRequest {
   contextDir: string;
@@ -118,109 +112,6 @@ async function expandSource(contextDir: string, source: string): Promise<string[
   return candidates;
 }
 
-async function statOrUndefined(p: string): Promise<Stats | undefined> {
-  return stat(p).catch(() => undefined);
-}
-
-/** Creates missing directories of a container path (symlinks followed inside the root). */
-function mkdirInRoot(rootfs: string, containerDir: string, owner: Owner): Promise<string> {
-  return makeDirsInRoot(rootfs, containerDir, owner, `Cannot copy into ${containerDir}`);
-}
-
-function lstatOrUndefined(p: string): Stats | undefined {
-  return lstatSync(p, { throwIfNoEntry: false });
-}
-
-/** A directory, symlink or file of another type in the way of `target` is removed first. */
-function clearTarget(target: string, isDir: boolean): void {
-  const existing = lstatOrUndefined(target);
-  if (existing && (existing.isDirectory() !== isDir || existing.isSymbolicLink())) rmSync(target, { recursive: true, force: true });
-}
-
-const COPY_BUFFER_SIZE = 256 * 1024;
-/** The longest the copy keeps the event loop (progress output, parallel stages) waiting. */
-const YIELD_AFTER_MS = 20;
-
-/**
- * COPY works with synchronous fs calls on open file descriptors: a file costs a
- * few microseconds of system calls, where promise-based calls cost a thread-pool
- * round trip each and, many in flight, contend for the same directory's lock
- * (measured on 6,000 small files: several times less CPU). The event loop gets a
- * turn every YIELD_AFTER_MS.
- */
-class TreeCopier {
-  private readonly buffer = Buffer.allocUnsafe(COPY_BUFFER_SIZE);
-  private lastTurn = performance.now();
-
-  constructor(private readonly req: CopyRequest, private readonly skip: ((rel: string) => boolean) | undefined) {}
-
-  private async turn(): Promise<void> {
-    if (performance.now() - this.lastTurn < YIELD_AFTER_MS) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    this.lastTurn = performance.now();
-  }
-
-  /**
-   * Copies one entry (recursively for dirs) with mode and times kept and ownership
-   * set to the request's owner; a directory's own mode and times are set after its
-   * entries. `fresh`: the target's directory was made by this copy, so nothing is
-   * there to replace, which saves a lookup per file.
-   */
-  async copy(src: string, target: string, rel: string, fresh = false): Promise<void> {
-    if (this.skip?.(rel)) return;
-    await this.turn();
-    const { chmod } = this.req;
-    const info = lstatSync(src);
-    const owner = this.ownerFor(info);
-    if (info.isDirectory()) {
-      const existing = fresh ? undefined : lstatOrUndefined(target);
-      const created = !existing?.isDirectory();
-      if (existing && created) rmSync(target, { recursive: true, force: true });
-      if (created) mkdirSync(target);
-      for (const name of readdirSync(src).sort()) await this.copy(path.join(src, name), path.join(target, name), path.posix.join(rel, name), created);
-      chmodSync(target, chmod ?? info.mode & 0o7777);
-      lchownSync(target, owner.uid, owner.gid);
-      utimesSync(target, info.atime, info.mtime);
-    } else if (info.isSymbolicLink()) {
-      if (!fresh) rmSync(target, { recursive: true, force: true });
-      symlinkSync(readlinkSync(src), target);
-      lchownSync(target, owner.uid, owner.gid);
-      lutimesSync(target, info.atime, info.mtime);
-    } else if (info.isFile()) {
-      if (!fresh) clearTarget(target, false);
-      this.copyFile(src, target, info);
-    } else {
-      throw new CopySourceError(`COPY source ${rel} is a special file (socket, device or fifo); only files, directories and symlinks can be copied.`);
-    }
-  }
-
-  private ownerFor(info: Stats): Owner {
-    return this.req.keepOwners ? { uid: info.uid, gid: info.gid } : this.req.owner;
-  }
-
-  private copyFile(src: string, target: string, info: Stats): void {
-    const from = openSync(src, constants.O_RDONLY | constants.O_NOFOLLOW);
-    try {
-      // An existing file is overwritten in place, as copyFile(3) would.
-      const to = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW, 0o600);
-      try {
-        for (let read; (read = readSync(from, this.buffer, 0, COPY_BUFFER_SIZE, null)) > 0; ) {
-          for (let written = 0; written < read; ) written += writeSync(to, this.buffer, written, read - written);
-        }
-        // chown clears setuid and setgid, so the mode is set after it.
-        const owner = this.ownerFor(info);
-        fchownSync(to, owner.uid, owner.gid);
-        fchmodSync(to, this.req.chmod ?? info.mode & 0o7777);
-        futimesSync(to, info.atime, info.mtime);
-      } finally {
-        closeSync(to);
-      }
-    } finally {
-      closeSync(from);
-    }
-  }
-}
-
 /** The context-relative paths COPY's sources name, wildcards expanded, ignored ones dropped. */
 export async function resolveCopySources(contextDir: string, sources: string[], isIgnored?: (rel: string) => boolean, exclude: string[] = []): Promise<string[]> {
   return (await resolveCopyMatches(contextDir, sources, isIgnored, exclude)).map((m) => m.rel);
@@ -267,34 +158,19 @@ export async function copyFromContext(req: CopyRequest): Promise<void> {
   const matches = await resolveCopyMatches(req.contextDir, req.sources, req.isIgnored, req.exclude);
   // Several matches of one wildcard source go into a directory, as with BuildKit.
   const destIsDir = req.dest.endsWith('/') || matches.length > 1;
+  const copyOptions = { owner: req.owner, keepOwners: req.keepOwners, mode: req.chmod, what: 'COPY source' };
   for (const { rel, kept } of matches) {
     const skip = copySkipFilter(rel, req.isIgnored, req.exclude);
-    const copier = new TreeCopier(req, skip);
-    const unfiltered = new TreeCopier(req, undefined);
     // A source that is a symlink is followed (inside the context), as Docker does.
     const src = await resolveInRoot(req.contextDir, rel);
-    const info = await lstat(src);
-    if (info.isDirectory()) {
-      const destDir = req.parents && kept ? path.posix.join(req.dest, kept) : req.dest;
-      const targetDir = await mkdirInRoot(req.rootfs, destDir, req.owner);
-      for (const name of (await readdir(src)).sort()) await copier.copy(path.join(src, name), path.join(targetDir, name), rel === '.' ? name : path.posix.join(rel, name));
-      if (req.chmod !== undefined) await chmod(targetDir, req.chmod);
-      continue;
-    }
-    if (req.parents) {
+    const isDir = (await lstat(src)).isDirectory();
+    if (req.parents && kept && isDir) {
+      await copyIntoRoot({ ...copyOptions, skip, src, rel, rootfs: req.rootfs, dest: path.posix.join(req.dest, kept), destIsDir });
+    } else if (req.parents && !isDir) {
       const parent = await mkdirInRoot(req.rootfs, path.posix.join(req.dest, path.posix.dirname(kept)), req.owner);
-      await unfiltered.copy(src, path.join(parent, path.posix.basename(kept)), rel);
-      continue;
-    }
-    const destHost = await resolveInRoot(req.rootfs, req.dest);
-    const destInfo = await statOrUndefined(destHost);
-    if (destIsDir || destInfo?.isDirectory()) {
-      const targetDir = await mkdirInRoot(req.rootfs, req.dest, req.owner);
-      await unfiltered.copy(src, path.join(targetDir, path.basename(rel)), rel);
+      await new TreeCopier(copyOptions).copy(src, path.join(parent, path.posix.basename(kept)), rel);
     } else {
-      // A destination that is a symlink (even a dangling one) is written through, inside the root, as Docker and BuildKit do.
-      const parent = await mkdirInRoot(req.rootfs, `/${path.relative(req.rootfs, path.dirname(destHost))}`, req.owner);
-      await unfiltered.copy(src, path.join(parent, path.basename(destHost)), rel);
+      await copyIntoRoot({ ...copyOptions, skip, src, rel, rootfs: req.rootfs, dest: req.dest, destIsDir });
     }
   }
 }

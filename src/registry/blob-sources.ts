@@ -1,6 +1,7 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { digestHex } from '../oci/digest.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 /**
  * Which registry repositories a blob is known to be in (pulled from or pushed
@@ -31,8 +32,6 @@ export class BlobSources {
     const updated = [entry, ...known.filter((k) => k !== entry)].slice(0, 8);
     const file = this.file(digest);
     await mkdir(path.dirname(file), { recursive: true });
-    const temp = `${file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(updated));
-    await rename(temp, file);
+    await writeFileAtomic(file, JSON.stringify(updated));
   }
 }

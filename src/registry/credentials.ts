@@ -1,9 +1,9 @@
-import { mkdir, readFile, rename, rm } from 'node:fs/promises';
-import { writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
 import { DOCKER_HUB } from '../oci/reference.js';
 import { helperErase, helperGet, helperStore } from './credential-helpers.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 export interface Credentials {
   username: string;
@@ -151,12 +151,9 @@ async function readAuthFile(file: string): Promise<AuthFile> {
 /** Written to a temp file and renamed: a crash never leaves half a file; readable by the owner only. */
 async function writeAuthFile(file: string, content: AuthFile): Promise<void> {
   await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
-  const temp = `${file}.${process.pid}.tmp`;
   try {
-    await writeFile(temp, JSON.stringify(content, null, '\t') + '\n', { mode: 0o600 });
-    await rename(temp, file);
+    await writeFileAtomic(file, JSON.stringify(content, null, '\t') + '\n', { mode: 0o600 });
   } catch (error) {
-    await rm(temp, { force: true });
     throw new AuthFileError(`Cannot write the registry credentials file ${file}: ${(error as Error).message}. Choose another with --authfile.`);
   }
 }

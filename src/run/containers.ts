@@ -5,13 +5,14 @@
  * from any later ribo command.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
 import type { Digest } from '../oci/image.js';
 import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/index.js';
 import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../files/process-identity.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -146,9 +147,7 @@ export class ContainerStore {
 
   /** Replaces the record atomically (temp file + rename): readers never see half of one. */
   async write(record: ContainerRecord): Promise<void> {
-    const temp = `${this.statePath(record.id)}.${process.pid}.tmp`;
-    await writeFile(temp, `${JSON.stringify(record, null, 2)}\n`);
-    await rename(temp, this.statePath(record.id));
+    await writeFileAtomic(this.statePath(record.id), `${JSON.stringify(record, null, 2)}\n`);
   }
 
   async update(id: string, change: Partial<ContainerRecord>): Promise<ContainerRecord> {

@@ -12,8 +12,8 @@ import { execa } from 'execa';
 import { lstat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
-import { copyFromContext } from '../build/copy.js';
 import { resolveInRoot } from '../files/root-path.js';
+import { copyIntoRoot } from '../files/tree-copy.js';
 import { capabilitiesOf, viewDirs, type Snapshotter } from '../snapshot/index.js';
 import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
 
@@ -83,6 +83,8 @@ export async function copyIntoContainer(env: CopyFilesEnv, ref: string, record: 
       // DIR/. or a new destination: the contents; an existing directory: DIR inside it.
       target = src.endsWith('/.') || !destInfo ? `${containerDest.replace(/\/+$/, '')}/` : `${path.posix.join(containerDest, path.basename(source))}/`;
     }
-    await copyFromContext({ contextDir: path.dirname(source), sources: [path.basename(source)], dest: target, rootfs, owner: { uid: 0, gid: 0 } });
+    // A symlink named as the source is followed inside its directory, as COPY follows one inside the context.
+    const from = await resolveInRoot(path.dirname(source), path.basename(source));
+    await copyIntoRoot({ src: from, rel: path.basename(source) || '.', rootfs, dest: target, owner: { uid: 0, gid: 0 }, what: 'COPY source' });
   });
 }

@@ -14,13 +14,13 @@
  * layers still unpacked, the same id mappings. Otherwise it is ignored, and
  * Node does the run as always.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import type { ProcessIdentity } from '../files/process-identity.js';
 import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
+import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
 export const RUN_PLAN_FORMAT = 3;
@@ -222,9 +222,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const indexMtime = async () => (await stat(indexFile)).mtimeMs;
   if ((await indexMtime()) !== inputs.indexMtimeMs) return false;
   await mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.${randomBytes(6).toString('hex')}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, file);
+  await writeFileAtomic(file, text);
   // A tag written meanwhile: the plan may describe the image the tag named before.
   if ((await indexMtime()) !== inputs.indexMtimeMs) {
     await rm(file, { force: true });

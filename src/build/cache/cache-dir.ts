@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
-import { access, copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { access, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Keyv from 'keyv';
 import type { Store } from '../../store/index.js';
 import { RiboError } from '../../errors.js';
 import type { CachedStep } from './build-cache.js';
 import { DirectoryStore } from './directory-store.js';
+import { replaceFileAtomic } from '../../files/atomic-write.js';
 
 export class CacheDirError extends RiboError {}
 
@@ -65,9 +66,7 @@ export class CacheDir {
       if (step.layer) {
         const target = blobFile(this.dir, step.layer.descriptor.digest);
         if (!(await exists(target))) {
-          const temp = `${target}.${process.pid}.tmp`;
-          await copyFile(store.blobPath(step.layer.descriptor.digest), temp);
-          await rename(temp, target);
+          await replaceFileAtomic(target, (temp) => copyFile(store.blobPath(step.layer!.descriptor.digest), temp));
         }
       }
       await this.steps.set(key, step);

@@ -1,7 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../files/atomic-write.js';
 
 /**
  * A Keyv storage adapter that keeps each entry in a file of its own, named by
@@ -29,9 +30,8 @@ export class DirectoryStore extends EventEmitter {
     // A cached build sets every position it passes to what it already holds: no write then.
     if ((await readFile(target, 'utf8').catch(() => undefined)) === value) return true;
     await mkdir(this.dir, { recursive: true });
-    const temp = `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    await writeFile(temp, value);
-    await rename(temp, target);
+    // The temp name is one the store's clean-up knows (store/store.ts, CACHE_TEMP_NAME).
+    await writeFileAtomic(target, value);
     return true;
   }
 

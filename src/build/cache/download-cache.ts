@@ -5,9 +5,10 @@
  * copy instead of downloading again; with --checksum it asks nothing when
  * the kept copy has that digest. One entry per URL: a changed file replaces it.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { link, mkdir, readFile, rename, rm, copyFile, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { link, mkdir, readFile, rm, copyFile } from 'node:fs/promises';
 import path from 'node:path';
+import { replaceFileAtomic, writeFileAtomic } from '../../files/atomic-write.js';
 
 export interface KeptDownload {
   /** sha256 of the content. */
@@ -49,13 +50,8 @@ export class DownloadCache {
   async keep(url: string, meta: KeptDownload, file: string): Promise<void> {
     const dir = this.entryDir(url);
     await mkdir(dir, { recursive: true });
-    const suffix = `${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
-    const content = path.join(dir, `content.${suffix}`);
-    await link(file, content).catch(() => copyFile(file, content));
-    await rename(content, path.join(dir, 'content'));
-    const metaFile = path.join(dir, `meta.${suffix}`);
-    await writeFile(metaFile, JSON.stringify(meta));
-    await rename(metaFile, path.join(dir, 'meta.json'));
+    await replaceFileAtomic(path.join(dir, 'content'), (temp) => link(file, temp).catch(() => copyFile(file, temp)));
+    await writeFileAtomic(path.join(dir, 'meta.json'), JSON.stringify(meta));
   }
 
   async forget(url: string): Promise<void> {

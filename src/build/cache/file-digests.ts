@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, readFileSync, type BigIntStats } from 'node:fs';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
+import { writeFileAtomic } from '../../files/atomic-write.js';
 
 /** What a remembered digest was computed from: the file's identity and change times. */
 type StatSignature = string;
@@ -97,9 +98,7 @@ export class FileDigestCache {
     if (!this.changed) return;
     if (this.entries.size > MAX_ENTRIES) this.entries = new Map([...this.entries].filter(([file]) => this.seen.has(file)));
     await mkdir(path.dirname(this.file), { recursive: true });
-    const temp = `${this.file}.${process.pid}.tmp`;
-    await writeFile(temp, JSON.stringify(Object.fromEntries(this.entries)));
-    await rename(temp, this.file);
+    await writeFileAtomic(this.file, JSON.stringify(Object.fromEntries(this.entries)));
     this.changed = false;
   }
 }

@@ -12,6 +12,7 @@ import type { LoadedImage, SaveItem } from './common.js';
 import { dockerArchiveChunks, loadDockerArchive } from './docker-archive.js';
 import { ArchiveError } from './errors.js';
 import { loadOciLayout, ociArchiveChunks } from './oci-archive.js';
+import { replaceFileAtomic } from '../../files/atomic-write.js';
 
 export { ArchiveError } from './errors.js';
 export type { LoadedImage } from './common.js';
@@ -41,12 +42,11 @@ export function archiveChunks(store: Store, items: readonly SaveItem[], format: 
  */
 export async function writeArchiveFile(store: Store, items: readonly SaveItem[], format: ArchiveFormat, file: string): Promise<void> {
   const target = path.resolve(file);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  // A hidden temp name: the user's directory shows no half-written archive.
+  const tempPath = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
   try {
-    await pipeline(Readable.from(archiveChunks(store, items, format), { objectMode: false }), createWriteStream(temp, { flags: 'wx' }));
-    await fs.rename(temp, target);
+    await replaceFileAtomic(target, (temp) => pipeline(Readable.from(archiveChunks(store, items, format), { objectMode: false }), createWriteStream(temp, { flags: 'wx' })), { tempPath });
   } catch (error) {
-    await fs.rm(temp, { force: true });
     if (['ENOENT', 'EACCES', 'EROFS', 'EISDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) {
       throw new ArchiveError(`Cannot write ${target} (${(error as Error).message}); choose a path in a directory you can write to.`, { cause: error });
     }
