@@ -8,10 +8,15 @@
  */
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
-import type { Credentials } from './credentials.js';
 import { DOCKER_HUB } from '../oci/reference.js';
 
 export class CredentialHelperError extends RiboError {}
+
+/** A user name and password (or token) for one registry, however they are kept. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
 
 /** The address docker hands a helper: Hub's historical URL, else the host[:port]. */
 export function helperServerAddress(registry: string): string {

@@ -2,13 +2,10 @@ import { mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
 import { DOCKER_HUB } from '../oci/reference.js';
-import { helperErase, helperGet, helperStore } from './credential-helpers.js';
+import { helperErase, helperGet, helperStore, type Credentials } from './credential-helpers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 
-export interface Credentials {
-  username: string;
-  password: string;
-}
+export type { Credentials } from './credential-helpers.js';
 
 interface AuthFile {
   auths?: Record<string, { auth?: string; username?: string; password?: string; identitytoken?: string }>;

@@ -1,5 +1,4 @@
 import { RiboError } from '../errors.js';
-import type { HttpResponse } from './http.js';
 
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
@@ -30,7 +29,7 @@ export class RegistryNetworkError extends RiboError implements MaybeTransient {
 export class RegistryHttpError extends RiboError implements MaybeTransient {
   readonly status: number;
   readonly transient: boolean;
-  constructor(response: Pick<HttpResponse, 'status' | 'url'>, detail: string, hint = '') {
+  constructor(response: { status: number; url: URL }, detail: string, hint = '') {
     super(`The registry answered ${response.status} to ${response.url.href}${detail ? `: ${detail}` : ''}.${hint ? ` ${hint}` : ''}`);
     this.status = response.status;
     this.transient = response.status >= 500 || response.status === 429;
