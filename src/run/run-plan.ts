@@ -17,7 +17,6 @@
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
-import type { ProcessIdentity } from '../files/process-identity.js';
 import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
