@@ -29,12 +29,14 @@ import { containerMonitorCommand } from './commands/container-monitor.js';
 import { restartCommand, startCommand } from './commands/start.js';
 import { cpCommand } from './commands/cp.js';
 import { waitCommand } from './commands/wait.js';
+import { volumeCommand } from './commands/volume.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
   psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, waitCommand, execCommand, containerMonitorCommand,
+  volumeCommand,
 ];
 
 function printError(error: unknown): number {

@@ -26,6 +26,18 @@ export interface ContainerPlan {
   user?: string;
   /** Keep stdin attached (-i), in the foreground only. */
   interactive?: boolean;
+  /** The volumes its mounts include (run/volumes.ts): filled from the image at start, anonymous ones removed with it. */
+  volumes?: PlannedVolume[];
+  /** Mount sources chowned to the container's user at start (the `U` option). */
+  chownPaths?: string[];
+}
+
+/** A volume as a container's plan keeps it (run/volumes.ts): what start, `rm -v` and `volume rm` need. */
+export interface PlannedVolume {
+  name: string;
+  destination: string;
+  anonymous: boolean;
+  copyUp: boolean;
 }
 
 export interface ContainerRecord {

@@ -10,6 +10,7 @@ import { UsageError, RiboError } from '../errors.js';
 import { removeOwnedTree } from '../runtime/namespace.js';
 import { runtimeStateDir } from '../runtime/oci-runtime.js';
 import { currentProcess, isAlive } from '../files/process-identity.js';
+import { removeAnonymousVolumes } from './volumes.js';
 import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export class ContainerRunningError extends RiboError {}
@@ -136,14 +137,19 @@ export async function recoverContainers(containers: ContainerStore, storeRoot: s
   }
 }
 
-/** Removes the container's dir (writable layer, bundle, log, record) and the runtime's state of it. */
-export async function removeContainerFiles(containers: ContainerStore, record: ContainerRecord, storeRoot?: string): Promise<void> {
+/**
+ * Removes the container's dir (writable layer, bundle, log, record) and the
+ * runtime's state of it; its anonymous volumes too when it was run with
+ * --rm or `volumes` is set (`ribo rm -v`), as docker does.
+ */
+export async function removeContainerFiles(containers: ContainerStore, record: ContainerRecord, storeRoot?: string, volumes = record.autoRemove): Promise<void> {
   if (storeRoot) await rm(path.join(runtimeStateDir(storeRoot, record.runtime), record.runtimeId), { recursive: true, force: true });
   await removeOwnedTree(containers.dirOf(record.id));
+  if (volumes) await removeAnonymousVolumes(storeRoot ?? path.dirname(containers.dir), record);
 }
 
-/** `ribo rm`: a running container only with `force` (killed first). */
-export async function removeContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, force: boolean): Promise<void> {
+/** `ribo rm`: a running container only with `force` (killed first); its anonymous volumes with `volumes` (-v). */
+export async function removeContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, force: boolean, volumes = false): Promise<void> {
   let current: ContainerRecord | undefined = record;
   if (monitorAlive(record)) {
     if (!force) {
@@ -157,7 +163,7 @@ export async function removeContainer(containers: ContainerStore, storeRoot: str
   } else if (record.status !== 'exited') {
     current = await recoverContainer(containers, storeRoot, record);
   }
-  if (current) await removeContainerFiles(containers, current, storeRoot);
+  if (current) await removeContainerFiles(containers, current, storeRoot, volumes || current.autoRemove);
 }
 
 /**

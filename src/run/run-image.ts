@@ -15,6 +15,8 @@ import { writeRunPlan } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
+import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
+import { callerIds } from '../runtime/keep-id.js';
 
 export interface RunImageOptions {
   store: Store;
@@ -85,6 +87,9 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
     const [key, ...value] = entry.split('=');
     env.set(key!, value.join('='));
   }
+  const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, config.Volumes);
+  const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
+  const user = spec.user ?? (keepId ? `${keepId.uid}:${keepId.gid}` : config.User);
   const plan: ContainerPlan = {
     lowers: lowerDirs(layers),
     spec: {
@@ -96,7 +101,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
       terminal: spec.tty,
       readonlyRootfs: spec.readOnly,
-      mounts: spec.mounts,
+      mounts: volumes.mounts,
+      ...(keepId ? { keepId } : {}),
       ...(opts.resources ? { resources: opts.resources } : {}),
       capAdd: spec.capAdd,
       capDrop: spec.capDrop,
@@ -104,8 +110,10 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       seccomp: spec.seccomp,
       ...(spec.init ? { init: await findInit() } : {}),
     },
-    ...((spec.user ?? config.User) ? { user: spec.user ?? config.User } : {}),
+    ...(user ? { user } : {}),
     interactive: spec.interactive,
+    ...(volumes.volumes.length ? { volumes: volumes.volumes } : {}),
+    ...(spec.chownBinds.length || volumes.chownPaths.length ? { chownPaths: [...spec.chownBinds, ...volumes.chownPaths] } : {}),
   };
   const record = await containers.create({
     name: opts.name,
@@ -119,6 +127,9 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
     driver: opts.driver.driver ?? '',
     runtime: opts.runtime.name,
     plan,
+  }).catch(async (error: unknown) => {
+    await removeAnonymousVolumes(opts.store.root, { plan } as ContainerRecord);
+    throw error;
   });
   return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) };
 }
@@ -140,7 +151,8 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
     if (opts.remove) await removeContainerFiles(containers, created.record, opts.store.root);
     throw error;
   }
-  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell) {
+  // A planned run would skip what volumes need at each run (a new anonymous volume, copy-up).
+  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell && !created.record.plan.volumes) {
     await writeRunPlan({
       storeRoot: opts.store.root,
       image: opts.image,

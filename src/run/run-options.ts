@@ -8,6 +8,7 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
 import { normalizeCapability } from '../runtime/capabilities.js';
+import { validateVolumeName } from '../store/volumes.js';
 
 export type NetworkMode = 'host' | 'none' | 'private';
 export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'none', 'private'];
@@ -36,6 +37,7 @@ export interface RunFlags {
   securityOpt?: string[];
   init?: boolean;
   privileged?: boolean;
+  userns?: string;
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -61,6 +63,27 @@ export interface RunSpec {
   /** 'default', 'unconfined' or an absolute profile path. */
   seccomp: string;
   init: boolean;
+  /** Named and anonymous volumes from -v and --mount type=volume, found or made in the store when the container is created. */
+  volumes: VolumeRequest[];
+  /** Host directories of bind mounts with podman's `U` option: chowned to the container's user at start. */
+  chownBinds: string[];
+  /** --userns keep-id: the caller's uid and gid are the same inside the container. */
+  keepId: boolean;
+}
+
+function isVolumeRequest(mount: Mount | VolumeRequest): mount is VolumeRequest {
+  return 'copyUp' in mount;
+}
+
+/** A volume mount as asked for; `name` undefined is an anonymous volume. */
+export interface VolumeRequest {
+  name?: string;
+  destination: string;
+  readonly: boolean;
+  /** Fill an empty volume from the image's files at `destination` first (docker's default; `nocopy` turns it off). */
+  copyUp: boolean;
+  /** podman's `U`: chown the volume's data to the container's user at start. */
+  chown: boolean;
 }
 
 export interface RunContext {
@@ -128,26 +151,34 @@ async function hostPath(source: string, flag: string, value: string, ctx: RunCon
 
 const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
 
-/** -v HOST:CONTAINER[:OPTIONS] (ro, rw, a propagation mode; SELinux's z/Z are accepted and ignored). */
-async function parseVolume(value: string, ctx: RunContext): Promise<Mount> {
+/**
+ * -v HOST:CONTAINER[:OPTIONS] binds a host path, -v NAME:CONTAINER[:OPTIONS]
+ * mounts a named volume, -v CONTAINER an anonymous one, as with docker.
+ * Options: ro, rw, a propagation mode, nocopy (volumes), podman's U; SELinux's z/Z are accepted and ignored.
+ */
+async function parseVolume(value: string, ctx: RunContext, chownBinds: string[]): Promise<Mount | VolumeRequest> {
   const parts = value.split(':');
-  if (parts.length === 1 || parts[0] === '') {
-    throw new UsageError(`-v ${value}: anonymous volumes are not supported by ribo; bind a host directory instead: -v /host/dir:${parts.at(-1) || '/data'}.`);
-  }
-  if (parts.length > 3) throw new UsageError(`-v ${value}: expected HOST:CONTAINER[:OPTIONS], e.g. -v "$PWD/data:/data:ro".`);
+  if (parts.length === 1) return { destination: containerPath(value, '-v', value), readonly: false, copyUp: true, chown: false };
+  if (parts.length > 3 || parts[0] === '') throw new UsageError(`-v ${value}: expected HOST:CONTAINER[:OPTIONS] or NAME:CONTAINER[:OPTIONS], e.g. -v "$PWD/data:/data:ro" or -v data:/data.`);
   const [source, target, optionText] = parts as [string, string, string | undefined];
-  if (!/^[/.~]/.test(source)) {
-    throw new UsageError(`-v ${value}: "${source}" would be a named volume, which ribo does not support; give a host path (absolute, or starting with ./): -v "$PWD/${source}:${target}".`);
-  }
+  const isBind = /^[/.~]/.test(source);
+  if (!isBind) validateVolumeName(source, `-v ${value}`);
   const destination = containerPath(target, '-v', value);
   const options = ['rbind'];
   let mode = 'rw';
+  let copyUp = true;
+  let chown = false;
   for (const option of (optionText ?? '').split(',').filter(Boolean)) {
     if (option === 'ro' || option === 'rw') mode = option;
     else if (PROPAGATIONS.has(option)) options.push(option);
-    else if (option !== 'z' && option !== 'Z') throw new UsageError(`-v ${value}: unknown option "${option}"; use ro, rw or a propagation mode (rprivate, rshared, rslave).`);
+    else if (option === 'nocopy' && !isBind) copyUp = false;
+    else if (option === 'U') chown = true;
+    else if (option !== 'z' && option !== 'Z') throw new UsageError(`-v ${value}: unknown option "${option}"; use ro, rw, U, a propagation mode (rprivate, rshared, rslave) or, for a volume, nocopy.`);
   }
-  return { destination, type: 'bind', source: await hostPath(source, '-v', value, ctx), options: [...options, mode] };
+  if (!isBind) return { name: source, destination, readonly: mode === 'ro', copyUp, chown };
+  const full = await hostPath(source, '-v', value, ctx);
+  if (chown) chownBinds.push(full);
+  return { destination, type: 'bind', source: full, options: [...options, mode] };
 }
 
 function isTrue(value: string | undefined, flag: string, key: string): boolean {
@@ -156,8 +187,8 @@ function isTrue(value: string | undefined, flag: string, key: string): boolean {
   throw new UsageError(`${flag}: ${key}=${value} must be true or false.`);
 }
 
-/** --mount type=bind,source=,target=[,readonly] or type=tmpfs,target=[,tmpfs-size=][,tmpfs-mode=]. */
-async function parseMount(value: string, ctx: RunContext): Promise<Mount> {
+/** --mount type=bind,source=,target=[,readonly], type=volume[,source=NAME],target=[,readonly][,volume-nocopy] or type=tmpfs,target=[,tmpfs-size=][,tmpfs-mode=]. */
+async function parseMount(value: string, ctx: RunContext): Promise<Mount | VolumeRequest> {
   const fields = new Map<string, string | undefined>();
   for (const field of value.split(',')) {
     const eq = field.indexOf('=');
@@ -170,8 +201,8 @@ async function parseMount(value: string, ctx: RunContext): Promise<Mount> {
   if (!target) throw new UsageError(`--mount ${value}: no target; add target=/path/in/container (or dst=).`);
   const destination = containerPath(target, '--mount', value);
   const readonly = ['readonly', 'ro'].some((k) => fields.has(k) && isTrue(fields.get(k), '--mount', k));
-  const known = new Set(['type', 'target', 'dst', 'destination', 'source', 'src', 'readonly', 'ro', 'bind-propagation', 'tmpfs-size', 'tmpfs-mode', 'consistency']);
-  for (const key of fields.keys()) if (!known.has(key)) throw new UsageError(`--mount ${value}: unknown field "${key}"; ribo knows type, source, target, readonly, bind-propagation, tmpfs-size and tmpfs-mode.`);
+  const known = new Set(['type', 'target', 'dst', 'destination', 'source', 'src', 'readonly', 'ro', 'bind-propagation', 'tmpfs-size', 'tmpfs-mode', 'consistency', 'volume-nocopy']);
+  for (const key of fields.keys()) if (!known.has(key)) throw new UsageError(`--mount ${value}: unknown field "${key}"; ribo knows type, source, target, readonly, bind-propagation, volume-nocopy, tmpfs-size and tmpfs-mode.`);
   if (type === 'bind') {
     const source = take('source', 'src');
     if (!source) throw new UsageError(`--mount ${value}: a bind mount needs source=/host/path.`);
@@ -194,8 +225,13 @@ async function parseMount(value: string, ctx: RunContext): Promise<Mount> {
     if (readonly) options.push('ro');
     return { destination, type: 'tmpfs', source: 'tmpfs', options };
   }
-  if (type === 'volume') throw new UsageError(`--mount ${value}: named volumes (type=volume) are not supported by ribo; use type=bind,source=/host/dir,target=${destination}.`);
-  throw new UsageError(`--mount ${value}: type "${type}" is not supported; use type=bind or type=tmpfs.`);
+  if (type === 'volume') {
+    const name = take('source', 'src');
+    if (name !== undefined) validateVolumeName(name, `--mount ${value}`);
+    const copyUp = !(fields.has('volume-nocopy') && isTrue(fields.get('volume-nocopy'), '--mount', 'volume-nocopy'));
+    return { ...(name !== undefined ? { name } : {}), destination, readonly, copyUp, chown: false };
+  }
+  throw new UsageError(`--mount ${value}: type "${type}" is not supported; use type=bind, type=volume or type=tmpfs.`);
 }
 
 /** --tmpfs PATH[:OPTIONS]: docker's defaults (noexec, nosuid, nodev, mode 1777) and the mount options given. */
@@ -273,8 +309,11 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     if (resolved !== undefined) env.push(resolved);
   }
   const mounts: Mount[] = [];
-  for (const value of flags.volume ?? []) mounts.push(await parseVolume(value, ctx));
-  for (const value of flags.mount ?? []) mounts.push(await parseMount(value, ctx));
+  const volumes: VolumeRequest[] = [];
+  const chownBinds: string[] = [];
+  const add = (mount: Mount | VolumeRequest) => (isVolumeRequest(mount) ? volumes.push(mount) : mounts.push(mount));
+  for (const value of flags.volume ?? []) add(await parseVolume(value, ctx, chownBinds));
+  for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
   for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
   if (flags.publish?.length) {
     throw new UsageError(`-p ${flags.publish[0]}: ribo does not publish ports. With --network host (the default) the container's ports are the host's own, so leave out -p and connect to the port directly.`);
@@ -309,5 +348,15 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     noNewPrivileges: security.noNewPrivileges,
     seccomp: security.seccomp,
     init: Boolean(flags.init),
+    volumes,
+    chownBinds,
+    keepId: parseUserns(flags.userns),
   };
+}
+
+/** --userns: ribo's usual mapping ("" or host), or podman's keep-id. */
+function parseUserns(value: string | undefined): boolean {
+  if (value === undefined || value === '' || value === 'host') return false;
+  if (value === 'keep-id') return true;
+  throw new UsageError(`--userns ${value}: ribo supports only keep-id (your uid and gid inside the container, as podman's) and host (the default); leave the flag out or use --userns keep-id.`);
 }

@@ -22,6 +22,8 @@ import { RiboError } from '../errors.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
+import { prepareMountsAtStart } from './volumes.js';
+import { addCallerEntries } from '../runtime/keep-id.js';
 
 export interface SupervisorContext {
   driver: Snapshotter;
@@ -123,7 +125,9 @@ export async function superviseContainer(
         spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
         pidFile,
         prepare: async (rootfs) => {
+          if (current.plan.spec.keepId) await addCallerEntries(rootfs, current.plan.spec.keepId);
           const user = await resolveUser(rootfs, current.plan.user);
+          await prepareMountsAtStart(path.dirname(containers.dir), rootfs, current.plan, user);
           return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
         },
         // Recorded with the implementation that mounted the view: a restart or ribo cp must use the same.

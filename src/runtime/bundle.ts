@@ -36,6 +36,8 @@ export interface ContainerSpec {
   seccomp?: string;
   /** Host path of a static init (tini) started as PID 1 in front of `args`. */
   init?: string;
+  /** --userns keep-id: the container's ids equal to ribo's caller's, mapped to ribo's own id 0 (see keepIdMappings). */
+  keepId?: { uid: number; gid: number };
 }
 
 /** Where --init's binary appears in the container: /dev is a tmpfs, so the image is never touched. */
@@ -52,6 +54,29 @@ export function identityMappings(idCount: number): IdMapping[] {
     { containerID: 0, hostID: 0, size: 1 },
     { containerID: 1, hostID: 1, size: size - 1 },
   ];
+}
+
+/**
+ * podman's keep-id: container id `id` is ribo's 0 (the user who ran ribo),
+ * the ids below it are ribo's 1..id, those above it stay as they are.
+ */
+export function keepIdMappings(idCount: number, id: number): IdMapping[] {
+  const size = Math.min(idCount, 2 ** 32 - 1);
+  const mappings: IdMapping[] = [{ containerID: 0, hostID: 1, size: id }, { containerID: id, hostID: 0, size: 1 }];
+  if (size > id + 1) mappings.push({ containerID: id + 1, hostID: id + 1, size: size - id - 1 });
+  return mappings.filter((m) => m.size > 0);
+}
+
+/** Where container id `id` is in ribo's namespace, through `mappings`; undefined when it is not mapped. */
+export function namespaceId(mappings: IdMapping[], id: number): number | undefined {
+  const m = mappings.find((x) => id >= x.containerID && id < x.containerID + x.size);
+  return m ? m.hostID + (id - m.containerID) : undefined;
+}
+
+/** The container's uid and gid mappings for `spec`. */
+export function containerMappings(spec: Pick<ContainerSpec, 'idCount' | 'keepId'>): { uid: IdMapping[]; gid: IdMapping[] } {
+  if (!spec.keepId) return { uid: identityMappings(spec.idCount), gid: identityMappings(spec.idCount) };
+  return { uid: keepIdMappings(spec.idCount, spec.keepId.uid), gid: keepIdMappings(spec.idCount, spec.keepId.gid) };
 }
 
 /**
@@ -79,8 +104,9 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   const initMount: Mount[] = spec.init ? [{ destination: INIT_PATH, type: 'bind', source: spec.init, options: ['bind', 'ro', 'nosuid', 'nodev'] }] : [];
   config.mounts = [...(config.mounts ?? []), ...initMount, ...(spec.mounts ?? [])];
   const linux = config.linux ?? {};
-  linux.uidMappings = identityMappings(spec.idCount);
-  linux.gidMappings = identityMappings(spec.idCount);
+  const mappings = containerMappings(spec);
+  linux.uidMappings = mappings.uid;
+  linux.gidMappings = mappings.gid;
   const namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network');
   if (spec.network !== 'host') namespaces.push({ type: 'network' });
   linux.namespaces = namespaces;

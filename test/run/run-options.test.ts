@@ -38,10 +38,25 @@ describe('volumes and mounts', () => {
     ]);
   });
 
-  it('refuses a missing host path, named and anonymous volumes, relative container paths', async () => {
+  it('takes NAME:PATH as a named volume and PATH alone as an anonymous one, with their options', async () => {
+    const spec = await parseRunFlags({ volume: ['cache:/x:ro,nocopy', '/anon/', './data:/d:U'], mount: ['type=volume,src=v1,dst=/v,readonly', 'type=volume,dst=/w,volume-nocopy'] }, ctx);
+    expect(spec.volumes).toEqual([
+      { name: 'cache', destination: '/x', readonly: true, copyUp: false, chown: false },
+      { destination: '/anon', readonly: false, copyUp: true, chown: false },
+      { name: 'v1', destination: '/v', readonly: true, copyUp: true, chown: false },
+      { destination: '/w', readonly: false, copyUp: false, chown: false },
+    ]);
+    expect(spec.mounts).toEqual([{ destination: '/d', type: 'bind', source: path.join(dir, 'data'), options: ['rbind', 'rw'] }]);
+    expect(spec.chownBinds).toEqual([path.join(dir, 'data')]);
+    expect((await parseRunFlags({ userns: 'keep-id' }, ctx)).keepId).toBe(true);
+    expect(await usageError(parseRunFlags({ userns: 'auto' }, ctx))).toContain('keep-id');
+  });
+
+  it('refuses a missing host path, bad volume names and options, relative container paths', async () => {
     expect(await usageError(parseRunFlags({ volume: ['/nonexistent-ribo:/x'] }, ctx))).toContain('/nonexistent-ribo does not exist');
-    expect(await usageError(parseRunFlags({ volume: ['cache:/x'] }, ctx))).toContain('named volume');
-    expect(await usageError(parseRunFlags({ volume: ['/x'] }, ctx))).toContain('anonymous volumes');
+    expect(await usageError(parseRunFlags({ volume: ['c@che:/x'] }, ctx))).toContain('not a valid volume name');
+    expect(await usageError(parseRunFlags({ volume: ['./data:/x:nocopy'] }, ctx))).toContain('unknown option "nocopy"');
+    expect(await usageError(parseRunFlags({ volume: ['relative'] }, ctx))).toContain('must be absolute');
     expect(await usageError(parseRunFlags({ volume: ['./data:rel'] }, ctx))).toContain('must be absolute');
     expect(await usageError(parseRunFlags({ volume: ['./data:/x:rx'] }, ctx))).toContain('unknown option "rx"');
   });
@@ -52,7 +67,7 @@ describe('volumes and mounts', () => {
       { destination: '/in', type: 'bind', source: path.join(dir, 'data'), options: ['rbind', 'ro'] },
       { destination: '/scratch', type: 'tmpfs', source: 'tmpfs', options: ['nosuid', 'nodev', `size=${64 * 1024 * 1024}`, 'mode=1777'] },
     ]);
-    expect(await usageError(parseRunFlags({ mount: ['type=volume,src=v,dst=/v'] }, ctx))).toContain('named volumes');
+    expect(await usageError(parseRunFlags({ mount: ['type=volume,src=v,dst=/v,volume-driver=x'] }, ctx))).toContain('unknown field "volume-driver"');
     expect(await usageError(parseRunFlags({ mount: ['type=bind,dst=/v'] }, ctx))).toContain('needs source');
     expect(await usageError(parseRunFlags({ mount: ['type=tmpfs,dst=/v,colour=red'] }, ctx))).toContain('unknown field "colour"');
   });

@@ -11,13 +11,14 @@ export const rmCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
-      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Kill a running container first' }),
+      .option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Kill a running container first' })
+      .option('volumes', { alias: 'v', type: 'boolean', default: false, describe: 'Also remove the container\'s anonymous volumes' }),
   handler: async (argv, env) => {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     for (const ref of (argv.containers as unknown[]).map(String)) {
       const record = await containers.find(ref);
-      await removeContainer(containers, root, record, Boolean(argv.force));
+      await removeContainer(containers, root, record, Boolean(argv.force), Boolean(argv.volumes));
       process.stdout.write(`${ref}\n`);
     }
     return 0;
