@@ -31,6 +31,8 @@ export interface ContainerInspection {
   Runtime: string;
   HostConfig: { AutoRemove: boolean; NetworkMode: string };
   GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
+  /** docker's Mounts: binds, tmpfs and volumes (Name set), as the container gets them. */
+  Mounts: Array<{ Type: string; Name?: string; Source: string; Destination: string; Driver?: string; Mode: string; RW: boolean }>;
   Config: { Hostname: string; User: string; Env: string[]; Cmd: string[]; WorkingDir: string; Image: string; StopSignal?: string; Tty: boolean };
 }
 
@@ -76,6 +78,18 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
         WorkDir: view.work,
       },
     },
+    Mounts: (record.plan.spec.mounts ?? []).map((mount) => {
+      const volume = record.plan.volumes?.find((v) => v.destination === mount.destination);
+      const options = mount.options ?? [];
+      return {
+        Type: volume ? 'volume' : mount.type === 'tmpfs' ? 'tmpfs' : 'bind',
+        ...(volume ? { Name: volume.name, Driver: 'local' } : {}),
+        Source: mount.source ?? '',
+        Destination: mount.destination,
+        Mode: options.find((o) => /^[zZ]$/.test(o)) ?? '',
+        RW: !options.includes('ro'),
+      };
+    }),
     Config: {
       Hostname: record.plan.spec.hostname ?? shortId(record.id),
       User: record.plan.user ?? '',

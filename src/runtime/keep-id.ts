@@ -3,7 +3,7 @@
  * uid and gid inside the container, runs as them by default, and finds an
  * entry of their own in the image's /etc/passwd and /etc/group.
  */
-import { appendFile, lstat, readFile } from 'node:fs/promises';
+import { appendFile, lstat, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
 
@@ -60,7 +60,9 @@ async function hostEntry(file: string, id: number): Promise<string[] | undefined
  */
 export async function addCallerEntries(rootfs: string, ids: { uid: number; gid: number }): Promise<void> {
   const etc = path.join(rootfs, 'etc');
-  if (!(await lstat(etc).then((s) => s.isDirectory(), () => false))) return;
+  const kind = await lstat(etc).catch(() => undefined);
+  if (!kind) await mkdir(etc, { mode: 0o755 });
+  else if (!kind.isDirectory()) return; // a link could lead out of the container's root
   const user = await hostEntry('/etc/passwd', ids.uid);
   const group = await hostEntry('/etc/group', ids.gid);
   const name = user?.[0] ?? `user${ids.uid}`;
