@@ -41,7 +41,7 @@ function parseFilters(values: string[]): { dangling?: boolean; name?: string } {
 
 export const volumeCommand: CommandModule = {
   name: 'volume',
-  usage: 'volume <command>',
+  usage: 'volume [command]',
   describe: 'Manage volumes: create, ls, inspect, rm, prune',
   // Volumes whose files belong to container users are removed in a throwaway namespace when needed (removeOwnedTree).
   needsNamespace: false,
@@ -56,8 +56,7 @@ export const volumeCommand: CommandModule = {
       .command('rm <names..>', 'Remove volumes no container uses', (b) =>
         b.positional('names', { type: 'string', array: true }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Do not fail on volumes that do not exist' }))
       .command('prune', 'Remove anonymous volumes no container uses (all unused ones with --all)', (b) =>
-        b.option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Also named volumes' }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Accepted for docker\'s scripts; ribo never asks' }))
-      .demandCommand(1, `Name a volume command: ${SUBCOMMANDS.join(', ')}.`),
+        b.option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Also named volumes' }).option('force', { alias: 'f', type: 'boolean', default: false, describe: 'Accepted for docker\'s scripts; ribo never asks' })),
   handler: async (argv, env) => {
     const root = storeRoot(argv as GlobalOptions, env);
     const volumes = VolumeStore.ofStore(root);
@@ -116,6 +115,7 @@ export const volumeCommand: CommandModule = {
         return 0;
       }
       default:
+        if (argv._[1] === undefined) throw new UsageError(`ribo volume: name a volume command: ${SUBCOMMANDS.join(', ')}.`);
         throw new UsageError(`ribo volume ${String(argv._[1])}: unknown command; use ${SUBCOMMANDS.join(', ')}.`);
     }
   },
