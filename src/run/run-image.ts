@@ -87,8 +87,10 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
     const [key, ...value] = entry.split('=');
     env.set(key!, value.join('='));
   }
-  const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, config.Volumes);
+  const init = spec.init ? await findInit() : undefined;
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
+  // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
+  const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, config.Volumes);
   const user = spec.user ?? (keepId ? `${keepId.uid}:${keepId.gid}` : config.User);
   const plan: ContainerPlan = {
     lowers: lowerDirs(layers),
@@ -108,7 +110,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       capDrop: spec.capDrop,
       noNewPrivileges: spec.noNewPrivileges,
       seccomp: spec.seccomp,
-      ...(spec.init ? { init: await findInit() } : {}),
+      ...(init ? { init } : {}),
     },
     ...(user ? { user } : {}),
     interactive: spec.interactive,
