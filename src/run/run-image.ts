@@ -17,6 +17,7 @@ import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
 import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
+import { VolumeStore } from '../store/volumes.js';
 
 export interface RunImageOptions {
   store: Store;
@@ -90,49 +91,54 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   const init = spec.init ? await findInit() : undefined;
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
-  const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, config.Volumes);
-  const user = spec.user ?? (keepId ? `${keepId.uid}:${keepId.gid}` : config.User);
-  const plan: ContainerPlan = {
-    lowers: lowerDirs(layers),
-    spec: {
-      args,
-      env: mapToEnv(env),
-      cwd: spec.workdir ?? (config.WorkingDir || '/'),
-      network: spec.network,
-      idCount: opts.idCount,
-      ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
-      terminal: spec.tty,
-      readonlyRootfs: spec.readOnly,
-      mounts: volumes.mounts,
-      ...(keepId ? { keepId } : {}),
-      ...(opts.resources ? { resources: opts.resources } : {}),
-      capAdd: spec.capAdd,
-      capDrop: spec.capDrop,
-      noNewPrivileges: spec.noNewPrivileges,
-      seccomp: spec.seccomp,
-      ...(init ? { init } : {}),
-    },
-    ...(user ? { user } : {}),
-    interactive: spec.interactive,
-    ...(volumes.volumes.length ? { volumes: volumes.volumes } : {}),
-    ...(spec.chownBinds.length || volumes.chownPaths.length ? { chownPaths: [...spec.chownBinds, ...volumes.chownPaths] } : {}),
+  // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.
+  const create = async (): Promise<ContainerRecord> => {
+    const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, config.Volumes);
+    const user = spec.user ?? (keepId ? `${keepId.uid}:${keepId.gid}` : config.User);
+    const plan: ContainerPlan = {
+      lowers: lowerDirs(layers),
+      spec: {
+        args,
+        env: mapToEnv(env),
+        cwd: spec.workdir ?? (config.WorkingDir || '/'),
+        network: spec.network,
+        idCount: opts.idCount,
+        ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
+        terminal: spec.tty,
+        readonlyRootfs: spec.readOnly,
+        mounts: volumes.mounts,
+        ...(keepId ? { keepId } : {}),
+        ...(opts.resources ? { resources: opts.resources } : {}),
+        capAdd: spec.capAdd,
+        capDrop: spec.capDrop,
+        noNewPrivileges: spec.noNewPrivileges,
+        seccomp: spec.seccomp,
+        ...(init ? { init } : {}),
+      },
+      ...(user ? { user } : {}),
+      interactive: spec.interactive,
+      ...(volumes.volumes.length ? { volumes: volumes.volumes } : {}),
+      ...(spec.chownBinds.length || volumes.chownPaths.length ? { chownPaths: [...spec.chownBinds, ...volumes.chownPaths] } : {}),
+    };
+    return containers.create({
+      name: opts.name,
+      image: opts.image,
+      imageDigest: image.manifestDescriptor.digest,
+      command: args,
+      autoRemove: opts.remove,
+      detached,
+      ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+      // Known once a view is prepared when the first working one is chosen then (supervise.ts records it).
+      driver: opts.driver.driver ?? '',
+      runtime: opts.runtime.name,
+      plan,
+    }).catch(async (error: unknown) => {
+      await removeAnonymousVolumes(opts.store.root, { plan } as ContainerRecord);
+      throw error;
+    });
   };
-  const record = await containers.create({
-    name: opts.name,
-    image: opts.image,
-    imageDigest: image.manifestDescriptor.digest,
-    command: args,
-    autoRemove: opts.remove,
-    detached,
-    ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
-    // Known once a view is prepared when the first working one is chosen then (supervise.ts records it).
-    driver: opts.driver.driver ?? '',
-    runtime: opts.runtime.name,
-    plan,
-  }).catch(async (error: unknown) => {
-    await removeAnonymousVolumes(opts.store.root, { plan } as ContainerRecord);
-    throw error;
-  });
+  const hasVolumes = spec.volumes.length > 0 || Object.keys(config.Volumes ?? {}).length > 0;
+  const record = hasVolumes ? await VolumeStore.ofStore(opts.store.root).withLock(create) : await create();
   return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) };
 }
 

@@ -119,11 +119,13 @@ export async function volumeUsers(containers: ContainerStore): Promise<Map<strin
 export async function removeVolume(storeRoot: string, containers: ContainerStore, name: string): Promise<void> {
   const store = VolumeStore.ofStore(storeRoot);
   await store.get(name);
-  const users = (await volumeUsers(containers)).get(name);
-  if (users?.length) {
-    throw new VolumeInUseError(`Volume ${name} is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (ribo rm ${users.join(' ')}).`);
-  }
-  await store.remove(name, removeOwnedTree);
+  await store.withLock(async () => {
+    const users = (await volumeUsers(containers)).get(name);
+    if (users?.length) {
+      throw new VolumeInUseError(`Volume ${name} is in use by container${users.length > 1 ? 's' : ''} ${users.join(', ')}; remove ${users.length > 1 ? 'them' : 'it'} first (ribo rm ${users.join(' ')}).`);
+    }
+    await store.remove(name, removeOwnedTree);
+  });
 }
 
 /** The anonymous volumes of a removed container (`run --rm`, `rm -v`); named volumes stay. */
@@ -141,13 +143,15 @@ export async function removeAnonymousVolumes(storeRoot: string, record: Containe
  */
 export async function pruneVolumes(storeRoot: string, containers: ContainerStore, all: boolean): Promise<string[]> {
   const store = VolumeStore.ofStore(storeRoot);
-  const users = await volumeUsers(containers);
   const removed: string[] = [];
-  for (const record of await store.list()) {
-    if (users.has(record.Name) || (!all && !isAnonymous(record))) continue;
-    await store.remove(record.Name, removeOwnedTree);
-    removed.push(record.Name);
-  }
+  await store.withLock(async () => {
+    const users = await volumeUsers(containers);
+    for (const record of await store.list()) {
+      if (users.has(record.Name) || (!all && !isAnonymous(record))) continue;
+      await store.remove(record.Name, removeOwnedTree);
+      removed.push(record.Name);
+    }
+  });
   const hourAgo = Date.now() - 3600_000;
   for (const leftover of await store.leftovers()) {
     const old = await lstat(leftover).then((s) => s.mtimeMs < hourAgo, () => false);

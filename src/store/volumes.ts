@@ -12,6 +12,7 @@ import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 import { isErrno } from '../files/errno.js';
+import { withStoreLock } from './lock.js';
 
 /** Docker's label on volumes made for a VOLUME path or `-v /path`; ribo marks anonymous volumes the same way. */
 export const ANONYMOUS_LABEL = 'com.docker.volume.anonymous';
@@ -53,6 +54,16 @@ export class VolumeStore {
 
   static ofStore(storeRoot: string): VolumeStore {
     return new VolumeStore(path.join(storeRoot, 'volumes'));
+  }
+
+  /**
+   * Runs `fn` holding volumes.lock: container creation (choosing volumes and
+   * writing the record that names them) and removal (checking no record
+   * names a volume, then deleting it) exclude each other.
+   */
+  async withLock<T>(fn: () => Promise<T>): Promise<T> {
+    await fs.mkdir(path.dirname(this.dir), { recursive: true });
+    return withStoreLock(`${this.dir}.lock`, 60, fn);
   }
 
   /** The directory containers mount. */
