@@ -93,7 +93,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
   // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.
   const create = async (): Promise<ContainerRecord> => {
-    const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, config.Volumes);
+    const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, spec.imageVolumes === 'ignore' ? {} : config.Volumes);
     const user = spec.user ?? (keepId ? `${keepId.uid}:${keepId.gid}` : config.User);
     const plan: ContainerPlan = {
       lowers: lowerDirs(layers),
@@ -137,7 +137,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       throw error;
     });
   };
-  const hasVolumes = spec.volumes.length > 0 || Object.keys(config.Volumes ?? {}).length > 0;
+  const hasVolumes = spec.volumes.length > 0 || (spec.imageVolumes !== 'ignore' && Object.keys(config.Volumes ?? {}).length > 0);
   const record = hasVolumes ? await VolumeStore.ofStore(opts.store.root).withLock(create) : await create();
   return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) };
 }

@@ -38,6 +38,7 @@ export interface RunFlags {
   init?: boolean;
   privileged?: boolean;
   userns?: string;
+  imageVolume?: string;
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -69,6 +70,8 @@ export interface RunSpec {
   chownBinds: string[];
   /** --userns keep-id: the caller's uid and gid are the same inside the container. */
   keepId: boolean;
+  /** podman's --image-volume: an anonymous volume for each image VOLUME path ('bind', the default) or none ('ignore'). */
+  imageVolumes: 'bind' | 'ignore';
 }
 
 function isVolumeRequest(mount: Mount | VolumeRequest): mount is VolumeRequest {
@@ -351,7 +354,14 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     volumes,
     chownBinds,
     keepId: parseUserns(flags.userns),
+    imageVolumes: parseImageVolume(flags.imageVolume),
   };
+}
+
+/** --image-volume bind (default) or ignore, podman's names. */
+function parseImageVolume(value: string | undefined): 'bind' | 'ignore' {
+  if (value === undefined || value === 'bind' || value === 'ignore') return value ?? 'bind';
+  throw new UsageError(`--image-volume ${value}: use bind (an anonymous volume for each VOLUME of the image, the default) or ignore (none).`);
 }
 
 /** --userns: ribo's usual mapping ("" or host), or podman's keep-id. */

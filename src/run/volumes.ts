@@ -29,6 +29,7 @@ export interface ContainerVolumes {
 
 export class VolumeInUseError extends RiboError {}
 export class CopyUpError extends RiboError {}
+export class VolumeOverFileError extends RiboError {}
 
 /** Docker mounts parents first: fewer path components first, order kept otherwise. */
 function byDepth(mounts: Mount[]): Mount[] {
@@ -78,14 +79,19 @@ export async function prepareContainerVolumes(storeRoot: string, requests: Volum
  */
 export async function populateVolumes(storeRoot: string, rootfs: string, volumes: PlannedVolume[]): Promise<void> {
   const store = VolumeStore.ofStore(storeRoot);
-  for (const volume of volumes.filter((v) => v.copyUp)) {
+  for (const volume of volumes) {
+    const source = await resolveInRoot(rootfs, volume.destination);
+    const kind = await lstat(source).catch(() => undefined);
+    if (kind && !kind.isDirectory()) {
+      // The runtime could only fail to mount a directory there, with a vaguer message (docker fails the same way).
+      const hint = volume.anonymous ? 'mount a host file there (-v HOSTFILE:PATH) or leave the image\'s volumes out (--image-volume ignore)' : 'mount the volume somewhere else';
+      throw new VolumeOverFileError(`${volume.destination} is a file in the image, so volume ${volume.name} (a directory) cannot be mounted there; ${hint}.`);
+    }
+    if (!volume.copyUp || !kind) continue;
     const data = store.dataDir(volume.name);
     const entries = await readdir(data).catch(() => undefined);
     if (entries === undefined) throw new CopyUpError(`Volume ${volume.name} has no data directory (${data}); remove it (ribo volume rm ${volume.name}) and run the container again.`);
     if (entries.length > 0) continue;
-    const source = await resolveInRoot(rootfs, volume.destination);
-    const isDir = await lstat(source).then((s) => s.isDirectory(), () => false);
-    if (!isDir) continue;
     const copied = await execa('cp', ['-aT', '--', source, data], { reject: false });
     if (copied.exitCode !== 0) {
       throw new CopyUpError(`Could not fill volume ${volume.name} from the image's ${volume.destination}: ${copied.stderr.trim() || `cp exited ${copied.exitCode}`}.`);

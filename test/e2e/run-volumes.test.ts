@@ -48,9 +48,11 @@ beforeAll(async () => {
       'VOLUME /data',
     ].join('\n'),
   });
-  contexts = [hello, withVolume];
+  const fileVolume = await makeContext({ Dockerfile: 'FROM hello\nRUN echo file > /vfile\nVOLUME /vfile\n' });
+  contexts = [hello, withVolume, fileVolume];
   await riboOk(['build', '-t', 'hello', hello], opts());
   await riboOk(['build', '-t', 'withvol', withVolume], opts());
+  await riboOk(['build', '-t', 'filevol', fileVolume], opts());
 }, 300_000);
 
 afterAll(async () => {
@@ -136,6 +138,17 @@ describe('anonymous volumes for an image VOLUME', () => {
     expect((await riboOk(['run', '--rm', '-v', 'empty:/data:nocopy', 'withvol', 'ls', '-A', '/data'], opts())).stdout).toBe('');
     // A named volume at the VOLUME path takes its place: no anonymous one is made.
     expect(await volumeNames()).toEqual([...before, 'empty', 'prefilled'].sort());
+  });
+
+  it('cannot go over a file of the image (as with docker); --image-volume ignore leaves them out', async () => {
+    const before = await volumeNames();
+    const refused = await ribo(['run', '--rm', 'filevol', 'cat', '/vfile'], opts());
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('/vfile is a file in the image');
+    expect(refused.stderr).toContain('--image-volume ignore');
+    expect((await riboOk(['run', '--rm', '--image-volume', 'ignore', 'filevol', 'cat', '/vfile'], opts())).stdout).toBe('file');
+    expect((await riboOk(['run', '--rm', '--image-volume', 'ignore', 'withvol', 'sh', '-c', 'grep -c " /data " /proc/mounts || true'], opts())).stdout).toBe('0');
+    expect(await volumeNames()).toEqual(before);
   });
 
   it('keep their data through ribo prune --all, rmi and rm without -v', async () => {

@@ -18,7 +18,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--pull', '--authfile', '--userns', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -61,6 +61,7 @@ export const runCommand: CommandModule = {
       .option('volume', { alias: 'v', type: 'string', describe: 'Bind a host path or mount a volume: HOST:CONTAINER, NAME:CONTAINER or CONTAINER, then [:ro|rw|U|nocopy]' })
       .option('mount', { type: 'string', describe: 'type=bind,source=,target=[,readonly], type=volume[,source=NAME],target= or type=tmpfs,target=[,tmpfs-size=]' })
       .option('userns', { type: 'string', describe: 'keep-id: your own uid and gid inside the container (as podman)' })
+      .option('image-volume', { type: 'string', describe: 'bind (an anonymous volume for each VOLUME of the image, the default) or ignore' })
       .option('tmpfs', { type: 'string', describe: 'Mount a tmpfs: PATH[:OPTIONS] (e.g. /tmp:size=64m)' })
       .option('publish', { alias: 'p', type: 'string', hidden: true })
       .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory inside the container' })
@@ -108,6 +109,7 @@ export const runCommand: CommandModule = {
       init: Boolean(argv.init),
       privileged: Boolean(argv.privileged),
       userns: argv.userns as string | undefined,
+      imageVolume: argv.imageVolume as string | undefined,
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) });
     if (argv.detach && (argv.interactive || argv.tty)) {
       throw new UsageError('ribo run -d cannot be combined with -i or -t: a detached container has no terminal or stdin to attach later. Leave out -i/-t (its output goes to `ribo logs`), or run it in the foreground.');
