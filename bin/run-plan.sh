@@ -234,10 +234,11 @@ run_planned() {
   write_config >"$dir/bundle/config.json"
 
   # Without -t a container's output goes to pipes, never to ribo's terminal,
-  # as with docker (programs format for a pipe). Copiers started in the
+  # as with docker (programs format for a pipe), nor to a socket (which
+  # cannot be opened again as /dev/stdout). Copiers started in the
   # background ignore Ctrl-C, which is for the container.
   _copiers=
-  if [ -t 1 ] || [ -t 2 ]; then
+  if [ -t 1 ] || [ -t 2 ] || [ -S /dev/stdout ] || [ -S /dev/stderr ]; then
     mkfifo "$dir/stdout.pipe" "$dir/stderr.pipe"
     cat "$dir/stdout.pipe" &
     _copiers=$!

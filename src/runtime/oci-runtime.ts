@@ -5,6 +5,7 @@ import os from 'node:os';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
 import { findExecutable } from '../files/executables.js';
+import { closeWriteEnds, copyOutput, openOutputPipes, type OutputPipe } from './pipes.js';
 
 export type RuntimeName = 'crun' | 'runc';
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
@@ -75,12 +76,12 @@ export class OciRuntime {
    */
   async run(bundleDir: string, id: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
     await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
-    return this.attach([...this.globalArgs(), 'run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio);
+    return this.attach([...this.globalArgs(), 'run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio, bundleDir);
   }
 
   /** Runs the process described by `processFile` (an OCI process JSON) in the running container `id`. */
   async exec(id: string, processFile: string, stdio: ContainerStdio): Promise<number> {
-    return this.attach([...this.globalArgs(), 'exec', '--process', processFile, id], stdio);
+    return this.attach([...this.globalArgs(), 'exec', '--process', processFile, id], stdio, path.dirname(processFile));
   }
 
   /** Sends `signal` (a name like TERM or SIGTERM, or a number) to the container's first process. */
@@ -89,18 +90,27 @@ export class OciRuntime {
     return result.exitCode === 0;
   }
 
-  private async attach(args: string[], stdio: ContainerStdio): Promise<number> {
-    const child = spawn(this.binary, args, {
-      stdio: stdio === 'inherit' ? 'inherit' : stdio === 'inherit-output' ? ['ignore', 'inherit', 'inherit'] : [stdio.stdin ?? 'ignore', 'pipe', 'pipe'],
-    });
-    if (typeof stdio === 'object') {
-      child.stdout?.pipe(stdio.stdout, { end: false });
-      child.stderr?.pipe(stdio.stderr, { end: false });
+  /**
+   * Runs the runtime with the container's stdio; given streams are fed from
+   * pipes made in `pipeDir` (see pipes.ts), never from Node's socket pairs.
+   */
+  private async attach(args: string[], stdio: ContainerStdio, pipeDir: string): Promise<number> {
+    const pipes: OutputPipe[] = typeof stdio === 'object' ? await openOutputPipes(pipeDir, 2) : [];
+    let child;
+    try {
+      child = spawn(this.binary, args, {
+        stdio: stdio === 'inherit' ? 'inherit' : stdio === 'inherit-output' ? ['ignore', 'inherit', 'inherit'] : [stdio.stdin ?? 'ignore', pipes[0]!.writeFd, pipes[1]!.writeFd],
+      });
+    } finally {
+      closeWriteEnds(pipes);
     }
+    const copies = typeof stdio === 'object' ? [copyOutput(pipes[0]!, stdio.stdout), copyOutput(pipes[1]!, stdio.stderr)] : [];
     const code = await new Promise<number>((resolve, reject) => {
       child.on('error', (error) => reject(new RuntimeError(`Could not start ${this.name}: ${error.message}`)));
       child.on('close', (exitCode, signal) => resolve(exitCode ?? 128 + (signal ? os.constants.signals[signal] : 1)));
     });
+    for (const copy of copies) copy.processExited();
+    await Promise.all(copies.map((copy) => copy.done));
     return code;
   }
 

@@ -1,0 +1,92 @@
+/**
+ * The standard streams a container gets: pipes (never sockets) in every
+ * mode, so /dev/stdout and /dev/stderr open; docker's exit codes for a
+ * command that cannot run; a terminal with -t that has the caller's size
+ * and TERM; the host-side cost of detached containers.
+ */
+import { execa } from 'execa';
+import path from 'node:path';
+import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
+
+const asRoot = process.getuid?.() === 0;
+let root: string;
+const contexts: string[] = [];
+const opts = (extra: Partial<RiboOptions> = {}): RiboOptions => ({ root, ...extra });
+
+/** Writes through /dev/stdout and /dev/stderr, and says what fd 1 is. */
+const WRITE_BOTH = 'echo "to stdout" > /dev/stdout && echo "to stderr" > /dev/stderr && stat -L -c "fd1 is a %F" /dev/stdout';
+
+beforeAll(async () => {
+  root = await makeStore();
+  const hello = await makeContext({}, 'hello');
+  contexts.push(hello);
+  await riboOk(['build', '-t', 'hello', hello], opts());
+}, 300_000);
+
+afterAll(async () => {
+  await removeStore(root);
+  for (const dir of contexts) await execa('rm', ['-rf', dir]);
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** ribo's command line as the e2e user, for running it under script(1) or tmux. */
+function riboCommand(args: string[], env: string[] = []): string[] {
+  const app = process.env.RIBO_E2E_APP ?? path.resolve('.');
+  const fullEnv = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...env];
+  const command = [process.execPath, path.join(app, 'bin/ribo'), '--root', root, ...args];
+  if (E2E_USER && asRoot) return ['runuser', '-u', E2E_USER, '--', 'env', `HOME=/home/${E2E_USER}`, ...fullEnv, ...command];
+  return ['env', ...fullEnv, ...command];
+}
+
+const quote = (words: string[]) => words.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ');
+
+describe('stdout and stderr are pipes', () => {
+  it.each(['crun', 'runc'] as const)('in the foreground, through Node and through a run plan (%s)', async (runtime) => {
+    // The first plain run goes through Node and leaves a plan; the second is carried out by the plan.
+    for (const round of ['node', 'plan']) {
+      const result = await ribo(['run', '--rm', 'hello', 'sh', '-c', WRITE_BOTH], opts({ runtime }));
+      expect({ round, code: result.exitCode, stderr: result.stderr }).toEqual({ round, code: 0, stderr: 'to stderr' });
+      expect(result.stdout).toBe('to stdout\nfd1 is a fifo');
+    }
+    // Flags the plan does not cover (-e) go through Node every time.
+    const flagged = await riboOk(['run', '--rm', '-e', 'X=1', 'hello', 'sh', '-c', WRITE_BOTH], opts({ runtime }));
+    expect(flagged.stdout).toBe('to stdout\nfd1 is a fifo');
+  });
+
+  it('detached: what is written to /dev/stdout and /dev/stderr shows in ribo logs -f', async () => {
+    await riboOk(['run', '-d', '--name', 'piped', 'hello', 'sh', '-c', `sleep 0.5; ${WRITE_BOTH}`], opts());
+    const logs = await riboOk(['logs', '-f', 'piped'], opts());
+    expect(logs.stdout).toBe('to stdout\nfd1 is a fifo');
+    expect(logs.stderr).toBe('to stderr');
+    await riboOk(['rm', 'piped'], opts());
+  });
+
+  it('in ribo exec', async () => {
+    await riboOk(['run', '-d', '--name', 'exec-pipes', 'hello', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'], opts());
+    try {
+      const result = await riboOk(['exec', 'exec-pipes', 'sh', '-c', WRITE_BOTH], opts());
+      expect(result.stdout).toBe('to stdout\nfd1 is a fifo');
+      expect(result.stderr).toBe('to stderr');
+    } finally {
+      await riboOk(['rm', '-f', 'exec-pipes'], opts());
+    }
+  });
+
+  it('in a build RUN step, whose output shows both', async () => {
+    const context = await makeContext({ Dockerfile: `FROM hello\nRUN ${WRITE_BOTH}\n` });
+    contexts.push(context);
+    const { stderr } = await riboOk(['build', '--progress=plain', '--no-cache', '-t', 'piped-build', context], opts());
+    expect(stderr).toContain('to stdout');
+    expect(stderr).toContain('to stderr');
+    expect(stderr).toContain('fd1 is a fifo');
+  });
+});
