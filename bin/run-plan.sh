@@ -158,6 +158,28 @@ mount_rootfs() {
   (cd "$plan_mount_cwd" && mount -t "$plan_mount_type" -o "$_options" "$plan_mount_source" "$dir/$plan_mount_target")
 }
 
+# A command the runtime could not start exits as with docker: 127 when it
+# is not found, 126 when it cannot be executed (src/runtime/start-failure.ts,
+# which also reads runc's exec format error from the container's stderr:
+# not here, where that stream is not read).
+start_failure() {
+  _log=$(cat "$dir/bundle/runtime.log")
+  case $_log in
+    *'"level":"error"'*) ;;
+    *) return 0 ;;
+  esac
+  _command=${_args%%\",*}
+  _command=${_command#\"}
+  _command=${_command%\"}
+  case $_log in
+    *[Ee]xec*[Ee]xec\ format\ error*) _status=126 _why='it is not in an executable format' ;;
+    *[Ee]xec*'not found in $PATH'* | *[Ee]xec*'executable file not found'* | *[Ee]xec*[Nn]o\ such\ file\ or\ directory*) _status=127 _why='no such command in the container' ;;
+    *[Ee]xec*[Pp]ermission\ denied* | *[Ee]xec*[Oo]peration\ not\ permitted* | *[Ee]xec*[Ii]s\ a\ directory*) _status=126 _why='it is not executable (permission denied)' ;;
+    *) return 0 ;;
+  esac
+  echo "ribo: cannot run \"$_command\": $_why (exit code $_status)" >&2
+}
+
 # Takes ribo's arguments (as find_run_plan saw them).
 run_planned() {
   # shellcheck disable=SC1090
@@ -250,7 +272,7 @@ run_planned() {
   fi
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
-  "$plan_runtime" $plan_runtime_options run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 7>&- 8>&- &
+  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 7>&- 8>&- &
   _runtime_pid=$!
   exec 7>&- 8>&-
   for _signal in INT TERM HUP QUIT USR1 USR2; do
@@ -261,16 +283,26 @@ run_planned() {
   # again) and, with CHLD trapped, when record_pid's timer ends.
   _pid_known=
   trap : CHLD
+  _chld_status=145 # 128 + SIGCHLD (17 on Linux)
   while :; do
     [ -n "$_pid_known" ] || record_pid
     wait "$_runtime_pid"
     _status=$?
     kill -0 "$_runtime_pid" 2>/dev/null || break
   done
+  # A `wait` woken by CHLD (a copier's or the runtime's own end) returns
+  # 128+CHLD even when the runtime ended meanwhile: its status is still
+  # kept by the shell, and a second `wait` gives it (127 once given).
+  if [ "$_status" = "$_chld_status" ]; then
+    wait "$_runtime_pid"
+    _again=$?
+    [ "$_again" = 127 ] || _status=$_again
+  fi
   trap - INT TERM HUP QUIT USR1 USR2 CHLD
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
 
+  [ "$_status" = 0 ] || [ ! -s "$dir/bundle/runtime.log" ] || start_failure
   umount "$dir/$plan_mount_target" 2>/dev/null || umount -l "$dir/$plan_mount_target"
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1

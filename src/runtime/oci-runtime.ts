@@ -1,11 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import os from 'node:os';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
 import { findExecutable } from '../files/executables.js';
 import { closeWriteEnds, copyOutput, openOutputPipes, type OutputPipe } from './pipes.js';
+import { runtimeErrors, startFailure, startFailureMessage } from './start-failure.js';
+import type { RuntimeSpec } from '../oci/runtime-spec.js';
 
 export type RuntimeName = 'crun' | 'runc';
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
@@ -23,6 +26,12 @@ export function runtimeStateDir(storeRoot: string, name: string): string {
  * docker run without -i), or the given streams.
  */
 export type ContainerStdio = 'inherit' | 'inherit-output' | { stdin?: 'ignore' | 'inherit'; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+
+/** The command a process runs, without --init's prefix. */
+function commandOf(config: RuntimeSpec): string | undefined {
+  const args = config.process?.args ?? [];
+  return args[1] === '--' && args[0]?.endsWith('/init') ? args[2] : args[0];
+}
 
 /**
  * One OCI runtime binary (crun or runc), with its state kept under ribo's
@@ -76,12 +85,14 @@ export class OciRuntime {
    */
   async run(bundleDir: string, id: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
     await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
-    return this.attach([...this.globalArgs(), 'run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio, bundleDir);
+    const command = async () => commandOf(JSON.parse(await readFile(path.join(bundleDir, 'config.json'), 'utf8')) as RuntimeSpec);
+    return this.attach(['run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio, bundleDir, command);
   }
 
   /** Runs the process described by `processFile` (an OCI process JSON) in the running container `id`. */
   async exec(id: string, processFile: string, stdio: ContainerStdio): Promise<number> {
-    return this.attach([...this.globalArgs(), 'exec', '--process', processFile, id], stdio, path.dirname(processFile));
+    const command = async () => commandOf({ ociVersion: '', process: JSON.parse(await readFile(processFile, 'utf8')) as RuntimeSpec['process'] });
+    return this.attach(['exec', '--process', processFile, id], stdio, path.dirname(processFile), command);
   }
 
   /** Sends `signal` (a name like TERM or SIGTERM, or a number) to the container's first process. */
@@ -93,12 +104,15 @@ export class OciRuntime {
   /**
    * Runs the runtime with the container's stdio; given streams are fed from
    * pipes made in `pipeDir` (see pipes.ts), never from Node's socket pairs.
+   * The runtime logs to a file there, not to the container's streams; a
+   * command that could not be started exits 126 or 127 (start-failure.ts).
    */
-  private async attach(args: string[], stdio: ContainerStdio, pipeDir: string): Promise<number> {
+  private async attach(args: string[], stdio: ContainerStdio, pipeDir: string, command: () => Promise<string | undefined>): Promise<number> {
     const pipes: OutputPipe[] = typeof stdio === 'object' ? await openOutputPipes(pipeDir, 2) : [];
+    const logFile = path.join(pipeDir, `runtime-${randomBytes(4).toString('hex')}.log`);
     let child;
     try {
-      child = spawn(this.binary, args, {
+      child = spawn(this.binary, [...this.globalArgs(), `--log=${logFile}`, '--log-format=json', ...args], {
         stdio: stdio === 'inherit' ? 'inherit' : stdio === 'inherit-output' ? ['ignore', 'inherit', 'inherit'] : [stdio.stdin ?? 'ignore', pipes[0]!.writeFd, pipes[1]!.writeFd],
       });
     } finally {
@@ -111,7 +125,13 @@ export class OciRuntime {
     });
     for (const copy of copies) copy.processExited();
     await Promise.all(copies.map((copy) => copy.done));
-    return code;
+    const failure = code === 0 ? undefined : startFailure(await runtimeErrors(logFile), copies[1]?.tail() ?? '');
+    await rm(logFile, { force: true });
+    if (!failure) return code;
+    const message = startFailureMessage(await command().catch(() => undefined), failure);
+    if (typeof stdio === 'object') stdio.stderr.write(message);
+    else process.stderr.write(message);
+    return failure.exitCode;
   }
 
   /** Removes what the runtime keeps of a container; harmless if it is already gone. */

@@ -71,12 +71,17 @@ export interface PipeCopy {
    * left running (an exec'd daemon); it is read until it stays idle a while.
    */
   processExited(): void;
+  /** The last bytes that came through (for a runtime's last word on stderr). */
+  tail(): string;
 }
+
+const TAIL_BYTES = 512;
 
 /** Copies a pipe's data into `out` (not ending it), with backpressure. */
 export function copyOutput(pipe: OutputPipe, out: NodeJS.WritableStream): PipeCopy {
   let idle: NodeJS.Timeout | undefined;
   let exited = false;
+  let tail = Buffer.alloc(0);
   const armIdle = () => {
     if (!exited) return;
     clearTimeout(idle);
@@ -85,6 +90,7 @@ export function copyOutput(pipe: OutputPipe, out: NodeJS.WritableStream): PipeCo
   const done = new Promise<void>((resolve) => {
     pipe.reader.on('data', (chunk: Buffer) => {
       armIdle();
+      tail = Buffer.concat([tail, chunk]).subarray(-TAIL_BYTES);
       if (!out.write(chunk)) {
         pipe.reader.pause();
         out.once('drain', () => pipe.reader.resume());
@@ -102,5 +108,6 @@ export function copyOutput(pipe: OutputPipe, out: NodeJS.WritableStream): PipeCo
       exited = true;
       armIdle();
     },
+    tail: () => tail.toString('utf8'),
   };
 }

@@ -90,3 +90,39 @@ describe('stdout and stderr are pipes', () => {
     expect(stderr).toContain('fd1 is a fifo');
   });
 });
+
+describe('exit codes as docker\'s', () => {
+  const cases = [
+    { command: ['nosuchcmd'], code: 127, says: 'no such command' },
+    { command: ['/app/greeting.txt'], code: 126, says: 'not executable' },
+    { command: ['/app'], code: 126, says: 'not executable' },
+  ];
+
+  it.each(['crun', 'runc'] as const)('run: 127 for a command not found, 126 for one that is not executable, named in one line (%s)', async (runtime) => {
+    for (const { command, code, says } of cases) {
+      // Twice: through Node, then through the run plan the first left.
+      for (const round of ['node', 'plan']) {
+        const result = await ribo(['run', '--rm', 'hello', ...command], opts({ runtime }));
+        expect({ round, command, code: result.exitCode }).toEqual({ round, command, code });
+        const line = result.stderr.split('\n').find((l) => l.startsWith('ribo: cannot run'));
+        expect(line).toMatch(new RegExp(`^ribo: cannot run "${command[0]}": .*${says}.* \\(exit code ${code}\\)$`));
+      }
+    }
+    // A command that runs and fails keeps its own code.
+    expect((await ribo(['run', '--rm', 'hello', 'sh', '-c', 'exit 127'], opts({ runtime }))).stderr).not.toContain('cannot run');
+  });
+
+  it('exec: 127 and 126 too', async () => {
+    await riboOk(['run', '-d', '--name', 'exec-codes', 'hello', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'], opts());
+    try {
+      for (const { command, code } of cases) {
+        const result = await ribo(['exec', 'exec-codes', ...command], opts());
+        expect({ command, code: result.exitCode }).toEqual({ command, code });
+        expect(result.stderr).toContain(`ribo: cannot run "${command[0]}"`);
+      }
+      expect((await ribo(['exec', 'exec-codes', 'sh', '-c', 'exit 3'], opts())).exitCode).toBe(3);
+    } finally {
+      await riboOk(['rm', '-f', 'exec-codes'], opts());
+    }
+  });
+});
