@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import type { RuntimeSpec } from '../oci/runtime-spec.js';
 import { resolveUser } from '../runtime/users.js';
+import { callerTerminalSize } from '../runtime/terminal.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 
@@ -31,12 +32,14 @@ export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opt
     const [key, ...value] = entry.split('=');
     env.set(key!, value.join('='));
   }
+  if (opts.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
+  const size = opts.tty ? callerTerminalSize() : undefined;
   let user = base.user;
   if (opts.user !== undefined) {
     const resolved = await resolveUser(rootfs, opts.user);
     user = { uid: resolved.uid, gid: resolved.gid, ...(resolved.additionalGids.length ? { additionalGids: resolved.additionalGids } : {}) };
   }
-  return { ...base, args: opts.command, env: mapToEnv(env), cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty };
+  return { ...base, args: opts.command, env: mapToEnv(env), cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty, consoleSize: size ? { height: size.rows, width: size.columns } : undefined };
 }
 
 export async function execInContainer(runtime: OciRuntime, containers: ContainerStore, record: ContainerRecord, opts: ExecOptions): Promise<number> {

@@ -88,6 +88,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
     const [key, ...value] = entry.split('=');
     env.set(key!, value.join('='));
   }
+  // A terminal needs TERM: the caller's, else xterm as docker sets (unless the image or -e did).
+  if (spec.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
   const init = spec.init ? await findInit() : undefined;
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.

@@ -17,6 +17,7 @@ import type { ContainerSpec } from '../runtime/bundle.js';
 import { dropRuntimeStubs, type MountSpec, type Snapshotter, type View } from '../snapshot/index.js';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
+import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { processIdentity, currentProcess } from '../files/process-identity.js';
 import { RiboError } from '../errors.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
@@ -107,6 +108,9 @@ export async function superviseContainer(
   const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
+  // With -t in the foreground the container's terminal has ribo's size, and follows it.
+  const terminalSize = containerStdio === 'inherit' ? callerTerminalSize() : undefined;
+  let stopFollowingSize: (() => void) | undefined;
   let outcome: SupervisedRun;
   const pidFile = path.join(dir, 'container.pid');
   // A pid file left by an earlier run of this container (ribo start) would announce a start too early.
@@ -122,7 +126,7 @@ export async function superviseContainer(
         bundleDir: path.join(dir, 'bundle'),
         id: current.runtimeId,
         stdio: containerStdio,
-        spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0 },
+        spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0, ...(terminalSize ? { consoleSize: { height: terminalSize.rows, width: terminalSize.columns } } : {}) },
         pidFile,
         prepare: async (rootfs) => {
           if (current.plan.spec.keepId) await addCallerEntries(rootfs, current.plan.spec.keepId);
@@ -134,6 +138,7 @@ export async function superviseContainer(
         started: async (pid) => {
           current = await containers.update(record.id, { status: 'running', driver: view.driver, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
           running = true;
+          if (containerStdio === 'inherit') stopFollowingSize = followTerminalSize(pid);
           await ctx.leaveStore?.();
           if (pending) void runtime.kill(current.runtimeId, pending);
           started?.(current);
@@ -148,6 +153,7 @@ export async function superviseContainer(
     await containers.update(record.id, { status: 'exited', exitCode: 125, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
     throw error;
   } finally {
+    stopFollowingSize?.();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     if (typeof containerStdio === 'object') {
       for (const stream of [containerStdio.stdout, containerStdio.stderr]) await new Promise<void>((resolve) => stream.end(resolve));

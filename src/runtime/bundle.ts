@@ -18,6 +18,8 @@ export interface ContainerSpec {
   rootfs: string;
   hostname?: string;
   terminal?: boolean;
+  /** The terminal's size at start (-t): the runtime gives its pty this size. */
+  consoleSize?: { height: number; width: number };
   readonlyRootfs?: boolean;
   /**
    * 'host' shares the host's network (what RUN needs for apt-get); 'none' and
@@ -92,6 +94,7 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   config.process = {
     ...templateProcess,
     terminal: spec.terminal ?? false,
+    ...(spec.terminal && spec.consoleSize ? { consoleSize: spec.consoleSize } : {}),
     user: { uid: spec.uid, gid: spec.gid, ...(spec.additionalGids?.length ? { additionalGids: spec.additionalGids } : {}) },
     args: spec.init ? [INIT_PATH, '--', ...spec.args] : spec.args,
     env: spec.env,

@@ -126,3 +126,40 @@ describe('exit codes as docker\'s', () => {
     }
   });
 });
+
+describe('-t', () => {
+  /** Runs ribo in a detached tmux session of the given size; returns the session name. */
+  async function inTmux(name: string, command: string[], size: { x: number; y: number }): Promise<string> {
+    await execa('tmux', ['kill-session', '-t', name], { reject: false });
+    // The pane stays after ribo exits, so its last screen can be read.
+    await execa('tmux', ['new-session', '-d', '-s', name, '-x', String(size.x), '-y', String(size.y), `${quote(command)}; sleep 30`]);
+    return name;
+  }
+  const screen = async (session: string) => (await execa('tmux', ['capture-pane', '-p', '-t', session])).stdout;
+
+  it.each(['crun', 'runc'] as const)('gives the container the terminal\'s size and TERM, follows a resize, and shows only its output (%s)', async (runtime) => {
+    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
+    const session = await inTmux(`ribo-stdio-${runtime}`, riboCommand(['--runtime', runtime, 'run', '--name', `tty-${runtime}`, '-t', 'hello', 'sh', '-c', script], ['TERM=screen-256color']), { x: 91, y: 27 });
+    try {
+      await until('the first size', async () => (await screen(session)).includes('27 91'));
+      await execa('tmux', ['resize-window', '-t', session, '-x', '77', '-y', '19']);
+      await riboOk(['exec', `tty-${runtime}`, 'touch', '/app/resized'], opts());
+      await until('the container to end', async () => (await screen(session)).includes('done'));
+      const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
+      // Nothing but the container's output: no runtime warnings.
+      expect(lines).toEqual(['TERM=screen-256color', '27 91', '19 77', 'done']);
+    } finally {
+      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+      await ribo(['rm', '-f', `tty-${runtime}`], opts());
+    }
+  });
+
+  it('sets TERM=xterm when the caller has none, as docker', async () => {
+    const command = riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"']);
+    const result = await execa('script', ['-qec', quote(command), '/dev/null'], { reject: false, stdin: 'ignore' });
+    expect(result.exitCode).toBe(0);
+    // script(1) echoes the end of its empty input (^@) somewhere in the output.
+    const lines = result.stdout.split('\n').map((l) => l.replace(/\^@|\r/g, '').trim()).filter(Boolean);
+    expect(lines).toEqual(['TERM=xterm']);
+  });
+});
