@@ -25,17 +25,18 @@ import { stopCommand, killCommand } from './commands/stop.js';
 import { rmCommand } from './commands/rm.js';
 import { logsCommand } from './commands/logs.js';
 import { execCommand } from './commands/exec.js';
-import { containerMonitorCommand } from './commands/container-monitor.js';
+import { containerCleanupCommand, containerMonitorCommand } from './commands/container-monitor.js';
 import { restartCommand, startCommand } from './commands/start.js';
 import { cpCommand } from './commands/cp.js';
 import { waitCommand } from './commands/wait.js';
 import { volumeCommand } from './commands/volume.js';
+import { attachCommand } from './commands/attach.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
-  psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, waitCommand, execCommand, containerMonitorCommand,
+  psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
   volumeCommand,
 ];
 

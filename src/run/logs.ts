@@ -2,6 +2,8 @@
  * Container logs: one JSON object a line, `{"log": TEXT, "stream": "stdout" |
  * "stderr", "time": ISO}` (the layout of Docker's json-file driver), so
  * `ribo logs` can give each line back on the stream it came from, in order.
+ * A container under conmon (detached) has conmon write the same file in the
+ * k8s-file layout, `TIME STREAM F|P TEXT`; `ribo logs` reads both.
  */
 import { createReadStream } from 'node:fs';
 import { open, stat, type FileHandle } from 'node:fs/promises';
@@ -87,6 +89,23 @@ export function parseLogTime(value: string, now: number): number | undefined {
   return Number.isNaN(ms) ? undefined : ms;
 }
 
+/** conmon's k8s-file lines: `TIME STREAM F|P TEXT`, P for part of a line continued in the next entry. */
+const K8S_FILE_LINE = /^(\S+) (stdout|stderr) ([FP])(?: (.*))?$/;
+
+/** One entry of a log written by ribo (JSON) or by conmon (k8s-file); undefined for anything else. */
+export function parseLogLine(line: string): LogEntry | undefined {
+  if (line.startsWith('{')) {
+    try {
+      return JSON.parse(line) as LogEntry;
+    } catch {
+      return undefined;
+    }
+  }
+  const match = K8S_FILE_LINE.exec(line);
+  if (!match) return undefined;
+  return { time: match[1]!.replace(/\+00:00$/, 'Z'), stream: match[2] as LogStream, log: `${match[4] ?? ''}${match[3] === 'F' ? '\n' : ''}` };
+}
+
 /** Writes the log's entries from byte `start` to `out`/`err`; returns where the last complete line ended. */
 export async function copyLog(file: string, start: number, out: NodeJS.WritableStream, err: NodeJS.WritableStream, options: LogOptions = {}): Promise<number> {
   const size = await stat(file).then((s) => s.size, () => 0);
@@ -102,12 +121,8 @@ export async function copyLog(file: string, start: number, out: NodeJS.WritableS
     for (const line of lines) {
       position += Buffer.byteLength(line) + 1;
       if (!line) continue;
-      let entry: LogEntry;
-      try {
-        entry = JSON.parse(line) as LogEntry;
-      } catch {
-        continue; // not a log line
-      }
+      const entry = parseLogLine(line);
+      if (!entry) continue; // not a log line
       const time = Date.parse(entry.time);
       if (options.sinceMs !== undefined && time < options.sinceMs) continue;
       if (options.untilMs !== undefined && time > options.untilMs) continue;

@@ -16,15 +16,14 @@ import { runContainer } from '../runtime/container.js';
 import type { ContainerSpec } from '../runtime/bundle.js';
 import { dropRuntimeStubs, type MountSpec, type Snapshotter, type View } from '../snapshot/index.js';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
-import { resolveUser } from '../runtime/users.js';
 import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { processIdentity, currentProcess } from '../files/process-identity.js';
 import { RiboError } from '../errors.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
-import { prepareMountsAtStart } from './volumes.js';
-import { addCallerEntries } from '../runtime/keep-id.js';
+import { prepareRootAtStart, startSpec } from './start-spec.js';
+import { startUnderConmon } from './conmon-monitor.js';
 
 export interface SupervisorContext {
   driver: Snapshotter;
@@ -88,6 +87,9 @@ export async function superviseContainer(
   let current = await containers.update(record.id, { monitor: currentProcess() });
   const log = await LogWriter.open(containers.logPath(record.id));
   let containerStdio: ContainerStdio;
+  if (mode === 'detached' && current.plan.spec.terminal) {
+    throw new ContainerStartError(`A detached container with a terminal (-dt) needs conmon (apt-get install conmon) and the overlay storage driver; run it without -t, or in the foreground.`);
+  }
   if (mode === 'detached') containerStdio = { stdin: 'ignore', stdout: log.stream('stdout'), stderr: log.stream('stderr') };
   else if (current.plan.spec.terminal) containerStdio = 'inherit';
   else {
@@ -126,14 +128,9 @@ export async function superviseContainer(
         bundleDir: path.join(dir, 'bundle'),
         id: current.runtimeId,
         stdio: containerStdio,
-        spec: { hostname: shortId(current.id), ...current.plan.spec, uid: 0, gid: 0, ...(terminalSize ? { consoleSize: { height: terminalSize.rows, width: terminalSize.columns } } : {}) },
+        spec: { ...startSpec(current), ...(terminalSize ? { consoleSize: { height: terminalSize.rows, width: terminalSize.columns } } : {}) },
         pidFile,
-        prepare: async (rootfs) => {
-          if (current.plan.spec.keepId) await addCallerEntries(rootfs, current.plan.spec.keepId);
-          const user = await resolveUser(rootfs, current.plan.user);
-          await prepareMountsAtStart(path.dirname(containers.dir), rootfs, current.plan, user);
-          return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
-        },
+        prepare: prepareRootAtStart(containers, current),
         // Recorded with the implementation that mounted the view: a restart or ribo cp must use the same.
         started: async (pid) => {
           current = await containers.update(record.id, { status: 'running', driver: view.driver, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
@@ -197,8 +194,10 @@ export async function launchMonitor(containers: ContainerStore, record: Containe
 /**
  * The monitor's side (`ribo container-monitor ID`): runs the container with
  * its output to the log, and reports "started" or "failed MESSAGE" on fd 3.
+ * With `cleanupCommand`, conmon takes the container over where it can and
+ * this process ends once the container runs.
  */
-export async function runMonitor(ctx: SupervisorContext, id: string): Promise<number> {
+export async function runMonitor(ctx: SupervisorContext, id: string, cleanupCommand?: string[]): Promise<number> {
   const record = await ctx.containers.read(id);
   // fd 3 is the launcher's end of a socket pair; written once, synchronously, then closed.
   let reported = false;
@@ -213,6 +212,11 @@ export async function runMonitor(ctx: SupervisorContext, id: string): Promise<nu
     }
   };
   try {
+    // conmon, where it can, stays with the container instead of this process (conmon-monitor.ts).
+    if (cleanupCommand && (await startUnderConmon(ctx, record, cleanupCommand))) {
+      await say('started');
+      return 0;
+    }
     return (await superviseContainer(ctx, record, 'detached', () => void say('started'))).exitCode;
   } catch (error) {
     await say(`failed ${(error as Error).message.replace(/\n/g, ' ')}`);

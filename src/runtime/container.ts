@@ -77,11 +77,16 @@ async function announceStart(pidFile: string, running: Promise<number>, started:
   }
 }
 
-/** Writes the bundle for `run.rootfs` and runs one container in it until it exits. */
-export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
+/** What a written bundle holds: the spec, and the mount points the runtime will create. */
+export interface PreparedBundle {
+  spec: ContainerSpec;
+  runtimeStubs: string[];
+}
+
+/** Writes the bundle for `run.rootfs` (a container another process may run, e.g. conmon). */
+export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>): Promise<PreparedBundle> {
   const { rootfs } = run;
   await mkdir(run.bundleDir, { recursive: true });
-  const id = run.id ?? `ribo-${randomBytes(6).toString('hex')}`;
   const runtimeStubs = await missingMountpoints(rootfs, run.mountTargets ?? []);
   const extra = run.prepare ? await run.prepare(rootfs) : {};
   const mounts: Mount[] = [...(run.spec.mounts ?? [])];
@@ -94,6 +99,13 @@ export async function runContainer(run: ContainerRun): Promise<ContainerResult> 
   }
   const spec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs };
   await writeBundle(run.bundleDir, spec);
+  return { spec, runtimeStubs };
+}
+
+/** Writes the bundle for `run.rootfs` and runs one container in it until it exits. */
+export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
+  const id = run.id ?? `ribo-${randomBytes(6).toString('hex')}`;
+  const { spec, runtimeStubs } = await prepareBundle(run);
   try {
     const running = run.runtime.run(run.bundleDir, id, run.stdio, { pidFile: run.pidFile });
     if (run.pidFile && run.started) await announceStart(run.pidFile, running, run.started);

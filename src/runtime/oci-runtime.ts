@@ -84,7 +84,7 @@ export class OciRuntime {
    * container's pid there before it starts the process.
    */
   async run(bundleDir: string, id: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
-    await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
+    await this.ready();
     const command = async () => commandOf(JSON.parse(await readFile(path.join(bundleDir, 'config.json'), 'utf8')) as RuntimeSpec);
     return this.attach(['run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio, bundleDir, command);
   }
@@ -93,6 +93,17 @@ export class OciRuntime {
   async exec(id: string, processFile: string, stdio: ContainerStdio): Promise<number> {
     const command = async () => commandOf({ ociVersion: '', process: JSON.parse(await readFile(processFile, 'utf8')) as RuntimeSpec['process'] });
     return this.attach(['exec', '--process', processFile, id], stdio, path.dirname(processFile), command);
+  }
+
+  /** Prepares the host for containers (once); before another process (conmon) runs the runtime. */
+  async ready(): Promise<void> {
+    await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
+  }
+
+  /** Starts a container created by another process (conmon runs `create`). */
+  async start(id: string): Promise<void> {
+    const result = await execa(this.binary, [...this.globalArgs(), 'start', id], { reject: false });
+    if (result.exitCode !== 0) throw new RuntimeError(`${this.name} could not start container ${id}: ${result.stderr.trim() || `exit code ${result.exitCode}`}`);
   }
 
   /** Sends `signal` (a name like TERM or SIGTERM, or a number) to the container's first process. */

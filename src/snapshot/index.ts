@@ -1,4 +1,4 @@
-export { MountError, uniqueLowers, type MountSpec } from './mount.js';
+export { MountError, uniqueLowers, unmountPath, isMountPoint, type MountSpec } from './mount.js';
 export { capabilitiesOf, changeInView, viewDirs, DRIVER_NAMES, type Capabilities, type DriverName, type PrepareRequest, type Snapshotter, type View } from './snapshotter.js';
 export { selectSnapshotter, settleSnapshotter } from './select.js';
 export { KernelOverlaySnapshotter, FuseOverlaySnapshotter } from './overlay.js';

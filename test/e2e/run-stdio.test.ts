@@ -5,6 +5,7 @@
  * and TERM; the host-side cost of detached containers.
  */
 import { execa } from 'execa';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
 
@@ -161,5 +162,54 @@ describe('-t', () => {
     // script(1) echoes the end of its empty input (^@) somewhere in the output.
     const lines = result.stdout.split('\n').map((l) => l.replace(/\^@|\r/g, '').trim()).filter(Boolean);
     expect(lines).toEqual(['TERM=xterm']);
+  });
+});
+
+describe('detached containers under conmon', () => {
+  it('cost little on the host: the monitors of 10 detached containers', async () => {
+    const names = Array.from({ length: 10 }, (_, i) => `idle-${i}`);
+    try {
+      for (const name of names) await riboOk(['run', '-d', '--name', name, 'hello', 'sleep', '300'], opts());
+      let totalKb = 0;
+      for (const name of names) {
+        const { stdout } = await riboOk(['inspect', '--format', '{{.Id}}', name], opts());
+        const record = JSON.parse(await readFile(path.join(root, 'containers', stdout.trim(), 'state.json'), 'utf8')) as { monitor: { pid: number } };
+        const status = await readFile(`/proc/${record.monitor.pid}/status`, 'utf8');
+        expect(status).toMatch(/^Name:\s+conmon$/m);
+        totalKb += Number(/^VmRSS:\s+(\d+) kB$/m.exec(status)![1]);
+      }
+      console.log(`resident memory of 10 detached containers' monitors: ${(totalKb / 1024).toFixed(1)} MB`);
+      expect(totalKb).toBeLessThan(10 * 5 * 1024);
+    } finally {
+      await ribo(['rm', '-f', ...names], opts());
+    }
+  }, 120_000);
+
+  it('ribo attach shows a running container\'s output as it comes and leaves with its exit code', async () => {
+    await riboOk(['run', '-d', '--name', 'talker', 'hello', 'sh', '-c', 'echo before; while [ ! -e /app/go ]; do sleep 0.1; done; echo after-1; echo after-2 >&2; exit 4'], opts());
+    try {
+      const attached = execa(riboCommand(['attach', 'talker'])[0]!, riboCommand(['attach', 'talker']).slice(1), { reject: false, stdin: 'ignore' });
+      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await riboOk(['exec', 'talker', 'touch', '/app/go'], opts());
+      const result = await attached;
+      expect(result.stdout).toBe('after-1');
+      expect(result.stderr).toBe('after-2');
+      expect(result.exitCode).toBe(4);
+      const stopped = await ribo(['attach', 'talker'], opts());
+      expect(stopped.exitCode).toBe(2);
+      expect(stopped.stderr).toContain('not running');
+    } finally {
+      await ribo(['rm', '-f', 'talker'], opts());
+    }
+  });
+
+  it('run -dt gives a detached container a terminal; its output is in the logs', async () => {
+    await riboOk(['run', '-dt', '--name', 'with-tty', 'hello', 'sh', '-c', '[ -t 1 ] && echo "terminal TERM=$TERM"'], opts());
+    try {
+      await until('the container to exit', async () => (await riboOk(['ps', '-a'], opts())).stdout.split('\n').some((l) => l.includes('with-tty') && l.includes('Exited (0)')));
+      expect((await riboOk(['logs', 'with-tty'], opts())).stdout.replace(/\r/g, '').trim()).toBe('terminal TERM=xterm');
+    } finally {
+      await ribo(['rm', '-f', 'with-tty'], opts());
+    }
   });
 });

@@ -110,9 +110,10 @@ export const runCommand: CommandModule = {
       privileged: Boolean(argv.privileged),
       userns: argv.userns as string | undefined,
       imageVolume: argv.imageVolume as string | undefined,
-    }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) });
-    if (argv.detach && (argv.interactive || argv.tty)) {
-      throw new UsageError('ribo run -d cannot be combined with -i or -t: a detached container has no terminal or stdin to attach later. Leave out -i/-t (its output goes to `ribo logs`), or run it in the foreground.');
+      // A detached container's terminal (-dt) is conmon's, not ribo's.
+    }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
+    if (argv.detach && argv.interactive && !argv.tty) {
+      throw new UsageError('ribo run -d cannot be combined with -i alone: ribo attach shows a detached container\'s output but does not pass input to it. Leave out -i (its output goes to `ribo logs` and `ribo attach`), use -dit to keep a shell running on a terminal, or run it in the foreground.');
     }
     const session = await openSession(argv as GlobalOptions, env);
     try {

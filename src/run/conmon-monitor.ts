@@ -1,0 +1,131 @@
+/**
+ * A detached container under conmon (runtime/conmon.ts): ribo's monitor
+ * process mounts the container's view, writes its bundle and has conmon
+ * create it, records conmon as the container's monitor, starts it, and
+ * exits. conmon, left in ribo's namespaces (it keeps the mount alive),
+ * holds the container's stdio pipes, logs its output, and when it ends runs
+ * `ribo container-cleanup ID`, which records the exit code, unmounts the
+ * view and removes what the runtime created; conmon waits for it, so the
+ * recorded monitor is alive until the record says the container exited.
+ *
+ * Only views that are a plain kernel mount (overlay) go this way: a
+ * fuse-overlayfs daemon or the copying driver's release needs the process
+ * that prepared it, so those keep ribo's Node monitor (supervise.ts).
+ */
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { prepareBundle } from '../runtime/container.js';
+import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
+import { prepareRootAtStart, startSpec } from './start-spec.js';
+import type { OciRuntime } from '../runtime/oci-runtime.js';
+import { dropRuntimeStubs, isMountPoint, unmountPath, type Snapshotter } from '../snapshot/index.js';
+import { processIdentity, currentProcess } from '../files/process-identity.js';
+import type { ContainerRecord, ContainerStore } from './containers.js';
+import { removeContainerFiles } from './lifecycle.js';
+
+/** What starting a container needs (supervise.ts's SupervisorContext has it all). */
+export interface ConmonContext {
+  driver: Snapshotter;
+  runtime: OciRuntime;
+  containers: ContainerStore;
+  /** Called once the container is created: the monitor no longer needs the image store. */
+  leaveStore?: () => Promise<void>;
+}
+
+/** Where conmon's files of one container are: exit code, sockets, its pid, its diagnostics. */
+export function conmonDirs(containers: ContainerStore, id: string) {
+  const dir = path.join(containers.dirOf(id), 'conmon');
+  return { dir, exitDir: path.join(dir, 'exit'), socketDir: path.join(dir, 'sockets'), pidFile: path.join(dir, 'conmon.pid'), diagnostics: path.join(dir, 'conmon.log') };
+}
+
+/** The attach socket conmon offers for a container (SOCK_SEQPACKET). */
+export function attachSocketPath(containers: ContainerStore, record: ContainerRecord): string {
+  return path.join(conmonDirs(containers, record.id).socketDir, record.runtimeId, 'attach');
+}
+
+/**
+ * Starts `record` under conmon; returns the record as running, or undefined
+ * (nothing done) when conmon is missing or the view is not a kernel mount.
+ */
+export async function startUnderConmon(ctx: ConmonContext, record: ContainerRecord, cleanupCommand: string[]): Promise<ContainerRecord | undefined> {
+  const conmon = await findConmon();
+  if (!conmon) return undefined;
+  const { containers, runtime } = ctx;
+  const dir = containers.dirOf(record.id);
+  let current = await containers.update(record.id, { monitor: currentProcess() });
+  const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir });
+  if (!view.capabilities.upperIsLowerDir) {
+    await view.release();
+    return undefined;
+  }
+  try {
+    const bundleDir = path.join(dir, 'bundle');
+    const bundle = await prepareBundle({
+      rootfs: view.rootfs,
+      bundleDir,
+      id: current.runtimeId,
+      spec: startSpec(current),
+      prepare: prepareRootAtStart(containers, current),
+    });
+    await writeFile(path.join(dir, 'runtime-stubs.json'), JSON.stringify(bundle.runtimeStubs));
+    const dirs = conmonDirs(containers, record.id);
+    await rm(dirs.dir, { recursive: true, force: true });
+    await mkdir(dirs.exitDir, { recursive: true });
+    await mkdir(dirs.socketDir, { recursive: true });
+    const pidFile = path.join(dir, 'container.pid');
+    await rm(pidFile, { force: true });
+    await runtime.ready();
+    const { pid, conmonPid } = await launchConmon(conmon, {
+      runtime,
+      id: current.runtimeId,
+      name: current.name,
+      bundleDir,
+      pidFile,
+      logFile: containers.logPath(record.id),
+      exitDir: dirs.exitDir,
+      socketDir: dirs.socketDir,
+      conmonPidFile: dirs.pidFile,
+      runtimeLog: path.join(dirs.dir, 'runtime.log'),
+      diagnostics: dirs.diagnostics,
+      exitCommand: cleanupCommand,
+      env: process.env,
+      terminal: current.plan.spec.terminal === true,
+      stdin: current.plan.interactive === true,
+    });
+    // Recorded before the start: a container that ends at once is recorded exited by the clean-up, after this.
+    current = await containers.update(record.id, {
+      status: 'running',
+      driver: view.driver,
+      pid: processIdentity(pid) ?? { pid, start: 0 },
+      monitor: processIdentity(conmonPid) ?? { pid: conmonPid, start: 0 },
+      startedAt: new Date().toISOString(),
+    });
+    await ctx.leaveStore?.();
+    await runtime.start(current.runtimeId);
+    return current;
+  } catch (error) {
+    await runtime.delete(current.runtimeId).catch(() => undefined);
+    await unmountPath(view.rootfs).catch(() => undefined);
+    await containers.update(record.id, { status: 'exited', exitCode: 125, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
+    throw error;
+  }
+}
+
+/**
+ * `ribo container-cleanup ID`, conmon's exit command: the exit code from
+ * conmon's file, the view unmounted and the runtime's mount points dropped
+ * from the upper dir, the runtime's state removed, the record exited (and
+ * removed with --rm).
+ */
+export async function cleanupAfterConmon(containers: ContainerStore, runtime: OciRuntime, id: string): Promise<void> {
+  const record = await containers.read(id);
+  const dir = containers.dirOf(id);
+  const exitCode = (await conmonExitCode(conmonDirs(containers, id).exitDir, record.runtimeId)) ?? 255;
+  const rootfs = path.join(dir, 'rootfs');
+  if (await isMountPoint(rootfs)) await unmountPath(rootfs);
+  const stubs = JSON.parse(await readFile(path.join(dir, 'runtime-stubs.json'), 'utf8').catch(() => '[]')) as string[];
+  await dropRuntimeStubs(path.join(dir, 'upper'), stubs);
+  await runtime.delete(record.runtimeId);
+  const finished = await containers.update(id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() });
+  if (finished.autoRemove) await removeContainerFiles(containers, finished);
+}

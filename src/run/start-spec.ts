@@ -1,0 +1,28 @@
+/**
+ * What every start of a container writes into its bundle, whichever process
+ * starts it (supervise.ts for foreground runs and ribo's own monitor,
+ * conmon-monitor.ts for conmon): the spec from the record's plan, and the
+ * work on its mounted root before the runtime runs (--userns keep-id
+ * entries, the user resolved in its /etc/passwd, volume mount points).
+ */
+import path from 'node:path';
+import type { ContainerSpec } from '../runtime/bundle.js';
+import { addCallerEntries } from '../runtime/keep-id.js';
+import { resolveUser } from '../runtime/users.js';
+import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+import { prepareMountsAtStart } from './volumes.js';
+
+/** The bundle spec of `record` (the user is filled in by `prepareRootAtStart`). */
+export function startSpec(record: ContainerRecord): Omit<ContainerSpec, 'rootfs'> {
+  return { hostname: shortId(record.id), ...record.plan.spec, uid: 0, gid: 0 };
+}
+
+/** The `prepare` step of runtime/container.ts for `record`. */
+export function prepareRootAtStart(containers: ContainerStore, record: ContainerRecord): (rootfs: string) => Promise<Partial<ContainerSpec>> {
+  return async (rootfs) => {
+    if (record.plan.spec.keepId) await addCallerEntries(rootfs, record.plan.spec.keepId);
+    const user = await resolveUser(rootfs, record.plan.user);
+    await prepareMountsAtStart(path.dirname(containers.dir), rootfs, record.plan, user);
+    return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+  };
+}
