@@ -90,7 +90,7 @@ export function parseLogTime(value: string, now: number): number | undefined {
 }
 
 /** conmon's k8s-file lines: `TIME STREAM F|P TEXT`, P for part of a line continued in the next entry. */
-const K8S_FILE_LINE = /^(\S+) (stdout|stderr) ([FP])(?: (.*))?$/;
+const K8S_FILE_LINE = /^(\S+) (stdout|stderr) ([FP])(?: ([\s\S]*))?$/;
 
 /** One entry of a log written by ribo (JSON) or by conmon (k8s-file); undefined for anything else. */
 export function parseLogLine(line: string): LogEntry | undefined {
