@@ -3,11 +3,15 @@
  * exits (then ribo exits with its code, as docker attach) or the detach keys
  * (ctrl-p ctrl-q) are typed. conmon writes everything the container prints
  * to the container's log, so ribo follows that; its attach socket is a
- * SOCK_SEQPACKET socket, which Node.js cannot connect to, so input is not
- * passed on. A container with a terminal (-dt) gets the caller's terminal
- * size through conmon's resize FIFO (`winsz` in the bundle).
+ * SOCK_SEQPACKET socket, which Node.js cannot connect to. Input (a container
+ * run with -di) goes straight into the pipe conmon holds for the container's
+ * stdin, opened again through /proc; a terminal's input (-dit) cannot be
+ * reached that way (opening conmon's pty master again makes a new pty). A
+ * container with a terminal (-dt) gets the caller's terminal size through
+ * conmon's resize FIFO (`winsz` in the bundle).
  */
-import { constants, openSync, writeSync, closeSync } from 'node:fs';
+import { constants, openSync, writeSync, closeSync, createWriteStream } from 'node:fs';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { callerTerminalSize } from '../runtime/terminal.js';
@@ -33,17 +37,48 @@ function resizeThroughConmon(bundleDir: string): void {
   }
 }
 
+/**
+ * The write end of the container's stdin pipe, as conmon holds it, opened
+ * again through /proc; undefined when there is none (no -i, a terminal).
+ */
+async function openContainerStdin(record: ContainerRecord): Promise<NodeJS.WritableStream | undefined> {
+  if (!record.plan.interactive || record.plan.spec.terminal || !record.pid) return undefined;
+  const stdinPipe = await readlink(`/proc/${record.pid.pid}/fd/0`).catch(() => '');
+  if (!stdinPipe.startsWith('pipe:')) return undefined;
+  const monitorFds = `/proc/${record.monitor.pid}/fd`;
+  for (const fd of await readdir(monitorFds).catch(() => [] as string[])) {
+    if ((await readlink(`${monitorFds}/${fd}`).catch(() => '')) !== stdinPipe) continue;
+    const flags = /^flags:\s+(\d+)/m.exec(await readFile(`/proc/${record.monitor.pid}/fdinfo/${fd}`, 'utf8').catch(() => ''));
+    // O_WRONLY (octal flags): conmon's end for writing.
+    if (!flags || (Number.parseInt(flags[1]!, 8) & 3) !== constants.O_WRONLY) continue;
+    try {
+      const stream = createWriteStream('', { fd: openSync(`${monitorFds}/${fd}`, constants.O_WRONLY) });
+      stream.on('error', () => undefined); // the container closed its stdin or exited
+      return stream;
+    } catch {
+      return undefined;
+    }
+  }
+  return undefined;
+}
+
 /** Watches stdin for the detach keys; resolves when they are typed. Returns a stop function too. */
-function detachKeys(): { typed: Promise<void>; stop: () => void } {
+function detachKeys(input?: NodeJS.WritableStream): { typed: Promise<void>; stop: () => void } {
   const stdin = process.stdin;
   let resolveTyped: () => void = () => undefined;
   const typed = new Promise<void>((resolve) => (resolveTyped = resolve));
   let previous = -1;
+  let detaching = false;
   const onData = (chunk: Buffer) => {
     for (const byte of chunk) {
-      if (previous === DETACH_KEYS[0] && byte === DETACH_KEYS[1]) resolveTyped();
+      if (previous === DETACH_KEYS[0] && byte === DETACH_KEYS[1]) {
+        detaching = true;
+        resolveTyped();
+      }
       previous = byte;
     }
+    // What comes with the detach keys is not the container's.
+    if (!detaching) input?.write(chunk);
   };
   if (stdin.isTTY) stdin.setRawMode(true);
   stdin.on('data', onData);
@@ -55,6 +90,7 @@ function detachKeys(): { typed: Promise<void>; stop: () => void } {
       if (stdin.isTTY) stdin.setRawMode(false);
       stdin.pause();
       stdin.unref?.();
+      input?.end();
     },
   };
 }
@@ -70,7 +106,7 @@ export async function attachToContainer(containers: ContainerStore, record: Cont
     resizeThroughConmon(bundleDir);
     process.on('SIGWINCH', onResize);
   }
-  const keys = detachKeys();
+  const keys = detachKeys(await openContainerStdin(record));
   let detached = false;
   void keys.typed.then(() => (detached = true));
   try {

@@ -203,6 +203,18 @@ describe('detached containers under conmon', () => {
     }
   });
 
+  it('ribo attach passes its input to a container run with -di', async () => {
+    await riboOk(['run', '-di', '--name', 'reader', 'hello', 'sh', '-c', 'while read line; do echo "got $line"; [ "$line" = last ] && exit 5; done'], opts());
+    try {
+      const command = riboCommand(['attach', 'reader']);
+      const result = await execa(command[0]!, command.slice(1), { reject: false, input: 'first\nlast\n' });
+      expect(result.stdout).toBe('got first\ngot last');
+      expect(result.exitCode).toBe(5);
+    } finally {
+      await ribo(['rm', '-f', 'reader'], opts());
+    }
+  });
+
   it('run -dt gives a detached container a terminal; its output is in the logs', async () => {
     await riboOk(['run', '-dt', '--name', 'with-tty', 'hello', 'sh', '-c', '[ -t 1 ] && echo "terminal TERM=$TERM"'], opts());
     try {

@@ -112,9 +112,6 @@ export const runCommand: CommandModule = {
       imageVolume: argv.imageVolume as string | undefined,
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
-    if (argv.detach && argv.interactive && !argv.tty) {
-      throw new UsageError('ribo run -d cannot be combined with -i alone: ribo attach shows a detached container\'s output but does not pass input to it. Leave out -i (its output goes to `ribo logs` and `ribo attach`), use -dit to keep a shell running on a terminal, or run it in the foreground.');
-    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env });
