@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import type { RuntimeSpec } from '../oci/runtime-spec.js';
 import { resolveUser } from '../runtime/users.js';
-import { callerTerminalSize } from '../runtime/terminal.js';
+import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 
@@ -49,10 +49,29 @@ export async function execInContainer(runtime: OciRuntime, containers: Container
   const processSpec = await execProcess(config, config.root?.path ?? '', opts);
   const processFile = path.join(dir, `exec-${randomBytes(6).toString('hex')}.json`);
   await writeFile(processFile, JSON.stringify(processSpec));
+  const pidFile = opts.tty ? `${processFile}.pid` : undefined;
+  let stopFollowing: (() => void) | undefined;
   try {
     const stdio: ContainerStdio = opts.tty ? 'inherit' : { stdin: opts.interactive ? 'inherit' : 'ignore', stdout: process.stdout, stderr: process.stderr };
-    return await runtime.exec(record.runtimeId, processFile, stdio);
+    const running = runtime.exec(record.runtimeId, processFile, stdio, { pidFile });
+    // With -t the command's terminal follows ribo's size, as `ribo run -t` (runtime/terminal.ts).
+    if (pidFile) stopFollowing = await followOnceStarted(pidFile, running);
+    return await running;
   } finally {
+    stopFollowing?.();
     await rm(processFile, { force: true });
+    if (pidFile) await rm(pidFile, { force: true });
   }
+}
+
+/** Follows ribo's terminal size once the runtime wrote the exec'd process's pid; gives up when it ended first. */
+async function followOnceStarted(pidFile: string, running: Promise<number>): Promise<(() => void) | undefined> {
+  let done = false;
+  void running.finally(() => (done = true)).catch(() => undefined);
+  while (!done) {
+    const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+    if (pid > 0) return followTerminalSize(pid);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return undefined;
 }

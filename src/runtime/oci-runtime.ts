@@ -90,9 +90,9 @@ export class OciRuntime {
   }
 
   /** Runs the process described by `processFile` (an OCI process JSON) in the running container `id`. */
-  async exec(id: string, processFile: string, stdio: ContainerStdio): Promise<number> {
+  async exec(id: string, processFile: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
     const command = async () => commandOf({ ociVersion: '', process: JSON.parse(await readFile(processFile, 'utf8')) as RuntimeSpec['process'] });
-    return this.attach(['exec', '--process', processFile, id], stdio, path.dirname(processFile), command);
+    return this.attach(['exec', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--process', processFile, id], stdio, path.dirname(processFile), command);
   }
 
   /** Prepares the host for containers (once); before another process (conmon) runs the runtime. */

@@ -155,6 +155,23 @@ describe('-t', () => {
     }
   });
 
+  it('exec -t: the command\'s terminal has the size of ribo\'s and follows it', async () => {
+    await riboOk(['run', '-d', '--name', 'exec-tty', 'hello', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'], opts());
+    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
+    const session = await inTmux('ribo-stdio-exec', riboCommand(['exec', '-t', 'exec-tty', 'sh', '-c', script], ['TERM=vt220']), { x: 83, y: 23 });
+    try {
+      await until('the first size', async () => (await screen(session)).includes('23 83'));
+      await execa('tmux', ['resize-window', '-t', session, '-x', '71', '-y', '17']);
+      await riboOk(['exec', 'exec-tty', 'touch', '/app/resized'], opts());
+      await until('the command to end', async () => (await screen(session)).includes('done'));
+      const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
+      expect(lines).toEqual(['TERM=vt220', '23 83', '17 71', 'done']);
+    } finally {
+      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+      await ribo(['rm', '-f', 'exec-tty'], opts());
+    }
+  });
+
   it('sets TERM=xterm when the caller has none, as docker', async () => {
     const command = riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"']);
     const result = await execa('script', ['-qec', quote(command), '/dev/null'], { reject: false, stdin: 'ignore' });
