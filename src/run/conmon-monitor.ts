@@ -17,6 +17,7 @@ import path from 'node:path';
 import { prepareBundle } from '../runtime/container.js';
 import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
+import { classifyStartError } from '../runtime/start-failure.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { dropRuntimeStubs, isMountPoint, unmountPath, type Snapshotter } from '../snapshot/index.js';
 import { processIdentity, currentProcess } from '../files/process-identity.js';
@@ -106,7 +107,8 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
   } catch (error) {
     await runtime.delete(current.runtimeId).catch(() => undefined);
     await unmountPath(view.rootfs).catch(() => undefined);
-    await containers.update(record.id, { status: 'exited', exitCode: 125, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
+    const exitCode = classifyStartError((error as Error).message)?.exitCode ?? 125;
+    await containers.update(record.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
     throw error;
   }
 }
@@ -120,7 +122,9 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
 export async function cleanupAfterConmon(containers: ContainerStore, runtime: OciRuntime, id: string): Promise<void> {
   const record = await containers.read(id);
   const dir = containers.dirOf(id);
-  const exitCode = (await conmonExitCode(conmonDirs(containers, id).exitDir, record.runtimeId)) ?? 255;
+  const recorded = await conmonExitCode(conmonDirs(containers, id).exitDir, record.runtimeId);
+  // No exit file: the container was never started (its start failure is recorded already, or 255).
+  const exitCode = recorded ?? (record.status === 'exited' ? record.exitCode : undefined) ?? 255;
   const rootfs = path.join(dir, 'rootfs');
   if (await isMountPoint(rootfs)) await unmountPath(rootfs);
   const stubs = JSON.parse(await readFile(path.join(dir, 'runtime-stubs.json'), 'utf8').catch(() => '[]')) as string[];

@@ -24,6 +24,7 @@ import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { startUnderConmon } from './conmon-monitor.js';
+import { classifyStartError } from '../runtime/start-failure.js';
 
 export interface SupervisorContext {
   driver: Snapshotter;
@@ -188,7 +189,9 @@ export async function launchMonitor(containers: ContainerStore, record: Containe
   (report as unknown as { destroy?: () => void }).destroy?.();
   if (first === 'started') return containers.read(record.id);
   const reason = first?.startsWith('failed ') ? first.slice('failed '.length) : `the monitor process exited before the container started; see ${monitorLog}`;
-  throw new ContainerStartError(`Container ${shortId(record.id)} (${record.name}) did not start: ${reason}`);
+  // A command not found or not executable exits 127 or 126, as docker run -d.
+  const failure = classifyStartError(reason);
+  throw new ContainerStartError(`Container ${shortId(record.id)} (${record.name}) did not start: ${reason}`, { exitCode: failure?.exitCode ?? 1 });
 }
 
 /**

@@ -103,7 +103,7 @@ export async function launchConmon(binary: string, run: ConmonRun): Promise<{ pi
     // not conmon's report
   }
   if (!report.data || report.data < 0) {
-    const why = report.message ?? ((await readFile(run.diagnostics, 'utf8').catch(() => '')).trim().split('\n').at(-1) || 'conmon reported nothing');
+    const why = report.message?.trim() || (await readFile(run.diagnostics, 'utf8').catch(() => '')).trim().split('\n').at(-1) || 'conmon reported nothing';
     throw new ConmonError(`conmon could not create the container: ${why} (see ${run.diagnostics} and ${run.runtimeLog}).`);
   }
   const conmonPid = Number((await readFile(run.conmonPidFile, 'utf8').catch(() => '')).trim());

@@ -109,6 +109,11 @@ describe('exit codes as docker\'s', () => {
         expect(line).toMatch(new RegExp(`^ribo: cannot run "${command[0]}": .*${says}.* \\(exit code ${code}\\)$`));
       }
     }
+    // Detached: conmon has the runtime create the container, which fails the same way.
+    const detached = await ribo(['run', '-d', '--name', `missing-${runtime}`, 'hello', 'nosuchcmd'], opts({ runtime }));
+    expect(detached.exitCode).toBe(127);
+    expect(detached.stderr).toContain('nosuchcmd');
+    await riboOk(['rm', `missing-${runtime}`], opts());
     // A command that runs and fails keeps its own code.
     expect((await ribo(['run', '--rm', 'hello', 'sh', '-c', 'exit 127'], opts({ runtime }))).stderr).not.toContain('cannot run');
   });
@@ -173,12 +178,14 @@ describe('-t', () => {
   });
 
   it('sets TERM=xterm when the caller has none, as docker', async () => {
-    const command = riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"']);
-    const result = await execa('script', ['-qec', quote(command), '/dev/null'], { reject: false, stdin: 'ignore' });
-    expect(result.exitCode).toBe(0);
-    // script(1) echoes the end of its empty input (^@) somewhere in the output.
-    const lines = result.stdout.split('\n').map((l) => l.replace(/\^@|\r/g, '').trim()).filter(Boolean);
-    expect(lines).toEqual(['TERM=xterm']);
+    const session = await inTmux('ribo-stdio-term', ['env', '-u', 'TERM', ...riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"; echo done'])], { x: 80, y: 10 });
+    try {
+      await until('the container to end', async () => (await screen(session)).includes('done'));
+      const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
+      expect(lines).toEqual(['TERM=xterm', 'done']);
+    } finally {
+      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+    }
   });
 });
 
