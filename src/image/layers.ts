@@ -26,7 +26,7 @@ export function imageLayerRefs(manifest: ImageManifest, config: ImageConfig, ima
 export async function unpackImageLayers(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<LayerRef[]> {
   const refs = imageLayerRefs(manifest, config, imageName);
   for (const ref of refs) {
-    ref.dir = await unpackLayerBlob(store, ref);
+    ref.dir = await unpackLayerBlob(store, ref, imageName);
   }
   return refs;
 }

@@ -16,4 +16,5 @@ export {
   UnsupportedUpperDirError,
   SourceChangedError,
   LayerToolError,
+  DiffIDMismatchError,
 } from './errors.js';

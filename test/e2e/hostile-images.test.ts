@@ -1,0 +1,158 @@
+/**
+ * Images made to hurt whoever uses them: a config that claims another image's
+ * layer, an /etc/passwd that points out of the image, whiteouts aimed at
+ * `build --output` and blobs too big to read. The images are OCI layouts
+ * written here by hand (tar makes the layers), loaded with `ribo load`.
+ */
+import { execa } from 'execa';
+import { createHash } from 'node:crypto';
+import { chmod, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk } from './harness.js';
+import { startRegistry, type RunningRegistry } from '../setup/registry.js';
+
+const BUSYBOX = path.join(PROJECT_ROOT, 'fixtures/hello/busybox');
+
+/** What a layer holds: file contents, or a symlink, a FIFO or a whiteout of a lower layer's file. */
+type Entry = string | { symlink: string } | { fifo: true } | { whiteout: true };
+type LayerSpec = Record<string, Entry>;
+
+interface ImageSpec {
+  ref: string;
+  layers: LayerSpec[];
+  /** Replaces the diff_ids the layers hash to. */
+  diffIDs?: (real: string[]) => string[];
+  config?: Record<string, unknown>;
+  /** Extra bytes of padding in the config (a huge config). */
+  configPadding?: number;
+}
+
+const cleanups: Array<() => Promise<unknown>> = [];
+let exchange: string;
+
+function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+async function store(): Promise<string> {
+  const dir = await makeStore();
+  cleanups.push(() => removeStore(dir));
+  return dir;
+}
+
+/** A plain layer tar of `spec`, with busybox at /bin/busybox when asked. */
+async function layerTar(spec: LayerSpec): Promise<Buffer> {
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-layer-'));
+  try {
+    for (const [name, entry] of Object.entries(spec)) {
+      const base = path.basename(name);
+      const target = path.join(stage, path.dirname(name), typeof entry === 'object' && 'whiteout' in entry ? `.wh.${base}` : base);
+      await mkdir(path.dirname(target), { recursive: true });
+      if (typeof entry === 'string') await writeFile(target, entry === 'BUSYBOX' ? await readFile(BUSYBOX) : entry, { mode: 0o755 });
+      else if ('symlink' in entry) await symlink(entry.symlink, target);
+      else if ('fifo' in entry) await execa('mkfifo', [target]);
+      else await writeFile(target, '');
+    }
+    const { stdout } = await execa('tar', ['-C', stage, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', '--mtime=@0', '-cf', '-', '.'], { encoding: 'buffer' });
+    return Buffer.from(stdout);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/** Writes an OCI layout holding `images` (plain tar layers) and returns its directory, readable by ribo's user. */
+async function writeLayout(images: ImageSpec[]): Promise<string> {
+  const dir = await mkdtemp(path.join(exchange, 'layout-'));
+  await mkdir(path.join(dir, 'blobs/sha256'), { recursive: true });
+  const put = async (data: Buffer | string): Promise<{ digest: string; size: number }> => {
+    const digest = sha256(data);
+    await writeFile(path.join(dir, 'blobs/sha256', digest.slice(7)), data);
+    return { digest, size: Buffer.byteLength(data) };
+  };
+  const manifests = [];
+  for (const image of images) {
+    const layers = [];
+    for (const spec of image.layers) layers.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await put(await layerTar(spec))) });
+    const real = layers.map((l) => l.digest); // plain tars: the blob digest is the diffID
+    const config = {
+      architecture: 'amd64',
+      os: 'linux',
+      config: { Cmd: ['/bin/busybox', 'cat', '/who'], ...image.config },
+      rootfs: { type: 'layers', diff_ids: image.diffIDs ? image.diffIDs(real) : real },
+      ...(image.configPadding ? { padding: 'x'.repeat(image.configPadding) } : {}),
+    };
+    const configBlob = await put(JSON.stringify(config));
+    const manifest = { schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...configBlob }, layers };
+    manifests.push({ mediaType: manifest.mediaType, ...(await put(JSON.stringify(manifest))), annotations: { 'org.opencontainers.image.ref.name': image.ref } });
+  }
+  await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(path.join(dir, 'index.json'), JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests }));
+  await execa('chmod', ['-R', 'a+rX', dir]);
+  return dir;
+}
+
+async function unpackedLayers(root: string): Promise<string[]> {
+  return readdir(path.join(root, 'layers')).catch(() => []);
+}
+
+beforeAll(async () => {
+  exchange = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-hostile-'));
+  await chmod(exchange, 0o1777);
+});
+
+afterAll(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+  await rm(exchange, { recursive: true, force: true });
+});
+
+describe('a config that claims another image\'s layer', () => {
+  const victimLayer: LayerSpec = { 'bin/busybox': 'BUSYBOX', who: 'victim\n' };
+  const evilLayer: LayerSpec = { 'bin/busybox': 'BUSYBOX', who: 'evil\n' };
+
+  it('is refused when its layer is unpacked, and the victim loaded after it still sees its own files', async () => {
+    const victimDiffID = sha256(await layerTar(victimLayer));
+    const evil = await writeLayout([{ ref: 'evil:1', layers: [evilLayer], diffIDs: () => [victimDiffID] }]);
+    const victim = await writeLayout([{ ref: 'victim:1', layers: [victimLayer] }]);
+    const root = await store();
+    await riboOk(['load', '-i', evil], { root });
+    const refused = await ribo(['run', '--rm', 'evil:1'], { root });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain(`the image's config says ${victimDiffID}`);
+    expect(refused.stderr).toContain('of image evil:1');
+    expect(refused.stdout).not.toContain('evil');
+    expect(await unpackedLayers(root)).toEqual([]);
+
+    await riboOk(['load', '-i', victim], { root });
+    expect((await riboOk(['run', '--rm', 'victim:1'], { root })).stdout.trim()).toBe('victim');
+    // Built on, too: a FROM of the victim sees the victim's file.
+    const ctx = await makeContext({ Dockerfile: 'FROM victim:1\nRUN ["/bin/busybox", "cp", "/who", "/who2"]\n' });
+    cleanups.push(() => rm(ctx, { recursive: true, force: true }));
+    await riboOk(['build', '-q', '-t', 'child:1', ctx], { root });
+    expect((await riboOk(['run', '--rm', 'child:1', '/bin/busybox', 'cat', '/who2'], { root })).stdout.trim()).toBe('victim');
+    // Now that the real layer is unpacked, the evil image gets the victim's files, never its own.
+    const again = await ribo(['run', '--rm', 'evil:1'], { root });
+    expect(again.stdout).not.toContain('evil');
+  });
+
+  it('is refused after `ribo pull` from a registry, with nothing left in layers/', async () => {
+    let registry: RunningRegistry | undefined;
+    try {
+      registry = await startRegistry();
+      const name = `${registry.host}/e2e/forged:1`;
+      const forged = await writeLayout([{ ref: name, layers: [evilLayer], diffIDs: () => [`sha256:${'ab'.repeat(32)}`] }]);
+      const source = await store();
+      await riboOk(['load', '-i', forged], { root: source });
+      await riboOk(['push', name], { root: source });
+      const target = await store();
+      await riboOk(['pull', name], { root: target });
+      const refused = await ribo(['run', '--rm', name], { root: target });
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toContain(`the image's config says sha256:${'ab'.repeat(32)}`);
+      expect(await unpackedLayers(target)).toEqual([]);
+      expect(await readdir(path.join(target, 'tmp'))).toEqual([]);
+    } finally {
+      await registry?.stop();
+    }
+  });
+});
