@@ -156,3 +156,50 @@ describe('a config that claims another image\'s layer', () => {
     }
   });
 });
+
+describe("an image's /etc/passwd that is not a plain file of the image", () => {
+  const base: LayerSpec = { 'bin/busybox': 'BUSYBOX', 'etc/group': 'root:x:0:\n' };
+  const passwdImage = async (ref: string, passwd: Entry, extra: LayerSpec = {}) =>
+    writeLayout([{ ref, layers: [{ ...base, 'etc/passwd': passwd, ...extra }], config: { User: 'ribo-e2e' } }]);
+
+  it('resolves a link to the host file inside the image: the host user is unknown to the image', async () => {
+    const root = await store();
+    for (const [ref, target] of [['up:1', '../../../../../../etc/passwd'], ['abs:1', '/../../etc/passwd.host']] as const) {
+      await riboOk(['load', '-i', await passwdImage(ref, { symlink: target })], { root });
+      const result = await ribo(['run', '--rm', ref, '/bin/busybox', 'id', '-u'], { root });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toMatch(/User "ribo-e2e" is not in the image's \/etc\/passwd|Too many symbolic links while resolving \/etc\/passwd/);
+      expect(result.stdout).toBe('');
+    }
+    // A link that stays in the image is followed there, as the container would.
+    await riboOk(['load', '-i', await passwdImage('own:1', { symlink: '/etc/passwd.real' }, { 'etc/passwd.real': 'ribo-e2e:x:4321:4321::/:/bin/sh\n' })], { root });
+    expect((await riboOk(['run', '--rm', 'own:1', '/bin/busybox', 'id', '-u'], { root })).stdout.trim()).toBe('4321');
+  });
+
+  it('refuses a FIFO without hanging, and a link to /dev/zero without reading it', async () => {
+    const root = await store();
+    await riboOk(['load', '-i', await passwdImage('fifo:1', { fifo: true })], { root });
+    const fifo = await ribo(['run', '--rm', 'fifo:1', '/bin/busybox', 'id', '-u'], { root });
+    expect(fifo.exitCode).not.toBe(0);
+    expect(fifo.stderr).toContain("The image's /etc/passwd (/etc/passwd) is not a regular file (it is a FIFO)");
+    await riboOk(['load', '-i', await passwdImage('zero:1', { symlink: '/dev/zero' })], { root });
+    const zero = await ribo(['run', '--rm', 'zero:1', '/bin/busybox', 'id', '-u'], { root });
+    expect(zero.exitCode).not.toBe(0);
+    expect(zero.stderr).toMatch(/is not a regular file|User "ribo-e2e" is not in the image's \/etc\/passwd/);
+    // COPY --chown reads the same files the same way.
+    const ctx = await makeContext({ Dockerfile: 'FROM fifo:1\nCOPY --chown=ribo-e2e Dockerfile /x\n' });
+    cleanups.push(() => rm(ctx, { recursive: true, force: true }));
+    const built = await ribo(['build', '-q', ctx], { root });
+    expect(built.exitCode).not.toBe(0);
+    expect(built.stderr).toContain('is not a regular file (it is a FIFO)');
+  }, 60_000);
+
+  it('refuses an /etc/passwd over 4 MiB with a clear error', async () => {
+    const root = await store();
+    const big = `${'x'.repeat(100)}:x:1:1::/:/bin/sh\n`.repeat(45_000);
+    await riboOk(['load', '-i', await passwdImage('bigpasswd:1', big)], { root });
+    const result = await ribo(['run', '--rm', 'bigpasswd:1', '/bin/busybox', 'id', '-u'], { root });
+    expect(result.exitCode).not.toBe(0);
+    expect(result.stderr).toContain('is larger than 4194304 bytes');
+  });
+});
