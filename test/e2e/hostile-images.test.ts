@@ -203,3 +203,44 @@ describe("an image's /etc/passwd that is not a plain file of the image", () => {
     expect(result.stderr).toContain('is larger than 4194304 bytes');
   });
 });
+
+describe('build --output type=local into a directory that holds files', () => {
+  it('refuses a non-empty DIR unless overwrite=true, and then never applies the image\'s whiteouts to DIR', async () => {
+    const root = await store();
+    const layout = await writeLayout([
+      { ref: 'wh:1', layers: [{ 'data/gone.txt': 'image\n', 'data/old/a.txt': 'a\n', 'data/kept.txt': 'kept\n' }, { 'data/gone.txt': { whiteout: true }, 'data/old/a.txt': { whiteout: true }, 'data/new.txt': 'new\n' }] },
+    ]);
+    await riboOk(['load', '-i', layout], { root });
+    const ctx = await makeContext({ Dockerfile: 'FROM wh:1\nLABEL exported=yes\n' });
+    cleanups.push(() => rm(ctx, { recursive: true, force: true }));
+    // The user's own files, at the very paths the image deletes.
+    const dest = await mkdtemp(path.join(exchange, 'out-'));
+    await mkdir(path.join(dest, 'data/old'), { recursive: true });
+    await writeFile(path.join(dest, 'data/gone.txt'), 'mine\n');
+    await writeFile(path.join(dest, 'data/old/b.txt'), 'mine too\n');
+    await writeFile(path.join(dest, 'notes.txt'), 'notes\n');
+    const { stdout: owner } = await execa('id', ['-u', process.env.RIBO_E2E_USER ?? os.userInfo().username]);
+    await execa('chown', ['-R', owner.trim(), dest]);
+
+    const refused = await ribo(['build', '-q', '--output', `type=local,dest=${dest}`, ctx], { root });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('is not empty');
+    expect(refused.stderr).toContain(`--output type=local,dest=${dest},overwrite=true`);
+    expect(await readFile(path.join(dest, 'data/gone.txt'), 'utf8')).toBe('mine\n');
+
+    await riboOk(['build', '-q', '--output', `type=local,dest=${dest},overwrite=true`, ctx], { root });
+    expect(await readFile(path.join(dest, 'data/gone.txt'), 'utf8')).toBe('mine\n');
+    expect(await readFile(path.join(dest, 'data/old/b.txt'), 'utf8')).toBe('mine too\n');
+    expect(await readFile(path.join(dest, 'notes.txt'), 'utf8')).toBe('notes\n');
+    expect(await readFile(path.join(dest, 'data/kept.txt'), 'utf8')).toBe('kept\n');
+    expect(await readFile(path.join(dest, 'data/new.txt'), 'utf8')).toBe('new\n');
+    expect((await readdir(dest)).sort()).toEqual(['data', 'notes.txt']);
+    expect((await readdir(path.join(dest, 'data/old'))).sort()).toEqual(['b.txt']);
+
+    // Into a new directory: exactly the image's merged filesystem.
+    const fresh = path.join(exchange, `fresh-${Date.now()}`);
+    await riboOk(['build', '-q', '--output', `type=local,dest=${fresh}`, ctx], { root });
+    expect((await readdir(path.join(fresh, 'data'))).sort()).toEqual(['kept.txt', 'new.txt', 'old']);
+    expect(await readdir(path.join(fresh, 'data/old'))).toEqual([]);
+  });
+});
