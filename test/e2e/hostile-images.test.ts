@@ -244,3 +244,55 @@ describe('build --output type=local into a directory that holds files', () => {
     expect(await readdir(path.join(fresh, 'data/old'))).toEqual([]);
   });
 });
+
+describe('blobs too big to read, and images whose blobs are gone or damaged', () => {
+  const small: LayerSpec = { 'bin/busybox': 'BUSYBOX', who: 'small\n' };
+
+  async function tags(root: string): Promise<string[]> {
+    const index = JSON.parse(await readFile(path.join(root, 'index.json'), 'utf8'));
+    return index.manifests.map((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name']);
+  }
+
+  it('refuses to load an image with a 40 MB config: a clear error naming the blob and the limit, nothing tagged', async () => {
+    const root = await store();
+    const layout = await writeLayout([{ ref: 'huge:1', layers: [small], configPadding: 40 * 1024 * 1024 }]);
+    const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(await readFile(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    const refused = await ribo(['load', '-i', layout], { root });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain(`the image config ${manifest.config.digest} is ${manifest.config.size} bytes, more than the 8388608 bytes`);
+    expect(await tags(root)).toEqual([]);
+    const blobs = await readdir(path.join(root, 'blobs/sha256'));
+    expect(blobs).not.toContain(manifest.config.digest.slice(7));
+  });
+
+  it('removes a tag with `ribo rmi` whatever state its blobs are in: deleted, corrupt or huge', async () => {
+    const root = await store();
+    const layout = await writeLayout([
+      { ref: 'gone:1', layers: [small], config: { Env: ['WHICH=gone'] } },
+      { ref: 'corrupt:1', layers: [small], config: { Env: ['WHICH=corrupt'] } },
+      { ref: 'huge:1', layers: [small], config: { Env: ['WHICH=huge'] } },
+    ]);
+    await riboOk(['load', '-i', layout], { root });
+    const stored = JSON.parse(await readFile(path.join(root, 'index.json'), 'utf8')).manifests as Array<{ digest: string; annotations: Record<string, string> }>;
+    const digestOf = (ref: string) => stored.find((m) => m.annotations['org.opencontainers.image.ref.name'] === ref)!.digest;
+    const blob = (digest: string) => path.join(root, 'blobs/sha256', digest.slice(7));
+    const configOf = async (ref: string) => JSON.parse(await readFile(blob(digestOf(ref)), 'utf8')).config.digest as string;
+
+    await rm(blob(await configOf('gone:1')));
+    const corruptManifest = digestOf('corrupt:1');
+    const hugeConfig = await configOf('huge:1');
+    await writeFile(blob(corruptManifest), 'not the manifest');
+    await writeFile(blob(hugeConfig), Buffer.alloc(40 * 1024 * 1024, 0x20));
+    // Using them fails, clearly.
+    expect((await ribo(['run', '--rm', 'huge:1'], { root })).stderr).toContain('more than the 8388608 bytes');
+
+    expect((await riboOk(['rmi', 'gone:1'], { root })).stdout).toContain('Untagged: gone:1');
+    expect((await riboOk(['rmi', corruptManifest], { root })).stdout).toContain('Untagged: corrupt:1');
+    expect((await riboOk(['rmi', digestOf('huge:1').slice(7, 19)], { root })).stdout).toContain('Untagged: huge:1');
+    expect(await tags(root)).toEqual([]);
+    // And prune then frees the space.
+    await riboOk(['prune'], { root });
+    expect(await readdir(path.join(root, 'blobs/sha256'))).toEqual([]);
+  });
+});
