@@ -194,6 +194,23 @@ describe("an image's /etc/passwd that is not a plain file of the image", () => {
     expect(built.stderr).toContain('is not a regular file (it is a FIFO)');
   }, 60_000);
 
+  it('COPY --from follows an image\'s links inside that image, never to the host', async () => {
+    const root = await store();
+    const layout = await writeLayout([{ ref: 'links:1', layers: [{ ...base, 'etc/passwd': 'root:x:0:0::/:/bin/sh\n', 'up': { symlink: '../../../../../../etc/hostname' }, 'abs': { symlink: '/etc/hostname' }, 'in': { symlink: '../etc/passwd' } }] }]);
+    await riboOk(['load', '-i', layout], { root });
+    for (const source of ['/up', '/abs']) {
+      const ctx = await makeContext({ Dockerfile: `FROM scratch\nCOPY --from=links:1 ${source} /copied\n` });
+      cleanups.push(() => rm(ctx, { recursive: true, force: true }));
+      const result = await ribo(['build', '-q', ctx], { root });
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toMatch(/not found|does not exist|no such file/i);
+    }
+    const ctx = await makeContext({ Dockerfile: 'FROM links:1\nCOPY --from=links:1 /in /copied\n' });
+    cleanups.push(() => rm(ctx, { recursive: true, force: true }));
+    await riboOk(['build', '-q', '-t', 'copied:1', ctx], { root });
+    expect((await riboOk(['run', '--rm', 'copied:1', '/bin/busybox', 'cat', '/copied'], { root })).stdout.trim()).toBe('root:x:0:0::/:/bin/sh');
+  });
+
   it('refuses an /etc/passwd over 4 MiB with a clear error', async () => {
     const root = await store();
     const big = `${'x'.repeat(100)}:x:1:1::/:/bin/sh\n`.repeat(45_000);
