@@ -1,4 +1,5 @@
 import type { Writable } from 'node:stream';
+import { verifyLayerDiffIDs } from '../image/layers.js';
 import { hostArchitecture } from '../image/platform.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
 import { assertJsonBlobSize, DigestMismatchError, type BlobWriter, type Store } from '../store/index.js';
@@ -97,6 +98,7 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
     throw new RegistryContentError(`${canonicalRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
   }
+  await verifyLayerDiffIDs(store, manifest, config, canonicalRef(ref));
   // The manifest's own bytes, unchanged, so its digest stays the registry's.
   const writer = await store.ingest();
   writer.stream.write(fetched.bytes);

@@ -110,17 +110,16 @@ describe('a config that claims another image\'s layer', () => {
   const victimLayer: LayerSpec = { 'bin/busybox': 'BUSYBOX', who: 'victim\n' };
   const evilLayer: LayerSpec = { 'bin/busybox': 'BUSYBOX', who: 'evil\n' };
 
-  it('is refused when its layer is unpacked, and the victim loaded after it still sees its own files', async () => {
+  it('is refused by `ribo load`, and the victim loaded after it sees its own files', async () => {
     const victimDiffID = sha256(await layerTar(victimLayer));
     const evil = await writeLayout([{ ref: 'evil:1', layers: [evilLayer], diffIDs: () => [victimDiffID] }]);
     const victim = await writeLayout([{ ref: 'victim:1', layers: [victimLayer] }]);
     const root = await store();
-    await riboOk(['load', '-i', evil], { root });
-    const refused = await ribo(['run', '--rm', 'evil:1'], { root });
+    const refused = await ribo(['load', '-i', evil], { root });
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toContain(`the image's config says ${victimDiffID}`);
     expect(refused.stderr).toContain('of image evil:1');
-    expect(refused.stdout).not.toContain('evil');
+    expect(JSON.parse(await readFile(path.join(root, 'index.json'), 'utf8')).manifests).toEqual([]);
     expect(await unpackedLayers(root)).toEqual([]);
 
     await riboOk(['load', '-i', victim], { root });
@@ -130,25 +129,21 @@ describe('a config that claims another image\'s layer', () => {
     cleanups.push(() => rm(ctx, { recursive: true, force: true }));
     await riboOk(['build', '-q', '-t', 'child:1', ctx], { root });
     expect((await riboOk(['run', '--rm', 'child:1', '/bin/busybox', 'cat', '/who2'], { root })).stdout.trim()).toBe('victim');
-    // Now that the real layer is unpacked, the evil image gets the victim's files, never its own.
-    const again = await ribo(['run', '--rm', 'evil:1'], { root });
-    expect(again.stdout).not.toContain('evil');
   });
 
-  it('is refused after `ribo pull` from a registry, with nothing left in layers/', async () => {
+  it('is refused by `ribo pull` from a registry: nothing tagged, nothing in layers/', async () => {
     let registry: RunningRegistry | undefined;
     try {
       registry = await startRegistry();
-      const name = `${registry.host}/e2e/forged:1`;
-      const forged = await writeLayout([{ ref: name, layers: [evilLayer], diffIDs: () => [`sha256:${'ab'.repeat(32)}`] }]);
-      const source = await store();
-      await riboOk(['load', '-i', forged], { root: source });
-      await riboOk(['push', name], { root: source });
+      const forgedDiffID = sha256(await layerTar(victimLayer));
+      const forged = await writeLayout([{ ref: 'forged', layers: [evilLayer], diffIDs: () => [forgedDiffID] }]);
+      // skopeo copies the blobs as they are, forged config included.
+      await execa('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', `oci:${forged}:forged`, `docker://${registry.host}/e2e/forged:1`]);
       const target = await store();
-      await riboOk(['pull', name], { root: target });
-      const refused = await ribo(['run', '--rm', name], { root: target });
+      const refused = await ribo(['pull', `${registry.host}/e2e/forged:1`], { root: target });
       expect(refused.exitCode).not.toBe(0);
-      expect(refused.stderr).toContain(`the image's config says sha256:${'ab'.repeat(32)}`);
+      expect(refused.stderr).toContain(`the image's config says ${forgedDiffID}`);
+      expect(JSON.parse(await readFile(path.join(target, 'index.json'), 'utf8')).manifests).toEqual([]);
       expect(await unpackedLayers(target)).toEqual([]);
       expect(await readdir(path.join(target, 'tmp'))).toEqual([]);
     } finally {
