@@ -92,6 +92,25 @@ async function writeLayout(images: ImageSpec[]): Promise<string> {
   return dir;
 }
 
+/** Uploads the first image of an OCI layout to a registry (monolithic blob uploads, then the manifest), trusting nothing ribo does. */
+async function pushLayout(host: string, layout: string, repository: string, tag: string): Promise<void> {
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+  const manifestDigest: string = index.manifests[0].digest;
+  const manifestBytes = await readFile(path.join(layout, 'blobs/sha256', manifestDigest.slice(7)));
+  const manifest = JSON.parse(manifestBytes.toString('utf8'));
+  for (const blob of [manifest.config, ...manifest.layers]) {
+    const started = await fetch(`http://${host}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+    expect(started.status).toBe(202);
+    const location = new URL(started.headers.get('location')!, `http://${host}`);
+    location.searchParams.set('digest', blob.digest);
+    const body = await readFile(path.join(layout, 'blobs/sha256', blob.digest.slice(7)));
+    const put = await fetch(location, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } });
+    expect(put.status).toBe(201);
+  }
+  const put = await fetch(`http://${host}/v2/${repository}/manifests/${tag}`, { method: 'PUT', body: manifestBytes, headers: { 'content-type': manifest.mediaType } });
+  expect(put.status).toBe(201);
+}
+
 async function unpackedLayers(root: string): Promise<string[]> {
   return readdir(path.join(root, 'layers')).catch(() => []);
 }
@@ -276,6 +295,24 @@ describe('blobs too big to read, and images whose blobs are gone or damaged', ()
     expect(await tags(root)).toEqual([]);
     const blobs = await readdir(path.join(root, 'blobs/sha256'));
     expect(blobs).not.toContain(manifest.config.digest.slice(7));
+  });
+
+  it('refuses to pull an image with a 40 MB config before fetching it', async () => {
+    let registry: RunningRegistry | undefined;
+    try {
+      registry = await startRegistry();
+      const layout = await writeLayout([{ ref: 'huge', layers: [small], configPadding: 40 * 1024 * 1024 }]);
+      // skopeo refuses configs over 4 MiB itself: the layout goes up through the registry's HTTP API.
+      await pushLayout(registry.host, layout, 'e2e/huge', '1');
+      const root = await store();
+      const refused = await ribo(['pull', `${registry.host}/e2e/huge:1`], { root });
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toMatch(/the image config sha256:[0-9a-f]{64} is \d+ bytes, more than the 8388608 bytes/);
+      expect(await tags(root)).toEqual([]);
+      expect(await readdir(path.join(root, 'blobs/sha256'))).toEqual([]);
+    } finally {
+      await registry?.stop();
+    }
   });
 
   it('removes a tag with `ribo rmi` whatever state its blobs are in: deleted, corrupt or huge', async () => {
