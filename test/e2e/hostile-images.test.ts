@@ -315,6 +315,22 @@ describe('blobs too big to read, and images whose blobs are gone or damaged', ()
     }
   });
 
+  it('refuses a layout whose blob is a FIFO or /dev/zero, without hanging', async () => {
+    const root = await store();
+    for (const replace of [(file: string) => execa('mkfifo', ['-m', '644', file]), (file: string) => symlink('/dev/zero', file)]) {
+      const layout = await writeLayout([{ ref: 'odd:1', layers: [small] }]);
+      const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+      const manifest = JSON.parse(await readFile(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+      const layerFile = path.join(layout, 'blobs/sha256', manifest.layers[0].digest.slice(7));
+      await rm(layerFile);
+      await replace(layerFile);
+      const refused = await ribo(['load', '-i', layout], { root });
+      expect(refused.exitCode).not.toBe(0);
+      expect(refused.stderr).toContain('is not a regular file');
+      expect(await tags(root)).toEqual([]);
+    }
+  }, 60_000);
+
   it('removes a tag with `ribo rmi` whatever state its blobs are in: deleted, corrupt or huge', async () => {
     const root = await store();
     const layout = await writeLayout([
