@@ -1,15 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { RiboError } from '../errors.js';
-import { resolveInRoot } from '../files/root-path.js';
+import { readAccountFile } from '../runtime/users.js';
 import type { Owner } from '../files/tree-copy.js';
 
 export class ChownError extends RiboError {}
 
 const NUMERIC = /^\d+$/;
 
-async function findEntry(rootfs: string, file: string, name: string): Promise<string[] | undefined> {
-  const text = await readFile(await resolveInRoot(rootfs, file), 'utf8').catch(() => '');
-  return text.split('\n').map((line) => line.split(':')).find((fields) => fields[0] === name && fields.length >= 3);
+async function findEntry(rootfs: string, file: '/etc/passwd' | '/etc/group', name: string): Promise<string[] | undefined> {
+  return (await readAccountFile(rootfs, file)).find((fields) => fields[0] === name && fields.length >= 3);
 }
 
 /**

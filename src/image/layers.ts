@@ -1,5 +1,6 @@
 import type { Descriptor, Digest, ImageConfig, ImageManifest } from '../oci/image.js';
 import { RiboError } from '../errors.js';
+import { DiffIDMismatchError, uncompressedDigest } from '../layer/index.js';
 import { unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
 
@@ -26,9 +27,28 @@ export function imageLayerRefs(manifest: ImageManifest, config: ImageConfig, ima
 export async function unpackImageLayers(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<LayerRef[]> {
   const refs = imageLayerRefs(manifest, config, imageName);
   for (const ref of refs) {
-    ref.dir = await unpackLayerBlob(store, ref);
+    ref.dir = await unpackLayerBlob(store, ref, imageName);
   }
   return refs;
+}
+
+/**
+ * Checks, before an image is tagged (`ribo load`, `ribo pull`), that each
+ * layer blob decompresses to the diffID the config claims for it, as docker
+ * does: DiffIDMismatchError names the first that does not. The store's blobs
+ * are read again for it (streamed). Unpacking checks the same
+ * (snapshot/layers.ts); this makes a forged image fail where it comes in.
+ */
+export async function verifyLayerDiffIDs(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<void> {
+  const checked = new Set<string>();
+  for (const ref of imageLayerRefs(manifest, config, imageName)) {
+    if (ref.descriptor.urls?.length) continue; // a foreign layer is not in the store
+    const key = `${ref.descriptor.digest} ${ref.diffID}`;
+    if (checked.has(key)) continue;
+    checked.add(key);
+    const actual = await uncompressedDigest(store.openBlob(ref.descriptor.digest));
+    if (actual !== ref.diffID) throw new DiffIDMismatchError(ref.diffID, actual, `Layer ${ref.descriptor.digest} of image ${imageName}`);
+  }
 }
 
 /**

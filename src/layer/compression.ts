@@ -185,3 +185,10 @@ export async function* decompressedLayer(input: NodeJS.ReadableStream | AsyncIte
     await feeding;
   }
 }
+
+/** The diffID of a layer blob (gzip, zstd or plain): sha256 of its uncompressed bytes, streamed. */
+export async function uncompressedDigest(input: NodeJS.ReadableStream): Promise<Digest> {
+  const hash = sha256Hasher();
+  for await (const chunk of decompressedLayer(input)) hash.update(chunk);
+  return digestFromHash(hash);
+}

@@ -7,6 +7,7 @@ import { LayerApplier, type ApplyMode } from './apply.js';
 import { readTar, type TarEntry } from './tar-reader.js';
 import { tarChunks } from './tar-writer.js';
 import { upperDirEntries } from './upper-dir.js';
+import { DiffIDMismatchError } from './errors.js';
 
 export interface WriteFromUpperDirOptions {
   compression: Compression;
@@ -67,6 +68,14 @@ export function writeLayerFromTarStream(input: NodeJS.ReadableStream, out: NodeJ
   return writeCompressedLayer(validatedTar(), out, opts.compression);
 }
 
+export interface ApplyLayerOptions {
+  mode: ApplyMode;
+  /** Refuse the layer (DiffIDMismatchError, after unpacking into targetDir) unless its uncompressed bytes hash to this. */
+  expectedDiffID?: Digest;
+  /** The layer as the error names it, e.g. `Layer sha256:… of image NAME`. */
+  what?: string;
+}
+
 /**
  * Unpacks a layer blob (gzip or plain, told apart by magic bytes) into targetDir.
  * 'lower': targetDir is empty and becomes an overlay lower dir (whiteouts as 0/0
@@ -74,11 +83,23 @@ export function writeLayerFromTarStream(input: NodeJS.ReadableStream, out: NodeJ
  * the existing tree (whiteouts delete, opaque dirs drop what lower layers had there).
  * On error targetDir is left partly written; nothing outside it is touched.
  */
-export async function applyLayer(input: NodeJS.ReadableStream, targetDir: string, opts: { mode: ApplyMode }): Promise<void> {
+export async function applyLayer(input: NodeJS.ReadableStream, targetDir: string, opts: ApplyLayerOptions): Promise<void> {
   const applier = new LayerApplier(targetDir, opts.mode);
+  const diffHash = opts.expectedDiffID ? sha256Hasher() : undefined;
+  async function* hashed(): AsyncGenerator<Buffer> {
+    for await (const chunk of decompressedLayer(input)) {
+      diffHash?.update(chunk);
+      yield chunk;
+    }
+  }
   try {
-    for await (const entry of readTar(decompressedLayer(input))) await applier.apply(entry);
+    // readTar reads on to the end of the stream (padding after the end marker too), so every byte is hashed.
+    for await (const entry of readTar(hashed())) await applier.apply(entry);
     await applier.finish();
+    if (diffHash && opts.expectedDiffID) {
+      const actual = digestFromHash(diffHash);
+      if (actual !== opts.expectedDiffID) throw new DiffIDMismatchError(opts.expectedDiffID, actual, opts.what ?? 'A layer');
+    }
   } catch (error) {
     applier.abandon();
     throw error;

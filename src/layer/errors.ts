@@ -62,3 +62,18 @@ export class LayerToolError extends LayerError {
     super(`${tool}${hint} failed: ${detail}`, { cause });
   }
 }
+
+/**
+ * A layer's uncompressed bytes do not hash to the diffID the image's config
+ * claims for it. Unpacked layers are shared by diffID, so such a layer is never
+ * kept: it could plant its files into every image that really has that diffID.
+ */
+export class DiffIDMismatchError extends LayerError {
+  constructor(readonly expected: string, readonly actual: string, readonly where: string) {
+    super(
+      `${where}: the layer's uncompressed content is ${actual}, but the image's config says ${expected}. ` +
+        `The image is damaged or forged to pass its layer off as another one; nothing was unpacked. ` +
+        `Remove it with \`ribo rmi\` and get it again from a source you trust.`,
+    );
+  }
+}

@@ -1,6 +1,6 @@
 /** Public API of ribo's layer formats: OCI layer tars from overlay upper dirs and back. */
 export { writeLayerFromUpperDir, compressUpperDir, upperDirDiffID, writeLayerFromTarStream, applyLayer, unpackArchive, type WriteFromUpperDirOptions } from './diff.js';
-export { COMPRESSIONS, createLayerGunzip, type Compression, type CompressedLayer, type LayerDigests } from './compression.js';
+export { COMPRESSIONS, createLayerGunzip, uncompressedDigest, type Compression, type CompressedLayer, type LayerDigests } from './compression.js';
 export type { ApplyMode } from './apply.js';
 export { readTar, type TarEntry } from './tar-reader.js';
 export { clampTreeMtimes } from './mtimes.js';
@@ -16,4 +16,5 @@ export {
   UnsupportedUpperDirError,
   SourceChangedError,
   LayerToolError,
+  DiffIDMismatchError,
 } from './errors.js';

@@ -1,7 +1,8 @@
 import type { Writable } from 'node:stream';
+import { verifyLayerDiffIDs } from '../image/layers.js';
 import { hostArchitecture } from '../image/platform.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
-import { DigestMismatchError, type BlobWriter, type Store } from '../store/index.js';
+import { assertJsonBlobSize, DigestMismatchError, type BlobWriter, type Store } from '../store/index.js';
 import { UsageError } from '../errors.js';
 import { BlobSources } from './blob-sources.js';
 import { uniqueBlobs } from './push.js';
@@ -74,8 +75,11 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   if (!IMAGE_TYPES.includes(fetched.mediaType)) {
     throw new UnsupportedRegistryManifestError(`${canonicalRef(ref)} is a ${fetched.mediaType || 'manifest without a media type'}, which ribo cannot pull; it pulls OCI and Docker schema 2 images and indexes. (Docker schema 1 images are obsolete: push them again with a current tool.)`);
   }
+  assertJsonBlobSize({ digest: fetched.digest, size: fetched.bytes.length }, 'manifest', canonicalRef(ref));
   const manifest = JSON.parse(fetched.bytes.toString('utf8')) as ImageManifest;
   if (!manifest.config || !Array.isArray(manifest.layers)) throw new RegistryContentError(`The manifest of ${canonicalRef(ref)} has no config or layers; it is not an image.`);
+  // Before anything is fetched: a config the store would refuse to read makes an image no command can use.
+  assertJsonBlobSize(manifest.config, 'config', canonicalRef(ref));
 
   const sources = new BlobSources(store.root);
   const blobs = uniqueBlobs([manifest.config, ...manifest.layers.filter((layer) => !layer.urls?.length)]);
@@ -90,10 +94,11 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, (blob, cancelled) => fetchBlob(opts, blob, cancelled));
   await Promise.all(blobs.map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
 
-  const config = await store.readJSON<ImageConfig>(manifest.config.digest);
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config');
   if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
     throw new RegistryContentError(`${canonicalRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
   }
+  await verifyLayerDiffIDs(store, manifest, config, canonicalRef(ref));
   // The manifest's own bytes, unchanged, so its digest stays the registry's.
   const writer = await store.ingest();
   writer.stream.write(fetched.bytes);

@@ -1,6 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { RiboError } from '../errors.js';
+import { readFileInRoot } from '../files/read-in-root.js';
 
 export class UnknownUserError extends RiboError {}
 
@@ -14,17 +13,21 @@ export interface ResolvedUser {
 interface PasswdEntry { name: string; uid: number; gid: number; home: string }
 interface GroupEntry { name: string; gid: number; members: string[] }
 
-async function readLines(file: string): Promise<string[][]> {
-  const text = await readFile(file, 'utf8').catch(() => '');
+/** The most ribo reads of an image's /etc/passwd or /etc/group (glibc's own files are far smaller). */
+export const ACCOUNT_FILE_MAX_BYTES = 4 * 1024 * 1024;
+
+/** The lines of an account file of the image, read inside the root and bounded (files/read-in-root.ts). */
+export async function readAccountFile(rootfs: string, file: '/etc/passwd' | '/etc/group'): Promise<string[][]> {
+  const text = (await readFileInRoot(rootfs, file, { maxBytes: ACCOUNT_FILE_MAX_BYTES, what: `The image's ${file}` })) ?? '';
   return text.split('\n').filter((l) => l && !l.startsWith('#')).map((l) => l.split(':'));
 }
 
 async function passwdEntries(rootfs: string): Promise<PasswdEntry[]> {
-  return (await readLines(path.join(rootfs, 'etc/passwd'))).map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '/' }));
+  return (await readAccountFile(rootfs, '/etc/passwd')).map((f) => ({ name: f[0]!, uid: Number(f[2]), gid: Number(f[3]), home: f[5] ?? '/' }));
 }
 
 async function groupEntries(rootfs: string): Promise<GroupEntry[]> {
-  return (await readLines(path.join(rootfs, 'etc/group'))).map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
+  return (await readAccountFile(rootfs, '/etc/group')).map((f) => ({ name: f[0]!, gid: Number(f[2]), members: (f[3] ?? '').split(',').filter(Boolean) }));
 }
 
 const NUMERIC = /^\d+$/;

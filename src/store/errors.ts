@@ -96,3 +96,22 @@ export class StoreInUseError extends RiboError {
     );
   }
 }
+
+/** The most ribo reads into memory of an image's config, and of a manifest or index (docker's limits are alike). */
+export const JSON_BLOB_LIMITS = { config: 8 * 1024 * 1024, manifest: 4 * 1024 * 1024 } as const;
+export type JsonBlobKind = keyof typeof JSON_BLOB_LIMITS;
+
+/** A config, manifest or index is larger than ribo reads into memory. */
+export class BlobTooLargeError extends RiboError {
+  constructor(readonly digest: Digest, readonly kind: JsonBlobKind, readonly size: number, where: string) {
+    super(
+      `${where}: the ${kind === 'config' ? 'image config' : 'manifest'} ${digest} is ${size} bytes, more than the ${JSON_BLOB_LIMITS[kind]} bytes ribo reads of one. ` +
+        `Such an image is refused; rebuild it with a smaller config (fewer or shorter labels, history, environment), or remove its tag with \`ribo rmi\`.`,
+    );
+  }
+}
+
+/** Refuses a descriptor of a config or manifest larger than JSON_BLOB_LIMITS, before it is fetched or stored. */
+export function assertJsonBlobSize(descriptor: { digest: Digest; size: number }, kind: JsonBlobKind, where: string): void {
+  if (descriptor.size > JSON_BLOB_LIMITS[kind]) throw new BlobTooLargeError(descriptor.digest, kind, descriptor.size, where);
+}

@@ -4,6 +4,10 @@ export { resolveStoreRoot } from './root.js';
 export { withStoreLock } from './lock.js';
 export {
   AmbiguousImageError,
+  assertJsonBlobSize,
+  BlobTooLargeError,
+  JSON_BLOB_LIMITS,
+  type JsonBlobKind,
   BlobNotFoundError,
   CorruptBlobError,
   DigestMismatchError,

@@ -17,8 +17,12 @@ import { IngestWriter, type BlobWriter } from './blob-writer.js';
 import { canonicalJSON } from './canonical-json.js';
 import {
   AmbiguousImageError,
+  assertJsonBlobSize,
   BlobNotFoundError,
+  BlobTooLargeError,
   CorruptBlobError,
+  JSON_BLOB_LIMITS,
+  type JsonBlobKind,
   ImageNotFoundError,
   StoreInUseError,
   StoreLayoutError,
@@ -55,7 +59,6 @@ export interface ImageSummary {
 
 const LAYOUT_VERSION: ImageLayoutHeader = { imageLayoutVersion: '1.0.0' };
 /** Manifests and configs are small; refuse to slurp a layer by mistake. */
-const MAX_JSON_BLOB_BYTES = 16 * 1024 * 1024;
 const LOCK_TIMEOUT_SECONDS = 120;
 const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
 const SHORT_ID = /^[0-9a-f]{4,64}$/;
@@ -263,15 +266,13 @@ export class Store {
     return source.pipe(verifier);
   }
 
-  /** Read a JSON blob (manifest, config, index), checking its digest first. */
-  async readJSON<T>(digest: Digest): Promise<T> {
+  /** Read a JSON blob (manifest, config, index), checking its size (the limit of `kind`) and digest first. */
+  async readJSON<T>(digest: Digest, kind: JsonBlobKind = 'config'): Promise<T> {
     const file = this.blobPath(digest);
     let bytes: Buffer;
     try {
       const stat = await fs.stat(file);
-      if (stat.size > MAX_JSON_BLOB_BYTES) {
-        throw new CorruptBlobError(digest, file, `it is ${stat.size} bytes, too large to be a JSON document`);
-      }
+      if (stat.size > JSON_BLOB_LIMITS[kind]) throw new BlobTooLargeError(digest, kind, stat.size, file);
       bytes = await fs.readFile(file);
     } catch (error) {
       if (isErrno(error, 'ENOENT')) throw new BlobNotFoundError(digest, file);
@@ -367,7 +368,8 @@ export class Store {
 
   /** Refuse to tag an image whose manifest, config or layers are missing. */
   private async assertComplete(manifestDescriptor: Descriptor): Promise<void> {
-    const manifest = await this.readJSON<ImageManifest & Partial<ImageIndex>>(manifestDescriptor.digest);
+    const manifest = await this.readJSON<ImageManifest & Partial<ImageIndex>>(manifestDescriptor.digest, 'manifest');
+    if (manifest.config) assertJsonBlobSize(manifest.config, 'config', `Cannot tag image ${manifestDescriptor.digest}`);
     const children = [manifest.config, ...(manifest.layers ?? []), ...(manifest.manifests ?? [])].filter(
       (child): child is Descriptor => child !== undefined,
     );
@@ -403,6 +405,39 @@ export class Store {
     throw new ImageNotFoundError(ref, this.root);
   }
 
+  /**
+   * The tags `ref` names, from index.json alone: no blob is read, so a tag
+   * whose manifest or config is missing, corrupt or huge can always be
+   * removed (`ribo rmi`). NAME[:TAG] names that tag; a digest, NAME@DIGEST or
+   * a unique digest prefix names every tag of that manifest.
+   */
+  async tagsNamedBy(ref: string): Promise<{ digest: Digest; tags: string[] }> {
+    const index = await this.readIndex();
+    const byDigest = async (hexPrefix: string): Promise<{ digest: Digest; tags: string[] }> => {
+      const digests = new Set(index.manifests.filter((entry) => digestHex(entry.digest).startsWith(hexPrefix)).map((entry) => entry.digest));
+      if (digests.size > 1) throw new AmbiguousImageError(ref, [...digests]);
+      const [digest] = digests;
+      if (digest) {
+        const names = index.manifests.filter((entry) => entry.digest === digest).map(refNameOf).filter((name): name is string => name !== undefined);
+        return { digest, tags: [...new Set(names.map(familiarSpelling))].sort() };
+      }
+      if (hexPrefix.length === 64 && (await this.hasBlob(`sha256:${hexPrefix}`))) return { digest: `sha256:${hexPrefix}`, tags: [] };
+      throw new ImageNotFoundError(ref, this.root, true);
+    };
+    if (DIGEST_OR_PREFIX.test(ref)) return byDigest(ref.slice('sha256:'.length));
+    try {
+      const parsed = parseImageRef(ref);
+      if (parsed.digest) return byDigest(parsed.digest.slice('sha256:'.length));
+      const name = familiarRef(parsed);
+      const match = index.manifests.find(namedAs(name));
+      if (match) return { digest: match.digest, tags: [name] };
+    } catch (error) {
+      if (!SHORT_ID.test(ref)) throw error;
+    }
+    if (SHORT_ID.test(ref)) return byDigest(ref);
+    throw new ImageNotFoundError(ref, this.root);
+  }
+
   private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string): Promise<ResolvedImage> {
     const matches = new Map<Digest, Descriptor>();
     for (const entry of index.manifests) {
@@ -414,7 +449,7 @@ export class Store {
     // A full digest may name an untagged manifest that is still in blobs/.
     const digest = `sha256:${hexPrefix}`;
     if (hexPrefix.length === 64 && (await this.hasBlob(digest))) {
-      const manifest = await this.readJSON<ImageManifest>(digest);
+      const manifest = await this.readJSON<ImageManifest>(digest, 'manifest');
       const size = (await fs.stat(this.blobPath(digest))).size;
       return this.loadImage({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
     }
@@ -422,7 +457,7 @@ export class Store {
   }
 
   private async loadImage(manifestDescriptor: Descriptor): Promise<Omit<ResolvedImage, 'ref'>> {
-    const manifest = await this.readJSON<ImageManifest>(manifestDescriptor.digest);
+    const manifest = await this.readJSON<ImageManifest>(manifestDescriptor.digest, 'manifest');
     const mediaType = manifest.mediaType ?? manifestDescriptor.mediaType;
     if (!MANIFEST_TYPES.includes(mediaType) || !manifest.config) {
       throw new UnsupportedManifestError(manifestDescriptor.digest, mediaType);

@@ -11,7 +11,7 @@ import { BuildFailedError } from '../../build/errors.js';
 import { loadDockerfile, parseDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
 import type { Store } from '../../store/index.js';
-import { writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
+import { checkBuildOutput, writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
 import { canonicalRef, normalizeImageRef, parseImageRef } from '../../oci/reference.js';
 import { pullImage, TransferProgress, type ProgressOut, type Registries } from '../../registry/index.js';
 import { RegistryCache } from '../../build/cache/registry-cache.js';
@@ -92,7 +92,11 @@ function parseOutput(value: string): BuildOutput {
   const dest = fields.get('dest');
   if (type !== 'oci' && type !== 'docker' && type !== 'local') throw new UsageError(`--output ${value}: type must be oci, docker or local (e.g. --output type=oci,dest=image.tar).`);
   if (!dest) throw new UsageError(`--output ${value}: give where to write it as dest=${type === 'local' ? 'DIR' : 'FILE'}.`);
-  return { type, dest };
+  const overwrite = fields.get('overwrite');
+  if (overwrite !== undefined && (type !== 'local' || !['true', 'false'].includes(overwrite))) {
+    throw new UsageError(`--output ${value}: overwrite=true|false is an option of type=local only.`);
+  }
+  return { type, dest, overwrite: overwrite === 'true' };
 }
 
 function parseLabels(values: string[]): Record<string, string> {
@@ -209,6 +213,7 @@ export const buildCommand: CommandModule = {
     const buildId = newBuildId();
     const reporterWith = (recorder: BuildLogRecorder): BuildReporter => withBuildId(teeReporter(...(renderer ? [renderer] : []), recorder), buildId);
     const output = argv.output === undefined ? undefined : parseOutput(String(argv.output));
+    if (output) await checkBuildOutput(output);
     let result: BuildResult | undefined;
     let store: Store | undefined;
     try {

@@ -1,4 +1,3 @@
-import { tagsOf } from '../../image/inspect.js';
 import type { CommandModule } from '../command.js';
 import { openStore, type GlobalOptions } from '../session.js';
 
@@ -12,9 +11,9 @@ export const rmiCommand: CommandModule = {
     const store = await openStore(argv as GlobalOptions, env);
     // Resolve everything first, so a typo in the last name removes nothing.
     const plans: Array<{ given: string; tags: string[] }> = [];
+    // Only index.json is read: a tag is removable whatever state its manifest, config or layers are in.
     for (const given of (argv.images as unknown[]).map(String)) {
-      const image = await store.resolveImage(given);
-      plans.push({ given, tags: image.ref ? [image.ref] : await tagsOf(store, image.manifestDescriptor.digest) });
+      plans.push({ given, tags: (await store.tagsNamedBy(given)).tags });
     }
     for (const plan of plans) {
       for (const tag of plan.tags) {

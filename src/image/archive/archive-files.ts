@@ -4,7 +4,7 @@
  * docker-archive, optionally gzip-compressed). Files are streamed from where
  * they lie; only headers are read up front.
  */
-import { createReadStream, createWriteStream, promises as fs } from 'node:fs';
+import { constants as fsConstants, createReadStream, createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -60,10 +60,15 @@ class DirectoryFiles implements ArchiveFiles {
 
   async open(file: string): Promise<NodeJS.ReadableStream> {
     const full = this.resolve(file);
-    const handle = await fs.open(full, 'r').catch((error: unknown) => {
+    // O_NONBLOCK: a FIFO in the layout must not block the open; only a regular file is read.
+    const handle = await fs.open(full, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK | fsConstants.O_NOCTTY).catch((error: unknown) => {
       if (isErrno(error, 'ENOENT')) throw new ArchiveError(`${this.name} has no ${file}, which the image refers to; the layout is incomplete. Copy it again (e.g. skopeo copy).`);
       throw error;
     });
+    if (!(await handle.stat()).isFile()) {
+      await handle.close();
+      throw new ArchiveError(`${this.name}: ${file} is not a regular file (a FIFO, device or directory); a layout holds its blobs as plain files. Copy it again (e.g. skopeo copy).`);
+    }
     return handle.createReadStream();
   }
 

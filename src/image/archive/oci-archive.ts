@@ -4,10 +4,11 @@
  * blobs/sha256/). Also reads plain layout directories, and archives that other
  * tools wrote (skopeo, buildah, podman, docker 25+).
  */
-import { Annotation, MediaType, type Descriptor, type ImageIndex, type ImageManifest } from '../../oci/image.js';
+import { Annotation, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../../oci/image.js';
 import { assertDigest, digestHex, sha256Of } from '../../oci/digest.js';
 import { tarChunks, type TarWriterEntry } from '../../layer/index.js';
-import type { Store } from '../../store/index.js';
+import { assertJsonBlobSize, type Store } from '../../store/index.js';
+import { verifyLayerDiffIDs } from '../layers.js';
 import { hostArchitecture } from '../platform.js';
 import { readArchiveJSON, type ArchiveFiles } from './archive-files.js';
 import { blobContent, dirEntry, fileEntry, importBlob, jsonBytes, storeBytes, type LoadedImage, type SaveItem } from './common.js';
@@ -116,9 +117,14 @@ export async function loadOciLayout(store: Store, files: ArchiveFiles, options: 
     if (!MANIFEST_TYPES.includes(manifestDescriptor.mediaType)) {
       throw new ArchiveError(`${files.name}: index.json lists ${manifestDescriptor.digest} of media type ${manifestDescriptor.mediaType}, which is not an image manifest ribo can load.`);
     }
+    assertJsonBlobSize(manifestDescriptor, 'manifest', files.name);
     const { value: manifest, bytes } = await readVerifiedJSON<ImageManifest>(files, manifestDescriptor);
     if (!manifest.config || !Array.isArray(manifest.layers)) throw new ArchiveError(`${files.name}: manifest ${manifestDescriptor.digest} has no config or layers; it is not an image manifest.`);
+    // Before any blob is stored: a config the store would refuse to read makes an image no command can use.
+    assertJsonBlobSize(manifest.config, 'config', files.name);
     for (const blob of [...manifest.layers, manifest.config]) await importBlob(store, files, blob, blobPath(files, blob));
+    const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config');
+    await verifyLayerDiffIDs(store, manifest, config, `${refNameOf(entry) ?? manifestDescriptor.digest} in ${files.name}`);
     await storeBytes(store, bytes, manifestDescriptor.digest);
     const image = loaded.get(manifestDescriptor.digest) ?? { manifest: { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: bytes.length }, refs: [] };
     const name = refNameOf(entry);
