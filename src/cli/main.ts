@@ -29,12 +29,13 @@ import { containerMonitorCommand } from './commands/container-monitor.js';
 import { restartCommand, startCommand } from './commands/start.js';
 import { cpCommand } from './commands/cp.js';
 import { waitCommand } from './commands/wait.js';
+import { portCommand } from './commands/port.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
-  psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, waitCommand, execCommand, containerMonitorCommand,
+  psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, waitCommand, portCommand, execCommand, containerMonitorCommand,
 ];
 
 function printError(error: unknown): number {
