@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { isUserModeNetwork } from '../runtime/network.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import type { ProcessIdentity } from '../store/owner.js';
 import type { MountSpec } from '../snapshot/index.js';
@@ -177,6 +178,10 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const mount = mountVariables(inputs.mount, inputs.containerDir, path.join(storeRoot, 'layers'));
   if (!mount) return false;
   if (inputs.bundleSpec.terminal || inputs.bundleSpec.init) return false;
+  // Not yet replayable by bin/run-plan.sh: a user-mode network (its hook and helper), and
+  // files of the run's own container dir (the generated /etc/hosts, hostname, resolv.conf).
+  if (isUserModeNetwork(inputs.bundleSpec.network) || inputs.bundleSpec.networkHook) return false;
+  if ((inputs.bundleSpec.mounts ?? []).some((m) => m.source?.startsWith(`${inputs.containerDir}/`))) return false;
 
   const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;

@@ -109,7 +109,8 @@ async function startPasta(dir: string, ports: PortMapping[]): Promise<void> {
   const f = networkFiles(dir);
   const log = await open(f.log, 'w');
   // Without -f pasta forks once the namespace is configured: its exit is the ready signal.
-  const child = spawn('pasta', ['--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS, '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
+  // As root pasta would switch to nobody, who may not enter the container's user namespace.
+  const child = spawn('pasta', ['--runas', '0:0', '--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS, '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
     stdio: ['ignore', 'ignore', log.fd],
   });
   const code = await waitExit(child);
