@@ -3,7 +3,7 @@ import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
 import { storeRefFor } from '../image/transport-ref.js';
 import { findExecutable } from '../runtime/executables.js';
-import { defaultUserModeNetwork, isUserModeNetwork } from '../runtime/network.js';
+import { defaultUserModeNetwork } from '../runtime/network.js';
 import { exposedPorts, freeHostPorts } from './publish.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import type { RunSpec } from './run-options.js';
@@ -148,8 +148,7 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
     if (opts.remove) await removeContainerFiles(containers, created.record, opts.store.root);
     throw error;
   }
-  // bin/run-plan.sh cannot yet set up a user-mode network (network.ts): such runs leave no plan.
-  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell && !isUserModeNetwork(ran.bundleSpec.network)) {
+  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell) {
     await writeRunPlan({
       storeRoot: opts.store.root,
       image: opts.image,

@@ -105,12 +105,17 @@ async function waitExit(child: ReturnType<typeof spawn>): Promise<number> {
   });
 }
 
+/** pasta's options but the per-container files (also written into run plans). */
+export function pastaOptions(ports: PortMapping[]): string[] {
+  // As root pasta would switch to nobody, who may not enter the container's user namespace.
+  return ['--runas', '0:0', '--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS];
+}
+
 async function startPasta(dir: string, ports: PortMapping[]): Promise<void> {
   const f = networkFiles(dir);
   const log = await open(f.log, 'w');
   // Without -f pasta forks once the namespace is configured: its exit is the ready signal.
-  // As root pasta would switch to nobody, who may not enter the container's user namespace.
-  const child = spawn('pasta', ['--runas', '0:0', '--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS, '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
+  const child = spawn('pasta', [...pastaOptions(ports), '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
     stdio: ['ignore', 'ignore', log.fd],
   });
   const code = await waitExit(child);
