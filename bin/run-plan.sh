@@ -288,6 +288,13 @@ run_planned() {
     _status=$?
     kill -0 "$_runtime_pid" 2>/dev/null || break
   done
+  # A wait woken by a trapped signal (the timer, the network's subshell) says
+  # 128+N; when the runtime ended just then, its own status is still to
+  # collect (the shell keeps it, so asking again is right either way).
+  if [ "$_status" -gt 128 ]; then
+    wait "$_runtime_pid"
+    _status=$?
+  fi
   trap - INT TERM HUP QUIT USR1 USR2 CHLD
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
