@@ -6,7 +6,8 @@
 import { execa } from 'execa';
 import http from 'node:http';
 import net from 'node:net';
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
 import { blobPath, listLayer, makeContext, makeStore, readImage, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
 
 let root: string;
@@ -97,6 +98,30 @@ describe('the default network', () => {
     try {
       const out = await riboOk(['run', '--rm', 'hello', 'wget', '-q', '-O-', `http://host.containers.internal:${port}/`], opts());
       expect(out.stdout).toBe('hello-from-host');
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
+  it('is set up the same by a planned run (bin/run-plan.sh), which leaves no helper behind', async () => {
+    const server = http.createServer((_req, res) => res.end('planned-reached-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const helpers = async () => (await execa('pgrep', ['-c', '-f', `pasta .*${root}/containers`], { reject: false })).stdout.trim();
+    try {
+      const run = () => riboOk(['run', '--rm', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; cat /etc/hostname; hostname; ls /sys/class/net`], opts());
+      const first = (await run()).stdout;
+      await access(path.join(root, 'run-plans', 'crun', 'hello.plan'));
+      const planned = (await run()).stdout;
+      for (const out of [first, planned]) {
+        const [body, file, name, ...devices] = out.split('\n');
+        expect(body).toBe('planned-reached-host');
+        expect(file).toMatch(/^[0-9a-f]{12}$/);
+        expect(name).toBe(file);
+        expect(devices).toContain('lo');
+        expect(devices.length).toBe(2);
+      }
+      expect(await helpers()).toBe('0');
     } finally {
       server.close();
     }
