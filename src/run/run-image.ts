@@ -12,7 +12,7 @@ import type { OciRuntime } from '../runtime/oci-runtime.js';
 import type { Store } from '../store/index.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RiboError } from '../errors.js';
+import { RiboError, UsageError } from '../errors.js';
 import { writeRunPlan } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
@@ -88,6 +88,9 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
     env.set(key!, value.join('='));
   }
   const network = spec.network === 'default' ? await defaultUserModeNetwork() : spec.network;
+  if (network === 'slirp4netns' && (spec.ports.length > 0 || spec.publishAll)) {
+    throw new UsageError(`${spec.ports.length > 0 ? '-p' : '-P'} needs pasta (Debian package passt) to publish ports; the network in use is slirp4netns${opts.spec.network === 'default' ? ', the fallback when pasta is not installed' : ''}. Install passt, or leave out the flag.`);
+  }
   const ports = await freeHostPorts([...spec.ports, ...(spec.publishAll ? exposedPorts(config.ExposedPorts).filter((e) => !spec.ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol)) : [])]);
   const plan: ContainerPlan = {
     lowers: lowerDirs(layers),

@@ -127,6 +127,23 @@ describe('the default network', () => {
     }
   }, 60_000);
 
+  it('--network slirp4netns (the fallback) reaches the host too, and refuses -p', async () => {
+    const server = http.createServer((_req, res) => res.end('slirp-reached-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const out = (await riboOk(['run', '--rm', '--network', 'slirp4netns', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; ls /sys/class/net; cat /etc/resolv.conf`], opts())).stdout;
+      expect(out).toContain('slirp-reached-host');
+      expect(out).toMatch(/^tap0$/m);
+      expect(out).toMatch(/^nameserver 10\.0\.2\.3$/m);
+    } finally {
+      server.close();
+    }
+    const refused = await ribo(['run', '--rm', '--network', 'slirp4netns', '-p', '8080:80', 'hello', 'true'], opts());
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('-p needs pasta');
+  }, 60_000);
+
   it('has its own interfaces in /sys/class/net; --network none shows only lo there', async () => {
     const own = (await riboOk(['run', '--rm', 'hello', 'ls', '/sys/class/net'], opts())).stdout.trim().split('\n');
     expect(own).toContain('lo');
