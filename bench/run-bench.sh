@@ -65,11 +65,11 @@ $podman load -q -i "$work/hello.tar" >/dev/null
 podman_runtime=crun
 if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then podman_runtime=runc; fi
 
-echo "ribo run vs podman run ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); rootless as $(id -un); podman with $podman_runtime, host network for both)"
+echo "ribo run vs podman run ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); rootless as $(id -un); podman with $podman_runtime; each on its default network: ribo pasta, podman its rootless default)"
 hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/run.json" \
   -n "ribo run (crun)" "$ribo run --rm hello true" \
   -n "ribo run (runc)" "$ribo --runtime runc run --rm hello true" \
-  -n "podman run ($podman_runtime)" "$podman run --rm --network host --runtime $podman_runtime localhost/hello:latest true"
+  -n "podman run ($podman_runtime)" "$podman run --rm --runtime $podman_runtime localhost/hello:latest true"
 
 # CPU time per run (user + system, all processes of the run), where a cgroup was handed to us.
 cpu_ms() {
@@ -85,7 +85,7 @@ cpu_ms() {
 if [ -n "${RIBO_BENCH_CPUACCT:-}" ]; then
   ribo_cpu=$(cpu_ms $ribo run --rm hello true)
   ribo_runc_cpu=$(cpu_ms $ribo --runtime runc run --rm hello true)
-  podman_cpu=$(cpu_ms $podman run --rm --network host --runtime $podman_runtime localhost/hello:latest true)
+  podman_cpu=$(cpu_ms $podman run --rm --runtime $podman_runtime localhost/hello:latest true)
   echo "CPU time per run (ms, all processes): ribo run (crun) $ribo_cpu, ribo run (runc) $ribo_runc_cpu, podman run ($podman_runtime) $podman_cpu" > "$work/cpu.txt"
 fi
 

@@ -184,7 +184,7 @@ start_failure() {
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 3 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 4 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
 
   # The container's command: the words after the image, or the image's default.
   parse_plain_run "$@" || run_with_node "$@"
@@ -254,6 +254,28 @@ run_planned() {
 
   # From here the container exists: its bundle, then the runtime.
   write_config >"$dir/bundle/config.json"
+  # The container's /etc files (runtime/network-files.ts), bind-mounted by the config.
+  printf '%s' "$plan_hosts_head" "$short" "$plan_hosts_tail" >"$dir/bundle/hosts"
+  printf '%s\n' "$short" >"$dir/bundle/hostname"
+  printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
+  # Its network (runtime/network.ts): the runtime's createRuntime hook binds
+  # the new namespaces to files in net/ and waits on the FIFO; opening the FIFO
+  # here returns once it does, then pasta configures the namespace and forks
+  # into the background, and the hook is told ok (or fail: no container).
+  _net=
+  if [ "$plan_network" = pasta ]; then
+    _net=$dir/bundle/net
+    mkdir "$_net" && mkfifo -m 0600 "$_net/ready.fifo" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
+    (
+      exec 6>"$_net/ready.fifo"
+      # shellcheck disable=SC2086
+      if pasta $plan_pasta_options -P "$_net/helper.pid" --userns "$_net/userns" --netns "$_net/netns" </dev/null >/dev/null 2>"$_net/helper.log"
+      then echo ok >&6
+      else echo fail >&6
+      fi
+    ) &
+    _net_pid=$!
+  fi
 
   # Without -t a container's output goes to pipes, never to ribo's terminal,
   # as with docker (programs format for a pipe), nor to a socket (which
@@ -283,17 +305,17 @@ run_planned() {
   # again) and, with CHLD trapped, when record_pid's timer ends.
   _pid_known=
   trap : CHLD
-  _chld_status=145 # 128 + SIGCHLD (17 on Linux)
   while :; do
     [ -n "$_pid_known" ] || record_pid
     wait "$_runtime_pid"
     _status=$?
     kill -0 "$_runtime_pid" 2>/dev/null || break
   done
-  # A `wait` woken by CHLD (a copier's or the runtime's own end) returns
-  # 128+CHLD even when the runtime ended meanwhile: its status is still
-  # kept by the shell, and a second `wait` gives it (127 once given).
-  if [ "$_status" = "$_chld_status" ]; then
+  # A `wait` woken by a trapped signal (the timer's or a copier's CHLD, the
+  # network's subshell) returns 128+N even when the runtime ended meanwhile:
+  # its status is still kept by the shell, and a second `wait` gives it (127
+  # once given, when the first wait had it after all).
+  if [ "$_status" -gt 128 ]; then
     wait "$_runtime_pid"
     _again=$?
     [ "$_again" = 127 ] || _status=$_again
@@ -303,6 +325,13 @@ run_planned() {
   [ -z "$_copiers" ] || wait $_copiers
 
   [ "$_status" = 0 ] || [ ! -s "$dir/bundle/runtime.log" ] || start_failure
+  if [ -n "$_net" ]; then
+    # A helper still waiting for a hook that never came (the runtime failed first) is let go.
+    if kill -0 "$_net_pid" 2>/dev/null; then exec 6<>"$_net/ready.fifo"; fi
+    wait "$_net_pid" 2>/dev/null
+    if [ -s "$_net/helper.pid" ]; then read -r _helper <"$_net/helper.pid" && kill "$_helper" 2>/dev/null; fi
+    umount -l "$_net/netns" "$_net/userns" 2>/dev/null
+  fi
   umount "$dir/$plan_mount_target" 2>/dev/null || umount -l "$dir/$plan_mount_target"
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1

@@ -31,12 +31,13 @@ import { cpCommand } from './commands/cp.js';
 import { waitCommand } from './commands/wait.js';
 import { volumeCommand } from './commands/volume.js';
 import { attachCommand } from './commands/attach.js';
+import { portCommand } from './commands/port.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
-  psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
+  psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, portCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
   volumeCommand,
 ];
 

@@ -10,7 +10,23 @@ export interface RuntimeSpec {
   hostname?: string;
   mounts?: Mount[];
   annotations?: Record<string, string>;
+  hooks?: Hooks;
   linux?: Linux;
+}
+
+export interface Hook {
+  path: string;
+  args?: string[];
+  env?: string[];
+  timeout?: number;
+}
+
+export interface Hooks {
+  createRuntime?: Hook[];
+  createContainer?: Hook[];
+  startContainer?: Hook[];
+  poststart?: Hook[];
+  poststop?: Hook[];
 }
 
 export interface Process {

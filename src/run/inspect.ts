@@ -29,7 +29,8 @@ export interface ContainerInspection {
   LogPath: string;
   Driver: string;
   Runtime: string;
-  HostConfig: { AutoRemove: boolean; NetworkMode: string };
+  HostConfig: { AutoRemove: boolean; NetworkMode: string; PortBindings: PortMap };
+  NetworkSettings: { Ports: PortMap };
   GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
   /** docker's Mounts: binds, tmpfs and volumes (Name set), as the container gets them. */
   Mounts: Array<{ Type: string; Name?: string; Source: string; Destination: string; Driver?: string; Mode: string; RW: boolean }>;
@@ -38,6 +39,8 @@ export interface ContainerInspection {
 
 /** Docker's "never" time, for StartedAt/FinishedAt of what has not happened. */
 const NEVER = '0001-01-01T00:00:00Z';
+
+type PortMap = Record<string, { HostIp: string; HostPort: string }[]>;
 
 export function inspectContainer(containers: ContainerStore, record: ContainerRecord): ContainerInspection {
   const dir = containers.dirOf(record.id);
@@ -68,7 +71,8 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
     LogPath: containers.logPath(record.id),
     Driver: record.driver,
     Runtime: record.runtime,
-    HostConfig: { AutoRemove: record.autoRemove, NetworkMode: record.plan.spec.network },
+    HostConfig: { AutoRemove: record.autoRemove, NetworkMode: record.plan.spec.network, PortBindings: portBindings(record) },
+    NetworkSettings: { Ports: portBindings(record) },
     GraphDriver: {
       Name: record.driver,
       Data: {
@@ -101,4 +105,11 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
       Tty: record.plan.spec.terminal === true,
     },
   };
+}
+
+/** docker's port map: "80/tcp" -> [{ HostIp, HostPort }]. */
+function portBindings(record: ContainerRecord): Record<string, { HostIp: string; HostPort: string }[]> {
+  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of record.plan.spec.ports ?? []) (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+  return ports;
 }

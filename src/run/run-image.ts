@@ -3,6 +3,8 @@ import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
 import { storeRefFor } from '../image/transport-ref.js';
 import { findExecutable } from '../files/executables.js';
+import { defaultUserModeNetwork } from '../runtime/network.js';
+import { exposedPorts, freeHostPorts } from './publish.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import type { RunSpec } from './run-options.js';
 import type { Snapshotter } from '../snapshot/index.js';
@@ -10,7 +12,7 @@ import type { OciRuntime } from '../runtime/oci-runtime.js';
 import type { Store } from '../store/index.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { RiboError } from '../errors.js';
+import { RiboError, UsageError } from '../errors.js';
 import { writeRunPlan } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
@@ -91,6 +93,11 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   // A terminal needs TERM: the caller's, else xterm as docker sets (unless the image or -e did).
   if (spec.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
   const init = spec.init ? await findInit() : undefined;
+  const network = spec.network === 'default' ? await defaultUserModeNetwork() : spec.network;
+  if (network === 'slirp4netns' && (spec.ports.length > 0 || spec.publishAll)) {
+    throw new UsageError(`${spec.ports.length > 0 ? '-p' : '-P'} needs pasta (Debian package passt) to publish ports; the network in use is slirp4netns${opts.spec.network === 'default' ? ', the fallback when pasta is not installed' : ''}. Install passt, or leave out the flag.`);
+  }
+  const ports = await freeHostPorts([...spec.ports, ...(spec.publishAll ? exposedPorts(config.ExposedPorts).filter((e) => !spec.ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol)) : [])]);
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
   // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.
@@ -103,7 +110,11 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         args,
         env: mapToEnv(env),
         cwd: spec.workdir ?? (config.WorkingDir || '/'),
-        network: spec.network,
+        network,
+        ...(ports.length ? { ports } : {}),
+        ...(spec.dns.length ? { dns: spec.dns } : {}),
+        ...(spec.addHosts.length ? { addHosts: spec.addHosts } : {}),
+        ...(opts.name ? { aliases: [opts.name] } : {}),
         idCount: opts.idCount,
         ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
         terminal: spec.tty,

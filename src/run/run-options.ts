@@ -3,6 +3,7 @@
  * run's meanings. All user mistakes surface here, before anything is mounted.
  */
 import { readFile, stat } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
@@ -10,8 +11,12 @@ import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
 import { normalizeCapability } from '../runtime/capabilities.js';
 import { validateVolumeName } from '../store/volumes.js';
 
-export type NetworkMode = 'host' | 'none' | 'private';
-export const NETWORK_MODES: readonly NetworkMode[] = ['host', 'none', 'private'];
+import type { NetworkMode, PortMapping } from '../runtime/network.js';
+import { parsePublish } from './publish.js';
+export type { NetworkMode };
+/** What --network accepts; "bridge" (docker's name) and "default" mean the default network, pasta or slirp4netns. */
+export const NETWORK_MODES = ['host', 'none', 'private', 'pasta', 'slirp4netns', 'bridge', 'default'] as const;
+export type RequestedNetwork = (typeof NETWORK_MODES)[number];
 
 /** The flags as the CLI collected them (repeatable ones as lists). */
 export interface RunFlags {
@@ -29,6 +34,9 @@ export interface RunFlags {
   hostname?: string;
   readOnly?: boolean;
   network?: string;
+  publishAll?: boolean;
+  dns?: string[];
+  addHost?: string[];
   memory?: string;
   cpus?: string;
   pidsLimit?: string;
@@ -55,7 +63,14 @@ export interface RunSpec {
   tty: boolean;
   hostname?: string;
   readOnly: boolean;
-  network: NetworkMode;
+  /** 'bridge' and 'default' are resolved to pasta or slirp4netns when the container is made. */
+  network: NetworkMode | 'default';
+  /** -p's mappings (host port 0: a free one, chosen when the container is made). */
+  ports: PortMapping[];
+  /** -P: publish the image's EXPOSEd ports too. */
+  publishAll: boolean;
+  dns: string[];
+  addHosts: { name: string; ip: string }[];
   /** Asked-for cgroup limits; whether the host can enforce them is decided later. */
   resources?: LinuxResources;
   capAdd: string[];
@@ -300,11 +315,11 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   if (flags.privileged) {
     throw new UsageError('--privileged is not supported by ribo: a rootless container cannot get the host\'s devices. Add what the program needs instead, e.g. --cap-add SYS_ADMIN --security-opt seccomp=unconfined.');
   }
-  const network = (flags.network ?? 'host') as NetworkMode;
-  if (!NETWORK_MODES.includes(network)) {
-    const hint = flags.network === 'bridge' ? ' A bridge needs a privileged network daemon; "private" gives the container its own network namespace (only lo).' : '';
-    throw new UsageError(`--network ${flags.network}: unknown network mode; use host, none or private.${hint}`);
+  const requested = (flags.network ?? 'default') as RequestedNetwork;
+  if (!NETWORK_MODES.includes(requested)) {
+    throw new UsageError(`--network ${flags.network}: unknown network mode; use bridge (the default: its own network namespace reaching out through pasta), host, none, private (only lo), pasta or slirp4netns. Networks between containers (ribo network create) are not supported yet.`);
   }
+  const network: NetworkMode | 'default' = requested === 'bridge' ? 'default' : requested;
   const env: string[] = [];
   for (const file of flags.envFile ?? []) env.push(...(await readEnvFile(file, ctx)));
   for (const entry of flags.env ?? []) {
@@ -318,9 +333,18 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   for (const value of flags.volume ?? []) add(await parseVolume(value, ctx, chownBinds));
   for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
   for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
-  if (flags.publish?.length) {
-    throw new UsageError(`-p ${flags.publish[0]}: ribo does not publish ports. With --network host (the default) the container's ports are the host's own, so leave out -p and connect to the port directly.`);
+  const ports = (flags.publish ?? []).flatMap((value) => parsePublish(value));
+  if ((ports.length > 0 || flags.publishAll) && (network === 'host' || network === 'none' || network === 'private')) {
+    const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
+    throw new UsageError(`${flag}: ports cannot be published with --network ${network}${network === 'host' ? ' (the container\'s ports are already the host\'s own; connect to them directly)' : ' (the container has no way out)'}. Leave out ${flag.split(' ')[0]} or use the default network (--network bridge).`);
   }
+  const dns = (flags.dns ?? []).flatMap((d) => d.split(',')).filter(Boolean);
+  for (const server of dns) if (!net.isIP(server)) throw new UsageError(`--dns ${server}: not an IP address; give a name server's address, e.g. --dns 9.9.9.9.`);
+  const addHosts = (flags.addHost ?? []).map((entry) => {
+    const match = /^([^:=\s]+)[:=](.+)$/.exec(entry);
+    if (!match || !(net.isIP(match[2]!) || match[2] === 'host-gateway')) throw new UsageError(`--add-host ${entry}: expected NAME:IP (or NAME:host-gateway), e.g. --add-host db:10.0.0.5.`);
+    return { name: match[1]!, ip: match[2]! };
+  });
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new UsageError(`-w ${flags.workdir}: the working directory must be an absolute path in the container.`);
   const security = parseSecurityOpts(flags.securityOpt ?? []);
   if (security.seccomp !== 'default' && security.seccomp !== 'unconfined') {
@@ -345,6 +369,10 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     hostname: flags.hostname,
     readOnly: Boolean(flags.readOnly),
     network,
+    ports,
+    publishAll: Boolean(flags.publishAll),
+    dns,
+    addHosts,
     resources: parseResources(flags),
     capAdd: (flags.capAdd ?? []).flatMap((c) => c.split(',')).filter(Boolean).map((c) => normalizeCapability(c, '--cap-add')),
     capDrop: (flags.capDrop ?? []).flatMap((c) => c.split(',')).filter(Boolean).map((c) => normalizeCapability(c, '--cap-drop')),

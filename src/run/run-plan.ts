@@ -16,13 +16,15 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { isUserModeNetwork, pastaOptions } from '../runtime/network.js';
+import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 3;
+export const RUN_PLAN_FORMAT = 4;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -116,6 +118,10 @@ const MARKERS = {
 type Marker = keyof typeof MARKERS;
 
 const marker = (name: Marker) => `@@RIBO:${name}@@`;
+/** Stands for the container dir inside the config's strings; the shell writes its $dir there. */
+const DIR_TEXT_MARKER = '@@RIBODIR@@';
+/** Stands for the host name in plan_hosts_head/tail's /etc/hosts. */
+const HOST_MARKER = '@@RIBOHOST@@';
 
 function shellQuote(text: string): string {
   return `'${text.replace(/'/g, `'\\''`)}'`;
@@ -132,7 +138,8 @@ function shellTemplate(name: string, json: string): string {
       return `"$${variable}"`;
     }
     if (part.includes('@@RIBO:')) throw new Error('a run plan marker stands inside a longer string');
-    return shellQuote(part);
+    // The container dir may stand inside strings: the shell's $dir goes there.
+    return part.split(DIR_TEXT_MARKER).map(shellQuote).join(' "$dir" ');
   });
   return `${name}() {\n  printf '%s' ${words.join(' ')}\n}\n`;
 }
@@ -176,8 +183,16 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const mount = mountVariables(inputs.mount, inputs.containerDir, path.join(storeRoot, 'layers'));
   if (!mount) return false;
   if (inputs.bundleSpec.terminal || inputs.bundleSpec.init) return false;
+  // bin/run-plan.sh sets up pasta (as runtime/network.ts does) but not slirp4netns, published ports or other /etc entries.
+  const spec = inputs.bundleSpec;
+  if (spec.network === 'slirp4netns' || spec.ports?.length || spec.dns?.length || spec.addHosts?.length || spec.aliases?.length) return false;
+  if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
 
   const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
+  // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
+  const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER);
+  const hosts = (await hostsFile({ network: spec.network, hostname: HOST_MARKER })).split(HOST_MARKER);
+  if (hosts.length !== 2) return false;
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
   // A template of the record: the monitor's and the container's pid and start time are markers until the shell fills them in.
   const record: Omit<ContainerRecord, 'monitor' | 'pid'> & { monitor: { pid: string; start: string }; pid: string } = {
@@ -206,13 +221,18 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_runtime_options: runtime.globalArgs.join(' '),
     plan_entrypoint: jsonItems(inputs.entrypoint),
     plan_default_args: jsonItems(inputs.defaultArgs),
+    plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
+    plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',
+    plan_hosts_head: hosts[0]!,
+    plan_hosts_tail: hosts[1]!,
+    plan_resolv: await resolvConf(spec.network, undefined),
     plan_adjectives: NAME_ADJECTIVES.join(' '),
     plan_nouns: NAME_NOUNS.join(' '),
   };
   const text = [
     `# ribo run plan for ${inputs.image.replace(/\n/g, ' ')}: written by ribo (src/run/run-plan.ts), read by bin/run-plan.sh.`,
     ...Object.entries(variables).map(([name, value]) => `${name}=${shellQuote(value)}`),
-    shellTemplate('write_config', JSON.stringify(config, null, 2)),
+    shellTemplate('write_config', configText),
     shellTemplate('write_record', `${JSON.stringify(record, null, 2)}\n`),
   ].join('\n');
 

@@ -1,7 +1,8 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import type { IdMapping, LinuxResources, Mount, RuntimeSpec } from '../oci/runtime-spec.js';
+import type { Hook, IdMapping, LinuxResources, Mount, RuntimeSpec } from '../oci/runtime-spec.js';
 import { capabilitySet, knownCapabilities } from './capabilities.js';
+import type { NetworkMode, PortMapping } from './network.js';
 import { DEFAULT_SECCOMP_PROFILE, loadSeccompProfile, resolveSeccomp, seccompHost, type SeccompProfile } from './seccomp.js';
 
 /** The template every bundle starts from; see bundles/README.md. */
@@ -23,9 +24,20 @@ export interface ContainerSpec {
   readonlyRootfs?: boolean;
   /**
    * 'host' shares the host's network (what RUN needs for apt-get); 'none' and
-   * 'private' give the container a network namespace of its own with only lo.
+   * 'private' give the container a network namespace of its own with only lo;
+   * 'pasta' and 'slirp4netns' connect that namespace to the host (network.ts).
    */
-  network: 'host' | 'none' | 'private';
+  network: NetworkMode;
+  /** Published ports (-p), forwarded by pasta. */
+  ports?: PortMapping[];
+  /** Name servers for /etc/resolv.conf (--dns); the network's own when absent. */
+  dns?: string[];
+  /** Extra /etc/hosts entries (--add-host), IP already resolved ("host-gateway" too). */
+  addHosts?: { name: string; ip: string }[];
+  /** More names of the container itself in /etc/hosts (its container name). */
+  aliases?: string[];
+  /** The runtime hook that hands the new network namespace to its helper (network.ts). */
+  networkHook?: Hook;
   /** Ids usable in ribo's namespace; the container's user namespace maps them one to one. */
   idCount: number;
   mounts?: Mount[];
@@ -105,7 +117,10 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   config.root = { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false };
   config.hostname = spec.hostname ?? config.hostname;
   const initMount: Mount[] = spec.init ? [{ destination: INIT_PATH, type: 'bind', source: spec.init, options: ['bind', 'ro', 'nosuid', 'nodev'] }] : [];
-  config.mounts = [...(config.mounts ?? []), ...initMount, ...(spec.mounts ?? [])];
+  // A network namespace of its own shows its own devices: a fresh sysfs (owned by the container's user namespace, which the runtime creates with it).
+  const templateMounts = (config.mounts ?? []).map((m) => (m.destination === '/sys' && spec.network !== 'host' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
+  config.mounts = [...templateMounts, ...initMount, ...(spec.mounts ?? [])];
+  if (spec.networkHook) config.hooks = { ...config.hooks, createRuntime: [...(config.hooks?.createRuntime ?? []), spec.networkHook] };
   const linux = config.linux ?? {};
   const mappings = containerMappings(spec);
   linux.uidMappings = mappings.uid;

@@ -4,12 +4,12 @@ import { randomBytes } from 'node:crypto';
 import type { Mount } from '../oci/runtime-spec.js';
 import { writeBundle, type ContainerSpec } from './bundle.js';
 import type { ContainerStdio, OciRuntime } from './oci-runtime.js';
+import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkHook, prepareNetwork } from './network.js';
+import { hostAddress, networkFileMounts } from './network-files.js';
 
 /** Paths the runtime mounts over; if the image lacks them the runtime creates them in the upper dir. */
 const RUNTIME_MOUNTPOINTS = ['dev', 'proc', 'sys', 'etc/resolv.conf', 'etc/hosts', 'etc/hostname'];
 
-/** Host files shared with containers on the host network, when the image has a file to mount them on. */
-const HOST_NETWORK_FILES = ['/etc/resolv.conf', '/etc/hosts'];
 
 export interface ContainerRun {
   runtime: OciRuntime;
@@ -89,15 +89,15 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
   await mkdir(run.bundleDir, { recursive: true });
   const runtimeStubs = await missingMountpoints(rootfs, run.mountTargets ?? []);
   const extra = run.prepare ? await run.prepare(rootfs) : {};
-  const mounts: Mount[] = [...(run.spec.mounts ?? [])];
-  if (run.spec.network === 'host') {
-    for (const file of HOST_NETWORK_FILES) {
-      const target = path.join(rootfs, file);
-      const isFile = await stat(target).then((s) => s.isFile(), () => false);
-      if (isFile && (await exists(file))) mounts.push({ destination: file, type: 'none', source: file, options: ['rbind', 'ro'] });
-    }
-  }
-  const spec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs };
+  const network = run.spec.network;
+  const gateway = await hostAddress(network);
+  const addHosts = (run.spec.addHosts ?? []).map((h) => (h.ip === 'host-gateway' ? { ...h, ip: gateway ?? '127.0.0.1' } : h));
+  // /etc/hosts, hostname and resolv.conf from the bundle dir, over the image's (the stubs for them are dropped after).
+  const fileMounts = await networkFileMounts(run.bundleDir, { network, hostname: run.spec.hostname ?? 'ribo', aliases: run.spec.aliases, addHosts, dns: run.spec.dns });
+  const mounts: Mount[] = [...fileMounts.filter((m) => !(run.spec.mounts ?? []).some((u) => u.destination === m.destination)), ...(run.spec.mounts ?? [])];
+  const userMode = isUserModeNetwork(network);
+  if (userMode) await prepareNetwork(run.bundleDir);
+  const spec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs, ...(userMode ? { networkHook: networkHook(run.bundleDir) } : {}) };
   await writeBundle(run.bundleDir, spec);
   return { spec, runtimeStubs };
 }
@@ -106,11 +106,18 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
 export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
   const id = run.id ?? `ribo-${randomBytes(6).toString('hex')}`;
   const { spec, runtimeStubs } = await prepareBundle(run);
+  const network = spec.network;
+  const userMode = isUserModeNetwork(network);
   try {
     const running = run.runtime.run(run.bundleDir, id, run.stdio, { pidFile: run.pidFile });
+    const connected = userMode ? connectNetwork(run.bundleDir, network, run.spec.ports ?? [], running) : Promise.resolve();
+    connected.catch(() => undefined);
     if (run.pidFile && run.started) await announceStart(run.pidFile, running, run.started);
-    return { exitCode: await running, spec, runtimeStubs };
+    const exitCode = await running;
+    await connected;
+    return { exitCode, spec, runtimeStubs };
   } finally {
     await run.runtime.delete(id);
+    if (userMode) await disconnectNetwork(run.bundleDir);
   }
 }

@@ -158,7 +158,7 @@ describe('network and hostname', () => {
 
   it('--network host shares the host\'s interfaces', async () => {
     const host = (await readFile('/proc/net/dev', 'utf8')).split('\n').slice(2).filter(Boolean).length;
-    const out = await shell([], 'tail -n +3 /proc/net/dev | wc -l');
+    const out = await shell(['--network', 'host'], 'tail -n +3 /proc/net/dev | wc -l');
     expect(Number(out.trim())).toBe(host);
   });
 

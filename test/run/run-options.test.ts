@@ -107,7 +107,9 @@ describe('limits, capabilities and security options', () => {
 
   it('refuses --privileged, unknown networks and -t without a terminal', async () => {
     expect(await usageError(parseRunFlags({ privileged: true }, ctx))).toContain('--privileged is not supported');
-    expect(await usageError(parseRunFlags({ network: 'bridge' }, ctx))).toContain('private');
+    expect(await usageError(parseRunFlags({ network: 'mynet' }, ctx))).toContain('not supported yet');
+    expect((await parseRunFlags({ network: 'bridge' }, ctx)).network).toBe('default');
+    expect((await parseRunFlags({}, ctx)).network).toBe('default');
     expect(await usageError(parseRunFlags({ tty: true }, ctx))).toContain('not a terminal');
     expect((await parseRunFlags({ tty: true }, { ...ctx, stdinIsTerminal: true })).tty).toBe(true);
   });
@@ -130,7 +132,23 @@ describe('--tmpfs and -p', () => {
     expect(await usageError(parseRunFlags({ tmpfs: ['tmp'] }, ctx))).toContain('must be absolute');
   });
 
-  it('refuses -p with the reason', async () => {
-    expect(await usageError(parseRunFlags({ publish: ['8080:80'] }, ctx))).toContain('ports are the host\'s own');
+  it('refuses -p with --network host or none, naming both flags', async () => {
+    expect(await usageError(parseRunFlags({ publish: ['8080:80'], network: 'host' }, ctx))).toContain('-p 8080:80: ports cannot be published with --network host');
+    expect(await usageError(parseRunFlags({ publishAll: true, network: 'none' }, ctx))).toContain('-P: ports cannot be published with --network none');
+  });
+
+  it('parses -p as docker does: addresses, ranges, protocols, free host ports', async () => {
+    const ports = (values: string[]) => parseRunFlags({ publish: values }, ctx).then((s) => s.ports);
+    expect(await ports(['127.0.0.1:8080:80'])).toEqual([{ hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+    expect(await ports(['8080-8081:80-81/udp'])).toEqual([
+      { hostIp: '0.0.0.0', hostPort: 8080, containerPort: 80, protocol: 'udp' },
+      { hostIp: '0.0.0.0', hostPort: 8081, containerPort: 81, protocol: 'udp' },
+    ]);
+    expect(await ports(['80'])).toEqual([{ hostIp: '0.0.0.0', hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+    expect(await usageError(parseRunFlags({ publish: ['8080-8082:80-81'] }, ctx))).toContain('different lengths');
+    expect(await usageError(parseRunFlags({ publish: ['80/sctp'] }, ctx))).toContain('unknown protocol');
+    expect(await usageError(parseRunFlags({ publish: ['x:80:80'] }, ctx))).toContain('not an IP address');
+    expect(await usageError(parseRunFlags({ addHost: ['nohost'] }, ctx))).toContain('--add-host nohost');
+    expect(await usageError(parseRunFlags({ dns: ['dns.example'] }, ctx))).toContain('--dns dns.example');
   });
 });

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Prepares this machine for ribo's end-to-end tests; run as root.
 # - an unprivileged user with subordinate uid/gid ranges, which the tests run ribo as;
-# - /dev/fuse usable by that user (stock distros ship it 0666; some machines 0600);
+# - /dev/fuse and /dev/net/tun usable by that user (stock distros ship them 0666; some machines 0600);
 # - a copy of the built ribo that the user can read (the checkout may sit under /root).
 # Usage: prepare-e2e.sh USER APP_DIR
 set -eu
@@ -15,6 +15,8 @@ fi
 if ! grep -q "^$user:" /etc/subuid; then usermod --add-subuids 300000-365535 "$user"; fi
 if ! grep -q "^$user:" /etc/subgid; then usermod --add-subgids 300000-365535 "$user"; fi
 [ -e /dev/fuse ] && chmod 0666 /dev/fuse
+# /dev/net/tun likewise: pasta and slirp4netns open it for a container's network.
+[ -e /dev/net/tun ] && chmod 0666 /dev/net/tun
 
 # buildah for the differential suite (test/differential), rootless as this user:
 # runc, since crun refuses hybrid cgroup hosts, and the overlay driver, which

@@ -1,5 +1,6 @@
 import { ContainerStore, shortId, type ContainerRecord } from '../../run/containers.js';
 import { recoverContainers } from '../../run/lifecycle.js';
+import { formatPsPort } from '../../run/publish.js';
 import type { CommandModule } from '../command.js';
 import { formatTable } from '../format.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
@@ -46,8 +47,8 @@ export const psCommand: CommandModule = {
       for (const record of shown) process.stdout.write(`${shortId(record.id)}\n`);
       return 0;
     }
-    const rows = shown.map((r) => [shortId(r.id), r.image, commandText(r.command), `${humanDuration(now - Date.parse(r.created))} ago`, statusText(r, now), r.name]);
-    process.stdout.write(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'NAMES'], rows));
+    const rows = shown.map((r) => [shortId(r.id), r.image, commandText(r.command), `${humanDuration(now - Date.parse(r.created))} ago`, statusText(r, now), (r.plan.spec.ports ?? []).map(formatPsPort).join(', '), r.name]);
+    process.stdout.write(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
     return 0;
   },
 };

@@ -18,7 +18,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -63,7 +63,10 @@ export const runCommand: CommandModule = {
       .option('userns', { type: 'string', describe: 'keep-id: your own uid and gid inside the container (as podman)' })
       .option('image-volume', { type: 'string', describe: 'bind (an anonymous volume for each VOLUME of the image, the default) or ignore' })
       .option('tmpfs', { type: 'string', describe: 'Mount a tmpfs: PATH[:OPTIONS] (e.g. /tmp:size=64m)' })
-      .option('publish', { alias: 'p', type: 'string', hidden: true })
+      .option('publish', { alias: 'p', type: 'string', describe: 'Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], ranges too' })
+      .option('publish-all', { alias: 'P', type: 'boolean', default: false, describe: 'Publish every EXPOSEd port on a free host port' })
+      .option('dns', { type: 'string', describe: 'Name server for /etc/resolv.conf' })
+      .option('add-host', { type: 'string', describe: 'Add NAME:IP (or NAME:host-gateway) to /etc/hosts' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory inside the container' })
       .option('user', { alias: 'u', type: 'string', describe: 'USER[:GROUP] to run as (names from the image)' })
       .option('entrypoint', { type: 'string', describe: 'Replace the image\'s ENTRYPOINT ("" clears it)' })
@@ -71,7 +74,7 @@ export const runCommand: CommandModule = {
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
       .option('hostname', { type: 'string', describe: 'Container host name' })
       .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
-      .option('network', { type: 'string', default: 'host', describe: 'host (share the host\'s), none or private (own namespace, only lo)' })
+      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta or slirp4netns' })
       .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
       .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
       .option('pids-limit', { type: 'string', describe: 'Maximum number of processes' })
@@ -100,6 +103,9 @@ export const runCommand: CommandModule = {
       hostname: argv.hostname as string | undefined,
       readOnly: Boolean(argv.readOnly),
       network: argv.network as string,
+      publishAll: Boolean(argv.publishAll),
+      dns: asList(argv.dns),
+      addHost: asList(argv.addHost),
       memory: argv.memory as string | undefined,
       cpus: argv.cpus as string | undefined,
       pidsLimit: argv.pidsLimit as string | undefined,

@@ -1,0 +1,78 @@
+/**
+ * docker run's -p/--publish and -P/--publish-all, turned into one mapping per
+ * port: -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO], ranges of equal length.
+ */
+import net from 'node:net';
+import { UsageError } from '../errors.js';
+import type { PortMapping } from '../runtime/network.js';
+
+function portRange(text: string, value: string): [number, number] {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(text);
+  const first = Number(match?.[1]);
+  const last = match?.[2] !== undefined ? Number(match[2]) : first;
+  if (!match || first < 1 || last > 65535 || last < first) throw new UsageError(`-p ${value}: "${text}" is not a port or range of ports (1-65535, e.g. 8080 or 8080-8081).`);
+  return [first, last];
+}
+
+/** One -p value; a host port of 0 means "a free one", chosen later (freeHostPorts). */
+export function parsePublish(value: string): PortMapping[] {
+  const slash = value.lastIndexOf('/');
+  const protocol = slash < 0 ? 'tcp' : value.slice(slash + 1).toLowerCase();
+  if (protocol !== 'tcp' && protocol !== 'udp') throw new UsageError(`-p ${value}: unknown protocol "${protocol}"; use tcp or udp.`);
+  const rest = slash < 0 ? value : value.slice(0, slash);
+  // An IPv6 host address is written in brackets: [::1]:8080:80.
+  const v6 = /^\[([^\]]+)\]:(.*)$/.exec(rest);
+  const parts = v6 ? [v6[1]!, ...v6[2]!.split(':')] : rest.split(':');
+  if (parts.length > 3 || parts.some((p, i) => p === '' && !(i === 1 && parts.length === 3))) throw new UsageError(`-p ${value}: expected [IP:][HOSTPORT:]CONTAINERPORT[/tcp|udp], e.g. -p 127.0.0.1:8080:80.`);
+  const [hostIp, hostText, containerText] = parts.length === 3 ? parts : parts.length === 2 ? ['', parts[0]!, parts[1]!] : ['', '', parts[0]!];
+  if (hostIp && !net.isIP(hostIp)) throw new UsageError(`-p ${value}: "${hostIp}" is not an IP address; give one such as 127.0.0.1, or leave it out for all addresses.`);
+  const [cFirst, cLast] = portRange(containerText!, value);
+  const [hFirst, hLast] = hostText ? portRange(hostText, value) : [0, 0];
+  if (hostText && hLast - hFirst !== cLast - cFirst) throw new UsageError(`-p ${value}: the host range and the container range have different lengths.`);
+  const mappings: PortMapping[] = [];
+  for (let i = 0; i <= cLast - cFirst; i++) mappings.push({ hostIp: hostIp || '0.0.0.0', hostPort: hostText ? hFirst + i : 0, containerPort: cFirst + i, protocol });
+  return mappings;
+}
+
+/** A port the host has free now on `hostIp` (the kernel's choice), for -p CONTAINERPORT and -P. */
+async function freePort(hostIp: string, protocol: 'tcp' | 'udp'): Promise<number> {
+  if (protocol === 'udp') {
+    const dgram = await import('node:dgram');
+    const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
+    return new Promise((resolve, reject) => socket.bind(0, hostIp, () => { const { port } = socket.address(); socket.close(() => resolve(port)); }).once('error', reject));
+  }
+  const server = net.createServer();
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, hostIp, () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Fills in host port 0 with free ports. */
+export async function freeHostPorts(mappings: PortMapping[]): Promise<PortMapping[]> {
+  const out: PortMapping[] = [];
+  for (const m of mappings) out.push(m.hostPort ? m : { ...m, hostPort: await freePort(m.hostIp, m.protocol) });
+  return out;
+}
+
+/** -P: every port the image EXPOSEs ("80/tcp" keys), each on a free host port. */
+export function exposedPorts(exposed: Record<string, unknown> | undefined): PortMapping[] {
+  return Object.keys(exposed ?? {}).flatMap((key) => {
+    const [port, proto = 'tcp'] = key.split('/');
+    const n = Number(port);
+    return Number.isInteger(n) && n > 0 && (proto === 'tcp' || proto === 'udp') ? [{ hostIp: '0.0.0.0', hostPort: 0, containerPort: n, protocol: proto }] : [];
+  });
+}
+
+/** docker port's lines: "80/tcp -> 0.0.0.0:8080". */
+export function formatPort(m: PortMapping): string {
+  return `${m.containerPort}/${m.protocol} -> ${m.hostIp.includes(':') ? `[${m.hostIp}]` : m.hostIp}:${m.hostPort}`;
+}
+
+/** docker ps's PORTS column: "127.0.0.1:8080->80/tcp". */
+export function formatPsPort(m: PortMapping): string {
+  return `${m.hostIp.includes(':') ? `[${m.hostIp}]` : m.hostIp}:${m.hostPort}->${m.containerPort}/${m.protocol}`;
+}

@@ -1,0 +1,200 @@
+/**
+ * A container's own network: a network namespace the runtime creates with
+ * the container's user namespace (so a fresh sysfs can be mounted in it),
+ * connected to the host by pasta (or slirp4netns when pasta is missing).
+ *
+ * The runtime runs a createRuntime hook once the namespaces exist and before
+ * the container's process starts. The hook bind-mounts the namespaces onto
+ * files in the container's dir, then waits on a FIFO. The supervisor (not the
+ * hook: crun is a child subreaper and would wait for a daemon the hook left)
+ * starts the network helper on those files and answers "ok" or "fail" on the
+ * FIFO, so the container's process never runs before its network is up.
+ */
+import { spawn } from 'node:child_process';
+import { constants } from 'node:fs';
+import { mkdir, open, readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { execa } from 'execa';
+import { RiboError } from '../errors.js';
+import type { Hook } from '../oci/runtime-spec.js';
+import { findExecutable } from '../files/executables.js';
+
+export type NetworkMode = 'host' | 'none' | 'private' | 'pasta' | 'slirp4netns';
+
+/** A published port: docker's -p HOSTIP:HOSTPORT:CONTAINERPORT/PROTO, one port each. */
+export interface PortMapping {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export class NetworkError extends RiboError {}
+
+/** Modes that connect the container to the outside through a user-mode helper. */
+export function isUserModeNetwork(mode: string): mode is 'pasta' | 'slirp4netns' {
+  return mode === 'pasta' || mode === 'slirp4netns';
+}
+
+/** The default network (docker's "bridge"): pasta where installed, else slirp4netns. */
+export async function defaultUserModeNetwork(): Promise<'pasta' | 'slirp4netns'> {
+  if (await findExecutable('pasta')) return 'pasta';
+  if (await findExecutable('slirp4netns')) return 'slirp4netns';
+  throw new NetworkError('The default network needs pasta (Debian package passt) or slirp4netns, and neither is installed. Install one (as root: apt-get install passt), or run with --network host or --network none.');
+}
+
+/** The files of one container's network under its dir. */
+export function networkFiles(dir: string) {
+  const net = path.join(dir, 'net');
+  return { dir: net, netns: path.join(net, 'netns'), userns: path.join(net, 'userns'), fifo: path.join(net, 'ready.fifo'), pid: path.join(net, 'helper.pid'), log: path.join(net, 'helper.log') };
+}
+
+/**
+ * The createRuntime hook: reads the container's pid from the state on stdin,
+ * binds its namespaces to files, and waits for the supervisor's answer.
+ */
+export function networkHook(dir: string): Hook {
+  const f = networkFiles(dir);
+  const script = [
+    'read -r s; p=${s#*\\"pid\\":}; p=${p%%,*}; p=${p%%\\}*}',
+    ': > "$1" && : > "$2" && mount --bind /proc/$p/ns/net "$1" && mount --bind /proc/$p/ns/user "$2" || exit 1',
+    'read -r answer < "$3"; [ "$answer" = ok ]',
+  ].join('\n');
+  return { path: '/bin/sh', args: ['sh', '-c', script, 'ribo-network-hook', f.netns, f.userns, f.fifo], timeout: 30 };
+}
+
+/** pasta's -t/-u options for the published ports; "none" keeps pasta from forwarding what it finds listening. */
+function pastaPortArgs(ports: PortMapping[]): string[] {
+  const args: string[] = [];
+  for (const protocol of ['tcp', 'udp'] as const) {
+    const flag = protocol === 'tcp' ? '-t' : '-u';
+    const mine = ports.filter((p) => p.protocol === protocol);
+    if (mine.length === 0) args.push(flag, 'none');
+    for (const p of mine) {
+      const address = p.hostIp && p.hostIp !== '0.0.0.0' ? `${p.hostIp}/` : '';
+      args.push(flag, `${address}${p.hostPort}:${p.containerPort}`);
+    }
+  }
+  return args;
+}
+
+/** The address the container's default gateway has; pasta maps it to the host's loopback. */
+export async function hostGatewayAddress(): Promise<string | undefined> {
+  const routes = await readFile('/proc/net/route', 'utf8').catch(() => '');
+  for (const line of routes.split('\n').slice(1)) {
+    const fields = line.trim().split(/\s+/);
+    if (fields[1] === '00000000' && fields[2] && fields[2] !== '00000000') {
+      const hex = fields[2];
+      return [6, 4, 2, 0].map((i) => Number.parseInt(hex.slice(i, i + 2), 16)).join('.');
+    }
+  }
+  return undefined;
+}
+
+/** The address pasta's DNS forwarder answers on in the container (as podman uses). */
+export const PASTA_DNS = '169.254.1.1';
+
+/** Where slirp4netns puts the host (its gateway) and its DNS forwarder. */
+export const SLIRP_GATEWAY = '10.0.2.2';
+export const SLIRP_DNS = '10.0.2.3';
+
+async function waitExit(child: ReturnType<typeof spawn>): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(127));
+    child.once('exit', (code) => resolve(code ?? 1));
+  });
+}
+
+/** pasta's options but the per-container files (also written into run plans). */
+export function pastaOptions(ports: PortMapping[]): string[] {
+  // As root pasta would switch to nobody, who may not enter the container's user namespace.
+  return ['--runas', '0:0', '--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS];
+}
+
+async function startPasta(dir: string, ports: PortMapping[]): Promise<void> {
+  const f = networkFiles(dir);
+  const log = await open(f.log, 'w');
+  // Without -f pasta forks once the namespace is configured: its exit is the ready signal.
+  const child = spawn('pasta', [...pastaOptions(ports), '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
+    stdio: ['ignore', 'ignore', log.fd],
+  });
+  const code = await waitExit(child);
+  await log.close();
+  if (code !== 0) {
+    const text = (await readFile(f.log, 'utf8').catch(() => '')).split('\n').filter((l) => l && !l.includes('syslog')).slice(-3).join(' ');
+    throw new NetworkError(`pasta could not set up the container's network (exit ${code}): ${text || 'no message'}. Check that /dev/net/tun exists and is usable (mode 0666), or run with --network host.`);
+  }
+}
+
+async function startSlirp(dir: string, ports: PortMapping[]): Promise<void> {
+  if (ports.length > 0) throw new NetworkError('-p needs pasta (Debian package passt): slirp4netns, the fallback in use, publishes ports only through an API socket ribo does not drive. Install passt or leave out -p.');
+  const f = networkFiles(dir);
+  const log = await open(f.log, 'w');
+  // slirp4netns stays in the foreground and says on --ready-fd when the namespace is configured.
+  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--ready-fd=3', '--userns-path', f.userns, '--netns-type=path', f.netns, 'tap0'], {
+    stdio: ['ignore', 'ignore', log.fd, 'pipe'],
+    detached: true,
+  });
+  await log.close();
+  const ready = await new Promise<boolean>((resolve) => {
+    (child.stdio[3] as NodeJS.ReadableStream).once('data', () => resolve(true));
+    child.once('exit', () => resolve(false));
+    child.once('error', () => resolve(false));
+  });
+  if (!ready || !child.pid) throw new NetworkError(`slirp4netns could not set up the container's network: ${(await readFile(f.log, 'utf8').catch(() => '')).trim() || 'no message'}.`);
+  (child.stdio[3] as unknown as { destroy(): void }).destroy();
+  child.unref();
+  const handle = await open(f.pid, 'w');
+  await handle.writeFile(`${child.pid}\n`);
+  await handle.close();
+}
+
+/** Makes the network dir and the FIFO the hook waits on; call before the runtime starts. */
+export async function prepareNetwork(dir: string): Promise<void> {
+  const f = networkFiles(dir);
+  await mkdir(f.dir, { recursive: true });
+  await rm(f.fifo, { force: true });
+  await execa('mkfifo', ['-m', '0600', f.fifo]);
+}
+
+/**
+ * Answers the hook: waits until it has bound the namespaces (it opens the
+ * FIFO), starts the helper, and says "ok" (or "fail", which stops the
+ * container). Gives up when `exited` settles first (the runtime failed).
+ */
+export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns', ports: PortMapping[], exited: Promise<unknown>): Promise<void> {
+  const f = networkFiles(dir);
+  let done = false;
+  void exited.finally(async () => {
+    if (done) return;
+    // Unblocks our pending open for writing when the hook never came.
+    const reader = await open(f.fifo, constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+    setTimeout(() => void reader?.close(), 100);
+  }).catch(() => undefined);
+  const writer = await open(f.fifo, 'w');
+  let answer = 'fail';
+  try {
+    if (done) return;
+    await (mode === 'pasta' ? startPasta(dir, ports) : startSlirp(dir, ports));
+    answer = 'ok';
+  } finally {
+    done = true;
+    await writer.write(`${answer}\n`).catch(() => undefined);
+    await writer.close();
+  }
+}
+
+/** Stops the helper and unbinds the namespaces; harmless when nothing was set up. */
+export async function disconnectNetwork(dir: string): Promise<void> {
+  const f = networkFiles(dir);
+  const pid = Number((await readFile(f.pid, 'utf8').catch(() => '')).trim());
+  if (pid > 0) {
+    try {
+      process.kill(pid, 'SIGTERM');
+    } catch {
+      // already gone
+    }
+  }
+  for (const file of [f.netns, f.userns]) await execa('umount', ['-l', file], { reject: false });
+  await rm(f.dir, { recursive: true, force: true });
+}

@@ -1,0 +1,191 @@
+/**
+ * ribo run's own network: a private network namespace per container reaching
+ * out through pasta, published ports, and the /etc files every container
+ * expects (hosts, hostname, resolv.conf), in runs and in build RUN steps.
+ */
+import { execa } from 'execa';
+import http from 'node:http';
+import net from 'node:net';
+import { access, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { blobPath, listLayer, makeContext, makeStore, readImage, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
+
+let root: string;
+let contexts: string[] = [];
+const opts = (extra: Partial<RiboOptions> = {}): RiboOptions => ({ root, ...extra });
+
+/** A TCP port free on the host's loopback now. */
+async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** GETs a URL with curl from the host, retrying while the server in the container starts. */
+async function curl(url: string): Promise<string> {
+  for (let i = 0; ; i++) {
+    const result = await execa('curl', ['-sS', '--max-time', '5', url], { reject: false });
+    if (result.exitCode === 0 || i >= 20) return result.exitCode === 0 ? result.stdout : `curl failed: ${result.stderr}`;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+beforeAll(async () => {
+  root = await makeStore();
+  const hello = await makeContext({}, 'hello');
+  const web = await makeContext({
+    Dockerfile: ['FROM hello', 'RUN echo served-by-httpd > /app/index.html', 'EXPOSE 80', 'CMD ["httpd", "-f", "-p", "80", "-h", "/app"]'].join('\n'),
+  });
+  const files = await makeContext({
+    Dockerfile: [
+      'FROM hello',
+      'RUN cat /etc/hosts > /app/build-hosts && cat /etc/resolv.conf > /app/build-resolv && hostname > /app/build-hostname',
+      'RUN --network=none cat /proc/net/dev > /app/build-none-dev',
+    ].join('\n'),
+  });
+  contexts = [hello, web, files];
+  await riboOk(['build', '-t', 'hello', hello], opts());
+  await riboOk(['build', '-t', 'web', web], opts());
+  await riboOk(['build', '-t', 'files', files], opts());
+}, 300_000);
+
+afterAll(async () => {
+  await ribo(['rm', '-f', 'net-web', 'net-all'], opts());
+  await removeStore(root);
+  for (const dir of contexts) await execa('rm', ['-rf', dir]);
+});
+
+describe('published ports', () => {
+  it('serves busybox httpd on port 80 in the container at -p 127.0.0.1:PORT:80 on the host', async () => {
+    const port = await freePort();
+    await riboOk(['run', '-d', '--name', 'net-web', '-p', `127.0.0.1:${port}:80`, 'web'], opts());
+    expect(await curl(`http://127.0.0.1:${port}/index.html`)).toBe('served-by-httpd');
+    expect((await riboOk(['port', 'net-web'], opts())).stdout.trim()).toBe(`80/tcp -> 127.0.0.1:${port}`);
+    expect((await riboOk(['port', 'net-web', '80'], opts())).stdout.trim()).toBe(`127.0.0.1:${port}`);
+    expect((await riboOk(['ps'], opts())).stdout).toContain(`127.0.0.1:${port}->80/tcp`);
+    const inspected = JSON.parse((await riboOk(['inspect', 'net-web'], opts())).stdout);
+    const info = Array.isArray(inspected) ? inspected[0] : inspected;
+    expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(port) }]);
+    await riboOk(['rm', '-f', 'net-web'], opts());
+  }, 60_000);
+
+  it('-P publishes the EXPOSEd port on a free host port that ribo port names', async () => {
+    await riboOk(['run', '-d', '--name', 'net-all', '-P', 'web'], opts());
+    const line = (await riboOk(['port', 'net-all'], opts())).stdout.trim();
+    const match = /^80\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(line);
+    expect(match).not.toBeNull();
+    expect(await curl(`http://127.0.0.1:${match![1]}/index.html`)).toBe('served-by-httpd');
+    await riboOk(['rm', '-f', 'net-all'], opts());
+  }, 60_000);
+
+  it('refuses -p with --network host or none, naming the flag', async () => {
+    for (const mode of ['host', 'none']) {
+      const result = await ribo(['run', '--rm', '--network', mode, '-p', '8080:80', 'hello', 'true'], opts());
+      expect(result.exitCode).not.toBe(0);
+      expect(result.stderr).toContain('-p 8080:80');
+      expect(result.stderr).toContain(`--network ${mode}`);
+    }
+  });
+});
+
+describe('the default network', () => {
+  it('reaches a server on the host\'s 127.0.0.1 through host.containers.internal', async () => {
+    const server = http.createServer((_req, res) => res.end('hello-from-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const out = await riboOk(['run', '--rm', 'hello', 'wget', '-q', '-O-', `http://host.containers.internal:${port}/`], opts());
+      expect(out.stdout).toBe('hello-from-host');
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
+  it('is set up the same by a planned run (bin/run-plan.sh), which leaves no helper behind', async () => {
+    const server = http.createServer((_req, res) => res.end('planned-reached-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    const helpers = async () => (await execa('pgrep', ['-c', '-f', `pasta .*${root}/containers`], { reject: false })).stdout.trim();
+    try {
+      const run = () => riboOk(['run', '--rm', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; cat /etc/hostname; hostname; ls /sys/class/net`], opts());
+      const first = (await run()).stdout;
+      await access(path.join(root, 'run-plans', 'crun', 'hello.plan'));
+      const planned = (await run()).stdout;
+      for (const out of [first, planned]) {
+        const [body, file, name, ...devices] = out.split('\n');
+        expect(body).toBe('planned-reached-host');
+        expect(file).toMatch(/^[0-9a-f]{12}$/);
+        expect(name).toBe(file);
+        expect(devices).toContain('lo');
+        expect(devices.length).toBe(2);
+      }
+      expect(await helpers()).toBe('0');
+    } finally {
+      server.close();
+    }
+  }, 60_000);
+
+  it('--network slirp4netns (the fallback) reaches the host too, and refuses -p', async () => {
+    const server = http.createServer((_req, res) => res.end('slirp-reached-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const out = (await riboOk(['run', '--rm', '--network', 'slirp4netns', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; ls /sys/class/net; cat /etc/resolv.conf`], opts())).stdout;
+      expect(out).toContain('slirp-reached-host');
+      expect(out).toMatch(/^tap0$/m);
+      expect(out).toMatch(/^nameserver 10\.0\.2\.3$/m);
+    } finally {
+      server.close();
+    }
+    const refused = await ribo(['run', '--rm', '--network', 'slirp4netns', '-p', '8080:80', 'hello', 'true'], opts());
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('-p needs pasta');
+  }, 60_000);
+
+  it('has its own interfaces in /sys/class/net; --network none shows only lo there', async () => {
+    const own = (await riboOk(['run', '--rm', 'hello', 'ls', '/sys/class/net'], opts())).stdout.trim().split('\n');
+    expect(own).toContain('lo');
+    expect(own.length).toBe(2);
+    const none = (await riboOk(['run', '--rm', '--network', 'none', 'hello', 'ls', '/sys/class/net'], opts())).stdout.trim();
+    expect(none).toBe('lo');
+  });
+
+  it('gives /etc/hosts, /etc/hostname and /etc/resolv.conf, with --dns and --add-host', async () => {
+    const out = (await riboOk(['run', '--rm', '--name', 'named-one', '--hostname', 'box', '--dns', '192.0.2.53', '--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway',
+      'hello', 'sh', '-c', 'cat /etc/hosts; echo ---; cat /etc/hostname; hostname; echo ---; cat /etc/resolv.conf; ping -c 1 localhost | head -n 1'], opts())).stdout;
+    const [hosts, names, resolv] = out.split('---\n');
+    expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost$/m);
+    expect(hosts).toMatch(/^::1\s+localhost ip6-localhost/m);
+    expect(hosts).toMatch(/\sbox named-one$/m);
+    expect(hosts).toMatch(/^10\.1\.2\.3\s+db$/m);
+    expect(hosts).toMatch(/^\S+\s+host\.containers\.internal host\.docker\.internal$/m);
+    const gateway = /^(\S+)\s+host\.containers\.internal/m.exec(hosts!)![1];
+    expect(hosts).toMatch(new RegExp(`^${gateway!.replace(/\./g, '\\.')}\\s+gw$`, 'm'));
+    expect(names!.trim().split('\n')).toEqual(['box', 'box']);
+    expect(resolv).toMatch(/^nameserver 192\.0\.2\.53$/m);
+    expect(resolv).toContain('PING localhost (127.0.0.1)');
+    const plain = (await riboOk(['run', '--rm', 'hello', 'cat', '/etc/resolv.conf'], opts())).stdout;
+    expect(plain).toMatch(/^nameserver 169\.254\.1\.1$/m);
+    const hostNet = (await riboOk(['run', '--rm', '--network', 'host', 'hello', 'cat', '/etc/resolv.conf'], opts())).stdout;
+    expect(hostNet.trim()).toBe((await readFile('/etc/resolv.conf', 'utf8')).trim());
+  });
+});
+
+describe('build RUN steps', () => {
+  it('see /etc/hosts and the host\'s resolv.conf, which never reach a layer', async () => {
+    const out = (await riboOk(['run', '--rm', 'files', 'sh', '-c', 'cat /app/build-hosts; echo ---; cat /app/build-resolv; echo ---; cat /app/build-hostname; echo ---; tail -n +3 /app/build-none-dev | cut -d: -f1 | tr -d " "'], opts())).stdout;
+    const [hosts, resolv, hostname, noneDev] = out.split('---\n');
+    expect(hosts).toMatch(/^127\.0\.0\.1\s+localhost$/m);
+    expect(hosts).toMatch(/\sribo-build$/m);
+    expect(resolv).toBe(await readFile('/etc/resolv.conf', 'utf8'));
+    expect(hostname!.trim()).toBe('ribo-build');
+    expect(noneDev!.trim()).toBe('lo');
+    const image = await readImage(root, 'files:latest');
+    for (const layer of image.manifest.layers) {
+      const names = (await listLayer(blobPath(root, layer.digest))).map((e) => e.path.replace(/^\.?\//, ''));
+      expect(names.filter((n) => ['etc/hosts', 'etc/hostname', 'etc/resolv.conf'].includes(n))).toEqual([]);
+    }
+  });
+});
