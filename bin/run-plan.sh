@@ -182,6 +182,7 @@ start_failure() {
 
 # Takes ribo's arguments (as find_run_plan saw them).
 run_planned() {
+  umask 077 # state.json and config.json hold the -e values; the container gets its own umask from config.json
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
   [ "${plan_format:-}" = 4 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"

@@ -139,6 +139,7 @@ export class Store {
   }
 
   private async initLayout(): Promise<void> {
+    await this.makePrivateRoot();
     for (const dir of ['blobs/sha256', 'ingest', 'layers', 'tmp']) {
       await fs.mkdir(path.join(this.root, dir), { recursive: true });
     }
@@ -152,6 +153,20 @@ export class Store {
     await createFileIfAbsent(this.ingestPath('index'), this.indexPath, JSON.stringify(emptyIndex, null, 2) + '\n');
     await fs.writeFile(this.lockPath, '', { flag: 'a' });
     await fs.writeFile(this.inUseLockPath, '', { flag: 'a' });
+  }
+
+  /**
+   * The root is 0700 (docs/store.md, "Who can read the store"): below it are
+   * setuid files and world-writable dirs of unpacked layers, container records
+   * with their -e secrets and build logs, none of which other users may reach.
+   * One mkdir and one stat per open; a root made by an earlier ribo (0755) is
+   * tightened here. Missing parents are made 0700 too, as the XDG spec asks of
+   * ~/.local/share.
+   */
+  private async makePrivateRoot(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const info = await fs.stat(this.root);
+    if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await fs.chmod(this.root, info.mode & 0o7700);
   }
 
   /**
