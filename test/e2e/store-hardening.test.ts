@@ -8,9 +8,10 @@
  * files; RUN --mount targets through symlinks leave nothing in the layer.
  */
 import { execa } from 'execa';
-import { chmod, readdir, stat } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, readdir, stat, statfs } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
+import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
 
 const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
 const modeOf = async (file: string) => ((await stat(file)).mode & 0o7777).toString(8);
@@ -78,4 +79,62 @@ describe('who can read the store', () => {
     const result = await child;
     expect(result.stdout.trim()).toBe('0022');
   }, 120_000);
+});
+
+describe('a full disk', () => {
+  let mountPoint: string;
+  let root: string;
+  let context: string;
+  const opts = (): RiboOptions => ({ root });
+  const available = async () => {
+    const info = await statfs(mountPoint);
+    return info.bavail * info.bsize;
+  };
+  /** Fills the file system to the last byte (as root, which a tmpfs does not exempt). */
+  const fill = async (name: string) => {
+    await execa('sh', ['-c', `cat /dev/zero > ${path.join(mountPoint, name)}`], { reject: false });
+    expect(await available()).toBeLessThan(64 * 1024);
+  };
+  beforeAll(async () => {
+    mountPoint = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-full-'));
+    await execa('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mountPoint]);
+    root = path.join(mountPoint, 'store');
+    await mkdir(root);
+    if (E2E_USER) {
+      const { stdout } = await execa('id', ['-u', E2E_USER]);
+      const { stdout: gid } = await execa('id', ['-g', E2E_USER]);
+      await chown(mountPoint, Number(stdout), Number(gid));
+      await chown(root, Number(stdout), Number(gid));
+    }
+    context = await makeContext({ Dockerfile: `${BUSYBOX_DOCKERFILE}RUN head -c 8000000 /dev/urandom > /random\n` }, 'hello');
+  }, 60_000);
+  afterAll(async () => {
+    await execa('umount', ['-l', mountPoint], { reject: false });
+    await execa('rm', ['-rf', mountPoint, context]);
+  });
+
+  it('images, ps, rm, rmi and prune work and free space; a build fails with a clear message and leaves nothing', async () => {
+    await riboOk(['build', '-q', '-t', 'big', context], opts());
+    const id = (await riboOk(['run', '-d', 'big', 'sleep', '600'], opts())).stdout.trim();
+    await fill('filler');
+
+    expect((await riboOk(['images'], opts())).stdout).toContain('big');
+    expect((await riboOk(['ps', '-a'], opts())).stdout).toContain(id.slice(0, 12));
+    await riboOk(['rm', '-f', id], opts());
+    expect((await riboOk(['rmi', 'big'], opts())).stdout).toContain('Untagged: big:latest');
+    expect((await riboOk(['images', '-q'], opts())).stdout).toBe('');
+    await riboOk(['prune', '--all'], opts());
+    // The 8 MB layer, compressed in blobs/ and unpacked in layers/, is gone.
+    expect(await available()).toBeGreaterThan(12_000_000);
+
+    await fill('filler-2');
+    const failed = await ribo(['build', '-t', 'big', context], opts());
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stderr).toContain('no space is left on the device (ENOSPC)');
+    expect(failed.stderr).toContain(`The image store is ${root}.`);
+    expect(failed.stderr).toContain('`ribo prune`');
+    expect(failed.stderr).not.toContain('internal error');
+    expect({ ingest: await entries(path.join(root, 'ingest')), tmp: await entries(path.join(root, 'tmp')) }).toEqual({ ingest: [], tmp: [] });
+    expect((await riboOk(['images', '-q'], opts())).stdout).toBe('');
+  }, 300_000);
 });
