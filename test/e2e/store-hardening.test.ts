@@ -138,3 +138,36 @@ describe('a full disk', () => {
     expect((await riboOk(['images', '-q'], opts())).stdout).toBe('');
   }, 300_000);
 });
+
+describe('leftovers of killed writers', () => {
+  let root: string;
+  let context: string;
+  let outDir: string;
+  const opts = (): RiboOptions => ({ root });
+  beforeAll(async () => {
+    root = await makeStore();
+    outDir = await makeStore();
+    // 150 MB of random bytes: a save takes long enough to be killed midway.
+    context = await makeContext({ Dockerfile: `${BUSYBOX_DOCKERFILE}RUN head -c 150000000 /dev/urandom > /random\n` }, 'hello');
+    await riboOk(['build', '-q', '-t', 'big-save', context], opts());
+  }, 300_000);
+  afterAll(async () => {
+    await removeStore(root);
+    await execa('rm', ['-rf', context, outDir]);
+  });
+
+  it('the next save to the same file removes the temp file a killed save left', async () => {
+    const target = path.join(outDir, 'big.tar');
+    const saving = await spawnRibo(['save', '-o', target, 'big-save'], opts());
+    const temp = await eventually(async () => {
+      const found = (await entries(outDir)).find((name) => name.startsWith('.big.tar.') && name.endsWith('.tmp'));
+      return found && (await stat(path.join(outDir, found))).size > 0 ? found : undefined;
+    }, 'the save to start writing');
+    process.kill(-saving.child.pid!, 'SIGKILL');
+    await saving.child;
+    expect(await entries(outDir)).toEqual([temp]);
+    await riboOk(['save', '-o', target, 'big-save'], opts());
+    expect(await entries(outDir)).toEqual(['big.tar']);
+    expect((await stat(target)).size).toBeGreaterThan(150_000_000);
+  }, 300_000);
+});
