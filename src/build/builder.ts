@@ -383,7 +383,7 @@ class StageBuilder {
         const view = await this.opts.driver.prepare({ lowers: lowerDirs(state.layers), dir: workDir, volatile: true });
         let result;
         try {
-          result = await mounts.around(workDir, (mounted) => runContainer({
+          result = await mounts.around(workDir, view.rootfs, (mounted) => runContainer({
             runtime: this.opts.runtime,
             rootfs: view.rootfs,
             bundleDir: path.join(workDir, 'bundle'),

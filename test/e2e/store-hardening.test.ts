@@ -11,7 +11,7 @@ import { execa } from 'execa';
 import { chmod, chown, mkdir, mkdtemp, readdir, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
+import { E2E_USER, blobPath, listLayer, makeContext, makeStore, readImage, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
 
 const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
 const modeOf = async (file: string) => ((await stat(file)).mode & 0o7777).toString(8);
@@ -169,5 +169,36 @@ describe('leftovers of killed writers', () => {
     await riboOk(['save', '-o', target, 'big-save'], opts());
     expect(await entries(outDir)).toEqual(['big.tar']);
     expect((await stat(target)).size).toBeGreaterThan(150_000_000);
+  }, 300_000);
+});
+
+describe('RUN --mount targets through a symlink', () => {
+  let root: string;
+  let context: string;
+  const opts = (): RiboOptions => ({ root });
+  beforeAll(async () => {
+    root = await makeStore();
+    context = await makeContext({
+      Dockerfile: `${BUSYBOX_DOCKERFILE}RUN mkdir /data && ln -s /data /abs && ln -s data /rel\n` +
+        'RUN --mount=type=tmpfs,target=/abs/tmp --mount=type=cache,target=/rel/cache/deep --mount=type=bind,target=/abs/ctx echo ok > /abs/tmp/x && touch /abs/ctx/y 2>/dev/null; ls /data/ctx > /listing\n',
+      'file.txt': 'from the context\n',
+    }, 'hello');
+  }, 60_000);
+  afterAll(async () => {
+    await removeStore(root);
+    await execa('rm', ['-rf', context]);
+  });
+
+  it('mounts where the link points and leaves no mount point dir in the layer', async () => {
+    await riboOk(['build', '-t', 'mount-links', context], opts());
+    const image = await readImage(root, 'mount-links:latest');
+    const last = image.manifest.layers.at(-1)!;
+    const paths = (await listLayer(blobPath(root, last.digest))).map((entry) => entry.path.replace(/^\.\//, '').replace(/\/$/, ''));
+    // What the step wrote, and no mount point (nor a parent made for one) under /data, where the links lead.
+    // (/data itself is there as with a target named directly: the runtime's mkdir copied it up.)
+    expect(paths).toContain('listing');
+    expect(paths.filter((p) => p.startsWith('data/') || p.startsWith('abs') || p.startsWith('rel'))).toEqual([]);
+    const listing = await riboOk(['run', '--rm', 'mount-links', 'cat', '/listing'], opts());
+    expect(listing.stdout.split('\n')).toContain('file.txt');
   }, 300_000);
 });
