@@ -85,6 +85,7 @@ run_with_node() {
   [ -z "${_lock_held:-}" ] || exec 9<&-
   [ -z "${_names_locked:-}" ] || exec 8<&-
   unset RIBO_PLANNED_RUN
+  [ -z "${_umask:-}" ] || umask "$_umask"
   exec node "$self" "$@"
 }
 
@@ -182,7 +183,6 @@ start_failure() {
 
 # Takes ribo's arguments (as find_run_plan saw them).
 run_planned() {
-  umask 077 # state.json and config.json hold the -e values; the container gets its own umask from config.json
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
   [ "${plan_format:-}" = 4 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
@@ -230,6 +230,9 @@ run_planned() {
   # shellcheck disable=SC2086
   mkdir -p $_made || run_with_node "$@"
 
+  # From here on state.json and config.json (they hold the env) are 0600; the dirs above keep the
+  # user's umask (the rootfs must stay 0755), as does Node if the run falls back to it; the container gets 0022 from config.json.
+  _umask=$(umask) && umask 077
   # The record (status running, the shell as the monitor, no pid yet); it keeps
   # the layers from `ribo prune` once the in-use lock is released.
   j_monitor_pid=$$
