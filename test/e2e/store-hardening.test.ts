@@ -83,6 +83,7 @@ describe('who can read the store', () => {
 
 describe('a full disk', () => {
   let mountPoint: string;
+  let archiveDir: string;
   let root: string;
   let context: string;
   const opts = (): RiboOptions => ({ root });
@@ -97,6 +98,7 @@ describe('a full disk', () => {
   };
   beforeAll(async () => {
     mountPoint = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-full-'));
+    archiveDir = await makeStore();
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=64m', 'tmpfs', mountPoint]);
     root = path.join(mountPoint, 'store');
     await mkdir(root);
@@ -110,11 +112,14 @@ describe('a full disk', () => {
   }, 60_000);
   afterAll(async () => {
     await execa('umount', ['-l', mountPoint], { reject: false });
-    await execa('rm', ['-rf', mountPoint, context]);
+    await execa('rm', ['-rf', mountPoint, context, archiveDir]);
   });
 
   it('images, ps, rm, rmi and prune work and free space; a build fails with a clear message and leaves nothing', async () => {
     await riboOk(['build', '-q', '-t', 'big', context], opts());
+    // An archive outside the full file system, loaded back once it is full.
+    const archive = path.join(archiveDir, 'big.tar');
+    await riboOk(['save', '-o', archive, 'big'], opts());
     const id = (await riboOk(['run', '-d', 'big', 'sleep', '600'], opts())).stdout.trim();
     await fill('filler');
 
@@ -134,6 +139,12 @@ describe('a full disk', () => {
     expect(failed.stderr).toContain(`The image store is ${root}.`);
     expect(failed.stderr).toContain('`ribo prune`');
     expect(failed.stderr).not.toContain('internal error');
+    expect({ ingest: await entries(path.join(root, 'ingest')), tmp: await entries(path.join(root, 'tmp')) }).toEqual({ ingest: [], tmp: [] });
+
+    const load = await ribo(['load', '-i', archive], opts());
+    expect(load.exitCode).toBe(1);
+    expect(load.stderr).toContain('no space is left on the device (ENOSPC)');
+    expect(load.stderr).toContain(`The image store is ${root}.`);
     expect({ ingest: await entries(path.join(root, 'ingest')), tmp: await entries(path.join(root, 'tmp')) }).toEqual({ ingest: [], tmp: [] });
     expect((await riboOk(['images', '-q'], opts())).stdout).toBe('');
   }, 300_000);
