@@ -259,9 +259,11 @@ run_planned() {
   # From here the container exists: its bundle, then the runtime.
   write_config >"$dir/bundle/config.json"
   # The container's /etc files (runtime/network-files.ts), bind-mounted by the config.
+  umask "$_umask" # its user, maybe not root, reads them
   printf '%s' "$plan_hosts_head" "$short" "$plan_hosts_tail" >"$dir/bundle/hosts"
   printf '%s\n' "$short" >"$dir/bundle/hostname"
   printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
+  umask 077
   # Its network (runtime/network.ts): the runtime's createRuntime hook binds
   # the new namespaces to files in net/ and waits on the FIFO; opening the FIFO
   # here returns once it does, then pasta configures the namespace and forks
