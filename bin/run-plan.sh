@@ -85,6 +85,7 @@ run_with_node() {
   [ -z "${_lock_held:-}" ] || exec 9<&-
   [ -z "${_names_locked:-}" ] || exec 8<&-
   unset RIBO_PLANNED_RUN
+  [ -z "${_umask:-}" ] || umask "$_umask"
   exec node "$self" "$@"
 }
 
@@ -229,6 +230,9 @@ run_planned() {
   # shellcheck disable=SC2086
   mkdir -p $_made || run_with_node "$@"
 
+  # From here on state.json and config.json (they hold the env) are 0600; the dirs above keep the
+  # user's umask (the rootfs must stay 0755), as does Node if the run falls back to it; the container gets 0022 from config.json.
+  _umask=$(umask) && umask 077
   # The record (status running, the shell as the monitor, no pid yet); it keeps
   # the layers from `ribo prune` once the in-use lock is released.
   j_monitor_pid=$$
@@ -255,9 +259,11 @@ run_planned() {
   # From here the container exists: its bundle, then the runtime.
   write_config >"$dir/bundle/config.json"
   # The container's /etc files (runtime/network-files.ts), bind-mounted by the config.
+  umask "$_umask" # its user, maybe not root, reads them
   printf '%s' "$plan_hosts_head" "$short" "$plan_hosts_tail" >"$dir/bundle/hosts"
   printf '%s\n' "$short" >"$dir/bundle/hostname"
   printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
+  umask 077
   # Its network (runtime/network.ts): the runtime's createRuntime hook binds
   # the new namespaces to files in net/ and waits on the FIFO; opening the FIFO
   # here returns once it does, then pasta configures the namespace and forks

@@ -145,8 +145,8 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
   } finally {
-    await contextDigests.save();
-    await rm(workRoot, { recursive: true, force: true });
+    // The work dir goes even when saving the digests fails (a full disk).
+    await contextDigests.save().finally(() => rm(workRoot, { recursive: true, force: true }));
   }
 }
 
@@ -383,7 +383,7 @@ class StageBuilder {
         const view = await this.opts.driver.prepare({ lowers: lowerDirs(state.layers), dir: workDir, volatile: true });
         let result;
         try {
-          result = await mounts.around(workDir, (mounted) => runContainer({
+          result = await mounts.around(workDir, view.rootfs, (mounted) => runContainer({
             runtime: this.opts.runtime,
             rootfs: view.rootfs,
             bundleDir: path.join(workDir, 'bundle'),

@@ -48,8 +48,11 @@ export interface MountedRun {
 
 export interface PlannedMounts {
   inputs: StepInputs;
-  /** Sets the mounts up under `workDir`, runs `fn`, and takes them down again. */
-  around<T>(workDir: string, fn: (run: MountedRun) => Promise<T>): Promise<T>;
+  /**
+   * Sets the mounts up under `workDir` for a container whose root is `rootfs`
+   * (mounted), runs `fn`, and takes them down again.
+   */
+  around<T>(workDir: string, rootfs: string, fn: (run: MountedRun) => Promise<T>): Promise<T>;
 }
 
 /** The directory holding the cache mounts of a store, one per id. */
@@ -225,12 +228,13 @@ export async function planRunMounts(env: RunMountEnv, mounts: RunMount[], locati
 
   return {
     inputs,
-    around: async (workDir, fn) => {
+    around: async (workDir, rootfs, fn) => {
       const run: MountedRun = { mounts: [], env: [], targets: [] };
       const undo: Array<() => Promise<void>> = [];
       await mkdir(workDir, { recursive: true });
       try {
         for (const p of prepared) undo.push(await p.setup(workDir, run));
+        await resolveTargets(rootfs, run);
         // Parents before children: a mount inside another one's target must come after it.
         run.mounts.sort((a, b) => a.destination.split('/').length - b.destination.split('/').length);
         return await fn(run);
@@ -239,6 +243,18 @@ export async function planRunMounts(env: RunMountEnv, mounts: RunMount[], locati
       }
     },
   };
+}
+
+/**
+ * A target reached through a symlink of the image (`/abs/x` with `/abs -> /data`)
+ * is where the runtime makes its mount point: `/data/x`. The mounts and the
+ * stubs to remove afterwards name that path, resolved once the same way
+ * (files/root-path.ts), so no mount point dir is left in the layer.
+ */
+async function resolveTargets(rootfs: string, run: MountedRun): Promise<void> {
+  const resolve = async (target: string) => `/${path.relative(rootfs, await resolveInRoot(rootfs, target))}`;
+  for (const mount of run.mounts) mount.destination = await resolve(mount.destination);
+  run.targets = await Promise.all(run.targets.map(resolve));
 }
 
 /**

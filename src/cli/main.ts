@@ -1,6 +1,8 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { RiboError } from '../errors.js';
+import { asDiskFull } from '../files/disk-full.js';
+import { storeRoot, type GlobalOptions } from './session.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
 import { protectContainerCommand, runCommand } from './commands/run.js';
@@ -99,7 +101,12 @@ async function main(): Promise<number> {
   if (needsNamespace && !insideNamespace(process.env)) {
     return reexecInNamespace([process.argv[1]!, ...args], process.env);
   }
-  return command.handler(argv, process.env);
+  try {
+    return await command.handler(argv, process.env);
+  } catch (error) {
+    // A full disk is the user's to fix wherever it struck, even inside an error that wraps it.
+    throw asDiskFull(error, undefined, storeRoot(argv as GlobalOptions, process.env));
+  }
 }
 
 main().then(

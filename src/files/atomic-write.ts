@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { syncDir } from './sync.js';
+import { currentProcess, isAlive, ownedName, parseOwner } from './process-identity.js';
 
 /*
  * Every file ribo replaces while others may read it (the store's index,
@@ -31,6 +32,35 @@ export interface AtomicWriteOptions {
  */
 export function tempPathBeside(target: string): string {
   return `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+}
+
+/**
+ * ".<name>.<pid>.<start>-<random hex>.tmp" beside `target`: hidden, so a
+ * user's directory shows no half-written file, and owned (files/process-identity.ts),
+ * so the next writer of the same target removes what a killed one left
+ * (removeStaleTempsBeside).
+ */
+export function hiddenTempPathBeside(target: string): string {
+  return path.join(path.dirname(target), `.${path.basename(target)}.${ownedName(currentProcess())}.tmp`);
+}
+
+/** Earlier ribo versions named the hidden temp file ".<name>.<pid>-<8 hex>.tmp". */
+const PID_ONLY_OWNER = /^(\d+)-[0-9a-f]{8}$/;
+
+/**
+ * Removes the temp files hiddenTempPathBeside gave writers of `target` that
+ * are gone (killed mid-write); those of live writers stay.
+ */
+export async function removeStaleTempsBeside(target: string): Promise<void> {
+  const dir = path.dirname(target);
+  const prefix = `.${path.basename(target)}.`;
+  for (const name of await fs.readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix) || !name.endsWith('.tmp')) continue;
+    const middle = name.slice(prefix.length, -'.tmp'.length);
+    const pidOnly = PID_ONLY_OWNER.exec(middle);
+    const owner = pidOnly ? { pid: Number(pidOnly[1]), start: 0 } : parseOwner(middle);
+    if (owner && !isAlive(owner)) await fs.rm(path.join(dir, name), { force: true });
+  }
 }
 
 /** Renames `temp` over `target`; on failure `temp` is removed and the error passed on. */

@@ -159,7 +159,8 @@ export class ContainerStore {
 
   /** Replaces the record atomically (temp file + rename): readers never see half of one. */
   async write(record: ContainerRecord): Promise<void> {
-    await writeFileAtomic(this.statePath(record.id), `${JSON.stringify(record, null, 2)}\n`);
+    // 0600: the record holds the container's env (-e secrets).
+    await writeFileAtomic(this.statePath(record.id), `${JSON.stringify(record, null, 2)}\n`, { mode: 0o600 });
   }
 
   async update(id: string, change: Partial<ContainerRecord>): Promise<ContainerRecord> {

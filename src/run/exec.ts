@@ -48,7 +48,7 @@ export async function execInContainer(runtime: OciRuntime, containers: Container
   // The container's mounted root, as its bundle names it.
   const processSpec = await execProcess(config, config.root?.path ?? '', opts);
   const processFile = path.join(dir, `exec-${randomBytes(6).toString('hex')}.json`);
-  await writeFile(processFile, JSON.stringify(processSpec));
+  await writeFile(processFile, JSON.stringify(processSpec), { mode: 0o600 });
   const pidFile = opts.tty ? `${processFile}.pid` : undefined;
   let stopFollowing: (() => void) | undefined;
   try {

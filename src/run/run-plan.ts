@@ -241,7 +241,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const indexMtime = async () => (await stat(indexFile)).mtimeMs;
   if ((await indexMtime()) !== inputs.indexMtimeMs) return false;
   await mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, text);
+  await writeFileAtomic(file, text, { mode: 0o600 });
   // A tag written meanwhile: the plan may describe the image the tag named before.
   if ((await indexMtime()) !== inputs.indexMtimeMs) {
     await rm(file, { force: true });

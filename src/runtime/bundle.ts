@@ -107,7 +107,8 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
     ...templateProcess,
     terminal: spec.terminal ?? false,
     ...(spec.terminal && spec.consoleSize ? { consoleSize: spec.consoleSize } : {}),
-    user: { uid: spec.uid, gid: spec.gid, ...(spec.additionalGids?.length ? { additionalGids: spec.additionalGids } : {}) },
+    // 0022 as docker's containers have: ribo itself writes with 077 (bin/run-plan.sh), which the container must not inherit.
+    user: { uid: spec.uid, gid: spec.gid, umask: 0o022, ...(spec.additionalGids?.length ? { additionalGids: spec.additionalGids } : {}) },
     args: spec.init ? [INIT_PATH, '--', ...spec.args] : spec.args,
     env: spec.env,
     cwd: spec.cwd,
@@ -153,6 +154,7 @@ export async function bundleConfig(spec: ContainerSpec, templateUrl: URL = DEFAU
 export async function writeBundle(dir: string, spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
   const config = await bundleConfig(spec, templateUrl);
   await mkdir(dir, { recursive: true });
-  await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2));
+  // 0600: the process's env holds the -e values, secrets included.
+  await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });
   return config;
 }

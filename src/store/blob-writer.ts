@@ -7,6 +7,7 @@ import { digestFromHash, sha256Hasher } from '../oci/digest.js';
 import { DigestMismatchError } from './errors.js';
 import { moveIntoPlace } from '../files/atomic-write.js';
 import { isErrno } from '../files/errno.js';
+import { asDiskFull } from '../files/disk-full.js';
 import { syncDir } from '../files/sync.js';
 import path from 'node:path';
 
@@ -156,7 +157,7 @@ export class IngestWriter implements BlobWriter {
       await finished(this.stream);
     } catch (error) {
       await this.abort();
-      throw error;
+      throw asDiskFull(error, `a blob (${this.tempPath})`, path.dirname(path.dirname(this.tempPath)));
     }
     const actual = { digest: digestFromHash(this.hash), size: this.size };
     const digestWrong = expected.digest !== undefined && expected.digest !== actual.digest;

@@ -30,6 +30,7 @@ import {
 } from './errors.js';
 import { createFileIfAbsent, writeFileAtomic } from '../files/atomic-write.js';
 import { isErrno } from '../files/errno.js';
+import { asDiskFull, diskFullCause } from '../files/disk-full.js';
 import { lockOpenFile, type HeldLock } from '../files/lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from '../files/process-identity.js';
 import { removeTree } from '../files/remove-tree.js';
@@ -139,19 +140,35 @@ export class Store {
   }
 
   private async initLayout(): Promise<void> {
+    await this.makePrivateRoot();
     for (const dir of ['blobs/sha256', 'ingest', 'layers', 'tmp']) {
       await fs.mkdir(path.join(this.root, dir), { recursive: true });
     }
+    // Nothing is written when the files exist: a store on a full disk must still open (to free space).
     const layoutPath = path.join(this.root, 'oci-layout');
-    await createFileIfAbsent(this.ingestPath('oci-layout'), layoutPath, JSON.stringify(LAYOUT_VERSION));
+    if (!(await exists(layoutPath))) await createFileIfAbsent(this.ingestPath('oci-layout'), layoutPath, JSON.stringify(LAYOUT_VERSION));
     const layout = await this.readMetadataFile<ImageLayoutHeader>(layoutPath);
     if (layout.imageLayoutVersion !== LAYOUT_VERSION.imageLayoutVersion) {
       throw new StoreLayoutError(this.root, `${layoutPath} declares layout version "${layout.imageLayoutVersion}", ribo understands ${LAYOUT_VERSION.imageLayoutVersion}`);
     }
     const emptyIndex: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] };
-    await createFileIfAbsent(this.ingestPath('index'), this.indexPath, JSON.stringify(emptyIndex, null, 2) + '\n');
+    if (!(await exists(this.indexPath))) await createFileIfAbsent(this.ingestPath('index'), this.indexPath, JSON.stringify(emptyIndex, null, 2) + '\n');
     await fs.writeFile(this.lockPath, '', { flag: 'a' });
     await fs.writeFile(this.inUseLockPath, '', { flag: 'a' });
+  }
+
+  /**
+   * The root is 0700 (docs/store.md, "Who can read the store"): below it are
+   * setuid files and world-writable dirs of unpacked layers, container records
+   * with their -e secrets and build logs, none of which other users may reach.
+   * One mkdir and one stat per open; a root made by an earlier ribo (0755) is
+   * tightened here. Missing parents are made 0700 too, as the XDG spec asks of
+   * ~/.local/share.
+   */
+  private async makePrivateRoot(): Promise<void> {
+    await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
+    const info = await fs.stat(this.root);
+    if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await fs.chmod(this.root, info.mode & 0o7700);
   }
 
   /**
@@ -326,9 +343,44 @@ export class Store {
     return withStoreLock(this.lockPath, LOCK_TIMEOUT_SECONDS, async () => {
       const index = await this.readIndex();
       const result = change(index);
-      await writeFileAtomic(this.indexPath, JSON.stringify(index, null, 2) + '\n', { tempPath: this.ingestPath('index'), mode: 0o644, fsync: true });
+      await this.writeIndex(JSON.stringify(index, null, 2) + '\n');
       return result;
     });
+  }
+
+  /**
+   * Replaces index.json atomically (temp file, fsync, rename). On a full disk
+   * that needs a new block even when the index shrinks (`rmi`, the first step
+   * of freeing space), so then a text no longer than the old one is written
+   * over it in place, padded with spaces (valid JSON), in one write into the
+   * blocks the file already has; otherwise DiskFullError.
+   */
+  private async writeIndex(text: string): Promise<void> {
+    try {
+      await writeFileAtomic(this.indexPath, text, { tempPath: this.ingestPath('index'), mode: 0o644, fsync: true });
+    } catch (error) {
+      if (!diskFullCause(error)) throw error;
+      if (!(await this.overwriteIndexInPlace(text))) throw asDiskFull(error, `${this.indexPath} (the store's list of tags)`, this.root);
+    }
+  }
+
+  private async overwriteIndexInPlace(text: string): Promise<boolean> {
+    const handle = await fs.open(this.indexPath, 'r+');
+    try {
+      const oldSize = (await handle.stat()).size;
+      const bytes = Buffer.from(text, 'utf8');
+      if (bytes.length > oldSize) return false;
+      const padded = Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.alloc(oldSize - bytes.length, ' '), Buffer.from('\n')]);
+      const { bytesWritten } = await handle.write(padded, 0, padded.length, 0);
+      if (bytesWritten !== padded.length) return false;
+      await handle.sync();
+      return true;
+    } catch (error) {
+      if (diskFullCause(error)) return false;
+      throw error;
+    } finally {
+      await handle.close();
+    }
   }
 
   /**
@@ -510,7 +562,7 @@ export class Store {
     } catch (error) {
       await removeTree(temp);
       if (isErrno(error, 'EEXIST', 'ENOTEMPTY') && (await isDirectory(final))) return final;
-      throw error;
+      throw asDiskFull(error, `layer ${diffID}, unpacked under ${path.join(this.root, 'layers')}`, this.root);
     }
     return final;
   }
@@ -523,9 +575,10 @@ export class Store {
 
   /** Delete an unpacked layer (garbage collection only: call inside withExclusiveUse). */
   async removeUnpackedLayer(diffID: Digest): Promise<void> {
-    // Renamed out of layers/ first, so a crash midway never leaves half a layer that looks complete.
-    const doomed = await this.makeTempDir('prune');
-    await fs.rename(this.layerDir(diffID), path.join(doomed, 'layer'));
+    // Renamed out of layers/ first, so a crash midway never leaves half a layer that looks complete;
+    // renamed as it is (no new directory to make: prune must work on a full disk) to a name Store.open cleans.
+    const doomed = path.join(this.tmpDir, ownedName(this.owner, 'prune'));
+    await fs.rename(this.layerDir(diffID), doomed);
     await removeTree(doomed);
   }
 
@@ -552,6 +605,10 @@ function namedAs(name: string): (descriptor: Descriptor) => boolean {
 /** A stored ref.name as users read it; names another tool wrote outside the grammar stay as they are. */
 function familiarSpelling(stored: string): string {
   return comparableName(stored) === undefined ? stored : normalizeImageRef(stored);
+}
+
+async function exists(target: string): Promise<boolean> {
+  return fs.access(target).then(() => true, () => false);
 }
 
 async function isDirectory(target: string): Promise<boolean> {

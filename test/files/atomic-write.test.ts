@@ -1,7 +1,8 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { createFileIfAbsent, replaceFileAtomic, tempPathBeside, writeFileAtomic } from '../../src/files/atomic-write.js';
+import { spawnSync } from 'node:child_process';
+import { createFileIfAbsent, hiddenTempPathBeside, removeStaleTempsBeside, replaceFileAtomic, tempPathBeside, writeFileAtomic } from '../../src/files/atomic-write.js';
 
 let dir: string;
 
@@ -103,5 +104,22 @@ describe('createFileIfAbsent', () => {
     await createFileIfAbsent(path.join(dir, 'tmp-2'), target, 'second');
     expect(await fs.readFile(target, 'utf8')).toBe('first');
     expect(await fs.readdir(dir)).toEqual(['oci-layout']);
+  });
+});
+
+describe('hiddenTempPathBeside and removeStaleTempsBeside', () => {
+  it('removes the temp files of dead writers of that target only', async () => {
+    const target = path.join(dir, 'image.tar');
+    const mine = hiddenTempPathBeside(target);
+    expect(path.basename(mine)).toMatch(new RegExp(`^\\.image\\.tar\\.${process.pid}\\.\\d+-[0-9a-f]+\\.tmp$`));
+    // A pid that has surely exited: a child that already ran.
+    const deadPid = spawnSync('true').pid;
+    const dead = path.join(dir, `.image.tar.${deadPid}.12345-abcdef012345.tmp`);
+    const deadOldStyle = path.join(dir, `.image.tar.${deadPid}-abcdef01.tmp`);
+    const otherTarget = path.join(dir, `.other.tar.${deadPid}.12345-abcdef012345.tmp`);
+    const notOurs = path.join(dir, '.image.tar.backup.tmp');
+    for (const file of [mine, dead, deadOldStyle, otherTarget, notOurs]) await fs.writeFile(file, 'x');
+    await removeStaleTempsBeside(target);
+    expect((await fs.readdir(dir)).sort()).toEqual([path.basename(mine), path.basename(notOurs), path.basename(otherTarget)].sort());
   });
 });

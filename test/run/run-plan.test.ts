@@ -128,7 +128,7 @@ describe('writeRunPlan', () => {
     const { config, record, variables } = await render(runPlanPath(root, 'crun', 'localhost/app:1'));
     expect(config.process.args).toEqual(['echo', "it's"]);
     expect(config.process.env).toEqual(['PATH=/bin', "QUOTE=it's"]);
-    expect(config.process.user).toEqual({ uid: 1000, gid: 1000 });
+    expect(config.process.user).toEqual({ uid: 1000, gid: 1000, umask: 0o022 });
     expect(config.hostname).toBe('ID12');
     expect(config.root.path).toBe('/x/rootfs');
     expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, pid: { pid: 789, start: 1011 }, autoRemove: true });

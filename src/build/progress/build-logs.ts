@@ -154,7 +154,8 @@ export class BuildLogRecorder implements BuildReporter {
   }
 
   private stream(file: string): WriteStream {
-    const stream = createWriteStream(file);
+    // 0600: a step's output may print build secrets or args.
+    const stream = createWriteStream(file, { mode: 0o600 });
     this.open.add(stream);
     stream.on('error', (error) => {
       this.error ??= error;

@@ -10,6 +10,7 @@ import { BuildLogs, newBuildId, type BuildLogRecorder } from '../../build/progre
 import { BuildFailedError } from '../../build/errors.js';
 import { loadDockerfile, parseDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
+import { asDiskFull, diskFullCause } from '../../files/disk-full.js';
 import type { Store } from '../../store/index.js';
 import { checkBuildOutput, writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
 import { canonicalRef, normalizeImageRef, parseImageRef } from '../../oci/reference.js';
@@ -130,6 +131,7 @@ async function closeLog(recorder: BuildLogRecorder, renderer: Renderer | undefin
 
 /** A failed step's error, told where its whole output is kept. */
 function pointToLog(error: unknown, recorder: BuildLogRecorder, rootFlag: string | undefined): unknown {
+  if (recorder.failedStep !== undefined && diskFullCause(error)) return asDiskFull(error, `the files of build step #${recorder.failedStep}`, path.dirname(path.dirname(recorder.dir)));
   if (!(error instanceof RiboError) || recorder.failedStep === undefined) return error;
   const quoted = rootFlag && /^[\w./@%+=:,-]+$/.test(rootFlag) ? rootFlag : `'${rootFlag?.replace(/'/g, `'\\''`)}'`;
   const root = rootFlag === undefined ? '' : ` --root ${quoted}`;

@@ -3,7 +3,6 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { randomBytes } from 'node:crypto';
 import type { Descriptor } from '../../oci/image.js';
 import { normalizeImageRef } from '../../oci/reference.js';
 import type { Store } from '../../store/index.js';
@@ -12,7 +11,8 @@ import type { LoadedImage, SaveItem } from './common.js';
 import { dockerArchiveChunks, loadDockerArchive } from './docker-archive.js';
 import { ArchiveError } from './errors.js';
 import { loadOciLayout, ociArchiveChunks } from './oci-archive.js';
-import { replaceFileAtomic } from '../../files/atomic-write.js';
+import { hiddenTempPathBeside, removeStaleTempsBeside, replaceFileAtomic } from '../../files/atomic-write.js';
+import { asDiskFull } from '../../files/disk-full.js';
 
 export { ArchiveError } from './errors.js';
 export type { LoadedImage } from './common.js';
@@ -42,15 +42,16 @@ export function archiveChunks(store: Store, items: readonly SaveItem[], format: 
  */
 export async function writeArchiveFile(store: Store, items: readonly SaveItem[], format: ArchiveFormat, file: string): Promise<void> {
   const target = path.resolve(file);
-  // A hidden temp name: the user's directory shows no half-written archive.
-  const tempPath = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`);
+  // A hidden temp name that says whose it is: what a killed save left is removed by the next one.
+  const tempPath = hiddenTempPathBeside(target);
   try {
+    await removeStaleTempsBeside(target);
     await replaceFileAtomic(target, (temp) => pipeline(Readable.from(archiveChunks(store, items, format), { objectMode: false }), createWriteStream(temp, { flags: 'wx' })), { tempPath });
   } catch (error) {
     if (['ENOENT', 'EACCES', 'EROFS', 'EISDIR'].includes((error as NodeJS.ErrnoException).code ?? '')) {
       throw new ArchiveError(`Cannot write ${target} (${(error as Error).message}); choose a path in a directory you can write to.`, { cause: error });
     }
-    throw error;
+    throw asDiskFull(error, `the archive ${target}`, store.root);
   }
 }
 
