@@ -28,14 +28,15 @@ import {
   StoreLayoutError,
   UnsupportedManifestError,
 } from './errors.js';
-import { createFileIfAbsent, writeFileAtomic } from '../files/atomic-write.js';
+import { createFileIfAbsent } from '../files/atomic-write.js';
 import { isErrno } from '../files/errno.js';
-import { asDiskFull, diskFullCause } from '../files/disk-full.js';
+import { asDiskFull } from '../files/disk-full.js';
 import { lockOpenFile, type HeldLock } from '../files/lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from '../files/process-identity.js';
 import { removeTree } from '../files/remove-tree.js';
 import { withStoreLock } from './lock.js';
-import { comparableName, familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
+import { familiarSpelling, IndexFile, namedAs, refNameOf } from './index-file.js';
+import { familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
 
 export interface ResolvedImage {
   /** The normalized NAME:TAG the image was found by; absent when found by digest. */
@@ -330,57 +331,17 @@ export class Store {
     return (await this.readIndex()).manifests;
   }
 
-  private async readIndex(): Promise<ImageIndex> {
-    const index = await this.readMetadataFile<ImageIndex>(this.indexPath);
-    if (!Array.isArray(index.manifests)) {
-      throw new StoreLayoutError(this.root, `${this.indexPath} has no "manifests" array`);
-    }
-    return index;
+  private readIndex(): Promise<ImageIndex> {
+    return this.indexFile.read();
   }
 
   /** Read-modify-write index.json under the store lock, replacing it atomically. */
-  private async updateIndex<T>(change: (index: ImageIndex) => T): Promise<T> {
-    return withStoreLock(this.lockPath, LOCK_TIMEOUT_SECONDS, async () => {
-      const index = await this.readIndex();
-      const result = change(index);
-      await this.writeIndex(JSON.stringify(index, null, 2) + '\n');
-      return result;
-    });
+  private updateIndex<T>(change: (index: ImageIndex) => T): Promise<T> {
+    return withStoreLock(this.lockPath, LOCK_TIMEOUT_SECONDS, () => this.indexFile.update(change));
   }
 
-  /**
-   * Replaces index.json atomically (temp file, fsync, rename). On a full disk
-   * that needs a new block even when the index shrinks (`rmi`, the first step
-   * of freeing space), so then a text no longer than the old one is written
-   * over it in place, padded with spaces (valid JSON), in one write into the
-   * blocks the file already has; otherwise DiskFullError.
-   */
-  private async writeIndex(text: string): Promise<void> {
-    try {
-      await writeFileAtomic(this.indexPath, text, { tempPath: this.ingestPath('index'), mode: 0o644, fsync: true });
-    } catch (error) {
-      if (!diskFullCause(error)) throw error;
-      if (!(await this.overwriteIndexInPlace(text))) throw asDiskFull(error, `${this.indexPath} (the store's list of tags)`, this.root);
-    }
-  }
-
-  private async overwriteIndexInPlace(text: string): Promise<boolean> {
-    const handle = await fs.open(this.indexPath, 'r+');
-    try {
-      const oldSize = (await handle.stat()).size;
-      const bytes = Buffer.from(text, 'utf8');
-      if (bytes.length > oldSize) return false;
-      const padded = Buffer.concat([bytes.subarray(0, bytes.length - 1), Buffer.alloc(oldSize - bytes.length, ' '), Buffer.from('\n')]);
-      const { bytesWritten } = await handle.write(padded, 0, padded.length, 0);
-      if (bytesWritten !== padded.length) return false;
-      await handle.sync();
-      return true;
-    } catch (error) {
-      if (diskFullCause(error)) return false;
-      throw error;
-    } finally {
-      await handle.close();
-    }
+  private get indexFile(): IndexFile {
+    return new IndexFile(this.root, this.indexPath, () => this.ingestPath('index'));
   }
 
   /**
@@ -587,24 +548,6 @@ export class Store {
     const label = prefix.replace(/[^A-Za-z0-9._-]/g, '_') || 'tmp';
     return fs.mkdtemp(path.join(this.tmpDir, `${this.owner.pid}.${this.owner.start}-${label}-`));
   }
-}
-
-function refNameOf(descriptor: Descriptor): string | undefined {
-  return descriptor.annotations?.[Annotation.refName];
-}
-
-/** Does this index.json entry carry the familiar NAME:TAG `name`, in any spelling? */
-function namedAs(name: string): (descriptor: Descriptor) => boolean {
-  const wanted = comparableName(name);
-  return (descriptor) => {
-    const stored = refNameOf(descriptor);
-    return stored !== undefined && (stored === name || (wanted !== undefined && comparableName(stored) === wanted));
-  };
-}
-
-/** A stored ref.name as users read it; names another tool wrote outside the grammar stay as they are. */
-function familiarSpelling(stored: string): string {
-  return comparableName(stored) === undefined ? stored : normalizeImageRef(stored);
 }
 
 async function exists(target: string): Promise<boolean> {
