@@ -134,28 +134,39 @@ describe('exit codes as docker\'s', () => {
 });
 
 describe('-t', () => {
+  // One tmux server of our own for the whole block, kept up by a session that idles: a server
+  // that exits when its last session is killed races the next new-session, which then dies.
+  const tmux = (args: string[], options: { reject?: boolean } = {}) => execa('tmux', ['-L', 'ribo-e2e-stdio', ...args], options);
+  beforeAll(async () => {
+    await tmux(['kill-server'], { reject: false });
+    await tmux(['new-session', '-d', '-s', 'keeper', 'sleep 3600']);
+  });
+  afterAll(async () => {
+    await tmux(['kill-server'], { reject: false });
+  });
+
   /** Runs ribo in a detached tmux session of the given size; returns the session name. */
   async function inTmux(name: string, command: string[], size: { x: number; y: number }): Promise<string> {
-    await execa('tmux', ['kill-session', '-t', name], { reject: false });
+    await tmux(['kill-session', '-t', name], { reject: false });
     // The pane stays after ribo exits, so its last screen can be read.
-    await execa('tmux', ['new-session', '-d', '-s', name, '-x', String(size.x), '-y', String(size.y), `${quote(command)}; sleep 30`]);
+    await tmux(['new-session', '-d', '-s', name, '-x', String(size.x), '-y', String(size.y), `${quote(command)}; sleep 30`]);
     return name;
   }
-  const screen = async (session: string) => (await execa('tmux', ['capture-pane', '-p', '-t', session])).stdout;
+  const screen = async (session: string) => (await tmux(['capture-pane', '-p', '-t', session])).stdout;
 
   it.each(['crun', 'runc'] as const)('gives the container the terminal\'s size and TERM, follows a resize, and shows only its output (%s)', async (runtime) => {
     const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
     const session = await inTmux(`ribo-stdio-${runtime}`, riboCommand(['--runtime', runtime, 'run', '--name', `tty-${runtime}`, '-t', 'hello', 'sh', '-c', script], ['TERM=screen-256color']), { x: 91, y: 27 });
     try {
       await until('the first size', async () => (await screen(session)).includes('27 91'));
-      await execa('tmux', ['resize-window', '-t', session, '-x', '77', '-y', '19']);
+      await tmux(['resize-window', '-t', session, '-x', '77', '-y', '19']);
       await riboOk(['exec', `tty-${runtime}`, 'touch', '/app/resized'], opts());
       await until('the container to end', async () => (await screen(session)).includes('done'));
       const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
       // Nothing but the container's output: no runtime warnings.
       expect(lines).toEqual(['TERM=screen-256color', '27 91', '19 77', 'done']);
     } finally {
-      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+      await tmux(['kill-session', '-t', session], { reject: false });
       await ribo(['rm', '-f', `tty-${runtime}`], opts());
     }
   });
@@ -166,13 +177,13 @@ describe('-t', () => {
     const session = await inTmux('ribo-stdio-exec', riboCommand(['exec', '-t', 'exec-tty', 'sh', '-c', script], ['TERM=vt220']), { x: 83, y: 23 });
     try {
       await until('the first size', async () => (await screen(session)).includes('23 83'));
-      await execa('tmux', ['resize-window', '-t', session, '-x', '71', '-y', '17']);
+      await tmux(['resize-window', '-t', session, '-x', '71', '-y', '17']);
       await riboOk(['exec', 'exec-tty', 'touch', '/app/resized'], opts());
       await until('the command to end', async () => (await screen(session)).includes('done'));
       const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
       expect(lines).toEqual(['TERM=vt220', '23 83', '17 71', 'done']);
     } finally {
-      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+      await tmux(['kill-session', '-t', session], { reject: false });
       await ribo(['rm', '-f', 'exec-tty'], opts());
     }
   });
@@ -180,11 +191,13 @@ describe('-t', () => {
   it('sets TERM=xterm when the caller has none, as docker', async () => {
     const session = await inTmux('ribo-stdio-term', ['env', '-u', 'TERM', ...riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"; echo done'])], { x: 80, y: 10 });
     try {
-      await until('the container to end', async () => (await screen(session)).includes('done'));
+      await until('the container to end', async () => (await screen(session)).includes('done')).catch(async (error) => {
+        throw new Error(`${(error as Error).message}; the screen shows:\n${await screen(session)}`);
+      });
       const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
       expect(lines).toEqual(['TERM=xterm', 'done']);
     } finally {
-      await execa('tmux', ['kill-session', '-t', session], { reject: false });
+      await tmux(['kill-session', '-t', session], { reject: false });
     }
   });
 });
