@@ -34,13 +34,14 @@ import { waitCommand } from './commands/wait.js';
 import { volumeCommand } from './commands/volume.js';
 import { attachCommand } from './commands/attach.js';
 import { portCommand } from './commands/port.js';
+import { containerPruneCommand } from './commands/container-prune.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
   psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, portCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
-  volumeCommand,
+  volumeCommand, containerPruneCommand,
 ];
 
 function printError(error: unknown): number {

@@ -20,6 +20,8 @@ export interface PruneReport {
 export interface PruneOptions {
   /** Digests (blob digests or diffIDs) to keep although no image reaches them; asked once the store is ours. */
   keep: () => Promise<Set<Digest>>;
+  /** Manifest digests kept as if index.json named them (the images containers were made from). */
+  keepImages?: () => Promise<Digest[]>;
   /** Say what would go, delete nothing. */
   dryRun?: boolean;
   /** How long to wait for other ribo processes to finish. */
@@ -31,7 +33,7 @@ export class PruneError extends RiboError {}
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
 
 /** Blobs and diffIDs reachable from index.json. */
-async function reachable(store: Store): Promise<{ blobs: Set<Digest>; diffIDs: Set<Digest> }> {
+async function reachable(store: Store, extraImages: Digest[]): Promise<{ blobs: Set<Digest>; diffIDs: Set<Digest> }> {
   const blobs = new Set<Digest>();
   const diffIDs = new Set<Digest>();
   const visit = async (descriptor: Descriptor, from: string): Promise<void> => {
@@ -61,6 +63,10 @@ async function reachable(store: Store): Promise<{ blobs: Set<Digest>; diffIDs: S
   for (const entry of await store.indexEntries()) {
     await visit(entry, entry.annotations?.['org.opencontainers.image.ref.name'] ?? entry.digest);
   }
+  for (const digest of extraImages) {
+    // Untagged since (rmi -f): the blob may be gone already, then nothing below it is kept.
+    if (await store.hasBlob(digest)) await visit({ mediaType: MediaType.imageManifest, digest, size: 0 }, digest);
+  }
   return { blobs, diffIDs };
 }
 
@@ -76,7 +82,7 @@ async function treeSize(target: string): Promise<number> {
 export async function pruneStore(store: Store, options: PruneOptions): Promise<PruneReport> {
   return store.withExclusiveUse(options.waitSeconds ?? 60, async () => {
     const keep = await options.keep();
-    const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store);
+    const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store, (await options.keepImages?.()) ?? []);
     const report: PruneReport = { blobs: [], layers: [], freed: 0 };
     for (const blob of await store.listBlobs()) {
       if (liveBlobs.has(blob.digest) || keep.has(blob.digest)) continue;

@@ -13,6 +13,7 @@ import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/index.js';
 import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../files/process-identity.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import type { RestartPolicy } from './restart-policy.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -74,6 +75,12 @@ export interface ContainerRecord {
   exitCode?: number;
   /** Why the container did not start or end normally. */
   error?: string;
+  /** `--restart` (run/restart-policy.ts); absent is "no". */
+  restartPolicy?: RestartPolicy;
+  /** How many times the policy restarted it. */
+  restartCount?: number;
+  /** Set while a process waits to restart it (its monitor then). */
+  restarting?: boolean;
 }
 
 export class NoSuchContainerError extends RiboError {}
@@ -251,4 +258,11 @@ export async function containerLayers(storeRoot: string): Promise<Set<Digest>> {
     for (const lower of record.plan.lowers) layers.add(`sha256:${path.basename(lower)}` as Digest);
   }
   return layers;
+}
+
+/** The manifest digests of the images containers were made from: `ribo prune` keeps them. */
+export async function containerImages(storeRoot: string): Promise<Digest[]> {
+  const digests = new Set<Digest>();
+  for (const record of await ContainerStore.ofStore(storeRoot).list()) digests.add(record.imageDigest as Digest);
+  return [...digests];
 }

@@ -1,6 +1,7 @@
 /** `ribo inspect CONTAINER`: a container's record in the field names of `docker inspect`. */
 import { viewDirs } from '../snapshot/index.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+import { isRestarting } from './restart-policy.js';
 
 export interface ContainerInspection {
   Id: string;
@@ -29,7 +30,9 @@ export interface ContainerInspection {
   LogPath: string;
   Driver: string;
   Runtime: string;
-  HostConfig: { AutoRemove: boolean; NetworkMode: string; PortBindings: PortMap };
+  /** How many times the --restart policy restarted it. */
+  RestartCount: number;
+  HostConfig: { AutoRemove: boolean; NetworkMode: string; PortBindings: PortMap; RestartPolicy: { Name: string; MaximumRetryCount: number } };
   NetworkSettings: { Ports: PortMap };
   GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
   /** docker's Mounts: binds, tmpfs and volumes (Name set), as the container gets them. */
@@ -56,7 +59,7 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
       Status: record.status,
       Running: running,
       Paused: false,
-      Restarting: false,
+      Restarting: isRestarting(record),
       OOMKilled: false,
       Dead: false,
       Pid: running ? record.pid?.pid ?? 0 : 0,
@@ -71,7 +74,13 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
     LogPath: containers.logPath(record.id),
     Driver: record.driver,
     Runtime: record.runtime,
-    HostConfig: { AutoRemove: record.autoRemove, NetworkMode: record.plan.spec.network, PortBindings: portBindings(record) },
+    RestartCount: record.restartCount ?? 0,
+    HostConfig: {
+      AutoRemove: record.autoRemove,
+      NetworkMode: record.plan.spec.network,
+      PortBindings: portBindings(record),
+      RestartPolicy: { Name: record.restartPolicy?.name ?? 'no', MaximumRetryCount: record.restartPolicy?.maximumRetryCount ?? 0 },
+    },
     NetworkSettings: { Ports: portBindings(record) },
     GraphDriver: {
       Name: record.driver,

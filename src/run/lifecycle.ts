@@ -11,6 +11,7 @@ import { removeOwnedTree } from '../runtime/namespace.js';
 import { runtimeStateDir } from '../runtime/oci-runtime.js';
 import { currentProcess, isAlive } from '../files/process-identity.js';
 import { removeAnonymousVolumes } from './volumes.js';
+import { clearStopRequested, isRestarting, markStopRequested } from './restart-policy.js';
 import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
 export class ContainerRunningError extends RiboError {}
@@ -69,12 +70,27 @@ export async function waitForExit(containers: ContainerStore, storeRoot: string,
   }
 }
 
+/** Waits (up to 30 s) until a container being started runs or has failed to. */
+async function waitWhileCreated(containers: ContainerStore, id: string): Promise<ContainerRecord | undefined> {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const record = await containers.read(id).catch(() => undefined);
+    if (!record || record.status !== 'created' || !isAlive(record.monitor) || Date.now() >= deadline) return record;
+    await sleep(POLL_MS);
+  }
+}
+
 /**
  * `ribo stop`: the image's STOPSIGNAL (else SIGTERM), then SIGKILL when the
  * container has not exited after `timeoutSeconds`.
  */
 export async function stopContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, timeoutSeconds: number, signal?: NodeJS.Signals): Promise<ContainerRecord | undefined> {
   const first = signal ?? (record.stopSignal ? parseSignal(record.stopSignal, `the image's STOPSIGNAL`) : 'SIGTERM');
+  // Said before the signal: the exit it causes must not start a restart (and a pending restart is called off).
+  await markStopRequested(containers, record);
+  // A --restart policy's back-off (it sees the marker and gives up), or a start under way: stop what comes of it.
+  if (isRestarting(record)) return waitForExit(containers, storeRoot, record.id, 30_000, true);
+  if (record.status === 'created' && monitorAlive(record)) record = (await waitWhileCreated(containers, record.id)) ?? record;
   if (!signalContainer(record, first)) return waitForExit(containers, storeRoot, record.id, 0);
   const after = await waitForExit(containers, storeRoot, record.id, timeoutSeconds * 1000);
   if (!after || after.status === 'exited') return after;
@@ -151,17 +167,24 @@ export async function removeContainerFiles(containers: ContainerStore, record: C
 /** `ribo rm`: a running container only with `force` (killed first); its anonymous volumes with `volumes` (-v). */
 export async function removeContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, force: boolean, volumes = false): Promise<void> {
   let current: ContainerRecord | undefined = record;
-  if (monitorAlive(record)) {
+  if (isRestarting(record)) {
+    if (!force) throw new ContainerRunningError(`Container ${record.name} (${shortId(record.id)}) is restarting (its --restart policy); stop it first (ribo stop ${record.name}) or remove it anyway with ribo rm -f ${record.name}.`);
+    await markStopRequested(containers, record);
+    await waitForExit(containers, storeRoot, record.id, 30_000, true);
+    current = await containers.read(record.id);
+  }
+  if (monitorAlive(current)) {
     if (!force) {
       throw new ContainerRunningError(`Container ${record.name} (${shortId(record.id)}) is running; stop it first (ribo stop ${record.name}) or remove it anyway with ribo rm -f ${record.name}.`);
     }
-    signalContainer(record, 'SIGKILL');
+    await markStopRequested(containers, current);
+    signalContainer(current, 'SIGKILL');
     current = await waitForExit(containers, storeRoot, record.id, 30_000, true);
     if (current && isAlive(current.monitor)) {
       throw new ContainerRunningError(`Container ${record.name} did not stop within 30 s of SIGKILL; its monitor (pid ${current.monitor.pid}) is still running.`);
     }
-  } else if (record.status !== 'exited') {
-    current = await recoverContainer(containers, storeRoot, record);
+  } else if (current.status !== 'exited') {
+    current = await recoverContainer(containers, storeRoot, current);
   }
   if (current) await removeContainerFiles(containers, current, storeRoot, volumes || current.autoRemove);
 }
@@ -176,7 +199,8 @@ export async function prepareRestart(containers: ContainerStore, storeRoot: stri
   if (monitorAlive(record)) return undefined;
   const exited = record.status === 'exited' ? record : await recoverContainer(containers, storeRoot, record);
   if (!exited) throw new ContainerNotRunningError(`Container ${record.name} was started with --rm and is gone.`);
-  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, ...kept } = exited;
+  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, restarting: _restarting, ...kept } = exited;
+  await clearStopRequested(containers, record.id);
   const fresh: ContainerRecord = { ...kept, status: 'created', monitor: currentProcess() };
   await containers.write(fresh);
   return fresh;

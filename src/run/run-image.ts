@@ -20,6 +20,7 @@ import { launchMonitor, superviseContainer, type MonitorLauncher } from './super
 import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
 import { VolumeStore } from '../store/volumes.js';
+import type { RestartPolicy } from './restart-policy.js';
 
 export interface RunImageOptions {
   store: Store;
@@ -42,6 +43,8 @@ export interface RunImageOptions {
    * (run-plan.ts): the foreground run then leaves a plan for the next one.
    */
   runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
+  /** --restart (detached only). */
+  restartPolicy?: RestartPolicy;
 }
 
 /** A new container, and what its image gives a run without a command. */
@@ -140,6 +143,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       command: args,
       autoRemove: opts.remove,
       detached,
+      ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy, restartCount: 0 } : {}),
       ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
       // Known once a view is prepared when the first working one is chosen then (supervise.ts records it).
       driver: opts.driver.driver ?? '',

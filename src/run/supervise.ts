@@ -198,9 +198,10 @@ export async function launchMonitor(containers: ContainerStore, record: Containe
  * The monitor's side (`ribo container-monitor ID`): runs the container with
  * its output to the log, and reports "started" or "failed MESSAGE" on fd 3.
  * With `cleanupCommand`, conmon takes the container over where it can and
- * this process ends once the container runs.
+ * this process ends once the container runs; otherwise `afterExit` is
+ * called once the container's exit is recorded.
  */
-export async function runMonitor(ctx: SupervisorContext, id: string, cleanupCommand?: string[]): Promise<number> {
+export async function runMonitor(ctx: SupervisorContext, id: string, cleanupCommand?: string[], afterExit?: (id: string) => Promise<unknown>): Promise<number> {
   const record = await ctx.containers.read(id);
   // fd 3 is the launcher's end of a socket pair; written once, synchronously, then closed.
   let reported = false;
@@ -220,7 +221,10 @@ export async function runMonitor(ctx: SupervisorContext, id: string, cleanupComm
       await say('started');
       return 0;
     }
-    return (await superviseContainer(ctx, record, 'detached', () => void say('started'))).exitCode;
+    const { exitCode } = await superviseContainer(ctx, record, 'detached', () => void say('started'));
+    // What conmon's exit command does after a container it held (a --restart policy).
+    await afterExit?.(id);
+    return exitCode;
   } catch (error) {
     await say(`failed ${(error as Error).message.replace(/\n/g, ' ')}`);
     throw error;

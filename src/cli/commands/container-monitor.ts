@@ -1,5 +1,7 @@
-import { ContainerStore } from '../../run/containers.js';
-import { runMonitor, type MonitorLauncher } from '../../run/supervise.js';
+import { ContainerStore, type ContainerRecord } from '../../run/containers.js';
+import { launchMonitor, runMonitor, type MonitorLauncher } from '../../run/supervise.js';
+import { prepareRestart } from '../../run/lifecycle.js';
+import { restartIfWanted } from '../../run/restart-policy.js';
 import { cleanupAfterConmon } from '../../run/conmon-monitor.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions, type Session } from '../session.js';
@@ -26,7 +28,8 @@ export const containerMonitorCommand: CommandModule = {
   handler: onContainer((session, id, argv) => {
     const containers = ContainerStore.ofStore(session.store.root);
     const cleanup = [process.execPath, ...internalCommandArgs(session.store.root, session.runtime.name, argv['storage-driver'] as string | undefined, 'container-cleanup', id)];
-    return runMonitor({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, id, cleanup);
+    const afterExit = (exited: string) => restartIfWanted(containers, exited, restarter(session, argv));
+    return runMonitor({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, id, cleanup, afterExit);
   }),
 };
 
@@ -37,11 +40,25 @@ export const containerCleanupCommand: CommandModule = {
   describe: false,
   needsNamespace: true,
   builder: (y) => y.positional('id', { type: 'string' }),
-  handler: onContainer(async (session, id) => {
-    await cleanupAfterConmon(ContainerStore.ofStore(session.store.root), session.runtime, id);
+  handler: onContainer(async (session, id, argv) => {
+    const containers = ContainerStore.ofStore(session.store.root);
+    await cleanupAfterConmon(containers, session.runtime, id);
+    // The back-off before a restart holds no lock of the store.
+    await session.store.leave();
+    await restartIfWanted(containers, id, restarter(session, argv));
     return 0;
   }),
 };
+
+/** Starts an exited container again in the background, as `ribo start` does (its --restart policy asked). */
+function restarter(session: Session, argv: Record<string, unknown>): (record: ContainerRecord) => Promise<void> {
+  return async (record) => {
+    const root = session.store.root;
+    const containers = ContainerStore.ofStore(root);
+    const fresh = await prepareRestart(containers, root, record);
+    if (fresh) await launchMonitor(containers, fresh, monitorLauncher(root, session.runtime.name, argv['storage-driver'] as string | undefined, process.env));
+  };
+}
 
 /** ribo's own arguments (after Node) for an internal command on container `id` of this store and runtime. */
 function internalCommandArgs(storeRoot: string, runtime: string, storageDriver: string | undefined, command: string, id: string): string[] {

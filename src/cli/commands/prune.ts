@@ -1,6 +1,6 @@
 import { buildCacheDigests, clearBuildCache } from '../../build/cache/cache-references.js';
 import { pruneStore } from '../../image/prune.js';
-import { containerLayers } from '../../run/containers.js';
+import { containerImages, containerLayers } from '../../run/containers.js';
 import type { CommandModule } from '../command.js';
 import { humanSize } from '../format.js';
 import { openStore, type GlobalOptions } from '../session.js';
@@ -22,6 +22,8 @@ export const pruneCommand: CommandModule = {
     let forgottenSteps = 0;
     const report = await pruneStore(store, {
       dryRun,
+      // As docker: an image a container was made from stays, tagged or not.
+      keepImages: () => containerImages(store.root),
       waitSeconds: Number(argv.wait),
       keep: async () => {
         const containers = await containerLayers(store.root);

@@ -1,5 +1,6 @@
 import { ContainerStore, shortId, type ContainerRecord } from '../../run/containers.js';
 import { recoverContainers } from '../../run/lifecycle.js';
+import { isRestarting } from '../../run/restart-policy.js';
 import { formatPsPort } from '../../run/publish.js';
 import type { CommandModule } from '../command.js';
 import { formatTable } from '../format.js';
@@ -18,6 +19,7 @@ export function humanDuration(ms: number): string {
 }
 
 export function statusText(record: ContainerRecord, now: number): string {
+  if (isRestarting(record)) return `Restarting (${record.exitCode ?? '?'}) ${humanDuration(now - Date.parse(record.finishedAt ?? record.created))} ago`;
   if (record.status === 'running') return `Up ${humanDuration(now - Date.parse(record.startedAt ?? record.created))}`;
   if (record.status === 'exited') return `Exited (${record.exitCode ?? '?'}) ${humanDuration(now - Date.parse(record.finishedAt ?? record.created))} ago`;
   return 'Created';
@@ -42,7 +44,7 @@ export const psCommand: CommandModule = {
     const containers = ContainerStore.ofStore(root);
     await recoverContainers(containers, root);
     const now = Date.now();
-    const shown = (await containers.list()).filter((r) => argv.all || r.status === 'running').reverse();
+    const shown = (await containers.list()).filter((r) => argv.all || r.status === 'running' || isRestarting(r)).reverse();
     if (argv.quiet) {
       for (const record of shown) process.stdout.write(`${shortId(record.id)}\n`);
       return 0;

@@ -5,6 +5,7 @@ import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-
 import { monitorLauncher } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
+import { parseRestartPolicy, type RestartPolicy } from '../../run/restart-policy.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
@@ -18,7 +19,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--restart', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -44,6 +45,16 @@ export function protectContainerCommand(args: string[]): string[] {
     return [...args.slice(0, i + 1), '--', ...args.slice(i + 1)];
   }
   return args;
+}
+
+/** --restart's policy; refused with --rm and without -d, as there is no daemon to restart a foreground run. */
+function runRestartPolicy(value: unknown, detach: boolean, remove: boolean): RestartPolicy | undefined {
+  if (value === undefined) return undefined;
+  const policy = parseRestartPolicy(String(value));
+  if (policy.name === 'no') return undefined;
+  if (remove) throw new UsageError(`--restart ${String(value)} and --rm conflict: a container removed when it exits cannot be restarted. Leave one out.`);
+  if (!detach) throw new UsageError(`--restart ${String(value)} needs -d: ribo has no daemon, so only a detached container's monitor can restart it. Add -d.`);
+  return policy;
 }
 
 export const runCommand: CommandModule = {
@@ -83,6 +94,7 @@ export const runCommand: CommandModule = {
       .option('security-opt', { type: 'string', describe: 'no-new-privileges, seccomp=unconfined or seccomp=FILE' })
       .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
       .option('privileged', { type: 'boolean', default: false, hidden: true })
+      .option('restart', { type: 'string', describe: 'With -d: no, on-failure[:MAX-RETRIES], always or unless-stopped (while ribo\'s monitor lives; no reboot survival)' })
       .option('pull', { type: 'string', default: 'missing', describe: 'missing (pull the image when it is not in the store), always or never' }),
   handler: async (argv, env) => {
     const pullPolicy = asPullPolicy(argv.pull);
@@ -118,6 +130,7 @@ export const runCommand: CommandModule = {
       imageVolume: argv.imageVolume as string | undefined,
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
+    const restartPolicy = runRestartPolicy(argv.restart, Boolean(argv.detach), Boolean(argv.rm));
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env });
@@ -134,6 +147,7 @@ export const runCommand: CommandModule = {
         name: argv.name as string | undefined,
         spec,
         resources: limits.resources,
+        ...(restartPolicy ? { restartPolicy } : {}),
       };
       if (plainRun(hideBin(process.argv), env) !== undefined) {
         const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';

@@ -1,7 +1,9 @@
 import { ContainerStore, type ContainerRecord } from '../../run/containers.js';
 import { prepareRestart, stopContainer } from '../../run/lifecycle.js';
 import { launchMonitor, superviseContainer } from '../../run/supervise.js';
+import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../../errors.js';
+import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
@@ -61,7 +63,8 @@ export const restartCommand: CommandModule = {
   name: 'restart',
   usage: 'restart <containers..>',
   describe: 'Stop containers (as ribo stop does) and start them again in the background',
-  needsNamespace: true,
+  // Stopped from the host, as `ribo stop` does: a fresh namespace of ribo's own may not signal a container's non-root process (EPERM).
+  needsNamespace: false,
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
@@ -71,13 +74,20 @@ export const restartCommand: CommandModule = {
     if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
-    for (const ref of (argv.containers as unknown[]).map(String)) {
-      const record = await containers.find(ref);
-      // Said before anything is stopped.
-      assertStartable(ref, record);
-      if (record.autoRemove) throw new UsageError(`Container ${ref} was run with --rm: stopping removes it, so it cannot be restarted. Stop it with ribo stop ${ref}, or run it without --rm.`);
-      const stopped = (await stopContainer(containers, root, record, seconds)) ?? (await containers.find(ref));
-      await startAgain(argv as GlobalOptions, env, containers, root, ref, stopped, false);
+    const refs = (argv.containers as unknown[]).map(String);
+    if (!insideNamespace(env)) {
+      for (const ref of refs) {
+        const record = await containers.find(ref);
+        // Said before anything is stopped.
+        assertStartable(ref, record);
+        if (record.autoRemove) throw new UsageError(`Container ${ref} was run with --rm: stopping removes it, so it cannot be restarted. Stop it with ribo stop ${ref}, or run it without --rm.`);
+      }
+      for (const ref of refs) await stopContainer(containers, root, await containers.find(ref), seconds);
+      // The starts happen in ribo's namespaces, as `ribo start` does.
+      return reexecInNamespace([process.argv[1]!, ...hideBin(process.argv)], env);
+    }
+    for (const ref of refs) {
+      await startAgain(argv as GlobalOptions, env, containers, root, ref, await containers.find(ref), false);
       process.stdout.write(`${ref}\n`);
     }
     return 0;

@@ -1,0 +1,108 @@
+/**
+ * `ribo run -d --restart POLICY`: docker's restart policies, honoured by
+ * whatever records a detached container's exit (conmon's exit command, or
+ * the Node monitor). There is no daemon: a container is restarted only while
+ * that process chain lives, so nothing survives a reboot unless a service
+ * manager starts ribo again (docs/unsupported.md).
+ *
+ * `ribo stop`, `kill` and `rm -f` leave a marker file in the container's dir
+ * before they signal it, as docker's "manually stopped" flag: the exit they
+ * cause is never followed by a restart. `ribo start` removes the marker.
+ */
+import { rm, writeFile, access } from 'node:fs/promises';
+import path from 'node:path';
+import { UsageError } from '../errors.js';
+import { currentProcess, isAlive } from '../files/process-identity.js';
+import { NoSuchContainerError, type ContainerRecord, type ContainerStore } from './containers.js';
+
+export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
+
+/** docker's HostConfig.RestartPolicy. */
+export interface RestartPolicy {
+  name: RestartPolicyName;
+  /** on-failure only: how many restarts at most (0: no limit). */
+  maximumRetryCount: number;
+}
+
+/** The first wait before a restart, doubled for each restart since (docker's back-off), and its cap. */
+const FIRST_DELAY_MS = 100;
+const MAX_DELAY_MS = 60_000;
+const STOP_MARKER = 'stop-requested';
+
+/** "no", "on-failure", "on-failure:3", "always", "unless-stopped" (from --restart). */
+export function parseRestartPolicy(value: string): RestartPolicy {
+  const [name, count, ...rest] = value.split(':');
+  const fail = (why: string): never => {
+    throw new UsageError(`Invalid --restart value "${value}": ${why}. Use no, on-failure[:MAX-RETRIES], always or unless-stopped.`);
+  };
+  if (rest.length > 0) fail('too many ":"');
+  if (name !== 'no' && name !== 'on-failure' && name !== 'always' && name !== 'unless-stopped') fail(`"${name}" is not a restart policy`);
+  if (count !== undefined && name !== 'on-failure') fail('only on-failure takes a maximum retry count');
+  if (count !== undefined && !/^\d+$/.test(count)) fail(`the maximum retry count "${count}" is not a whole number`);
+  return { name: name as RestartPolicyName, maximumRetryCount: count === undefined ? 0 : Number(count) };
+}
+
+function markerPath(containers: ContainerStore, id: string): string {
+  return path.join(containers.dirOf(id), STOP_MARKER);
+}
+
+/** Said by `ribo stop`, `kill` and `rm -f` before they signal: this exit is wanted. */
+export async function markStopRequested(containers: ContainerStore, record: ContainerRecord): Promise<void> {
+  if (!record.restartPolicy || record.restartPolicy.name === 'no') return;
+  await writeFile(markerPath(containers, record.id), '').catch(() => undefined);
+}
+
+/** Said by `ribo start`: the policy applies again. */
+export async function clearStopRequested(containers: ContainerStore, id: string): Promise<void> {
+  await rm(markerPath(containers, id), { force: true });
+}
+
+async function stopRequested(containers: ContainerStore, id: string): Promise<boolean> {
+  return access(markerPath(containers, id)).then(() => true, () => false);
+}
+
+/** Whether the policy asks for another run after this exit (the marker aside). */
+export function policyWantsRestart(record: ContainerRecord): boolean {
+  const policy = record.restartPolicy;
+  if (!policy || policy.name === 'no' || record.autoRemove) return false;
+  if (policy.name === 'always' || policy.name === 'unless-stopped') return true;
+  if ((record.exitCode ?? 0) === 0) return false;
+  return policy.maximumRetryCount === 0 || (record.restartCount ?? 0) < policy.maximumRetryCount;
+}
+
+/** True while a process waits to restart the container (ps: "Restarting"). */
+export function isRestarting(record: ContainerRecord): boolean {
+  return record.status === 'exited' && record.restarting === true && isAlive(record.monitor);
+}
+
+/**
+ * Called once a detached container's exit is recorded: when its policy asks
+ * for it and nobody stopped it, waits docker's back-off (the record says
+ * restarting meanwhile, with this process as its monitor), then has `start`
+ * run it again over the same writable layer. Returns whether it did.
+ */
+export async function restartIfWanted(containers: ContainerStore, id: string, start: (record: ContainerRecord) => Promise<void>): Promise<boolean> {
+  const record = await containers.read(id).catch(() => undefined);
+  if (!record || record.status !== 'exited' || !policyWantsRestart(record) || (await stopRequested(containers, id))) return false;
+  const count = record.restartCount ?? 0;
+  await containers.update(id, { restarting: true, monitor: currentProcess() });
+  // The back-off, watching for a stop (which then returns at once, not after the whole wait).
+  const deadline = Date.now() + Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** count);
+  while (Date.now() < deadline && !(await stopRequested(containers, id))) {
+    await new Promise((resolve) => setTimeout(resolve, Math.min(100, deadline - Date.now())));
+  }
+  let current: ContainerRecord;
+  try {
+    current = await containers.read(id);
+  } catch (error) {
+    if (error instanceof NoSuchContainerError) return false; // removed meanwhile
+    throw error;
+  }
+  if (current.status !== 'exited' || (await stopRequested(containers, id))) {
+    await containers.update(id, { restarting: false }).catch(() => undefined);
+    return false;
+  }
+  await containers.update(id, { restartCount: count + 1, restarting: false });
+  await start(await containers.read(id));
+  return true;
+}
