@@ -43,6 +43,8 @@ export interface RunImageOptions {
    * (run-plan.ts): the foreground run then leaves a plan for the next one.
    */
   runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
+  /** ribo's clean-up command should this foreground ribo be killed (orphan-watch.ts). */
+  orphanCleanup?: (id: string) => string[];
   /** --restart (detached only). */
   restartPolicy?: RestartPolicy;
 }
@@ -171,7 +173,8 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
   const containers = ContainerStore.ofStore(opts.store.root);
   let ran;
   try {
-    ran = await superviseContainer({ driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave() }, created.record, 'foreground');
+    const ctx = { driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave(), ...(opts.orphanCleanup ? { orphanCleanup: opts.orphanCleanup } : {}) };
+    ran = await superviseContainer(ctx, created.record, 'foreground');
   } catch (error) {
     if (opts.remove) await removeContainerFiles(containers, created.record, opts.store.root);
     throw error;

@@ -24,6 +24,7 @@ import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { startUnderConmon } from './conmon-monitor.js';
+import { watchForOrphan, type OrphanWatch } from './orphan-watch.js';
 import { classifyStartError } from '../runtime/start-failure.js';
 
 export interface SupervisorContext {
@@ -32,6 +33,8 @@ export interface SupervisorContext {
   containers: ContainerStore;
   /** Called once the container runs: the supervisor no longer needs the image store (Store.leave). */
   leaveStore?: () => Promise<void>;
+  /** In the foreground: ribo's command line that ends and records the container should ribo be killed (orphan-watch.ts). */
+  orphanCleanup?: (id: string) => string[];
 }
 
 /** How a supervised container ran: what a run plan repeats. */
@@ -114,6 +117,7 @@ export async function superviseContainer(
   // With -t in the foreground the container's terminal has ribo's size, and follows it.
   const terminalSize = containerStdio === 'inherit' ? callerTerminalSize() : undefined;
   let stopFollowingSize: (() => void) | undefined;
+  let orphanWatch: OrphanWatch | undefined;
   let outcome: SupervisedRun;
   const pidFile = path.join(dir, 'container.pid');
   // A pid file left by an earlier run of this container (ribo start) would announce a start too early.
@@ -137,6 +141,7 @@ export async function superviseContainer(
           current = await containers.update(record.id, { status: 'running', driver: view.driver, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
           running = true;
           if (containerStdio === 'inherit') stopFollowingSize = followTerminalSize(pid);
+          if (mode === 'foreground' && ctx.orphanCleanup) orphanWatch = watchForOrphan(ctx.orphanCleanup(record.id));
           await ctx.leaveStore?.();
           if (pending) void runtime.kill(current.runtimeId, pending);
           started?.(current);
@@ -151,6 +156,7 @@ export async function superviseContainer(
     await containers.update(record.id, { status: 'exited', exitCode: 125, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
     throw error;
   } finally {
+    orphanWatch?.stop();
     stopFollowingSize?.();
     for (const [signal, handler] of handlers) process.off(signal, handler);
     if (typeof containerStdio === 'object') {

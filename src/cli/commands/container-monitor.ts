@@ -3,6 +3,7 @@ import { launchMonitor, runMonitor, type MonitorLauncher } from '../../run/super
 import { prepareRestart } from '../../run/lifecycle.js';
 import { restartIfWanted } from '../../run/restart-policy.js';
 import { cleanupAfterConmon } from '../../run/conmon-monitor.js';
+import { cleanupOrphaned } from '../../run/orphan-watch.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions, type Session } from '../session.js';
 
@@ -39,10 +40,12 @@ export const containerCleanupCommand: CommandModule = {
   usage: 'container-cleanup <id>',
   describe: false,
   needsNamespace: true,
-  builder: (y) => y.positional('id', { type: 'string' }),
+  builder: (y) => y.positional('id', { type: 'string' }).option('orphaned', { type: 'boolean', default: false }),
   handler: onContainer(async (session, id, argv) => {
     const containers = ContainerStore.ofStore(session.store.root);
-    await cleanupAfterConmon(containers, session.runtime, id);
+    // --orphaned: from the watcher of a foreground run whose ribo was killed (run/orphan-watch.ts).
+    if (argv.orphaned) await cleanupOrphaned(containers, session.runtime, id);
+    else await cleanupAfterConmon(containers, session.runtime, id);
     // The back-off before a restart holds no lock of the store.
     await session.store.leave();
     await restartIfWanted(containers, id, restarter(session, argv));
@@ -58,6 +61,11 @@ function restarter(session: Session, argv: Record<string, unknown>): (record: Co
     const fresh = await prepareRestart(containers, root, record);
     if (fresh) await launchMonitor(containers, fresh, monitorLauncher(root, session.runtime.name, argv['storage-driver'] as string | undefined, process.env));
   };
+}
+
+/** The command a foreground run's watcher runs should ribo be killed (run/orphan-watch.ts). */
+export function orphanCleanupCommand(storeRoot: string, runtime: string, storageDriver: string | undefined, id: string): string[] {
+  return [process.execPath, ...internalCommandArgs(storeRoot, runtime, storageDriver, 'container-cleanup', id), '--orphaned'];
 }
 
 /** ribo's own arguments (after Node) for an internal command on container `id` of this store and runtime. */

@@ -2,7 +2,7 @@ import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
 import { plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
-import { monitorLauncher } from './container-monitor.js';
+import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { parseRestartPolicy, type RestartPolicy } from '../../run/restart-policy.js';
@@ -148,6 +148,7 @@ export const runCommand: CommandModule = {
         spec,
         resources: limits.resources,
         ...(restartPolicy ? { restartPolicy } : {}),
+        orphanCleanup: (id) => orphanCleanupCommand(session.store.root, session.runtime.name, argv.storageDriver as string | undefined, id),
       };
       if (plainRun(hideBin(process.argv), env) !== undefined) {
         const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';

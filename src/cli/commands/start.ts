@@ -7,7 +7,7 @@ import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
-import { monitorLauncher } from './container-monitor.js';
+import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 
 function assertStartable(ref: string, record: ContainerRecord): void {
   if (capabilitiesOf(record.driver)?.reusesKeptUpper === false) {
@@ -27,7 +27,10 @@ async function startAgain(argv: GlobalOptions, env: NodeJS.ProcessEnv, container
   try {
     const fresh = await prepareRestart(containers, root, record);
     if (!fresh) return undefined;
-    if (attach) return (await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave() }, fresh, 'foreground')).exitCode;
+    if (attach) {
+      const orphanCleanup = (id: string) => orphanCleanupCommand(root, record.runtime, record.driver || undefined, id);
+      return (await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave(), orphanCleanup }, fresh, 'foreground')).exitCode;
+    }
     await launchMonitor(containers, fresh, monitorLauncher(root, record.runtime, record.driver || undefined, env));
     return 0;
   } finally {
