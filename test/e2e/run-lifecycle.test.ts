@@ -403,6 +403,135 @@ describe('names and errors', () => {
   });
 });
 
+describe('restart policies, forced removal and pruning', () => {
+  const settled = async (name: string) => {
+    // Exited, with no restart pending (the restarting process gone).
+    const info = await inspect(name, { root });
+    return info.State.Status === 'exited' && !(info.State as { Restarting?: boolean }).Restarting && info;
+  };
+  const restartCount = async (name: string) => Number((await riboOk(['inspect', '-f', '{{.RestartCount}}', name], { root })).stdout.trim());
+
+  it('restart works on a container whose process is not root', async () => {
+    await riboOk(['run', '-d', '--name', 'rs-user', '-u', '1000', 'hello', 'sh', '-c', 'echo "start $(id -u)"; trap "exit 0" TERM; while true; do sleep 0.1; done'], { root });
+    await until('the first start', async () => (await ribo(['logs', 'rs-user'], { root })).stdout.includes('start 1000'));
+    const restarted = await ribo(['restart', '-t', '5', 'rs-user'], { root });
+    expect(restarted.stderr).toBe('');
+    expect(restarted.exitCode).toBe(0);
+    await until('the second start', async () => (await ribo(['logs', 'rs-user'], { root })).stdout === 'start 1000\nstart 1000');
+    expect(await psRow('rs-user', { root })).toContain('Up ');
+    await riboOk(['rm', '-f', 'rs-user'], { root });
+  });
+
+  it('--restart on-failure:2 restarts a container that exits 1 exactly twice', async () => {
+    await riboOk(['run', '-d', '--name', 'onfail', '--restart', 'on-failure:2', 'hello', 'sh', '-c', 'echo run; exit 1'], { root });
+    const info = await until('the restarts to end', () => settled('onfail'), 60_000);
+    expect(info.State.ExitCode).toBe(1);
+    expect(await restartCount('onfail')).toBe(2);
+    expect((await riboOk(['logs', 'onfail'], { root })).stdout).toBe('run\nrun\nrun');
+    expect((await riboOk(['inspect', '-f', '{{.HostConfig.RestartPolicy.Name}}:{{.HostConfig.RestartPolicy.MaximumRetryCount}}', 'onfail'], { root })).stdout.trim()).toBe('on-failure:2');
+    await riboOk(['rm', 'onfail'], { root });
+    // A clean exit is not a failure.
+    await riboOk(['run', '-d', '--name', 'onfail-ok', '--restart', 'on-failure', 'hello', 'true'], { root });
+    await until('it to exit', () => settled('onfail-ok'), 60_000);
+    expect(await restartCount('onfail-ok')).toBe(0);
+    await riboOk(['rm', 'onfail-ok'], { root });
+  });
+
+  it('--restart always restarts until ribo stop, which does not start it again; ps says Restarting meanwhile', async () => {
+    await riboOk(['run', '-d', '--name', 'always', '--restart', 'always', 'hello', 'sh', '-c', 'echo run; sleep 0.5'], { root });
+    await until('two restarts', async () => (await restartCount('always')) >= 2, 60_000);
+    // Between runs (a back-off that doubles each time) ps shows it as restarting, docker's wording.
+    await until('ps to show a restart under way', async () => /Restarting \(0\) /.test((await psRow('always', { root })) ?? ''), 60_000);
+    await riboOk(['stop', 'always'], { root });
+    const stopped = await until('the stop to settle', () => settled('always'), 60_000);
+    const count = await restartCount('always');
+    const runs = (await riboOk(['logs', 'always'], { root })).stdout.split('\n').length;
+    // Nothing runs it again.
+    expect(stopped.State.Running).toBe(false);
+    expect(await restartCount('always')).toBe(count);
+    expect((await riboOk(['logs', 'always'], { root })).stdout.split('\n').length).toBe(runs);
+    expect(await psRow('always', { root })).toMatch(/Exited \(/);
+    // Refused where it cannot work.
+    for (const args of [['--restart', 'always', '--rm', '-d'], ['--restart', 'always'], ['--restart', 'sometimes', '-d']]) {
+      const refused = await ribo(['run', ...args, 'hello', 'true'], { root });
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr).toContain('--restart');
+    }
+    await riboOk(['rm', 'always'], { root });
+  });
+
+  it('rm -f stops and removes a running container; rm -v removes its anonymous volume', async () => {
+    const id = (await riboOk(['run', '-d', '--name', 'rmf', '-v', '/scratch', 'hello', 'sh', '-c', 'echo x > /scratch/f; sleep 1000'], { root })).stdout.trim();
+    const volume = JSON.parse((await riboOk(['inspect', '-f', '{{json .Mounts}}', 'rmf'], { root })).stdout)[0].Name as string;
+    expect((await riboOk(['volume', 'ls', '-q'], { root })).stdout.split('\n')).toContain(volume);
+    const pid = (await inspect('rmf', { root })).State.Pid;
+    expect((await riboOk(['rm', '-f', '-v', 'rmf'], { root })).stdout.trim()).toBe('rmf');
+    expect(processExists(pid)).toBe(false);
+    expect(await containerDirs()).not.toContain(id);
+    expect((await riboOk(['volume', 'ls', '-q'], { root })).stdout.split('\n')).not.toContain(volume);
+  });
+
+  it('container prune removes stopped containers only, and says what and how much', async () => {
+    const done = (await riboOk(['run', '-d', '--name', 'pr-done', 'hello', 'sh', '-c', 'head -c 100000 /dev/zero > /big'], { root })).stdout.trim();
+    await until('it to exit', () => settled('pr-done'));
+    const busy = (await riboOk(['run', '-d', '--name', 'pr-busy', 'hello', 'sleep', '1000'], { root })).stdout.trim();
+    const { stdout } = await riboOk(['container-prune'], { root });
+    expect(stdout).toContain(`Deleted Containers:\n${done}\n`);
+    expect(stdout).not.toContain(busy);
+    // The 100 kB file of its writable layer at least.
+    const reclaimed = /Total reclaimed space: ([\d.]+)(kB|MB)/.exec(stdout);
+    expect(reclaimed).not.toBeNull();
+    expect(Number(reclaimed![1]) * (reclaimed![2] === 'MB' ? 1000 : 1)).toBeGreaterThanOrEqual(100);
+    expect(await psRow('pr-done', { root })).toBeUndefined();
+    expect(await psRow('pr-busy', { root })).toContain('Up ');
+    expect((await riboOk(['container-prune'], { root })).stdout).toBe('Total reclaimed space: 0B');
+    await riboOk(['rm', '-f', 'pr-busy'], { root });
+  });
+
+  it('rmi refuses an image a container uses, naming it; -f untags it and the container still starts; prune keeps the image', async () => {
+    const ctx = await makeContext({ Dockerfile: 'FROM hello\nRUN echo inuse > /inuse\n' });
+    await riboOk(['build', '-t', 'inuse', ctx], { root });
+    await execa('rm', ['-rf', ctx]);
+    await riboOk(['run', '--name', 'user-of-inuse', 'inuse', 'true'], { root });
+    const refused = await ribo(['rmi', 'inuse'], { root });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('user-of-inuse');
+    expect(refused.stderr).toContain('ribo rmi -f inuse');
+    expect((await riboOk(['images'], { root })).stdout).toContain('inuse');
+    // A second tag goes without -f: the image keeps a name.
+    await riboOk(['tag', 'inuse', 'inuse:other'], { root });
+    await riboOk(['rmi', 'inuse:other'], { root });
+    expect((await riboOk(['rmi', '-f', 'inuse'], { root })).stdout).toContain('Untagged: inuse');
+    const imageDigest = JSON.parse((await riboOk(['inspect', '--type', 'container', 'user-of-inuse'], { root })).stdout)[0].Image as string;
+    await riboOk(['prune', '--all', '--wait', '5'], { root });
+    // The image's manifest is kept (so its layers are too), and the container runs again.
+    expect(await entries(path.join(root, 'blobs', 'sha256'))).toContain(imageDigest.replace('sha256:', ''));
+    const again = await ribo(['start', '-a', 'user-of-inuse'], { root });
+    expect(again.exitCode).toBe(0);
+    expect((await riboOk(['run', '--rm', imageDigest, 'cat', '/inuse'], { root })).stdout.trim()).toBe('inuse');
+    await riboOk(['rm', 'user-of-inuse'], { root });
+  });
+
+  it('ends the container when the foreground ribo run is killed with SIGKILL, without waiting for a later command', async () => {
+    const { child } = await spawnRibo(['run', '--name', 'fg-orphan', 'hello', 'sleep', '1000'], { root });
+    const running = await until('the container to run', async () => {
+      const info = await inspect('fg-orphan', { root }).catch(() => undefined);
+      return info?.State.Running && info.State.Pid > 0 && info;
+    });
+    process.kill(running.State.MonitorPid, 'SIGKILL');
+    await child;
+    // No ribo command in between: the container ends by itself.
+    await until('the container process to end', async () => !processExists(running.State.Pid), 30_000);
+    const state = async () => JSON.parse(await readFile(path.join(root, 'containers', running.Id, 'state.json'), 'utf8')) as { status: string; exitCode: number; error: string };
+    await until('the exit to be recorded', async () => (await state()).status === 'exited', 30_000);
+    expect((await state()).exitCode).toBe(137);
+    expect((await state()).error).toContain('was killed');
+    expect(await psRow('fg-orphan', { root })).toMatch(/Exited \(137\)/);
+    expect(await processesMentioning(running.Id)).toEqual([]);
+    await riboOk(['rm', 'fg-orphan'], { root });
+  });
+});
+
 /** The command line the harness runs ribo with, for a test that needs to give it stdin. */
 function riboCommandLine(args: string[], opts: RiboOptions): string[] {
   const env = ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...(opts.driver ? [`RIBO_STORAGE_DRIVER=${opts.driver}`] : []), ...(opts.runtime ? [`RIBO_RUNTIME=${opts.runtime}`] : [])];
