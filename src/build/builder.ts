@@ -4,7 +4,6 @@ import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '..
 import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
-import { InvalidImageRefError } from '../oci/reference.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
@@ -13,7 +12,7 @@ import { runContainer } from '../runtime/container.js';
 import { changeInView, dropRuntimeStubs, unpackLayerBlob, type Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
-import { ImageNotFoundError, type Store } from '../store/index.js';
+import type { Store } from '../store/index.js';
 import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
@@ -23,7 +22,8 @@ import { checkContextUse, checkStagePlatforms } from './context-and-platform.js'
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
-import { BuildStepError, RunStepFailedError } from './errors.js';
+import { BuildStepError, RunStepFailedError, where } from './errors.js';
+import { ImageSources, misspeltStage } from './image-sources.js';
 import { makeDirsInRoot } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
@@ -79,6 +79,8 @@ export interface BuildOptions {
   cacheExports?: CacheExport[];
   /** Fetches an image that is not in the store (FROM / COPY --from of a registry image); resolves to its manifest digest. */
   pullImage?: (ref: string, store: Store) => Promise<string>;
+  /** --pull: look in the registry for a newer version of every image the build starts from. */
+  pull?: boolean;
   /** Compression of the layers this build writes (default gzip); part of each layer step's cache key. */
   compression?: Compression;
 }
@@ -171,6 +173,7 @@ class StageBuilder {
   private readonly stageBuilds = new Map<number, Promise<StageState>>();
   private readonly cacheImports: CacheImport[];
   private readonly downloads: DownloadCache;
+  private readonly images: ImageSources;
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
@@ -188,6 +191,7 @@ class StageBuilder {
   ) {
     this.cacheImports = [...(opts.cacheFrom ?? []).map((dir) => new CacheDir(dir)), ...(opts.cacheImports ?? [])];
     this.downloads = new DownloadCache(path.join(opts.store.root, 'cache', 'downloads'), opts.useCache ?? true);
+    this.images = new ImageSources({ store: opts.store, ...(opts.pullImage ? { pullImage: opts.pullImage } : {}), pull: opts.pull === true });
   }
 
   private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
@@ -241,7 +245,7 @@ class StageBuilder {
       const parent = await this.buildStage(this.stages[base.index]!);
       return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
     }
-    const image = await this.resolveImage(base.ref, stage.location);
+    const image = await this.images.resolve(base.ref, stage.location);
     // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
     const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
@@ -438,20 +442,17 @@ class StageBuilder {
       const built = await this.buildStage(stage);
       return { layers: built.layers, key: built.cacheKey };
     }
-    const image = await this.resolveImage(from, location);
-    return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
-  }
-
-  /** An image from the store, pulled first when it is not there and a registry may have it. */
-  private async resolveImage(ref: string, location: SourceLocation) {
-    try {
-      return await this.opts.store.resolveImage(ref);
-    } catch (error) {
-      if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
-      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
-      if (!notLocal || !this.opts.pullImage) throw error;
-      return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store));
+    // A close stage name is a typo more likely than an image to pull (unless the store has that image).
+    const meant = misspeltStage(from, this.stages);
+    if (meant && !(await this.opts.store.resolveImage(from).then(() => true, () => false))) {
+      throw new BuildStepError(
+        `--from=${from}: no stage is named "${from}" and the store has no image of that name. Did you mean the stage "${meant.name}" (${where(meant.location)})? ` +
+          `To copy from an image called ${from} in a registry, name it in full (e.g. docker.io/library/${from}).`,
+        location,
+      );
     }
+    const image = await this.images.resolve(from, location);
+    return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
   }
 
   /** Mounts layers read-only-in-effect (changes are thrown away). */

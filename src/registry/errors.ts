@@ -7,20 +7,52 @@ export interface MaybeTransient {
   transient: boolean;
 }
 
-/** The connection failed: refused, reset, timed out, or a TLS handshake that did not work. */
+/** Why a registry could not be reached, told apart by the error's code. */
+export type UnreachableReason = 'dns' | 'refused' | 'timeout' | 'certificate' | 'tls' | 'other';
+
+export function unreachableReason(cause: NodeJS.ErrnoException): UnreachableReason {
+  const code = cause.code ?? '';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME') return 'dns';
+  if (code === 'ECONNREFUSED') return 'refused';
+  if (code === 'ETIMEDOUT' || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ENETUNREACH' || code === 'EHOSTUNREACH') return 'timeout';
+  if (/CERT/.test(code) || /certificate/i.test(cause.message)) return 'certificate';
+  if (/SSL|TLS|EPROTO/.test(code) || /wrong version number|handshake/i.test(cause.message)) return 'tls';
+  return 'other';
+}
+
+/** One hint for each reason: what the user checks next. */
+function unreachableHint(reason: UnreachableReason, host: string): string {
+  switch (reason) {
+    case 'dns':
+      return `The name ${host} does not resolve (DNS): check its spelling and this machine's network and DNS; an image meant to come from the store must be named as \`ribo images\` lists it.`;
+    case 'refused':
+      return `Nothing accepts connections at ${host}: check the host and port and that the registry is running.`;
+    case 'timeout':
+      return `${host} did not answer in time: check the network, a firewall or proxy in between, and that the registry is up.`;
+    case 'certificate':
+      return `The registry's TLS certificate cannot be verified: name the certificate of the CA that signed it in NODE_EXTRA_CA_CERTS=FILE, or, for a registry you trust, pass --tls-verify=false.`;
+    case 'tls':
+      return `The TLS handshake with ${host} failed: a registry that speaks plain http on another host needs --tls-verify=false; otherwise check that ${host} is a registry.`;
+    default:
+      return `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`;
+  }
+}
+
+/** The connection failed: a name that does not resolve, refused, timed out, or a TLS handshake that did not work. */
 export class RegistryNetworkError extends RiboError implements MaybeTransient {
   readonly transient: boolean;
   readonly code?: string;
+  readonly reason: UnreachableReason;
+  readonly host: string;
   constructor(method: string, url: URL, cause: NodeJS.ErrnoException) {
-    const certificate = /CERT|SSL|TLS/.test(cause.code ?? '') || /certificate/i.test(cause.message);
+    const reason = unreachableReason(cause);
     super(
-      `${method} ${url.href} failed: ${cause.message}${cause.code ? ` (${cause.code})` : ''}. ` +
-        (certificate
-          ? `The registry's TLS certificate cannot be verified: name the certificate of the CA that signed it in NODE_EXTRA_CA_CERTS=FILE, or, for a registry you trust, pass --tls-verify=false.`
-          : `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`),
+      `Could not reach the registry ${url.host} (${method} ${url.href}: ${cause.message}${cause.code ? `, ${cause.code}` : ''}). ${unreachableHint(reason, url.host)}`,
       { cause },
     );
     this.code = cause.code;
+    this.reason = reason;
+    this.host = url.host;
     this.transient = TRANSIENT_CODES.has(cause.code ?? '') || /socket hang up|aborted/i.test(cause.message);
   }
 }

@@ -1,0 +1,72 @@
+/**
+ * The images a build starts from (FROM) or copies out of (COPY --from, RUN
+ * --mount from=): taken from the store, pulled when missing, or with
+ * `--pull` always looked up in the registry first, as docker build --pull
+ * does (an image only in the store then fails, as there). A failed pull is
+ * reported at the Dockerfile line that asked for the image.
+ */
+import type { SourceLocation, Stage } from '../dockerfile/commands.js';
+import { closestMatch } from '../dockerfile/suggest.js';
+import { InvalidImageRefError } from '../oci/reference.js';
+import { RiboError } from '../errors.js';
+import { ImageNotFoundError, type ResolvedImage, type Store } from '../store/index.js';
+import { BuildStepError } from './errors.js';
+
+export interface ImageSourceOptions {
+  store: Store;
+  /** Fetches an image into the store; resolves to its manifest digest. */
+  pullImage?: (ref: string, store: Store) => Promise<string>;
+  /** --pull: look for a newer image in the registry even when the store has one. */
+  pull?: boolean;
+}
+
+/** An image id or digest (prefix): never pulled. */
+const IMAGE_ID = /^(sha256:)?[0-9a-f]{12,64}$/;
+/** What a stage name may be (BuildKit: letters, digits, "-", "_", "."), so a reference with "/" or ":" is never taken for a misspelt stage. */
+const STAGE_NAME = /^[a-z][a-z0-9_.-]*$/i;
+
+export class ImageSources {
+  /** One pull per reference and build, however many stages name it. */
+  private readonly pulls = new Map<string, Promise<string>>();
+
+  constructor(private readonly opts: ImageSourceOptions) {}
+
+  /** The image `ref` names, for the instruction at `location`. */
+  async resolve(ref: string, location: SourceLocation): Promise<ResolvedImage> {
+    const { store, pullImage } = this.opts;
+    if (this.opts.pull && pullImage && !IMAGE_ID.test(ref)) return store.resolveImage(await this.pullOnce(ref, location, false));
+    try {
+      return await store.resolveImage(ref);
+    } catch (error) {
+      if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
+      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
+      if (!notLocal || !pullImage) throw error;
+      return store.resolveImage(await this.pullOnce(ref, location, true));
+    }
+  }
+
+  private pullOnce(ref: string, location: SourceLocation, missing: boolean): Promise<string> {
+    let pending = this.pulls.get(ref);
+    if (!pending) {
+      pending = this.opts.pullImage!(ref, this.opts.store).catch((error: unknown) => {
+        if (!(error instanceof RiboError) || error instanceof BuildStepError) throw error;
+        const why = missing ? `${ref} is not in the store and could not be pulled` : `${ref} could not be pulled (--pull looks in the registry even for an image the store has)`;
+        throw new BuildStepError(`${why}: ${error.message}`, location, { cause: error });
+      });
+      this.pulls.set(ref, pending);
+    }
+    return pending;
+  }
+}
+
+/**
+ * `--from=NAME` that names no stage but is a likely misspelling of one
+ * (`ones` for `one`): the stage it probably means, so the build can say so
+ * before trying the registry for an image called NAME.
+ */
+export function misspeltStage(from: string, stages: Stage[]): Stage | undefined {
+  if (!STAGE_NAME.test(from)) return undefined;
+  const names = stages.map((s) => s.name).filter((name): name is string => name !== undefined);
+  const close = closestMatch(from, names);
+  return close === undefined ? undefined : stages.find((s) => s.name === close);
+}
