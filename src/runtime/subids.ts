@@ -24,23 +24,65 @@ export function parseSubordinateRanges(text: string, user: string, uid: number):
   return ranges;
 }
 
+/** Where ranges are first offered, as useradd does (SUB_UID_MIN in login.defs). */
+const FIRST_FREE_START = 100000;
+
+/** Every range of /etc/subuid or /etc/subgid text, whoever owns it. */
+function allRanges(text: string): SubordinateRange[] {
+  const ranges: SubordinateRange[] = [];
+  for (const line of text.split('\n')) {
+    const [owner, start, count] = line.trim().split(':');
+    if (!owner || owner.startsWith('#') || start === undefined || count === undefined) continue;
+    const range = { start: Number(start), count: Number(count) };
+    if (Number.isInteger(range.start) && Number.isInteger(range.count) && range.count > 0) ranges.push(range);
+  }
+  return ranges;
+}
+
+/** The lowest start from 100000 on where `count` ids overlap no range of any of the files' texts. */
+export function freeSubordinateRange(texts: string[], count = REQUIRED_SUBORDINATE_IDS): SubordinateRange {
+  const taken = texts.flatMap(allRanges).sort((a, b) => a.start - b.start);
+  let start = FIRST_FREE_START;
+  for (let moved = true; moved; ) {
+    moved = false;
+    for (const range of taken) {
+      if (range.start < start + count && start < range.start + range.count) {
+        start = range.start + range.count;
+        moved = true;
+      }
+    }
+  }
+  return { start, count };
+}
+
 /**
- * Fails with the exact fix when `user` lacks a subordinate range big enough
- * for a container's id space in /etc/subuid or /etc/subgid.
+ * What is wrong with `user`'s subordinate ids, with the exact fix (a range no
+ * other line of /etc/subuid or /etc/subgid overlaps), or undefined when
+ * both files give the user enough.
  */
-export async function checkSubordinateIds(user: string, uid: number, files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }): Promise<void> {
+export async function subordinateIdProblem(user: string, uid: number, files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }): Promise<string | undefined> {
+  const texts = { uid: await readFile(files.subuid, 'utf8').catch(() => ''), gid: await readFile(files.subgid, 'utf8').catch(() => '') };
   for (const [kind, file] of [['uid', files.subuid], ['gid', files.subgid]] as const) {
-    const text = await readFile(file, 'utf8').catch(() => '');
-    const ranges = parseSubordinateRanges(text, user, uid);
+    const ranges = parseSubordinateRanges(texts[kind], user, uid);
     const largest = Math.max(0, ...ranges.map((r) => r.count));
     if (largest >= REQUIRED_SUBORDINATE_IDS - 1) continue;
     const found = ranges.length === 0 ? `has no range for user "${user}"` : `gives user "${user}" only ${largest} ids`;
-    throw new RootlessSetupError(
+    const free = freeSubordinateRange([texts.uid, texts.gid]);
+    const last = free.start + free.count - 1;
+    return (
       `Rootless mode needs subordinate ${kind}s: ${file} ${found}, and ribo needs ${REQUIRED_SUBORDINATE_IDS}. ` +
-        `Add a line "${user}:100000:${REQUIRED_SUBORDINATE_IDS}" to both /etc/subuid and /etc/subgid (as root: ` +
-        `usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${user}), choosing a start that no other user's range overlaps.`,
+      `Give the user a range no other line of /etc/subuid or /etc/subgid overlaps, ${free.start}-${last} here (as root: ` +
+      `usermod --add-subuids ${free.start}-${last} --add-subgids ${free.start}-${last} ${user}), ` +
+      `or add the line "${user}:${free.start}:${free.count}" to both files.`
     );
   }
+  return undefined;
+}
+
+/** Fails with the exact fix when `user` lacks a subordinate range big enough for a container's id space. */
+export async function checkSubordinateIds(user: string, uid: number, files = { subuid: '/etc/subuid', subgid: '/etc/subgid' }): Promise<void> {
+  const problem = await subordinateIdProblem(user, uid, files);
+  if (problem) throw new RootlessSetupError(problem);
 }
 
 /** Total number of ids mapped into the current user namespace, from /proc/self/uid_map text. */

@@ -91,7 +91,7 @@ it('tells a user without subordinate ids which files to edit', async () => {
   const noSubids = `${E2E_USER}-nosubid`;
   const store = await makeStore(noSubids);
   try {
-    const result = await ribo(['info'], { root: store, asUser: noSubids });
+    const result = await ribo(['run', '--rm', 'hello', 'true'], { root: store, asUser: noSubids });
     expect(result.exitCode).not.toBe(0);
     const message = oneParagraph(result.stderr);
     expect(message).toContain('/etc/subuid');

@@ -1,14 +1,37 @@
+import os from 'node:os';
+import { hideBin } from 'yargs/helpers';
 import type { CommandModule } from '../command.js';
-import { openSession, type GlobalOptions } from '../session.js';
+import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { settleSnapshotter } from '../../snapshot/index.js';
+import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
+import { subordinateIdProblem } from '../../runtime/subids.js';
+
+/**
+ * Without the subordinate ids rootless mode needs, there is no namespace to
+ * look from: `ribo info` then says what is missing and how to add it,
+ * rather than failing as the commands that need the namespace do.
+ */
+function reportMissingIds(argv: GlobalOptions, env: NodeJS.ProcessEnv, problem: string, format: unknown): number {
+  const info = { store: storeRoot(argv, env), rootless: true, idCount: 0, subordinateIds: problem };
+  if (format === 'json') process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
+  else process.stdout.write([`store:          ${info.store}`, `rootless:       not set up: ${problem}`].join('\n') + '\n');
+  return 0;
+}
 
 export const infoCommand: CommandModule = {
   name: 'info',
   usage: 'info',
   describe: 'Show the store, storage driver, OCI runtime and namespace ribo uses',
-  needsNamespace: true,
+  // It enters the namespace itself, after checking that it can (reportMissingIds).
+  needsNamespace: false,
   builder: (y) => y.option('format', { type: 'string', choices: ['text', 'json'], default: 'text', describe: 'Output format' }),
   handler: async (argv, env) => {
+    if (!insideNamespace(env)) {
+      const user = os.userInfo();
+      const problem = user.uid === 0 ? undefined : await subordinateIdProblem(user.username, user.uid);
+      if (problem) return reportMissingIds(argv as GlobalOptions, env, problem, argv.format);
+      return reexecInNamespace([process.argv[1]!, ...hideBin(process.argv)], env);
+    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const info = {
