@@ -23,7 +23,7 @@ import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError, where } from './errors.js';
-import { ImageSources, misspeltStage } from './image-sources.js';
+import { ImageSources, misspeltStage, stageIndexes } from './image-sources.js';
 import { makeDirsInRoot } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
@@ -81,6 +81,8 @@ export interface BuildOptions {
   pullImage?: (ref: string, store: Store) => Promise<string>;
   /** --pull: look in the registry for a newer version of every image the build starts from. */
   pull?: boolean;
+  /** --no-cache-filter: stages (by name or index) whose steps all run again. */
+  noCacheStages?: string[];
   /** Compression of the layers this build writes (default gzip); part of each layer step's cache key. */
   compression?: Compression;
 }
@@ -174,6 +176,8 @@ class StageBuilder {
   private readonly cacheImports: CacheImport[];
   private readonly downloads: DownloadCache;
   private readonly images: ImageSources;
+  /** The indexes of the stages --no-cache-filter names. */
+  private readonly noCacheStages: Set<number>;
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
@@ -191,6 +195,7 @@ class StageBuilder {
   ) {
     this.cacheImports = [...(opts.cacheFrom ?? []).map((dir) => new CacheDir(dir)), ...(opts.cacheImports ?? [])];
     this.downloads = new DownloadCache(path.join(opts.store.root, 'cache', 'downloads'), opts.useCache ?? true);
+    this.noCacheStages = stageIndexes(opts.noCacheStages ?? [], stages);
     this.images = new ImageSources({ store: opts.store, ...(opts.pullImage ? { pullImage: opts.pullImage } : {}), pull: opts.pull === true });
   }
 
@@ -228,8 +233,9 @@ class StageBuilder {
       ...onbuildCommands(triggers, base, stage.location, this.opts.buildArgs ?? {}).map((command, i) => ({ command, position: `onbuild.${i}` })),
       ...stage.commands.map((command, i) => ({ command, position: String(i) })),
     ];
+    const useCache = (this.opts.useCache ?? true) && !this.noCacheStages.has(stage.index);
     for (const [i, { command, position }] of commands.entries()) {
-      await this.execute(state, command, () => this.stepInfo(stage, i, command, commands.length), `${this.opts.dockerfile}#${stage.index}.${position}`);
+      await this.execute(state, command, () => this.stepInfo(stage, i, command, commands.length), `${this.opts.dockerfile}#${stage.index}.${position}`, useCache);
     }
     return state;
   }
@@ -254,7 +260,7 @@ class StageBuilder {
     return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest };
   }
 
-  private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string): Promise<void> {
+  private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string, useCache: boolean): Promise<void> {
     const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
     // RUN's command line is the shell's to expand; only its --mount values are expanded here.
@@ -280,7 +286,6 @@ class StageBuilder {
     const compression = this.opts.compression ?? 'gzip';
     if (compression !== 'gzip') step.inputs = { ...step.inputs, compression };
     const key = stepKey(state.cacheKey, step.inputs);
-    const useCache = this.opts.useCache ?? true;
     const cached = useCache ? await this.reusable(await this.cache.lookup(key, this.opts.store, this.cacheImports)) : undefined;
     if (cached) {
       this.usedSteps.set(key, cached.step);
@@ -291,7 +296,7 @@ class StageBuilder {
       return;
     }
     if (this.opts.cachedOnly) throw new NeedsNamespaceError(`${position} is not cached`);
-    const rebuildReason = this.opts.explain ? (useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache') : undefined;
+    const rebuildReason = this.opts.explain ? (useCache ? await this.cache.explain(position, parentKey, step.inputs) : this.opts.useCache === false ? '--no-cache' : '--no-cache-filter') : undefined;
     if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
     const info = announce();
     const started = Date.now();

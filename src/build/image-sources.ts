@@ -8,7 +8,7 @@
 import type { SourceLocation, Stage } from '../dockerfile/commands.js';
 import { closestMatch } from '../dockerfile/suggest.js';
 import { InvalidImageRefError } from '../oci/reference.js';
-import { RiboError } from '../errors.js';
+import { RiboError, UsageError } from '../errors.js';
 import { ImageNotFoundError, type ResolvedImage, type Store } from '../store/index.js';
 import { BuildStepError } from './errors.js';
 
@@ -69,4 +69,18 @@ export function misspeltStage(from: string, stages: Stage[]): Stage | undefined 
   const names = stages.map((s) => s.name).filter((name): name is string => name !== undefined);
   const close = closestMatch(from, names);
   return close === undefined ? undefined : stages.find((s) => s.name === close);
+}
+
+/** --no-cache-filter's stages (names or indexes) as indexes; a name no stage has is an error naming the stages there are. */
+export function stageIndexes(names: string[], stages: Stage[]): Set<number> {
+  const indexes = new Set<number>();
+  for (const name of names) {
+    const stage = stages.find((s) => s.name === name.toLowerCase() || String(s.index) === name);
+    if (!stage) {
+      const known = stages.map((s) => s.name ?? String(s.index)).join(', ');
+      throw new UsageError(`--no-cache-filter ${name}: the Dockerfile has no stage of that name (its stages: ${known}).`);
+    }
+    indexes.add(stage.index);
+  }
+  return indexes;
 }

@@ -3,6 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { RiboError } from '../errors.js';
 import { asDiskFull } from '../files/disk-full.js';
 import { storeRoot, type GlobalOptions } from './session.js';
+import { joinNoOptionValues } from './options.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
 import { protectContainerCommand, runCommand } from './commands/run.js';
@@ -93,7 +94,7 @@ async function main(): Promise<number> {
   process.removeAllListeners('warning');
   process.on('warning', (warning) => process.stderr.write(`ribo: warning: ${warning.message}\n`));
   const args = hideBin(process.argv);
-  const argv = await parser(protectContainerCommand(args)).parseAsync();
+  const argv = await parser(joinNoOptionValues(protectContainerCommand(args))).parseAsync();
   const name = String(argv._[0]);
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) return 2;

@@ -27,3 +27,18 @@ export function asCompression(value: unknown): (typeof COMPRESSION_CHOICES)[numb
   if (!found) throw new UsageError(`--compression ${text}: choose gzip (the default), zstd or none.`);
   return found;
 }
+
+/** Options whose names start with "no-" but take a value (docker's), which yargs would read as a negated boolean. */
+const NO_VALUE_OPTIONS = new Set(['--no-cache-filter']);
+
+/** `--no-cache-filter STAGE` as `--no-cache-filter=STAGE`, the one spelling yargs does not take for `--cache-filter=false`. */
+export function joinNoOptionValues(args: string[]): string[] {
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--') return [...joined, ...args.slice(i)];
+    if (NO_VALUE_OPTIONS.has(arg) && i + 1 < args.length) joined.push(`${arg}=${args[++i]}`);
+    else joined.push(arg);
+  }
+  return joined;
+}

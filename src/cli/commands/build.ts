@@ -165,7 +165,12 @@ export const buildCommand: CommandModule = {
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
       .option('platform', { type: 'string', describe: 'Platform to build for; only this machine\'s is supported so far' })
       .option('compression', compressionOption)
-      .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
+      .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' })
+      .option('pull', { type: 'boolean', default: false, describe: 'Always look in the registry for a newer version of the images the build starts from' })
+      .option('no-cache-filter', { type: 'string', describe: 'Rebuild these stages without the cache: STAGE[,STAGE]; may be repeated' })
+      // Docker's classic builder removed intermediate containers only on request; BuildKit (and ribo) always do.
+      .option('rm', { type: 'boolean', default: true, describe: 'Accepted, as BuildKit does: build containers are always removed' })
+      .option('force-rm', { type: 'boolean', default: false, describe: 'Accepted, as BuildKit does: build containers are always removed' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
     checkBuildPlatform(argv.platform);
@@ -200,6 +205,8 @@ export const buildCommand: CommandModule = {
       cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
       cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
       compression: asCompression(argv.compression),
+      pull: Boolean(argv.pull),
+      noCacheStages: asList(argv.noCacheFilter).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
     };
     const quiet = Boolean(argv.quiet);
     const progressMode = resolveProgressMode(parseProgressMode(String(argv.progress)), process.stderr, env);
