@@ -16,6 +16,7 @@ import type { Store } from '../store/index.js';
 import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
+import { ImageCache, withInlineCache, withoutInlineCache } from './cache/image-cache.js';
 import { commitUpperDir } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
 import { checkContextUse, checkStagePlatforms } from './context-and-platform.js';
@@ -81,6 +82,10 @@ export interface BuildOptions {
   pullImage?: (ref: string, store: Store) => Promise<string>;
   /** --pull: look in the registry for a newer version of every image the build starts from. */
   pull?: boolean;
+  /** --cache-from IMAGE: images whose inline cache (image-cache.ts) this build may reuse steps of. */
+  cacheFromImages?: string[];
+  /** --cache-to type=inline: write the steps' keys into the image's config. */
+  inlineCache?: boolean;
   /** --no-cache-filter: stages (by name or index) whose steps all run again. */
   noCacheStages?: string[];
   /** Compression of the layers this build writes (default gzip); part of each layer step's cache key. */
@@ -145,6 +150,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     if (opts.labels && Object.keys(opts.labels).length > 0) {
       state.config.config = { ...state.config.config, Labels: { ...state.config.config?.Labels, ...opts.labels } };
     }
+    if (opts.inlineCache) state.config = withInlineCache(state.config, builder.usedSteps, state.layers);
     const result = await writeImage(opts.store, state, opts.epoch);
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
@@ -193,10 +199,14 @@ class StageBuilder {
     private readonly cache: BuildCache,
     private readonly contextDigests: FileDigestCache,
   ) {
-    this.cacheImports = [...(opts.cacheFrom ?? []).map((dir) => new CacheDir(dir)), ...(opts.cacheImports ?? [])];
     this.downloads = new DownloadCache(path.join(opts.store.root, 'cache', 'downloads'), opts.useCache ?? true);
     this.noCacheStages = stageIndexes(opts.noCacheStages ?? [], stages);
     this.images = new ImageSources({ store: opts.store, ...(opts.pullImage ? { pullImage: opts.pullImage } : {}), pull: opts.pull === true });
+    const imageCaches = (opts.cacheFromImages ?? []).map((ref) => new ImageCache(
+      () => this.images.resolveForFlag(ref, '--cache-from'),
+      () => opts.reporter.report({ type: 'warning', time: Date.now(), message: `--cache-from ${ref}: the image carries no build cache; build it with --cache-to type=inline (or --build-arg BUILDKIT_INLINE_CACHE=1) to reuse its steps.` }),
+    ));
+    this.cacheImports = [...(opts.cacheFrom ?? []).map((dir) => new CacheDir(dir)), ...(opts.cacheImports ?? []), ...imageCaches];
   }
 
   private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
@@ -254,7 +264,7 @@ class StageBuilder {
     const image = await this.images.resolve(base.ref, stage.location);
     // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
     const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
-    const config: ImageConfig = structuredClone(image.config);
+    const config: ImageConfig = withoutInlineCache(structuredClone(image.config));
     config.config ??= {};
     if (!config.config.Env?.some((e) => e.startsWith('PATH='))) config.config.Env = setEnv(config.config.Env, 'PATH', DEFAULT_PATH);
     return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest };
@@ -319,9 +329,10 @@ class StageBuilder {
       }
       this.applyStep(state, layerRef, history);
       const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };
-      await this.cache.record(key, produced);
-      this.usedSteps.set(key, produced);
-      state.cacheKey = key;
+      const resultKey = useCache || this.opts.useCache === false ? key : await this.filteredStepKey(key, produced);
+      await this.cache.record(resultKey, produced);
+      this.usedSteps.set(resultKey, produced);
+      state.cacheKey = resultKey;
       reporter.report({ type: 'step-done', time: Date.now(), step: info.step, durationMs: Date.now() - started, layer: layerRef && { digest: layerRef.descriptor.digest, size: layerRef.descriptor.size } });
     } catch (error) {
       const exitCode = error instanceof RunStepFailedError ? error.commandExitCode : undefined;
@@ -330,6 +341,19 @@ class StageBuilder {
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * A step of a --no-cache-filter stage ran again: when it made what the
+   * cache holds under its key, the key stays (the steps that build on it,
+   * in this stage's dependents too, stay cached); when its layer differs,
+   * the key is made from that layer too, so what builds on it runs again
+   * instead of reusing results made from the old layer.
+   */
+  private async filteredStepKey(key: string, produced: CachedStep): Promise<string> {
+    const before = await this.cache.lookup(key, this.opts.store);
+    if (before && before.layer?.diffID === produced.layer?.diffID) return key;
+    return before ? stepKey(key, { rebuiltLayer: produced.layer?.diffID ?? 'none' }) : key;
   }
 
   /** A cache entry is usable while its layer blob is still in the store. */

@@ -32,26 +32,35 @@ export class ImageSources {
   constructor(private readonly opts: ImageSourceOptions) {}
 
   /** The image `ref` names, for the instruction at `location`. */
-  async resolve(ref: string, location: SourceLocation): Promise<ResolvedImage> {
+  resolve(ref: string, location: SourceLocation): Promise<ResolvedImage> {
+    return this.resolveOr(ref, (message, cause) => new BuildStepError(message, location, { cause }), this.opts.pull === true);
+  }
+
+  /** The image a flag (--cache-from) names: from the store, else pulled; failures name the flag. */
+  resolveForFlag(ref: string, flag: string): Promise<ResolvedImage> {
+    return this.resolveOr(ref, (message, cause) => new RiboError(`${flag} ${ref}: ${message}`, { cause }), false);
+  }
+
+  private async resolveOr(ref: string, fail: (message: string, cause: unknown) => RiboError, pull: boolean): Promise<ResolvedImage> {
     const { store, pullImage } = this.opts;
-    if (this.opts.pull && pullImage && !IMAGE_ID.test(ref)) return store.resolveImage(await this.pullOnce(ref, location, false));
+    if (pull && pullImage && !IMAGE_ID.test(ref)) return store.resolveImage(await this.pullOnce(ref, fail, false));
     try {
       return await store.resolveImage(ref);
     } catch (error) {
-      if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
+      if (error instanceof InvalidImageRefError) throw fail(error.message, error);
       const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !pullImage) throw error;
-      return store.resolveImage(await this.pullOnce(ref, location, true));
+      return store.resolveImage(await this.pullOnce(ref, fail, true));
     }
   }
 
-  private pullOnce(ref: string, location: SourceLocation, missing: boolean): Promise<string> {
+  private pullOnce(ref: string, fail: (message: string, cause: unknown) => RiboError, missing: boolean): Promise<string> {
     let pending = this.pulls.get(ref);
     if (!pending) {
       pending = this.opts.pullImage!(ref, this.opts.store).catch((error: unknown) => {
         if (!(error instanceof RiboError) || error instanceof BuildStepError) throw error;
         const why = missing ? `${ref} is not in the store and could not be pulled` : `${ref} could not be pulled (--pull looks in the registry even for an image the store has)`;
-        throw new BuildStepError(`${why}: ${error.message}`, location, { cause: error });
+        throw fail(`${why}: ${error.message}`, error);
       });
       this.pulls.set(ref, pending);
     }

@@ -1,5 +1,6 @@
 import os from 'node:os';
 import path from 'node:path';
+import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { build, NeedsNamespaceError, type BuildResult } from '../../build/builder.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
@@ -36,21 +37,39 @@ function parseBuildArgs(values: string[], env: NodeJS.ProcessEnv): Record<string
   return args;
 }
 
-/** A cache option: "type=local,src=DIR" or a bare path (a directory), or "type=registry,ref=REF". */
-function cacheOption(flag: string, value: string, pathKey: 'src' | 'dest'): { dir: string } | { registryRef: string } {
-  if (!value.includes('=')) return { dir: path.resolve(value) };
+type CacheOption = { dir: string } | { registryRef: string } | { imageRef: string } | { inline: true };
+
+/** A bare --cache-from value is a directory when it looks like a path or is one; otherwise an image (docker's inline cache). */
+function looksLikeDirectory(value: string): boolean {
+  return /^[./~]/.test(value) || statSync(value, { throwIfNoEntry: false })?.isDirectory() === true;
+}
+
+/**
+ * A cache option: "type=local,src=DIR" or a bare path (a directory),
+ * "type=registry,ref=REF", for --cache-from an image name (its inline
+ * cache), for --cache-to "type=inline".
+ */
+function cacheOption(flag: string, value: string, pathKey: 'src' | 'dest'): CacheOption {
+  if (!value.includes('=')) {
+    if (pathKey === 'src' && !looksLikeDirectory(value)) {
+      parseImageRef(value);
+      return { imageRef: value };
+    }
+    return { dir: path.resolve(value) };
+  }
   const fields = new Map(value.split(',').map((part) => {
     const eq = part.indexOf('=');
     return [part.slice(0, eq), part.slice(eq + 1)] as const;
   }));
   const type = fields.get('type') ?? 'local';
+  if (type === 'inline' && pathKey === 'dest') return { inline: true };
   if (type === 'registry') {
     const ref = fields.get('ref');
     if (!ref) throw new UsageError(`${flag} ${value}: give the image reference as ref=REF, e.g. ${flag} type=registry,ref=localhost:5000/app:buildcache.`);
     parseImageRef(ref);
     return { registryRef: ref };
   }
-  if (type !== 'local') throw new UsageError(`${flag} ${value}: the cache type must be local or registry.`);
+  if (type !== 'local') throw new UsageError(`${flag} ${value}: the cache type must be local or registry${pathKey === 'dest' ? ', or inline (in the image)' : ''}.`);
   const dir = fields.get(pathKey);
   if (!dir) throw new UsageError(`${flag} ${value}: give the directory as ${pathKey}=DIR, e.g. ${flag} type=local,${pathKey}=./build-cache.`);
   return { dir: path.resolve(dir) };
@@ -160,8 +179,8 @@ export const buildCommand: CommandModule = {
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
       .option('network', { type: 'string', default: 'default', describe: 'Network of RUN steps that do not set --network: default (the host\'s), host or none' })
       .option('secret', { type: 'string', describe: 'A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; may be repeated' })
-      .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or just DIR), or a registry, type=registry,ref=REF; may be repeated' })
-      .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), or a registry, type=registry,ref=REF' })
+      .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or a path), a registry, type=registry,ref=REF, or an image built with --cache-to type=inline (its name); may be repeated' })
+      .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), a registry, type=registry,ref=REF, or into the image, type=inline' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
       .option('platform', { type: 'string', describe: 'Platform to build for; only this machine\'s is supported so far' })
       .option('compression', compressionOption)
@@ -206,6 +225,9 @@ export const buildCommand: CommandModule = {
       cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
       compression: asCompression(argv.compression),
       pull: Boolean(argv.pull),
+      cacheFromImages: cacheFrom.flatMap((c) => ('imageRef' in c ? [c.imageRef] : [])),
+      // BuildKit's two spellings of inline cache.
+      inlineCache: (cacheTo !== undefined && 'inline' in cacheTo) || ['1', 'true'].includes(buildArgs.BUILDKIT_INLINE_CACHE ?? ''),
       noCacheStages: asList(argv.noCacheFilter).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
     };
     const quiet = Boolean(argv.quiet);
