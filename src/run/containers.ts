@@ -13,7 +13,6 @@ import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/index.js';
 import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../files/process-identity.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
-import type { RestartPolicy } from './restart-policy.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -39,6 +38,13 @@ export interface PlannedVolume {
   destination: string;
   anonymous: boolean;
   copyUp: boolean;
+}
+
+/** docker's HostConfig.RestartPolicy (`--restart`, run/restart-policy.ts). */
+export interface RestartPolicy {
+  name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  /** on-failure only: how many restarts at most (0: no limit). */
+  maximumRetryCount: number;
 }
 
 export interface ContainerRecord {

@@ -13,16 +13,8 @@ import { rm, writeFile, access } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import { currentProcess, isAlive } from '../files/process-identity.js';
-import { NoSuchContainerError, type ContainerRecord, type ContainerStore } from './containers.js';
+import { NoSuchContainerError, type ContainerRecord, type ContainerStore, type RestartPolicy } from './containers.js';
 
-export type RestartPolicyName = 'no' | 'on-failure' | 'always' | 'unless-stopped';
-
-/** docker's HostConfig.RestartPolicy. */
-export interface RestartPolicy {
-  name: RestartPolicyName;
-  /** on-failure only: how many restarts at most (0: no limit). */
-  maximumRetryCount: number;
-}
 
 /** The first wait before a restart, doubled for each restart since (docker's back-off), and its cap. */
 const FIRST_DELAY_MS = 100;
@@ -39,7 +31,7 @@ export function parseRestartPolicy(value: string): RestartPolicy {
   if (name !== 'no' && name !== 'on-failure' && name !== 'always' && name !== 'unless-stopped') fail(`"${name}" is not a restart policy`);
   if (count !== undefined && name !== 'on-failure') fail('only on-failure takes a maximum retry count');
   if (count !== undefined && !/^\d+$/.test(count)) fail(`the maximum retry count "${count}" is not a whole number`);
-  return { name: name as RestartPolicyName, maximumRetryCount: count === undefined ? 0 : Number(count) };
+  return { name: name as RestartPolicy['name'], maximumRetryCount: count === undefined ? 0 : Number(count) };
 }
 
 function markerPath(containers: ContainerStore, id: string): string {

@@ -14,13 +14,12 @@ import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { writeRunPlan } from './run-plan.js';
-import { ContainerStore, type ContainerPlan, type ContainerRecord } from './containers.js';
+import { ContainerStore, type ContainerPlan, type ContainerRecord, type RestartPolicy } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
 import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
 import { VolumeStore } from '../store/volumes.js';
-import type { RestartPolicy } from './restart-policy.js';
 
 export interface RunImageOptions {
   store: Store;

@@ -5,7 +5,8 @@ import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-
 import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
-import { parseRestartPolicy, type RestartPolicy } from '../../run/restart-policy.js';
+import { parseRestartPolicy } from '../../run/restart-policy.js';
+import type { RestartPolicy } from '../../run/containers.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, type GlobalOptions } from '../session.js';
