@@ -1,3 +1,5 @@
+import { compileTemplate } from './template.js';
+
 /** Output helpers shared by the listing commands. */
 
 /** Decimal units, as docker and podman print sizes: 999B, 1.2kB, 35MB. */
@@ -18,31 +20,24 @@ export function formatTable(header: string[], rows: string[][]): string {
   return [header, ...rows].map((row) => `${row.map((cell, col) => (cell ?? '').padEnd(widths[col]!)).join('  ').trimEnd()}\n`).join('');
 }
 
-const TEMPLATE_ACTION = /\{\{\s*(json\s+)?\.([A-Za-z0-9_.]*)\s*\}\}/g;
-
 /**
- * The part of Go's text/template that scripts use with `inspect --format`:
- * `{{.Field.Sub}}` (a value as Go prints it: strings bare, other values as
- * JSON) and `{{json .Field}}`; `{{.}}` is the whole object. Anything else
- * is refused by `checkTemplate`.
+ * A listing (`images`, `ps`) through `--format` as docker's CLI does it:
+ * `table` alone is the default table, `table TEMPLATE` a table of those
+ * columns under a header (each `{{.Field}}` is titled by `headers`), `json`
+ * one JSON object per line, anything else a template rendered per row.
  */
-export function renderTemplate(template: string, value: unknown): string {
-  return template.replace(TEMPLATE_ACTION, (_match, json: string | undefined, fieldPath: string) => {
-    let current: unknown = value;
-    for (const key of fieldPath.split('.').filter(Boolean)) {
-      current = current !== null && typeof current === 'object' ? (current as Record<string, unknown>)[key] : undefined;
-    }
-    if (json) return JSON.stringify(current ?? null);
-    if (current === undefined || current === null) return '<no value>';
-    return typeof current === 'string' ? current : typeof current === 'object' ? JSON.stringify(current) : String(current);
-  });
+export function formatListing(format: string, rows: object[], options: { defaultTable: string; headers: Record<string, string> }): string {
+  const spec = format === 'table' ? options.defaultTable : format;
+  if (spec === 'json') return rows.map((row) => `${JSON.stringify(row)}\n`).join('');
+  const table = /^table\s/.exec(spec);
+  const template = compileTemplate(expandEscapes(table ? spec.slice(table[0].length) : spec));
+  const lines = rows.map((row) => template.render(row));
+  if (!table) return lines.map((line) => `${line}\n`).join('');
+  const header = template.render(options.headers).split('\t');
+  return formatTable(header, lines.map((line) => line.split('\t')));
 }
 
-/** The template with its supported actions taken out must have no `{{` left. */
-export function checkTemplate(template: string): string | undefined {
-  const rest = template.replace(TEMPLATE_ACTION, '');
-  const start = rest.indexOf('{{');
-  if (start < 0) return undefined;
-  const end = rest.indexOf('}}', start);
-  return end < 0 ? rest.slice(start) : rest.slice(start, end + 2);
+/** docker's CLI turns a typed `\t` or `\n` in --format into the character. */
+function expandEscapes(format: string): string {
+  return format.replace(/\\t/g, '\t').replace(/\\n/g, '\n');
 }
