@@ -5,7 +5,8 @@
  * reproducible images dated 1970.
  */
 import { promises as fs } from 'node:fs';
-import type { Descriptor, Digest, ImageManifest } from '../oci/image.js';
+import type { Descriptor, Digest, ImageConfig, ImageManifest } from '../oci/image.js';
+import { untaggedManifests } from '../store/image-ids.js';
 import { MediaType } from '../oci/image.js';
 import { familiarName, InvalidImageRefError, parseImageRef } from '../oci/reference.js';
 import { decompressedLayer } from '../layer/compression.js';
@@ -36,7 +37,7 @@ const REPRODUCIBLE_EPOCH_END = Date.UTC(1971, 0, 1);
 /** Every image of the store; with `all`, also manifests whose tags are gone (until `ribo prune`). */
 export async function listStoreImages(store: Store, opts: { all: boolean }): Promise<ListedImage[]> {
   const summaries = await store.listImages();
-  if (opts.all) summaries.push(...(await untaggedManifests(store, new Set(summaries.map((s) => s.digest)))));
+  if (opts.all) summaries.push(...(await untaggedSummaries(store, new Set(summaries.map((s) => s.digest)))));
   const sizes = new LayerSizes(store.root);
   const listed: ListedImage[] = [];
   for (const summary of summaries) {
@@ -103,35 +104,21 @@ async function measureLayer(store: Store, descriptor: Descriptor): Promise<numbe
   }
 }
 
-/** Small JSON blobs that are image manifests no index.json entry names: images whose last tag was moved or removed. */
-async function untaggedManifests(store: Store, listed: Set<Digest>): Promise<ImageSummary[]> {
+/** Summaries of the images whose tags are gone (store/image-ids.ts finds them). */
+async function untaggedSummaries(store: Store, listed: Set<Digest>): Promise<ImageSummary[]> {
   const found: ImageSummary[] = [];
-  for (const blob of await store.listBlobs()) {
-    if (blob.size > 64 * 1024 || listed.has(blob.digest) || !(await startsWithBrace(store.blobPath(blob.digest)))) continue;
-    const manifest = await store.readJSON<Partial<ImageManifest> & { artifactType?: string }>(blob.digest, 'manifest').catch(() => undefined);
-    const isImage = manifest?.config?.mediaType === MediaType.imageConfig || manifest?.config?.mediaType === 'application/vnd.docker.container.image.v1+json';
-    if (!isImage || !Array.isArray(manifest.layers) || manifest.artifactType) continue;
-    const config = await store.readJSON<{ created?: string; config?: { Labels?: Record<string, string> }; rootfs?: { diff_ids?: Digest[] } }>(manifest.config!.digest).catch(() => undefined);
+  for (const { entry } of await untaggedManifests(store, listed)) {
+    const manifest = await store.readJSON<ImageManifest>(entry.digest, 'manifest');
+    const config = await store.readJSON<ImageConfig>(manifest.config.digest).catch(() => undefined);
     if (!config) continue;
     found.push({
-      digest: blob.digest,
-      config: manifest.config!.digest,
-      size: blob.size,
+      digest: entry.digest,
+      config: manifest.config.digest,
+      size: entry.size,
       ...(config.created ? { created: config.created } : {}),
       ...(config.config?.Labels ? { labels: config.config.Labels } : {}),
       layers: manifest.layers.map((descriptor, i) => ({ descriptor, ...(config.rootfs?.diff_ids?.[i] ? { diffID: config.rootfs.diff_ids[i] } : {}) })),
     });
   }
   return found;
-}
-
-async function startsWithBrace(file: string): Promise<boolean> {
-  const handle = await fs.open(file, 'r').catch(() => undefined);
-  if (!handle) return false;
-  try {
-    const { buffer, bytesRead } = await handle.read(Buffer.alloc(1), 0, 1, 0);
-    return bytesRead === 1 && buffer[0] === 0x7b;
-  } finally {
-    await handle.close();
-  }
 }

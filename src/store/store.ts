@@ -36,7 +36,7 @@ import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } 
 import { removeTree } from '../files/remove-tree.js';
 import { withStoreLock } from './lock.js';
 import { familiarSpelling, IndexFile, namedAs, RECEIVED_ANNOTATION, refNameOf } from './index-file.js';
-import { entriesNamedById, HEX_ID, type IdentifiedEntry } from './image-ids.js';
+import { entriesNamedById, HEX_ID, untaggedManifests, type IdentifiedEntry } from './image-ids.js';
 import { familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
 
 export interface ResolvedImage {
@@ -482,6 +482,9 @@ export class Store {
     // A tagged entry first, so the image resolves with a name when it has one.
     const [found] = entriesNamedById(await this.identifiedEntries(index), hexPrefix, asGiven).sort((a, b) => Number(refNameOf(b.entry) !== undefined) - Number(refNameOf(a.entry) !== undefined));
     if (found) return this.loadImage(found.entry);
+    // An image whose tags are gone (`ribo images -a`), by either digest or a prefix.
+    const [untagged] = entriesNamedById(await untaggedManifests(this, new Set(index.manifests.map((e) => e.digest))), hexPrefix, asGiven);
+    if (untagged) return this.loadImage(untagged.entry);
     // A full digest may name an untagged manifest that is still in blobs/.
     const digest = `sha256:${hexPrefix}`;
     if (hexPrefix.length === 64 && (await this.hasBlob(digest))) {

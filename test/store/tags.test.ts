@@ -171,6 +171,13 @@ describe('Store tags', () => {
     }
   });
 
+  it('resolves an image whose tags are gone by its config id prefix, until prune', async () => {
+    const image = await writeSmallImage(store, { cmd: ['dangling'] });
+    await store.tag('gone', image.manifest);
+    await store.untag('gone');
+    expect((await store.resolveImage(image.config.digest.slice(7, 19))).manifestDescriptor.digest).toBe(image.manifest.digest);
+  });
+
   it('keeps the time the store first got an image across its tags', async () => {
     const image = await writeSmallImage(store);
     await store.tag('first', image.manifest);
