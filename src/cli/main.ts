@@ -5,7 +5,7 @@ import { asDiskFull } from '../files/disk-full.js';
 import { storeRoot, type GlobalOptions } from './session.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
-import { protectContainerCommand, runCommand, takesContainerCommand } from './commands/run.js';
+import { GLOBAL_VALUE_OPTIONS, protectContainerCommand, runCommand, takesContainerCommand } from './commands/run.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { infoCommand } from './commands/info.js';
@@ -98,7 +98,8 @@ async function main(): Promise<number> {
   process.removeAllListeners('warning');
   process.on('warning', (warning) => process.stderr.write(`ribo: warning: ${warning.message}\n`));
   const typed = hideBin(process.argv);
-  if (typed.length === 1 && (typed[0] === '--version' || typed[0] === '-v')) {
+  const words = typed.filter((word, i) => !GLOBAL_VALUE_OPTIONS.includes(word) && !GLOBAL_VALUE_OPTIONS.includes(typed[i - 1] ?? ''));
+  if (words.length === 1 && (words[0] === '--version' || words[0] === '-v')) {
     process.stdout.write(`ribo version ${riboVersion()}\n`);
     return 0;
   }
