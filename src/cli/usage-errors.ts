@@ -21,6 +21,18 @@ const DOCKER_ONLY_COMMANDS: Record<string, string> = {
   secret: '', config: '', context: '', plugin: '', trust: '', manifest: '', checkpoint: '', buildx: '`ribo build` is BuildKit-like already',
 };
 
+/** Flags of docker's commands that ribo does not implement (docs/unsupported.md). */
+const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
+  run: [
+    'device', 'ulimit', 'blkio-weight', 'label', 'cidfile', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'memory-swap', 'memory-reservation', 'gpus',
+    'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd', 'stop-signal', 'stop-timeout', 'group-add', 'sysctl', 'shm-size',
+    'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
+  ],
+  build: ['squash', 'isolation', 'shm-size', 'ulimit', 'cpu-shares', 'memory', 'add-host', 'ssh', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],
+  ps: ['size', 'last', 'latest'],
+  exec: ['detach-keys', 'privileged'],
+};
+
 /** Other tools' names for flags ribo has under its own name. */
 const FLAG_SYNONYMS: Record<string, string> = {
   net: 'network', tlsverify: 'tls-verify', insecure: 'tls-verify', dockerfile: 'file', 'cpu-quota': 'cpus', timeout: 'time',
@@ -109,6 +121,7 @@ function unknownFlagMessage(commandName: string | undefined, flag: string, table
   if (synonym && synonym !== name && table.known.has(synonym)) return `${where} has no flag ${flag}; ribo calls it --${synonym}.`;
   const longNames = [...table.known].filter((known) => known.length > 1 && known !== 'version');
   const close = flag.startsWith('--') ? closeSpelling(name, longNames) : undefined;
+  if (commandName && DOCKER_ONLY_FLAGS[commandName]?.includes(name)) return `${where} has no flag ${flag}: docker's ${flag} is not implemented (see docs/unsupported.md).`;
   return `${where} has no flag ${flag}${close ? `. Did you mean --${close}?` : ' (docs/cli.md lists the flags ribo supports).'}`;
 }
 
@@ -136,10 +149,14 @@ export function usageFailure(args: string[], commands: CommandModule[], yargsMes
   return new UsageError(withHelp(yargsSentence(yargsMessage, command), command.name));
 }
 
-/** yargs' messages, as sentences naming the command's usage. */
+/** yargs' messages, as sentences naming the command's usage or the flag. */
 function yargsSentence(message: string, command: CommandModule): string {
   if (/^Not enough non-option arguments/.test(message)) return `ribo ${command.name} needs more arguments: ribo ${command.usage}.`;
-  if (/^Too many non-option arguments/.test(message)) return `ribo ${command.name} takes fewer arguments: ribo ${command.usage}.`;
+  if (/^(Too many non-option arguments|Unknown arguments?:)/.test(message)) return `ribo ${command.name} takes fewer arguments: ribo ${command.usage}.`;
+  const invalid = /Argument: (\S+), Given: (.*), Choices: (.*)$/m.exec(message);
+  if (invalid) return `--${invalid[1]} ${invalid[2]}: choose one of ${invalid[3]}.`;
+  const noValue = /^Not enough arguments following: (\S+)/.exec(message);
+  if (noValue) return `--${noValue[1]} needs a value.`;
   return /[.?!]$/.test(message) ? message : `${message}.`;
 }
 

@@ -11,16 +11,20 @@ const failure = (args: string[], yargsMessage = 'Not enough non-option arguments
 
 describe('usage errors', () => {
   it('name the unknown flag once, as typed, ending with a full stop before the help hint', () => {
-    expect(failure(['run', '--device', '/dev/fuse', 'img'])).toBe('ribo run has no flag --device (docs/cli.md lists the flags ribo supports). See `ribo run --help`.');
+    expect(failure(['run', '--device', '/dev/fuse', 'img'])).toBe("ribo run has no flag --device: docker's --device is not implemented (see docs/unsupported.md). See `ribo run --help`.");
     expect(failure(['build', '--blkio-weight', '5', '.'], 'Unknown arguments: blkio-weight, blkioWeight')).toMatch(/^ribo build has no flag --blkio-weight \(/);
     expect(failure(['--root', '/s', 'run', '-it', '-x', 'img'])).toMatch(/^ribo run has no flag -x /);
   });
   it('know the values of known flags, clusters of short ones and negations', () => {
-    expect(failure(['run', '-it', '-e', 'A=1', '--no-rm', '--ulimit', 'n=1', 'img'])).toMatch(/has no flag --ulimit /);
+    expect(failure(['run', '-it', '-e', 'A=1', '--no-rm', '--ulimit', 'n=1', 'img'])).toMatch(/has no flag --ulimit: docker's --ulimit is not implemented/);
     expect(failure(['run', '--name', '--device', 'img'])).toMatch(/needs more arguments/);
   });
   it('leave the container command\'s flags alone', () => {
     expect(failure(['run', 'img', 'ls', '--device'])).toMatch(/^ribo run needs more arguments: ribo run <image> \[command\.\.\]\. See/);
+  });
+  it('turn yargs\' other messages into sentences naming the flag or the usage', () => {
+    expect(failure(['images', 'a', 'b'], 'Unknown argument: b')).toBe('ribo images takes fewer arguments: ribo images [reference]. See `ribo images --help`.');
+    expect(failure(['build', '--compression', 'x', '.'], 'Invalid values:\n  Argument: compression, Given: "x", Choices: "gzip", "zstd", "none"')).toBe('--compression "x": choose one of "gzip", "zstd", "none". See `ribo build --help`.');
   });
   it('give another name or a close spelling only', () => {
     expect(failure(['run', '--net', 'host', 'img'])).toMatch(/ribo calls it --network\. See/);
