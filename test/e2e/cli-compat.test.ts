@@ -110,6 +110,7 @@ describe('image ids', () => {
     }
     expect((await riboOk(['run', '--rm', id, 'cat', '/app/greeting.txt'], opts())).stdout).toBe((await readFile(path.join(PROJECT_ROOT, 'fixtures/hello/greeting.txt'), 'utf8')).trimEnd());
     expect((await riboOk(['history', id], opts())).stdout).toContain('COPY busybox /bin/busybox');
+    expect((await riboOk(['history', '--format', '{{.ID}}|{{.CreatedBy}}', id], opts())).stdout).toMatch(/^[0-9a-f]{12}\|COPY busybox \/bin\/busybox/m);
     await riboOk(['tag', id.slice(0, 8), 'byid:1'], opts());
     expect((await readImage(root, 'byid:1')).manifest).toEqual(hello.manifest);
     expect((await riboOk(['rmi', hello.manifest.config.digest.slice(0, 15)], opts())).stdout.split('\n').filter(Boolean).sort()).toEqual(['Untagged: byid:1', 'Untagged: hello:latest']);
