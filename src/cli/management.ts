@@ -28,12 +28,11 @@ export function expandManagementCommand(args: string[], commandExists: (name: st
   const group = MANAGEMENT_COMMANDS[args[start] ?? ''];
   if (!group) return args;
   const sub = args[start + 1];
-  if (sub === undefined || sub === '--help' || sub === '-h') return args;
+  if (sub === '--help' || sub === '-h') return args;
+  const known = Object.keys(group).join(', ');
+  if (sub === undefined) throw new UsageError(`ribo ${args[start]} needs a subcommand: ${known}. See \`ribo ${args[start]} --help\`.`);
   // `container prune` stands for a command ribo may have under that name.
   const target = Object.hasOwn(group, sub) ? group[sub]! : commandExists(`${args[start]}-${sub}`) ? [`${args[start]}-${sub}`] : undefined;
-  if (!target) {
-    const known = Object.keys(group).join(', ');
-    throw new UsageError(`ribo ${args[start]} has no subcommand "${sub}"; it has ${known}. See \`ribo ${args[start]} --help\`.`);
-  }
+  if (!target) throw new UsageError(`ribo ${args[start]} has no subcommand "${sub}"; it has ${known}. See \`ribo ${args[start]} --help\`.`);
   return [...args.slice(0, start), ...target, ...args.slice(start + 2)];
 }

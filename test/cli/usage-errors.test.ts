@@ -50,5 +50,7 @@ describe('management commands', () => {
     expect(expandManagementCommand(['builder', 'prune', '--all'], exists)).toEqual(['prune', '--all']);
     expect(expandManagementCommand(['images', 'ls'], exists)).toEqual(['images', 'ls']);
     expect(() => expandManagementCommand(['image', 'frob'], exists)).toThrow(/has no subcommand "frob"/);
+    expect(() => expandManagementCommand(['container'], exists)).toThrow(/^ribo container needs a subcommand: ls, .*\. See `ribo container --help`\.$/);
+    expect(expandManagementCommand(['image', '--help'], exists)).toEqual(['image', '--help']);
   });
 });
