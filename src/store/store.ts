@@ -482,16 +482,16 @@ export class Store {
     // A tagged entry first, so the image resolves with a name when it has one.
     const [found] = entriesNamedById(await this.identifiedEntries(index), hexPrefix, asGiven).sort((a, b) => Number(refNameOf(b.entry) !== undefined) - Number(refNameOf(a.entry) !== undefined));
     if (found) return this.loadImage(found.entry);
-    // An image whose tags are gone (`ribo images -a`), by either digest or a prefix.
-    const [untagged] = entriesNamedById(await untaggedManifests(this, new Set(index.manifests.map((e) => e.digest))), hexPrefix, asGiven);
-    if (untagged) return this.loadImage(untagged.entry);
-    // A full digest may name an untagged manifest that is still in blobs/.
+    // A full digest may name an untagged manifest that is still in blobs/ (a manifest has a config; a config is found below).
     const digest = `sha256:${hexPrefix}`;
     if (hexPrefix.length === 64 && (await this.hasBlob(digest))) {
       const manifest = await this.readJSON<ImageManifest>(digest, 'manifest');
       const size = (await fs.stat(this.blobPath(digest))).size;
-      return this.loadImage({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
+      if (manifest.config) return this.loadImage({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
     }
+    // An image whose tags are gone (`ribo images -a`), by its config digest or a prefix of either.
+    const [untagged] = entriesNamedById(await untaggedManifests(this, new Set(index.manifests.map((e) => e.digest))), hexPrefix, asGiven);
+    if (untagged) return this.loadImage(untagged.entry);
     throw new ImageNotFoundError(asGiven, this.root, true);
   }
 
