@@ -16,7 +16,7 @@ import path from 'node:path';
 import { PROJECT_ROOT, E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboResult } from './harness.js';
 import { startRegistry, type RunningRegistry } from '../setup/registry.js';
 
-/** One tar member; a file's content is "pwned\\n" unless `content` names a file to take it from. */
+/** One tar member; a file's content is "pwned" and a newline unless `content` names a file to take it from. */
 interface Member { name: string; type: 'file' | 'symlink' | 'hardlink' | 'dir'; target?: string; mode?: number; content?: string }
 
 let work: string;
