@@ -14,7 +14,7 @@ import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promi
 import os from 'node:os';
 import path from 'node:path';
 import { lookupUser, makeOwnedDir, onPath, runAs, type User } from '../differential/cases.js';
-import { E2E_USER, debianTarball, makeContext, makeStore, removeStore, riboOk } from './harness.js';
+import { E2E_USER, debianTarball, makeContext, makeStore, removeStore, ribo, riboOk } from './harness.js';
 
 const PROBE_C = String.raw`
 #define _GNU_SOURCE
@@ -91,6 +91,23 @@ it('apt-get update and install work under the default seccomp profile and capabi
   expect(stdout).toContain('Hello, world!');
 }, 600_000);
 
+it('RUN apt-get works in a build; Debian\'s ping (cap_net_raw+ep) then needs --cap-add NET_RAW to run, as with podman', async () => {
+  await riboOk(['import', await debianTarball(), 'localhost/debian:bookworm'], { root });
+  const context = await makeContext({ Dockerfile: 'FROM localhost/debian:bookworm\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends hello iputils-ping >/dev/null 2>&1 && hello\n' });
+  try {
+    const built = await riboOk(['build', '--progress', 'plain', '-t', 'localhost/debian-ping', context], { root });
+    expect(built.stderr).toContain('Hello, world!');
+  } finally {
+    await rm(context, { recursive: true, force: true });
+  }
+  // The kernel refuses to exec a file whose capabilities it cannot all grant (EPERM), in podman's containers too.
+  const refused = await ribo(['run', '--rm', 'localhost/debian-ping', 'ping', '-c1', '-W5', '127.0.0.1'], { root });
+  expect(refused.exitCode).not.toBe(0);
+  expect(refused.stderr).toMatch(/ping.*Operation not permitted/i);
+  const allowed = await riboOk(['run', '--rm', '--cap-add', 'NET_RAW', 'localhost/debian-ping', 'ping', '-c1', '-W5', '127.0.0.1'], { root });
+  expect(allowed.stdout).toContain('1 received');
+}, 600_000);
+
 describe('the seccomp allowlist', () => {
   it('refuses io_uring_setup (ENOSYS, as for any syscall it does not list), and capability-guarded calls (EPERM)', async () => {
     const confined = answers(await inProbe([], `probe ${PROBES.join(' ')}`));
@@ -101,7 +118,8 @@ describe('the seccomp allowlist', () => {
     const host = answers((await runAs(E2E_USER ? await lookupUser(E2E_USER) : undefined, probe, ['io_uring_setup', 'kcmp', 'personality'])).stdout);
     const open = answers(await inProbe(['--security-opt', 'seccomp=unconfined'], 'probe io_uring_setup kcmp personality; grep "^Seccomp:" /proc/self/status'));
     expect(open).toEqual(host);
-    expect(open.io_uring_setup).toBe('ok');
+    // The kernel answers, not the filter (ok here; EPERM where the host disables io_uring).
+    expect(open.io_uring_setup).not.toBe('errno 38');
   }, 120_000);
 
   it('applies to build steps too', async () => {
