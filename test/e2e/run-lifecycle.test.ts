@@ -481,7 +481,7 @@ describe('restart policies, forced removal and pruning', () => {
     const done = (await riboOk(['run', '-d', '--name', 'pr-done', 'hello', 'sh', '-c', 'head -c 100000 /dev/zero > /big'], { root })).stdout.trim();
     await until('it to exit', () => settled('pr-done'));
     const busy = (await riboOk(['run', '-d', '--name', 'pr-busy', 'hello', 'sleep', '1000'], { root })).stdout.trim();
-    const { stdout } = await riboOk(['container-prune'], { root });
+    const { stdout } = await riboOk(['container', 'prune'], { root });
     // (other tests' stopped containers may be listed too)
     expect(stdout.split('\n')[0]).toBe('Deleted Containers:');
     expect(stdout.split('\n')).toContain(done);
@@ -492,7 +492,7 @@ describe('restart policies, forced removal and pruning', () => {
     expect(Number(reclaimed![1]) * (reclaimed![2] === 'MB' ? 1000 : 1)).toBeGreaterThanOrEqual(100);
     expect(await psRow('pr-done', { root })).toBeUndefined();
     expect(await psRow('pr-busy', { root })).toContain('Up ');
-    expect((await riboOk(['container-prune'], { root })).stdout).toBe('Total reclaimed space: 0B');
+    expect((await riboOk(['container-prune', '-f'], { root })).stdout).toBe('Total reclaimed space: 0B');
     await riboOk(['rm', '-f', 'pr-busy'], { root });
   });
 
