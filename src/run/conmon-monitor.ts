@@ -19,6 +19,7 @@ import { connectNetwork, disconnectNetwork, isUserModeNetwork } from '../runtime
 import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { classifyStartError } from '../runtime/start-failure.js';
+import { resizeTerminalOf } from '../runtime/terminal.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { dropRuntimeStubs, isMountPoint, unmountPath, type Snapshotter } from '../snapshot/index.js';
 import { processIdentity, currentProcess } from '../files/process-identity.js';
@@ -100,6 +101,9 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
     connected.catch(() => undefined);
     const { pid, conmonPid } = await launching;
     await connected;
+    // The runtime leaves a new terminal 0×0; sized before the start, so the container's first look sees the size.
+    const consoleSize = current.plan.spec.consoleSize;
+    if (current.plan.spec.terminal && consoleSize) await resizeTerminalOf(pid, { rows: consoleSize.height, columns: consoleSize.width });
     // Recorded before the start: a container that ends at once is recorded exited by the clean-up, after this.
     current = await containers.update(record.id, {
       status: 'running',

@@ -188,6 +188,17 @@ describe('-t', () => {
     }
   });
 
+  it('run -dt from a terminal starts the container at that terminal\'s size', async () => {
+    const session = await inTmux('ribo-stdio-dt', riboCommand(['run', '-dt', '--name', 'dt-sized', 'hello', 'sh', '-c', 'stty size']), { x: 87, y: 21 });
+    try {
+      await until('the container to exit', async () => (await riboOk(['ps', '-a'], opts())).stdout.split('\n').some((l) => l.includes('dt-sized') && l.includes('Exited (0)')), 60_000);
+      expect((await riboOk(['logs', 'dt-sized'], opts())).stdout.replace(/\r/g, '').trim()).toBe('21 87');
+    } finally {
+      await tmux(['kill-session', '-t', session], { reject: false });
+      await ribo(['rm', '-f', 'dt-sized'], opts());
+    }
+  }, 90_000);
+
   it('sets TERM=xterm when the caller has none, as docker', async () => {
     const session = await inTmux('ribo-stdio-term', ['env', '-u', 'TERM', ...riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"; echo done'])], { x: 80, y: 10 });
     try {
@@ -253,10 +264,11 @@ describe('detached containers under conmon', () => {
   });
 
   it('run -dt gives a detached container a terminal; its output is in the logs', async () => {
-    await riboOk(['run', '-dt', '--name', 'with-tty', 'hello', 'sh', '-c', '[ -t 1 ] && echo "terminal TERM=$TERM"'], opts());
+    await riboOk(['run', '-dt', '--name', 'with-tty', 'hello', 'sh', '-c', '[ -t 1 ] && echo "terminal TERM=$TERM"; stty size'], opts());
     try {
       await until('the container to exit', async () => (await riboOk(['ps', '-a'], opts())).stdout.split('\n').some((l) => l.includes('with-tty') && l.includes('Exited (0)')));
-      expect((await riboOk(['logs', 'with-tty'], opts())).stdout.replace(/\r/g, '').trim()).toBe('terminal TERM=xterm');
+      // Started without a terminal of ribo's: docker's 80×24, not 0×0.
+      expect((await riboOk(['logs', 'with-tty'], opts())).stdout.replace(/\r/g, '').trim()).toBe('terminal TERM=xterm\n24 80');
     } finally {
       await ribo(['rm', '-f', 'with-tty'], opts());
     }
