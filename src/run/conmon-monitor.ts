@@ -41,9 +41,9 @@ export function conmonDirs(containers: ContainerStore, id: string) {
   return { dir, exitDir: path.join(dir, 'exit'), socketDir: path.join(dir, 'sockets'), pidFile: path.join(dir, 'conmon.pid'), diagnostics: path.join(dir, 'conmon.log') };
 }
 
-/** The attach socket conmon offers for a container (SOCK_SEQPACKET). */
+/** The attach socket conmon offers for a container (SOCK_SEQPACKET; in the bundle dir, as conmon runs with --full-attach). */
 export function attachSocketPath(containers: ContainerStore, record: ContainerRecord): string {
-  return path.join(conmonDirs(containers, record.id).socketDir, record.runtimeId, 'attach');
+  return path.join(containers.dirOf(record.id), 'bundle', 'attach');
 }
 
 /**

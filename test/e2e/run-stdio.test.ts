@@ -199,6 +199,35 @@ describe('-t', () => {
     }
   }, 90_000);
 
+  it('ribo attach to a -dit container: typed input reaches its terminal, resizes follow, ctrl-p ctrl-q detaches', async () => {
+    await riboOk(['run', '-dit', '--name', 'att-tty', 'hello', 'sh'], opts());
+    const session = await inTmux('ribo-stdio-attach', ['sh', '-c', `${quote(riboCommand(['attach', 'att-tty']))}; echo "attach-exit=$?"`], { x: 85, y: 25 });
+    try {
+      // Typed before the connection is made, input waits in ribo's terminal; this settles once it is through.
+      await until('the shell to answer', async () => {
+        await tmux(['send-keys', '-t', session, 'echo ready-$((6*7))', 'Enter']);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return (await screen(session)).includes('ready-42');
+      }, 60_000);
+      await tmux(['send-keys', '-t', session, 'stty size', 'Enter']);
+      await until('the first size', async () => (await screen(session)).includes('25 85'));
+      await tmux(['resize-window', '-t', session, '-x', '73', '-y', '18']);
+      await until('the new size', async () => {
+        await tmux(['send-keys', '-t', session, 'stty size', 'Enter']);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return (await screen(session)).includes('18 73');
+      });
+      await tmux(['send-keys', '-t', session, 'C-p', 'C-q']);
+      await until('ribo attach to leave', async () => (await screen(session)).includes('attach-exit=0'));
+      // Detached, not ended: the shell still runs and still reads its terminal.
+      expect((await riboOk(['ps'], opts())).stdout).toContain('att-tty');
+      expect((await riboOk(['exec', 'att-tty', 'sh', '-c', 'echo exec-ok'], opts())).stdout).toBe('exec-ok');
+    } finally {
+      await tmux(['kill-session', '-t', session], { reject: false });
+      await ribo(['rm', '-f', 'att-tty'], opts());
+    }
+  }, 120_000);
+
   it('sets TERM=xterm when the caller has none, as docker', async () => {
     const session = await inTmux('ribo-stdio-term', ['env', '-u', 'TERM', ...riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"; echo done'])], { x: 80, y: 10 });
     try {
