@@ -89,7 +89,7 @@ export async function superviseContainer(
   const log = await LogWriter.open(containers.logPath(record.id));
   let containerStdio: ContainerStdio;
   if (mode === 'detached' && (current.plan.spec.terminal || current.plan.interactive)) {
-    throw new ContainerStartError(`A detached container with a terminal or stdin (-dt, -di) needs conmon (apt-get install conmon) and the overlay storage driver; run it without -i/-t, or in the foreground.`);
+    throw new ContainerStartError(`A detached container with a terminal or stdin (-dt, -di) needs conmon (apt-get install conmon); run it without -i/-t, or in the foreground.`);
   }
   if (mode === 'detached') containerStdio = { stdin: 'ignore', stdout: log.stream('stdout'), stderr: log.stream('stderr') };
   else if (current.plan.spec.terminal) containerStdio = 'inherit';

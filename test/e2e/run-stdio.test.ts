@@ -5,7 +5,7 @@
  * and TERM; the host-side cost of detached containers.
  */
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
 
@@ -259,6 +259,35 @@ describe('detached containers under conmon', () => {
       expect(totalKb).toBeLessThan(10 * 5 * 1024);
     } finally {
       await ribo(['rm', '-f', ...names], opts());
+    }
+  }, 120_000);
+
+  it.each(['fuse-overlayfs', 'copy'] as const)('with the %s driver too: conmon alone stays, the changes are kept, and nothing is left once it ends', async (driver) => {
+    const withDriver = opts({ driver });
+    const id = (await riboOk(['run', '-d', '--network', 'none', 'hello', 'sh', '-c', 'echo changed > /app/new.txt; rm /app/greeting.txt; while [ ! -e /app/go ]; do sleep 0.1; done; echo bye'], withDriver)).stdout;
+    try {
+      const dir = path.join(root, 'containers', id);
+      const record = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as { monitor: { pid: number }; driver: string };
+      expect(record.driver).toBe(driver);
+      expect(await readFile(`/proc/${record.monitor.pid}/status`, 'utf8')).toMatch(/^Name:\s+conmon$/m);
+      // The processes besides conmon that name the container's dir: fuse-overlayfs with that driver.
+      const helpers = async () => {
+        const names: string[] = [];
+        for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+          const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+          const name = cmdline.split('\0')[0]!.split('/').at(-1)!;
+          if (cmdline.includes(dir) && name !== 'conmon' && !cmdline.includes('container-cleanup')) names.push(name);
+        }
+        return names.sort();
+      };
+      expect(await helpers()).toEqual(driver === 'fuse-overlayfs' ? ['fuse-overlayfs'] : []);
+      await riboOk(['exec', id, 'touch', '/app/go'], withDriver);
+      expect((await riboOk(['wait', id], withDriver)).stdout).toBe('0');
+      expect((await riboOk(['logs', id], withDriver)).stdout).toBe('bye');
+      expect(await readFile(path.join(dir, 'upper', 'app', 'new.txt'), 'utf8')).toBe('changed\n');
+      await until('the helpers to end', async () => (await helpers()).length === 0);
+    } finally {
+      await ribo(['rm', '-f', id], withDriver);
     }
   }, 120_000);
 
