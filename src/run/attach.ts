@@ -8,9 +8,9 @@
  * container with a terminal (-dt) gets the caller's terminal size through
  * conmon's control FIFO (`ctl` in the bundle) and follows its resizes.
  *
- * Containers kept by ribo's own monitor (fuse-overlayfs, the copying
- * driver, no conmon installed) have no socket: their log is followed, and
- * they take no input.
+ * Containers kept by ribo's own monitor (when conmon is not installed)
+ * have no socket, and without socat the socket is out of reach: then the
+ * log is followed, and no input is passed.
  */
 import { constants, openSync, writeSync, closeSync } from 'node:fs';
 import { access } from 'node:fs/promises';
