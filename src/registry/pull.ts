@@ -95,7 +95,7 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, (blob, cancelled) => fetchBlob(opts, blob, cancelled));
   await Promise.all(blobs.map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
 
-  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config');
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', canonicalRef(ref));
   if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
     throw new RegistryContentError(`${canonicalRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
   }

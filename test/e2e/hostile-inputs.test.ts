@@ -119,3 +119,157 @@ describe('servers that never answer', () => {
     expect(result.stderr).toContain('RIBO_IDLE_TIMEOUT=soon');
   });
 });
+
+function sha256(data: Buffer | string): string {
+  return `sha256:${createHash('sha256').update(data).digest('hex')}`;
+}
+
+/** A plain layer tar holding `files` (name → content) and, when asked, busybox. */
+async function layerTar(files: Record<string, string>): Promise<Buffer> {
+  const stage = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-inputs-layer-'));
+  try {
+    for (const [name, content] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(stage, name)), { recursive: true });
+      await writeFile(path.join(stage, name), content === 'BUSYBOX' ? await readFile('/bin/busybox') : content, { mode: 0o755 });
+    }
+    const { stdout } = await execa('tar', ['-C', stage, '--numeric-owner', '--owner=0', '--group=0', '--sort=name', '--mtime=@0', '-cf', '-', '.'], { encoding: 'buffer' });
+    return Buffer.from(stdout);
+  } finally {
+    await rm(stage, { recursive: true, force: true });
+  }
+}
+
+/**
+ * An OCI layout of one image named `ref` with plain tar `layers` and the
+ * config `runConfigJSON` (the text of its "config" member, written as is so
+ * it can be deeper than JSON.stringify goes; `extraJSON` adds members).
+ */
+async function writeLayout(ref: string, layers: Buffer[], runConfigJSON: string, extraJSON = ''): Promise<string> {
+  const dir = await mkdtemp(path.join(exchange, 'layout-'));
+  await mkdir(path.join(dir, 'blobs/sha256'), { recursive: true });
+  const put = async (data: Buffer | string) => {
+    const digest = sha256(data);
+    await writeFile(path.join(dir, 'blobs/sha256', digest.slice(7)), data);
+    return { digest, size: Buffer.byteLength(data) };
+  };
+  const layerDescriptors = [];
+  for (const layer of layers) layerDescriptors.push({ mediaType: 'application/vnd.oci.image.layer.v1.tar', ...(await put(layer)) });
+  const diffIDs = JSON.stringify(layerDescriptors.map((l) => l.digest));
+  const config = `{"architecture":"amd64","os":"linux","config":${runConfigJSON},"rootfs":{"type":"layers","diff_ids":${diffIDs}}${extraJSON}}`;
+  const manifest = JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...(await put(config)) }, layers: layerDescriptors });
+  const index = { schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', ...(await put(manifest)), annotations: { 'org.opencontainers.image.ref.name': ref } }] };
+  await writeFile(path.join(dir, 'oci-layout'), JSON.stringify({ imageLayoutVersion: '1.0.0' }));
+  await writeFile(path.join(dir, 'index.json'), JSON.stringify(index));
+  await execa('chmod', ['-R', 'a+rX', dir]);
+  return dir;
+}
+
+async function unpackedLayers(root: string): Promise<string[]> {
+  return readdir(path.join(root, 'layers')).catch(() => []);
+}
+
+/** Processes of the OCI runtimes working for the store `root`, by command line. */
+async function runtimeProcesses(root: string): Promise<string[]> {
+  const { stdout } = await execa('ps', ['-eo', 'args'], { reject: false });
+  return stdout.split('\n').filter((line) => /^(\S*\/)?(crun|runc) /.test(line) && line.includes(root));
+}
+
+/** Uploads the image of an OCI layout to a registry by hand (skopeo refuses configs over 4 MiB). */
+async function pushLayout(host: string, layout: string, repository: string, tag: string): Promise<void> {
+  const index = JSON.parse(await readFile(path.join(layout, 'index.json'), 'utf8'));
+  const manifestBytes = await readFile(path.join(layout, 'blobs/sha256', index.manifests[0].digest.slice(7)));
+  const manifest = JSON.parse(manifestBytes.toString('utf8'));
+  for (const blob of [manifest.config, ...manifest.layers]) {
+    const started = await fetch(`http://${host}/v2/${repository}/blobs/uploads/`, { method: 'POST' });
+    const location = new URL(started.headers.get('location')!, `http://${host}`);
+    location.searchParams.set('digest', blob.digest);
+    const body = await readFile(path.join(layout, 'blobs/sha256', blob.digest.slice(7)));
+    expect((await fetch(location, { method: 'PUT', body, headers: { 'content-type': 'application/octet-stream' } })).status).toBe(201);
+  }
+  expect((await fetch(`http://${host}/v2/${repository}/manifests/${tag}`, { method: 'PUT', body: manifestBytes, headers: { 'content-type': manifest.mediaType } })).status).toBe(201);
+}
+
+describe('image configs beyond the limits', () => {
+  const millionEnv = `{"Env":[${Array(1_000_000).fill('"A=1"').join(',')}],"Cmd":["/bin/busybox","true"]}`;
+
+  it('a config with a million Env entries is refused by load and by run oci:, naming the image and the limit; nothing is stored', async () => {
+    const layout = await writeLayout('env-bomb:1', [await layerTar({ 'bin/busybox': 'BUSYBOX' })], millionEnv);
+    const root = await store();
+    const loaded = await ribo(['load', '-i', layout], { root });
+    expect(loaded.exitCode).toBe(1);
+    expect(loaded.stderr).toContain('env-bomb:1');
+    expect(loaded.stderr).toContain('has 1000000 Env entries; ribo accepts at most 10000 entries');
+    expect(await taggedImages(root)).toEqual([]);
+    expect(await unpackedLayers(root)).toEqual([]);
+    expect(await readdir(path.join(root, 'blobs/sha256')).catch(() => [])).toEqual([]);
+
+    const run = await ribo(['run', '--rm', `oci:${layout}:env-bomb:1`], { root });
+    expect(run.exitCode).toBe(1);
+    expect(run.stderr).toContain('has 1000000 Env entries');
+    expect(await runtimeProcesses(root)).toEqual([]);
+    expect(await unpackedLayers(root)).toEqual([]);
+    await riboOk(['images'], { root });
+  });
+
+  it('a pull of such an image from a registry is refused, untagged, nothing unpacked', async () => {
+    const { startRegistry } = await import('../setup/registry.js');
+    const registry = await startRegistry();
+    cleanups.push(() => registry.stop());
+    const layout = await writeLayout('env-bomb', [await layerTar({ 'bin/busybox': 'BUSYBOX' })], millionEnv);
+    await pushLayout(registry.host, layout, 'e2e/env-bomb', '1');
+    const root = await store();
+    const pulled = await ribo(['pull', '-q', `${registry.host}/e2e/env-bomb:1`], { root });
+    expect(pulled.exitCode).toBe(1);
+    expect(pulled.stderr).toContain(`${registry.host}/e2e/env-bomb:1: the image config has 1000000 Env entries`);
+    expect(await taggedImages(root)).toEqual([]);
+    expect(await unpackedLayers(root)).toEqual([]);
+  });
+
+  it('labels: too many, or one too long, are refused as well', async () => {
+    const root = await store();
+    const labels = Object.fromEntries(Array.from({ length: 10_001 }, (_, i) => [`l${i}`, 'v']));
+    const many = await writeLayout('labels:1', [await layerTar({ f: 'x' })], JSON.stringify({ Labels: labels }));
+    const manyResult = await ribo(['load', '-i', many], { root });
+    expect(manyResult.exitCode).toBe(1);
+    expect(manyResult.stderr).toContain('labels:1');
+    expect(manyResult.stderr).toContain('has 10001 Labels');
+    const long = await writeLayout('label:1', [await layerTar({ f: 'x' })], JSON.stringify({ Labels: { big: 'x'.repeat(2 * 1024 * 1024) } }));
+    const longResult = await ribo(['load', '-i', long], { root });
+    expect(longResult.exitCode).toBe(1);
+    expect(longResult.stderr).toContain('has a label "big" of 2097155 bytes');
+    expect(await taggedImages(root)).toEqual([]);
+  });
+
+  it('a build whose ENV goes beyond the limit stops at that line', async () => {
+    const root = await store();
+    const pairs = Array.from({ length: 10_001 }, (_, i) => `V${i}=x`).join(' ');
+    const ctx = await context({ Dockerfile: `FROM scratch\nENV ${pairs}\n` });
+    const result = await ribo(['build', '-q', '-t', 'env:1', ctx], { root });
+    expect(result.exitCode).toBe(1);
+    expect(result.stderr).toMatch(/Dockerfile:2.*ENV: the image config has 1000[12] Env entries; ribo accepts at most 10000/);
+    expect(await taggedImages(root)).toEqual([]);
+  });
+
+  it('a config nested 100 000 deep is refused by load, and inspect of one already in the store says why instead of overflowing', async () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const layout = await writeLayout('deep:1', [await layerTar({ f: 'x' })], `{"Labels":{"a":"b"}}`, `,"unknown":${deep}`);
+    const root = await store();
+    const loaded = await ribo(['load', '-i', layout], { root });
+    expect(loaded.exitCode).toBe(1);
+    expect(loaded.stderr).toContain('deep:1');
+    expect(loaded.stderr).toContain('nests arrays or objects more than 100 levels deep');
+    expect(await taggedImages(root)).toEqual([]);
+
+    // Put there by an older ribo: the layout's blobs and tag copied into the store by hand.
+    await riboOk(['images'], { root });
+    const stat = await import('node:fs/promises').then((fs) => fs.stat(root));
+    await mkdir(path.join(root, 'blobs/sha256'), { recursive: true });
+    await execa('cp', ['-r', `${layout}/blobs/sha256/.`, path.join(root, 'blobs/sha256')]);
+    await writeFile(path.join(root, 'index.json'), await readFile(path.join(layout, 'index.json')));
+    await execa('chown', ['-R', `${stat.uid}:${stat.gid}`, path.join(root, 'blobs'), path.join(root, 'index.json')]);
+    const inspected = await ribo(['inspect', 'deep:1'], { root });
+    expect(inspected.exitCode).toBe(1);
+    expect(inspected.stderr).toContain('nests arrays or objects more than 100 levels deep');
+    await riboOk(['rmi', 'deep:1'], { root });
+  });
+});
