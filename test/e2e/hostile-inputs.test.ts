@@ -273,3 +273,79 @@ describe('image configs beyond the limits', () => {
     await riboOk(['rmi', 'deep:1'], { root });
   });
 });
+
+/** The process table as pid, parent pid and command line. */
+async function processTable(): Promise<Array<{ pid: number; ppid: number; args: string }>> {
+  const { stdout } = await execa('ps', ['-eo', 'pid=,ppid=,args='], { reject: false });
+  return stdout.split('\n').map((line) => /^\s*(\d+)\s+(\d+)\s+(.*)$/.exec(line)).filter((m) => m !== null).map((m) => ({ pid: Number(m![1]), ppid: Number(m![2]), args: m![3]! }));
+}
+
+async function waitFor<T>(what: string, check: () => Promise<T | undefined | false>, seconds = 60): Promise<T> {
+  for (let i = 0; i < seconds * 5; i++) {
+    const value = await check();
+    if (value) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+describe('a killed foreground ribo takes its container with it', () => {
+  let root: string;
+  beforeAll(async () => {
+    root = await store();
+    const layout = await writeLayout('sleeper:1', [await layerTar({ 'bin/busybox': 'BUSYBOX' })], '{"Cmd":["/bin/busybox","true"]}');
+    await riboOk(['load', '-i', layout], { root });
+  });
+
+  const cases: Array<[string, string[], NodeJS.Signals]> = [
+    ['SIGKILL, run through Node', ['--name', 'limits-kill-node'], 'SIGKILL'],
+    ['SIGTERM, run through Node (the container ignores TERM as pid 1)', ['--name', 'limits-term-node'], 'SIGTERM'],
+    ['SIGKILL, a planned run (run --rm, shell only)', ['--rm'], 'SIGKILL'],
+    ['SIGTERM, a planned run', ['--rm'], 'SIGTERM'],
+  ];
+  it.each(cases)('%s', async (_title, flags, signal) => {
+    const { spawnRibo } = await import('./harness.js');
+    // A first --rm run writes the plan the next one uses.
+    if (flags[0] === '--rm') await riboOk(['run', '--rm', 'sleeper:1'], { root });
+    const seconds = String(3000 + Math.floor(Math.random() * 6000));
+    const { child } = await spawnRibo(['run', ...flags, 'sleeper:1', '/bin/busybox', 'sleep', seconds], { root });
+    try {
+      const sleeper = (p: { args: string }) => p.args === `/bin/busybox sleep ${seconds}`;
+      await waitFor('the container', async () => (await processTable()).find(sleeper));
+      const riboProcess = (await processTable()).find((p) => p.ppid === child.pid);
+      expect(riboProcess?.args).toMatch(flags[0] === '--rm' ? /run-plan\.sh/ : /bin\/ribo/);
+      process.kill(riboProcess!.pid, signal);
+      await waitFor('the container and its runtime to end', async () => {
+        const table = await processTable();
+        return !table.some(sleeper) && !table.some((p) => /(crun|runc) /.test(p.args) && p.args.includes(root));
+      });
+      await child;
+      const listed = (await riboOk(['ps', '-a'], { root })).stdout;
+      expect(listed).not.toMatch(/ Up /);
+      if (flags[0] === '--name') expect(listed).toMatch(new RegExp(`Exited \\(\\d+\\).*${flags[1]}`));
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+
+  it('SIGKILL of `ribo build` ends its RUN step\'s container and runtime', async () => {
+    const { spawnRibo } = await import('./harness.js');
+    const seconds = String(3000 + Math.floor(Math.random() * 6000));
+    const ctx = await context({ Dockerfile: `FROM sleeper:1\nRUN ["/bin/busybox", "sleep", "${seconds}"]\n` });
+    const { child } = await spawnRibo(['build', '-q', '-t', 'never-built:1', ctx], { root });
+    try {
+      const sleeper = (p: { args: string }) => p.args === `/bin/busybox sleep ${seconds}`;
+      await waitFor('the RUN step', async () => (await processTable()).find(sleeper));
+      const riboProcess = (await processTable()).find((p) => p.ppid === child.pid);
+      process.kill(riboProcess!.pid, 'SIGKILL');
+      await waitFor('the step and its runtime to end', async () => {
+        const table = await processTable();
+        return !table.some(sleeper) && !table.some((p) => /(crun|runc) /.test(p.args) && p.args.includes(root));
+      });
+      await child;
+      expect((await riboOk(['images'], { root })).stdout).not.toContain('never-built');
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
