@@ -349,3 +349,75 @@ describe('a killed foreground ribo takes its container with it', () => {
     }
   });
 });
+
+/** One ustar header block (checksum filled in). */
+function tarHeader(name: string, size: number, type: '0' | 'x', uid: number, gid: number): Buffer {
+  const block = Buffer.alloc(512);
+  const octal = (value: number, width: number) => value.toString(8).padStart(width - 1, '0') + '\0';
+  block.write(name, 0, 100, 'utf8');
+  block.write(octal(0o644, 8), 100, 'ascii');
+  block.write(octal(uid, 8), 108, 'ascii');
+  block.write(octal(gid, 8), 116, 'ascii');
+  block.write(octal(size, 12), 124, 'ascii');
+  block.write(octal(0, 12), 136, 'ascii');
+  block.write('        ', 148, 'ascii');
+  block.write(type, 156, 'ascii');
+  block.write('ustar\0' + '00', 257, 'ascii');
+  let sum = 0;
+  for (const byte of block) sum += byte;
+  block.write(sum.toString(8).padStart(6, '0') + '\0 ', 148, 'ascii');
+  return block;
+}
+
+const padded = (data: Buffer) => Buffer.concat([data, Buffer.alloc((512 - (data.length % 512)) % 512)]);
+
+/** A tar of one file "f" owned by `uid`:`gid`, the uid given in a PAX header as `paxUid` when set. */
+function ownedTar(uid: number, gid: number, paxUid?: string): Buffer {
+  const content = Buffer.from('hi\n');
+  const parts: Buffer[] = [];
+  if (paxUid !== undefined) {
+    const body = ` uid=${paxUid}\n`;
+    let length = body.length + 1;
+    while (`${length}${body}`.length !== length) length = `${length}${body}`.length;
+    const record = Buffer.from(`${length}${body}`);
+    parts.push(tarHeader('PaxHeaders/f', record.length, 'x', 0, 0), padded(record));
+  }
+  parts.push(tarHeader('f', content.length, '0', uid, gid), padded(content), Buffer.alloc(1024));
+  return Buffer.concat(parts);
+}
+
+describe('layer owners ribo cannot give', () => {
+  const archives: Array<[string, Buffer, RegExp]> = [
+    ['a uid beyond the mapped range', ownedTar(100_000, 100_000), /Layer entry "f" is owned by uid 100000 and gid 100000, but only uids 0 to \d+ .* are mapped here/],
+    ['a PAX uid of 1.5', ownedTar(0, 0, '1.5'), /the PAX uid "1\.5" of entry "f" is not a user id/],
+  ];
+
+  it.each(archives)('%s: import, load and run end in a clear error and store nothing', async (_title, archive, message) => {
+    const root = await store();
+    const file = path.join(exchange, `owned-${createHash('sha256').update(archive).digest('hex').slice(0, 8)}.tar`);
+    await writeFile(file, archive, { mode: 0o644 });
+    const imported = await ribo(['import', file, 'owned:1'], { root });
+    expect(imported.exitCode).toBe(1);
+    expect(imported.stderr).toContain(file);
+    expect(imported.stderr).toMatch(message);
+    expect(await taggedImages(root)).toEqual([]);
+    expect(await unpackedLayers(root)).toEqual([]);
+
+    // Loaded, the image's layer is only checked against its diffID; it is unpacked (and refused) by the first run.
+    const layout = await writeLayout('owned:1', [archive], '{"Cmd":["/f"]}');
+    const loaded = await ribo(['load', '-i', layout], { root });
+    expect(loaded.exitCode).not.toBe(70);
+    if (loaded.exitCode === 0) {
+      const run = await ribo(['run', '--rm', 'owned:1'], { root });
+      expect(run.exitCode).toBe(1);
+      expect(run.stderr).toMatch(message);
+      expect(await runtimeProcesses(root)).toEqual([]);
+    } else expect(loaded.stderr).toMatch(message);
+    expect(await unpackedLayers(root)).toEqual([]);
+    const runOci = await ribo(['run', '--rm', `oci:${layout}:owned:1`], { root });
+    expect(runOci.exitCode).toBe(1);
+    expect(runOci.stderr).toMatch(message);
+    expect(await unpackedLayers(root)).toEqual([]);
+    await riboOk(['images'], { root });
+  });
+});
