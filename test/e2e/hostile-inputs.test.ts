@@ -421,3 +421,71 @@ describe('layer owners ribo cannot give', () => {
     await riboOk(['images'], { root });
   });
 });
+
+describe('symlinks in a build context and in an image', () => {
+  it('COPY of a context symlink pointing out of the context follows it inside the context, as BuildKit; a missing target is a clear error', async () => {
+    const root = await store();
+    const { symlink } = await import('node:fs/promises');
+    const ctx = await context({ 'inside.txt': 'from the context\n', 'dir/in.txt': 'in\n' });
+    await writeFile(path.join(ctx, 'busybox'), await readFile('/bin/busybox'), { mode: 0o755 });
+    await symlink('/etc/passwd', path.join(ctx, 'out'));
+    await symlink('/inside.txt', path.join(ctx, 'abs-inside'));
+    await symlink('../../../../etc/hostname', path.join(ctx, 'dir/up'));
+    await writeFile(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY out /out\n');
+    const refused = await ribo(['build', '-q', '-t', 'links:1', ctx], { root });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('Dockerfile:3: COPY source "out" is a symlink to /etc/passwd, which resolves inside the build context');
+    expect(await taggedImages(root)).toEqual([]);
+    const refusedInDir = await ribo(['build', '-q', '-t', 'links:1', '-f', '-', ctx], { root, input: 'FROM scratch\nCOPY dir/up /up\n' });
+    expect(refusedInDir.exitCode).toBe(1);
+    expect(refusedInDir.stderr).toContain('COPY source "dir/up" is a symlink to ../../../../etc/hostname');
+
+    // A named symlink is followed inside the context; one inside a copied directory stays a symlink.
+    await writeFile(path.join(ctx, 'Dockerfile'), 'FROM scratch\nCOPY busybox /bin/busybox\nCOPY abs-inside /copied.txt\nCOPY dir /dir\n');
+    await riboOk(['build', '-q', '-t', 'links:1', ctx], { root });
+    expect((await riboOk(['run', '--rm', 'links:1', '/bin/busybox', 'cat', '/copied.txt'], { root })).stdout).toBe('from the context');
+    expect((await riboOk(['run', '--rm', 'links:1', '/bin/busybox', 'readlink', '/dir/up'], { root })).stdout).toBe('../../../../etc/hostname');
+  });
+
+  it('WORKDIR through an absolute symlink to a missing target makes the target in the image; through a file it is a clear error', async () => {
+    const root = await store();
+    const ctx = await context({});
+    await writeFile(path.join(ctx, 'busybox'), await readFile('/bin/busybox'), { mode: 0o755 });
+    const links = 'RUN ["/bin/busybox", "sh", "-c", "/bin/busybox ln -s /missing/target /link && /bin/busybox ln -s /bin/busybox/x /through-file"]\n';
+    await writeFile(path.join(ctx, 'Dockerfile'), `FROM scratch\nCOPY busybox /bin/busybox\n${links}WORKDIR /link/sub\nRUN ["/bin/busybox", "pwd"]\n`);
+    await riboOk(['build', '-q', '-t', 'wd:1', ctx], { root });
+    expect((await riboOk(['run', '--rm', 'wd:1', '/bin/busybox', 'sh', '-c', '/bin/busybox pwd; /bin/busybox test -d /missing/target/sub && echo made'], { root })).stdout).toBe('/missing/target/sub\nmade');
+
+    await writeFile(path.join(ctx, 'Dockerfile'), `FROM scratch\nCOPY busybox /bin/busybox\n${links}WORKDIR /through-file/y\n`);
+    const refused = await ribo(['build', '-q', '-t', 'wd:2', ctx], { root });
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain('Dockerfile:4: WORKDIR /through-file/y: /through-file (symlinks lead it to /bin/busybox/x) cannot be made a directory');
+    expect(JSON.stringify(await taggedImages(root))).not.toContain('wd:2');
+  });
+});
+
+describe('redirects out of http(s)', () => {
+  it('a registry redirect to file:// is refused with the URL; so is an ADD redirect', async () => {
+    const http = await import('node:http');
+    const server = http.createServer((request, response) => {
+      if (request.url === '/v2/') response.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+      else response.writeHead(302, { location: 'file:///etc/passwd' }).end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const port = (server.address() as net.AddressInfo).port;
+    const root = await store();
+    const pulled = await ribo(['pull', `127.0.0.1:${port}/redirect/app:1`], { root });
+    expect(pulled.exitCode).toBe(1);
+    expect(pulled.stderr).toContain(`to file:///etc/passwd, which is not an http(s) URL`);
+    expect(pulled.stderr).toContain(`http://127.0.0.1:${port}/v2/redirect/app/manifests/1`);
+    expect(await taggedImages(root)).toEqual([]);
+
+    const ctx = await context({ Dockerfile: `FROM scratch\nADD http://127.0.0.1:${port}/file /file\n` });
+    const built = await ribo(['build', '-q', '-t', 'redirect:1', ctx], { root });
+    expect(built.exitCode).toBe(1);
+    expect(built.stderr).toContain('Dockerfile:2');
+    expect(built.stderr).toContain('the server redirected to file:///etc/passwd, which is not an http(s) URL');
+    expect(await taggedImages(root)).toEqual([]);
+  });
+});
