@@ -25,7 +25,7 @@ import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError, where } from './errors.js';
 import { ImageSources, misspeltStage, stageIndexes } from './image-sources.js';
-import { makeDirsInRoot } from '../files/root-path.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';
@@ -504,7 +504,9 @@ class StageBuilder {
           const owner = await resolveUser(rootfs, user).catch((error: Error) => {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
-          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`);
+          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`).catch((error: Error) => {
+            throw error instanceof NotADirectoryInImageError ? new BuildStepError(error.message, command.location) : error;
+          });
         }),
     };
   }

@@ -1,4 +1,5 @@
 import { RiboError } from '../errors.js';
+import { NetworkTimeoutError, TIMEOUT_VARIABLES } from './timeouts.js';
 
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
@@ -28,7 +29,7 @@ function unreachableHint(reason: UnreachableReason, host: string): string {
     case 'refused':
       return `Nothing accepts connections at ${host}: check the host and port and that the registry is running.`;
     case 'timeout':
-      return `${host} did not answer in time: check the network, a firewall or proxy in between, and that the registry is up.`;
+      return `${host} did not answer in time: check the network, a firewall or proxy in between, and that the registry is up; the limits are set in seconds with ${TIMEOUT_VARIABLES.connect} and ${TIMEOUT_VARIABLES.idle}.`;
     case 'certificate':
       return `The registry's TLS certificate cannot be verified: name the certificate of the CA that signed it in NODE_EXTRA_CA_CERTS=FILE, or, for a registry you trust, pass --tls-verify=false.`;
     case 'tls':
@@ -44,6 +45,7 @@ export class RegistryNetworkError extends RiboError implements MaybeTransient {
   readonly code?: string;
   readonly reason: UnreachableReason;
   readonly host: string;
+  readonly timedOut: boolean;
   constructor(method: string, url: URL, cause: NodeJS.ErrnoException) {
     const reason = unreachableReason(cause);
     super(
@@ -53,6 +55,7 @@ export class RegistryNetworkError extends RiboError implements MaybeTransient {
     this.code = cause.code;
     this.reason = reason;
     this.host = url.host;
+    this.timedOut = cause instanceof NetworkTimeoutError;
     this.transient = TRANSIENT_CODES.has(cause.code ?? '') || /socket hang up|aborted/i.test(cause.message);
   }
 }
@@ -65,6 +68,13 @@ export class RegistryHttpError extends RiboError implements MaybeTransient {
     super(`The registry answered ${response.status} to ${response.url.href}${detail ? `: ${detail}` : ''}.${hint ? ` ${hint}` : ''}`);
     this.status = response.status;
     this.transient = response.status >= 500 || response.status === 429;
+  }
+}
+
+/** A redirect to something other than http(s) (file:, ftp:, data:): ribo never follows it. */
+export class RegistryRedirectError extends RiboError {
+  constructor(method: string, from: URL, to: URL) {
+    super(`The registry redirected ${method} ${from.href} to ${to.href}, which is not an http(s) URL; ribo follows redirects to http and https only. Nothing was stored. Check the registry's configuration (its storage redirect URL).`);
   }
 }
 

@@ -423,7 +423,7 @@ describe('restart policies, forced removal and pruning', () => {
     await riboOk(['rm', '-f', 'rs-user'], { root });
   });
 
-  // conmon's exit command restarts under the overlay driver; the Node monitor does under fuse-overlayfs.
+  // conmon's exit command restarts, whatever the driver and runtime.
   it.each(combos)('--restart on-failure:2 restarts a container that exits 1 exactly twice (%s, %s)', async (driver, runtime) => {
     const opts = { root, driver, runtime };
     await riboOk(['run', '-d', '--name', 'onfail', '--restart', 'on-failure:2', 'hello', 'sh', '-c', 'echo run; exit 1'], opts);
