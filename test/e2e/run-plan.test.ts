@@ -167,6 +167,36 @@ describe('planned runs', () => {
     expect((await riboOk(['run', '--rm', 'plan-pruned'], opts())).stdout).toBe('v1');
   });
 
+  it('covers -e, -w and --name: the same container as through Node, shown by ps, and a name in use refused as Node refuses it', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const plan = await readFile(planFile('plan-app'), 'utf8');
+    const flags = ['-e', 'A=1', '-e', 'GREETING=hello', '-w', '/tmp'];
+    // Without --rm a run goes through Node: the reference.
+    const viaNode = await ribo(['run', ...flags, '--name', 'n0', 'plan-app', ...PROBE], opts());
+    await riboOk(['rm', 'n0'], opts());
+    const planned = await ribo(['run', '--rm', ...flags, '--name', 'n1', 'plan-app', ...PROBE], opts());
+    expect(planned).toEqual(viaNode);
+    // pwd, then the sorted environment: -e added A and replaced the image's GREETING.
+    expect(planned.stdout).toContain('/tmp\nA=1\nGREETING=hello\nHOME=');
+
+    const { child } = await spawnRibo(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '--name', 'n1', 'plan-app', 'sh', '-c', 'echo $A; pwd; grep -c n1 /etc/hosts; exec sleep 60'], opts());
+    expect(await runningName()).toBe('n1');
+    expect(await monitorCommand('n1')).toBe('sh');
+    expect((await riboOk(['ps', '-a'], opts())).stdout).toMatch(/ Up .* n1$/m);
+    const refused = await ribo(['run', '--rm', '--name', 'n1', 'plan-app', 'true'], opts());
+    const refusedByNode = await ribo(['run', '--name', 'n1', 'plan-app', 'true'], opts());
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('The container name "n1" is already in use');
+    expect(refused).toEqual(refusedByNode);
+    await riboOk(['kill', 'n1'], opts());
+    const result = await child;
+    expect(result.stdout).toBe('1\n/tmp\n1');
+    expect(result.exitCode).toBe(137);
+    expect((await riboOk(['ps', '-a', '-q'], opts())).stdout).toBe('');
+    // Runs with flags use the plan and leave it as it was.
+    expect(await readFile(planFile('plan-app'), 'utf8')).toBe(plan);
+  });
+
   it('other flags or another driver go through Node, and leave the plan alone', async () => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const before = (await stat(planFile('plan-app'))).mtimeMs;
