@@ -18,12 +18,19 @@
 # does the work.
 
 # Parses `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
-# FLAGS being --rm and any of -e/--env NAME=VALUE, -w/--workdir /PATH and
-# --name NAME (each value its own word; -w and --name once), the only command
-# lines a plan serves: sets _root (maybe empty), _runtime, _image, _before (the
-# number of words before COMMAND), _env_names (the names -e sets, in order)
-# with each value in _ov_NAME, _workdir and _name (with _has_workdir and
-# _has_name), or returns 1. src/run/run-plan.ts (plainRun) accepts exactly the same.
+# FLAGS being --rm and any of -e/--env NAME=VALUE, -w/--workdir /PATH,
+# --name NAME and -v/--volume /HOST:/CONTAINER[:ro|rw] (each value its own
+# word; -w, --name and -v once), the only command lines a plan serves: sets
+# _root (maybe empty), _runtime, _image, _before (the number of words before
+# COMMAND), _env_names (the names -e sets, in order) with each value in
+# _ov_NAME, _workdir and _name (with _has_workdir and _has_name), _bind_source
+# and _bind (the bind as a config mount), or returns 1. src/run/run-plan.ts
+# (plainRun) accepts exactly the same.
+normal_plain_path() {
+  case $1 in /*) ;; *) return 1 ;; esac
+  case $1 in *[!a-zA-Z0-9._/+@%=~-]* | */ | *//* | */./* | */. | */../* | */..) return 1 ;; esac
+}
+
 parse_plain_run() {
   _root= _runtime=
   _before=0
@@ -41,7 +48,7 @@ parse_plain_run() {
   done
   _runtime=${_runtime:-${RIBO_RUNTIME:-crun}}
   case $_runtime in crun | runc) ;; *) return 1 ;; esac
-  _rm= _env_names= _workdir= _has_workdir= _name= _has_name=
+  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source=
   while [ $# -gt 0 ]; do
     case $1 in
       --rm) [ -z "$_rm" ] || return 1; _rm=1; shift; _before=$((_before + 1)); continue ;;
@@ -64,6 +71,15 @@ parse_plain_run() {
         case $2 in [a-zA-Z0-9]*) ;; *) return 1 ;; esac
         case $2 in *[!a-zA-Z0-9_.-]*) return 1 ;; esac
         _name=$2 _has_name=1 ;;
+      -v | --volume)
+        # One bind only: Node orders several by depth (run/volumes.ts).
+        [ $# -ge 2 ] && [ -z "$_bind" ] || return 1
+        case $2 in *:*:*:*) return 1 ;; *:*:*) _mode=${2##*:} _v=${2%:*} ;; *:*) _mode=rw _v=$2 ;; *) return 1 ;; esac
+        case $_mode in ro | rw) ;; *) return 1 ;; esac
+        _bind_source=${_v%%:*} _target=${_v#*:}
+        normal_plain_path "$_bind_source" && normal_plain_path "$_target" || return 1
+        case $_target in /etc/hosts | /etc/hostname | /etc/resolv.conf) return 1 ;; esac
+        _bind="{\"destination\": \"$_target\", \"type\": \"bind\", \"source\": \"$_bind_source\", \"options\": [\"rbind\", \"$_mode\"]}" ;;
       -*) return 1 ;;
       *) break ;;
     esac
@@ -267,6 +283,8 @@ run_planned() {
   _lock_held=1
   flock --shared --wait 30 9 || run_with_node "$@"
   for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || run_with_node "$@"; done
+  # A bind's host path that is not there: Node says so.
+  [ -z "$_bind" ] || [ -e "$_bind_source" ] || run_with_node "$@"
 
   # A new container: 64 hex digits of id, a free random name chosen under
   # containers.lock, the lock Node's ContainerStore.create takes, and held
@@ -303,7 +321,7 @@ run_planned() {
   j_monitor_start=$_start
   j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/$plan_mount_target\"" j_args=$_args j_pid=null
   apply_env_flags
-  j_cwd=$plan_cwd j_aliases= _alias=
+  j_cwd=$plan_cwd j_aliases= _alias= j_bind=${_bind:+, $_bind} j_record_mounts=$_bind
   [ -z "$_has_workdir" ] || j_cwd="\"$_workdir\""
   # --name is also the container's name in its /etc/hosts (runtime/network-files.ts), as Node gives it.
   if [ -n "$_has_name" ]; then

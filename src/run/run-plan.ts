@@ -44,6 +44,24 @@ export interface PlainRun {
   workdir?: string;
   /** --name. */
   name?: string;
+  /** -v/--volume HOST:CONTAINER[:ro|rw], one bind of a host path. */
+  bind?: { source: string; destination: string; mode: 'ro' | 'rw' };
+}
+
+/** An absolute path as Node's path.resolve leaves it (no empty, `.` or `..` component, no trailing /), of plain characters; not / itself. */
+function normalPlainPath(text: string): boolean {
+  return PLAIN_PATH.test(text) && text.slice(1).split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/** The files a run's /etc gets from ribo (runtime/network-files.ts): a bind over one goes through Node. */
+const NETWORK_FILES = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);
+
+/** `-v HOST:CONTAINER[:ro|rw]` as a plan takes it: two normal absolute paths, no other option; else undefined. */
+function plainBind(value: string): PlainRun['bind'] {
+  const [source, destination, mode = 'rw', ...rest] = value.split(':');
+  if (rest.length > 0 || source === undefined || destination === undefined || (mode !== 'ro' && mode !== 'rw')) return undefined;
+  if (!normalPlainPath(source) || !normalPlainPath(destination) || NETWORK_FILES.has(destination)) return undefined;
+  return { source, destination, mode };
 }
 
 /** -e values a plan takes: NAME=VALUE (no copying from ribo's own environment), the value as it can stand in JSON. */
@@ -55,7 +73,8 @@ const PLAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  * The image, runtime and flags of a command line bin/run-plan.sh would carry
  * out: `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
  * FLAGS being `--rm` and any of `-e`/`--env NAME=VALUE`, `-w`/`--workdir
- * /PATH` and `--name NAME`, each value its own word (-w and --name once),
+ * /PATH`, `--name NAME` and `-v`/`--volume /HOST:/CONTAINER[:ro|rw]`, each
+ * value its own word (-w, --name and -v once),
  * with no storage driver chosen by the environment. Undefined otherwise. Must
  * agree with parse_plain_run in bin/run-plan.sh (test/run/run-plan.test.ts
  * checks both on the same command lines).
@@ -74,7 +93,7 @@ export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): Plain
   runtime = runtime || env['RIBO_RUNTIME'] || 'crun';
   if (runtime !== 'crun' && runtime !== 'runc') return undefined;
   if (args[i] !== 'run') return undefined;
-  const flags: { rm: boolean; env: string[]; workdir?: string; name?: string } = { rm: false, env: [] };
+  const flags: { rm: boolean; env: string[]; workdir?: string; name?: string; bind?: PlainRun['bind'] } = { rm: false, env: [] };
   for (i += 1; i < args.length && args[i]!.startsWith('-'); i++) {
     const word = args[i]!;
     const value = args[i + 1];
@@ -82,6 +101,8 @@ export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): Plain
     else if ((word === '-e' || word === '--env') && value !== undefined && PLAIN_ENV.test(value)) flags.env.push(value);
     else if ((word === '-w' || word === '--workdir') && flags.workdir === undefined && value !== undefined && PLAIN_PATH.test(value)) flags.workdir = value;
     else if (word === '--name' && flags.name === undefined && value !== undefined && PLAIN_NAME.test(value)) flags.name = value;
+    // One bind only: Node orders several by depth (run/volumes.ts).
+    else if ((word === '-v' || word === '--volume') && flags.bind === undefined && value !== undefined && plainBind(value)) flags.bind = plainBind(value);
     else return undefined;
     if (word !== '--rm') i++;
   }
@@ -93,12 +114,12 @@ export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): Plain
   const command = args.slice(i + 1);
   if (command[0] === '--' || command.some((word) => JSON_UNSAFE.test(word))) return undefined;
   if (env['RIBO_STORAGE_DRIVER']) return undefined;
-  return { image, runtime, env: flags.env, ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}), ...(flags.name !== undefined ? { name: flags.name } : {}) };
+  return { image, runtime, env: flags.env, ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}), ...(flags.name !== undefined ? { name: flags.name } : {}), ...(flags.bind ? { bind: flags.bind } : {}) };
 }
 
 /** Whether a planned command line has flags beyond --rm (a plan is written only from runs without them). */
 export function hasRunFlags(plain: PlainRun): boolean {
-  return plain.env.length > 0 || plain.workdir !== undefined || plain.name !== undefined;
+  return plain.env.length > 0 || plain.workdir !== undefined || plain.name !== undefined || plain.bind !== undefined;
 }
 
 export function runPlanPath(storeRoot: string, runtime: string, image: string): string {
@@ -150,6 +171,10 @@ const MARKERS = {
   CWD: 'j_cwd',
   /** Stands for a whole `"aliases": [NAME],` of the record's spec, empty without --name. */
   ALIASES: 'j_aliases',
+  /** The -v bind as a config mount, after a comma; empty without -v. */
+  BIND: 'j_bind',
+  /** The record's mounts: the -v bind, or nothing. */
+  RECORD_MOUNTS: 'j_record_mounts',
 } as const;
 type Marker = keyof typeof MARKERS;
 
@@ -228,9 +253,13 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   if (spec.env.some((entry) => JSON_UNSAFE.test(entry) || !entry.includes('=')) || JSON_UNSAFE.test(spec.cwd)) return false;
   if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
 
-  const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
+  if (inputs.record.plan.spec.mounts?.length) return false;
+  // A -v bind comes after the /etc files' mounts (runtime/container.ts): a marker last in the list stands for it, comma included.
+  const mounts = [...(spec.mounts ?? []), marker('BIND') as unknown as NonNullable<ContainerSpec['mounts']>[number]];
+  const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts });
   // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
-  const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER);
+  const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER).replace(new RegExp(`,\\s*"${marker('BIND')}"`), `"${marker('BIND')}"`);
+  if (!configText.includes(`"${marker('BIND')}"`)) return false;
   const hosts = (await hostsFile({ network: spec.network, hostname: HOST_MARKER })).split(HOST_MARKER);
   if (hosts.length !== 2) return false;
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
@@ -247,7 +276,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     pid: marker('PID'),
     startedAt: marker('NOW'),
     // The aliases field first, so that the text standing for it ends with its comma.
-    plan: { ...kept.plan, spec: { [ALIASES_FIELD]: 0, ...kept.plan.spec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD') } as typeof kept.plan.spec },
+    plan: { ...kept.plan, spec: { [ALIASES_FIELD]: 0, ...kept.plan.spec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), mounts: [marker('RECORD_MOUNTS')] } as unknown as typeof kept.plan.spec },
   };
   const recordText = `${JSON.stringify(record, null, 2)}\n`.replace(new RegExp(`"${ALIASES_FIELD}": 0,\\s*`), `"${marker('ALIASES')}"`);
   const variables: Record<string, string> = {

@@ -197,6 +197,31 @@ describe('planned runs', () => {
     expect(await readFile(planFile('plan-app'), 'utf8')).toBe(plan);
   });
 
+  it('covers one -v bind of a host path: the same as through Node; a missing host path is refused by Node', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const host = await makeContext({ 'file.txt': 'from the host\n' });
+    try {
+      const look = ['sh', '-c', 'cat /data/file.txt; grep -c " /data " /proc/self/mountinfo; touch /data/x 2>/dev/null || echo read-only; ls /data'];
+      const viaNode = await ribo(['run', '-v', `${host}:/data:ro`, '--name', 'v0', 'plan-app', ...look], opts());
+      await riboOk(['rm', 'v0'], opts());
+      const planned = await ribo(['run', '--rm', '-v', `${host}:/data:ro`, 'plan-app', ...look], opts());
+      expect(planned).toEqual(viaNode);
+      expect(planned.stdout).toBe('from the host\n1\nread-only\nfile.txt');
+
+      const { child } = await spawnRibo(['run', '--rm', '--name', 'v1', '-v', `${host}:/data`, 'plan-app', 'sh', '-c', 'cat /data/file.txt; exec sleep 60'], opts());
+      expect(await runningName()).toBe('v1');
+      expect(await monitorCommand('v1')).toBe('sh');
+      await riboOk(['kill', 'v1'], opts());
+      expect((await child).stdout).toBe('from the host');
+
+      const missing = await ribo(['run', '--rm', '-v', `${host}/missing:/data`, 'plan-app', 'true'], opts());
+      expect(missing.exitCode).not.toBe(0);
+      expect(missing.stderr).toContain(`the host path ${host}/missing does not exist`);
+    } finally {
+      await execa('rm', ['-rf', host]);
+    }
+  });
+
   it('other flags or another driver go through Node, and leave the plan alone', async () => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const before = (await stat(planFile('plan-app'))).mtimeMs;
