@@ -33,7 +33,7 @@ export interface LayerSinkOptions {
 }
 
 /** Blob bytes buffered ahead of the unpacker, so the socket keeps being read while a file is written. */
-const FEED_BUFFER = 1024 * 1024;
+const FEED_BUFFER = 256 * 1024;
 
 export async function openLayerSink(store: Store, layer: { descriptor: Descriptor; diffID: Digest }, opts: LayerSinkOptions): Promise<LayerSink> {
   const feed = new PassThrough({ highWaterMark: FEED_BUFFER });
