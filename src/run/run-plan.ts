@@ -19,6 +19,7 @@ import path from 'node:path';
 import { isUserModeNetwork, pastaOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
+import { defaultSeccompProfilePath } from '../runtime/seccomp.js';
 import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -252,6 +253,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   // The environment and working dir are the run's (-e, -w): the plan holds the image's, the shell applies the flags.
   if (spec.env.some((entry) => JSON_UNSAFE.test(entry) || !entry.includes('=')) || JSON_UNSAFE.test(spec.cwd)) return false;
   if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
+  // The shell checks that the default profile it would take now (podman's, if installed) is the one the plan holds.
+  if ((spec.seccomp ?? 'default') !== 'default') return false;
+  const seccompProfile = await defaultSeccompProfilePath();
 
   if (inputs.record.plan.spec.mounts?.length) return false;
   // A -v bind comes after the /etc files' mounts (runtime/container.ts): a marker last in the list stands for it, comma included.
@@ -300,6 +304,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_hosts_head: hosts[0]!,
     plan_hosts_tail: hosts[1]!,
     plan_resolv: await resolvConf(spec.network, undefined),
+    plan_seccomp: typeof seccompProfile === 'string' ? seccompProfile : 'ribo',
     plan_adjectives: NAME_ADJECTIVES.join(' '),
     plan_nouns: NAME_NOUNS.join(' '),
   };
