@@ -19,7 +19,11 @@ import { RiboError } from '../errors.js';
 import type { Hook } from '../oci/runtime-spec.js';
 import { findExecutable } from '../files/executables.js';
 
-export type NetworkMode = 'host' | 'none' | 'private' | 'pasta' | 'slirp4netns';
+/**
+ * 'named' is a network between containers (networks/: a veth to a bridge in
+ * a holder's namespace); 'container' joins another container's namespace.
+ */
+export type NetworkMode = 'host' | 'none' | 'private' | 'pasta' | 'slirp4netns' | 'named' | 'container';
 
 /** A published port: docker's -p HOSTIP:HOSTPORT:CONTAINERPORT/PROTO, one port each. */
 export interface PortMapping {
@@ -34,6 +38,11 @@ export class NetworkError extends RiboError {}
 /** Modes that connect the container to the outside through a user-mode helper. */
 export function isUserModeNetwork(mode: string): mode is 'pasta' | 'slirp4netns' {
   return mode === 'pasta' || mode === 'slirp4netns';
+}
+
+/** Modes whose new network namespace is handed to ribo by the runtime hook before the container starts. */
+export function needsNetworkHook(mode: string): boolean {
+  return isUserModeNetwork(mode) || mode === 'named';
 }
 
 /** The default network (docker's "bridge"): pasta where installed, else slirp4netns. */
@@ -159,10 +168,10 @@ export async function prepareNetwork(dir: string): Promise<void> {
 
 /**
  * Answers the hook: waits until it has bound the namespaces (it opens the
- * FIFO), starts the helper, and says "ok" (or "fail", which stops the
- * container). Gives up when `exited` settles first (the runtime failed).
+ * FIFO), starts the helper (or `attach`es the namespace another way), and
+ * says "ok" (or "fail", which stops the container). Gives up when `exited` settles first (the runtime failed).
  */
-export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns', ports: PortMapping[], exited: Promise<unknown>): Promise<void> {
+export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns' | 'named', ports: PortMapping[], exited: Promise<unknown>, attach?: (netnsFile: string) => Promise<void>): Promise<void> {
   const f = networkFiles(dir);
   let done = false;
   void exited.finally(async () => {
@@ -175,7 +184,8 @@ export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns',
   let answer = 'fail';
   try {
     if (done) return;
-    await (mode === 'pasta' ? startPasta(dir, ports) : startSlirp(dir, ports));
+    if (attach) await attach(f.netns);
+    else await (mode === 'pasta' ? startPasta(dir, ports) : startSlirp(dir, ports));
     answer = 'ok';
   } finally {
     done = true;

@@ -1,0 +1,52 @@
+/**
+ * A container's network at start and at its end, whichever kind it is: the
+ * default network's helper (network.ts) or a network between containers
+ * (endpoints.ts), whose address is reserved when the bundle is written so
+ * /etc/hosts can name it.
+ */
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { ContainerSpec } from '../bundle.js';
+import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkFiles } from '../network.js';
+import { attachToBridge, releaseAddress, reserveAddress, type NetworkAttachment } from './endpoints.js';
+
+interface AttachmentFile {
+  attachment: NetworkAttachment;
+  id: string;
+  ip: string;
+}
+
+function attachmentPath(bundleDir: string): string {
+  return path.join(networkFiles(bundleDir).dir, 'attachment.json');
+}
+
+/**
+ * Reserves the container's address on its network and publishes its names
+ * (call after prepareNetwork); returns the address.
+ */
+export async function reserveEndpoint(bundleDir: string, attachment: NetworkAttachment, id: string, names: string[]): Promise<string> {
+  const ip = await reserveAddress(attachment, id, [...names, ...attachment.aliases]);
+  const file: AttachmentFile = { attachment, id, ip };
+  await writeFile(attachmentPath(bundleDir), JSON.stringify(file), { mode: 0o600 });
+  return ip;
+}
+
+/** Answers the runtime hook for `spec`'s network (see connectNetwork); nothing for modes without one. */
+export async function connectContainerNetwork(bundleDir: string, spec: ContainerSpec, exited: Promise<unknown>): Promise<void> {
+  if (spec.network === 'named') {
+    const file = JSON.parse(await readFile(attachmentPath(bundleDir), 'utf8')) as AttachmentFile;
+    await connectNetwork(bundleDir, 'named', [], exited, (netns) => attachToBridge(file.attachment, netns, file.id, file.ip));
+  } else if (isUserModeNetwork(spec.network)) {
+    await connectNetwork(bundleDir, spec.network, spec.ports ?? [], exited);
+  }
+}
+
+/** Undoes connectContainerNetwork and reserveEndpoint; harmless when nothing was set up. */
+export async function disconnectContainerNetwork(bundleDir: string): Promise<void> {
+  const text = await readFile(attachmentPath(bundleDir), 'utf8').catch(() => undefined);
+  if (text) {
+    const file = JSON.parse(text) as AttachmentFile;
+    await releaseAddress(file.attachment, file.id);
+  }
+  await disconnectNetwork(bundleDir);
+}
