@@ -62,7 +62,9 @@ export function enterHolder(pid: number, fromHost: boolean): string[] {
   return [...user, '-n', '-t', String(pid)];
 }
 
+/** The command name of a running process (undefined when gone or a zombie). */
 function comm(pid: number): string | undefined {
+  if (!processIdentity(pid)) return undefined;
   try {
     return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
   } catch {
