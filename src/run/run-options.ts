@@ -341,9 +341,9 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
   for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
   const ports = (flags.publish ?? []).flatMap((value) => parsePublish(value));
-  if ((ports.length > 0 || flags.publishAll) && (network === 'named' || network === 'container')) {
+  if ((ports.length > 0 || flags.publishAll) && network === 'container') {
     const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
-    throw new UsageError(`${flag}: ribo publishes ports only on the default network (--network bridge)${network === 'container' ? '; a container sharing another\'s network uses that container\'s ports' : ', not on networks between containers yet'}. Leave out ${flag.split(' ')[0]}, or publish the port from a container on the default network.`);
+    throw new UsageError(`${flag}: a container sharing another's network (--network ${flags.network}) has that container's ports; publish them when you run that one. Leave out ${flag.split(' ')[0]}.`);
   }
   if ((ports.length > 0 || flags.publishAll) && (network === 'host' || network === 'none' || network === 'private')) {
     const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';

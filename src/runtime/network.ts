@@ -120,11 +120,23 @@ export function pastaOptions(ports: PortMapping[]): string[] {
   return ['--runas', '0:0', '--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS];
 }
 
-async function startPasta(dir: string, ports: PortMapping[]): Promise<void> {
+/**
+ * pasta only forwarding published ports into a namespace that has its own
+ * way out (a network between containers): its interface is left down, so it
+ * carries the connections it splices from the host's loopback to the
+ * namespace's, and nothing else.
+ */
+export function portForwarderOptions(ports: PortMapping[]): string[] {
+  return ['--runas', '0:0', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '-I', 'ribo-ports', '--no-dhcp', '--no-dhcpv6', '--no-ndp', '--no-ra', '--no-map-gw'];
+}
+
+/** Starts pasta on the namespaces bound under `dir` (ports only, for a network between containers, with `portsOnly`). */
+export async function startPasta(dir: string, ports: PortMapping[], portsOnly = false): Promise<void> {
   const f = networkFiles(dir);
   const log = await open(f.log, 'w');
   // Without -f pasta forks once the namespace is configured: its exit is the ready signal.
-  const child = spawn('pasta', [...pastaOptions(ports), '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
+  const options = portsOnly ? portForwarderOptions(ports) : pastaOptions(ports);
+  const child = spawn('pasta', [...options, '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
     stdio: ['ignore', 'ignore', log.fd],
   });
   const code = await waitExit(child);

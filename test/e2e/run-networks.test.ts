@@ -47,7 +47,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await ribo(['rm', '-f', 'rn-db', 'rn-side'], opts());
+  await ribo(['rm', '-f', 'rn-db', 'rn-side', 'rn-web'], opts());
   await ribo(['network', 'rm', '-f', 'rn-front', 'rn-other', 'rn-spare'], opts());
   await removeStore(root);
   await execa('rm', ['-rf', context]);
@@ -79,11 +79,11 @@ describe('ribo network', () => {
     expect(mode).toEqual(['700', '600']);
   }, 60_000);
 
-  it('refuses an unknown network and -p on a network between containers', async () => {
+  it('refuses an unknown network, and -p with container:NAME', async () => {
     const unknown = await ribo(['run', '--rm', '--network', 'rn-nowhere', 'hello', 'true'], opts());
     expect(unknown.exitCode).not.toBe(0);
     expect(unknown.stderr).toContain('ribo network create rn-nowhere');
-    const published = await ribo(['run', '--rm', '--network', 'rn-front', '-p', '8080:80', 'hello', 'true'], opts());
+    const published = await ribo(['run', '--rm', '--network', 'container:rn-nothing', '-p', '8080:80', 'hello', 'true'], opts());
     expect(published.exitCode).not.toBe(0);
     expect(published.stderr).toContain('-p 8080:80');
   }, 60_000);
@@ -137,6 +137,24 @@ describe('containers on one network', () => {
       server.close();
     }
   }, 60_000);
+
+  it('publish ports to the host\'s loopback with -p, as on the default network', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    await riboOk(['run', '-d', '--name', 'rn-web', '--network', 'rn-front', '-p', `127.0.0.1:${port}:80`, 'hello', ...serve('web-on-network')], opts());
+    let body = '';
+    for (let i = 0; i < 40 && body !== 'web-on-network'; i++) {
+      body = (await execa('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/index.html`], { reject: false })).stdout.trim();
+      if (body !== 'web-on-network') await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(body).toBe('web-on-network');
+    expect((await riboOk(['port', 'rn-web'], opts())).stdout.trim()).toBe(`80/tcp -> 127.0.0.1:${port}`);
+    // It is on the network too.
+    expect((await riboOk(['run', '--rm', '--network', 'rn-front', 'hello', ...fetchIn('http://rn-web/index.html')], opts())).stdout.trim()).toBe('web-on-network');
+    await riboOk(['rm', '-f', 'rn-web'], opts());
+  }, 120_000);
 
   it('a stopped container starts again on its network, with its names', async () => {
     await riboOk(['stop', '-t', '1', 'rn-db'], opts());

@@ -7,7 +7,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec } from '../bundle.js';
-import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkFiles } from '../network.js';
+import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkFiles, startPasta } from '../network.js';
 import { attachToBridge, releaseAddress, reserveAddress, type NetworkAttachment } from './endpoints.js';
 
 interface AttachmentFile {
@@ -35,7 +35,12 @@ export async function reserveEndpoint(bundleDir: string, attachment: NetworkAtta
 export async function connectContainerNetwork(bundleDir: string, spec: ContainerSpec, exited: Promise<unknown>): Promise<void> {
   if (spec.network === 'named') {
     const file = JSON.parse(await readFile(attachmentPath(bundleDir), 'utf8')) as AttachmentFile;
-    await connectNetwork(bundleDir, 'named', [], exited, (netns) => attachToBridge(file.attachment, netns, file.id, file.ip));
+    const ports = spec.ports ?? [];
+    await connectNetwork(bundleDir, 'named', [], exited, async (netns) => {
+      await attachToBridge(file.attachment, netns, file.id, file.ip);
+      // Published ports: a pasta of the container's own forwards them from the host's loopback.
+      if (ports.length > 0) await startPasta(bundleDir, ports, true);
+    });
   } else if (isUserModeNetwork(spec.network)) {
     await connectNetwork(bundleDir, spec.network, spec.ports ?? [], exited);
   }
