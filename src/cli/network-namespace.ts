@@ -8,6 +8,7 @@ import { UsageError } from '../errors.js';
 import { ContainerStore, monitorAlive, type ContainerRecord } from '../run/containers.js';
 import { ensureNetworkRunning } from '../runtime/networks/holder.js';
 import { isNetworkName, NetworkStore } from '../runtime/networks/store.js';
+import { pinNetwork, unpinNetwork } from '../runtime/networks/idle.js';
 
 /** --network NAME (a network between containers) or container:NAME. */
 export function joinsOtherNamespace(network: unknown): boolean {
@@ -15,17 +16,34 @@ export function joinsOtherNamespace(network: unknown): boolean {
   return value.startsWith('container:') || isNetworkName(value);
 }
 
-/** The pid whose user namespace `--network VALUE` needs; a network's holder is started when it is not running. */
-export async function namespaceOwner(network: string, root: string): Promise<number> {
+/**
+ * Runs `run(pid)`, with pid the process whose user namespace `--network
+ * VALUE` needs. A network's holder is started when it is not running, and
+ * the network pinned (idle.ts) until `run` is done, so it is not stopped
+ * between here and the container's attaching; then stopped if left idle.
+ */
+export async function withNamespaceOwner(network: string, root: string, run: (pid: number) => Promise<number>): Promise<number> {
   if (network.startsWith('container:')) {
     const name = network.slice('container:'.length);
     const record = await ContainerStore.ofStore(root).find(name);
     if (record.status !== 'running' || !monitorAlive(record)) throw new UsageError(`--network ${network}: container ${record.name} is not running; start it first (ribo start ${record.name}).`);
-    return record.monitor.pid;
+    return run(record.monitor.pid);
   }
   const networks = NetworkStore.ofStore(root);
   const record = await networks.read(network);
-  return networks.withLock(async () => (await ensureNetworkRunning(record, networks.dirOf(network))).pid);
+  const dir = networks.dirOf(network);
+  const holder = await networks.withLock(async () => {
+    await pinNetwork(dir);
+    return ensureNetworkRunning(record, dir);
+  }).catch(async (error: unknown) => {
+    await unpinNetwork(dir, network);
+    throw error;
+  });
+  try {
+    return await run(holder.pid);
+  } finally {
+    await unpinNetwork(dir, network);
+  }
 }
 
 /** The --network value a container was created with, when it needs another user namespace. */

@@ -11,7 +11,7 @@ import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
 import { asPullPolicy, ensureImage } from '../image-pull.js';
 import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
-import { joinsOtherNamespace, namespaceOwner } from '../network-namespace.js';
+import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js';
 import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
@@ -123,8 +123,7 @@ export const runCommand: CommandModule = {
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
     if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
-      const owner = await namespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env));
-      return reexecInUserNamespaceOf(owner, process.argv.slice(1), env);
+      return withNamespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env), (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
     }
     const session = await openSession(argv as GlobalOptions, env);
     try {

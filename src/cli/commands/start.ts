@@ -7,7 +7,7 @@ import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { monitorLauncher } from './container-monitor.js';
 import { insideNamespace, reexecInNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
-import { commonNetwork, namespaceOwner } from '../network-namespace.js';
+import { commonNetwork, withNamespaceOwner } from '../network-namespace.js';
 
 /**
  * Enters ribo's namespaces for `start`/`restart` (needsNamespace is false for
@@ -19,7 +19,7 @@ async function reexecFor(refs: string[], root: string, env: NodeJS.ProcessEnv): 
   for (const ref of refs) records.push(await containers.find(ref));
   const network = commonNetwork(records);
   if (network === undefined) return reexecInNamespace(process.argv.slice(1), env);
-  return reexecInUserNamespaceOf(await namespaceOwner(network, root), process.argv.slice(1), env);
+  return withNamespaceOwner(network, root, (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
 }
 
 function assertStartable(ref: string, record: ContainerRecord): void {

@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec } from '../bundle.js';
 import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkFiles, startPasta } from '../network.js';
+import { stopNetworkIfIdle } from './idle.js';
 import { attachToBridge, releaseAddress, reserveAddress, type NetworkAttachment } from './endpoints.js';
 
 interface AttachmentFile {
@@ -52,6 +53,10 @@ export async function disconnectContainerNetwork(bundleDir: string): Promise<voi
   if (text) {
     const file = JSON.parse(text) as AttachmentFile;
     await releaseAddress(file.attachment, file.id);
+    await disconnectNetwork(bundleDir);
+    // The last container gone: nothing of the network stays running.
+    await stopNetworkIfIdle(file.attachment.dir, file.attachment.network);
+    return;
   }
   await disconnectNetwork(bundleDir);
 }
