@@ -90,7 +90,7 @@ describe('process', () => {
   it.each(['crun', 'runc'] as const)('-t gives the container a terminal (%s)', async (runtime) => {
     const command = await riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals'], runtime);
     const quoted = command.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ');
-    const result = await execa('script', ['-qec', quoted, '/dev/null'], { reject: false, stdin: 'ignore' });
+    const result = await execa('script', ['-qec', quoted, '/dev/null'], { reject: false });
     expect(result.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(result.stdout).toContain('both-terminals');
     const noTerminal = await ribo(['run', '--rm', '-t', 'hello', 'true'], opts());
