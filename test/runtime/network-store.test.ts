@@ -1,9 +1,10 @@
 /** The store's networks between containers: names, subnets, records and their permissions. */
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../../src/errors.js';
 import { NetworkStore, NoSuchNetworkError, parseSubnet, validateNetworkName } from '../../src/runtime/networks/store.js';
+import { listEndpoints, releaseAddress, reserveAddress, type NetworkAttachment } from '../../src/runtime/networks/endpoints.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -44,5 +45,35 @@ describe('NetworkStore', () => {
     expect(parseSubnet('192.168.7.0/24')).toBe('192.168.7.0/24');
     expect(() => parseSubnet('10.0.0.0/16')).toThrow('/24');
     expect(() => parseSubnet('10.0.300.0/24')).toThrow('/24');
+  });
+});
+
+describe('addresses on a network (the DNS answerer\'s config)', () => {
+  it('gives the lowest free address from .2, publishes the names, and frees them again', async () => {
+    const networks = NetworkStore.ofStore(dir);
+    const record = await networks.create('net-a', { subnet: '10.89.9.0/24' });
+    const attachment: NetworkAttachment = { network: 'net-a', dir: networks.dirOf('net-a'), subnet: record.Subnet, gateway: record.Gateway, aliases: [] };
+    // What holder.ts writes when the network starts: the gateway line.
+    await mkdir(path.join(attachment.dir, 'dns'), { recursive: true });
+    const config = path.join(attachment.dir, 'dns', 'net-a');
+    await writeFile(config, '10.89.9.1\n');
+    expect(await reserveAddress(attachment, 'id-one', ['web', 'abc123'])).toBe('10.89.9.2');
+    expect(await reserveAddress(attachment, 'id-two', ['db', 'pg'])).toBe('10.89.9.3');
+    expect(await reserveAddress(attachment, 'id-three', ['cache'])).toBe('10.89.9.4');
+    await releaseAddress(attachment, 'id-two');
+    expect(await reserveAddress(attachment, 'id-four', ['queue'])).toBe('10.89.9.3');
+    expect(await readFile(config, 'utf8')).toBe('10.89.9.1\nid-one 10.89.9.2  web,abc123\nid-three 10.89.9.4  cache\nid-four 10.89.9.3  queue\n');
+    expect((await listEndpoints(attachment.dir, 'net-a')).map((e) => [e.id, e.ip, e.names])).toEqual([
+      ['id-one', '10.89.9.2', ['web', 'abc123']],
+      ['id-three', '10.89.9.4', ['cache']],
+      ['id-four', '10.89.9.3', ['queue']],
+    ]);
+  });
+
+  it('refuses to reserve on a network that is not running', async () => {
+    const networks = NetworkStore.ofStore(dir);
+    const record = await networks.create('net-b');
+    const attachment: NetworkAttachment = { network: 'net-b', dir: networks.dirOf('net-b'), subnet: record.Subnet, gateway: record.Gateway, aliases: [] };
+    await expect(reserveAddress(attachment, 'id-one', ['web'])).rejects.toThrow('is not running');
   });
 });

@@ -80,14 +80,21 @@ async function waitFor(check: () => boolean, what: string): Promise<void> {
   throw new NetworkHolderError(`Timed out waiting for ${what}.`);
 }
 
-/** Starts `unshare ... sleep infinity` and waits until it is in its new namespaces. */
-async function startHolderProcess(): Promise<ProcessIdentity> {
+/**
+ * Starts `unshare ... sleep infinity` and waits until it is in its new
+ * namespaces; `spawned` records it first, so a ribo killed meanwhile leaves
+ * no holder that stopNetwork does not know of.
+ */
+async function startHolderProcess(spawned: (holder: ProcessIdentity) => Promise<void>): Promise<ProcessIdentity> {
   const rootless = process.getuid?.() !== 0;
   const args = [...(rootless ? ['--map-auto', '--map-root-user'] : []), '--net', '--', 'sleep', 'infinity'];
   const child = spawn('unshare', args, { stdio: 'ignore', detached: true });
   child.unref();
   const pid = child.pid;
   if (!pid) throw new NetworkHolderError('Could not start unshare for the network\'s namespaces; install util-linux.');
+  // The pid and start time stay the same when unshare executes sleep.
+  const identity = processIdentity(pid) ?? { pid, start: 0 };
+  await spawned(identity);
   const ownNet = readlinkSync('/proc/self/ns/net');
   await waitFor(() => {
     if (child.exitCode !== null) throw new NetworkHolderError(`unshare exited ${child.exitCode} before the network's namespaces existed; check /etc/subuid and /etc/subgid for your user.`);
@@ -97,7 +104,7 @@ async function startHolderProcess(): Promise<ProcessIdentity> {
       return false;
     }
   }, 'the network holder to enter its namespaces');
-  return processIdentity(pid) ?? { pid, start: 0 };
+  return identity;
 }
 
 /** The bridge, forwarding and masquerading for the subnet, in the holder's network namespace. */
@@ -177,9 +184,8 @@ export async function ensureNetworkRunning(network: NetworkRecord, networkDir: s
   await stopNetwork(networkDir);
   const files = holderFiles(networkDir);
   await mkdir(networkDir, { recursive: true, mode: 0o700 });
-  const holder = await startHolderProcess();
   try {
-    await writeFile(files.holder, JSON.stringify(holder), { mode: 0o600 });
+    const holder = await startHolderProcess((spawned) => writeFile(files.holder, JSON.stringify(spawned), { mode: 0o600 }));
     await configureBridge(holder.pid, network, files.log);
     await startPastaForHolder(holder.pid, networkDir);
     await startAardvark(holder.pid, network, networkDir);
