@@ -121,13 +121,40 @@ export function pastaOptions(ports: PortMapping[]): string[] {
 }
 
 /**
+ * The interface of the ports-only pasta (below) in the container's
+ * namespace: a link-local /30 of its own, so it never meets a real network.
+ */
+const FORWARDER = { ifname: 'ribo-ports', address: '169.254.8.2', gateway: '169.254.8.1', table: '100' };
+
+/**
  * pasta only forwarding published ports into a namespace that has its own
- * way out (a network between containers): its interface is left down, so it
- * carries the connections it splices from the host's loopback to the
- * namespace's, and nothing else.
+ * way out (a network between containers). Connections from the host's
+ * loopback are spliced into the namespace's loopback; others arrive on its
+ * interface, addressed to FORWARDER.address.
  */
 export function portForwarderOptions(ports: PortMapping[]): string[] {
-  return ['--runas', '0:0', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '-I', 'ribo-ports', '--no-dhcp', '--no-dhcpv6', '--no-ndp', '--no-ra', '--no-map-gw'];
+  return [
+    '--runas', '0:0', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '-I', FORWARDER.ifname,
+    '-a', FORWARDER.address, '-n', '30', '-g', FORWARDER.gateway, '--no-dhcp', '--no-dhcpv6', '--no-ndp', '--no-ra', '--no-map-gw',
+  ];
+}
+
+/**
+ * Brings the ports-only pasta's interface up, and sends what the container
+ * answers from its address back through it (a routing rule and table of
+ * its own), leaving the namespace's own default route alone.
+ */
+async function configurePortForwarder(netnsFile: string): Promise<void> {
+  const f = FORWARDER;
+  const script = [
+    'set -e',
+    `ip addr add ${f.address}/30 dev ${f.ifname}`,
+    `ip link set ${f.ifname} up`,
+    `ip route add default via ${f.gateway} dev ${f.ifname} table ${f.table}`,
+    `ip rule add from ${f.address} table ${f.table}`,
+  ].join('\n');
+  const result = await execa('nsenter', [`--net=${netnsFile}`, '--', 'sh', '-c', script], { reject: false });
+  if (result.exitCode !== 0) throw new NetworkError(`Could not set up the published ports' interface in the container: ${result.stderr.trim() || `exit ${result.exitCode}`}.`);
 }
 
 /** Starts pasta on the namespaces bound under `dir` (ports only, for a network between containers, with `portsOnly`). */
@@ -141,6 +168,7 @@ export async function startPasta(dir: string, ports: PortMapping[], portsOnly = 
   });
   const code = await waitExit(child);
   await log.close();
+  if (code === 0 && portsOnly) await configurePortForwarder(f.netns);
   if (code !== 0) {
     const text = (await readFile(f.log, 'utf8').catch(() => '')).split('\n').filter((l) => l && !l.includes('syslog')).slice(-3).join(' ');
     throw new NetworkError(`pasta could not set up the container's network (exit ${code}): ${text || 'no message'}. Check that /dev/net/tun exists and is usable (mode 0666), or run with --network host.`);

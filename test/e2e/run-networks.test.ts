@@ -8,6 +8,7 @@
 import { execa } from 'execa';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
@@ -138,21 +139,25 @@ describe('containers on one network', () => {
     }
   }, 60_000);
 
-  it('publish ports to the host\'s loopback with -p, as on the default network', async () => {
+  it('publish ports with -p, reached on the host\'s loopback and its other addresses', async () => {
     const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
     const { port } = server.address() as net.AddressInfo;
     await new Promise((resolve) => server.close(resolve));
-    await riboOk(['run', '-d', '--name', 'rn-web', '--network', 'rn-front', '-p', `127.0.0.1:${port}:80`, 'hello', ...serve('web-on-network')], opts());
-    let body = '';
-    for (let i = 0; i < 40 && body !== 'web-on-network'; i++) {
-      body = (await execa('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/index.html`], { reject: false })).stdout.trim();
-      if (body !== 'web-on-network') await new Promise((resolve) => setTimeout(resolve, 250));
+    await riboOk(['run', '-d', '--name', 'rn-web', '--network', 'rn-front', '-p', `${port}:80`, 'hello', ...serve('web-on-network')], opts());
+    const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
+    for (const address of ['127.0.0.1', ...(external ? [external] : [])]) {
+      let body = '';
+      for (let i = 0; i < 40 && body !== 'web-on-network'; i++) {
+        body = (await execa('curl', ['-sS', '--max-time', '5', `http://${address}:${port}/index.html`], { reject: false })).stdout.trim();
+        if (body !== 'web-on-network') await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      expect(`${address}: ${body}`).toBe(`${address}: web-on-network`);
     }
-    expect(body).toBe('web-on-network');
-    expect((await riboOk(['port', 'rn-web'], opts())).stdout.trim()).toBe(`80/tcp -> 127.0.0.1:${port}`);
-    // It is on the network too.
-    expect((await riboOk(['run', '--rm', '--network', 'rn-front', 'hello', ...fetchIn('http://rn-web/index.html')], opts())).stdout.trim()).toBe('web-on-network');
+    expect((await riboOk(['port', 'rn-web'], opts())).stdout.trim()).toBe(`80/tcp -> 0.0.0.0:${port}`);
+    // It is on the network too, and goes out through the network, not the ports' interface.
+    const out = await riboOk(['run', '--rm', '--network', 'rn-front', 'hello', ...fetchIn('http://rn-web/index.html')], opts());
+    expect(out.stdout.trim()).toBe('web-on-network');
     await riboOk(['rm', '-f', 'rn-web'], opts());
   }, 120_000);
 

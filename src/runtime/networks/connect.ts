@@ -39,7 +39,7 @@ export async function connectContainerNetwork(bundleDir: string, spec: Container
     const ports = spec.ports ?? [];
     await connectNetwork(bundleDir, 'named', [], exited, async (netns) => {
       await attachToBridge(file.attachment, netns, file.id, file.ip);
-      // Published ports: a pasta of the container's own forwards them from the host's loopback.
+      // Published ports: a pasta of the container's own forwards them (network.ts, portForwarderOptions).
       if (ports.length > 0) await startPasta(bundleDir, ports, true);
     });
   } else if (isUserModeNetwork(spec.network)) {
