@@ -48,7 +48,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await ribo(['rm', '-f', 'rn-db', 'rn-side', 'rn-web'], opts());
+  await ribo(['rm', '-f', 'rn-db', 'rn-side', 'rn-web', 'rn-crash'], opts());
   await ribo(['network', 'rm', '-f', 'rn-front', 'rn-other', 'rn-spare'], opts());
   await removeStore(root);
   await execa('rm', ['-rf', context]);
@@ -195,6 +195,16 @@ describe('removing networks', () => {
     const holder = await holderPid('rn-spare').catch(() => undefined);
     if (holder !== undefined) expect(await alive(holder)).toBe(false);
     expect(await processesNaming(path.join(root, 'networks'))).toEqual([]);
+    // A container whose monitor was killed: the crash clean-up (here that of ribo ps) takes it off the network, which stops.
+    await riboOk(['run', '-d', '--name', 'rn-crash', '--network', 'rn-spare', 'hello', 'sleep', '600'], opts());
+    const crashHolder = await holderPid('rn-spare');
+    const [info] = JSON.parse((await riboOk(['inspect', 'rn-crash'], opts())).stdout);
+    process.kill(info.State.MonitorPid, 'SIGKILL');
+    expect((await riboOk(['ps', '-a'], opts())).stdout).toMatch(/rn-crash/);
+    expect(await alive(crashHolder)).toBe(false);
+    expect(await processesNaming(path.join(root, 'networks'))).toEqual([]);
+    expect(JSON.parse((await riboOk(['network', 'inspect', 'rn-spare'], opts())).stdout)[0].Containers).toEqual({});
+    await riboOk(['rm', 'rn-crash'], opts());
     const pruned = await riboOk(['network', 'prune', '-f'], opts());
     expect(pruned.stdout.split('\n')).toEqual(expect.arrayContaining(['Deleted Networks:', 'rn-spare', 'rn-other']));
     expect((await riboOk(['network', 'ls', '-q'], opts())).stdout.trim()).toBe('');

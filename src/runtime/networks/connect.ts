@@ -4,7 +4,7 @@
  * (endpoints.ts), whose address is reserved when the bundle is written so
  * /etc/hosts can name it.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { ContainerSpec } from '../bundle.js';
 import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkFiles, startPasta } from '../network.js';
@@ -47,6 +47,21 @@ export async function connectContainerNetwork(bundleDir: string, spec: Container
   }
 }
 
+/**
+ * Takes the container's address and names off its network (when it is on
+ * one), and stops the network if that left it idle. For the crash clean-up,
+ * which has killed the container's helpers itself.
+ */
+export async function releaseEndpoint(bundleDir: string): Promise<void> {
+  const text = await readFile(attachmentPath(bundleDir), 'utf8').catch(() => undefined);
+  if (!text) return;
+  const file = JSON.parse(text) as AttachmentFile;
+  await releaseAddress(file.attachment, file.id);
+  await rm(attachmentPath(bundleDir), { force: true });
+  // The last container gone: nothing of the network stays running.
+  await stopNetworkIfIdle(file.attachment.dir, file.attachment.network);
+}
+
 /** Undoes connectContainerNetwork and reserveEndpoint; harmless when nothing was set up. */
 export async function disconnectContainerNetwork(bundleDir: string): Promise<void> {
   const text = await readFile(attachmentPath(bundleDir), 'utf8').catch(() => undefined);
@@ -54,7 +69,6 @@ export async function disconnectContainerNetwork(bundleDir: string): Promise<voi
     const file = JSON.parse(text) as AttachmentFile;
     await releaseAddress(file.attachment, file.id);
     await disconnectNetwork(bundleDir);
-    // The last container gone: nothing of the network stays running.
     await stopNetworkIfIdle(file.attachment.dir, file.attachment.network);
     return;
   }
