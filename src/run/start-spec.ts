@@ -13,12 +13,12 @@ import { shortId, type ContainerRecord, type ContainerStore } from './containers
 import { prepareMountsAtStart } from './volumes.js';
 import { UsageError } from '../errors.js';
 
-/** --network container:NAME: the other container's network namespace (it must be running now) and its /etc files. */
+/** --network container:NAME: the other container's network namespace (it must be running now), its /etc files and host name. */
 async function sharedNetwork(containers: ContainerStore, id: string): Promise<Partial<ContainerSpec>> {
   const other = await containers.read(id).catch(() => undefined);
   const pid = other?.status === 'running' ? other.pid?.pid : undefined;
   if (!pid) throw new UsageError(`--network container:${other?.name ?? id}: that container is not running; start it first.`);
-  return { joinNetns: `/proc/${pid}/ns/net`, shareEtcFrom: path.join(containers.dirOf(id), 'bundle') };
+  return { joinNetns: `/proc/${pid}/ns/net`, shareEtcFrom: path.join(containers.dirOf(id), 'bundle'), hostname: other!.plan.spec.hostname ?? shortId(other!.id) };
 }
 
 /** The bundle spec of `record` (the user is filled in by `prepareRootAtStart`). */

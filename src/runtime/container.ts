@@ -95,7 +95,8 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
   const addHosts = (run.spec.addHosts ?? []).map((h) => (h.ip === 'host-gateway' ? { ...h, ip: gateway ?? '127.0.0.1' } : h));
   const hooked = needsNetworkHook(network);
   if (hooked) await prepareNetwork(run.bundleDir);
-  const hostname = run.spec.hostname ?? 'ribo';
+  // Sharing another container's network (extra from `prepare`) shares its host name too, as docker does.
+  const hostname = extra.hostname ?? run.spec.hostname ?? 'ribo';
   // On a network between containers: an address, and the container's names published to the others.
   const attachment = network === 'named' ? run.spec.attachment : undefined;
   const ownAddress = attachment ? await reserveEndpoint(run.bundleDir, attachment, run.id ?? hostname, [...(run.spec.aliases ?? []), hostname]) : undefined;

@@ -119,8 +119,9 @@ describe('containers on one network', () => {
   }, 120_000);
 
   it('--network container:NAME shares the other container\'s network: its server is on localhost', async () => {
-    const out = await riboOk(['run', '--rm', '--network', 'container:rn-db', 'hello', ...fetchIn('http://localhost/index.html')], opts());
-    expect(out.stdout.trim()).toBe('db-says-hi');
+    const out = await riboOk(['run', '--rm', '--network', 'container:rn-db', 'hello', 'sh', '-c', `${fetchScript('http://localhost/index.html')}; hostname`], opts());
+    const dbHost = (await riboOk(['exec', 'rn-db', 'hostname'], opts())).stdout.trim();
+    expect(out.stdout.trim().split('\n')).toEqual(['db-says-hi', dbHost]);
     // A detached one too, and it resolves the network's names as the container it joins does.
     await riboOk(['run', '-d', '--name', 'rn-side', '--network', 'container:rn-db', 'hello', 'sleep', '600'], opts());
     expect((await riboOk(['exec', 'rn-side', ...fetchIn('http://db/index.html')], opts())).stdout.trim()).toBe('db-says-hi');
