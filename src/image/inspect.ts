@@ -16,11 +16,13 @@ export interface InspectedLayer {
 
 /** Docker-like field names, plus the manifest and config as they are stored. */
 export interface ImageInspection {
-  /** The config digest, which Docker and podman call the image id. */
+  /** The config digest: the image id, as docker and podman (and `ribo images`) show it. */
   Id: Digest;
-  /** The manifest digest, which ribo uses as the image id. */
+  /** The manifest digest, as a registry names the image. */
   Digest: Digest;
   RepoTags: string[];
+  /** NAME@MANIFEST-DIGEST for the repository of each tag, as docker shows them. */
+  RepoDigests: string[];
   Created?: string;
   Author?: string;
   Architecture: string;
@@ -45,6 +47,12 @@ export async function tagsOf(store: Store, digest: Digest): Promise<string[]> {
     .sort();
 }
 
+/** NAME:TAG without the tag (a registry port's colon stays). */
+function repositoryOf(tag: string): string {
+  const colon = tag.lastIndexOf(':');
+  return colon > tag.lastIndexOf('/') ? tag.slice(0, colon) : tag;
+}
+
 export async function inspectImage(store: Store, ref: string): Promise<ImageInspection> {
   const image = await store.resolveImage(ref);
   const { manifest, config, manifestDescriptor } = image;
@@ -56,11 +64,13 @@ export async function inspectImage(store: Store, ref: string): Promise<ImageInsp
       Size: layer.descriptor.size,
     }),
   );
+  const repoTags = await tagsOf(store, manifestDescriptor.digest);
   const size = manifestDescriptor.size + manifest.config.size + layers.reduce((total, layer) => total + layer.Size, 0);
   return {
     Id: manifest.config.digest,
     Digest: manifestDescriptor.digest,
-    RepoTags: await tagsOf(store, manifestDescriptor.digest),
+    RepoTags: repoTags,
+    RepoDigests: [...new Set(repoTags.map((tag) => `${repositoryOf(tag)}@${manifestDescriptor.digest}`))],
     ...(config.created ? { Created: config.created } : {}),
     ...(config.author ? { Author: config.author } : {}),
     Architecture: config.architecture,

@@ -3,8 +3,7 @@ import { ContainerStore } from '../../run/containers.js';
 import { inspectContainer } from '../../run/inspect.js';
 import { recoverContainers } from '../../run/lifecycle.js';
 import type { CommandModule } from '../command.js';
-import { checkTemplate, renderTemplate } from '../format.js';
-import { UsageError } from '../../errors.js';
+import { compileTemplate } from '../template.js';
 import { openStore, storeRoot, type GlobalOptions } from '../session.js';
 
 export const inspectCommand: CommandModule = {
@@ -19,10 +18,7 @@ export const inspectCommand: CommandModule = {
       .option('type', { type: 'string', choices: ['container', 'image'], describe: 'Look only for containers or only for images' }),
   handler: async (argv, env) => {
     const template = argv.format === undefined ? undefined : String(argv.format);
-    const unsupported = template === undefined ? undefined : checkTemplate(template);
-    if (unsupported !== undefined) {
-      throw new UsageError(`--format ${JSON.stringify(template)}: ribo's templates know only {{.Field.Path}} and {{json .Field}}, not ${unsupported}.`);
-    }
+    const compiled = template === undefined ? undefined : compileTemplate(template);
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     if (argv.type !== 'image') await recoverContainers(containers, root);
@@ -32,7 +28,7 @@ export const inspectCommand: CommandModule = {
       if (record) inspected.push(inspectContainer(containers, record));
       else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref));
     }
-    if (template !== undefined) for (const item of inspected) process.stdout.write(`${renderTemplate(template, item)}\n`);
+    if (compiled !== undefined) for (const item of inspected) process.stdout.write(`${compiled.render(item)}\n`);
     else process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);
     return 0;
   },

@@ -8,7 +8,8 @@ import { ContainerStore } from '../../run/containers.js';
 import { networkInfo, pruneNetworks, removeNetwork } from '../../run/networks.js';
 import { NetworkStore, NoSuchNetworkError, parseSubnet } from '../../runtime/networks/store.js';
 import type { CommandModule } from '../command.js';
-import { checkTemplate, formatTable, renderTemplate } from '../format.js';
+import { formatTable } from '../format.js';
+import { compileTemplate } from '../template.js';
 import { asList } from '../options.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
 
@@ -66,11 +67,10 @@ export const networkCommand: CommandModule = {
       }
       case 'inspect': {
         const template = argv.format === undefined ? undefined : String(argv.format);
-        const unsupported = template === undefined ? undefined : checkTemplate(template);
-        if (unsupported !== undefined) throw new UsageError(`--format ${JSON.stringify(template)}: ribo's templates know only {{.Field.Path}} and {{json .Field}}, not ${unsupported}.`);
+        const compiled = template === undefined ? undefined : compileTemplate(template);
         const found = [];
         for (const name of names) found.push(await networkInfo(networks, containers, await networks.read(name)));
-        if (template !== undefined) for (const item of found) process.stdout.write(`${renderTemplate(template, item)}\n`);
+        if (compiled !== undefined) for (const item of found) process.stdout.write(`${compiled.render(item)}\n`);
         else process.stdout.write(`${JSON.stringify(found, null, 4)}\n`);
         return 0;
       }

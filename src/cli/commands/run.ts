@@ -15,15 +15,20 @@ import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js
 import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
-const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
+export const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
 const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--network-alias', '--net', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
+
+/** Commands whose words after the first positional are the container's command (run, exec). */
+export function takesContainerCommand(name: string): boolean {
+  return Object.hasOwn(VALUE_OPTIONS, name);
+}
 
 /**
  * Marks the end of ribo's own options with "--" right after the image (run)
@@ -76,7 +81,7 @@ export const runCommand: CommandModule = {
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
       .option('hostname', { type: 'string', describe: 'Container host name' })
       .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
-      .option('network', { alias: 'net', type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
+      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
       .option('network-alias', { type: 'string', describe: 'Another name the container has on its network (--network NAME)' })
       .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
       .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
