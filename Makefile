@@ -39,6 +39,7 @@ bench:
 	node bench/layer-bench.mjs
 	bench/pull-bench.sh
 	bench/run-bench.sh
+	bench/publish-bench.sh
 	bench/archive-bench.sh
 
 clean:

@@ -289,6 +289,24 @@ run_planned() {
     _net_pid=$!
   fi
 
+  # The container dies with this shell however it ends (kill -9 too), as
+  # OciRuntime.guard does for Node: a subshell waits on a FIFO only this shell
+  # holds open; end of file without "done" kills the container through the
+  # runtime. It ignores the signals a terminal sends the process group.
+  mkfifo -m 0600 "$dir/guard.pipe" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
+  (
+    trap '' INT TERM HUP QUIT USR1 USR2 PIPE
+    read -r _word <"$dir/guard.pipe" || _word=
+    [ "$_word" = done ] && exit 0
+    _killed=
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      # shellcheck disable=SC2086
+      if "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL 2>/dev/null; then _killed=1; elif [ -n "$_killed" ]; then exit 0; fi
+      sleep 0.5
+    done
+  ) </dev/null >/dev/null 2>&1 &
+  exec 5>"$dir/guard.pipe"
+
   # Without -t a container's output goes to pipes, never to ribo's terminal,
   # as with docker (programs format for a pipe), nor to a socket (which
   # cannot be opened again as /dev/stdout). Copiers started in the
@@ -296,9 +314,9 @@ run_planned() {
   _copiers=
   if [ -t 1 ] || [ -t 2 ] || [ -S /dev/stdout ] || [ -S /dev/stderr ]; then
     mkfifo "$dir/stdout.pipe" "$dir/stderr.pipe"
-    cat "$dir/stdout.pipe" &
+    cat "$dir/stdout.pipe" 5>&- &
     _copiers=$!
-    cat "$dir/stderr.pipe" >&2 &
+    cat "$dir/stderr.pipe" >&2 5>&- &
     _copiers="$_copiers $!"
     exec 7>"$dir/stdout.pipe" 8>"$dir/stderr.pipe"
   else
@@ -306,13 +324,17 @@ run_planned() {
   fi
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
-  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 7>&- 8>&- &
+  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 5>&- 7>&- 8>&- &
   _runtime_pid=$!
   exec 7>&- 8>&-
-  for _signal in INT TERM HUP QUIT USR1 USR2; do
+  for _signal in INT HUP QUIT USR1 USR2; do
     # shellcheck disable=SC2064
     trap "kill -$_signal $_runtime_pid 2>/dev/null" "$_signal"
   done
+  # A TERM stops ribo: the container gets it, and KILL after 10 s (as
+  # `ribo stop`, and supervise.ts for Node).
+  _grace_pid=
+  trap 'kill -TERM $_runtime_pid 2>/dev/null; [ -n "$_grace_pid" ] || { (sleep 10; "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL) </dev/null >/dev/null 2>&1 5>&- & _grace_pid=$!; }' TERM
   # `wait` returns early for a trapped signal (the runtime still runs: wait
   # again) and, with CHLD trapped, when record_pid's timer ends.
   _pid_known=
@@ -333,6 +355,9 @@ run_planned() {
     [ "$_again" = 127 ] || _status=$_again
   fi
   trap - INT TERM HUP QUIT USR1 USR2 CHLD
+  echo done >&5
+  exec 5>&-
+  [ -z "$_grace_pid" ] || kill "$_grace_pid" 2>/dev/null
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
 

@@ -24,7 +24,7 @@ import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
-import { makeDirsInRoot } from '../files/root-path.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';
@@ -474,7 +474,9 @@ class StageBuilder {
           const owner = await resolveUser(rootfs, user).catch((error: Error) => {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
-          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`);
+          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`).catch((error: Error) => {
+            throw error instanceof NotADirectoryInImageError ? new BuildStepError(error.message, command.location) : error;
+          });
         }),
     };
   }

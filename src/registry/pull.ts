@@ -8,6 +8,7 @@ import { BlobSources } from './blob-sources.js';
 import { uniqueBlobs } from './push.js';
 import { withRetry, type RegistryClient } from './client.js';
 import type { HttpResponse } from './http.js';
+import { NetworkTimeoutError } from './timeouts.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
 import { canonicalRef, type ImageRef } from '../oci/reference.js';
@@ -94,7 +95,7 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, (blob, cancelled) => fetchBlob(opts, blob, cancelled));
   await Promise.all(blobs.map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
 
-  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config');
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', canonicalRef(ref));
   if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
     throw new RegistryContentError(`${canonicalRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
   }
@@ -162,8 +163,9 @@ export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 're
               throw blobMismatch(blob, ref, error.actual.size);
             }
             // A connection cut mid-body is worth another try, from where it stopped.
-            if (error instanceof Error && !(error instanceof CancelledError) && /aborted|ECONNRESET|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`)) {
-              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${canonicalRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
+            if (error instanceof Error && !(error instanceof CancelledError) && /aborted|ECONNRESET|ETIMEDOUT|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`)) {
+              const why = error instanceof NetworkTimeoutError ? ` (${error.message})` : '';
+              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${canonicalRef(ref)} was cut off after ${received} bytes${why}; try again.`), { transient: true });
             }
             await discard();
             throw error;
