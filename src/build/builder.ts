@@ -2,7 +2,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '../dockerfile/commands.js';
 import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
-import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
+import type { Descriptor, Digest, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { imageLayerRefs, unpackImageLayers, lowerDirs, type LayerRef } from '../image/layers.js';
 import { setEnv } from '../image/env.js';
@@ -17,7 +17,7 @@ import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedSte
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { ImageCache, withInlineCache, withoutInlineCache } from './cache/image-cache.js';
-import { commitUpperDir } from './commit.js';
+import { commitUpperDir, startCommit, type LayerBlob } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
 import { checkContextUse, checkStagePlatforms } from './context-and-platform.js';
 import { planCopyStep } from './copy-step.js';
@@ -145,6 +145,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       await runLimited(group.map((index) => () => builder.buildStage(stages[index]!)), Math.max(1, opts.jobs ?? 1));
     }
     const state = await builder.buildStage(stages[plan.target]!);
+    await builder.settled();
     if (opts.cacheTo) await new CacheDir(opts.cacheTo).store(builder.usedSteps, opts.store);
     for (const target of opts.cacheExports ?? []) await target.store(builder.usedSteps, opts.store);
     if (opts.labels && Object.keys(opts.labels).length > 0) {
@@ -155,6 +156,8 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
   } finally {
+    // A failed build still lets its background commits end: nothing is left half-written.
+    await builder.settled().catch(() => undefined);
     // The work dir goes even when saving the digests fails (a full disk).
     await contextDigests.save().finally(() => rm(workRoot, { recursive: true, force: true }));
   }
@@ -189,6 +192,9 @@ class StageBuilder {
   private step = 0;
   /** Steps announced so far: the number progress events give a step. */
   private announced = 0;
+  /** Layer blobs being compressed and written while later steps run (build/commit.ts, startCommit). */
+  private readonly background: Array<Promise<void>> = [];
+  private backgroundFailure?: { error: unknown };
 
   constructor(
     private readonly opts: BuildOptions,
@@ -271,6 +277,7 @@ class StageBuilder {
   }
 
   private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string, useCache: boolean): Promise<void> {
+    this.checkBackground();
     const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
     // RUN's command line is the shell's to expand; only its --mount values are expanded here.
@@ -309,8 +316,8 @@ class StageBuilder {
     const rebuildReason = this.opts.explain ? (useCache ? await this.cache.explain(position, parentKey, step.inputs) : this.opts.useCache === false ? '--no-cache' : '--no-cache-filter') : undefined;
     if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
     const info = announce();
-    const started = Date.now();
-    reporter.report({ type: 'step-start', time: started, ...info, rebuildReason });
+    const stepStarted = Date.now();
+    reporter.report({ type: 'step-start', time: stepStarted, ...info, rebuildReason });
     const workDir = this.newWorkDir();
     try {
       const upper = await step.execute(workDir, info.step);
@@ -323,20 +330,32 @@ class StageBuilder {
         // Checking for the last layer costs a tar pass without compression: skipped where it was not made again last time.
         const last = await this.cache.lastLayer(position, step.inputs);
         const likely = last?.reproduced !== false ? last : undefined;
-        layerRef = await commitUpperDir(this.opts.store, upper, { upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false, sourceDateEpoch: this.opts.epoch, compression, onProgress, likely });
-        const made = { descriptor: layerRef.descriptor, diffID: layerRef.diffID };
-        await this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
+        const commitOptions = { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely };
+        const recordLayer = async (made: LayerBlob) => this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
+        const background = this.opts.driver.capabilities?.upperIsLowerDir ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
+        if (background) {
+          // The next steps run over layers/<diffID>/ while the blob is written; the step is done (and cached) once it is.
+          const layer: LayerRef = { descriptor: { mediaType: '', digest: background.diffID, size: 0 }, diffID: background.diffID, dir: background.dir };
+          this.applyStep(state, layer, history);
+          const resultKey = await this.resultKey(key, useCache, background.diffID);
+          state.cacheKey = resultKey;
+          this.inBackground(info.step, stepStarted, background.blob.then(async (made) => {
+            layer.descriptor = made.descriptor;
+            await recordLayer(made);
+            await this.stepProduced(resultKey, { layer: made, history }, info.step, stepStarted);
+          }));
+          return;
+        }
+        layerRef = await commitUpperDir(this.opts.store, upper, { ...commitOptions, upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false });
+        await recordLayer({ descriptor: layerRef.descriptor, diffID: layerRef.diffID });
       }
       this.applyStep(state, layerRef, history);
-      const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };
-      const resultKey = useCache || this.opts.useCache === false ? key : await this.filteredStepKey(key, produced);
-      await this.cache.record(resultKey, produced);
-      this.usedSteps.set(resultKey, produced);
+      const resultKey = await this.resultKey(key, useCache, layerRef?.diffID);
       state.cacheKey = resultKey;
-      reporter.report({ type: 'step-done', time: Date.now(), step: info.step, durationMs: Date.now() - started, layer: layerRef && { digest: layerRef.descriptor.digest, size: layerRef.descriptor.size } });
+      await this.stepProduced(resultKey, { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history }, info.step, stepStarted);
     } catch (error) {
       const exitCode = error instanceof RunStepFailedError ? error.commandExitCode : undefined;
-      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - started, exitCode, message: error instanceof Error ? error.message : String(error) });
+      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - stepStarted, exitCode, message: error instanceof Error ? error.message : String(error) });
       throw error;
     } finally {
       await rm(workDir, { recursive: true, force: true });
@@ -344,16 +363,44 @@ class StageBuilder {
   }
 
   /**
-   * A step of a --no-cache-filter stage ran again: when it made what the
-   * cache holds under its key, the key stays (the steps that build on it,
-   * in this stage's dependents too, stay cached); when its layer differs,
-   * the key is made from that layer too, so what builds on it runs again
-   * instead of reusing results made from the old layer.
+   * The key a step that ran is kept under. A step of a --no-cache-filter
+   * stage that made what the cache holds under its key keeps the key (the
+   * steps that build on it, in the stages that use it too, stay cached);
+   * when its layer differs, the key is made from that layer too, so what
+   * builds on it runs again instead of reusing results of the old layer.
    */
-  private async filteredStepKey(key: string, produced: CachedStep): Promise<string> {
+  private async resultKey(key: string, useCache: boolean, diffID: Digest | undefined): Promise<string> {
+    if (useCache || this.opts.useCache === false) return key;
     const before = await this.cache.lookup(key, this.opts.store);
-    if (before && before.layer?.diffID === produced.layer?.diffID) return key;
-    return before ? stepKey(key, { rebuiltLayer: produced.layer?.diffID ?? 'none' }) : key;
+    if (!before || before.layer?.diffID === diffID) return key;
+    return stepKey(key, { rebuiltLayer: diffID ?? 'none' });
+  }
+
+  /** A step is done: its cache record is written (only now: the layer blob is in the store) and the step reported with its layer. */
+  private async stepProduced(key: string, produced: CachedStep, step: number, stepStarted: number): Promise<void> {
+    await this.cache.record(key, produced);
+    this.usedSteps.set(key, produced);
+    this.opts.reporter.report({ type: 'step-done', time: Date.now(), step, durationMs: Date.now() - stepStarted, layer: produced.layer && { digest: produced.layer.descriptor.digest, size: produced.layer.descriptor.size } });
+  }
+
+  /** Keeps a step's background commit; its failure fails the step and, at the next step or at settled(), the build. */
+  private inBackground(step: number, stepStarted: number, work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.opts.reporter.report({ type: 'step-failed', time: Date.now(), step, durationMs: Date.now() - stepStarted, message: error instanceof Error ? error.message : String(error) });
+      this.backgroundFailure ??= { error };
+    });
+    this.background.push(tracked);
+  }
+
+  /** Throws the first background commit's failure, if one failed already. */
+  private checkBackground(): void {
+    if (this.backgroundFailure) throw this.backgroundFailure.error;
+  }
+
+  /** Waits for every background commit (so nothing is written after the build returns); throws the first failure. */
+  async settled(): Promise<void> {
+    while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    this.checkBackground();
   }
 
   /** A cache entry is usable while its layer blob is still in the store. */

@@ -3,6 +3,13 @@ import { viewDirs } from '../snapshot/index.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { isRestarting } from './restart-policy.js';
 
+/** docker's NetworkMode: the mode, a network's name, or container:ID. */
+function networkMode(record: ContainerRecord): string {
+  if (record.plan.spec.attachment) return record.plan.spec.attachment.network;
+  if (record.plan.networkContainer) return `container:${record.plan.networkContainer}`;
+  return record.plan.spec.network;
+}
+
 export interface ContainerInspection {
   Id: string;
   Name: string;
@@ -77,7 +84,7 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
     RestartCount: record.restartCount ?? 0,
     HostConfig: {
       AutoRemove: record.autoRemove,
-      NetworkMode: record.plan.spec.network,
+      NetworkMode: networkMode(record),
       PortBindings: portBindings(record),
       RestartPolicy: { Name: record.restartPolicy?.name ?? 'no', MaximumRetryCount: record.restartPolicy?.maximumRetryCount ?? 0 },
     },

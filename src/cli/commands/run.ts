@@ -1,6 +1,6 @@
 import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
-import { plainRun } from '../../run/run-plan.js';
+import { hasRunFlags, plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
 import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
@@ -9,9 +9,11 @@ import { parseRestartPolicy } from '../../run/restart-policy.js';
 import type { RestartPolicy } from '../../run/containers.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
-import { openSession, type GlobalOptions } from '../session.js';
+import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
 import { asPullPolicy, ensureImage } from '../image-pull.js';
+import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
+import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js';
 import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
@@ -20,7 +22,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--restart', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--restart', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -67,7 +69,7 @@ export const runCommand: CommandModule = {
   name: 'run',
   usage: 'run <image> [command..]',
   describe: 'Run a command in a new container from an image',
-  needsNamespace: true,
+  needsNamespace: (argv) => !joinsOtherNamespace(argv.network),
   builder: (y) =>
     withRegistryOptions(y)
       .option('rm', { type: 'boolean', default: false, describe: 'Remove the container when it exits' })
@@ -91,7 +93,8 @@ export const runCommand: CommandModule = {
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
       .option('hostname', { type: 'string', describe: 'Container host name' })
       .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
-      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta or slirp4netns' })
+      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
+      .option('network-alias', { type: 'string', describe: 'Another name the container has on its network (--network NAME)' })
       .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
       .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
       .option('pids-limit', { type: 'string', describe: 'Maximum number of processes' })
@@ -121,6 +124,7 @@ export const runCommand: CommandModule = {
       hostname: argv.hostname as string | undefined,
       readOnly: Boolean(argv.readOnly),
       network: argv.network as string,
+      networkAlias: asList(argv.networkAlias),
       publishAll: Boolean(argv.publishAll),
       dns: asList(argv.dns),
       addHost: asList(argv.addHost),
@@ -137,6 +141,9 @@ export const runCommand: CommandModule = {
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
     const restartPolicy = runRestartPolicy(argv.restart, Boolean(argv.detach), Boolean(argv.rm));
+    if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
+      return withNamespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env), (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
+    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env });
@@ -156,7 +163,9 @@ export const runCommand: CommandModule = {
         ...(restartPolicy ? { restartPolicy } : {}),
         orphanCleanup: (id) => orphanCleanupCommand(session.store.root, session.runtime.name, argv.storageDriver as string | undefined, id),
       };
-      if (plainRun(hideBin(process.argv), env) !== undefined) {
+      // A plan is the image's: written from a run without flags, it serves later runs with -e, -w and --name too.
+      const planned = plainRun(hideBin(process.argv), env);
+      if (planned !== undefined && !hasRunFlags(planned)) {
         const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';
         options.runPlan = {
           namespaceMode: env.RIBO_IN_NAMESPACE ?? '',

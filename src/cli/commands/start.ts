@@ -1,13 +1,26 @@
 import { ContainerStore, type ContainerRecord } from '../../run/containers.js';
 import { prepareRestart, stopContainer } from '../../run/lifecycle.js';
 import { launchMonitor, superviseContainer } from '../../run/supervise.js';
-import { hideBin } from 'yargs/helpers';
 import { UsageError } from '../../errors.js';
-import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
+import { insideNamespace, reexecInNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
+import { commonNetwork, withNamespaceOwner } from '../network-namespace.js';
+
+/**
+ * Enters ribo's namespaces for `start`/`restart` (needsNamespace is false for
+ * them): the user namespace of the network the containers are on, if any.
+ */
+async function reexecFor(refs: string[], root: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const containers = ContainerStore.ofStore(root);
+  const records = [];
+  for (const ref of refs) records.push(await containers.find(ref));
+  const network = commonNetwork(records);
+  if (network === undefined) return reexecInNamespace(process.argv.slice(1), env);
+  return withNamespaceOwner(network, root, (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
+}
 
 function assertStartable(ref: string, record: ContainerRecord): void {
   if (capabilitiesOf(record.driver)?.reusesKeptUpper === false) {
@@ -42,7 +55,8 @@ export const startCommand: CommandModule = {
   name: 'start',
   usage: 'start <containers..>',
   describe: 'Start exited containers again, over the writable layer they kept',
-  needsNamespace: true,
+  // Entered in the handler: containers on a network between containers start in its holder's user namespace.
+  needsNamespace: false,
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
@@ -51,6 +65,7 @@ export const startCommand: CommandModule = {
     const refs = (argv.containers as unknown[]).map(String);
     if (argv.attach && refs.length > 1) throw new UsageError('ribo start -a attaches to one container at a time; name only one.');
     const root = storeRoot(argv as GlobalOptions, env);
+    if (!insideNamespace(env)) return reexecFor(refs, root, env);
     const containers = ContainerStore.ofStore(root);
     for (const ref of refs) {
       const started = await startAgain(argv as GlobalOptions, env, containers, root, ref, await containers.find(ref), Boolean(argv.attach));
@@ -86,8 +101,8 @@ export const restartCommand: CommandModule = {
         if (record.autoRemove) throw new UsageError(`Container ${ref} was run with --rm: stopping removes it, so it cannot be restarted. Stop it with ribo stop ${ref}, or run it without --rm.`);
       }
       for (const ref of refs) await stopContainer(containers, root, await containers.find(ref), seconds);
-      // The starts happen in ribo's namespaces, as `ribo start` does.
-      return reexecInNamespace([process.argv[1]!, ...hideBin(process.argv)], env);
+      // The starts happen in ribo's namespaces (a network's, if they are on one), as `ribo start` does.
+      return reexecFor(refs, root, env);
     }
     for (const ref of refs) {
       await startAgain(argv as GlobalOptions, env, containers, root, ref, await containers.find(ref), false);
