@@ -94,7 +94,13 @@ export async function restartIfWanted(containers: ContainerStore, id: string, st
     await containers.update(id, { restarting: false }).catch(() => undefined);
     return false;
   }
-  await containers.update(id, { restartCount: count + 1, restarting: false });
-  await start(await containers.read(id));
+  // Still "restarting" until the start writes the record as created: no reader sees it settled in between.
+  await containers.update(id, { restartCount: count + 1 });
+  try {
+    await start(await containers.read(id));
+  } catch (error) {
+    await containers.update(id, { restarting: false }).catch(() => undefined);
+    throw error;
+  }
   return true;
 }
