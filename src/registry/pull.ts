@@ -11,6 +11,9 @@ import type { HttpResponse } from './http.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
 import { canonicalRef, type ImageRef } from '../oci/reference.js';
+import { selectPlatform } from '../oci/platform.js';
+
+export { selectPlatform };
 
 export const MANIFEST_ACCEPT = [MediaType.imageIndex, MediaType.dockerManifestList, MediaType.imageManifest, MediaType.dockerManifest] as const;
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
@@ -42,13 +45,6 @@ export function parsePlatform(value: string | undefined): Platform {
   const [os, architecture, variant] = value.split('/');
   if (!os || !architecture || value.split('/').length > 3) throw new UsageError(`--platform ${value}: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.`);
   return { os, architecture, ...(variant ? { variant } : {}) };
-}
-
-/** The entry of an index for `wanted`: same os and architecture, and variant when one is asked for. */
-export function selectPlatform(manifests: readonly Descriptor[], wanted: Platform): Descriptor | undefined {
-  const candidates = manifests.filter((m) => m.platform?.os === wanted.os && m.platform.architecture === wanted.architecture);
-  if (wanted.variant) return candidates.find((m) => m.platform?.variant === wanted.variant) ?? (wanted.architecture === 'arm64' && wanted.variant === 'v8' ? candidates.find((m) => !m.platform?.variant) : undefined);
-  return candidates.find((m) => !m.platform?.variant) ?? candidates.find((m) => m.platform?.variant === 'v8') ?? candidates[0];
 }
 
 /**

@@ -18,9 +18,9 @@ export const imagesCommand: CommandModule = {
     }
     const rows = images.map((i) => {
       const [repository, tag] = repositoryAndTag(i.ref);
-      return [repository, tag, i.digest.slice(7, 19), i.created ?? '', humanSize(i.size)];
+      return [repository, tag, i.digest.slice(7, 19), i.created ?? '', humanSize(i.size), (i.platforms ?? []).join(',')];
     });
-    process.stdout.write(formatTable(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'], rows));
+    process.stdout.write(formatTable(['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE', 'PLATFORMS'], rows));
     return 0;
   },
 };
