@@ -226,3 +226,56 @@ rootOnly('emulation that is not there', () => {
     }
   }, 120_000);
 });
+
+onAmd64('archives and imports of multi-platform images', () => {
+  beforeAll(async () => {
+    await riboOk(['build', '-q', '-t', 'multi:1', '--platform', 'linux/amd64,linux/arm64', '--output', `type=oci,dest=${work}/built.tar`, context], opts());
+  }, 300_000);
+
+  const archived = async (file: string): Promise<Index> => JSON.parse((await execa('skopeo', ['inspect', '--raw', `oci-archive:${file}`])).stdout) as Index;
+
+  test('--output type=oci and save of an oci-archive keep the index whole; load brings back every platform', async () => {
+    const index = await readJson<Index>((await tagEntry('multi:1')).digest);
+    expect((await archived(`${work}/built.tar`)).manifests.map((m) => m.digest)).toEqual(index.manifests.map((m) => m.digest));
+    await riboOk(['save', '-o', `${work}/saved.tar`, 'multi:1'], opts());
+    expect((await archived(`${work}/saved.tar`)).manifests.map((m) => m.platform?.architecture)).toEqual(['amd64', 'arm64']);
+    const other = await makeStore();
+    try {
+      await riboOk(['load', '-i', `${work}/saved.tar`], { root: other });
+      expect((await riboOk(['images'], { root: other })).stdout).toMatch(/multi\s+1\s.*linux\/amd64,linux\/arm64/);
+      expect((await riboOk(['run', '--rm', '--platform', 'linux/arm64', 'multi:1'], { root: other, runtime: 'runc' })).stdout.trim()).toBe('aarch64');
+      expect((await riboOk(['run', '--rm', 'multi:1'], { root: other, runtime: 'runc' })).stdout.trim()).toBe('x86_64');
+    } finally {
+      await removeStore(other);
+    }
+  }, 300_000);
+
+  test('a docker-archive holds one platform: --platform chooses it', async () => {
+    await riboOk(['save', '--format', 'docker-archive', '--platform', 'linux/arm64', '-o', `${work}/arm64.tar`, 'multi:1'], opts());
+    const other = await makeStore();
+    try {
+      await riboOk(['load', '-i', `${work}/arm64.tar`], { root: other });
+      const config = JSON.parse((await riboOk(['inspect', '-f', '{{json .ImageConfig}}', 'multi:1'], { root: other })).stdout) as { architecture: string };
+      expect(config.architecture).toBe('arm64');
+      expect((await riboOk(['run', '--rm', 'multi:1'], { root: other, runtime: 'runc' })).stdout.trim()).toBe('aarch64');
+    } finally {
+      await removeStore(other);
+    }
+  }, 300_000);
+
+  test('import --platform adds a rootfs of that platform beside the others under one name', async () => {
+    for (const [arch, busybox] of [['arm64', ARM64_BUSYBOX], ['amd64', '/bin/busybox']] as const) {
+      const dir = path.join(work, `rootfs-${arch}`);
+      await execa('mkdir', ['-p', path.join(dir, 'bin')]);
+      await copyFile(busybox, path.join(dir, 'bin', 'busybox'));
+      await execa('tar', ['-cf', `${dir}.tar`, '-C', dir, '.']);
+      await execa('chmod', ['a+r', `${dir}.tar`]);
+      await riboOk(['import', '--platform', `linux/${arch}`, `${dir}.tar`, 'imported:1'], opts());
+    }
+    expect((await riboOk(['images'], opts())).stdout).toMatch(/imported\s+1\s.*linux\/arm64,linux\/amd64/);
+    for (const [platform, machine] of [['linux/arm64', 'aarch64'], ['linux/amd64', 'x86_64']] as const) {
+      const run = await riboOk(['run', '--rm', '--platform', platform, 'imported:1', '/bin/busybox', 'uname', '-m'], opts());
+      expect(run.stdout.trim()).toBe(machine);
+    }
+  }, 300_000);
+});
