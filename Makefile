@@ -40,6 +40,7 @@ bench:
 	bench/pull-bench.sh
 	bench/run-bench.sh
 	bench/archive-bench.sh
+	bench/platform-bench.sh
 
 clean:
 	rm -rf dist fixtures/hello/busybox
