@@ -15,6 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { blobPath, E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk } from './harness.js';
 import { startRegistry, type RunningRegistry } from '../setup/registry.js';
+import { validateOci } from '../helpers/oci-schema.js';
 
 const ARM64_BUSYBOX = '/var/tmp/ribo-arm64/busybox';
 const BINFMT = '/proc/sys/fs/binfmt_misc';
@@ -118,6 +119,7 @@ onAmd64('ribo build --platform linux/amd64,linux/arm64', () => {
 
   test('the tag names an image index with one manifest per platform, each config of its architecture', async () => {
     expect(index.mediaType).toBe(INDEX_TYPE);
+    expect(validateOci('index', index)).toEqual([]);
     expect(index.manifests.map((m) => m.platform)).toEqual([{ os: 'linux', architecture: 'amd64' }, { os: 'linux', architecture: 'arm64' }]);
     for (const entry of index.manifests) {
       const manifest = await readJson<{ config: { digest: string } }>(entry.digest);
@@ -160,6 +162,23 @@ onAmd64('ribo build --platform linux/amd64,linux/arm64', () => {
     const inspected = await riboOk(['inspect', '--platform', 'linux/arm64', '-f', '{{.Architecture}}', 'multi:1'], opts());
     expect(inspected.stdout.trim()).toBe('arm64');
   });
+});
+
+onAmd64('ribo build --platform linux/arm64 (one foreign platform)', () => {
+  test('gives one arm64 image, its RUN steps emulated, that runs emulated without --platform', async () => {
+    await riboOk(['build', '-q', '-t', 'arm:1', '--platform', 'linux/arm64', context], opts());
+    const entry = await tagEntry('arm:1');
+    expect(entry.mediaType).toBe('application/vnd.oci.image.manifest.v1+json');
+    const manifest = await readJson<{ config: { digest: string } }>(entry.digest);
+    expect((await readJson<{ architecture: string; os: string }>(manifest.config.digest)).architecture).toBe('arm64');
+    expect(await fileInImage(entry.digest, 'arch')).toBe('aarch64');
+    const run = await riboOk(['run', '--rm', 'arm:1'], opts());
+    expect(run.stdout.trim()).toBe('aarch64');
+    expect(run.stderr).toContain('is for linux/arm64, this machine is linux/amd64: the container runs under QEMU emulation');
+    // Asked for the host's platform, a single arm64 image is the clear error.
+    const host = await ribo(['run', '--rm', '--platform', 'linux/amd64', 'arm:1'], opts());
+    expect(host.stderr).toContain('has no manifest for linux/amd64; it has linux/arm64');
+  }, 300_000);
 });
 
 onAmd64('a multi-platform image in a registry', () => {
