@@ -388,32 +388,6 @@ export class Store {
     });
   }
 
-  /**
-   * Tag `manifest`, an image for `platform`, as `ref` beside the other
-   * platforms `ref` has: `ref` then names an image index of them all (this
-   * image replacing one of the same platform). A `ref` that did not exist, or
-   * named only this platform, names the image itself.
-   */
-  async tagPlatform(ref: string, manifest: Descriptor, platform: Platform): Promise<void> {
-    const others: Descriptor[] = [];
-    const current = await this.resolveImage(ref, { wholeIndex: true }).catch((error: unknown) => {
-      if (error instanceof ImageNotFoundError) return undefined;
-      throw error;
-    });
-    if (current?.index) others.push(...current.index.index.manifests.filter((m) => !m.platform || !samePlatform(m.platform, platform)));
-    else if (current && current.config.architecture && !samePlatform(configPlatform(current.config), platform)) {
-      const { mediaType, digest, size } = current.manifestDescriptor;
-      others.push({ mediaType, digest, size, platform: configPlatform(current.config) });
-    }
-    if (others.length === 0) return this.tag(ref, manifest);
-    const index: ImageIndex = {
-      schemaVersion: 2,
-      mediaType: MediaType.imageIndex,
-      manifests: [...others, { mediaType: manifest.mediaType, digest: manifest.digest, size: manifest.size, platform }],
-    };
-    await this.tag(ref, await this.writeJSON(MediaType.imageIndex, index));
-  }
-
   /** Remove the tag `ref` (however index.json spells it); true if it existed. Blobs stay until garbage collection. */
   async untag(ref: string): Promise<boolean> {
     const name = normalizeImageRef(ref);
