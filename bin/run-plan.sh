@@ -186,6 +186,12 @@ run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
   [ "${plan_format:-}" = 4 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
+  # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
+  if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json
+  elif [ -e /usr/share/containers/seccomp.json ]; then _seccomp=/usr/share/containers/seccomp.json
+  else _seccomp=ribo; fi
+  [ "${plan_seccomp:-}" = "$_seccomp" ] && { [ "$_seccomp" = ribo ] || [ "$RIBO_PLANNED_RUN" -nt "$_seccomp" ]; } || run_with_node "$@"
 
   # The container's command: the words after the image, or the image's default.
   parse_plain_run "$@" || run_with_node "$@"

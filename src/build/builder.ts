@@ -435,7 +435,7 @@ class StageBuilder {
             bundleDir: path.join(workDir, 'bundle'),
             stdio,
             mountTargets: mounted.targets,
-            spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts },
+            spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: this.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build' },
             prepare: async (rootfs) => {
               await createVolumeDirs(rootfs, config).catch((error: Error) => {
                 throw new BuildStepError(error.message, command.location);

@@ -19,6 +19,7 @@ import path from 'node:path';
 import { isUserModeNetwork, pastaOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
+import { defaultSeccompProfilePath } from '../runtime/seccomp.js';
 import type { MountSpec } from '../snapshot/index.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
@@ -187,6 +188,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const spec = inputs.bundleSpec;
   if (spec.network === 'slirp4netns' || spec.ports?.length || spec.dns?.length || spec.addHosts?.length || spec.aliases?.length) return false;
   if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
+  // The shell checks that the default profile it would take now (podman's, if installed) is the one the plan holds.
+  if ((spec.seccomp ?? 'default') !== 'default') return false;
+  const seccompProfile = await defaultSeccompProfilePath();
 
   const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
   // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
@@ -226,6 +230,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_hosts_head: hosts[0]!,
     plan_hosts_tail: hosts[1]!,
     plan_resolv: await resolvConf(spec.network, undefined),
+    plan_seccomp: typeof seccompProfile === 'string' ? seccompProfile : 'ribo',
     plan_adjectives: NAME_ADJECTIVES.join(' '),
     plan_nouns: NAME_NOUNS.join(' '),
   };

@@ -1,9 +1,9 @@
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { Hook, IdMapping, LinuxResources, Mount, RuntimeSpec } from '../oci/runtime-spec.js';
-import { capabilitySet, knownCapabilities } from './capabilities.js';
+import { BUILD_DEFAULT_CAPABILITIES, RUN_DEFAULT_CAPABILITIES, capabilitySet, knownCapabilities } from './capabilities.js';
 import type { NetworkMode, PortMapping } from './network.js';
-import { DEFAULT_SECCOMP_PROFILE, loadSeccompProfile, resolveSeccomp, seccompHost, type SeccompProfile } from './seccomp.js';
+import { defaultSeccompProfilePath, loadSeccompProfile, resolveSeccomp, seccompHost, type SeccompProfile } from './seccomp.js';
 
 /** The template every bundle starts from; see bundles/README.md. */
 export const DEFAULT_TEMPLATE = new URL('../../../bundles/config.json', import.meta.url);
@@ -42,17 +42,27 @@ export interface ContainerSpec {
   idCount: number;
   mounts?: Mount[];
   resources?: LinuxResources;
-  /** Capabilities (CAP_ names or ALL) added to and dropped from the template's default set. */
+  /** Which default capability set: podman's for `ribo run` (also when unset), BuildKit's (docker's) for build steps. */
+  capabilityDefaults?: 'run' | 'build';
+  /** Capabilities (CAP_ names or ALL) added to and dropped from the default set. */
   capAdd?: string[];
   capDrop?: string[];
   noNewPrivileges?: boolean;
-  /** 'default' (bundles/seccomp.json, also when unset), 'unconfined', or the path of a profile file. */
+  /** 'default' (podman's profile if installed, else bundles/seccomp.json; also when unset), 'unconfined', or the path of a profile file. */
   seccomp?: string;
   /** Host path of a static init (tini) started as PID 1 in front of `args`. */
   init?: string;
   /** --userns keep-id: the container's ids equal to ribo's caller's, mapped to ribo's own id 0 (see keepIdMappings). */
   keepId?: { uid: number; gid: number };
 }
+
+/**
+ * podman's default sysctls (containers.conf default_sysctls): root in the
+ * container may open ICMP datagram sockets, so ping works without CAP_NET_RAW.
+ * Only in a network namespace of the container's own, as podman skips net.*
+ * sysctls for --network host (the host's namespace is not the container's to change).
+ */
+export const OWN_NETWORK_SYSCTLS: Readonly<Record<string, string>> = { 'net.ipv4.ping_group_range': '0 0' };
 
 /** Where --init's binary appears in the container: /dev is a tmpfs, so the image is never touched. */
 export const INIT_PATH = '/dev/init';
@@ -101,7 +111,7 @@ export function containerMappings(spec: Pick<ContainerSpec, 'idCount' | 'keepId'
 export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, seccompProfile?: SeccompProfile, knownCaps?: string[]): RuntimeSpec {
   const config: RuntimeSpec = structuredClone(template);
   const templateProcess = config.process!;
-  const defaults = templateProcess.capabilities?.bounding ?? [];
+  const defaults = spec.capabilityDefaults === 'build' ? BUILD_DEFAULT_CAPABILITIES : RUN_DEFAULT_CAPABILITIES;
   const caps = capabilitySet(defaults, spec.capAdd ?? [], spec.capDrop ?? [], knownCaps);
   config.process = {
     ...templateProcess,
@@ -129,6 +139,7 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   const namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network');
   if (spec.network !== 'host') namespaces.push({ type: 'network' });
   linux.namespaces = namespaces;
+  if (spec.network !== 'host') linux.sysctl = { ...OWN_NETWORK_SYSCTLS, ...linux.sysctl };
   if (spec.resources) linux.resources = spec.resources;
   if (seccompProfile) linux.seccomp = resolveSeccomp(seccompProfile, seccompHost(caps));
   else delete linux.seccomp;
@@ -145,7 +156,7 @@ async function capLastCap(): Promise<number> {
 export async function bundleConfig(spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
   const template = JSON.parse(await readFile(templateUrl, 'utf8')) as RuntimeSpec;
   const seccomp = spec.seccomp ?? 'default';
-  const profile = seccomp === 'unconfined' ? undefined : await loadSeccompProfile(seccomp === 'default' ? DEFAULT_SECCOMP_PROFILE : seccomp);
+  const profile = seccomp === 'unconfined' ? undefined : await loadSeccompProfile(seccomp === 'default' ? await defaultSeccompProfilePath() : seccomp);
   const knownCaps = spec.capAdd?.includes('ALL') ? knownCapabilities(await capLastCap()) : undefined;
   return specFromTemplate(template, spec, profile, knownCaps);
 }

@@ -12,6 +12,23 @@ export const ALL_CAPABILITIES = [
   'CAP_BLOCK_SUSPEND', 'CAP_AUDIT_READ', 'CAP_PERFMON', 'CAP_BPF', 'CAP_CHECKPOINT_RESTORE',
 ] as const;
 
+/**
+ * What `ribo run` gives a container: podman's default set (containers.conf's
+ * default_capabilities), i.e. docker's without CAP_MKNOD, CAP_NET_RAW and
+ * CAP_AUDIT_WRITE. A unit test compares it with /usr/share/containers/containers.conf.
+ */
+export const RUN_DEFAULT_CAPABILITIES = [
+  'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE',
+  'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
+] as const;
+
+/**
+ * What a build step (RUN) gets: BuildKit's set, which is docker's default (the
+ * run set plus CAP_MKNOD, CAP_NET_RAW and CAP_AUDIT_WRITE), so that Dockerfiles
+ * written for `docker build` (mknod in a RUN, ping in a check) behave the same.
+ */
+export const BUILD_DEFAULT_CAPABILITIES = [...RUN_DEFAULT_CAPABILITIES, 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE'] as const;
+
 export class CapabilityError extends RiboError {
   constructor(message: string) {
     super(message, { exitCode: 2 });

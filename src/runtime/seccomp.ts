@@ -1,9 +1,15 @@
-import { readFile } from 'node:fs/promises';
+import { access, readFile } from 'node:fs/promises';
 import os from 'node:os';
 import { RiboError } from '../errors.js';
 
-/** ribo's default profile; see bundles/README.md for what it blocks and why. */
-export const DEFAULT_SECCOMP_PROFILE = new URL('../../../bundles/seccomp.json', import.meta.url);
+/** ribo's own allowlist, used when podman's profile is not installed; see bundles/README.md. */
+export const RIBO_SECCOMP_PROFILE = new URL('../../../bundles/seccomp.json', import.meta.url);
+
+/**
+ * Where podman (containers/common) looks for its default profile, in order: the
+ * admin's override, then the one golang-github-containers-common installs.
+ */
+export const SYSTEM_SECCOMP_PROFILES = ['/etc/containers/seccomp.json', '/usr/share/containers/seccomp.json'];
 
 export class SeccompProfileError extends RiboError {}
 
@@ -54,8 +60,9 @@ export interface SeccompHost {
 }
 
 const SECCOMP_ARCH: Record<string, string> = { x64: 'SCMP_ARCH_X86_64', arm64: 'SCMP_ARCH_AARCH64', ia32: 'SCMP_ARCH_X86', arm: 'SCMP_ARCH_ARM', s390x: 'SCMP_ARCH_S390X', ppc64: 'SCMP_ARCH_PPC64LE', riscv64: 'SCMP_ARCH_RISCV64' };
-/** Architecture names as profiles' "includes.arches" write them (Go's). */
-const GO_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: '386', arm: 'arm', s390x: 's390x', ppc64: 'ppc64le', riscv64: 'riscv64' };
+/** Architecture names as profiles' "includes.arches" write them (libseccomp's names of the native arch, as containers/common compares them). */
+const PROFILE_ARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', ia32: 'x86', arm: 'arm', s390x: 's390x', ppc64: os.endianness() === 'LE' ? 'ppc64le' : 'ppc64', riscv64: 'riscv64', mips64el: 'mipsel64' };
+const profileArch = (host: SeccompHost) => PROFILE_ARCH[host.arch] ?? host.arch;
 
 function kernelAtLeast(release: string, min: string): boolean {
   const have = release.split(/[.-]/).map((n) => Number.parseInt(n, 10));
@@ -69,7 +76,7 @@ function kernelAtLeast(release: string, min: string): boolean {
 
 function matches(condition: Condition, host: SeccompHost): boolean {
   if (condition.caps?.length && !condition.caps.every((c) => host.capabilities.includes(c))) return false;
-  if (condition.arches?.length && !condition.arches.includes(GO_ARCH[host.arch] ?? host.arch)) return false;
+  if (condition.arches?.length && !condition.arches.includes(profileArch(host))) return false;
   if (condition.minKernel && !kernelAtLeast(host.kernel, condition.minKernel)) return false;
   return true;
 }
@@ -78,15 +85,18 @@ function matches(condition: Condition, host: SeccompHost): boolean {
 function excluded(condition: Condition | undefined, host: SeccompHost): boolean {
   if (!condition) return false;
   if (condition.caps?.some((c) => host.capabilities.includes(c))) return true;
-  if (condition.arches?.includes(GO_ARCH[host.arch] ?? host.arch)) return true;
+  if (condition.arches?.includes(profileArch(host))) return true;
   if (condition.minKernel && kernelAtLeast(host.kernel, condition.minKernel)) return true;
   return false;
 }
 
 /**
- * Turns a profile into the runtime-spec form for one container: the host's
- * architecture (and its 32-bit ones) only, and only the rules whose
- * includes/excludes hold for this container's capabilities, arch and kernel.
+ * Turns a profile into the runtime-spec form for one container, as podman
+ * (containers/common's pkg/seccomp) does: `architectures` as written, or from
+ * `archMap` the host's architecture and its sub-architectures (none when the
+ * map lacks the host's: the runtime then filters the native one); only the
+ * rules whose `includes` all hold and none of whose `excludes` holds, for this
+ * container's bounding capabilities, the host's architecture and kernel.
  */
 export function resolveSeccomp(profile: SeccompProfile, host: SeccompHost): LinuxSeccomp {
   const main = SECCOMP_ARCH[host.arch];
@@ -97,7 +107,7 @@ export function resolveSeccomp(profile: SeccompProfile, host: SeccompHost): Linu
   for (const rule of profile.syscalls ?? []) {
     if (rule.includes && !matches(rule.includes, host)) continue;
     if (excluded(rule.excludes, host)) continue;
-    const names = rule.names ?? (rule.name ? [rule.name] : []);
+    const names = rule.names?.length ? rule.names : (rule.name ? [rule.name] : []);
     if (names.length === 0) continue;
     syscalls.push({ names, action: rule.action, ...(rule.errnoRet !== undefined ? { errnoRet: rule.errnoRet } : {}), ...(rule.args?.length ? { args: rule.args } : {}) });
   }
@@ -125,7 +135,25 @@ export async function loadSeccompProfile(file: string | URL): Promise<SeccompPro
   if (profile.syscalls !== undefined && !Array.isArray(profile.syscalls)) {
     throw new SeccompProfileError(`The seccomp profile ${name}: "syscalls" must be a list of rules with names and action.`);
   }
+  // The two mistakes containers/common refuses, refused the same way.
+  if (profile.architectures?.length && profile.archMap?.length) {
+    throw new SeccompProfileError(`The seccomp profile ${name} has both "architectures" and "archMap"; keep one of them.`);
+  }
+  const both = (profile.syscalls ?? []).findIndex((r) => r?.name && r.names?.length);
+  if (both >= 0) throw new SeccompProfileError(`The seccomp profile ${name}: rule ${both + 1} of "syscalls" has both "name" and "names"; keep one of them.`);
   return profile;
+}
+
+/**
+ * The profile a container gets unless --security-opt says otherwise: podman's
+ * when it is installed (the first of `candidates` that exists), else ribo's own
+ * allowlist, which a unit test keeps in step with podman's.
+ */
+export async function defaultSeccompProfilePath(candidates: readonly string[] = SYSTEM_SECCOMP_PROFILES): Promise<string | URL> {
+  for (const file of candidates) {
+    if (await access(file).then(() => true, () => false)) return file;
+  }
+  return RIBO_SECCOMP_PROFILE;
 }
 
 export function seccompHost(capabilities: string[]): SeccompHost {

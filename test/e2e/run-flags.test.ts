@@ -90,7 +90,7 @@ describe('process', () => {
   it.each(['crun', 'runc'] as const)('-t gives the container a terminal (%s)', async (runtime) => {
     const command = await riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'tty; [ -t 0 ] && [ -t 1 ] && echo both-terminals'], runtime);
     const quoted = command.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ');
-    const result = await execa('script', ['-qec', quoted, '/dev/null'], { reject: false, stdin: 'ignore' });
+    const result = await execa('script', ['-qec', quoted, '/dev/null'], { reject: false });
     expect(result.stdout).toMatch(/\/dev\/pts\/\d+/);
     expect(result.stdout).toContain('both-terminals');
     const noTerminal = await ribo(['run', '--rm', '-t', 'hello', 'true'], opts());
@@ -169,26 +169,27 @@ describe('network and hostname', () => {
 });
 
 describe('security', () => {
-  it('has docker\'s default capabilities; --cap-drop and --cap-add change them', async () => {
+  it('has podman\'s default capabilities; --cap-drop and --cap-add change them', async () => {
     expect(await shell([], 'touch /f && chown 123 /f && stat -c %u /f')).toContain('123');
     const dropped = await shell(['--cap-drop', 'CHOWN'], 'touch /f; chown 123 /f || echo chown-refused');
     expect(dropped).toContain('chown-refused');
     // CAP_CHOWN is bit 0, CAP_NET_ADMIN bit 12.
     expect((await shell(['--cap-drop', 'ALL', '--cap-add', 'chown'], 'grep CapEff /proc/self/status')).trim()).toMatch(/CapEff:\s+0+1$/);
-    expect((await shell([], 'grep CapEff /proc/self/status')).trim()).toBe('CapEff:\t00000000a80425fb');
+    // podman's set: docker's (a80425fb) without MKNOD (bit 27), NET_RAW (13) and AUDIT_WRITE (29).
+    expect((await shell([], 'grep CapEff /proc/self/status')).trim()).toBe('CapEff:\t00000000800405fb');
   });
 
   it('applies the default seccomp profile, lifts it with seccomp=unconfined, sets no-new-privileges on request', async () => {
-    const confined = await shell([], 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status; unshare -U true || echo unshare-refused');
+    // Which syscalls it refuses: test/e2e/run-security.test.ts.
+    const confined = await shell([], 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status');
     expect(confined).toMatch(/Seccomp:\s+2/);
     expect(confined).toMatch(/NoNewPrivs:\s+0/);
-    expect(confined).toContain('unshare-refused');
     const open = await shell(['--security-opt', 'seccomp=unconfined', '--security-opt', 'no-new-privileges'], 'grep -E "^(Seccomp|NoNewPrivs):" /proc/self/status');
     expect(open).toMatch(/Seccomp:\s+0/);
     expect(open).toMatch(/NoNewPrivs:\s+1/);
   });
 
-  it('confines build steps (RUN) with the same seccomp profile and capabilities', async () => {
+  it('confines build steps (RUN) with the seccomp profile and BuildKit\'s (docker\'s) capabilities', async () => {
     const context = await makeContext({ Dockerfile: 'FROM hello\nRUN grep -E "^(Seccomp|CapEff):" /proc/self/status > /build-security.txt\n' });
     contexts.push(context);
     await riboOk(['build', '-t', 'confined-build', context], opts());

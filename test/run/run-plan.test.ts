@@ -5,12 +5,14 @@
  * never used, or used for a command line it does not describe.
  */
 import { execa } from 'execa';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { plainRun, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
 import { kernelOverlayMount } from '../../src/snapshot/mount.js';
+import { SYSTEM_SECCOMP_PROFILES } from '../../src/runtime/seccomp.js';
 import type { ContainerRecord } from '../../src/run/containers.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -156,5 +158,17 @@ describe('writeRunPlan', () => {
     expect(await writeRunPlan({ ...base, storeRoot: `${root} with space` })).toBe(false);
     expect(await writeRunPlan({ ...base, mount: { ...base.mount, lowers: ['/elsewhere/' + '1'.repeat(64)] } })).toBe(false);
     expect(await writeRunPlan({ ...base, containerDir: path.join(root, 'elsewhere') })).toBe(false);
+    expect(await writeRunPlan({ ...base, bundleSpec: { ...base.bundleSpec, seccomp: 'unconfined' } })).toBe(false);
+  });
+
+  it('names the seccomp profile it holds, which the shell compares with the one a run would take now', async () => {
+    expect(await writeRunPlan(await inputs())).toBe(true);
+    const { stdout } = await execa('sh', ['-c', '. "$0"; printf %s "$plan_seccomp"', runPlanPath(root, 'crun', 'localhost/app:1')]);
+    const installed = SYSTEM_SECCOMP_PROFILES.find((file) => existsSync(file));
+    expect(stdout).toBe(installed ?? 'ribo');
+    // bin/run-plan.sh looks for podman's profiles in the same places, in the same order.
+    const shell = await readFile(path.join(PROJECT_ROOT, 'bin/run-plan.sh'), 'utf8');
+    const tested = [...shell.matchAll(/if \[ -e (\S+) \]|elif \[ -e (\S+) \]/g)].map((m) => m[1] ?? m[2]);
+    expect(tested).toEqual(SYSTEM_SECCOMP_PROFILES);
   });
 });

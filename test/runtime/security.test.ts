@@ -1,6 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { capabilitySet, knownCapabilities, normalizeCapability } from '../../src/runtime/capabilities.js';
-import { DEFAULT_SECCOMP_PROFILE, loadSeccompProfile, resolveSeccomp, type SeccompProfile } from '../../src/runtime/seccomp.js';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { BUILD_DEFAULT_CAPABILITIES, RUN_DEFAULT_CAPABILITIES } from '../../src/runtime/capabilities.js';
+import { RIBO_SECCOMP_PROFILE, defaultSeccompProfilePath, loadSeccompProfile, resolveSeccomp, type LinuxSeccomp, type SeccompProfile } from '../../src/runtime/seccomp.js';
 import { DEFAULT_TEMPLATE, specFromTemplate, type ContainerSpec } from '../../src/runtime/bundle.js';
 import type { RuntimeSpec } from '../../src/oci/runtime-spec.js';
 
@@ -18,19 +22,62 @@ describe('capabilities', () => {
 
 describe('seccomp', () => {
   const host = { arch: 'x64', kernel: '6.1.0-13-amd64', capabilities: DEFAULTS };
+  const rulesFor = (resolved: LinuxSeccomp, name: string) => resolved.syscalls.filter((r) => r.names.includes(name));
+  /** What a syscall without argument conditions gets: the action of its unconditional rule, else the default action. */
+  const actionOf = (resolved: LinuxSeccomp, name: string) => rulesFor(resolved, name).find((r) => !r.args)?.action ?? resolved.defaultAction;
 
-  it('blocks namespace and mount syscalls by default, unless the container has CAP_SYS_ADMIN', async () => {
-    const profile = await loadSeccompProfile(DEFAULT_SECCOMP_PROFILE);
-    const blocked = (caps: string[]) => resolveSeccomp(profile, { ...host, capabilities: caps }).syscalls.flatMap((r) => r.names);
-    expect(resolveSeccomp(profile, host)).toMatchObject({ defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
-    expect(blocked(DEFAULTS)).toEqual(expect.arrayContaining(['unshare', 'setns', 'mount', 'kexec_load', 'bpf', 'clone3']));
-    expect(blocked([...DEFAULTS, 'CAP_SYS_ADMIN'])).not.toContain('unshare');
-    expect(blocked([...DEFAULTS, 'CAP_SYS_ADMIN'])).toContain('kexec_load');
-    // Ordinary programs (apt-get, shells, compilers) need none of these.
-    expect(blocked(DEFAULTS)).not.toEqual(expect.arrayContaining(['execve']));
-    for (const name of ['execve', 'chown', 'setresuid', 'setgroups', 'chroot', 'ptrace', 'clone', 'socket']) {
-      expect(resolveSeccomp(profile, host).syscalls.filter((r) => r.names.includes(name) && !r.args)).toEqual([]);
+  it('ribo\'s own profile is an allowlist: unknown and newer syscalls fail with ENOSYS', async () => {
+    const profile = await loadSeccompProfile(RIBO_SECCOMP_PROFILE);
+    const resolved = resolveSeccomp(profile, { ...host, capabilities: [...RUN_DEFAULT_CAPABILITIES] });
+    expect(resolved).toMatchObject({ defaultAction: 'SCMP_ACT_ERRNO', defaultErrnoRet: 38, architectures: ['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86', 'SCMP_ARCH_X32'] });
+    for (const name of ['execve', 'chown', 'setresuid', 'setgroups', 'chroot', 'clone', 'clone3', 'socket', 'mount', 'unshare', 'arch_prctl']) {
+      expect([name, actionOf(resolved, name) === 'SCMP_ACT_ALLOW' || rulesFor(resolved, name).some((r) => r.action === 'SCMP_ACT_ALLOW')]).toEqual([name, true]);
     }
+    for (const name of ['io_uring_setup', 'io_uring_enter', 'io_uring_register', 'add_key', 'a_syscall_of_the_future']) {
+      expect([name, rulesFor(resolved, name)]).toEqual([name, []]);
+    }
+    for (const name of ['vmsplice', 'kcmp', 'process_madvise', 'bpf', 'kexec_load', 'userfaultfd']) {
+      expect([name, actionOf(resolved, name)]).toEqual([name, 'SCMP_ACT_ERRNO']);
+    }
+    // personality only with the few personas programs ask for (PER_LINUX, PER_LINUX32, UNAME26 and the query).
+    expect(rulesFor(resolved, 'personality').map((r) => r.args?.[0]?.value)).toEqual([0, 8, 131072, 131080, 4294967295]);
+    // arm-only calls are left out on x86-64.
+    expect(rulesFor(resolved, 'cacheflush')).toEqual([]);
+  });
+
+  it('lets capabilities open what they guard, as podman\'s profile does', async () => {
+    const profile = await loadSeccompProfile(RIBO_SECCOMP_PROFILE);
+    const withPtrace = resolveSeccomp(profile, { ...host, capabilities: [...RUN_DEFAULT_CAPABILITIES, 'CAP_SYS_PTRACE', 'CAP_SYS_ADMIN'] });
+    for (const name of ['kcmp', 'process_madvise', 'bpf', 'perf_event_open']) expect([name, actionOf(withPtrace, name)]).toEqual([name, 'SCMP_ACT_ALLOW']);
+    const without = resolveSeccomp(profile, { ...host, capabilities: [] });
+    expect(actionOf(without, 'chroot')).toBe('SCMP_ACT_ERRNO');
+    // No CAP_AUDIT_WRITE (podman's default): audit netlink sockets fail with EINVAL, other sockets are allowed.
+    expect(rulesFor(without, 'socket').map((r) => [r.action, r.errnoRet])).toContainEqual(['SCMP_ACT_ERRNO', 22]);
+    const build = resolveSeccomp(profile, { ...host, capabilities: [...BUILD_DEFAULT_CAPABILITIES] });
+    expect(rulesFor(build, 'socket')).toEqual([{ names: ['socket'], action: 'SCMP_ACT_ALLOW' }]);
+  });
+
+  it('uses podman\'s installed profile first, else ribo\'s own', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-seccomp-'));
+    const installed = path.join(dir, 'seccomp.json');
+    await writeFile(installed, '{}');
+    expect(await defaultSeccompProfilePath([path.join(dir, 'missing.json'), installed])).toBe(installed);
+    expect(await defaultSeccompProfilePath([path.join(dir, 'missing.json')])).toBe(RIBO_SECCOMP_PROFILE);
+    await rm(dir, { recursive: true });
+  });
+
+  it('refuses what containers/common refuses: architectures with archMap, name with names', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'ribo-seccomp-'));
+    const write = async (name: string, profile: object) => {
+      const file = path.join(dir, name);
+      await writeFile(file, JSON.stringify(profile));
+      return file;
+    };
+    const arches = await write('arches.json', { defaultAction: 'SCMP_ACT_ALLOW', architectures: ['SCMP_ARCH_X86_64'], archMap: [{ architecture: 'SCMP_ARCH_X86_64' }] });
+    await expect(loadSeccompProfile(arches)).rejects.toThrow(/arches\.json has both "architectures" and "archMap"/);
+    const names = await write('names.json', { defaultAction: 'SCMP_ACT_ALLOW', syscalls: [{ names: ['read'], action: 'SCMP_ACT_ALLOW' }, { name: 'a', names: ['b'], action: 'SCMP_ACT_ALLOW' }] });
+    await expect(loadSeccompProfile(names)).rejects.toThrow(/names\.json: rule 2 of "syscalls" has both "name" and "names"/);
+    await rm(dir, { recursive: true });
   });
 
   it('evaluates Docker profile conditions: caps, arches and minKernel', () => {
@@ -42,6 +89,7 @@ describe('seccomp', () => {
         { names: ['ptrace'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '4.8' } },
         { names: ['newer'], action: 'SCMP_ACT_ALLOW', includes: { minKernel: '6.10' } },
         { names: ['arm_only'], action: 'SCMP_ACT_ALLOW', includes: { arches: ['arm64'] } },
+        { names: ['not_on_x86_64'], action: 'SCMP_ACT_ALLOW', excludes: { arches: ['amd64'] } },
         { names: ['mount'], action: 'SCMP_ACT_ALLOW', includes: { caps: ['CAP_SYS_ADMIN'] } },
         { names: ['chown'], action: 'SCMP_ACT_ALLOW', excludes: { caps: ['CAP_KILL'] } },
       ],
@@ -49,6 +97,9 @@ describe('seccomp', () => {
     const resolved = resolveSeccomp(profile, host);
     expect(resolved.architectures).toEqual(['SCMP_ARCH_X86_64', 'SCMP_ARCH_X86']);
     expect(resolved.syscalls.map((r) => r.names[0])).toEqual(['read', 'ptrace']);
+    // A 32-bit x86 host is "x86" to profiles (libseccomp's name), an arch missing from archMap gets none.
+    const x86 = resolveSeccomp({ ...profile, syscalls: [{ names: ['x86_only'], action: 'SCMP_ACT_ALLOW', includes: { arches: ['x86'] } }] }, { ...host, arch: 'ia32' });
+    expect(x86).toMatchObject({ architectures: [], syscalls: [{ names: ['x86_only'] }] });
   });
 });
 
@@ -56,10 +107,14 @@ describe('bundle security', () => {
   const template = JSON.parse(readFileSync(DEFAULT_TEMPLATE, 'utf8')) as RuntimeSpec;
   const base: ContainerSpec = { args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, rootfs: '/r', network: 'host', idCount: 65536 };
 
-  it('keeps Docker\'s default capabilities and masked /proc paths', () => {
+  it('gives podman\'s capabilities to run, BuildKit\'s to build steps, and keeps masked /proc paths', () => {
     const config = specFromTemplate(template, base);
-    expect(config.process!.capabilities!.bounding).toHaveLength(14);
-    expect(config.process!.capabilities!.bounding).not.toContain('CAP_SYS_ADMIN');
+    expect([...config.process!.capabilities!.bounding!].sort()).toEqual([
+      'CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FOWNER', 'CAP_FSETID', 'CAP_KILL', 'CAP_NET_BIND_SERVICE', 'CAP_SETFCAP', 'CAP_SETGID', 'CAP_SETPCAP', 'CAP_SETUID', 'CAP_SYS_CHROOT',
+    ]);
+    const build = specFromTemplate(template, { ...base, capabilityDefaults: 'build' }).process!.capabilities!;
+    expect(build.effective).toHaveLength(14);
+    expect(build.effective).toEqual(expect.arrayContaining(['CAP_MKNOD', 'CAP_NET_RAW', 'CAP_AUDIT_WRITE']));
     expect(config.linux!.maskedPaths).toEqual(expect.arrayContaining(['/proc/kcore', '/proc/keys', '/sys/firmware']));
     expect(config.linux!.readonlyPaths).toEqual(expect.arrayContaining(['/proc/sys', '/proc/sysrq-trigger']));
     expect(config.linux!.seccomp).toBeUndefined();
@@ -74,6 +129,9 @@ describe('bundle security', () => {
     expect(config.mounts).toContainEqual({ destination: '/dev/init', type: 'bind', source: '/usr/bin/tini-static', options: ['bind', 'ro', 'nosuid', 'nodev'] });
     expect(config.root).toEqual({ path: '/r', readonly: true });
     expect(config.linux!.namespaces).toContainEqual({ type: 'network' });
+    // podman's default sysctl for ping, only in a network namespace of the container's own.
+    expect(config.linux!.sysctl).toEqual({ 'net.ipv4.ping_group_range': '0 0' });
+    expect(specFromTemplate(template, base).linux!.sysctl).toBeUndefined();
   });
 });
 
