@@ -511,8 +511,11 @@ class StageBuilder {
     try {
       return await this.opts.store.resolveImage(ref, wanted);
     } catch (error) {
-      if (error instanceof InvalidImageRefError || error instanceof NoPlatformManifestError) throw new BuildStepError(error.message, location, { cause: error });
-      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
+      if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
+      // The store has the name but not for this platform: the registry may have it.
+      const otherPlatform = error instanceof NoPlatformManifestError && !ref.startsWith('sha256:');
+      if (error instanceof NoPlatformManifestError && (!otherPlatform || !this.opts.pullImage)) throw new BuildStepError(error.message, location, { cause: error });
+      const notLocal = otherPlatform || error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !this.opts.pullImage) throw error;
       return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
     }

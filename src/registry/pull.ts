@@ -11,7 +11,8 @@ import type { HttpResponse } from './http.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
 import { canonicalRef, type ImageRef } from '../oci/reference.js';
-import { selectPlatform } from '../oci/platform.js';
+import { configPlatform, selectPlatform } from '../oci/platform.js';
+import { tagBesideOtherPlatforms } from '../image/platform-tags.js';
 
 export { selectPlatform };
 
@@ -29,6 +30,8 @@ export interface PullOptions {
   progress: TransferProgress;
   /** Blobs fetched at the same time at most. */
   jobs?: number;
+  /** Tag the image beside the other platforms the name has (an index of them), instead of replacing it: FROM of a multi-platform build. */
+  keepOtherPlatforms?: boolean;
 }
 
 export interface PullResult {
@@ -102,7 +105,8 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const descriptor: Descriptor = { mediaType: fetched.mediaType, digest: stored.digest, size: stored.size };
   // Tagged under the familiar name ("alpine:3"), as every image in the store is; a digest-only pull tags nothing.
   const name = ref.tag ? canonicalRef({ ...ref, digest: undefined }) : undefined;
-  if (name) await store.tag(name, descriptor);
+  if (name && opts.keepOtherPlatforms && config.architecture) await tagBesideOtherPlatforms(store, name, descriptor, configPlatform(config));
+  else if (name) await store.tag(name, descriptor);
   return { manifest: descriptor, name, fetched: missing.length, present };
 }
 

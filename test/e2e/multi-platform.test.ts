@@ -206,6 +206,23 @@ onAmd64('a multi-platform image in a registry', () => {
     }
   }, 300_000);
 
+  test('FROM a multi-platform registry image takes each target\'s manifest, pulled for that platform', async () => {
+    const base = `${registry.host}/platform/multi:1`;
+    await riboOk(['push', '--tls-verify=false', 'multi:1', base], opts());
+    const other = await makeStore();
+    const dir = await makeContext({ Dockerfile: `FROM ${base}\nRUN ["/bin/busybox", "sh", "-c", "/bin/busybox uname -m > /arch2"]\n` });
+    try {
+      await riboOk(['build', '-q', '--tls-verify=false', '--platform', 'linux/amd64,linux/arm64', '-t', 'derived:1', dir], { root: other, runtime: 'runc' });
+      for (const [platform, machine] of [['linux/amd64', 'x86_64'], ['linux/arm64', 'aarch64']] as const) {
+        const run = await riboOk(['run', '--rm', '--platform', platform, 'derived:1', 'cat', '/arch', '/arch2'], { root: other, runtime: 'runc' });
+        expect(run.stdout.split('\n').map((l) => l.trim()).filter(Boolean)).toEqual([machine, machine]);
+      }
+    } finally {
+      await removeStore(other);
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
   test('ribo pull --platform stores the chosen platform', async () => {
     const target = `${registry.host}/platform/multi:1`;
     const other = await makeStore();

@@ -81,7 +81,7 @@ function registryHooks(registries: Registries, cacheFrom: string[], cacheTo: str
     pullImage: async (name: string, store: Store, platform: Platform) => {
       const ref = parseImageRef(name);
       progress.line(`Pulling ${canonicalRef(ref)} (not in the store)`);
-      const result = await pullImage({ store, client: registries.client(ref.registry), ref, platform, progress });
+      const result = await pullImage({ store, client: registries.client(ref.registry), ref, platform, progress, keepOtherPlatforms: true });
       return result.manifest.digest;
     },
   };
