@@ -5,7 +5,7 @@ import { asDiskFull } from '../files/disk-full.js';
 import { storeRoot, type GlobalOptions } from './session.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
-import { protectContainerCommand, runCommand } from './commands/run.js';
+import { GLOBAL_VALUE_OPTIONS, protectContainerCommand, runCommand, takesContainerCommand } from './commands/run.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { infoCommand } from './commands/info.js';
@@ -34,13 +34,16 @@ import { waitCommand } from './commands/wait.js';
 import { volumeCommand } from './commands/volume.js';
 import { attachCommand } from './commands/attach.js';
 import { portCommand } from './commands/port.js';
+import { riboVersion, versionCommand } from './commands/version.js';
+import { expandManagementCommand, MANAGEMENT_COMMANDS } from './management.js';
+import { usageFailure } from './usage-errors.js';
 import type { CommandModule } from './command.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
   psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, portCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
-  volumeCommand,
+  volumeCommand, versionCommand,
 ];
 
 function printError(error: unknown): number {
@@ -52,7 +55,7 @@ function printError(error: unknown): number {
   return 70;
 }
 
-function parser(args: string[]): Argv {
+function parser(args: string[], typed: string[]): Argv {
   let cli = yargs(args)
     .scriptName('ribo')
     .usage('$0 <command> [options]\n\nBuild and run OCI container images, rootless and without a daemon.')
@@ -61,16 +64,19 @@ function parser(args: string[]): Argv {
     .option('storage-driver', { type: 'string', describe: 'overlay, fuse-overlayfs or copy (default: $RIBO_STORAGE_DRIVER, else the first that works, in that order)' })
     .strict()
     .demandCommand(1, 'Name a command; `ribo --help` lists them.')
-    .recommendCommands()
     .help()
     .version(false)
     .wrap(Math.min(100, process.stdout.columns || 100))
     .fail((message, error) => {
-      throw error ?? new (class extends RiboError {})(`${message} See \`ribo --help\`.`, { exitCode: 2 });
+      throw error ?? usageFailure(typed, COMMANDS, message, takesContainerCommand);
     });
   for (const command of COMMANDS) {
     // describe false hides a command from --help (yargs' typings only admit strings)
     cli = cli.command(command.usage, command.describe as string, command.builder, () => undefined);
+  }
+  for (const [group, subcommands] of Object.entries(MANAGEMENT_COMMANDS)) {
+    const list = Object.entries(subcommands).map(([sub, target]) => `${sub} (${target[0]})`).join(', ');
+    cli = cli.command(`${group} <command>`, `The same commands, as docker spells them: ${list}`, (y) => y, () => undefined);
   }
   // After running a command's handler yargs renders the whole help text, to
   // have it ready; that costs about a tenth of `ribo run`'s start. ribo never
@@ -91,8 +97,14 @@ async function main(): Promise<number> {
   // Warnings (an unreadable CA file, a credential helper that is not installed) read as ribo's own lines.
   process.removeAllListeners('warning');
   process.on('warning', (warning) => process.stderr.write(`ribo: warning: ${warning.message}\n`));
-  const args = hideBin(process.argv);
-  const argv = await parser(protectContainerCommand(args)).parseAsync();
+  const typed = hideBin(process.argv);
+  const words = typed.filter((word, i) => !GLOBAL_VALUE_OPTIONS.includes(word) && !GLOBAL_VALUE_OPTIONS.includes(typed[i - 1] ?? ''));
+  if (words.length === 1 && (words[0] === '--version' || words[0] === '-v')) {
+    process.stdout.write(`ribo version ${riboVersion()}\n`);
+    return 0;
+  }
+  const args = expandManagementCommand(typed, (name) => COMMANDS.some((c) => c.name === name));
+  const argv = await parser(protectContainerCommand(args), args).parseAsync();
   const name = String(argv._[0]);
   const command = COMMANDS.find((c) => c.name === name);
   if (!command) return 2;

@@ -17,11 +17,13 @@ export interface InspectedLayer {
 
 /** Docker-like field names, plus the manifest and config as they are stored. */
 export interface ImageInspection {
-  /** The config digest, which Docker and podman call the image id. */
+  /** The config digest: the image id, as docker and podman (and `ribo images`) show it. */
   Id: Digest;
-  /** The manifest digest, which ribo uses as the image id. */
+  /** The manifest digest, as a registry names the image. */
   Digest: Digest;
   RepoTags: string[];
+  /** NAME@MANIFEST-DIGEST for the repository of each tag, as docker shows them. */
+  RepoDigests: string[];
   Created?: string;
   Author?: string;
   Architecture: string;
@@ -48,6 +50,12 @@ export async function tagsOf(store: Store, digest: Digest): Promise<string[]> {
     .sort();
 }
 
+/** NAME:TAG without the tag (a registry port's colon stays). */
+function repositoryOf(tag: string): string {
+  const colon = tag.lastIndexOf(':');
+  return colon > tag.lastIndexOf('/') ? tag.slice(0, colon) : tag;
+}
+
 export async function inspectImage(store: Store, ref: string, platform?: Platform): Promise<ImageInspection> {
   const image = await store.resolveImage(ref, { platform });
   const { manifest, config, manifestDescriptor } = image;
@@ -59,11 +67,15 @@ export async function inspectImage(store: Store, ref: string, platform?: Platfor
       Size: layer.descriptor.size,
     }),
   );
+  // A multi-platform image is tagged (and pushed) as its index.
+  const top = image.index?.descriptor.digest ?? manifestDescriptor.digest;
+  const repoTags = await tagsOf(store, top);
   const size = manifestDescriptor.size + manifest.config.size + layers.reduce((total, layer) => total + layer.Size, 0);
   return {
     Id: manifest.config.digest,
     Digest: manifestDescriptor.digest,
-    RepoTags: await tagsOf(store, image.index?.descriptor.digest ?? manifestDescriptor.digest),
+    RepoTags: repoTags,
+    RepoDigests: [...new Set(repoTags.map((tag) => `${repositoryOf(tag)}@${top}`))],
     ...(config.created ? { Created: config.created } : {}),
     ...(config.author ? { Author: config.author } : {}),
     Architecture: config.architecture,

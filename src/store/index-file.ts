@@ -69,6 +69,9 @@ export class IndexFile {
   }
 }
 
+/** When this store got the image: an annotation of its index.json entries, outside the image (whose digests stay reproducible). */
+export const RECEIVED_ANNOTATION = 'dev.ribo.store.received';
+
 export function refNameOf(descriptor: Descriptor): string | undefined {
   return descriptor.annotations?.[Annotation.refName];
 }

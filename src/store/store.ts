@@ -38,7 +38,8 @@ import { lockOpenFile, type HeldLock } from '../files/lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from '../files/process-identity.js';
 import { removeTree } from '../files/remove-tree.js';
 import { withStoreLock } from './lock.js';
-import { familiarSpelling, IndexFile, namedAs, refNameOf } from './index-file.js';
+import { familiarSpelling, IndexFile, namedAs, RECEIVED_ANNOTATION, refNameOf } from './index-file.js';
+import { entriesNamedById, HEX_ID, untaggedManifests, type IdentifiedEntry } from './image-ids.js';
 import { familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
 
 export interface ResolvedImage {
@@ -66,9 +67,17 @@ export interface ResolveOptions {
 export interface ImageSummary {
   /** NAME:TAG, absent for an untagged entry of index.json. */
   ref?: string;
+  /** The manifest digest. */
   digest: Digest;
+  /** The config digest: the image id, as docker and podman call it. */
+  config?: Digest;
   /** `created` of the image config, if it has one. */
   created?: string;
+  /** When this store first got the image (written beside the index entry, not in the image). */
+  received?: string;
+  labels?: Record<string, string>;
+  /** The layers as the manifest lists them (compressed), with their diffIDs from the config. */
+  layers?: Array<{ descriptor: Descriptor; diffID?: Digest }>;
   /** Manifest + config + layers, as stored (compressed) in blobs/. */
   size: number;
   /** Set when the image's blobs cannot be read; the other fields are then partial. */
@@ -82,7 +91,7 @@ const LAYOUT_VERSION: ImageLayoutHeader = { imageLayoutVersion: '1.0.0' };
 const LOCK_TIMEOUT_SECONDS = 120;
 const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
-const SHORT_ID = /^[0-9a-f]{4,64}$/;
+const SHORT_ID = HEX_ID;
 const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{1,64}$/;
 /** The build cache index (build/cache/directory-store.ts) writes "<hash>.<pid>.<random>.tmp" (files/atomic-write.ts) and renames. */
 const CACHE_INDEX_DIRS = ['cache/steps', 'cache/positions'];
@@ -372,15 +381,18 @@ export class Store {
   async tag(ref: string, manifest: Descriptor): Promise<void> {
     const name = normalizeImageRef(ref);
     await this.assertComplete(manifest);
+    const before = await this.readIndex();
+    // The first time this store got the image, kept across its tags: `ribo images` shows it for reproducible images dated 1970.
+    const received = before.manifests.find((e) => e.digest === manifest.digest && e.annotations?.[RECEIVED_ANNOTATION])?.annotations?.[RECEIVED_ANNOTATION];
     const entry: Descriptor = {
       mediaType: manifest.mediaType,
       digest: manifest.digest,
       size: manifest.size,
       ...(manifest.platform ? { platform: manifest.platform } : {}),
-      annotations: { ...manifest.annotations, [Annotation.refName]: name },
+      annotations: { ...manifest.annotations, [Annotation.refName]: name, [RECEIVED_ANNOTATION]: received ?? new Date().toISOString() },
     };
     // A rebuild that changed nothing tags the same manifest again: leave index.json (and its lock) alone then.
-    const current = (await this.readIndex()).manifests.filter(namedAs(name));
+    const current = before.manifests.filter(namedAs(name));
     if (current.length === 1 && JSON.stringify(current[0]) === JSON.stringify(entry)) return;
     await this.updateIndex((index) => {
       index.manifests = index.manifests.filter((existing) => !namedAs(name)(existing));
@@ -449,12 +461,12 @@ export class Store {
   async tagsNamedBy(ref: string): Promise<{ digest: Digest; tags: string[] }> {
     const index = await this.readIndex();
     const byDigest = async (hexPrefix: string): Promise<{ digest: Digest; tags: string[] }> => {
-      const digests = new Set(index.manifests.filter((entry) => digestHex(entry.digest).startsWith(hexPrefix)).map((entry) => entry.digest));
-      if (digests.size > 1) throw new AmbiguousImageError(ref, [...digests]);
-      const [digest] = digests;
-      if (digest) {
-        const names = index.manifests.filter((entry) => entry.digest === digest).map(refNameOf).filter((name): name is string => name !== undefined);
-        return { digest, tags: [...new Set(names.map(familiarSpelling))].sort() };
+      // Config digests are read from manifests that can be read; a broken one is still found by its manifest digest.
+      const named = entriesNamedById(await this.identifiedEntries(index), hexPrefix, ref);
+      if (named.length > 0) {
+        const digests = new Set(named.map((e) => e.entry.digest));
+        const names = index.manifests.filter((entry) => digests.has(entry.digest)).map(refNameOf).filter((name): name is string => name !== undefined);
+        return { digest: named[0]!.entry.digest, tags: [...new Set(names.map(familiarSpelling))].sort() };
       }
       if (hexPrefix.length === 64 && (await this.hasBlob(`sha256:${hexPrefix}`))) return { digest: `sha256:${hexPrefix}`, tags: [] };
       throw new ImageNotFoundError(ref, this.root, true);
@@ -473,21 +485,35 @@ export class Store {
     throw new ImageNotFoundError(ref, this.root);
   }
 
-  private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string, load: (entry: Descriptor) => Promise<ResolvedImage>): Promise<ResolvedImage> {
-    const matches = new Map<Digest, Descriptor>();
+  /** Every entry of index.json with its config digest, where its manifest can be read. */
+  private async identifiedEntries(index: ImageIndex): Promise<IdentifiedEntry[]> {
+    const identified: IdentifiedEntry[] = [];
     for (const entry of index.manifests) {
-      if (digestHex(entry.digest).startsWith(hexPrefix) && !matches.has(entry.digest)) matches.set(entry.digest, entry);
+      try {
+        const manifest = await this.readJSON<ImageManifest>(entry.digest, 'manifest');
+        identified.push({ entry, ...(manifest.config?.digest ? { config: manifest.config.digest } : {}) });
+      } catch (error) {
+        if (!(error instanceof RiboError)) throw error;
+        identified.push({ entry });
+      }
     }
-    if (matches.size > 1) throw new AmbiguousImageError(asGiven, [...matches.keys()]);
-    const [found] = matches.values();
-    if (found) return load(found);
-    // A full digest may name an untagged manifest (or a manifest of a tagged index) that is still in blobs/.
+    return identified;
+  }
+
+  private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string, load: (entry: Descriptor) => Promise<ResolvedImage>): Promise<ResolvedImage> {
+    // A tagged entry first, so the image resolves with a name when it has one.
+    const [found] = entriesNamedById(await this.identifiedEntries(index), hexPrefix, asGiven).sort((a, b) => Number(refNameOf(b.entry) !== undefined) - Number(refNameOf(a.entry) !== undefined));
+    if (found) return load(found.entry);
+    // A full digest may name an untagged manifest (or index, or a manifest of a tagged index) that is still in blobs/ (a manifest has a config; a config is found below).
     const digest = `sha256:${hexPrefix}`;
     if (hexPrefix.length === 64 && (await this.hasBlob(digest))) {
       const manifest = await this.readJSON<ImageManifest>(digest, 'manifest');
       const size = (await fs.stat(this.blobPath(digest))).size;
-      return load({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
+      if (manifest.config || Array.isArray((manifest as Partial<ImageIndex>).manifests)) return load({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
     }
+    // An image whose tags are gone (`ribo images -a`), by its config digest or a prefix of either.
+    const [untagged] = entriesNamedById(await untaggedManifests(this, new Set(index.manifests.map((e) => e.digest))), hexPrefix, asGiven);
+    if (untagged) return load(untagged.entry);
     throw new ImageNotFoundError(asGiven, this.root, true);
   }
 
@@ -524,9 +550,16 @@ export class Store {
     for (const entry of index.manifests) {
       const stored = refNameOf(entry);
       const ref = stored === undefined ? undefined : familiarSpelling(stored);
-      const summary: ImageSummary = { ...(ref ? { ref } : {}), digest: entry.digest, size: entry.size };
+      const received = entry.annotations?.[RECEIVED_ANNOTATION];
+      const summary: ImageSummary = { ...(ref ? { ref } : {}), digest: entry.digest, size: entry.size, ...(received ? { received } : {}) };
       try {
-        Object.assign(summary, await this.summarize(entry));
+        const { manifest, config, index: platforms } = await this.loadImage(entry, entry.digest, undefined, true);
+        summary.size += manifest.config.size + manifest.layers.reduce((total, layer) => total + layer.size, 0);
+        summary.config = manifest.config.digest;
+        summary.layers = manifest.layers.map((descriptor, i) => ({ descriptor, ...(config.rootfs?.diff_ids?.[i] ? { diffID: config.rootfs.diff_ids[i] } : {}) }));
+        if (config.config?.Labels) summary.labels = config.config.Labels;
+        if (config.created) summary.created = config.created;
+        summary.platforms = platforms ? indexPlatforms(platforms.index) : config.architecture ? [formatPlatform(configPlatform(config))] : [];
       } catch (error) {
         if (!(error instanceof RiboError)) throw error;
         summary.problem = error.message;
@@ -534,25 +567,6 @@ export class Store {
       summaries.push(summary);
     }
     return summaries.sort((a, b) => (a.ref ?? '\uffff').localeCompare(b.ref ?? '\uffff') || a.digest.localeCompare(b.digest));
-  }
-
-  /** Size (each blob once), creation time and platforms of an index.json entry: one image or an index of them. */
-  private async summarize(entry: Descriptor): Promise<Pick<ImageSummary, 'size' | 'created' | 'platforms'>> {
-    const blob = await this.readJSON<ImageManifest & Partial<ImageIndex>>(entry.digest, 'manifest');
-    const manifests = INDEX_TYPES.includes(blob.mediaType ?? entry.mediaType) && Array.isArray(blob.manifests)
-      ? blob.manifests.filter((m) => MANIFEST_TYPES.includes(m.mediaType))
-      : [entry];
-    const sizes = new Map<Digest, number>([[entry.digest, entry.size]]);
-    const platforms: string[] = [];
-    let created: string | undefined;
-    for (const descriptor of manifests) {
-      const { manifest, config } = await this.loadImage(descriptor);
-      for (const blobRef of [descriptor, manifest.config, ...manifest.layers]) sizes.set(blobRef.digest, blobRef.size);
-      platforms.push(formatPlatform(descriptor.platform ?? configPlatform(config)));
-      if (config.created && (!created || config.created > created)) created = config.created;
-    }
-    const size = [...sizes.values()].reduce((total, n) => total + n, 0);
-    return { size, platforms, ...(created ? { created } : {}) };
   }
 
   // ---- unpacked layers and scratch space ----

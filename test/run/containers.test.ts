@@ -8,7 +8,6 @@ import { writeFile } from 'node:fs/promises';
 import { parseSignal } from '../../src/run/lifecycle.js';
 import { protectContainerCommand } from '../../src/cli/commands/run.js';
 import { UsageError } from '../../src/errors.js';
-import { checkTemplate, renderTemplate } from '../../src/cli/format.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ribo-containers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -134,19 +133,5 @@ describe('command lines', () => {
     expect(protectContainerCommand(['run', '-d', '--name', 'x', 'img', 'sh', '-c', 'exit 3'])).toEqual(['run', '-d', '--name', 'x', 'img', '--', 'sh', '-c', 'exit 3']);
     expect(protectContainerCommand(['--root', '/s', 'exec', '-e', 'A=1', '-i', 'web', 'ls', '-l'])).toEqual(['--root', '/s', 'exec', '-e', 'A=1', '-i', 'web', '--', 'ls', '-l']);
     expect(protectContainerCommand(['ps', '-a'])).toEqual(['ps', '-a']);
-  });
-});
-
-describe('inspect --format templates', () => {
-  const value = { Name: '/web', State: { ExitCode: 3, Running: false }, Config: { Env: ['A=1'] } };
-  it('prints fields as Go does, and JSON on request', () => {
-    expect(renderTemplate('{{.State.ExitCode}} {{ .Name }} {{.State.Running}}', value)).toBe('3 /web false');
-    expect(renderTemplate('{{json .Config.Env}}', value)).toBe('["A=1"]');
-    expect(renderTemplate('{{.Missing.Field}}', value)).toBe('<no value>');
-  });
-  it('refuses what it does not implement', () => {
-    expect(checkTemplate('{{.State.ExitCode}}')).toBeUndefined();
-    expect(checkTemplate('{{range .Mounts}}x{{end}}')).toBe('{{range .Mounts}}');
-    expect(checkTemplate('{{.A}} {{if')).toBe('{{if');
   });
 });

@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import { RECEIVED_ANNOTATION } from '../../src/store/index-file.js';
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from '../../src/oci/image.js';
 import { sha256Of } from '../../src/oci/digest.js';
 import {
@@ -31,8 +32,9 @@ describe('Store tags', () => {
     await store.tag('hello', image.manifest);
     const index = await readIndex(store);
     expect(index.manifests).toEqual([
-      { ...image.manifest, annotations: { [Annotation.refName]: 'hello:latest' } },
+      { ...image.manifest, annotations: { [Annotation.refName]: 'hello:latest', [RECEIVED_ANNOTATION]: expect.any(String) } },
     ]);
+    expect(Date.now() - Date.parse(index.manifests[0]!.annotations![RECEIVED_ANNOTATION]!)).toBeLessThan(10 * 60_000);
     for (const ref of ['hello', 'hello:latest']) {
       const resolved = await store.resolveImage(ref);
       expect(resolved.ref).toBe('hello:latest');
@@ -106,11 +108,11 @@ describe('Store tags', () => {
     const images = [];
     for (let i = 0; i < 40; i++) images.push(await writeSmallImage(store, { cmd: [`n${i}`] }));
     for (const [i, image] of images.entries()) await store.tag(`img:${i}`, image.manifest);
-    // With 40 digests, two of them share a first hex digit.
+    // With 80 digests (manifests and configs: both are ids), two of them share a first hex digit.
     const byFirst = new Map<string, string[]>();
-    for (const image of images) {
-      const first = image.manifest.digest[7]!;
-      byFirst.set(first, [...(byFirst.get(first) ?? []), image.manifest.digest]);
+    for (const digest of images.flatMap((image) => [image.manifest.digest, image.config.digest])) {
+      const first = digest[7]!;
+      byFirst.set(first, [...(byFirst.get(first) ?? []), digest]);
     }
     const [prefix, digests] = [...byFirst.entries()].find(([, list]) => list.length > 1)!;
     const error = await store.resolveImage(`sha256:${prefix}`).catch((caught: unknown) => caught);
@@ -163,11 +165,37 @@ describe('Store tags', () => {
     await store.tag('alpha:2', newer.manifest);
     await store.tag('localhost/alpha:1', older.manifest);
     const sizeOf = (image: typeof older) => image.manifest.size + image.config.size + image.layer.size;
-    expect(await store.listImages()).toEqual([
-      { ref: 'alpha:2', digest: newer.manifest.digest, created: '2024-01-01T00:00:00Z', size: sizeOf(newer), platforms: ['linux/amd64'] },
-      { ref: 'localhost/alpha:1', digest: older.manifest.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older), platforms: ['linux/amd64'] },
-      { ref: 'zeta:latest', digest: older.manifest.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older), platforms: ['linux/amd64'] },
+    expect(await store.listImages()).toMatchObject([
+      { ref: 'alpha:2', digest: newer.manifest.digest, config: newer.config.digest, created: '2024-01-01T00:00:00Z', size: sizeOf(newer), platforms: ['linux/amd64'] },
+      { ref: 'localhost/alpha:1', digest: older.manifest.digest, config: older.config.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older), platforms: ['linux/amd64'] },
+      { ref: 'zeta:latest', digest: older.manifest.digest, config: older.config.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older), platforms: ['linux/amd64'] },
     ]);
+  });
+
+  it('resolves an image by its config digest (docker\'s image id) and any unique prefix of it', async () => {
+    const image = await writeSmallImage(store, { cmd: ['by-config'] });
+    await store.tag('cfg:1', image.manifest);
+    await store.tag('cfg:2', image.manifest);
+    for (const id of [image.config.digest, image.config.digest.slice(7), image.config.digest.slice(7, 19), `sha256:${image.config.digest.slice(7, 12)}`]) {
+      expect((await store.resolveImage(id)).manifestDescriptor.digest).toBe(image.manifest.digest);
+      expect(await store.tagsNamedBy(id)).toEqual({ digest: image.manifest.digest, tags: ['cfg:1', 'cfg:2'] });
+    }
+  });
+
+  it('resolves an image whose tags are gone by its config id prefix, until prune', async () => {
+    const image = await writeSmallImage(store, { cmd: ['dangling'] });
+    await store.tag('gone', image.manifest);
+    await store.untag('gone');
+    expect((await store.resolveImage(image.config.digest.slice(7, 19))).manifestDescriptor.digest).toBe(image.manifest.digest);
+  });
+
+  it('keeps the time the store first got an image across its tags', async () => {
+    const image = await writeSmallImage(store);
+    await store.tag('first', image.manifest);
+    const received = (await store.listImages())[0]!.received;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    await store.tag('second', image.manifest);
+    expect((await store.listImages()).map((i) => [i.ref, i.received])).toEqual([['first:latest', received], ['second:latest', received]]);
   });
 
   it('lists an image with a damaged config with a problem instead of failing', async () => {

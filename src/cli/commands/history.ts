@@ -1,6 +1,6 @@
 import { imageHistory } from '../../image/inspect.js';
 import type { CommandModule } from '../command.js';
-import { formatTable, humanSize } from '../format.js';
+import { formatListing, formatTable, humanSize } from '../format.js';
 import { openStore, type GlobalOptions } from '../session.js';
 
 const CREATED_BY_WIDTH = 60;
@@ -14,7 +14,7 @@ export const historyCommand: CommandModule = {
     y
       .positional('image', { type: 'string', describe: 'NAME[:TAG], a manifest digest, or a unique prefix of one' })
       .option('trunc', { type: 'boolean', default: true, describe: 'Shorten CREATED BY and digests (--no-trunc shows them whole)' })
-      .option('format', { choices: ['table', 'json'], default: 'table', describe: 'Output format' }),
+      .option('format', { type: 'string', default: 'table', describe: 'table, json (one array), or a Go template per step: {{.ID}} {{.CreatedBy}}, table {{.Size}}\\t{{.CreatedBy}}' }),
   handler: async (argv, env) => {
     const store = await openStore(argv as GlobalOptions, env);
     const name = String(argv.image);
@@ -24,6 +24,19 @@ export const historyCommand: CommandModule = {
       return 0;
     }
     const full = argv.trunc === false;
+    if (argv.format !== 'table') {
+      // Docker's field names for templates.
+      const templateRows = rows.map((row) => ({
+        ID: row.layer ? (full ? row.layer.digest : row.layer.digest.slice(7, 19)) : '<missing>',
+        CreatedAt: row.created ?? '',
+        CreatedBy: row.createdBy,
+        Size: row.layer ? humanSize(row.layer.size) : '0B',
+        Comment: row.comment ?? '',
+      }));
+      const headers = { ID: 'LAYER', CreatedAt: 'CREATED', CreatedBy: 'CREATED BY', Size: 'SIZE', Comment: 'COMMENT' };
+      process.stdout.write(formatListing(String(argv.format), templateRows, { defaultTable: 'table {{.ID}}\t{{.CreatedAt}}\t{{.CreatedBy}}\t{{.Size}}\t{{.Comment}}', headers }));
+      return 0;
+    }
     const cells = rows.map((row) => {
       const createdBy = row.createdBy.replace(/\s+/g, ' ');
       return [

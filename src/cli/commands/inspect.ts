@@ -4,8 +4,7 @@ import { ContainerStore } from '../../run/containers.js';
 import { inspectContainer } from '../../run/inspect.js';
 import { recoverContainers } from '../../run/lifecycle.js';
 import type { CommandModule } from '../command.js';
-import { checkTemplate, renderTemplate } from '../format.js';
-import { UsageError } from '../../errors.js';
+import { compileTemplate } from '../template.js';
 import { openStore, storeRoot, type GlobalOptions } from '../session.js';
 
 export const inspectCommand: CommandModule = {
@@ -21,10 +20,7 @@ export const inspectCommand: CommandModule = {
       .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT]: of a multi-platform image, show this platform\'s (default: this machine\'s)' }),
   handler: async (argv, env) => {
     const template = argv.format === undefined ? undefined : String(argv.format);
-    const unsupported = template === undefined ? undefined : checkTemplate(template);
-    if (unsupported !== undefined) {
-      throw new UsageError(`--format ${JSON.stringify(template)}: ribo's templates know only {{.Field.Path}} and {{json .Field}}, not ${unsupported}.`);
-    }
+    const compiled = template === undefined ? undefined : compileTemplate(template);
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     if (argv.type !== 'image') await recoverContainers(containers, root);
@@ -34,7 +30,7 @@ export const inspectCommand: CommandModule = {
       if (record) inspected.push(inspectContainer(containers, record));
       else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref, argv.platform === undefined ? undefined : onePlatform(argv.platform)));
     }
-    if (template !== undefined) for (const item of inspected) process.stdout.write(`${renderTemplate(template, item)}\n`);
+    if (compiled !== undefined) for (const item of inspected) process.stdout.write(`${compiled.render(item)}\n`);
     else process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);
     return 0;
   },

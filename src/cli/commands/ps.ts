@@ -2,20 +2,8 @@ import { ContainerStore, shortId, type ContainerRecord } from '../../run/contain
 import { recoverContainers } from '../../run/lifecycle.js';
 import { formatPsPort } from '../../run/publish.js';
 import type { CommandModule } from '../command.js';
-import { formatTable } from '../format.js';
+import { dockerTime, formatListing, humanDuration } from '../format.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
-
-/** "5 seconds", "3 minutes", "2 hours", … as docker prints durations. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 1) return 'Less than a second';
-  if (seconds < 60) return `${seconds} second${seconds === 1 ? '' : 's'}`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return minutes === 1 ? 'About a minute' : `${minutes} minutes`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 48) return hours === 1 ? 'About an hour' : `${hours} hours`;
-  return `${Math.round(hours / 24)} days`;
-}
 
 export function statusText(record: ContainerRecord, now: number): string {
   if (record.status === 'running') return `Up ${humanDuration(now - Date.parse(record.startedAt ?? record.created))}`;
@@ -28,6 +16,24 @@ function commandText(command: string[]): string {
   return JSON.stringify(text.length > 20 ? `${text.slice(0, 19)}…` : text);
 }
 
+/** The fields `ps --format` templates see, named as docker names them. */
+function containerRow(r: ContainerRecord, now: number) {
+  return {
+    ID: shortId(r.id),
+    Image: r.image,
+    Command: commandText(r.command),
+    CreatedAt: dockerTime(new Date(r.created)),
+    RunningFor: `${humanDuration(now - Date.parse(r.created))} ago`,
+    Ports: (r.plan.spec.ports ?? []).map(formatPsPort).join(', '),
+    State: r.status,
+    Status: statusText(r, now),
+    Names: r.name,
+  };
+}
+
+const PS_TABLE = 'table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}';
+const PS_HEADERS = { ID: 'CONTAINER ID', Image: 'IMAGE', Command: 'COMMAND', CreatedAt: 'CREATED AT', RunningFor: 'CREATED', Ports: 'PORTS', State: 'STATE', Status: 'STATUS', Names: 'NAMES' };
+
 export const psCommand: CommandModule = {
   name: 'ps',
   usage: 'ps',
@@ -36,7 +42,8 @@ export const psCommand: CommandModule = {
   builder: (y) =>
     y
       .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Show every container, also exited ones' })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print container ids only' }),
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print container ids only' })
+      .option('format', { type: 'string', describe: 'table, json, or a Go template: {{.Names}} {{.Status}}, table {{.ID}}\\t{{.Image}}' }),
   handler: async (argv, env) => {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
@@ -47,8 +54,8 @@ export const psCommand: CommandModule = {
       for (const record of shown) process.stdout.write(`${shortId(record.id)}\n`);
       return 0;
     }
-    const rows = shown.map((r) => [shortId(r.id), r.image, commandText(r.command), `${humanDuration(now - Date.parse(r.created))} ago`, statusText(r, now), (r.plan.spec.ports ?? []).map(formatPsPort).join(', '), r.name]);
-    process.stdout.write(formatTable(['CONTAINER ID', 'IMAGE', 'COMMAND', 'CREATED', 'STATUS', 'PORTS', 'NAMES'], rows));
+    const rows = shown.map((r) => containerRow(r, now));
+    process.stdout.write(formatListing(argv.format === undefined ? 'table' : String(argv.format), rows, { defaultTable: PS_TABLE, headers: PS_HEADERS }));
     return 0;
   },
 };

@@ -14,7 +14,7 @@ import { asPullPolicy, ensureImage } from '../image-pull.js';
 import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
-const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
+export const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
 const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
@@ -23,6 +23,11 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
+
+/** Commands whose words after the first positional are the container's command (run, exec). */
+export function takesContainerCommand(name: string): boolean {
+  return Object.hasOwn(VALUE_OPTIONS, name);
+}
 
 /**
  * Marks the end of ribo's own options with "--" right after the image (run)

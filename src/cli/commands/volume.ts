@@ -9,7 +9,8 @@ import { ContainerStore } from '../../run/containers.js';
 import { pruneVolumes, removeVolume, volumeUsers } from '../../run/volumes.js';
 import { NoSuchVolumeError, VolumeStore } from '../../store/volumes.js';
 import type { CommandModule } from '../command.js';
-import { checkTemplate, formatTable, renderTemplate } from '../format.js';
+import { formatTable } from '../format.js';
+import { compileTemplate } from '../template.js';
 import { asList } from '../options.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
 
@@ -82,11 +83,10 @@ export const volumeCommand: CommandModule = {
       }
       case 'inspect': {
         const template = argv.format === undefined ? undefined : String(argv.format);
-        const unsupported = template === undefined ? undefined : checkTemplate(template);
-        if (unsupported !== undefined) throw new UsageError(`--format ${JSON.stringify(template)}: ribo's templates know only {{.Field.Path}} and {{json .Field}}, not ${unsupported}.`);
+        const compiled = template === undefined ? undefined : compileTemplate(template);
         const found = [];
         for (const name of names) found.push(volumes.info(await volumes.get(name)));
-        if (template !== undefined) for (const item of found) process.stdout.write(`${renderTemplate(template, item)}\n`);
+        if (compiled !== undefined) for (const item of found) process.stdout.write(`${compiled.render(item)}\n`);
         else {
           const shown = found.map(({ CreatedAt, Driver, Labels, Mountpoint, Name, Scope }) => ({ CreatedAt, Driver, Labels, Mountpoint, Name, Options: null, Scope }));
           process.stdout.write(`${JSON.stringify(shown, null, 4)}\n`);
