@@ -517,7 +517,12 @@ class StageBuilder {
       if (error instanceof NoPlatformManifestError && (!otherPlatform || !this.opts.pullImage)) throw new BuildStepError(error.message, location, { cause: error });
       const notLocal = otherPlatform || error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !this.opts.pullImage) throw error;
-      return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      if (!otherPlatform) return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      try {
+        return await this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      } catch (pullError) {
+        throw new BuildStepError(`${(error as Error).message} Pulling it for ${formatPlatform(platform)} failed too: ${(pullError as Error).message}`, location, { cause: pullError });
+      }
     }
   }
 
