@@ -1,9 +1,10 @@
 #!/bin/sh
 # `ribo run --rm IMAGE true` against `podman run --rm` on the same image, in
-# the same run, with the floor beside them: the OCI runtime alone (`crun run`
+# the same run (alternating runs, medians, the load printed), with the floor
+# beside them: the OCI runtime alone (`crun run`
 # of a bundle ribo writes, over an unpacked rootfs). Rootless, as ribo's users
 # run it: started as root, it prepares the e2e user (test/setup/prepare-e2e.sh)
-# and measures as that user. Prints hyperfine's figures and the ratios.
+# and measures as that user. Prints the medians and the ratios to podman.
 # Usage: bench/run-bench.sh [RUNS]   (BENCH_USER=name to pick the user)
 set -eu
 cd "$(dirname "$0")/.."
@@ -65,11 +66,12 @@ $podman load -q -i "$work/hello.tar" >/dev/null
 podman_runtime=crun
 if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then podman_runtime=runc; fi
 
-echo "ribo run vs podman run ($(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg); rootless as $(id -un); podman with $podman_runtime; each on its default network: ribo pasta, podman its rootless default)"
-hyperfine -N --warmup 3 --runs "$runs" --export-json "$work/run.json" \
-  -n "ribo run (crun)" "$ribo run --rm hello true" \
-  -n "ribo run (runc)" "$ribo --runtime runc run --rm hello true" \
-  -n "podman run ($podman_runtime)" "$podman run --rm --runtime $podman_runtime localhost/hello:latest true"
+echo "ribo run vs podman run ($(nproc) CPUs; rootless as $(id -un); podman with $podman_runtime; each on its default network: ribo pasta, podman its rootless default)"
+node bench/alternate.mjs "$runs" 3 \
+  "ribo run (crun)=$ribo run --rm hello true" \
+  "ribo run (runc)=$ribo --runtime runc run --rm hello true" \
+  "podman run ($podman_runtime)=$podman run --rm --runtime $podman_runtime localhost/hello:latest true"
+echo "target: ribo run <= 0.70x podman run (medians)"
 
 # CPU time per run (user + system, all processes of the run), where a cgroup was handed to us.
 cpu_ms() {
@@ -111,12 +113,8 @@ FLOOR
 
 node --input-type=module -e "
   import { readFileSync } from 'node:fs';
-  const results = [...JSON.parse(readFileSync('$work/run.json')).results, ...JSON.parse(readFileSync('$work/floor.json')).results];
-  const mean = (name) => results.find((r) => r.command.startsWith(name)).mean;
-  const podman = mean('podman run');
-  console.log('\nmean wall time (ms), and as a fraction of podman run:');
-  for (const r of results) console.log('  ' + r.command.padEnd(22) + (r.mean * 1000).toFixed(1).padStart(8) + '   ' + (r.mean / podman).toFixed(2) + 'x');
-  console.log('target: ribo run <= 0.70x podman run');
+  console.log('\nthe floor, mean wall time (ms):');
+  for (const r of JSON.parse(readFileSync('$work/floor.json')).results) console.log('  ' + r.command.padEnd(22) + (r.mean * 1000).toFixed(1).padStart(8));
 "
 [ -f "$work/cpu.txt" ] && cat "$work/cpu.txt"
 true

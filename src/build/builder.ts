@@ -17,7 +17,7 @@ import { ImageNotFoundError, NoPlatformManifestError, type Store } from '../stor
 import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
-import { commitUpperDir } from './commit.js';
+import { commitUpperDir, startCommit, type LayerBlob } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
 import { checkContextUse, emulationSummary, stagePlatforms } from './context-and-platform.js';
 import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
@@ -26,7 +26,7 @@ import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
-import { makeDirsInRoot } from '../files/root-path.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';
@@ -147,6 +147,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
       await runLimited(group.map((index) => () => builder.buildStage(stages[index]!)), Math.max(1, opts.jobs ?? 1));
     }
     const state = await builder.buildStage(stages[plan.target]!);
+    await builder.settled();
     if (opts.cacheTo) await new CacheDir(opts.cacheTo).store(builder.usedSteps, opts.store);
     for (const target of opts.cacheExports ?? []) await target.store(builder.usedSteps, opts.store);
     if (opts.labels && Object.keys(opts.labels).length > 0) {
@@ -156,6 +157,8 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
   } finally {
+    // A failed build still lets its background commits end: nothing is left half-written.
+    await builder.settled().catch(() => undefined);
     // The work dir goes even when saving the digests fails (a full disk).
     await contextDigests.save().finally(() => rm(workRoot, { recursive: true, force: true }));
   }
@@ -189,6 +192,9 @@ class StageBuilder {
   private readonly emulationChecks = new Map<string, Promise<unknown>>();
   /** Steps announced so far: the number progress events give a step. */
   private announced = 0;
+  /** Layer blobs being compressed and written while later steps run (build/commit.ts, startCommit). */
+  private readonly background: Array<Promise<void>> = [];
+  private backgroundFailure?: { error: unknown };
 
   constructor(
     private readonly opts: BuildOptions,
@@ -281,6 +287,7 @@ class StageBuilder {
   }
 
   private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string): Promise<void> {
+    this.checkBackground();
     const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
     // RUN's command line is the shell's to expand; only its --mount values are expanded here.
@@ -334,8 +341,8 @@ class StageBuilder {
     const rebuildReason = this.opts.explain ? (useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache') : undefined;
     if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
     const info = announce();
-    const started = Date.now();
-    reporter.report({ type: 'step-start', time: started, ...info, rebuildReason });
+    const stepStarted = Date.now();
+    reporter.report({ type: 'step-start', time: stepStarted, ...info, rebuildReason });
     const workDir = this.newWorkDir();
     try {
       const upper = await step.execute(workDir, info.step);
@@ -348,24 +355,63 @@ class StageBuilder {
         // Checking for the last layer costs a tar pass without compression: skipped where it was not made again last time.
         const last = await this.cache.lastLayer(position, step.inputs);
         const likely = last?.reproduced !== false ? last : undefined;
-        layerRef = await commitUpperDir(this.opts.store, upper, { upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false, sourceDateEpoch: this.opts.epoch, compression, onProgress, likely });
-        const made = { descriptor: layerRef.descriptor, diffID: layerRef.diffID };
-        await this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
+        const commitOptions = { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely };
+        const recordLayer = async (made: LayerBlob) => this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
+        // Not in a multi-platform build: a step the targets share is claimed until its blob is written (SharedBuildWork).
+        const background = this.opts.driver.capabilities?.upperIsLowerDir && !this.opts.shared ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
+        if (background) {
+          // The next steps run over layers/<diffID>/ while the blob is written; the step is done (and cached) once it is.
+          const layer: LayerRef = { descriptor: { mediaType: '', digest: background.diffID, size: 0 }, diffID: background.diffID, dir: background.dir };
+          this.applyStep(state, layer, history);
+          state.cacheKey = key;
+          this.inBackground(info.step, stepStarted, background.blob.then(async (made) => {
+            layer.descriptor = made.descriptor;
+            await recordLayer(made);
+            await this.stepProduced(key, { layer: made, history }, info.step, stepStarted);
+          }));
+          return;
+        }
+        layerRef = await commitUpperDir(this.opts.store, upper, { ...commitOptions, upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false });
+        await recordLayer({ descriptor: layerRef.descriptor, diffID: layerRef.diffID });
       }
       this.applyStep(state, layerRef, history);
-      const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };
-      await this.cache.record(key, produced);
-      this.usedSteps.set(key, produced);
-      this.opts.shared?.produced.set(key, produced);
       state.cacheKey = key;
-      reporter.report({ type: 'step-done', time: Date.now(), step: info.step, durationMs: Date.now() - started, layer: layerRef && { digest: layerRef.descriptor.digest, size: layerRef.descriptor.size } });
+      await this.stepProduced(key, { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history }, info.step, stepStarted);
     } catch (error) {
       const exitCode = error instanceof RunStepFailedError ? error.commandExitCode : undefined;
-      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - started, exitCode, message: error instanceof Error ? error.message : String(error) });
+      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - stepStarted, exitCode, message: error instanceof Error ? error.message : String(error) });
       throw error;
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
+  }
+
+  /** A step is done: its cache record is written (only now: the layer blob is in the store) and the step reported with its layer. */
+  private async stepProduced(key: string, produced: CachedStep, step: number, stepStarted: number): Promise<void> {
+    await this.cache.record(key, produced);
+    this.usedSteps.set(key, produced);
+    this.opts.shared?.produced.set(key, produced);
+    this.opts.reporter.report({ type: 'step-done', time: Date.now(), step, durationMs: Date.now() - stepStarted, layer: produced.layer && { digest: produced.layer.descriptor.digest, size: produced.layer.descriptor.size } });
+  }
+
+  /** Keeps a step's background commit; its failure fails the step and, at the next step or at settled(), the build. */
+  private inBackground(step: number, stepStarted: number, work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.opts.reporter.report({ type: 'step-failed', time: Date.now(), step, durationMs: Date.now() - stepStarted, message: error instanceof Error ? error.message : String(error) });
+      this.backgroundFailure ??= { error };
+    });
+    this.background.push(tracked);
+  }
+
+  /** Throws the first background commit's failure, if one failed already. */
+  private checkBackground(): void {
+    if (this.backgroundFailure) throw this.backgroundFailure.error;
+  }
+
+  /** Waits for every background commit (so nothing is written after the build returns); throws the first failure. */
+  async settled(): Promise<void> {
+    while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    this.checkBackground();
   }
 
   /** A cache entry is usable while its layer blob is still in the store. */
@@ -546,7 +592,9 @@ class StageBuilder {
           const owner = await resolveUser(rootfs, user).catch((error: Error) => {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
-          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`);
+          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`).catch((error: Error) => {
+            throw error instanceof NotADirectoryInImageError ? new BuildStepError(error.message, command.location) : error;
+          });
         }),
     };
   }

@@ -50,7 +50,8 @@ export async function ensureImage(opts: { store: Store; image: string; policy: P
   const progress = stderrProgress();
   try {
     progress.line(missing ? `${image} is not in the store; pulling ${canonicalRef(ref)}` : `Pulling ${canonicalRef(ref)}`);
-    const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress, ...(opts.platform ? { platform: opts.platform } : {}) });
+    // `run` works inside ribo's namespace: the layers are unpacked as they arrive, ready for the container.
+    const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress, unpack: true, ...(opts.platform ? { platform: opts.platform } : {}) });
     return ref.digest ? result.manifest.digest : image;
   } catch (error) {
     if (!missing) throw error;

@@ -1,32 +1,37 @@
 /**
- * `ribo attach`: the output of a running detached container, live, until it
+ * `ribo attach`: a running detached container's output, live, until it
  * exits (then ribo exits with its code, as docker attach) or the detach keys
- * (ctrl-p ctrl-q) are typed. conmon writes everything the container prints
- * to the container's log, so ribo follows that; its attach socket is a
- * SOCK_SEQPACKET socket, which Node.js cannot connect to. Input (a container
- * run with -di) goes straight into the pipe conmon holds for the container's
- * stdin, opened again through /proc; a terminal's input (-dit) cannot be
- * reached that way (opening conmon's pty master again makes a new pty). A
+ * (ctrl-p ctrl-q) are typed. A container under conmon is reached through
+ * conmon's attach socket (runtime/conmon-attach.ts), as podman attaches:
+ * output as the container writes it, stdout and stderr apart, and ribo's
+ * input to the container's stdin or terminal when it was run with -i. A
  * container with a terminal (-dt) gets the caller's terminal size through
- * conmon's resize FIFO (`winsz` in the bundle).
+ * conmon's control FIFO (`ctl` in the bundle) and follows its resizes.
+ *
+ * Containers kept by ribo's own monitor (when conmon is not installed)
+ * have no socket, and without socat the socket is out of reach: then the
+ * log is followed, and no input is passed.
  */
-import { constants, openSync, writeSync, closeSync, createWriteStream } from 'node:fs';
-import { readdir, readFile, readlink } from 'node:fs/promises';
+import { constants, openSync, writeSync, closeSync } from 'node:fs';
+import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
+import { attachThroughSocket } from '../runtime/conmon-attach.js';
+import { findExecutable } from '../files/executables.js';
 import { callerTerminalSize } from '../runtime/terminal.js';
+import { attachSocketPath } from './conmon-monitor.js';
 import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
 import { followLog } from './logs.js';
 
 /** ctrl-p ctrl-q, docker's default detach keys. */
 const DETACH_KEYS = Buffer.from([0x10, 0x11]);
 
-/** conmon's resize message: `1 ROWS COLUMNS` (1 = a window resize) on the bundle's winsz FIFO. */
+/** conmon's resize message: `1 ROWS COLUMNS` (1 = a window resize) on the bundle's ctl FIFO (winsz is conmon's own, `ROWS COLUMNS`). */
 function resizeThroughConmon(bundleDir: string): void {
   const size = callerTerminalSize();
   if (!size) return;
   try {
-    const fd = openSync(path.join(bundleDir, 'winsz'), constants.O_WRONLY | constants.O_NONBLOCK);
+    const fd = openSync(path.join(bundleDir, 'ctl'), constants.O_WRONLY | constants.O_NONBLOCK);
     try {
       writeSync(fd, `1 ${size.rows} ${size.columns}\n`);
     } finally {
@@ -37,31 +42,6 @@ function resizeThroughConmon(bundleDir: string): void {
   }
 }
 
-/**
- * The write end of the container's stdin pipe, as conmon holds it, opened
- * again through /proc; undefined when there is none (no -i, a terminal).
- */
-async function openContainerStdin(record: ContainerRecord): Promise<NodeJS.WritableStream | undefined> {
-  if (!record.plan.interactive || record.plan.spec.terminal || !record.pid) return undefined;
-  const stdinPipe = await readlink(`/proc/${record.pid.pid}/fd/0`).catch(() => '');
-  if (!stdinPipe.startsWith('pipe:')) return undefined;
-  const monitorFds = `/proc/${record.monitor.pid}/fd`;
-  for (const fd of await readdir(monitorFds).catch(() => [] as string[])) {
-    if ((await readlink(`${monitorFds}/${fd}`).catch(() => '')) !== stdinPipe) continue;
-    const flags = /^flags:\s+(\d+)/m.exec(await readFile(`/proc/${record.monitor.pid}/fdinfo/${fd}`, 'utf8').catch(() => ''));
-    // O_WRONLY (octal flags): conmon's end for writing.
-    if (!flags || (Number.parseInt(flags[1]!, 8) & 3) !== constants.O_WRONLY) continue;
-    try {
-      const stream = createWriteStream('', { fd: openSync(`${monitorFds}/${fd}`, constants.O_WRONLY) });
-      stream.on('error', () => undefined); // the container closed its stdin or exited
-      return stream;
-    } catch {
-      return undefined;
-    }
-  }
-  return undefined;
-}
-
 /** Watches stdin for the detach keys; resolves when they are typed. Returns a stop function too. */
 function detachKeys(input?: NodeJS.WritableStream): { typed: Promise<void>; stop: () => void } {
   const stdin = process.stdin;
@@ -69,16 +49,22 @@ function detachKeys(input?: NodeJS.WritableStream): { typed: Promise<void>; stop
   const typed = new Promise<void>((resolve) => (resolveTyped = resolve));
   let previous = -1;
   let detaching = false;
+  let held = false;
   const onData = (chunk: Buffer) => {
+    if (detaching) return;
     for (const byte of chunk) {
       if (previous === DETACH_KEYS[0] && byte === DETACH_KEYS[1]) {
         detaching = true;
         resolveTyped();
+        return; // what comes with the detach keys is not the container's
       }
       previous = byte;
     }
-    // What comes with the detach keys is not the container's.
-    if (!detaching) input?.write(chunk);
+    // A ctrl-p held back at the end of the last chunk goes on now that no ctrl-q followed it.
+    const heldBack = held;
+    held = chunk.at(-1) === DETACH_KEYS[0];
+    const send = Buffer.concat([heldBack ? DETACH_KEYS.subarray(0, 1) : Buffer.alloc(0), held ? chunk.subarray(0, -1) : chunk]);
+    if (send.length > 0) input?.write(send);
   };
   if (stdin.isTTY) stdin.setRawMode(true);
   stdin.on('data', onData);
@@ -95,7 +81,7 @@ function detachKeys(input?: NodeJS.WritableStream): { typed: Promise<void>; stop
   };
 }
 
-/** Attaches to `record`'s output; resolves with the exit code to leave with (the container's, or 0 on detach). */
+/** Attaches to `record`; resolves with the exit code to leave with (the container's, or 0 on detach). */
 export async function attachToContainer(containers: ContainerStore, record: ContainerRecord): Promise<number> {
   if (!monitorAlive(record) || record.status !== 'running') {
     throw new UsageError(`Container ${record.name} is not running (${record.status}); start it first (ribo start ${record.name}), or read its output with ribo logs ${record.name}.`);
@@ -106,22 +92,52 @@ export async function attachToContainer(containers: ContainerStore, record: Cont
     resizeThroughConmon(bundleDir);
     process.on('SIGWINCH', onResize);
   }
-  const keys = detachKeys(await openContainerStdin(record));
+  try {
+    const throughSocket = (await access(attachSocketPath(containers, record)).then(() => true, () => false)) && (await findExecutable('socat')) !== undefined;
+    const detached = throughSocket ? await attachToSocket(bundleDir, record) : await followOutput(containers, record);
+    if (detached) return 0;
+  } finally {
+    process.off('SIGWINCH', onResize);
+  }
+  return (await exitedRecord(containers, record))?.exitCode ?? 0;
+}
+
+/** Output and input through conmon's socket; true when the detach keys ended it. */
+async function attachToSocket(bundleDir: string, record: ContainerRecord): Promise<boolean> {
+  const session = await attachThroughSocket(bundleDir, process.stdout, process.stderr, record.plan.interactive === true);
+  const keys = detachKeys(session.input);
+  try {
+    const how = await Promise.race([session.ended.then(() => 'ended' as const), keys.typed.then(() => 'detached' as const)]);
+    if (how === 'detached') session.close();
+    return how === 'detached';
+  } finally {
+    keys.stop();
+  }
+}
+
+/** Output from the log, for a container without conmon; true when the detach keys ended it. */
+async function followOutput(containers: ContainerStore, record: ContainerRecord): Promise<boolean> {
+  const keys = detachKeys();
   let detached = false;
   void keys.typed.then(() => (detached = true));
   try {
     // From what is written from now on: `ribo logs` is for the past.
-    const fromNow = { sinceMs: Date.now() - 1 };
     await followLog(containers.logPath(record.id), process.stdout, process.stderr, async () => {
       if (detached) return false;
       const current = await containers.read(record.id).catch(() => undefined);
       return current !== undefined && monitorAlive(current);
-    }, fromNow, 50);
+    }, { sinceMs: Date.now() - 1 }, 50);
   } finally {
     keys.stop();
-    process.off('SIGWINCH', onResize);
   }
-  if (detached) return 0;
-  const finished = await containers.read(record.id).catch(() => undefined);
-  return finished?.exitCode ?? 0;
+  return detached;
+}
+
+/** The record once the container's exit is recorded (conmon closes the socket just before its clean-up has run). */
+async function exitedRecord(containers: ContainerStore, record: ContainerRecord): Promise<ContainerRecord | undefined> {
+  for (let waited = 0; ; waited += 50) {
+    const current = await containers.read(record.id).catch(() => undefined);
+    if (!current || current.status === 'exited' || !monitorAlive(current) || waited > 60_000) return current;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
 }

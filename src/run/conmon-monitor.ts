@@ -8,9 +8,11 @@
  * view and removes what the runtime created; conmon waits for it, so the
  * recorded monitor is alive until the record says the container exited.
  *
- * Only views that are a plain kernel mount (overlay) go this way: a
- * fuse-overlayfs daemon or the copying driver's release needs the process
- * that prepared it, so those keep ribo's Node monitor (supervise.ts).
+ * Every storage driver goes this way: a kernel overlay is a mount of
+ * ribo's namespace, which conmon keeps; the fuse-overlayfs daemon is a
+ * process of its own there, which ends when the clean-up unmounts its view;
+ * the copying driver's view is a plain tree whose changes the clean-up
+ * records from the state the driver keeps beside it (snapshot/release.ts).
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -19,8 +21,9 @@ import { connectNetwork, disconnectNetwork, isUserModeNetwork } from '../runtime
 import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { classifyStartError } from '../runtime/start-failure.js';
+import { resizeTerminalOf } from '../runtime/terminal.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
-import { dropRuntimeStubs, isMountPoint, unmountPath, type Snapshotter } from '../snapshot/index.js';
+import { capabilitiesOf, dropRuntimeStubs, releaseLeftView, type DriverName, type Snapshotter } from '../snapshot/index.js';
 import { processIdentity, currentProcess } from '../files/process-identity.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 import { removeContainerFiles } from './lifecycle.js';
@@ -40,14 +43,14 @@ export function conmonDirs(containers: ContainerStore, id: string) {
   return { dir, exitDir: path.join(dir, 'exit'), socketDir: path.join(dir, 'sockets'), pidFile: path.join(dir, 'conmon.pid'), diagnostics: path.join(dir, 'conmon.log') };
 }
 
-/** The attach socket conmon offers for a container (SOCK_SEQPACKET). */
+/** The attach socket conmon offers for a container (SOCK_SEQPACKET; in the bundle dir, as conmon runs with --full-attach). */
 export function attachSocketPath(containers: ContainerStore, record: ContainerRecord): string {
-  return path.join(conmonDirs(containers, record.id).socketDir, record.runtimeId, 'attach');
+  return path.join(containers.dirOf(record.id), 'bundle', 'attach');
 }
 
 /**
  * Starts `record` under conmon; returns the record as running, or undefined
- * (nothing done) when conmon is missing or the view is not a kernel mount.
+ * (nothing done) when conmon is missing.
  */
 export async function startUnderConmon(ctx: ConmonContext, record: ContainerRecord, cleanupCommand: string[]): Promise<ContainerRecord | undefined> {
   const conmon = await findConmon();
@@ -56,10 +59,6 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
   const dir = containers.dirOf(record.id);
   let current = await containers.update(record.id, { monitor: currentProcess() });
   const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir });
-  if (!view.capabilities.upperIsLowerDir) {
-    await view.release();
-    return undefined;
-  }
   try {
     const bundleDir = path.join(dir, 'bundle');
     const bundle = await prepareBundle({
@@ -100,6 +99,9 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
     connected.catch(() => undefined);
     const { pid, conmonPid } = await launching;
     await connected;
+    // The runtime leaves a new terminal 0×0; sized before the start, so the container's first look sees the size.
+    const consoleSize = current.plan.spec.consoleSize;
+    if (current.plan.spec.terminal && consoleSize) await resizeTerminalOf(pid, { rows: consoleSize.height, columns: consoleSize.width });
     // Recorded before the start: a container that ends at once is recorded exited by the clean-up, after this.
     current = await containers.update(record.id, {
       status: 'running',
@@ -114,7 +116,7 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
   } catch (error) {
     await runtime.delete(current.runtimeId).catch(() => undefined);
     await disconnectNetwork(path.join(dir, 'bundle')).catch(() => undefined);
-    await unmountPath(view.rootfs).catch(() => undefined);
+    await view.release().catch(() => undefined);
     const exitCode = classifyStartError((error as Error).message)?.exitCode ?? 125;
     await containers.update(record.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
     throw error;
@@ -133,8 +135,7 @@ export async function cleanupAfterConmon(containers: ContainerStore, runtime: Oc
   const recorded = await conmonExitCode(conmonDirs(containers, id).exitDir, record.runtimeId);
   // No exit file: the container was never started (its start failure is recorded already, or 255).
   const exitCode = recorded ?? (record.status === 'exited' ? record.exitCode : undefined) ?? 255;
-  const rootfs = path.join(dir, 'rootfs');
-  if (await isMountPoint(rootfs)) await unmountPath(rootfs);
+  await releaseLeftView(capabilitiesOf(record.driver) ? (record.driver as DriverName) : undefined, { lowers: record.plan.lowers, dir });
   const stubs = JSON.parse(await readFile(path.join(dir, 'runtime-stubs.json'), 'utf8').catch(() => '[]')) as string[];
   await dropRuntimeStubs(path.join(dir, 'upper'), stubs);
   await runtime.delete(record.runtimeId);

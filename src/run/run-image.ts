@@ -22,6 +22,7 @@ import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
 import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
+import { callerTerminalSize, consoleSizeOf, DEFAULT_TERMINAL_SIZE } from '../runtime/terminal.js';
 import { VolumeStore } from '../store/volumes.js';
 
 export interface RunImageOptions {
@@ -131,6 +132,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         idCount: opts.idCount,
         ...(spec.hostname !== undefined ? { hostname: spec.hostname } : {}),
         terminal: spec.tty,
+        // A detached container's terminal starts at the caller's size, or docker's 80×24 without one (never 0×0).
+        ...(spec.tty ? { consoleSize: consoleSizeOf(callerTerminalSize() ?? DEFAULT_TERMINAL_SIZE) } : {}),
         readonlyRootfs: spec.readOnly,
         mounts: volumes.mounts,
         ...(keepId ? { keepId } : {}),

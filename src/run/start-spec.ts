@@ -7,7 +7,7 @@
  */
 import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
-import { addCallerEntries } from '../runtime/keep-id.js';
+import { addCallerEntries, letContainerRootReach } from '../runtime/keep-id.js';
 import { resolveUser } from '../runtime/users.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { prepareMountsAtStart } from './volumes.js';
@@ -20,7 +20,11 @@ export function startSpec(record: ContainerRecord): Omit<ContainerSpec, 'rootfs'
 /** The `prepare` step of runtime/container.ts for `record`. */
 export function prepareRootAtStart(containers: ContainerStore, record: ContainerRecord): (rootfs: string) => Promise<Partial<ContainerSpec>> {
   return async (rootfs) => {
-    if (record.plan.spec.keepId) await addCallerEntries(rootfs, record.plan.spec.keepId);
+    if (record.plan.spec.keepId) {
+      await addCallerEntries(rootfs, record.plan.spec.keepId);
+      const bindSources = (record.plan.spec.mounts ?? []).filter((m) => m.type === 'bind' && m.source).map((m) => m.source!);
+      await letContainerRootReach([rootfs, ...bindSources]);
+    }
     const user = await resolveUser(rootfs, record.plan.user);
     await prepareMountsAtStart(path.dirname(containers.dir), rootfs, record.plan, user);
     return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };

@@ -69,7 +69,8 @@ export function conmonArgs(run: ConmonRun): string[] {
     '--log-level', 'error',
     ...runtimeArgs.map((arg) => `--runtime-arg=${arg}`),
     ...(run.terminal ? ['-t'] : []),
-    ...(run.stdin ? ['-i'] : []),
+    // As docker's `run -di`: the container's stdin stays open when an attached client leaves.
+    ...(run.stdin ? ['-i', '--leave-stdin-open'] : []),
     ...(exitCommand ? ['--exit-command', exitCommand, ...exitArgs.flatMap((arg) => ['--exit-command-arg', arg])] : []),
   ];
 }

@@ -3,7 +3,7 @@
  * uid and gid inside the container, runs as them by default, and finds an
  * entry of their own in the image's /etc/passwd and /etc/group.
  */
-import { appendFile, lstat, mkdir, readFile } from 'node:fs/promises';
+import { appendFile, chown, lstat, mkdir, readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError } from '../errors.js';
 
@@ -72,4 +72,31 @@ export async function addCallerEntries(rootfs: string, ids: { uid: number; gid: 
   }
   const groupFile = path.join(etc, 'group');
   if (!(await hasEntry(groupFile, ids.gid))) await appendLine(groupFile, `${group?.[0] ?? name}:x:${ids.gid}:`);
+}
+
+/**
+ * With keep-id the runtime resolves the rootfs and the bind mounts' sources
+ * as the container's root, which is one of the caller's subordinate ids, not
+ * the caller: a directory on the way that only its owner may search (mode
+ * 0700 and the like) stops it, unless the container's root may override
+ * permissions there, which the kernel allows only when the directory's owner
+ * and group are both ids of the namespace. A directory of the caller's whose
+ * group is not theirs (made by root and given to them with `chown USER DIR`)
+ * is such a case: it gets the caller's own group when its group bits grant
+ * nothing, which changes no one's access and lets the runtime through
+ * (podman asks users to `chmod o+x` such directories instead). Runs inside
+ * ribo's namespace, where the caller is uid and gid 0.
+ */
+export async function letContainerRootReach(paths: string[]): Promise<void> {
+  const seen = new Set<string>();
+  for (const target of paths) {
+    const real = await realpath(target).catch(() => path.resolve(target));
+    for (let dir = path.dirname(real); !seen.has(dir); dir = path.dirname(dir)) {
+      seen.add(dir);
+      const info = await stat(dir).catch(() => undefined);
+      const searchable = info !== undefined && (info.mode & 0o001) !== 0;
+      if (info && !searchable && info.uid === 0 && info.gid !== 0 && (info.mode & 0o070) === 0) await chown(dir, 0, 0).catch(() => undefined);
+      if (dir === '/') break;
+    }
+  }
 }

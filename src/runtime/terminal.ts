@@ -15,6 +15,14 @@ export interface TerminalSize {
   columns: number;
 }
 
+/** A terminal's size when no client gives one: 80×24, as docker's. */
+export const DEFAULT_TERMINAL_SIZE: TerminalSize = { rows: 24, columns: 80 };
+
+/** The OCI spec's `consoleSize` for `size`. */
+export function consoleSizeOf(size: TerminalSize): { height: number; width: number } {
+  return { height: size.rows, width: size.columns };
+}
+
 /** The size of ribo's terminal, when its stdout (or stderr) is one. */
 export function callerTerminalSize(): TerminalSize | undefined {
   for (const stream of [process.stdout, process.stderr]) {

@@ -5,3 +5,4 @@ export { KernelOverlaySnapshotter, FuseOverlaySnapshotter } from './overlay.js';
 export { CopySnapshotter } from './copy.js';
 export { adoptUpperDir, unpackLayer, unpackLayerBlob } from './layers.js';
 export { dropRuntimeStubs } from './stubs.js';
+export { releaseLeftView } from './release.js';

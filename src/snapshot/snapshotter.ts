@@ -124,6 +124,17 @@ export abstract class BaseSnapshotter implements Snapshotter {
   async view(lowers: string[], dir: string): Promise<View> {
     return throwaway(await this.prepare({ lowers, dir, volatile: true }), dir);
   }
+
+  /**
+   * Releases a view that `request` prepared in another process (a detached
+   * container's view, released by conmon's exit command): as `release`,
+   * from what the view left on disk.
+   */
+  async releaseLeft(request: PrepareRequest): Promise<void> {
+    const spec = this.describe(viewDirs(request));
+    await this.detach(spec);
+    await rm(spec.work, { recursive: true, force: true });
+  }
 }
 
 /** A view whose directory (upper dir included) goes at release. */

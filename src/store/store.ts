@@ -1,3 +1,4 @@
+import { assertConfigLimits } from './config-limits.js';
 import { createReadStream, openSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Transform } from 'node:stream';
@@ -312,8 +313,11 @@ export class Store {
     return source.pipe(verifier);
   }
 
-  /** Read a JSON blob (manifest, config, index), checking its size (the limit of `kind`) and digest first. */
-  async readJSON<T>(digest: Digest, kind: JsonBlobKind = 'config'): Promise<T> {
+  /**
+   * Read a JSON blob (manifest, config, index), checking its size (the limit of `kind`) and digest first;
+   * a config is held to CONFIG_LIMITS too, and `where` (the image) names it in that error.
+   */
+  async readJSON<T>(digest: Digest, kind: JsonBlobKind = 'config', where?: string): Promise<T> {
     const file = this.blobPath(digest);
     let bytes: Buffer;
     try {
@@ -326,11 +330,14 @@ export class Store {
     }
     const actual = sha256Of(bytes);
     if (actual !== digest) throw new CorruptBlobError(digest, file, `its content hashes to ${actual}`);
+    let value: T;
     try {
-      return JSON.parse(bytes.toString('utf8')) as T;
+      value = JSON.parse(bytes.toString('utf8')) as T;
     } catch (error) {
       throw new CorruptBlobError(digest, file, `it is not JSON: ${(error as Error).message}`);
     }
+    if (kind === 'config') assertConfigLimits(value, where ?? `Image config ${digest}`);
+    return value;
   }
 
   /** Store `value` as canonical JSON (sorted keys, no spaces) and describe it. */

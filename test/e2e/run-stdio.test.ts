@@ -5,7 +5,7 @@
  * and TERM; the host-side cost of detached containers.
  */
 import { execa } from 'execa';
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
 
@@ -188,6 +188,46 @@ describe('-t', () => {
     }
   });
 
+  it('run -dt from a terminal starts the container at that terminal\'s size', async () => {
+    const session = await inTmux('ribo-stdio-dt', riboCommand(['run', '-dt', '--name', 'dt-sized', 'hello', 'sh', '-c', 'stty size']), { x: 87, y: 21 });
+    try {
+      await until('the container to exit', async () => (await riboOk(['ps', '-a'], opts())).stdout.split('\n').some((l) => l.includes('dt-sized') && l.includes('Exited (0)')), 60_000);
+      expect((await riboOk(['logs', 'dt-sized'], opts())).stdout.replace(/\r/g, '').trim()).toBe('21 87');
+    } finally {
+      await tmux(['kill-session', '-t', session], { reject: false });
+      await ribo(['rm', '-f', 'dt-sized'], opts());
+    }
+  }, 90_000);
+
+  it('ribo attach to a -dit container: typed input reaches its terminal, resizes follow, ctrl-p ctrl-q detaches', async () => {
+    await riboOk(['run', '-dit', '--name', 'att-tty', 'hello', 'sh'], opts());
+    const session = await inTmux('ribo-stdio-attach', ['sh', '-c', `${quote(riboCommand(['attach', 'att-tty']))}; echo "attach-exit=$?"`], { x: 85, y: 25 });
+    try {
+      // Typed before the connection is made, input waits in ribo's terminal; this settles once it is through.
+      await until('the shell to answer', async () => {
+        await tmux(['send-keys', '-t', session, 'echo ready-$((6*7))', 'Enter']);
+        await new Promise((resolve) => setTimeout(resolve, 1000));
+        return (await screen(session)).includes('ready-42');
+      }, 60_000);
+      await tmux(['send-keys', '-t', session, 'stty size', 'Enter']);
+      await until('the first size', async () => (await screen(session)).includes('25 85'));
+      await tmux(['resize-window', '-t', session, '-x', '73', '-y', '18']);
+      await until('the new size', async () => {
+        await tmux(['send-keys', '-t', session, 'stty size', 'Enter']);
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        return (await screen(session)).includes('18 73');
+      });
+      await tmux(['send-keys', '-t', session, 'C-p', 'C-q']);
+      await until('ribo attach to leave', async () => (await screen(session)).includes('attach-exit=0'));
+      // Detached, not ended: the shell still runs and still reads its terminal.
+      expect((await riboOk(['ps'], opts())).stdout).toContain('att-tty');
+      expect((await riboOk(['exec', 'att-tty', 'sh', '-c', 'echo exec-ok'], opts())).stdout).toBe('exec-ok');
+    } finally {
+      await tmux(['kill-session', '-t', session], { reject: false });
+      await ribo(['rm', '-f', 'att-tty'], opts());
+    }
+  }, 120_000);
+
   it('sets TERM=xterm when the caller has none, as docker', async () => {
     const session = await inTmux('ribo-stdio-term', ['env', '-u', 'TERM', ...riboCommand(['run', '--rm', '-t', 'hello', 'sh', '-c', 'echo "TERM=$TERM"; echo done'])], { x: 80, y: 10 });
     try {
@@ -222,6 +262,35 @@ describe('detached containers under conmon', () => {
     }
   }, 120_000);
 
+  it.each(['fuse-overlayfs', 'copy'] as const)('with the %s driver too: conmon alone stays, the changes are kept, and nothing is left once it ends', async (driver) => {
+    const withDriver = opts({ driver });
+    const id = (await riboOk(['run', '-d', '--network', 'none', 'hello', 'sh', '-c', 'echo changed > /app/new.txt; rm /app/greeting.txt; while [ ! -e /app/go ]; do sleep 0.1; done; echo bye'], withDriver)).stdout;
+    try {
+      const dir = path.join(root, 'containers', id);
+      const record = JSON.parse(await readFile(path.join(dir, 'state.json'), 'utf8')) as { monitor: { pid: number }; driver: string };
+      expect(record.driver).toBe(driver);
+      expect(await readFile(`/proc/${record.monitor.pid}/status`, 'utf8')).toMatch(/^Name:\s+conmon$/m);
+      // The processes besides conmon that name the container's dir (fuse-overlayfs with that driver); none once it ended.
+      const helpers = async () => {
+        const names: string[] = [];
+        for (const pid of (await readdir('/proc')).filter((p) => /^\d+$/.test(p))) {
+          const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
+          const name = cmdline.split('\0')[0]!.split('/').at(-1)!;
+          if (cmdline.includes(dir) && name !== 'conmon' && !cmdline.includes('container-cleanup')) names.push(name);
+        }
+        return names.sort();
+      };
+      if (driver === 'fuse-overlayfs') expect(await helpers()).toContain('fuse-overlayfs');
+      await riboOk(['exec', id, 'touch', '/app/go'], withDriver);
+      expect((await riboOk(['wait', id], withDriver)).stdout).toBe('0');
+      expect((await riboOk(['logs', id], withDriver)).stdout).toBe('bye');
+      expect(await readFile(path.join(dir, 'upper', 'app', 'new.txt'), 'utf8')).toBe('changed\n');
+      await until('the helpers to end', async () => (await helpers()).length === 0);
+    } finally {
+      await ribo(['rm', '-f', id], withDriver);
+    }
+  }, 120_000);
+
   it('ribo attach shows a running container\'s output as it comes and leaves with its exit code', async () => {
     await riboOk(['run', '-d', '--name', 'talker', 'hello', 'sh', '-c', 'echo before; while [ ! -e /app/go ]; do sleep 0.1; done; echo after-1; echo after-2 >&2; exit 4'], opts());
     try {
@@ -253,10 +322,11 @@ describe('detached containers under conmon', () => {
   });
 
   it('run -dt gives a detached container a terminal; its output is in the logs', async () => {
-    await riboOk(['run', '-dt', '--name', 'with-tty', 'hello', 'sh', '-c', '[ -t 1 ] && echo "terminal TERM=$TERM"'], opts());
+    await riboOk(['run', '-dt', '--name', 'with-tty', 'hello', 'sh', '-c', '[ -t 1 ] && echo "terminal TERM=$TERM"; stty size'], opts());
     try {
       await until('the container to exit', async () => (await riboOk(['ps', '-a'], opts())).stdout.split('\n').some((l) => l.includes('with-tty') && l.includes('Exited (0)')));
-      expect((await riboOk(['logs', 'with-tty'], opts())).stdout.replace(/\r/g, '').trim()).toBe('terminal TERM=xterm');
+      // Started without a terminal of ribo's: docker's 80×24, not 0×0.
+      expect((await riboOk(['logs', 'with-tty'], opts())).stdout.replace(/\r/g, '').trim()).toBe('terminal TERM=xterm\n24 80');
     } finally {
       await ribo(['rm', '-f', 'with-tty'], opts());
     }

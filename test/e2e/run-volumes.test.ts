@@ -14,6 +14,7 @@ const asRoot = process.getuid?.() === 0;
 let root: string;
 let contexts: string[] = [];
 let hostDirs: string[] = [];
+const stores: string[] = [];
 const opts = (extra: Partial<RiboOptions> = {}): RiboOptions => ({ root, ...extra });
 
 /** The user ribo runs as, and the first of its subordinate ids (container uid 1 there). */
@@ -56,7 +57,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await removeStore(root);
+  for (const store of [root, ...stores]) await removeStore(store);
   for (const dir of [...contexts, ...hostDirs]) await execa('rm', ['-rf', dir]);
 });
 
@@ -189,4 +190,26 @@ describe('bind mounts for a non-root container user', () => {
     // The passwd entry is the container's: the image is unchanged.
     expect((await riboOk(['run', '--rm', 'hello', 'sh', '-c', `cat /etc/passwd 2>/dev/null | grep -c ":${ids.uid}:" || true`], opts())).stdout).toBe('0');
   });
+
+  it('--userns keep-id works detached (under conmon), also in a store dir given to the user by root with chown USER', async () => {
+    // As root the store is made the way an admin hands a directory over: `mkdir; chown USER` (group root, mode 0700).
+    // The runtime resolves the rootfs as the container's root (a subordinate id), which such a directory stopped.
+    const ids = await rootlessIds();
+    const store = await mkdtemp(path.join(os.tmpdir(), 'ribo-e2e-keepid-'));
+    stores.push(store);
+    if (asRoot) await chown(store, ids.uid, 0);
+    await chmod(store, 0o700);
+    const own = opts({ root: store });
+    await riboOk(['build', '-q', '-t', 'hello', contexts[0]!], own);
+    const dir = await userOwnedDir();
+    const id = (await riboOk(['run', '-d', '--userns', 'keep-id', '-v', `${dir}:/out`, 'hello', 'sh', '-c', 'id -u; echo detached > /out/d'], own)).stdout;
+    expect((await riboOk(['wait', id], own)).stdout).toBe('0');
+    expect((await riboOk(['logs', id], own)).stdout).toBe(String(ids.uid));
+    const written = await stat(path.join(dir, 'd'));
+    expect([written.uid, written.gid]).toEqual([ids.uid, ids.gid]);
+    expect(await readFile(path.join(dir, 'd'), 'utf8')).toBe('detached\n');
+    // The store's access is unchanged: its owner only.
+    expect((await stat(store)).mode & 0o777).toBe(0o700);
+    await riboOk(['rm', id], own);
+  }, 120_000);
 });

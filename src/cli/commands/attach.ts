@@ -6,7 +6,7 @@ import { storeRoot, type GlobalOptions } from '../session.js';
 export const attachCommand: CommandModule = {
   name: 'attach',
   usage: 'attach <container>',
-  describe: "Show a running container's output as it comes, until it exits (ribo exits with its code) or ctrl-p ctrl-q detaches",
+  describe: "Connect to a running container: its output as it comes, your input to it (when run with -i), until it exits (ribo exits with its code) or ctrl-p ctrl-q detaches",
   needsNamespace: false,
   builder: (y) => y.positional('container', { type: 'string', describe: 'Container name or id' }),
   handler: async (argv, env) => {

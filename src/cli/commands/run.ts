@@ -1,6 +1,6 @@
 import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
-import { plainRun } from '../../run/run-plan.js';
+import { hasRunFlags, plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
 import { monitorLauncher } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
@@ -144,7 +144,9 @@ export const runCommand: CommandModule = {
         resources: limits.resources,
         ...(platform ? { platform } : {}),
       };
-      if (plainRun(hideBin(process.argv), env) !== undefined) {
+      // A plan is the image's: written from a run without flags, it serves later runs with -e, -w and --name too.
+      const planned = plainRun(hideBin(process.argv), env);
+      if (planned !== undefined && !hasRunFlags(planned)) {
         const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';
         options.runPlan = {
           namespaceMode: env.RIBO_IN_NAMESPACE ?? '',

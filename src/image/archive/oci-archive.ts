@@ -7,7 +7,7 @@
 import { Annotation, MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest } from '../../oci/image.js';
 import { assertDigest, digestHex, sha256Of } from '../../oci/digest.js';
 import { tarChunks, type TarWriterEntry } from '../../layer/index.js';
-import { assertJsonBlobSize, type Store } from '../../store/index.js';
+import { assertConfigLimits, assertJsonBlobSize, type Store } from '../../store/index.js';
 import { verifyLayerDiffIDs } from '../layers.js';
 import { hostArchitecture } from '../platform.js';
 import { readArchiveJSON, type ArchiveFiles } from './archive-files.js';
@@ -150,9 +150,11 @@ async function loadManifest(store: Store, files: ArchiveFiles, entry: Descriptor
   if (!manifest.config || !Array.isArray(manifest.layers)) throw new ArchiveError(`${files.name}: manifest ${manifestDescriptor.digest} has no config or layers; it is not an image manifest.`);
   // Before any blob is stored: a config the store would refuse to read makes an image no command can use.
   assertJsonBlobSize(manifest.config, 'config', files.name);
+  const where = `${refNameOf(entry) ?? manifestDescriptor.digest} in ${files.name}`;
+  assertConfigLimits((await readVerifiedJSON<ImageConfig>(files, manifest.config)).value, where);
   for (const blob of [...manifest.layers, manifest.config]) await importBlob(store, files, blob, blobPath(files, blob));
-  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config');
-  await verifyLayerDiffIDs(store, manifest, config, `${refNameOf(entry) ?? manifestDescriptor.digest} in ${files.name}`);
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', where);
+  await verifyLayerDiffIDs(store, manifest, config, where);
   await storeBytes(store, bytes, manifestDescriptor.digest);
   return { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: bytes.length };
 }
