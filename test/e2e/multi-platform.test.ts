@@ -112,6 +112,10 @@ onAmd64('ribo build --platform linux/amd64,linux/arm64', () => {
     // Told once which RUN steps run emulated.
     expect(built.stderr.match(/will run under QEMU emulation/g)).toHaveLength(1);
     expect(built.stderr).toMatch(/1 RUN step will run under QEMU emulation.*linux\/arm64 \(1 in stage stage-1\)/);
+    // The native stage's steps that do not read the target's ARGs run once and serve both targets.
+    const copies = built.stderr.split('\n').filter((line) => line.includes('] ') && line.includes('COPY busybox-${BUILDARCH}'));
+    expect(copies).toHaveLength(2);
+    expect(copies.filter((line) => line.includes('CACHED'))).toHaveLength(1);
     const entry = await tagEntry('multi:1');
     expect(entry.mediaType).toBe(INDEX_TYPE);
     index = await readJson<Index>(entry.digest);
