@@ -24,6 +24,8 @@ import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
 import { callerTerminalSize, consoleSizeOf, DEFAULT_TERMINAL_SIZE } from '../runtime/terminal.js';
 import { VolumeStore } from '../store/volumes.js';
+import { NetworkStore } from '../runtime/networks/store.js';
+import type { NetworkAttachment } from '../runtime/networks/endpoints.js';
 
 export interface RunImageOptions {
   store: Store;
@@ -62,6 +64,20 @@ interface CreatedContainer {
 }
 
 export class NothingToRunError extends RiboError {}
+
+/** --network NAME: what the container's bundle needs to join the network (it must exist). */
+async function networkAttachment(storeRoot: string, name: string, aliases: string[]): Promise<NetworkAttachment> {
+  const networks = NetworkStore.ofStore(storeRoot);
+  const record = await networks.read(name);
+  return { network: name, dir: networks.dirOf(name), subnet: record.Subnet, gateway: record.Gateway, aliases };
+}
+
+/** --network container:NAME: the other container, which must be running. */
+async function networkContainer(containers: ContainerStore, nameOrId: string): Promise<string> {
+  const record = await containers.find(nameOrId);
+  if (record.status !== 'running') throw new UsageError(`--network container:${nameOrId}: container ${record.name} is not running; start it first (ribo start ${record.name}).`);
+  return record.id;
+}
 
 /** The static tini that --init runs as PID 1 (Debian's tini package). */
 async function findInit(): Promise<string> {
@@ -108,6 +124,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   if (spec.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
   const init = spec.init ? await findInit() : undefined;
   const network = spec.network === 'default' ? await defaultUserModeNetwork() : spec.network;
+  const attachment = spec.networkName ? await networkAttachment(opts.store.root, spec.networkName, spec.networkAliases) : undefined;
+  const sharedWith = spec.networkContainer ? await networkContainer(containers, spec.networkContainer) : undefined;
   if (network === 'slirp4netns' && (spec.ports.length > 0 || spec.publishAll)) {
     throw new UsageError(`${spec.ports.length > 0 ? '-p' : '-P'} needs pasta (Debian package passt) to publish ports; the network in use is slirp4netns${opts.spec.network === 'default' ? ', the fallback when pasta is not installed' : ''}. Install passt, or leave out the flag.`);
   }
@@ -125,6 +143,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         env: mapToEnv(env),
         cwd: spec.workdir ?? (config.WorkingDir || '/'),
         network,
+        ...(attachment ? { attachment } : {}),
         ...(ports.length ? { ports } : {}),
         ...(spec.dns.length ? { dns: spec.dns } : {}),
         ...(spec.addHosts.length ? { addHosts: spec.addHosts } : {}),
@@ -148,6 +167,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       interactive: spec.interactive,
       ...(volumes.volumes.length ? { volumes: volumes.volumes } : {}),
       ...(spec.chownBinds.length || volumes.chownPaths.length ? { chownPaths: [...spec.chownBinds, ...volumes.chownPaths] } : {}),
+      ...(sharedWith ? { networkContainer: sharedWith } : {}),
     };
     return containers.create({
       name: opts.name,

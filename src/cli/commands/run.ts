@@ -7,10 +7,12 @@ import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
-import { openSession, type GlobalOptions } from '../session.js';
+import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
 import { onePlatform } from '../build-flags.js';
 import { asPullPolicy, ensureImage } from '../image-pull.js';
+import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
+import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js';
 import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
@@ -19,7 +21,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -56,7 +58,7 @@ export const runCommand: CommandModule = {
   name: 'run',
   usage: 'run <image> [command..]',
   describe: 'Run a command in a new container from an image',
-  needsNamespace: true,
+  needsNamespace: (argv) => !joinsOtherNamespace(argv.network),
   builder: (y) =>
     withRegistryOptions(y)
       .option('rm', { type: 'boolean', default: false, describe: 'Remove the container when it exits' })
@@ -80,7 +82,8 @@ export const runCommand: CommandModule = {
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
       .option('hostname', { type: 'string', describe: 'Container host name' })
       .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
-      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta or slirp4netns' })
+      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
+      .option('network-alias', { type: 'string', describe: 'Another name the container has on its network (--network NAME)' })
       .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
       .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
       .option('pids-limit', { type: 'string', describe: 'Maximum number of processes' })
@@ -111,6 +114,7 @@ export const runCommand: CommandModule = {
       hostname: argv.hostname as string | undefined,
       readOnly: Boolean(argv.readOnly),
       network: argv.network as string,
+      networkAlias: asList(argv.networkAlias),
       publishAll: Boolean(argv.publishAll),
       dns: asList(argv.dns),
       addHost: asList(argv.addHost),
@@ -126,6 +130,9 @@ export const runCommand: CommandModule = {
       imageVolume: argv.imageVolume as string | undefined,
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
+    if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
+      return withNamespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env), (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
+    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env, platform });
