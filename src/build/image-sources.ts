@@ -9,15 +9,22 @@ import type { SourceLocation, Stage } from '../dockerfile/commands.js';
 import { closestMatch } from '../dockerfile/suggest.js';
 import { InvalidImageRefError } from '../oci/reference.js';
 import { RiboError, UsageError } from '../errors.js';
-import { ImageNotFoundError, type ResolvedImage, type Store } from '../store/index.js';
+import { ImageNotFoundError, NoPlatformManifestError, type ResolvedImage, type Store } from '../store/index.js';
+import { formatPlatform, hostPlatform, type Platform } from '../dockerfile/index.js';
 import { BuildStepError } from './errors.js';
 
 export interface ImageSourceOptions {
   store: Store;
-  /** Fetches an image into the store; resolves to its manifest digest. */
-  pullImage?: (ref: string, store: Store) => Promise<string>;
+  /** Fetches an image into the store for a platform; resolves to its manifest digest. */
+  pullImage?: (ref: string, store: Store, platform: Platform) => Promise<string>;
   /** --pull: look for a newer image in the registry even when the store has one. */
   pull?: boolean;
+}
+
+/** What the store is asked for: an image for `platform` only when `wanted` says so (a single-platform image is taken as it is otherwise). */
+export interface PlatformRequest {
+  platform: Platform;
+  wanted: { platform?: Platform };
 }
 
 /** An image id or digest (prefix): never pulled. */
@@ -25,44 +32,56 @@ const IMAGE_ID = /^(sha256:)?[0-9a-f]{12,64}$/;
 /** What a stage name may be (BuildKit: letters, digits, "-", "_", "."), so a reference with "/" or ":" is never taken for a misspelt stage. */
 const STAGE_NAME = /^[a-z][a-z0-9_.-]*$/i;
 
+type Failure = (message: string, cause: unknown) => RiboError;
+
 export class ImageSources {
-  /** One pull per reference and build, however many stages name it. */
+  /** One pull per reference, platform and build, however many stages name it. */
   private readonly pulls = new Map<string, Promise<string>>();
 
   constructor(private readonly opts: ImageSourceOptions) {}
 
   /** The image `ref` names, for the instruction at `location`. */
-  resolve(ref: string, location: SourceLocation): Promise<ResolvedImage> {
-    return this.resolveOr(ref, (message, cause) => new BuildStepError(message, location, { cause }), this.opts.pull === true);
+  resolve(ref: string, location: SourceLocation, request: PlatformRequest): Promise<ResolvedImage> {
+    return this.resolveOr(ref, (message, cause) => new BuildStepError(message, location, { cause }), request, this.opts.pull === true);
   }
 
-  /** The image a flag (--cache-from) names: from the store, else pulled; failures name the flag. */
+  /** The image a flag (--cache-from) names, for this machine: from the store, else pulled; failures name the flag. */
   resolveForFlag(ref: string, flag: string): Promise<ResolvedImage> {
-    return this.resolveOr(ref, (message, cause) => new RiboError(`${flag} ${ref}: ${message}`, { cause }), false);
+    return this.resolveOr(ref, (message, cause) => new RiboError(`${flag} ${ref}: ${message}`, { cause }), { platform: hostPlatform(), wanted: {} }, false);
   }
 
-  private async resolveOr(ref: string, fail: (message: string, cause: unknown) => RiboError, pull: boolean): Promise<ResolvedImage> {
+  private async resolveOr(ref: string, fail: Failure, request: PlatformRequest, pull: boolean): Promise<ResolvedImage> {
     const { store, pullImage } = this.opts;
-    if (pull && pullImage && !IMAGE_ID.test(ref)) return store.resolveImage(await this.pullOnce(ref, fail, false));
+    const { platform, wanted } = request;
+    if (pull && pullImage && !IMAGE_ID.test(ref)) return store.resolveImage(await this.pullOnce(ref, platform, fail, 'pull'), wanted);
     try {
-      return await store.resolveImage(ref);
+      return await store.resolveImage(ref, wanted);
     } catch (error) {
       if (error instanceof InvalidImageRefError) throw fail(error.message, error);
-      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
+      // The store has the name but not for this platform: the registry may have it.
+      const otherPlatform = error instanceof NoPlatformManifestError && !ref.startsWith('sha256:');
+      if (error instanceof NoPlatformManifestError && (!otherPlatform || !pullImage)) throw fail(error.message, error);
+      const notLocal = otherPlatform || error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !pullImage) throw error;
-      return store.resolveImage(await this.pullOnce(ref, fail, true));
+      if (!otherPlatform) return store.resolveImage(await this.pullOnce(ref, platform, fail, 'missing'), wanted);
+      try {
+        return await store.resolveImage(await this.pullOnce(ref, platform, fail, 'platform'), wanted);
+      } catch (pullError) {
+        throw fail(`${(error as Error).message} Pulling it for ${formatPlatform(platform)} failed too: ${(pullError as Error).message}`, pullError);
+      }
     }
   }
 
-  private pullOnce(ref: string, fail: (message: string, cause: unknown) => RiboError, missing: boolean): Promise<string> {
-    let pending = this.pulls.get(ref);
+  private pullOnce(ref: string, platform: Platform, fail: Failure, why: 'missing' | 'pull' | 'platform'): Promise<string> {
+    const id = `${ref} ${formatPlatform(platform)}`;
+    let pending = this.pulls.get(id);
     if (!pending) {
-      pending = this.opts.pullImage!(ref, this.opts.store).catch((error: unknown) => {
-        if (!(error instanceof RiboError) || error instanceof BuildStepError) throw error;
-        const why = missing ? `${ref} is not in the store and could not be pulled` : `${ref} could not be pulled (--pull looks in the registry even for an image the store has)`;
-        throw fail(`${why}: ${error.message}`, error);
+      pending = this.opts.pullImage!(ref, this.opts.store, platform).catch((error: unknown) => {
+        if (why === 'platform' || !(error instanceof RiboError) || error instanceof BuildStepError) throw error;
+        const what = why === 'missing' ? `${ref} is not in the store and could not be pulled` : `${ref} could not be pulled (--pull looks in the registry even for an image the store has)`;
+        throw fail(`${what}: ${error.message}`, error);
       });
-      this.pulls.set(ref, pending);
+      this.pulls.set(id, pending);
     }
     return pending;
   }
