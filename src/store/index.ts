@@ -2,6 +2,7 @@ export { Store, type ResolvedImage, type ImageSummary } from './store.js';
 export type { BlobWriter } from './blob-writer.js';
 export { resolveStoreRoot } from './root.js';
 export { withStoreLock } from './lock.js';
+export { imageIdOf } from './image-ids.js';
 export {
   AmbiguousImageError,
   assertJsonBlobSize,
