@@ -81,7 +81,7 @@ async function startsWithBrace(file: string): Promise<boolean> {
  * config digest. An image index (a multi-platform image) has no config and
  * is named by its own digest.
  */
-export async function imageIdOf(store: Pick<BlobReader, 'readJSON'>, manifest: Descriptor): Promise<Digest> {
+export async function imageIdOf(store: Pick<BlobReader, 'readJSON'>, manifest: Pick<Descriptor, 'digest'>): Promise<Digest> {
   const read = await store.readJSON<Partial<ImageManifest>>(manifest.digest, 'manifest');
   return read.config?.digest ?? manifest.digest;
 }

@@ -3,6 +3,7 @@ export type { BlobWriter } from './blob-writer.js';
 export { resolveStoreRoot } from './root.js';
 export { withStoreLock } from './lock.js';
 export { imageIdOf } from './image-ids.js';
+export { isKeptUntagged } from './index-file.js';
 export {
   AmbiguousImageError,
   assertJsonBlobSize,

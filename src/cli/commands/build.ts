@@ -260,6 +260,8 @@ export const buildCommand: CommandModule = {
       registries.close();
     }
     if (output) await writeBuildOutput(store!, result.manifest.digest, tags, output);
+    // Listed as <none> until tagged or pruned, as docker lists an image built without -t.
+    if (tags.length === 0) await store!.keepUntagged(result.manifest);
     // The image id as docker prints it: the config digest (`ribo images` IMAGE ID, `inspect .Id`).
     const imageId = await imageIdOf(store!, result.manifest);
     if (argv.iidfile) {

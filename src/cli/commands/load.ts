@@ -33,6 +33,7 @@ export const loadCommand: CommandModule = {
     // As docker: tagged images by name, untagged ones by image id (the config digest).
     for (const image of result.images) {
       const id = await imageIdOf(store, image.manifest);
+      if (image.refs.length === 0) await store.keepUntagged(image.manifest);
       if (argv.quiet) process.stdout.write(`${id}\n`);
       else if (image.refs.length === 0) process.stdout.write(`Loaded image ID: ${id}\n`);
     }
