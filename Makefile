@@ -38,9 +38,11 @@ bench:
 	bench/build-bench.sh
 	node bench/layer-bench.mjs
 	bench/pull-bench.sh
+	bench/first-run-bench.sh
 	bench/run-bench.sh
 	bench/publish-bench.sh
 	bench/archive-bench.sh
+	bench/platform-bench.sh
 
 clean:
 	rm -rf dist fixtures/hello/busybox

@@ -3,9 +3,9 @@
 # fully cached, one context file changed) with ribo and, when installed, with
 # `buildah bud --layers`, in the same run on the same machine, and prints
 # both times (wall clock, and CPU: user+sys of the command and the children it
-# waited for), their ratios and ribo's peak RSS. On a shared machine the CPU
-# figures are the steadier comparison.
-# Usage: bench/build-bench.sh [WORKLOAD...]   (default: all four)
+# waited for), their ratios and ribo's peak RSS (target < 200 MB). On a shared
+# machine the CPU figures are the steadier comparison.
+# Usage: [BENCH_ROUNDS=N] bench/build-bench.sh [WORKLOAD...]   (default: 3 rounds, all four workloads)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 shared=${RIBO_SHARED:-$here/../shared}
@@ -66,24 +66,37 @@ measure() {
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 
-printf '%-11s %-11s %7s %9s %6s %8s %10s %7s %12s\n' workload mode ribo_s buildah_s ratio ribo_cpu buildah_cpu ratio ribo_rss_MB
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+# Each figure is the median of BENCH_ROUNDS alternating builds (ribo, then buildah), beside the median load average.
+rounds=${BENCH_ROUNDS:-3}
+echo "build-bench: $rounds rounds per figure, $(nproc) CPUs"
+printf '%-11s %-11s %7s %9s %6s %8s %10s %7s %12s %5s\n' workload mode ribo_s buildah_s ratio ribo_cpu buildah_cpu ratio ribo_rss_MB load
 for wl in "${workloads[@]}"; do
   ctx="$work/ctx/$wl"
   for mode in empty cached one-changed; do
-    case $mode in
-      empty) ribo_args=(--no-cache); bah_args=(--no-cache) ;;
-      cached) ribo_args=(); bah_args=() ;;
-      one-changed) echo "# changed $(date +%s%N)" >> "$ctx/$(changed_file "$wl")"; ribo_args=(); bah_args=() ;;
-    esac
-    measure "$here/bin/ribo" --root "$store" build "${ribo_args[@]}" -t "bench/$wl" "$ctx"
-    ribo_s=$SECONDS_TAKEN; ribo_cpu=$CPU_SECONDS; ribo_rss=$PEAK_RSS_MB
+    : > "$work/r.s"; : > "$work/r.cpu"; : > "$work/r.rss"; : > "$work/b.s"; : > "$work/b.cpu"; : > "$work/load"
+    for _ in $(seq "$rounds"); do
+      case $mode in
+        empty) ribo_args=(--no-cache); bah_args=(--no-cache) ;;
+        cached) ribo_args=(); bah_args=() ;;
+        one-changed) echo "# changed $(date +%s%N)" >> "$ctx/$(changed_file "$wl")"; ribo_args=(); bah_args=() ;;
+      esac
+      cut -d' ' -f1 /proc/loadavg >> "$work/load"
+      measure "$here/bin/ribo" --root "$store" build "${ribo_args[@]}" -t "bench/$wl" "$ctx"
+      echo "$SECONDS_TAKEN" >> "$work/r.s"; echo "$CPU_SECONDS" >> "$work/r.cpu"; echo "$PEAK_RSS_MB" >> "$work/r.rss"
+      if $have_buildah; then
+        # crun refuses hybrid cgroups, which buildah cannot work around; runc works.
+        measure "${bah[@]}" bud --runtime runc --layers "${bah_args[@]}" -t "bench/$wl" "$ctx"
+        echo "$SECONDS_TAKEN" >> "$work/b.s"; echo "$CPU_SECONDS" >> "$work/b.cpu"
+      fi
+    done
+    ribo_s=$(median < "$work/r.s"); ribo_cpu=$(median < "$work/r.cpu"); ribo_rss=$(sort -n "$work/r.rss" | tail -1); load=$(median < "$work/load")
     bah_s=-; ratio=-; bah_cpu=-; cpu_ratio=-
     if $have_buildah; then
-      # crun refuses hybrid cgroups, which buildah cannot work around; runc works.
-      measure "${bah[@]}" bud --runtime runc --layers "${bah_args[@]}" -t "bench/$wl" "$ctx"
-      bah_s=$SECONDS_TAKEN; bah_cpu=$CPU_SECONDS
+      bah_s=$(median < "$work/b.s"); bah_cpu=$(median < "$work/b.cpu")
       ratio=$(ratio "$ribo_s" "$bah_s"); cpu_ratio=$(ratio "$ribo_cpu" "$bah_cpu")
     fi
-    printf '%-11s %-11s %7s %9s %6s %8s %10s %7s %12s\n' "$wl" "$mode" "$ribo_s" "$bah_s" "$ratio" "$ribo_cpu" "$bah_cpu" "$cpu_ratio" "$ribo_rss"
+    printf '%-11s %-11s %7s %9s %6s %8s %10s %7s %12s %5s\n' "$wl" "$mode" "$ribo_s" "$bah_s" "$ratio" "$ribo_cpu" "$bah_cpu" "$cpu_ratio" "$ribo_rss" "$load"
   done
 done

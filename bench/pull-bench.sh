@@ -6,10 +6,11 @@
 # and median CPU time (user + sys; the machine may be shared, so CPU time is
 # the steadier figure), the ratios and ribo's peak RSS. Target: ribo <= 1.0x
 # skopeo in wall time.
-# Usage: bench/pull-bench.sh [ROUNDS]   (default 3)
+# Usage: bench/pull-bench.sh [ROUNDS] [MB]   (defaults 3 and 200)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 rounds=${1:-3}
+mb=${2:-200}
 work=$(mktemp -d /var/tmp/ribo-pull-bench.XXXXXX)
 registry_pid=
 cleanup() {
@@ -39,7 +40,7 @@ ref="127.0.0.1:$port/bench/big:1"
 mkdir -p "$work/ctx"
 printf 'FROM scratch\n' > "$work/ctx/Dockerfile"
 for i in 1 2 3 4; do
-  head -c $((50 * 1024 * 1024)) /dev/urandom > "$work/ctx/part$i.bin"
+  head -c $((mb * 1024 * 1024 / 4)) /dev/urandom > "$work/ctx/part$i.bin"
   printf 'COPY part%s.bin /data/part%s.bin\n' "$i" "$i" >> "$work/ctx/Dockerfile"
 done
 "$here/bin/ribo" --root "$work/source" build -q -t "$ref" "$work/ctx" >/dev/null 2>&1
@@ -54,13 +55,14 @@ measure() {
 }
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
-: > "$work/ribo.times"; : > "$work/skopeo.times"; : > "$work/ribo.cpu"; : > "$work/skopeo.cpu"; : > "$work/ribo.rss"
+: > "$work/ribo.times"; : > "$work/skopeo.times"; : > "$work/ribo.cpu"; : > "$work/skopeo.cpu"; : > "$work/ribo.rss"; : > "$work/load"
 # Each tool starts from an empty target with nothing of the previous round
 # left to write back or discard: the same start for both (a precaution; the
 # difference it makes was lost in this machine's noise).
 fresh() { rm -rf "$1"; sync; }
 for round in $(seq "$rounds"); do
   fresh "$work/pull-store"
+  cut -d' ' -f1 /proc/loadavg >> "$work/load"
   read -r secs cpu rss < <(measure "$here/bin/ribo" --root "$work/pull-store" pull -q "$ref")
   echo "$secs" >> "$work/ribo.times"; echo "$cpu" >> "$work/ribo.cpu"; echo "$rss" >> "$work/ribo.rss"
   fresh "$work/pull-oci"
@@ -69,5 +71,5 @@ for round in $(seq "$rounds"); do
   echo "  round $round: ribo ${secs}s (CPU ${cpu}s, peak RSS $((rss / 1024)) MB), skopeo ${ssecs}s (CPU ${scpu}s)"
 done
 r=$(median < "$work/ribo.times"); s=$(median < "$work/skopeo.times"); m=$(sort -n "$work/ribo.rss" | tail -1)
-rc=$(median < "$work/ribo.cpu"); sc=$(median < "$work/skopeo.cpu")
-awk -v r="$r" -v s="$s" -v rc="$rc" -v sc="$sc" -v m="$m" 'BEGIN { printf "pull-bench: wall ribo %.2fs, skopeo %.2fs, ratio %.2fx (target <= 1.0x); CPU ribo %.2fs, skopeo %.2fs, ratio %.2fx; ribo peak RSS %d MB\n", r, s, r / s, rc, sc, rc / sc, m / 1024 }'
+rc=$(median < "$work/ribo.cpu"); sc=$(median < "$work/skopeo.cpu"); l=$(median < "$work/load")
+awk -v r="$r" -v s="$s" -v rc="$rc" -v sc="$sc" -v m="$m" -v l="$l" 'BEGIN { printf "pull-bench: wall ribo %.2fs, skopeo %.2fs, ratio %.2fx (target <= 1.0x); CPU ribo %.2fs, skopeo %.2fs, ratio %.2fx; ribo peak RSS %d MB (target < 200 MB); median load %s\n", r, s, r / s, rc, sc, rc / sc, m / 1024, l }'

@@ -1,5 +1,5 @@
 # shellcheck shell=sh
-# The planned run: `ribo run --rm IMAGE [COMMAND...]` without Node.
+# The planned run: `ribo run --rm [-e NAME=VALUE] [-w DIR] [--name NAME] IMAGE [COMMAND...]` without Node.
 #
 # Starting Node and loading the CLI costs about 90 ms, many times what the
 # container itself needs (crun starts one in 5 ms). The first run of an image
@@ -17,10 +17,20 @@
 # arguments (RIBO_PLANNED_RUN set to the plan) inside them, where run_planned
 # does the work.
 
-# Parses `[--root DIR] [--runtime crun|runc] run --rm IMAGE [COMMAND...]`,
-# the only command line a plan serves: sets _root (maybe empty), _runtime,
-# _image and _before (the number of words before COMMAND), or returns 1.
-# src/run/run-plan.ts (plainRun) accepts exactly the same.
+# Parses `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
+# FLAGS being --rm and any of -e/--env NAME=VALUE, -w/--workdir /PATH,
+# --name NAME and -v/--volume /HOST:/CONTAINER[:ro|rw] (each value its own
+# word; -w, --name and -v once), the only command lines a plan serves: sets
+# _root (maybe empty), _runtime, _image, _before (the number of words before
+# COMMAND), _env_names (the names -e sets, in order) with each value in
+# _ov_NAME, _workdir and _name (with _has_workdir and _has_name), _bind_source
+# and _bind (the bind as a config mount), or returns 1. src/run/run-plan.ts
+# (plainRun) accepts exactly the same.
+normal_plain_path() {
+  case $1 in /*) ;; *) return 1 ;; esac
+  case $1 in *[!a-zA-Z0-9._/+@%=~-]* | */ | *//* | */./* | */. | */../* | */..) return 1 ;; esac
+}
+
 parse_plain_run() {
   _root= _runtime=
   _before=0
@@ -38,17 +48,80 @@ parse_plain_run() {
   done
   _runtime=${_runtime:-${RIBO_RUNTIME:-crun}}
   case $_runtime in crun | runc) ;; *) return 1 ;; esac
-  [ "${1:-}" = --rm ] || return 1
-  shift
+  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source=
+  while [ $# -gt 0 ]; do
+    case $1 in
+      --rm) [ -z "$_rm" ] || return 1; _rm=1; shift; _before=$((_before + 1)); continue ;;
+      -e | --env)
+        [ $# -ge 2 ] || return 1
+        case $2 in [A-Za-z_]*=*) ;; *) return 1 ;; esac
+        _n=${2%%=*}
+        case $_n in *[!A-Za-z0-9_]*) return 1 ;; esac
+        case ${2#*=} in *[\"\\[:cntrl:]]*) return 1 ;; esac
+        case " $_env_names " in *" $_n "*) ;; *) _env_names="$_env_names $_n" ;; esac
+        # $_n is a plain name (checked above): safe to build a variable name from.
+        eval "_ov_$_n=\${2#*=}" ;;
+      -w | --workdir)
+        [ $# -ge 2 ] && [ -z "$_has_workdir" ] || return 1
+        case $2 in /*) ;; *) return 1 ;; esac
+        case $2 in *[!a-zA-Z0-9._/+@%=~-]*) return 1 ;; esac
+        _workdir=$2 _has_workdir=1 ;;
+      --name)
+        [ $# -ge 2 ] && [ -z "$_has_name" ] || return 1
+        case $2 in [a-zA-Z0-9]*) ;; *) return 1 ;; esac
+        case $2 in *[!a-zA-Z0-9_.-]*) return 1 ;; esac
+        _name=$2 _has_name=1 ;;
+      -v | --volume)
+        # One bind only: Node orders several by depth (run/volumes.ts).
+        [ $# -ge 2 ] && [ -z "$_bind" ] || return 1
+        case $2 in *:*:*:*) return 1 ;; *:*:*) _mode=${2##*:} _v=${2%:*} ;; *:*) _mode=rw _v=$2 ;; *) return 1 ;; esac
+        case $_mode in ro | rw) ;; *) return 1 ;; esac
+        _bind_source=${_v%%:*} _target=${_v#*:}
+        normal_plain_path "$_bind_source" && normal_plain_path "$_target" || return 1
+        case $_target in /etc/hosts | /etc/hostname | /etc/resolv.conf) return 1 ;; esac
+        _bind="{\"destination\": \"$_target\", \"type\": \"bind\", \"source\": \"$_bind_source\", \"options\": [\"rbind\", \"$_mode\"]}" ;;
+      -*) return 1 ;;
+      *) break ;;
+    esac
+    shift 2; _before=$((_before + 2))
+  done
+  [ -n "$_rm" ] || return 1
   case ${1:-} in '' | -* | *..* | *[!a-zA-Z0-9._/:@-]* | oci:* | oci-archive:*) return 1 ;; esac
   _image=$1
   shift
-  _before=$((_before + 3))
+  _before=$((_before + 2))
   [ "${1:-}" != -- ] || return 1
   for _word in "$@"; do
     case $_word in *[\"\\[:cntrl:]]*) return 1 ;; esac
   done
   [ -z "${RIBO_STORAGE_DRIVER:-}" ]
+}
+
+# Sets j_env to the container's environment as JSON items: the plan's (the
+# image's), an entry -e names replaced where it stands, the other -e entries
+# after them in the order first given, the last value of each, as Node's Map does
+# (run/run-image.ts).
+apply_env_flags() {
+  j_env= _replaced=
+  _saved_ifs=$IFS
+  IFS='
+'
+  set -f
+  for _item in $plan_env; do
+    _n=${_item#\"}
+    _n=${_n%%=*}
+    case " $_env_names " in
+      *" $_n "*) eval "_v=\$_ov_$_n"; _item="\"$_n=$_v\""; _replaced="$_replaced $_n" ;;
+    esac
+    j_env="$j_env${j_env:+,}$_item"
+  done
+  set +f
+  IFS=$_saved_ifs
+  for _n in $_env_names; do
+    case " $_replaced " in *" $_n "*) continue ;; esac
+    eval "_v=\$_ov_$_n"
+    j_env="$j_env${j_env:+,}\"$_n=$_v\""
+  done
 }
 
 # Sets `plan` to the plan file for this command line, or leaves it empty.
@@ -185,7 +258,7 @@ start_failure() {
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 4 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 5 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
   # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
   # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
   if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json
@@ -216,6 +289,8 @@ run_planned() {
   _lock_held=1
   flock --shared --wait 30 9 || run_with_node "$@"
   for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || run_with_node "$@"; done
+  # A bind's host path that is not there: Node says so.
+  [ -z "$_bind" ] || [ -e "$_bind_source" ] || run_with_node "$@"
 
   # A new container: 64 hex digits of id, a free random name chosen under
   # containers.lock, the lock Node's ContainerStore.create takes, and held
@@ -229,7 +304,13 @@ run_planned() {
   id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
   short=$_a${_b}
   runtime_id=ribo-$short
-  pick_name "$_c" "$_d"
+  if [ -n "$_has_name" ]; then
+    # A name some container has already: Node refuses it, with its message.
+    grep -qsF "\"name\": \"$_name\"," "$plan_root"/containers/*/state.json && run_with_node "$@"
+    name=$_name
+  else
+    pick_name "$_c" "$_d"
+  fi
   dir=$plan_root/containers/$id
   _made=$dir/bundle
   for _d in $plan_mount_dirs; do _made="$_made $dir/$_d"; done
@@ -245,6 +326,14 @@ run_planned() {
   process_start $$
   j_monitor_start=$_start
   j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/$plan_mount_target\"" j_args=$_args j_pid=null
+  apply_env_flags
+  j_cwd=$plan_cwd j_aliases= _alias= j_bind=${_bind:+, $_bind} j_record_mounts=$_bind
+  [ -z "$_has_workdir" ] || j_cwd="\"$_workdir\""
+  # --name is also the container's name in its /etc/hosts (runtime/network-files.ts), as Node gives it.
+  if [ -n "$_has_name" ]; then
+    j_aliases="\"aliases\": [\"$name\"], "
+    [ "$name" = "$short" ] || _alias=" $name"
+  fi
   if ! save_record; then
     rm -rf "$dir"
     run_with_node "$@"
@@ -266,7 +355,7 @@ run_planned() {
   write_config >"$dir/bundle/config.json"
   # The container's /etc files (runtime/network-files.ts), bind-mounted by the config.
   umask "$_umask" # its user, maybe not root, reads them
-  printf '%s' "$plan_hosts_head" "$short" "$plan_hosts_tail" >"$dir/bundle/hosts"
+  printf '%s' "$plan_hosts_head" "$short" "$_alias" "$plan_hosts_tail" >"$dir/bundle/hosts"
   printf '%s\n' "$short" >"$dir/bundle/hostname"
   printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
   umask 077
@@ -289,6 +378,24 @@ run_planned() {
     _net_pid=$!
   fi
 
+  # The container dies with this shell however it ends (kill -9 too), as
+  # OciRuntime.guard does for Node: a subshell waits on a FIFO only this shell
+  # holds open; end of file without "done" kills the container through the
+  # runtime. It ignores the signals a terminal sends the process group.
+  mkfifo -m 0600 "$dir/guard.pipe" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
+  (
+    trap '' INT TERM HUP QUIT USR1 USR2 PIPE
+    read -r _word <"$dir/guard.pipe" || _word=
+    [ "$_word" = done ] && exit 0
+    _killed=
+    for _ in 1 2 3 4 5 6 7 8 9 10; do
+      # shellcheck disable=SC2086
+      if "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL 2>/dev/null; then _killed=1; elif [ -n "$_killed" ]; then exit 0; fi
+      sleep 0.5
+    done
+  ) </dev/null >/dev/null 2>&1 &
+  exec 5>"$dir/guard.pipe"
+
   # Without -t a container's output goes to pipes, never to ribo's terminal,
   # as with docker (programs format for a pipe), nor to a socket (which
   # cannot be opened again as /dev/stdout). Copiers started in the
@@ -296,9 +403,9 @@ run_planned() {
   _copiers=
   if [ -t 1 ] || [ -t 2 ] || [ -S /dev/stdout ] || [ -S /dev/stderr ]; then
     mkfifo "$dir/stdout.pipe" "$dir/stderr.pipe"
-    cat "$dir/stdout.pipe" &
+    cat "$dir/stdout.pipe" 5>&- &
     _copiers=$!
-    cat "$dir/stderr.pipe" >&2 &
+    cat "$dir/stderr.pipe" >&2 5>&- &
     _copiers="$_copiers $!"
     exec 7>"$dir/stdout.pipe" 8>"$dir/stderr.pipe"
   else
@@ -306,13 +413,17 @@ run_planned() {
   fi
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
-  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 7>&- 8>&- &
+  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 5>&- 7>&- 8>&- &
   _runtime_pid=$!
   exec 7>&- 8>&-
-  for _signal in INT TERM HUP QUIT USR1 USR2; do
+  for _signal in INT HUP QUIT USR1 USR2; do
     # shellcheck disable=SC2064
     trap "kill -$_signal $_runtime_pid 2>/dev/null" "$_signal"
   done
+  # A TERM stops ribo: the container gets it, and KILL after 10 s (as
+  # `ribo stop`, and supervise.ts for Node).
+  _grace_pid=
+  trap 'kill -TERM $_runtime_pid 2>/dev/null; [ -n "$_grace_pid" ] || { (sleep 10; "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL) </dev/null >/dev/null 2>&1 5>&- & _grace_pid=$!; }' TERM
   # `wait` returns early for a trapped signal (the runtime still runs: wait
   # again) and, with CHLD trapped, when record_pid's timer ends.
   _pid_known=
@@ -333,6 +444,9 @@ run_planned() {
     [ "$_again" = 127 ] || _status=$_again
   fi
   trap - INT TERM HUP QUIT USR1 USR2 CHLD
+  echo done >&5
+  exec 5>&-
+  [ -z "$_grace_pid" ] || kill "$_grace_pid" 2>/dev/null
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
 

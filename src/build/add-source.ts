@@ -10,14 +10,17 @@ import http from 'node:http';
 import https from 'node:https';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { RiboError } from '../errors.js';
 import { createLayerGunzip, unpackArchive } from '../layer/index.js';
 import { TlsTrust } from '../registry/tls-trust.js';
+import { applyTimeouts, NetworkTimeoutError, networkTimeouts, TIMEOUT_VARIABLES, type NetworkTimeouts } from '../registry/timeouts.js';
 import type { DownloadCache, KeptDownload } from './cache/download-cache.js';
 
 export class AddSourceError extends RiboError {}
 
 const MAX_REDIRECTS = 10;
+const FIRST_BACKOFF_MS = 300;
 
 export function isUrlSource(source: string): boolean {
   return /^https?:\/\//i.test(source);
@@ -38,13 +41,40 @@ export interface Download {
   modified?: Date;
 }
 
-function get(url: URL, trust: TlsTrust, conditions: Record<string, string> = {}): Promise<http.IncomingMessage> {
+function get(url: URL, trust: TlsTrust, limits: NetworkTimeouts, conditions: Record<string, string>): Promise<http.IncomingMessage> {
   const client = url.protocol === 'https:' ? https : http;
   return new Promise((resolve, reject) => {
     const tls = url.protocol === 'https:' ? { secureContext: trust.secureContext() } : {};
     const request = client.get(url, { headers: { 'user-agent': 'ribo', ...conditions }, ...tls }, resolve);
+    applyTimeouts(request, limits);
     request.on('error', reject);
   });
+}
+
+const TRANSIENT = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN']);
+
+/** GET of `url` until it answers, up to the attempts limit for connections that break or time out; the error names the URL and the limits. */
+async function getWithRetry(source: string, url: URL, trust: TlsTrust, limits: NetworkTimeouts, conditions: Record<string, string> = {}): Promise<http.IncomingMessage> {
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new AddSourceError(`ADD ${source}: the server redirected to ${url.href}, which is not an http(s) URL; ribo downloads from http and https only.`);
+  }
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await get(url, trust, limits, conditions);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? '';
+      if (TRANSIENT.has(code) && attempt < limits.attempts) {
+        await sleep(FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+        continue;
+      }
+      const where = url.href === source ? '' : ` from ${url.href}`;
+      const tries = attempt > 1 ? `, tried ${attempt} times` : '';
+      const hint = error instanceof NetworkTimeoutError
+        ? `Check the URL and that the server is up; ${TIMEOUT_VARIABLES.connect} and ${TIMEOUT_VARIABLES.idle} set the limits in seconds.`
+        : 'Check the URL and the network; for an https server with a private CA, point NODE_EXTRA_CA_CERTS at the CA\'s PEM file.';
+      throw new AddSourceError(`ADD ${source}: the download${where} failed (${(error as Error).message}${tries}). ${hint}`, { cause: error });
+    }
+  }
 }
 
 /** Content-Disposition's filename, else the URL's last path segment, else "index" (as BuildKit). */
@@ -76,16 +106,13 @@ export async function downloadUrl(source: string, dir: string, checksum: string 
   if (kept?.meta.lastModified) conditions['if-modified-since'] = kept.meta.lastModified;
   let url = new URL(source);
   const trust = new TlsTrust();
-  let response = await get(url, trust, conditions).catch((error: Error) => {
-    throw new AddSourceError(`ADD ${source}: the download failed (${error.message}). Check the URL and the network; for an https server with a private CA, point NODE_EXTRA_CA_CERTS at the CA's PEM file.`, { cause: error });
-  });
+  const limits = networkTimeouts();
+  let response = await getWithRetry(source, url, trust, limits, conditions);
   for (let hops = 0; response.statusCode && response.statusCode >= 300 && response.statusCode < 400 && response.statusCode !== 304 && response.headers.location; hops++) {
     response.resume();
     if (hops >= MAX_REDIRECTS) throw new AddSourceError(`ADD ${source}: more than ${MAX_REDIRECTS} redirects.`);
     url = new URL(response.headers.location, url);
-    response = await get(url, trust, conditions).catch((error: Error) => {
-      throw new AddSourceError(`ADD ${source}: the download from ${url.href} failed (${error.message}).`, { cause: error });
-    });
+    response = await getWithRetry(source, url, trust, limits, conditions);
   }
   if (response.statusCode === 304 && kept) {
     response.resume();
@@ -108,7 +135,8 @@ export async function downloadUrl(source: string, dir: string, checksum: string 
     await pipeline(response, createWriteStream(file, { mode: 0o600 }));
   } catch (error) {
     await rm(dir, { recursive: true, force: true });
-    throw new AddSourceError(`ADD ${source}: the download broke off (${(error as Error).message}); try again.`, { cause: error });
+    const hint = error instanceof NetworkTimeoutError ? ` ${TIMEOUT_VARIABLES.idle} sets that limit in seconds.` : '';
+    throw new AddSourceError(`ADD ${source}: the download broke off (${(error as Error).message}); try again.${hint}`, { cause: error });
   }
   const digest = `sha256:${hash.digest('hex')}`;
   if (checksum && checksum !== digest) {

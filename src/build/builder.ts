@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '../dockerfile/commands.js';
-import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
+import { contextFilter, expandCommand, formatPlatform, hostPlatform, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, samePlatform, toStages, type Platform } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { InvalidImageRefError } from '../oci/reference.js';
@@ -13,18 +13,20 @@ import { runContainer } from '../runtime/container.js';
 import { changeInView, dropRuntimeStubs, unpackLayerBlob, type Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
-import { ImageNotFoundError, imageIdOf, type Store } from '../store/index.js';
+import { ImageNotFoundError, imageIdOf, NoPlatformManifestError, type Store } from '../store/index.js';
 import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
-import { commitUpperDir } from './commit.js';
+import { commitUpperDir, startCommit, type LayerBlob } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
-import { checkContextUse, checkStagePlatforms } from './context-and-platform.js';
+import { checkContextUse, emulationSummary, stagePlatforms } from './context-and-platform.js';
+import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
+import type { SharedBuildWork } from './shared-work.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
 import { BuildStepError, RunStepFailedError } from './errors.js';
-import { makeDirsInRoot } from '../files/root-path.js';
+import { makeDirsInRoot, NotADirectoryInImageError } from '../files/root-path.js';
 import { expansionEnv, runEnv, scratchState, type StageState } from './stage-state.js';
 import { applyConfigCommand, createVolumeDirs, isConfigCommand } from './config-commands.js';
 import type { BuildReporter, StepInfo } from './progress/events.js';
@@ -77,8 +79,12 @@ export interface BuildOptions {
   /** Other places to take cached steps from and write them to (--cache-from/--cache-to type=registry). */
   cacheImports?: CacheImport[];
   cacheExports?: CacheExport[];
-  /** Fetches an image that is not in the store (FROM / COPY --from of a registry image); resolves to its manifest digest. */
-  pullImage?: (ref: string, store: Store) => Promise<string>;
+  /** Fetches an image that is not in the store (FROM / COPY --from of a registry image) for a platform; resolves to its manifest digest. */
+  pullImage?: (ref: string, store: Store, platform: Platform) => Promise<string>;
+  /** The platform to build for (--platform); default this machine's. */
+  platform?: Platform;
+  /** Set by a multi-platform build: what its per-platform builds share. */
+  shared?: SharedBuildWork;
   /** Compression of the layers this build writes (default gzip); part of each layer step's cache key. */
   compression?: Compression;
 }
@@ -97,14 +103,16 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Builds the Dockerfile's target stage into an image in the store and tags it. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
-  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
+  // The builds of a multi-platform build are parts of one: it reports the start and the end.
+  const part = opts.shared !== undefined;
+  if (!part) opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
   try {
     const result = await buildImage(opts);
     // The image id docker prints (the config digest), the same `ribo build` prints on stdout.
-    opts.reporter.report({ type: 'build-done', time: Date.now(), image: await imageIdOf(opts.store, result.manifest), tags: result.tags, durationMs: Date.now() - started });
+    if (!part) opts.reporter.report({ type: 'build-done', time: Date.now(), image: await imageIdOf(opts.store, result.manifest), tags: result.tags, durationMs: Date.now() - started });
     return result;
   } catch (error) {
-    if (!(error instanceof NeedsNamespaceError)) {
+    if (!(error instanceof NeedsNamespaceError) && !part) {
       opts.reporter.report({ type: 'build-failed', time: Date.now(), durationMs: Date.now() - started, message: error instanceof Error ? error.message : String(error) });
     }
     throw error;
@@ -113,13 +121,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
 async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const parsed = opts.dockerfileText !== undefined ? parseDockerfile(opts.dockerfileText, opts.dockerfile) : await loadDockerfile(opts.dockerfile);
-  const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
+  const target = opts.platform ?? hostPlatform();
+  const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target, platform: formatPlatform(target) });
   for (const warning of [...parsed.warnings, ...warnings]) {
     opts.reporter.report({ type: 'warning', time: Date.now(), message: `${warning.rule}: ${warning.message}`, file: warning.location?.file, line: warning.location?.startLine });
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
-  checkStagePlatforms(stages, [...plan.order, plan.target]);
+  const platforms = stagePlatforms(stages, target);
+  const emulated = emulationSummary(stages, [...plan.order, plan.target], platforms);
+  if (emulated) opts.reporter.report({ type: 'info', time: Date.now(), message: emulated });
   // What the build sees of its context: .dockerignore'd paths left out, exceptions kept (BuildKit's rules).
   // A Dockerfile from stdin has no Dockerfile-specific ignore file.
   const hidden = opts.contextDir === undefined
@@ -130,13 +141,14 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
   if (opts.contextDir === undefined) await mkdir(contextDir);
   const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), contextDir);
-  const builder = new StageBuilder(opts, stages, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
+  const builder = new StageBuilder(opts, stages, platforms, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
       await runLimited(group.map((index) => () => builder.buildStage(stages[index]!)), Math.max(1, opts.jobs ?? 1));
     }
     const state = await builder.buildStage(stages[plan.target]!);
+    await builder.settled();
     if (opts.cacheTo) await new CacheDir(opts.cacheTo).store(builder.usedSteps, opts.store);
     for (const target of opts.cacheExports ?? []) await target.store(builder.usedSteps, opts.store);
     if (opts.labels && Object.keys(opts.labels).length > 0) {
@@ -146,6 +158,8 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     for (const tag of opts.tags) await opts.store.tag(tag, result.manifest);
     return { ...result, tags: opts.tags };
   } finally {
+    // A failed build still lets its background commits end: nothing is left half-written.
+    await builder.settled().catch(() => undefined);
     // The work dir goes even when saving the digests fails (a full disk).
     await contextDigests.save().finally(() => rm(workRoot, { recursive: true, force: true }));
   }
@@ -175,12 +189,19 @@ class StageBuilder {
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
+  /** binfmt_misc checks by platform: made once, before the first RUN step to emulate. */
+  private readonly emulationChecks = new Map<string, Promise<unknown>>();
   /** Steps announced so far: the number progress events give a step. */
   private announced = 0;
+  /** Layer blobs being compressed and written while later steps run (build/commit.ts, startCommit). */
+  private readonly background: Array<Promise<void>> = [];
+  private backgroundFailure?: { error: unknown };
 
   constructor(
     private readonly opts: BuildOptions,
     private readonly stages: Stage[],
+    /** The platform each stage builds for. */
+    private readonly platforms: Platform[],
     private readonly workRoot: string,
     private readonly contextDir: string,
     private readonly isIgnored: (rel: string) => boolean,
@@ -194,14 +215,24 @@ class StageBuilder {
   private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
     this.announced += 1;
     return {
-      step: this.announced,
-      stage: stage.name ?? `stage-${stage.index}`,
+      step: this.opts.shared?.nextStepNumber() ?? this.announced,
+      stage: this.stageLabel(stage),
       index: i + 1,
       total,
       instruction: command.original.split('\n')[0]!,
       file: command.location.file,
       line: command.location.startLine,
     };
+  }
+
+  /** A stage's name in progress output; in a multi-platform build with the platform it builds for. */
+  private stageLabel(stage: Stage): string {
+    const name = stage.name ?? `stage-${stage.index}`;
+    if (!this.opts.shared) return name;
+    // BuildKit's spelling: "linux/amd64->arm64 compile" for a stage of the arm64 build that runs natively on amd64.
+    const own = this.platforms[stage.index]!;
+    const target = this.opts.platform ?? hostPlatform();
+    return samePlatform(own, target) ? `${formatPlatform(own)} ${name}` : `${formatPlatform(own)}->${formatPlatform(target).replace(/^linux\//, '')} ${name}`;
   }
 
   /** Builds a stage once, however many stages and COPY --from ask for it. */
@@ -217,7 +248,7 @@ class StageBuilder {
   private async runStage(stage: Stage): Promise<StageState> {
     const state = await this.baseState(stage);
     const base = stage.base.kind === 'scratch' ? 'scratch' : stage.base.kind === 'stage' ? (this.stages[stage.base.index]!.name ?? `stage-${stage.base.index}`) : stage.base.ref;
-    this.opts.reporter.report({ type: 'stage-start', time: Date.now(), stage: stage.name ?? `stage-${stage.index}`, base });
+    this.opts.reporter.report({ type: 'stage-start', time: Date.now(), stage: this.stageLabel(stage), base });
     // The base's ONBUILD triggers run first; the image built here does not inherit them.
     const triggers = state.config.config?.OnBuild ?? [];
     if (state.config.config) delete state.config.config.OnBuild;
@@ -233,25 +264,31 @@ class StageBuilder {
 
   private async baseState(stage: Stage): Promise<StageState> {
     const base = stage.base;
+    const platform = this.platforms[stage.index]!;
     if (base.kind === 'scratch') {
       const state = scratchState();
       state.config.config = { Env: [`PATH=${DEFAULT_PATH}`] };
-      return state;
+      const { variant: _variant, ...rest } = state.config;
+      state.config = { ...rest, os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) };
+      // The cache key covers the platform: the same steps on another one make other layers.
+      if (!samePlatform(platform, hostPlatform())) state.cacheKey = `scratch ${formatPlatform(platform)}`;
+      return { ...state, platform };
     }
     if (base.kind === 'stage') {
       const parent = await this.buildStage(this.stages[base.index]!);
-      return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
+      return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey, platform };
     }
-    const image = await this.resolveImage(base.ref, stage.location);
+    const image = await this.resolveImage(base.ref, stage.location, platform);
     // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
     const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
     config.config ??= {};
     if (!config.config.Env?.some((e) => e.startsWith('PATH='))) config.config.Env = setEnv(config.config.Env, 'PATH', DEFAULT_PATH);
-    return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest };
+    return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest, platform };
   }
 
   private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string): Promise<void> {
+    this.checkBackground();
     const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
     // RUN's command line is the shell's to expand; only its --mount values are expanded here.
@@ -277,8 +314,22 @@ class StageBuilder {
     const compression = this.opts.compression ?? 'gzip';
     if (compression !== 'gzip') step.inputs = { ...step.inputs, compression };
     const key = stepKey(state.cacheKey, step.inputs);
+    const release = await this.opts.shared?.claim(key);
+    try {
+      await this.layerStep(state, command, step, key, parentKey, announce, position);
+    } finally {
+      release?.();
+    }
+  }
+
+  /** A step that makes a layer: taken from the cache, or carried out and committed. */
+  private async layerStep(state: StageState, command: Command, step: LayerStep, key: string, parentKey: string, announce: () => StepInfo, position: string): Promise<void> {
+    const reporter = this.opts.reporter;
+    const compression = this.opts.compression ?? 'gzip';
     const useCache = this.opts.useCache ?? true;
-    const cached = useCache ? await this.reusable(await this.cache.lookup(key, this.opts.store, this.cacheImports)) : undefined;
+    // Another platform of this build made it already (even with --no-cache, a step shared by the targets runs once).
+    const made = this.opts.shared?.produced.get(key);
+    const cached = await this.reusable(made ?? (useCache ? await this.cache.lookup(key, this.opts.store, this.cacheImports) : undefined));
     if (cached) {
       this.usedSteps.set(key, cached.step);
       reporter.report({ type: 'step-cached', time: Date.now(), ...announce() });
@@ -291,8 +342,8 @@ class StageBuilder {
     const rebuildReason = this.opts.explain ? (useCache ? await this.cache.explain(position, parentKey, step.inputs) : '--no-cache') : undefined;
     if (!this.opts.explain) await this.cache.remember(position, parentKey, step.inputs);
     const info = announce();
-    const started = Date.now();
-    reporter.report({ type: 'step-start', time: started, ...info, rebuildReason });
+    const stepStarted = Date.now();
+    reporter.report({ type: 'step-start', time: stepStarted, ...info, rebuildReason });
     const workDir = this.newWorkDir();
     try {
       const upper = await step.execute(workDir, info.step);
@@ -305,23 +356,63 @@ class StageBuilder {
         // Checking for the last layer costs a tar pass without compression: skipped where it was not made again last time.
         const last = await this.cache.lastLayer(position, step.inputs);
         const likely = last?.reproduced !== false ? last : undefined;
-        layerRef = await commitUpperDir(this.opts.store, upper, { upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false, sourceDateEpoch: this.opts.epoch, compression, onProgress, likely });
-        const made = { descriptor: layerRef.descriptor, diffID: layerRef.diffID };
-        await this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
+        const commitOptions = { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely };
+        const recordLayer = async (made: LayerBlob) => this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
+        // Not in a multi-platform build: a step the targets share is claimed until its blob is written (SharedBuildWork).
+        const background = this.opts.driver.capabilities?.upperIsLowerDir && !this.opts.shared ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
+        if (background) {
+          // The next steps run over layers/<diffID>/ while the blob is written; the step is done (and cached) once it is.
+          const layer: LayerRef = { descriptor: { mediaType: '', digest: background.diffID, size: 0 }, diffID: background.diffID, dir: background.dir };
+          this.applyStep(state, layer, history);
+          state.cacheKey = key;
+          this.inBackground(info.step, stepStarted, background.blob.then(async (made) => {
+            layer.descriptor = made.descriptor;
+            await recordLayer(made);
+            await this.stepProduced(key, { layer: made, history }, info.step, stepStarted);
+          }));
+          return;
+        }
+        layerRef = await commitUpperDir(this.opts.store, upper, { ...commitOptions, upperIsLowerDir: this.opts.driver.capabilities?.upperIsLowerDir ?? false });
+        await recordLayer({ descriptor: layerRef.descriptor, diffID: layerRef.diffID });
       }
       this.applyStep(state, layerRef, history);
-      const produced: CachedStep = { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history };
-      await this.cache.record(key, produced);
-      this.usedSteps.set(key, produced);
       state.cacheKey = key;
-      reporter.report({ type: 'step-done', time: Date.now(), step: info.step, durationMs: Date.now() - started, layer: layerRef && { digest: layerRef.descriptor.digest, size: layerRef.descriptor.size } });
+      await this.stepProduced(key, { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history }, info.step, stepStarted);
     } catch (error) {
       const exitCode = error instanceof RunStepFailedError ? error.commandExitCode : undefined;
-      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - started, exitCode, message: error instanceof Error ? error.message : String(error) });
+      reporter.report({ type: 'step-failed', time: Date.now(), step: info.step, durationMs: Date.now() - stepStarted, exitCode, message: error instanceof Error ? error.message : String(error) });
       throw error;
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
+  }
+
+  /** A step is done: its cache record is written (only now: the layer blob is in the store) and the step reported with its layer. */
+  private async stepProduced(key: string, produced: CachedStep, step: number, stepStarted: number): Promise<void> {
+    await this.cache.record(key, produced);
+    this.usedSteps.set(key, produced);
+    this.opts.shared?.produced.set(key, produced);
+    this.opts.reporter.report({ type: 'step-done', time: Date.now(), step, durationMs: Date.now() - stepStarted, layer: produced.layer && { digest: produced.layer.descriptor.digest, size: produced.layer.descriptor.size } });
+  }
+
+  /** Keeps a step's background commit; its failure fails the step and, at the next step or at settled(), the build. */
+  private inBackground(step: number, stepStarted: number, work: Promise<void>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.opts.reporter.report({ type: 'step-failed', time: Date.now(), step, durationMs: Date.now() - stepStarted, message: error instanceof Error ? error.message : String(error) });
+      this.backgroundFailure ??= { error };
+    });
+    this.background.push(tracked);
+  }
+
+  /** Throws the first background commit's failure, if one failed already. */
+  private checkBackground(): void {
+    if (this.backgroundFailure) throw this.backgroundFailure.error;
+  }
+
+  /** Waits for every background commit (so nothing is written after the build returns); throws the first failure. */
+  async settled(): Promise<void> {
+    while (this.background.length > 0) await Promise.all(this.background.splice(0));
+    this.checkBackground();
   }
 
   /** A cache entry is usable while its layer blob is still in the store. */
@@ -365,7 +456,7 @@ class StageBuilder {
       contextDigests: this.contextDigests,
       workingDir: config.WorkingDir || '/',
       secrets: this.opts.secrets ?? new Map(),
-      resolveFrom: (from) => this.copySource(from, command.location),
+      resolveFrom: (from) => this.copySource(from, command.location, state.platform),
       mountLayers: (layers, dir) => this.mountLayers(layers, dir),
       processEnv: this.opts.processEnv ?? process.env,
     }, command.mounts, command.location);
@@ -379,6 +470,7 @@ class StageBuilder {
       inputs,
       createdBy: `RUN ${args.join(' ')} # ribo`,
       execute: async (workDir, step) => {
+        if (state.platform && needsEmulation(state.platform)) await this.checkEmulation(state.platform, command);
         const stdio = { stdout: stepOutputStream(this.opts.reporter, step, 'stdout'), stderr: stepOutputStream(this.opts.reporter, step, 'stderr') };
         // commitUpperDir syncs the result once: the step's own syncs need not wait for the disk.
         const view = await this.opts.driver.prepare({ lowers: lowerDirs(state.layers), dir: workDir, volatile: true });
@@ -413,9 +505,22 @@ class StageBuilder {
     };
   }
 
+  /** Before the first emulated RUN step of a platform: can binfmt_misc run it here? Checked once per platform. */
+  private checkEmulation(platform: Platform, command: RunCommand): Promise<unknown> {
+    const name = formatPlatform(platform);
+    let check = this.emulationChecks.get(name);
+    if (!check) {
+      check = checkEmulation(platform, 'RUN steps').catch((error: Error) => {
+        throw new BuildStepError(error.message, command.location, { cause: error });
+      });
+      this.emulationChecks.set(name, check);
+    }
+    return check;
+  }
+
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
     checkContextUse(command, this.opts.contextDir !== undefined);
-    const from = command.from !== undefined ? await this.copySource(command.from, command.location) : undefined;
+    const from = command.from !== undefined ? await this.copySource(command.from, command.location, state.platform) : undefined;
     const planned = await planCopyStep({
       driver: this.opts.driver,
       contextDir: this.contextDir,
@@ -432,26 +537,39 @@ class StageBuilder {
     return { ...planned, createdBy: `${command.original} # ribo` };
   }
 
-  /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
-  private async copySource(from: string, location: SourceLocation): Promise<{ layers: LayerRef[]; key: string }> {
+  /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store (for the platform of the stage that copies). */
+  private async copySource(from: string, location: SourceLocation, platform: Platform | undefined): Promise<{ layers: LayerRef[]; key: string }> {
     const stage = this.stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
     if (stage) {
       const built = await this.buildStage(stage);
       return { layers: built.layers, key: built.cacheKey };
     }
-    const image = await this.resolveImage(from, location);
+    const image = await this.resolveImage(from, location, platform ?? hostPlatform());
     return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
   }
 
-  /** An image from the store, pulled first when it is not there and a registry may have it. */
-  private async resolveImage(ref: string, location: SourceLocation) {
+  /**
+   * An image from the store for `platform`, pulled first when it is not there and a registry may have it.
+   * A build for this machine that asked for no platform takes a single-platform image as it is (as before
+   * multi-platform builds); otherwise the image must be for the platform.
+   */
+  private async resolveImage(ref: string, location: SourceLocation, platform: Platform) {
+    const wanted = this.opts.platform !== undefined || !samePlatform(platform, hostPlatform()) ? { platform } : {};
     try {
-      return await this.opts.store.resolveImage(ref);
+      return await this.opts.store.resolveImage(ref, wanted);
     } catch (error) {
       if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
-      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
+      // The store has the name but not for this platform: the registry may have it.
+      const otherPlatform = error instanceof NoPlatformManifestError && !ref.startsWith('sha256:');
+      if (error instanceof NoPlatformManifestError && (!otherPlatform || !this.opts.pullImage)) throw new BuildStepError(error.message, location, { cause: error });
+      const notLocal = otherPlatform || error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !this.opts.pullImage) throw error;
-      return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store));
+      if (!otherPlatform) return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      try {
+        return await this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      } catch (pullError) {
+        throw new BuildStepError(`${(error as Error).message} Pulling it for ${formatPlatform(platform)} failed too: ${(pullError as Error).message}`, location, { cause: pullError });
+      }
     }
   }
 
@@ -475,7 +593,9 @@ class StageBuilder {
           const owner = await resolveUser(rootfs, user).catch((error: Error) => {
             throw new BuildStepError(`WORKDIR ${resolved} as USER ${user}: ${error.message}`, command.location);
           });
-          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`);
+          await makeDirsInRoot(rootfs, resolved, owner, `WORKDIR ${resolved}`).catch((error: Error) => {
+            throw error instanceof NotADirectoryInImageError ? new BuildStepError(error.message, command.location) : error;
+          });
         }),
     };
   }

@@ -2,6 +2,7 @@ import { rm } from 'node:fs/promises';
 import { clampTreeMtimes, compressUpperDir, upperDirDiffID, type Compression } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
+import { stat } from 'node:fs/promises';
 import { adoptUpperDir, unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
 import { syncFileSystem } from '../files/sync.js';
@@ -52,6 +53,44 @@ export async function commitUpperDir(store: Store, upperDir: string, opts: Commi
   const dir = reuseUpper ? await adoptUpperDir(store, layer.diffID, upperDir) : await unpackLayerBlob(store, layer);
   await rm(upperDir, { recursive: true, force: true });
   return { descriptor: layer.descriptor, diffID: layer.diffID, dir };
+}
+
+/** A step's layer that is a lower dir already while its blob is still being compressed and written. */
+export interface StartedCommit {
+  diffID: Digest;
+  /** layers/<diffID>/: the next steps mount it at once. */
+  dir: string;
+  /** The layer blob in the store, once written; rejects when writing it failed (nothing of it is then in the store). */
+  blob: Promise<LayerBlob>;
+}
+
+/**
+ * Commit off the critical path, for snapshotters whose upper dirs are lower
+ * dirs as they are (kernel overlay): the upper dir's diffID is computed (a tar
+ * pass without compression), the dir becomes layers/<diffID>/ by a rename,
+ * and the blob is compressed from there in the background, while the next
+ * steps already run over it. The tar is made from the same tree, so the blob
+ * is the one commitUpperDir would write (the diffIDs are compared to be sure).
+ * Undefined when layers/<diffID>/ exists already (unpacked from another
+ * blob, whose tar may differ): the caller commits as before.
+ */
+export async function startCommit(store: Store, upperDir: string, opts: CommitOptions = {}): Promise<StartedCommit | undefined> {
+  clampTreeMtimes(upperDir, opts.sourceDateEpoch);
+  const synced = syncFileSystem(upperDir);
+  synced.catch(() => undefined); // awaited below
+  const diffID = await upperDirDiffID(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
+  await synced;
+  if (await stat(store.layerDir(diffID)).then(() => true, () => false)) return undefined;
+  const likely = opts.likely?.diffID === diffID && (await store.hasBlob(opts.likely.descriptor.digest)) ? opts.likely : undefined;
+  const dir = await adoptUpperDir(store, diffID, upperDir);
+  const blob = likely
+    ? Promise.resolve(likely)
+    : writeLayerBlob(store, dir, opts).then((written) => {
+        if (written.diffID !== diffID) throw new Error(`the layer in ${dir} changed while it was compressed (${written.diffID}, not ${diffID})`);
+        return written;
+      });
+  blob.catch(() => undefined); // the caller awaits it
+  return { diffID, dir, blob };
 }
 
 /**

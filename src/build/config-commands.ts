@@ -1,8 +1,10 @@
 import type { CmdCommand, Command } from '../dockerfile/commands.js';
-import { setEnv } from '../image/env.js';
+import { envToMap, mapToEnv } from '../image/env.js';
 import type { ImageConfig } from '../oci/image.js';
 import { makeDirsInRoot, NotADirectoryInImageError } from '../files/root-path.js';
 import type { StageState } from './stage-state.js';
+import { assertConfigLimits } from '../store/index.js';
+import { BuildStepError } from './errors.js';
 
 /** Instructions that only change the image config and add no layer. */
 const CONFIG_KINDS = new Set(['ENV', 'ARG', 'LABEL', 'USER', 'CMD', 'ENTRYPOINT', 'SHELL', 'EXPOSE', 'VOLUME', 'STOPSIGNAL', 'HEALTHCHECK', 'ONBUILD', 'MAINTAINER']);
@@ -17,13 +19,27 @@ function commandLine(state: StageState, command: CmdCommand): string[] {
   return [...(state.config.config?.Shell ?? ['/bin/sh', '-c']), command.line.command];
 }
 
+/** An ENV or LABEL that takes the stage's config beyond the limits the store holds every image to. */
+function assertBuiltConfigLimits(config: NonNullable<ImageConfig['config']>, command: Command): void {
+  try {
+    assertConfigLimits({ config }, command.kind);
+  } catch (error) {
+    throw new BuildStepError((error as Error).message, command.location);
+  }
+}
+
 /** Applies one config-only instruction (already expanded) to the stage's image config. */
 export function applyConfigCommand(state: StageState, command: Command, buildArgs: Record<string, string>): void {
   const config = (state.config.config ??= {});
   switch (command.kind) {
-    case 'ENV':
-      for (const { key, value } of command.pairs) config.Env = setEnv(config.Env, key, value);
+    case 'ENV': {
+      // One map for all the pairs: an ENV of thousands of pairs stays linear.
+      const env = envToMap(config.Env);
+      for (const { key, value } of command.pairs) env.set(key, value);
+      config.Env = mapToEnv(env);
+      assertBuiltConfigLimits(config, command);
       return;
+    }
     case 'ARG':
       for (const { key, value } of command.args) {
         const given = Object.prototype.hasOwnProperty.call(buildArgs, key) ? buildArgs[key] : undefined;
@@ -34,6 +50,7 @@ export function applyConfigCommand(state: StageState, command: Command, buildArg
     case 'LABEL':
       config.Labels = { ...(config.Labels ?? {}) };
       for (const { key, value } of command.pairs) config.Labels[key] = value;
+      assertBuiltConfigLimits(config, command);
       return;
     case 'USER':
       config.User = command.user;

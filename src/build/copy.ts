@@ -1,4 +1,4 @@
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, readdir, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { createIgnoreMatcher } from '../dockerfile/index.js';
 import { RiboError } from '../errors.js';
@@ -117,6 +117,22 @@ export async function resolveCopySources(contextDir: string, sources: string[], 
   return (await resolveCopyMatches(contextDir, sources, isIgnored, exclude)).map((m) => m.rel);
 }
 
+/**
+ * A source named through a symlink is followed inside the context (as
+ * BuildKit does, never to the host's file the link names); one whose target
+ * is not in the context is an error naming both.
+ */
+async function assertLinkResolves(contextDir: string, source: string, rel: string): Promise<void> {
+  const resolved = await resolveInRoot(contextDir, rel);
+  if (await lstat(resolved).then(() => true, () => false)) return;
+  const link = await readlink(path.join(contextDir, rel)).catch(() => undefined);
+  const inContext = `/${path.relative(contextDir, resolved)}`;
+  throw new CopySourceError(
+    `COPY source "${source}"${rel !== source ? ` (${rel})` : ''} is ${link !== undefined ? `a symlink to ${link}` : 'reached through a symlink'}, which resolves inside the build context ${contextDir} to ${inContext}, and that does not exist. ` +
+      `A symlink named as a source is followed inside the context, as with docker build, never out of it: copy the file into the context, or point the link at a file there.`,
+  );
+}
+
 /** Like resolveCopySources, with the part of each match that --parents keeps. */
 export async function resolveCopyMatches(contextDir: string, sources: string[], isIgnored?: (rel: string) => boolean, exclude: string[] = []): Promise<CopyMatch[]> {
   const excluded = exclude.length > 0 ? createIgnoreMatcher(exclude, '--exclude') : undefined;
@@ -130,6 +146,7 @@ export async function resolveCopyMatches(contextDir: string, sources: string[], 
     for (const rel of expanded) {
       if (rel !== '.' && (isIgnored?.(rel) || excluded?.(rel))) continue;
       if (await lstat(path.join(contextDir, rel)).then(() => true, () => false)) {
+        await assertLinkResolves(contextDir, source, rel);
         const kept = pivot && (rel === pivot || rel.startsWith(`${pivot}/`)) ? rel.slice(pivot.length).replace(/^\//, '') : rel;
         present.push({ rel, kept: kept === '.' ? '' : kept });
       }

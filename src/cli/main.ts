@@ -32,6 +32,7 @@ import { restartCommand, startCommand } from './commands/start.js';
 import { cpCommand } from './commands/cp.js';
 import { waitCommand } from './commands/wait.js';
 import { volumeCommand } from './commands/volume.js';
+import { networkCommand } from './commands/network.js';
 import { attachCommand } from './commands/attach.js';
 import { portCommand } from './commands/port.js';
 import { riboVersion, versionCommand } from './commands/version.js';
@@ -44,6 +45,7 @@ const COMMANDS: CommandModule[] = [
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
   psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, portCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
   volumeCommand, versionCommand,
+  networkCommand,
 ];
 
 function printError(error: unknown): number {

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import { rm } from 'node:fs/promises';
 import { Store, resolveStoreRoot } from '../store/index.js';
-import { currentNamespace, type NamespaceInfo } from '../runtime/namespace.js';
+import { currentNamespace, insideNamespace, type NamespaceInfo } from '../runtime/namespace.js';
 import { selectSnapshotter, type Snapshotter } from '../snapshot/index.js';
 import { OciRuntime, runtimeStateDir } from '../runtime/oci-runtime.js';
 import { detectCgroupMode, hideUnifiedHierarchy, type CgroupMode } from '../runtime/cgroups.js';
@@ -26,6 +26,14 @@ export interface Session {
 
 export function storeRoot(opts: GlobalOptions, env: NodeJS.ProcessEnv): string {
   return resolveStoreRoot({ flag: opts.root, env, home: env.HOME ?? os.homedir() });
+}
+
+/**
+ * Whether this process can unpack layers as they would be mounted (files
+ * owned by the image's ids): inside ribo's namespace, or as root.
+ */
+export function canUnpackLayers(env: NodeJS.ProcessEnv): boolean {
+  return insideNamespace(env) || process.getuid?.() === 0;
 }
 
 export async function openStore(opts: GlobalOptions, env: NodeJS.ProcessEnv): Promise<Store> {

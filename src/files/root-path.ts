@@ -56,10 +56,16 @@ export async function makeDirsInRoot(root: string, containerDir: string, owner: 
     try {
       await mkdir(host, { mode: 0o755 });
     } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      const target = `/${path.relative(root, host)}`;
       // A dangling symlink whose target's parents are missing too: make those first.
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || depth >= MAX_SYMLINKS) throw error;
-      await makeDirsInRoot(root, `/${path.relative(root, path.dirname(host))}`, owner, what, depth + 1);
-      await mkdir(host, { mode: 0o755 });
+      if (code === 'ENOENT' && depth < MAX_SYMLINKS) {
+        await makeDirsInRoot(root, `/${path.relative(root, path.dirname(host))}`, owner, what, depth + 1);
+        await mkdir(host, { mode: 0o755 });
+      } else if (code === 'ENOTDIR' || code === 'ENOENT' || code === 'ELOOP') {
+        const through = target !== current ? ` (symlinks lead it to ${target})` : '';
+        throw new NotADirectoryInImageError(`${what}: ${current}${through} cannot be made a directory: ${code === 'ENOTDIR' ? 'a part of that path is a file, not a directory' : 'too many symbolic links'}. Fix the path or the symlink in the image.`);
+      } else throw error;
     }
     await lchown(host, owner.uid, owner.gid);
   }

@@ -1,6 +1,7 @@
 import type { Descriptor, Digest, ImageConfig, ImageManifest } from '../oci/image.js';
 import { RiboError } from '../errors.js';
-import { DiffIDMismatchError, uncompressedDigest } from '../layer/index.js';
+import { pipeline } from 'node:stream/promises';
+import { openLayerSink } from './layer-sink.js';
 import { unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
 
@@ -32,22 +33,31 @@ export async function unpackImageLayers(store: Store, manifest: ImageManifest, c
   return refs;
 }
 
+/** A layer blob together with the diffID an image claims for it: what verifyLayerDiffIDs checks once. */
+export function layerClaimKey(blobDigest: Digest, diffID: Digest): string {
+  return `${blobDigest} ${diffID}`;
+}
+
 /**
  * Checks, before an image is tagged (`ribo load`, `ribo pull`), that each
  * layer blob decompresses to the diffID the config claims for it, as docker
  * does: DiffIDMismatchError names the first that does not. The store's blobs
- * are read again for it (streamed). Unpacking checks the same
+ * are read for it (streamed), except the claims in `checked` (a pull checks
+ * what it downloads on the way in). With `unpack`, a layer not unpacked yet is
+ * unpacked on the same read (image/layer-sink.ts). Unpacking checks the same
  * (snapshot/layers.ts); this makes a forged image fail where it comes in.
  */
-export async function verifyLayerDiffIDs(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string): Promise<void> {
-  const checked = new Set<string>();
+export async function verifyLayerDiffIDs(store: Store, manifest: ImageManifest, config: ImageConfig, imageName: string, opts: { checked?: ReadonlySet<string>; unpack?: boolean } = {}): Promise<void> {
+  const checked = new Set<string>(opts.checked);
   for (const ref of imageLayerRefs(manifest, config, imageName)) {
     if (ref.descriptor.urls?.length) continue; // a foreign layer is not in the store
-    const key = `${ref.descriptor.digest} ${ref.diffID}`;
+    const key = layerClaimKey(ref.descriptor.digest, ref.diffID);
     if (checked.has(key)) continue;
     checked.add(key);
-    const actual = await uncompressedDigest(store.openBlob(ref.descriptor.digest));
-    if (actual !== ref.diffID) throw new DiffIDMismatchError(ref.diffID, actual, `Layer ${ref.descriptor.digest} of image ${imageName}`);
+    const sink = await openLayerSink(store, ref, { unpack: opts.unpack ?? false, what: `Layer ${ref.descriptor.digest} of image ${imageName}` });
+    sink.verified(); // the store's blobs were checked when they came in
+    await pipeline(store.openBlob(ref.descriptor.digest), sink.input).catch(async (error: Error) => sink.abort(error));
+    await sink.done;
   }
 }
 

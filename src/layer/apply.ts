@@ -34,18 +34,46 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readFileSync,
   readlinkSync,
   rmSync,
   symlinkSync,
   writeSync,
 } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { EntryConflictError, UnsafePathError } from './errors.js';
+import { EntryConflictError, UnmappedOwnerError, UnsafePathError } from './errors.js';
 import { archivePathParts } from './paths.js';
 import { makeDeviceIfPermitted, makeFifo, WhiteoutMaker } from './special-files.js';
 import type { TarEntry } from './tar-reader.js';
 import { OPAQUE_MARKER, WHITEOUT_PREFIX } from './upper-dir.js';
 import { isLayerXattr, LOWER_OPAQUE_XATTR, writeXattrs, type XattrAssignment } from './xattrs.js';
+
+/**
+ * Gives an unpacked entry its owner; an id the user namespace does not map
+ * (EINVAL: beyond the subordinate range of /etc/subuid or /etc/subgid) is an
+ * error naming the entry and the fix, as podman's.
+ */
+function ownedAs(entry: TarEntry, chown: () => void): void {
+  try {
+    chown();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+    throw new UnmappedOwnerError(entry.path, entry.uid, entry.gid, mappedIds());
+  }
+}
+
+/** How many uids and gids this process's user namespace maps (from 0 up), read from /proc. */
+function mappedIds(): { uids: number; gids: number } {
+  const count = (file: string) => {
+    try {
+      const lines = readFileSync(file, 'utf8').trim().split('\n');
+      return Math.max(0, ...lines.map((line) => line.trim().split(/\s+/).map(Number)).map(([inside, , length]) => (inside ?? 0) + (length ?? 0)));
+    } catch {
+      return 0;
+    }
+  };
+  return { uids: count('/proc/self/uid_map'), gids: count('/proc/self/gid_map') };
+}
 
 export type ApplyMode = 'lower' | 'merge' | 'archive';
 
@@ -229,7 +257,7 @@ export class LayerApplier {
         const fd = openSyncExclusive(absolute);
         try {
           for await (const chunk of entry.content) writeAll(fd, chunk);
-          fchownSync(fd, entry.uid, entry.gid);
+          ownedAs(entry, () => fchownSync(fd, entry.uid, entry.gid));
           fchmodSync(fd, entry.mode);
           futimesSync(fd, entry.mtime, entry.mtime);
         } finally {
@@ -240,7 +268,7 @@ export class LayerApplier {
       case 'symlink': {
         if (!entry.linkTarget) throw new EntryConflictError(entry.path, 'the symlink has an empty target');
         symlinkSync(entry.linkTarget, absolute);
-        lchownSync(absolute, entry.uid, entry.gid);
+        ownedAs(entry, () => lchownSync(absolute, entry.uid, entry.gid));
         lutimesSync(absolute, entry.mtime, entry.mtime);
         return; // symlinks cannot carry the xattrs ribo keeps
       }
@@ -249,7 +277,7 @@ export class LayerApplier {
       case 'fifo': {
         if (entry.type === 'fifo') await makeFifo(absolute);
         else if (!(await makeDeviceIfPermitted(absolute, entry.type === 'char-device' ? 'c' : 'b', entry.devMajor ?? 0, entry.devMinor ?? 0))) return;
-        lchownSync(absolute, entry.uid, entry.gid);
+        ownedAs(entry, () => lchownSync(absolute, entry.uid, entry.gid));
         chmodSync(absolute, entry.mode);
         lutimesSync(absolute, entry.mtime, entry.mtime);
         break;
@@ -265,7 +293,7 @@ export class LayerApplier {
 
   private applyDirectoryMetadata(target: string[], entry: TarEntry): void {
     const absolute = this.absolute(target);
-    lchownSync(absolute, entry.uid, entry.gid);
+    ownedAs(entry, () => lchownSync(absolute, entry.uid, entry.gid));
     chmodSync(absolute, entry.mode);
     const node = this.nodeAt(target, true)!;
     node.realDir = true;

@@ -187,7 +187,7 @@ export async function* decompressedLayer(input: NodeJS.ReadableStream | AsyncIte
 }
 
 /** The diffID of a layer blob (gzip, zstd or plain): sha256 of its uncompressed bytes, streamed. */
-export async function uncompressedDigest(input: NodeJS.ReadableStream): Promise<Digest> {
+export async function uncompressedDigest(input: NodeJS.ReadableStream | AsyncIterable<Buffer>): Promise<Digest> {
   const hash = sha256Hasher();
   for await (const chunk of decompressedLayer(input)) hash.update(chunk);
   return digestFromHash(hash);

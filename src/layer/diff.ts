@@ -83,7 +83,7 @@ export interface ApplyLayerOptions {
  * the existing tree (whiteouts delete, opaque dirs drop what lower layers had there).
  * On error targetDir is left partly written; nothing outside it is touched.
  */
-export async function applyLayer(input: NodeJS.ReadableStream, targetDir: string, opts: ApplyLayerOptions): Promise<void> {
+export async function applyLayer(input: NodeJS.ReadableStream | AsyncIterable<Buffer>, targetDir: string, opts: ApplyLayerOptions): Promise<void> {
   const applier = new LayerApplier(targetDir, opts.mode);
   const diffHash = opts.expectedDiffID ? sha256Hasher() : undefined;
   async function* hashed(): AsyncGenerator<Buffer> {

@@ -77,3 +77,13 @@ export class DiffIDMismatchError extends LayerError {
     );
   }
 }
+
+/** An entry owned by a uid or gid that the user namespace ribo unpacks in does not map. */
+export class UnmappedOwnerError extends LayerError {
+  constructor(readonly entryPath: string, uid: number, gid: number, mapped: { uids: number; gids: number }) {
+    super(
+      `Layer entry "${entryPath}" is owned by uid ${uid} and gid ${gid}, but only uids 0 to ${mapped.uids - 1} and gids 0 to ${mapped.gids - 1} are mapped here. ` +
+        `Give your user a larger range in /etc/subuid and /etc/subgid (as root: usermod --add-subuids FIRST-LAST --add-subgids FIRST-LAST USER; rootless podman needs the same), or re-create the archive with owners in that range.`,
+    );
+  }
+}

@@ -185,13 +185,26 @@ function paxNumber(value: Buffer, key: string): number {
   return number;
 }
 
+/** A PAX uid or gid: a whole number an id can be (GNU tar refuses others too, "invalid uid"). */
+function paxId(value: Buffer, key: string, entryPath: string): number {
+  const text = value.toString('ascii');
+  const number = Number(text);
+  if (!/^[0-9]+$/.test(text) || number > MAX_ID) {
+    throw new CorruptArchiveError(`the PAX ${key} "${text.slice(0, 40)}" of entry "${entryPath}" is not a ${key === 'uid' ? 'user' : 'group'} id (a whole number from 0 to ${MAX_ID})`);
+  }
+  return number;
+}
+
+/** The largest uid or gid Linux has ((uid_t)-1 means "no change"). */
+const MAX_ID = 2 ** 32 - 2;
+
 function applyPax(header: TarHeader & { xattrs: Map<string, Buffer> }, values: PaxValues): void {
   for (const [key, value] of values) {
     if (key === 'path') header.path = value.toString('utf8');
     else if (key === 'linkpath') header.linkTarget = value.toString('utf8');
     else if (key === 'size') header.size = paxNumber(value, key);
-    else if (key === 'uid') header.uid = paxNumber(value, key);
-    else if (key === 'gid') header.gid = paxNumber(value, key);
+    else if (key === 'uid') header.uid = paxId(value, key, (values.get('path')?.toString('utf8') ?? header.path) || '?');
+    else if (key === 'gid') header.gid = paxId(value, key, (values.get('path')?.toString('utf8') ?? header.path) || '?');
     else if (key === 'mtime') header.mtime = paxNumber(value, key);
     else if (key.startsWith(PAX_XATTR_PREFIX)) header.xattrs.set(key.slice(PAX_XATTR_PREFIX.length), Buffer.from(value));
     else if (key.startsWith('GNU.sparse.')) throw new UnsupportedArchiveError(`The layer archive contains a GNU sparse file ("${header.path}"), which ribo does not support; re-create the archive without --sparse.`);

@@ -1,6 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Readable } from 'node:stream';
 import { sha256Of } from '../oci/digest.js';
+import { RiboError } from '../errors.js';
+import { networkTimeouts } from './timeouts.js';
 import type { CredentialStore, Credentials } from './credentials.js';
 import { isTransient, ManifestUnknownError, RegistryAuthError, RegistryContentError, RegistryHttpError, RegistryNetworkError } from './errors.js';
 import { errorDetail, HttpTransport, readBody, type HttpRequest, type HttpResponse } from './http.js';
@@ -28,16 +30,22 @@ export interface FetchedManifest {
 export const pullScope = (repository: string) => `repository:${repository}:pull`;
 export const pushScope = (repository: string) => `repository:${repository}:pull,push`;
 
-const MAX_ATTEMPTS = 5;
 const FIRST_BACKOFF_MS = 300;
 
-/** Runs `attempt` again after transient failures (5xx, 429, reset connections), waiting longer each time. */
-export async function withRetry<T>(attempt: (n: number) => Promise<T>, onRetry?: (error: unknown, n: number) => void): Promise<T> {
+/**
+ * Runs `attempt` again after transient failures (5xx, 429, reset connections,
+ * timeouts), waiting longer each time, up to `attempts` tries in all
+ * (RIBO_NETWORK_ATTEMPTS, 3 by default).
+ */
+export async function withRetry<T>(attempt: (n: number) => Promise<T>, onRetry?: (error: unknown, n: number) => void, attempts = networkTimeouts().attempts): Promise<T> {
   for (let n = 1; ; n += 1) {
     try {
       return await attempt(n);
     } catch (error) {
-      if (!isTransient(error) || n >= MAX_ATTEMPTS) throw error;
+      if (!isTransient(error) || n >= attempts) {
+        if (n > 1 && error instanceof RiboError) error.message += ` (Tried ${n} times.)`;
+        throw error;
+      }
       onRetry?.(error, n);
       await sleep(FIRST_BACKOFF_MS * 2 ** (n - 1));
     }
@@ -93,7 +101,7 @@ export class RegistryClient {
     for (const scheme of schemes) {
       const base = new URL(`${scheme}://${host}/v2/`);
       try {
-        const response = await withRetry(() => this.transport.send({ method: 'GET', url: base }));
+        const response = await withRetry(() => this.transport.send({ method: 'GET', url: base }), undefined, this.transport.timeouts.attempts);
         response.body.resume();
         if (response.status !== 200 && response.status !== 401) throw new RegistryHttpError(response, 'this does not look like an OCI registry (GET /v2/ should answer 200 or 401)');
         this.challenge = response.status === 401 ? parseChallenge(String(response.headers['www-authenticate'] ?? '')) : null;
@@ -103,6 +111,8 @@ export class RegistryClient {
         // Plain http to an https port gets a 400: the https failure (a certificate problem, say) is the real one.
         if (firstError && error instanceof RegistryHttpError) throw firstError;
         if (!(error instanceof RegistryNetworkError)) throw error;
+        // A server that accepts and then says nothing would say nothing to plain http either.
+        if (error.timedOut) throw firstError ?? error;
         // When plain http fails too, the https failure is the one worth showing (a certificate problem, say).
         firstError ??= error;
       }

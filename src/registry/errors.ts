@@ -1,4 +1,5 @@
 import { RiboError } from '../errors.js';
+import { NetworkTimeoutError, TIMEOUT_VARIABLES } from './timeouts.js';
 
 const TRANSIENT_CODES = new Set(['ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ECONNABORTED', 'EAI_AGAIN', 'UND_ERR_SOCKET']);
 
@@ -11,16 +12,20 @@ export interface MaybeTransient {
 export class RegistryNetworkError extends RiboError implements MaybeTransient {
   readonly transient: boolean;
   readonly code?: string;
+  readonly timedOut: boolean;
   constructor(method: string, url: URL, cause: NodeJS.ErrnoException) {
     const certificate = /CERT|SSL|TLS/.test(cause.code ?? '') || /certificate/i.test(cause.message);
     super(
       `${method} ${url.href} failed: ${cause.message}${cause.code ? ` (${cause.code})` : ''}. ` +
         (certificate
           ? `The registry's TLS certificate cannot be verified: name the certificate of the CA that signed it in NODE_EXTRA_CA_CERTS=FILE, or, for a registry you trust, pass --tls-verify=false.`
-          : `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`),
+          : cause instanceof NetworkTimeoutError
+            ? `Check that the registry is running and reachable; the limits are set in seconds with ${TIMEOUT_VARIABLES.connect} and ${TIMEOUT_VARIABLES.idle}.`
+            : `Check the registry's name and port and that it is running; a registry without TLS on another host needs --tls-verify=false.`),
       { cause },
     );
     this.code = cause.code;
+    this.timedOut = cause instanceof NetworkTimeoutError;
     this.transient = TRANSIENT_CODES.has(cause.code ?? '') || /socket hang up|aborted/i.test(cause.message);
   }
 }
@@ -33,6 +38,13 @@ export class RegistryHttpError extends RiboError implements MaybeTransient {
     super(`The registry answered ${response.status} to ${response.url.href}${detail ? `: ${detail}` : ''}.${hint ? ` ${hint}` : ''}`);
     this.status = response.status;
     this.transient = response.status >= 500 || response.status === 429;
+  }
+}
+
+/** A redirect to something other than http(s) (file:, ftp:, data:): ribo never follows it. */
+export class RegistryRedirectError extends RiboError {
+  constructor(method: string, from: URL, to: URL) {
+    super(`The registry redirected ${method} ${from.href} to ${to.href}, which is not an http(s) URL; ribo follows redirects to http and https only. Nothing was stored. Check the registry's configuration (its storage redirect URL).`);
   }
 }
 

@@ -1,7 +1,8 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { Readable } from 'node:stream';
-import { RegistryHttpError, RegistryNetworkError } from './errors.js';
+import { RegistryHttpError, RegistryNetworkError, RegistryRedirectError } from './errors.js';
+import { applyTimeouts, networkTimeouts, type NetworkTimeouts } from './timeouts.js';
 import { TlsTrust } from './tls-trust.js';
 
 export interface HttpRequest {
@@ -21,19 +22,23 @@ export interface HttpResponse {
 }
 
 const MAX_REDIRECTS = 5;
-const REQUEST_TIMEOUT_MS = 120_000;
 
 /**
  * HTTP(S) over Node's own modules with keep-alive connections, one transport
  * per command. Redirects of GET and HEAD are followed (blob storage often
- * lives elsewhere); the Authorization header is dropped when the host changes.
+ * lives elsewhere) to http(s) URLs only; the Authorization header is dropped
+ * when the host changes. Connections are given up after the connect and idle
+ * limits of timeouts.ts.
  */
 export class HttpTransport {
   private readonly httpAgent = new http.Agent({ keepAlive: true, maxSockets: 16 });
   private readonly httpsAgent: https.Agent;
   private readonly trust = new TlsTrust();
 
-  constructor(options: { verifyTls: boolean }) {
+  readonly timeouts: NetworkTimeouts;
+
+  constructor(options: { verifyTls: boolean; timeouts?: NetworkTimeouts }) {
+    this.timeouts = options.timeouts ?? networkTimeouts();
     this.httpsAgent = new https.Agent({ keepAlive: true, maxSockets: 16, rejectUnauthorized: options.verifyTls });
   }
 
@@ -46,6 +51,7 @@ export class HttpTransport {
       if (!redirect || hop >= MAX_REDIRECTS) return response;
       response.body.resume();
       const next = new URL(location, current.url);
+      if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new RegistryRedirectError(current.method, current.url, next);
       const headers = { ...current.headers };
       if (next.host !== current.url.host) delete headers.authorization;
       current = { ...current, url: next, headers };
@@ -60,8 +66,8 @@ export class HttpTransport {
     else if (!request.body && ['POST', 'PUT', 'PATCH'].includes(request.method)) headers['content-length'] = '0';
     return new Promise((resolve, reject) => {
       const tls = secure ? { secureContext: this.trust.secureContext() } : {};
-      const req = module.request(request.url, { method: request.method, headers, agent: secure ? this.httpsAgent : this.httpAgent, timeout: REQUEST_TIMEOUT_MS, ...tls });
-      req.on('timeout', () => req.destroy(Object.assign(new Error('the connection timed out'), { code: 'ETIMEDOUT' })));
+      const req = module.request(request.url, { method: request.method, headers, agent: secure ? this.httpsAgent : this.httpAgent, ...tls });
+      applyTimeouts(req, this.timeouts);
       req.on('error', (error: NodeJS.ErrnoException) => reject(new RegistryNetworkError(request.method, request.url, error)));
       req.on('response', (res) => {
         res.on('error', () => undefined);
@@ -86,13 +92,19 @@ export class HttpTransport {
 export async function readBody(response: HttpResponse, limit = 8 * 1024 * 1024): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of response.body as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) {
-      response.body.destroy();
-      throw new RegistryHttpError(response, `the response is larger than ${limit} bytes`);
+  try {
+    for await (const chunk of response.body as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (size > limit) {
+        response.body.destroy();
+        throw new RegistryHttpError(response, `the response is larger than ${limit} bytes`);
+      }
+      chunks.push(chunk);
     }
-    chunks.push(chunk);
+  } catch (error) {
+    // A connection cut or silent in the middle of the answer: transient, like one that never answered.
+    if (error instanceof RegistryHttpError) throw error;
+    throw new RegistryNetworkError('Reading the answer to', response.url, error as NodeJS.ErrnoException);
   }
   return Buffer.concat(chunks);
 }

@@ -1,16 +1,22 @@
 import type { Writable } from 'node:stream';
-import { verifyLayerDiffIDs } from '../image/layers.js';
+import { layerClaimKey, verifyLayerDiffIDs } from '../image/layers.js';
+import { openLayerSink, type LayerSink } from '../image/layer-sink.js';
 import { hostArchitecture } from '../image/platform.js';
-import { MediaType, type Descriptor, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
+import { MediaType, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
 import { assertJsonBlobSize, DigestMismatchError, type BlobWriter, type Store } from '../store/index.js';
 import { UsageError } from '../errors.js';
 import { BlobSources } from './blob-sources.js';
 import { uniqueBlobs } from './push.js';
 import { withRetry, type RegistryClient } from './client.js';
 import type { HttpResponse } from './http.js';
+import { NetworkTimeoutError } from './timeouts.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
 import { canonicalRef, type ImageRef } from '../oci/reference.js';
+import { configPlatform, selectPlatform } from '../oci/platform.js';
+import { tagBesideOtherPlatforms } from '../image/platform-tags.js';
+
+export { selectPlatform };
 
 export const MANIFEST_ACCEPT = [MediaType.imageIndex, MediaType.dockerManifestList, MediaType.imageManifest, MediaType.dockerManifest] as const;
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
@@ -26,6 +32,10 @@ export interface PullOptions {
   progress: TransferProgress;
   /** Blobs fetched at the same time at most. */
   jobs?: number;
+  /** Unpack each layer into layers/<diffID>/ as it downloads (inside ribo's namespace, or as root); else the blobs are only stored. */
+  unpack?: boolean;
+  /** Tag the image beside the other platforms the name has (an index of them), instead of replacing it: FROM of a multi-platform build. */
+  keepOtherPlatforms?: boolean;
 }
 
 export interface PullResult {
@@ -42,13 +52,6 @@ export function parsePlatform(value: string | undefined): Platform {
   const [os, architecture, variant] = value.split('/');
   if (!os || !architecture || value.split('/').length > 3) throw new UsageError(`--platform ${value}: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.`);
   return { os, architecture, ...(variant ? { variant } : {}) };
-}
-
-/** The entry of an index for `wanted`: same os and architecture, and variant when one is asked for. */
-export function selectPlatform(manifests: readonly Descriptor[], wanted: Platform): Descriptor | undefined {
-  const candidates = manifests.filter((m) => m.platform?.os === wanted.os && m.platform.architecture === wanted.architecture);
-  if (wanted.variant) return candidates.find((m) => m.platform?.variant === wanted.variant) ?? (wanted.architecture === 'arm64' && wanted.variant === 'v8' ? candidates.find((m) => !m.platform?.variant) : undefined);
-  return candidates.find((m) => !m.platform?.variant) ?? candidates.find((m) => m.platform?.variant === 'v8') ?? candidates[0];
 }
 
 /**
@@ -82,23 +85,43 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   assertJsonBlobSize(manifest.config, 'config', canonicalRef(ref));
 
   const sources = new BlobSources(store.root);
-  const blobs = uniqueBlobs([manifest.config, ...manifest.layers.filter((layer) => !layer.urls?.length)]);
+  const imageName = canonicalRef(ref);
+  // The config first: its diffIDs are what each layer is checked against while it downloads.
+  let fetchedCount = 0;
   let present = 0;
+  if (await store.hasBlob(manifest.config.digest)) {
+    present += 1;
+    opts.progress.finish(manifest.config.digest, 'already in the store');
+  } else {
+    await fetchBlob(opts, manifest.config);
+    fetchedCount += 1;
+  }
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', imageName);
+  if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
+    throw new RegistryContentError(`${imageName} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
+  }
+  const diffIDOf = new Map<string, Digest>();
+  manifest.layers.forEach((layer, i) => diffIDOf.has(layer.digest) || diffIDOf.set(layer.digest, config.rootfs.diff_ids[i]!));
+  const layers = uniqueBlobs(manifest.layers.filter((layer) => !layer.urls?.length && layer.digest !== manifest.config.digest));
   const missing: Descriptor[] = [];
-  for (const blob of blobs) {
+  for (const blob of layers) {
     if (await store.hasBlob(blob.digest)) {
       present += 1;
       opts.progress.finish(blob.digest, 'already in the store');
     } else missing.push(blob);
   }
-  await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, (blob, cancelled) => fetchBlob(opts, blob, cancelled));
-  await Promise.all(blobs.map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
-
-  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config');
-  if ((config.rootfs?.diff_ids ?? []).length !== manifest.layers.length) {
-    throw new RegistryContentError(`${canonicalRef(ref)} is inconsistent: its manifest lists ${manifest.layers.length} layers but its config ${config.rootfs?.diff_ids?.length ?? 0} diff_ids. Nothing was tagged.`);
-  }
-  await verifyLayerDiffIDs(store, manifest, config, canonicalRef(ref));
+  // Each layer is unpacked (or its diffID checked) on the same pass as its download: no second read of the blob.
+  const checked = new Set<string>();
+  await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, async (blob, cancelled) => {
+    const diffID = diffIDOf.get(blob.digest)!;
+    const what = `Layer ${blob.digest} of image ${imageName}`;
+    await fetchBlob(opts, blob, cancelled, () => openLayerSink(store, { descriptor: blob, diffID }, { unpack: opts.unpack ?? false, what }));
+    checked.add(layerClaimKey(blob.digest, diffID));
+  });
+  fetchedCount += missing.length;
+  await Promise.all([manifest.config, ...layers].map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
+  // Blobs that were in the store already, and a blob the manifest names twice, are checked (and unpacked) from the store.
+  await verifyLayerDiffIDs(store, manifest, config, imageName, { checked, unpack: opts.unpack ?? false });
   // The manifest's own bytes, unchanged, so its digest stays the registry's.
   const writer = await store.ingest();
   writer.stream.write(fetched.bytes);
@@ -106,8 +129,9 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const descriptor: Descriptor = { mediaType: fetched.mediaType, digest: stored.digest, size: stored.size };
   // Tagged under the familiar name ("alpine:3"), as every image in the store is; a digest-only pull tags nothing.
   const name = ref.tag ? canonicalRef({ ...ref, digest: undefined }) : undefined;
-  if (name) await store.tag(name, descriptor);
-  return { manifest: descriptor, name, fetched: missing.length, present };
+  if (name && opts.keepOtherPlatforms && config.architecture) await tagBesideOtherPlatforms(store, name, descriptor, configPlatform(config));
+  else if (name) await store.tag(name, descriptor);
+  return { manifest: descriptor, name, fetched: fetchedCount, present };
 }
 
 /** Runs `fetch` over the blobs, `jobs` at a time; after the first failure the rest are called off. */
@@ -130,17 +154,26 @@ async function fetchAll(blobs: Descriptor[], jobs: number, fetch: (blob: Descrip
 
 class CancelledError extends Error {}
 
-/** Fetches one blob into the store, checking size and digest as it streams; retried after transient failures. */
-export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 'ref' | 'progress'>, blob: Descriptor, cancelled: () => boolean = () => false): Promise<void> {
+/**
+ * Fetches one blob into the store, checking size and digest as it streams;
+ * retried after transient failures. `openSink` gives a layer's unpacker
+ * (image/layer-sink.ts), fed the same bytes and told to publish only once the
+ * digest checked out; a retry that starts the blob over starts it over too.
+ */
+export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 'ref' | 'progress'>, blob: Descriptor, cancelled: () => boolean = () => false, openSink?: () => Promise<LayerSink>): Promise<void> {
   const { store, client, ref, progress } = opts;
   progress.start(blob.digest, blob.size, 'Fetching');
   // What an attempt cut off got stays in the writer, whose hash has seen it: the next attempt asks for the rest (HTTP Range).
   let writer: BlobWriter | undefined;
+  let sink: LayerSink | undefined;
   let received = 0;
   const discard = async () => {
+    const dropped = sink;
+    sink = undefined;
     await writer?.abort();
     writer = undefined;
     received = 0;
+    await dropped?.abort(new CancelledError(`the download of ${blob.digest} was started over or given up`));
   };
   try {
     await withRetry(
@@ -151,9 +184,10 @@ export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 're
           if (!writer || !continuesAt(response, received)) {
             await discard();
             writer = await store.ingest();
+            sink = await openSink?.();
           }
           progress.advance(blob.digest, received); // a retry set the row back to 0
-          await receiveBody(response, writer, blob, received, (bytes) => {
+          await receiveBody(response, writer, sink?.input, blob, received, (bytes) => {
             received += bytes;
             progress.advance(blob.digest, bytes);
           }, cancelled).catch(async (error: unknown) => {
@@ -162,13 +196,15 @@ export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 're
               throw blobMismatch(blob, ref, error.actual.size);
             }
             // A connection cut mid-body is worth another try, from where it stopped.
-            if (error instanceof Error && !(error instanceof CancelledError) && /aborted|ECONNRESET|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`)) {
-              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${canonicalRef(ref)} was cut off after ${received} bytes; try again.`), { transient: true });
+            if (error instanceof Error && !(error instanceof CancelledError) && /aborted|ECONNRESET|ETIMEDOUT|premature close/i.test(`${error.message} ${(error as NodeJS.ErrnoException).code ?? ''}`)) {
+              const why = error instanceof NetworkTimeoutError ? ` (${error.message})` : '';
+              throw Object.assign(new RegistryContentError(`The download of ${blob.digest} from ${canonicalRef(ref)} was cut off after ${received} bytes${why}; try again.`), { transient: true });
             }
             await discard();
             throw error;
           });
         }
+        sink?.input.end();
         try {
           await writer.commit({ digest: blob.digest, size: blob.size });
         } catch (error) {
@@ -183,6 +219,10 @@ export async function fetchBlob(opts: Pick<PullOptions, 'store' | 'client' | 're
   } catch (error) {
     await discard();
     throw error;
+  }
+  if (sink) {
+    sink.verified();
+    await sink.done;
   }
   progress.finish(blob.digest, 'done');
 }
@@ -200,9 +240,10 @@ function continuesAt(response: HttpResponse, offset: number): boolean {
  * Copies a blob's body into the writer, counting beside the copy (a stream
  * stage of its own costs a step per socket read): more bytes than the
  * descriptor says stop it at once. The writer is not ended, and stays usable
- * when the body breaks off, for the caller to commit or go on with.
+ * when the body breaks off, for the caller to commit or go on with; `tap` (a
+ * layer's unpacker) gets the same bytes, and is not ended either.
  */
-function receiveBody(response: HttpResponse, writer: BlobWriter, blob: Descriptor, alreadyReceived: number, counted: (bytes: number) => void, cancelled: () => boolean): Promise<void> {
+function receiveBody(response: HttpResponse, writer: BlobWriter, tap: Writable | undefined, blob: Descriptor, alreadyReceived: number, counted: (bytes: number) => void, cancelled: () => boolean): Promise<void> {
   const body = response.body;
   const out = writer.stream as Writable;
   return new Promise<void>((resolve, reject) => {
@@ -214,6 +255,7 @@ function receiveBody(response: HttpResponse, writer: BlobWriter, blob: Descripto
       out.off('error', settle);
       if (error === undefined) return resolve();
       body.unpipe(out);
+      if (tap) body.unpipe(tap);
       body.destroy();
       reject(error);
     };
@@ -228,6 +270,7 @@ function receiveBody(response: HttpResponse, writer: BlobWriter, blob: Descripto
     body.on('close', () => settle(new Error('premature close')));
     out.on('error', settle);
     body.pipe(out, { end: false });
+    if (tap) body.pipe(tap, { end: false });
   });
 }
 

@@ -17,7 +17,7 @@
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { prepareBundle } from '../runtime/container.js';
-import { connectNetwork, disconnectNetwork, isUserModeNetwork } from '../runtime/network.js';
+import { connectContainerNetwork, disconnectContainerNetwork } from '../runtime/networks/connect.js';
 import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { classifyStartError } from '../runtime/start-failure.js';
@@ -94,8 +94,7 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
       stdin: current.plan.interactive === true,
     });
     // The runtime's create waits in the network hook until pasta (or slirp4netns) is attached.
-    const network = bundle.spec.network;
-    const connected = isUserModeNetwork(network) ? connectNetwork(bundleDir, network, bundle.spec.ports ?? [], launching) : Promise.resolve();
+    const connected = connectContainerNetwork(bundleDir, bundle.spec, launching);
     connected.catch(() => undefined);
     const { pid, conmonPid } = await launching;
     await connected;
@@ -115,7 +114,7 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
     return current;
   } catch (error) {
     await runtime.delete(current.runtimeId).catch(() => undefined);
-    await disconnectNetwork(path.join(dir, 'bundle')).catch(() => undefined);
+    await disconnectContainerNetwork(path.join(dir, 'bundle')).catch(() => undefined);
     await view.release().catch(() => undefined);
     const exitCode = classifyStartError((error as Error).message)?.exitCode ?? 125;
     await containers.update(record.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
@@ -139,7 +138,7 @@ export async function cleanupAfterConmon(containers: ContainerStore, runtime: Oc
   const stubs = JSON.parse(await readFile(path.join(dir, 'runtime-stubs.json'), 'utf8').catch(() => '[]')) as string[];
   await dropRuntimeStubs(path.join(dir, 'upper'), stubs);
   await runtime.delete(record.runtimeId);
-  await disconnectNetwork(path.join(dir, 'bundle'));
+  await disconnectContainerNetwork(path.join(dir, 'bundle'));
   const finished = await containers.update(id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() });
   if (finished.autoRemove) await removeContainerFiles(containers, finished);
 }

@@ -30,6 +30,8 @@ export interface ContainerPlan {
   volumes?: PlannedVolume[];
   /** Mount sources chowned to the container's user at start (the `U` option). */
   chownPaths?: string[];
+  /** --network container:NAME: the id of the container whose network namespace is joined at start. */
+  networkContainer?: string;
 }
 
 /** A volume as a container's plan keeps it (run/volumes.ts): what start, `rm -v` and `volume rm` need. */

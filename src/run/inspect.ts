@@ -2,6 +2,13 @@
 import { viewDirs } from '../snapshot/index.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 
+/** docker's NetworkMode: the mode, a network's name, or container:ID. */
+function networkMode(record: ContainerRecord): string {
+  if (record.plan.spec.attachment) return record.plan.spec.attachment.network;
+  if (record.plan.networkContainer) return `container:${record.plan.networkContainer}`;
+  return record.plan.spec.network;
+}
+
 export interface ContainerInspection {
   Id: string;
   Name: string;
@@ -71,7 +78,7 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
     LogPath: containers.logPath(record.id),
     Driver: record.driver,
     Runtime: record.runtime,
-    HostConfig: { AutoRemove: record.autoRemove, NetworkMode: record.plan.spec.network, PortBindings: portBindings(record) },
+    HostConfig: { AutoRemove: record.autoRemove, NetworkMode: networkMode(record), PortBindings: portBindings(record) },
     NetworkSettings: { Ports: portBindings(record) },
     GraphDriver: {
       Name: record.driver,

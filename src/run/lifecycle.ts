@@ -6,6 +6,7 @@
 import { readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { releaseEndpoint } from '../runtime/networks/connect.js';
 import { UsageError, RiboError } from '../errors.js';
 import { removeOwnedTree } from '../runtime/namespace.js';
 import { runtimeStateDir } from '../runtime/oci-runtime.js';
@@ -114,6 +115,8 @@ export async function recoverContainer(containers: ContainerStore, storeRoot: st
     if (isAlive(record.pid)) return record; // not ours to kill from here; a later command run as the user will
   }
   for (const pid of await processesMentioning(containers.dirOf(record.id))) killQuietly(pid);
+  // Its address and names off its network (which stops when that left it idle).
+  await releaseEndpoint(path.join(containers.dirOf(record.id), 'bundle')).catch(() => undefined);
   await rm(path.join(runtimeStateDir(storeRoot, record.runtime), record.runtimeId), { recursive: true, force: true });
   const finished: ContainerRecord = {
     ...record,

@@ -1,6 +1,9 @@
 import { unpackImageLayers, lowerDirs } from '../image/layers.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
+import type { Platform } from '../oci/image.js';
+import { configPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
+import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
 import { storeRefFor } from '../image/transport-ref.js';
 import { findExecutable } from '../files/executables.js';
 import { defaultUserModeNetwork } from '../runtime/network.js';
@@ -21,6 +24,8 @@ import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
 import { callerTerminalSize, consoleSizeOf, DEFAULT_TERMINAL_SIZE } from '../runtime/terminal.js';
 import { VolumeStore } from '../store/volumes.js';
+import { NetworkStore } from '../runtime/networks/store.js';
+import type { NetworkAttachment } from '../runtime/networks/endpoints.js';
 
 export interface RunImageOptions {
   store: Store;
@@ -43,6 +48,8 @@ export interface RunImageOptions {
    * (run-plan.ts): the foreground run then leaves a plan for the next one.
    */
   runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
+  /** --platform: the image's manifest for this platform (from an index); default this machine's. */
+  platform?: Platform;
 }
 
 /** A new container, and what its image gives a run without a command. */
@@ -52,9 +59,25 @@ interface CreatedContainer {
   entrypoint: string[];
   /** ENTRYPOINT + CMD. */
   defaultArgs: string[];
+  /** The image is for another architecture: the container runs under QEMU. */
+  emulated: boolean;
 }
 
 export class NothingToRunError extends RiboError {}
+
+/** --network NAME: what the container's bundle needs to join the network (it must exist). */
+async function networkAttachment(storeRoot: string, name: string, aliases: string[]): Promise<NetworkAttachment> {
+  const networks = NetworkStore.ofStore(storeRoot);
+  const record = await networks.read(name);
+  return { network: name, dir: networks.dirOf(name), subnet: record.Subnet, gateway: record.Gateway, aliases };
+}
+
+/** --network container:NAME: the other container, which must be running. */
+async function networkContainer(containers: ContainerStore, nameOrId: string): Promise<string> {
+  const record = await containers.find(nameOrId);
+  if (record.status !== 'running') throw new UsageError(`--network container:${nameOrId}: container ${record.name} is not running; start it first (ribo start ${record.name}).`);
+  return record.id;
+}
 
 /** The static tini that --init runs as PID 1 (Debian's tini package). */
 async function findInit(): Promise<string> {
@@ -76,7 +99,13 @@ export function containerArgs(entrypoint: string[] | null | undefined, cmd: stri
 export async function createContainer(opts: RunImageOptions, detached: boolean): Promise<CreatedContainer> {
   const containers = ContainerStore.ofStore(opts.store.root);
   await recoverContainers(containers, opts.store.root);
-  const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image));
+  const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image), { platform: opts.platform });
+  const platform = configPlatform(image.config);
+  const emulated = Boolean(image.config.architecture) && needsEmulation(platform);
+  if (emulated) {
+    await checkEmulation(platform, `Containers of image ${opts.image}`);
+    process.stderr.write(`ribo: warning: image ${opts.image} is for ${formatPlatform(platform)}, this machine is ${formatPlatform(hostPlatform())}: the container runs under QEMU emulation, several times slower.\n`);
+  }
   const layers = await unpackImageLayers(opts.store, image.manifest, image.config, opts.image);
   const config = image.config.config ?? {};
   const spec = opts.spec;
@@ -95,6 +124,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   if (spec.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
   const init = spec.init ? await findInit() : undefined;
   const network = spec.network === 'default' ? await defaultUserModeNetwork() : spec.network;
+  const attachment = spec.networkName ? await networkAttachment(opts.store.root, spec.networkName, spec.networkAliases) : undefined;
+  const sharedWith = spec.networkContainer ? await networkContainer(containers, spec.networkContainer) : undefined;
   if (network === 'slirp4netns' && (spec.ports.length > 0 || spec.publishAll)) {
     throw new UsageError(`${spec.ports.length > 0 ? '-p' : '-P'} needs pasta (Debian package passt) to publish ports; the network in use is slirp4netns${opts.spec.network === 'default' ? ', the fallback when pasta is not installed' : ''}. Install passt, or leave out the flag.`);
   }
@@ -112,6 +143,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         env: mapToEnv(env),
         cwd: spec.workdir ?? (config.WorkingDir || '/'),
         network,
+        ...(attachment ? { attachment } : {}),
         ...(ports.length ? { ports } : {}),
         ...(spec.dns.length ? { dns: spec.dns } : {}),
         ...(spec.addHosts.length ? { addHosts: spec.addHosts } : {}),
@@ -135,6 +167,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       interactive: spec.interactive,
       ...(volumes.volumes.length ? { volumes: volumes.volumes } : {}),
       ...(spec.chownBinds.length || volumes.chownPaths.length ? { chownPaths: [...spec.chownBinds, ...volumes.chownPaths] } : {}),
+      ...(sharedWith ? { networkContainer: sharedWith } : {}),
     };
     return containers.create({
       name: opts.name,
@@ -155,7 +188,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   };
   const hasVolumes = spec.volumes.length > 0 || (spec.imageVolumes !== 'ignore' && Object.keys(config.Volumes ?? {}).length > 0);
   const record = hasVolumes ? await VolumeStore.ofStore(opts.store.root).withLock(create) : await create();
-  return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) };
+  return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []), emulated };
 }
 
 /**
@@ -176,7 +209,8 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
     throw error;
   }
   // A planned run would skip what volumes need at each run (a new anonymous volume, copy-up).
-  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell && !created.record.plan.volumes) {
+  // Nor is a plan left for an emulated image: each run checks binfmt_misc and warns.
+  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell && !created.record.plan.volumes && !created.emulated) {
     await writeRunPlan({
       storeRoot: opts.store.root,
       image: opts.image,

@@ -10,6 +10,7 @@ import { UsageError } from '../errors.js';
 import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
 import { normalizeCapability } from '../runtime/capabilities.js';
 import { validateVolumeName } from '../store/volumes.js';
+import { isNetworkName } from '../runtime/networks/store.js';
 
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
 import { parsePublish } from './publish.js';
@@ -34,6 +35,7 @@ export interface RunFlags {
   hostname?: string;
   readOnly?: boolean;
   network?: string;
+  networkAlias?: string[];
   publishAll?: boolean;
   dns?: string[];
   addHost?: string[];
@@ -65,6 +67,12 @@ export interface RunSpec {
   readOnly: boolean;
   /** 'bridge' and 'default' are resolved to pasta or slirp4netns when the container is made. */
   network: NetworkMode | 'default';
+  /** --network NAME: the network between containers (ribo network create) to join. */
+  networkName?: string;
+  /** --network container:NAME: the container whose network namespace to share. */
+  networkContainer?: string;
+  /** --network-alias: more names on the network. */
+  networkAliases: string[];
   /** -p's mappings (host port 0: a free one, chosen when the container is made). */
   ports: PortMapping[];
   /** -P: publish the image's EXPOSEd ports too. */
@@ -315,11 +323,10 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   if (flags.privileged) {
     throw new UsageError('--privileged is not supported by ribo: a rootless container cannot get the host\'s devices. Add what the program needs instead, e.g. --cap-add SYS_ADMIN --security-opt seccomp=unconfined.');
   }
-  const requested = (flags.network ?? 'default') as RequestedNetwork;
-  if (!NETWORK_MODES.includes(requested)) {
-    throw new UsageError(`--network ${flags.network}: unknown network mode; use bridge (the default: its own network namespace reaching out through pasta), host, none, private (only lo), pasta or slirp4netns. Networks between containers (ribo network create) are not supported yet.`);
-  }
-  const network: NetworkMode | 'default' = requested === 'bridge' ? 'default' : requested;
+  const { network, networkName, networkContainer } = parseNetwork(flags.network);
+  const networkAliases = flags.networkAlias ?? [];
+  if (networkAliases.length > 0 && !networkName) throw new UsageError(`--network-alias ${networkAliases[0]}: aliases are names on a network between containers; add --network NAME (a network made with ribo network create).`);
+  for (const alias of networkAliases) if (!/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/.test(alias)) throw new UsageError(`--network-alias ${alias}: a name is 1 to 63 letters, digits, "_", "." and "-", starting with a letter or digit.`);
   const env: string[] = [];
   for (const file of flags.envFile ?? []) env.push(...(await readEnvFile(file, ctx)));
   for (const entry of flags.env ?? []) {
@@ -334,6 +341,10 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
   for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
   const ports = (flags.publish ?? []).flatMap((value) => parsePublish(value));
+  if ((ports.length > 0 || flags.publishAll) && network === 'container') {
+    const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
+    throw new UsageError(`${flag}: a container sharing another's network (--network ${flags.network}) has that container's ports; publish them when you run that one. Leave out ${flag.split(' ')[0]}.`);
+  }
   if ((ports.length > 0 || flags.publishAll) && (network === 'host' || network === 'none' || network === 'private')) {
     const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
     throw new UsageError(`${flag}: ports cannot be published with --network ${network}${network === 'host' ? ' (the container\'s ports are already the host\'s own; connect to them directly)' : ' (the container has no way out)'}. Leave out ${flag.split(' ')[0]} or use the default network (--network bridge).`);
@@ -369,6 +380,9 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     hostname: flags.hostname,
     readOnly: Boolean(flags.readOnly),
     network,
+    ...(networkName ? { networkName } : {}),
+    ...(networkContainer ? { networkContainer } : {}),
+    networkAliases,
     ports,
     publishAll: Boolean(flags.publishAll),
     dns,
@@ -384,6 +398,15 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     keepId: parseUserns(flags.userns),
     imageVolumes: parseImageVolume(flags.imageVolume),
   };
+}
+
+/** --network: a mode, container:NAME, or the name of a network between containers. */
+function parseNetwork(value: string | undefined): { network: NetworkMode | 'default'; networkName?: string; networkContainer?: string } {
+  const requested = value ?? 'default';
+  if ((NETWORK_MODES as readonly string[]).includes(requested)) return { network: requested === 'bridge' ? 'default' : (requested as NetworkMode | 'default') };
+  if (requested.startsWith('container:') && requested.length > 'container:'.length) return { network: 'container', networkContainer: requested.slice('container:'.length) };
+  if (isNetworkName(requested)) return { network: 'named', networkName: requested };
+  throw new UsageError(`--network ${requested}: not a network mode or network name; use bridge (the default: its own network namespace reaching out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create.`);
 }
 
 /** --image-volume bind (default) or ignore, podman's names. */

@@ -25,7 +25,7 @@ import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 4;
+export const RUN_PLAN_FORMAT = 5;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -35,18 +35,50 @@ const JSON_UNSAFE = /["\\\u0000-\u001f\u007f]/;
 /** Store roots whose paths can stand unquoted in JSON, in overlay's options and in shell words. */
 const PLAIN_PATH = /^\/[a-zA-Z0-9._/+@%=~-]*$/;
 
-/** What a plain `run --rm` command line names. */
+/** What a planned `run --rm` command line names. */
 export interface PlainRun {
   image: string;
   runtime: 'crun' | 'runc';
+  /** -e/--env NAME=VALUE, in order. */
+  env: string[];
+  /** -w/--workdir. */
+  workdir?: string;
+  /** --name. */
+  name?: string;
+  /** -v/--volume HOST:CONTAINER[:ro|rw], one bind of a host path. */
+  bind?: { source: string; destination: string; mode: 'ro' | 'rw' };
 }
 
+/** An absolute path as Node's path.resolve leaves it (no empty, `.` or `..` component, no trailing /), of plain characters; not / itself. */
+function normalPlainPath(text: string): boolean {
+  return PLAIN_PATH.test(text) && text.slice(1).split('/').every((part) => part !== '' && part !== '.' && part !== '..');
+}
+
+/** The files a run's /etc gets from ribo (runtime/network-files.ts): a bind over one goes through Node. */
+const NETWORK_FILES = new Set(['/etc/hosts', '/etc/hostname', '/etc/resolv.conf']);
+
+/** `-v HOST:CONTAINER[:ro|rw]` as a plan takes it: two normal absolute paths, no other option; else undefined. */
+function plainBind(value: string): PlainRun['bind'] {
+  const [source, destination, mode = 'rw', ...rest] = value.split(':');
+  if (rest.length > 0 || source === undefined || destination === undefined || (mode !== 'ro' && mode !== 'rw')) return undefined;
+  if (!normalPlainPath(source) || !normalPlainPath(destination) || NETWORK_FILES.has(destination)) return undefined;
+  return { source, destination, mode };
+}
+
+/** -e values a plan takes: NAME=VALUE (no copying from ribo's own environment), the value as it can stand in JSON. */
+const PLAIN_ENV = /^[A-Za-z_][A-Za-z0-9_]*=[^"\\\u0000-\u001f\u007f]*$/;
+/** The container names Node accepts (containers.ts). */
+const PLAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
 /**
- * The image and runtime of a command line bin/run-plan.sh would carry out:
- * `[--root DIR] [--runtime crun|runc] run --rm IMAGE [COMMAND...]` and
- * nothing else, with no storage driver chosen by the environment. Undefined
- * otherwise. Must agree with parse_plain_run in bin/run-plan.sh
- * (test/run/run-plan.test.ts checks both on the same command lines).
+ * The image, runtime and flags of a command line bin/run-plan.sh would carry
+ * out: `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
+ * FLAGS being `--rm` and any of `-e`/`--env NAME=VALUE`, `-w`/`--workdir
+ * /PATH`, `--name NAME` and `-v`/`--volume /HOST:/CONTAINER[:ro|rw]`, each
+ * value its own word (-w, --name and -v once),
+ * with no storage driver chosen by the environment. Undefined otherwise. Must
+ * agree with parse_plain_run in bin/run-plan.sh (test/run/run-plan.test.ts
+ * checks both on the same command lines).
  */
 export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): PlainRun | undefined {
   let runtime: string | undefined;
@@ -61,15 +93,34 @@ export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): Plain
   }
   runtime = runtime || env['RIBO_RUNTIME'] || 'crun';
   if (runtime !== 'crun' && runtime !== 'runc') return undefined;
-  if (args[i] !== 'run' || args[i + 1] !== '--rm') return undefined;
-  const image = args[i + 2];
+  if (args[i] !== 'run') return undefined;
+  const flags: { rm: boolean; env: string[]; workdir?: string; name?: string; bind?: PlainRun['bind'] } = { rm: false, env: [] };
+  for (i += 1; i < args.length && args[i]!.startsWith('-'); i++) {
+    const word = args[i]!;
+    const value = args[i + 1];
+    if (word === '--rm' && !flags.rm) flags.rm = true;
+    else if ((word === '-e' || word === '--env') && value !== undefined && PLAIN_ENV.test(value)) flags.env.push(value);
+    else if ((word === '-w' || word === '--workdir') && flags.workdir === undefined && value !== undefined && PLAIN_PATH.test(value)) flags.workdir = value;
+    else if (word === '--name' && flags.name === undefined && value !== undefined && PLAIN_NAME.test(value)) flags.name = value;
+    // One bind only: Node orders several by depth (run/volumes.ts).
+    else if ((word === '-v' || word === '--volume') && flags.bind === undefined && value !== undefined && plainBind(value)) flags.bind = plainBind(value);
+    else return undefined;
+    if (word !== '--rm') i++;
+  }
+  if (!flags.rm) return undefined;
+  const image = args[i];
   if (image === undefined || image.startsWith('-') || image.includes('..') || !PLAIN_IMAGE.test(image)) return undefined;
   // Images run straight from a layout or archive are not the store's: their files may change unseen.
   if (image.startsWith('oci:') || image.startsWith('oci-archive:')) return undefined;
-  const command = args.slice(i + 3);
+  const command = args.slice(i + 1);
   if (command[0] === '--' || command.some((word) => JSON_UNSAFE.test(word))) return undefined;
   if (env['RIBO_STORAGE_DRIVER']) return undefined;
-  return { image, runtime };
+  return { image, runtime, env: flags.env, ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}), ...(flags.name !== undefined ? { name: flags.name } : {}), ...(flags.bind ? { bind: flags.bind } : {}) };
+}
+
+/** Whether a planned command line has flags beyond --rm (a plan is written only from runs without them). */
+export function hasRunFlags(plain: PlainRun): boolean {
+  return plain.env.length > 0 || plain.workdir !== undefined || plain.name !== undefined || plain.bind !== undefined;
 }
 
 export function runPlanPath(storeRoot: string, runtime: string, image: string): string {
@@ -115,12 +166,24 @@ const MARKERS = {
   PID: 'j_pid',
   HOSTNAME: 'j_hostname',
   ROOTFS: 'j_rootfs',
+  /** The container's environment: the image's with -e applied, JSON items. */
+  ENV: 'j_env',
+  /** Its working dir (-w, else the image's), a JSON string. */
+  CWD: 'j_cwd',
+  /** Stands for a whole `"aliases": [NAME],` of the record's spec, empty without --name. */
+  ALIASES: 'j_aliases',
+  /** The -v bind as a config mount, after a comma; empty without -v. */
+  BIND: 'j_bind',
+  /** The record's mounts: the -v bind, or nothing. */
+  RECORD_MOUNTS: 'j_record_mounts',
 } as const;
 type Marker = keyof typeof MARKERS;
 
 const marker = (name: Marker) => `@@RIBO:${name}@@`;
 /** Stands for the container dir inside the config's strings; the shell writes its $dir there. */
 const DIR_TEXT_MARKER = '@@RIBODIR@@';
+/** The record's key that stands for its aliases field (see MARKERS.ALIASES). */
+const ALIASES_FIELD = '@@RIBOFIELD:ALIASES@@';
 /** Stands for the host name in plan_hosts_head/tail's /etc/hosts. */
 const HOST_MARKER = '@@RIBOHOST@@';
 
@@ -187,14 +250,20 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   // bin/run-plan.sh sets up pasta (as runtime/network.ts does) but not slirp4netns, published ports or other /etc entries.
   const spec = inputs.bundleSpec;
   if (spec.network === 'slirp4netns' || spec.ports?.length || spec.dns?.length || spec.addHosts?.length || spec.aliases?.length) return false;
+  // The environment and working dir are the run's (-e, -w): the plan holds the image's, the shell applies the flags.
+  if (spec.env.some((entry) => JSON_UNSAFE.test(entry) || !entry.includes('=')) || JSON_UNSAFE.test(spec.cwd)) return false;
   if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
   // The shell checks that the default profile it would take now (podman's, if installed) is the one the plan holds.
   if ((spec.seccomp ?? 'default') !== 'default') return false;
   const seccompProfile = await defaultSeccompProfilePath();
 
-  const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS') });
+  if (inputs.record.plan.spec.mounts?.length) return false;
+  // A -v bind comes after the /etc files' mounts (runtime/container.ts): a marker last in the list stands for it, comma included.
+  const mounts = [...(spec.mounts ?? []), marker('BIND') as unknown as NonNullable<ContainerSpec['mounts']>[number]];
+  const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts });
   // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
-  const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER);
+  const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER).replace(new RegExp(`,\\s*"${marker('BIND')}"`), `"${marker('BIND')}"`);
+  if (!configText.includes(`"${marker('BIND')}"`)) return false;
   const hosts = (await hostsFile({ network: spec.network, hostname: HOST_MARKER })).split(HOST_MARKER);
   if (hosts.length !== 2) return false;
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
@@ -210,8 +279,10 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     monitor: { pid: marker('MONITOR_PID'), start: marker('MONITOR_START') },
     pid: marker('PID'),
     startedAt: marker('NOW'),
-    plan: { ...kept.plan, spec: { ...kept.plan.spec, args: [marker('ARGS')] } },
+    // The aliases field first, so that the text standing for it ends with its comma.
+    plan: { ...kept.plan, spec: { [ALIASES_FIELD]: 0, ...kept.plan.spec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), mounts: [marker('RECORD_MOUNTS')] } as unknown as typeof kept.plan.spec },
   };
+  const recordText = `${JSON.stringify(record, null, 2)}\n`.replace(new RegExp(`"${ALIASES_FIELD}": 0,\\s*`), `"${marker('ALIASES')}"`);
   const variables: Record<string, string> = {
     plan_format: String(RUN_PLAN_FORMAT),
     plan_mode: inputs.namespaceMode,
@@ -225,6 +296,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_runtime_options: runtime.globalArgs.join(' '),
     plan_entrypoint: jsonItems(inputs.entrypoint),
     plan_default_args: jsonItems(inputs.defaultArgs),
+    // One JSON string a line, so the shell can replace an entry -e names in place, as Node does.
+    plan_env: spec.env.map((entry) => JSON.stringify(entry)).join('\n'),
+    plan_cwd: JSON.stringify(spec.cwd),
     plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
     plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',
     plan_hosts_head: hosts[0]!,
@@ -238,7 +312,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     `# ribo run plan for ${inputs.image.replace(/\n/g, ' ')}: written by ribo (src/run/run-plan.ts), read by bin/run-plan.sh.`,
     ...Object.entries(variables).map(([name, value]) => `${name}=${shellQuote(value)}`),
     shellTemplate('write_config', configText),
-    shellTemplate('write_record', `${JSON.stringify(record, null, 2)}\n`),
+    shellTemplate('write_record', recordText),
   ].join('\n');
 
   const file = runPlanPath(storeRoot, runtime.name, inputs.image);

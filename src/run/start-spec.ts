@@ -11,6 +11,15 @@ import { addCallerEntries, letContainerRootReach } from '../runtime/keep-id.js';
 import { resolveUser } from '../runtime/users.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { prepareMountsAtStart } from './volumes.js';
+import { UsageError } from '../errors.js';
+
+/** --network container:NAME: the other container's network namespace (it must be running now), its /etc files and host name. */
+async function sharedNetwork(containers: ContainerStore, id: string): Promise<Partial<ContainerSpec>> {
+  const other = await containers.read(id).catch(() => undefined);
+  const pid = other?.status === 'running' ? other.pid?.pid : undefined;
+  if (!pid) throw new UsageError(`--network container:${other?.name ?? id}: that container is not running; start it first.`);
+  return { joinNetns: `/proc/${pid}/ns/net`, shareEtcFrom: path.join(containers.dirOf(id), 'bundle'), hostname: other!.plan.spec.hostname ?? shortId(other!.id) };
+}
 
 /** The bundle spec of `record` (the user is filled in by `prepareRootAtStart`). */
 export function startSpec(record: ContainerRecord): Omit<ContainerSpec, 'rootfs'> {
@@ -27,6 +36,7 @@ export function prepareRootAtStart(containers: ContainerStore, record: Container
     }
     const user = await resolveUser(rootfs, record.plan.user);
     await prepareMountsAtStart(path.dirname(containers.dir), rootfs, record.plan, user);
-    return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids };
+    const shared = record.plan.networkContainer ? await sharedNetwork(containers, record.plan.networkContainer) : {};
+    return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, ...shared };
   };
 }

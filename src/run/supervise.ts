@@ -58,6 +58,9 @@ export class ContainerStartError extends RiboError {}
 /** The monitor's report channel to the launcher. */
 const REPORT_FD = 3;
 
+/** How long a container may take to end after ribo passed it a SIGTERM sent to ribo, before it is killed (docker stop's default). */
+const TERM_GRACE_MS = 10_000;
+
 /** Signals ribo passes on to the container while it supervises it (Ctrl-C, kill, a closed terminal). */
 const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
 
@@ -104,7 +107,13 @@ export async function superviseContainer(
   // Signals go to the container through the runtime; one that comes before the process exists is sent once it does.
   let running = false;
   let pending: NodeJS.Signals | undefined;
+  // A TERM is how ribo itself is stopped: as `ribo stop` does, the container gets it, then KILL if it is still there after the grace period.
+  let escalation: NodeJS.Timeout | undefined;
   const forward = (signal: NodeJS.Signals) => () => {
+    if (signal === 'SIGTERM' && !escalation) {
+      escalation = setTimeout(() => void runtime.kill(current.runtimeId, 'KILL'), TERM_GRACE_MS);
+      escalation.unref();
+    }
     if (running) void runtime.kill(current.runtimeId, signal);
     else pending = signal;
   };
@@ -152,6 +161,7 @@ export async function superviseContainer(
     throw error;
   } finally {
     stopFollowingSize?.();
+    clearTimeout(escalation);
     for (const [signal, handler] of handlers) process.off(signal, handler);
     if (typeof containerStdio === 'object') {
       for (const stream of [containerStdio.stdout, containerStdio.stderr]) await new Promise<void>((resolve) => stream.end(resolve));

@@ -3,6 +3,7 @@ import path from 'node:path';
 import type { Hook, IdMapping, LinuxResources, Mount, RuntimeSpec } from '../oci/runtime-spec.js';
 import { BUILD_DEFAULT_CAPABILITIES, RUN_DEFAULT_CAPABILITIES, capabilitySet, knownCapabilities } from './capabilities.js';
 import type { NetworkMode, PortMapping } from './network.js';
+import type { NetworkAttachment } from './networks/endpoints.js';
 import { defaultSeccompProfilePath, loadSeccompProfile, resolveSeccomp, seccompHost, type SeccompProfile } from './seccomp.js';
 
 /** The template every bundle starts from; see bundles/README.md. */
@@ -28,6 +29,12 @@ export interface ContainerSpec {
    * 'pasta' and 'slirp4netns' connect that namespace to the host (network.ts).
    */
   network: NetworkMode;
+  /** 'named': the network between containers the container joins (networks/). */
+  attachment?: NetworkAttachment;
+  /** 'container': the network namespace (a /proc/PID/ns/net) of the container whose network this one shares. */
+  joinNetns?: string;
+  /** 'container': the other container's bundle dir, whose /etc/hosts and resolv.conf this one shares (as docker does). */
+  shareEtcFrom?: string;
   /** Published ports (-p), forwarded by pasta. */
   ports?: PortMapping[];
   /** Name servers for /etc/resolv.conf (--dns); the network's own when absent. */
@@ -129,7 +136,7 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   config.hostname = spec.hostname ?? config.hostname;
   const initMount: Mount[] = spec.init ? [{ destination: INIT_PATH, type: 'bind', source: spec.init, options: ['bind', 'ro', 'nosuid', 'nodev'] }] : [];
   // A network namespace of its own shows its own devices: a fresh sysfs (owned by the container's user namespace, which the runtime creates with it).
-  const templateMounts = (config.mounts ?? []).map((m) => (m.destination === '/sys' && spec.network !== 'host' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
+  const templateMounts = (config.mounts ?? []).map((m) => (m.destination === '/sys' && spec.network !== 'host' && spec.network !== 'container' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
   config.mounts = [...templateMounts, ...initMount, ...(spec.mounts ?? [])];
   if (spec.networkHook) config.hooks = { ...config.hooks, createRuntime: [...(config.hooks?.createRuntime ?? []), spec.networkHook] };
   const linux = config.linux ?? {};
@@ -137,9 +144,11 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   linux.uidMappings = mappings.uid;
   linux.gidMappings = mappings.gid;
   const namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network');
-  if (spec.network !== 'host') namespaces.push({ type: 'network' });
+  if (spec.network === 'container' && spec.joinNetns) namespaces.push({ type: 'network', path: spec.joinNetns });
+  else if (spec.network !== 'host') namespaces.push({ type: 'network' });
   linux.namespaces = namespaces;
-  if (spec.network !== 'host') linux.sysctl = { ...OWN_NETWORK_SYSCTLS, ...linux.sysctl };
+  // A joined namespace (container:NAME) has them already, and is not the container's to change.
+  if (spec.network !== 'host' && spec.network !== 'container') linux.sysctl = { ...OWN_NETWORK_SYSCTLS, ...linux.sysctl };
   if (spec.resources) linux.resources = spec.resources;
   if (seccompProfile) linux.seccomp = resolveSeccomp(seccompProfile, seccompHost(caps));
   else delete linux.seccomp;

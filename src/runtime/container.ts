@@ -4,7 +4,8 @@ import { randomBytes } from 'node:crypto';
 import type { Mount } from '../oci/runtime-spec.js';
 import { writeBundle, type ContainerSpec } from './bundle.js';
 import type { ContainerStdio, OciRuntime } from './oci-runtime.js';
-import { connectNetwork, disconnectNetwork, isUserModeNetwork, networkHook, prepareNetwork } from './network.js';
+import { needsNetworkHook, networkHook, prepareNetwork } from './network.js';
+import { connectContainerNetwork, disconnectContainerNetwork, reserveEndpoint } from './networks/connect.js';
 import { hostAddress, networkFileMounts } from './network-files.js';
 
 /** Paths the runtime mounts over; if the image lacks them the runtime creates them in the upper dir. */
@@ -92,12 +93,21 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
   const network = run.spec.network;
   const gateway = await hostAddress(network);
   const addHosts = (run.spec.addHosts ?? []).map((h) => (h.ip === 'host-gateway' ? { ...h, ip: gateway ?? '127.0.0.1' } : h));
+  const hooked = needsNetworkHook(network);
+  if (hooked) await prepareNetwork(run.bundleDir);
+  // Sharing another container's network (extra from `prepare`) shares its host name too, as docker does.
+  const hostname = extra.hostname ?? run.spec.hostname ?? 'ribo';
+  // On a network between containers: an address, and the container's names published to the others.
+  const attachment = network === 'named' ? run.spec.attachment : undefined;
+  const ownAddress = attachment ? await reserveEndpoint(run.bundleDir, attachment, run.id ?? hostname, [...(run.spec.aliases ?? []), hostname]) : undefined;
+  const dns = run.spec.dns?.length || !attachment ? run.spec.dns : [attachment.gateway];
   // /etc/hosts, hostname and resolv.conf from the bundle dir, over the image's (the stubs for them are dropped after).
-  const fileMounts = await networkFileMounts(run.bundleDir, { network, hostname: run.spec.hostname ?? 'ribo', aliases: run.spec.aliases, addHosts, dns: run.spec.dns });
+  const fileMounts = await networkFileMounts(run.bundleDir, { network, hostname, aliases: run.spec.aliases, addHosts, dns, ownAddress });
+  // Sharing another container's network shares its names and name servers too.
+  const sharedFrom = extra.shareEtcFrom;
+  if (sharedFrom) for (const m of fileMounts) if (m.destination !== '/etc/hostname') m.source = path.join(sharedFrom, path.basename(m.destination));
   const mounts: Mount[] = [...fileMounts.filter((m) => !(run.spec.mounts ?? []).some((u) => u.destination === m.destination)), ...(run.spec.mounts ?? [])];
-  const userMode = isUserModeNetwork(network);
-  if (userMode) await prepareNetwork(run.bundleDir);
-  const spec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs, ...(userMode ? { networkHook: networkHook(run.bundleDir) } : {}) };
+  const spec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs, ...(hooked ? { networkHook: networkHook(run.bundleDir) } : {}) };
   await writeBundle(run.bundleDir, spec);
   return { spec, runtimeStubs };
 }
@@ -105,12 +115,10 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
 /** Writes the bundle for `run.rootfs` and runs one container in it until it exits. */
 export async function runContainer(run: ContainerRun): Promise<ContainerResult> {
   const id = run.id ?? `ribo-${randomBytes(6).toString('hex')}`;
-  const { spec, runtimeStubs } = await prepareBundle(run);
-  const network = spec.network;
-  const userMode = isUserModeNetwork(network);
   try {
+    const { spec, runtimeStubs } = await prepareBundle({ ...run, id });
     const running = run.runtime.run(run.bundleDir, id, run.stdio, { pidFile: run.pidFile });
-    const connected = userMode ? connectNetwork(run.bundleDir, network, run.spec.ports ?? [], running) : Promise.resolve();
+    const connected = connectContainerNetwork(run.bundleDir, spec, running);
     connected.catch(() => undefined);
     if (run.pidFile && run.started) await announceStart(run.pidFile, running, run.started);
     const exitCode = await running;
@@ -118,6 +126,6 @@ export async function runContainer(run: ContainerRun): Promise<ContainerResult> 
     return { exitCode, spec, runtimeStubs };
   } finally {
     await run.runtime.delete(id);
-    if (userMode) await disconnectNetwork(run.bundleDir);
+    await disconnectContainerNetwork(run.bundleDir);
   }
 }

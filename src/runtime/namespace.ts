@@ -82,6 +82,24 @@ export async function reexecInNamespaceOf(pid: number, argv: string[], env: Node
 }
 
 /**
+ * Runs `argv` (a ribo command line) inside the user namespace of the running
+ * process `pid` (a network's holder, or the monitor of a container whose
+ * network is shared), with a private mount namespace of its own as
+ * reexecInNamespace gives: containers started there have namespaces ribo may
+ * connect to that network (networks/holder.ts).
+ */
+export async function reexecInUserNamespaceOf(pid: number, argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
+  const rootless = process.getuid?.() !== 0;
+  const nsenter = await findExecutable('nsenter');
+  const unshare = await findExecutable('unshare');
+  if (!nsenter || !unshare) throw new RiboError('ribo needs the nsenter and unshare commands from util-linux; install util-linux (as root: apt-get install util-linux).');
+  const unshareArgs = [unshare, '--mount', '--propagation', 'private', '--', process.execPath, ...argv];
+  const marker = { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' };
+  if (!rootless) return runInnerRibo(unshareArgs[0]!, unshareArgs.slice(1), marker);
+  return runInnerRibo(nsenter, ['--preserve-credentials', '-U', '-t', String(pid), '--', ...unshareArgs], marker);
+}
+
+/**
  * Removes a tree that may hold files owned by subordinate ids (a container's
  * writable layer): directly as root or inside ribo's namespace, otherwise in
  * a throwaway user namespace where the user's ids are mapped.

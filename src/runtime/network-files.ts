@@ -15,7 +15,8 @@ export const HOST_NAMES = ['host.containers.internal', 'host.docker.internal'];
 /** The host as the container reaches it: pasta maps its gateway to the host's loopback. */
 export async function hostAddress(network: NetworkMode): Promise<string | undefined> {
   if (network === 'host') return '127.0.0.1';
-  if (network === 'pasta') return hostGatewayAddress();
+  // A network between containers goes out through pasta too, masqueraded in its holder's namespace.
+  if (network === 'pasta' || network === 'named') return hostGatewayAddress();
   if (network === 'slirp4netns') return SLIRP_GATEWAY;
   return undefined;
 }
@@ -38,13 +39,15 @@ export interface HostsInput {
   hostname: string;
   aliases?: string[];
   addHosts?: { name: string; ip: string }[];
+  /** The container's address on a network between containers (else its names point at 127.0.1.1). */
+  ownAddress?: string;
 }
 
 /** /etc/hosts: loopback names, the container's own names, the host's names, then --add-host's. */
 export async function hostsFile(input: HostsInput): Promise<string> {
   const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback'];
   const own = [...new Set([input.hostname, ...(input.aliases ?? [])])].join(' ');
-  lines.push(`127.0.1.1\t${own}`);
+  lines.push(`${input.ownAddress ?? '127.0.1.1'}\t${own}`);
   const host = await hostAddress(input.network);
   if (host) lines.push(`${host}\t${HOST_NAMES.join(' ')}`);
   for (const entry of input.addHosts ?? []) lines.push(`${entry.ip}\t${entry.name}`);

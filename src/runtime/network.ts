@@ -19,7 +19,11 @@ import { RiboError } from '../errors.js';
 import type { Hook } from '../oci/runtime-spec.js';
 import { findExecutable } from '../files/executables.js';
 
-export type NetworkMode = 'host' | 'none' | 'private' | 'pasta' | 'slirp4netns';
+/**
+ * 'named' is a network between containers (networks/: a veth to a bridge in
+ * a holder's namespace); 'container' joins another container's namespace.
+ */
+export type NetworkMode = 'host' | 'none' | 'private' | 'pasta' | 'slirp4netns' | 'named' | 'container';
 
 /** A published port: docker's -p HOSTIP:HOSTPORT:CONTAINERPORT/PROTO, one port each. */
 export interface PortMapping {
@@ -34,6 +38,11 @@ export class NetworkError extends RiboError {}
 /** Modes that connect the container to the outside through a user-mode helper. */
 export function isUserModeNetwork(mode: string): mode is 'pasta' | 'slirp4netns' {
   return mode === 'pasta' || mode === 'slirp4netns';
+}
+
+/** Modes whose new network namespace is handed to ribo by the runtime hook before the container starts. */
+export function needsNetworkHook(mode: string): boolean {
+  return isUserModeNetwork(mode) || mode === 'named';
 }
 
 /** The default network (docker's "bridge"): pasta where installed, else slirp4netns. */
@@ -111,15 +120,55 @@ export function pastaOptions(ports: PortMapping[]): string[] {
   return ['--runas', '0:0', '--config-net', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '--dns-forward', PASTA_DNS];
 }
 
-async function startPasta(dir: string, ports: PortMapping[]): Promise<void> {
+/**
+ * The interface of the ports-only pasta (below) in the container's
+ * namespace: a link-local /30 of its own, so it never meets a real network.
+ */
+const FORWARDER = { ifname: 'ribo-ports', address: '169.254.8.2', gateway: '169.254.8.1', table: '100' };
+
+/**
+ * pasta only forwarding published ports into a namespace that has its own
+ * way out (a network between containers). Connections from the host's
+ * loopback are spliced into the namespace's loopback; others arrive on its
+ * interface, addressed to FORWARDER.address.
+ */
+export function portForwarderOptions(ports: PortMapping[]): string[] {
+  return [
+    '--runas', '0:0', ...pastaPortArgs(ports), '-T', 'none', '-U', 'none', '-I', FORWARDER.ifname,
+    '-a', FORWARDER.address, '-n', '30', '-g', FORWARDER.gateway, '--no-dhcp', '--no-dhcpv6', '--no-ndp', '--no-ra', '--no-map-gw',
+  ];
+}
+
+/**
+ * Brings the ports-only pasta's interface up, and sends what the container
+ * answers from its address back through it (a routing rule and table of
+ * its own), leaving the namespace's own default route alone.
+ */
+async function configurePortForwarder(netnsFile: string): Promise<void> {
+  const f = FORWARDER;
+  const script = [
+    'set -e',
+    `ip addr add ${f.address}/30 dev ${f.ifname}`,
+    `ip link set ${f.ifname} up`,
+    `ip route add default via ${f.gateway} dev ${f.ifname} table ${f.table}`,
+    `ip rule add from ${f.address} table ${f.table}`,
+  ].join('\n');
+  const result = await execa('nsenter', [`--net=${netnsFile}`, '--', 'sh', '-c', script], { reject: false });
+  if (result.exitCode !== 0) throw new NetworkError(`Could not set up the published ports' interface in the container: ${result.stderr.trim() || `exit ${result.exitCode}`}.`);
+}
+
+/** Starts pasta on the namespaces bound under `dir` (ports only, for a network between containers, with `portsOnly`). */
+export async function startPasta(dir: string, ports: PortMapping[], portsOnly = false): Promise<void> {
   const f = networkFiles(dir);
   const log = await open(f.log, 'w');
   // Without -f pasta forks once the namespace is configured: its exit is the ready signal.
-  const child = spawn('pasta', [...pastaOptions(ports), '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
+  const options = portsOnly ? portForwarderOptions(ports) : pastaOptions(ports);
+  const child = spawn('pasta', [...options, '-P', f.pid, '--userns', f.userns, '--netns', f.netns], {
     stdio: ['ignore', 'ignore', log.fd],
   });
   const code = await waitExit(child);
   await log.close();
+  if (code === 0 && portsOnly) await configurePortForwarder(f.netns);
   if (code !== 0) {
     const text = (await readFile(f.log, 'utf8').catch(() => '')).split('\n').filter((l) => l && !l.includes('syslog')).slice(-3).join(' ');
     throw new NetworkError(`pasta could not set up the container's network (exit ${code}): ${text || 'no message'}. Check that /dev/net/tun exists and is usable (mode 0666), or run with --network host.`);
@@ -159,10 +208,10 @@ export async function prepareNetwork(dir: string): Promise<void> {
 
 /**
  * Answers the hook: waits until it has bound the namespaces (it opens the
- * FIFO), starts the helper, and says "ok" (or "fail", which stops the
- * container). Gives up when `exited` settles first (the runtime failed).
+ * FIFO), starts the helper (or `attach`es the namespace another way), and
+ * says "ok" (or "fail", which stops the container). Gives up when `exited` settles first (the runtime failed).
  */
-export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns', ports: PortMapping[], exited: Promise<unknown>): Promise<void> {
+export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns' | 'named', ports: PortMapping[], exited: Promise<unknown>, attach?: (netnsFile: string) => Promise<void>): Promise<void> {
   const f = networkFiles(dir);
   let done = false;
   void exited.finally(async () => {
@@ -175,7 +224,8 @@ export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns',
   let answer = 'fail';
   try {
     if (done) return;
-    await (mode === 'pasta' ? startPasta(dir, ports) : startSlirp(dir, ports));
+    if (attach) await attach(f.netns);
+    else await (mode === 'pasta' ? startPasta(dir, ports) : startSlirp(dir, ports));
     answer = 'ok';
   } finally {
     done = true;

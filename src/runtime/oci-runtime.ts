@@ -27,6 +27,16 @@ export function runtimeStateDir(storeRoot: string, name: string): string {
  */
 export type ContainerStdio = 'inherit' | 'inherit-output' | { stdin?: 'ignore' | 'inherit'; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
 
+/**
+ * The guard of OciRuntime.guard: "$0" "$@" is the runtime's kill command.
+ * The container may still be starting when ribo dies: kill is tried again
+ * until the runtime no longer knows the container or has it stopped.
+ */
+const CONTAINER_GUARD = `trap '' INT TERM HUP QUIT USR1 USR2 PIPE
+read -r word || word=
+[ "$word" = done ] && exit 0
+for _ in 1 2 3 4 5 6 7 8 9 10; do "$0" "$@" 2>/dev/null || exit 0; sleep 0.5; done`;
+
 /** The command a process runs, without --init's prefix. */
 function commandOf(config: RuntimeSpec): string | undefined {
   const args = config.process?.args ?? [];
@@ -86,7 +96,31 @@ export class OciRuntime {
   async run(bundleDir: string, id: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
     await this.ready();
     const command = async () => commandOf(JSON.parse(await readFile(path.join(bundleDir, 'config.json'), 'utf8')) as RuntimeSpec);
-    return this.attach(['run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio, bundleDir, command);
+    const guard = this.guard(id);
+    try {
+      return await this.attach(['run', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--bundle', bundleDir, id], stdio, bundleDir, command);
+    } finally {
+      guard.release();
+    }
+  }
+
+  /**
+   * Makes sure the container dies with this process, however it ends (even
+   * SIGKILL, which no handler sees): a small shell started beside the runtime
+   * waits on a pipe only this process holds. `release` (the container ended)
+   * tells it so; end of file means this process is gone, and the shell kills
+   * the container with SIGKILL through the runtime, which then exits too. It
+   * ignores the signals a terminal sends to the whole process group, which
+   * are for the container.
+   */
+  private guard(id: string): { release: () => void } {
+    const kill = [this.binary, ...this.globalArgs(), 'kill', id, 'KILL'];
+    const watcher = spawn('/bin/sh', ['-c', CONTAINER_GUARD, ...kill], { stdio: ['pipe', 'ignore', 'ignore'] });
+    watcher.on('error', () => undefined);
+    watcher.stdin.on('error', () => undefined);
+    watcher.unref();
+    (watcher.stdin as unknown as { unref?: () => void }).unref?.();
+    return { release: () => watcher.stdin.end('done\n') };
   }
 
   /** Runs the process described by `processFile` (an OCI process JSON) in the running container `id`. */

@@ -15,10 +15,16 @@ import type { Store } from '../store/index.js';
  * when they hash to `diffID` (DiffIDMismatchError otherwise): the diffID comes
  * from an image's config, which anyone can write, and the unpacked layer is
  * shared by every image and build that names the same diffID.
- * `what` names the layer in that error (its blob, the image).
+ * `what` names the layer in that error (its blob, the image). `beforePublish`,
+ * when given, must resolve before the temp dir is renamed into place; when it
+ * rejects, the temp dir is removed and nothing is published.
  */
-export function unpackLayer(store: Store, diffID: Digest, open: () => NodeJS.ReadableStream, what?: string): Promise<string> {
-  return store.ensureUnpacked(diffID, (tempDir) => applyLayer(open(), tempDir, { mode: 'lower', expectedDiffID: diffID, what: what ?? `Layer ${diffID}` }));
+export function unpackLayer(store: Store, diffID: Digest, open: () => NodeJS.ReadableStream | AsyncIterable<Buffer>, what?: string, beforePublish?: () => Promise<void>): Promise<string> {
+  return store.ensureUnpacked(diffID, async (tempDir) => {
+    await applyLayer(open(), tempDir, { mode: 'lower', expectedDiffID: diffID, what: what ?? `Layer ${diffID}` });
+    // A layer unpacked while its blob downloads waits here for the blob's digest check (image/layer-sink.ts).
+    await beforePublish?.();
+  });
 }
 
 /** `layers/<diffID>/` of a layer blob in the store; `imageName` is for the error of a layer that is not what the image says. */

@@ -33,6 +33,11 @@ async function indexRefs(root: string): Promise<string[]> {
   return index.manifests.map((m: { annotations?: Record<string, string> }) => m.annotations?.['org.opencontainers.image.ref.name']);
 }
 
+/** The diffIDs (hex) unpacked under layers/, sorted. */
+async function unpackedLayers(root: string): Promise<string[]> {
+  return (await readdir(path.join(root, 'layers')).catch(() => [])).filter((name) => /^[0-9a-f]{64}$/.test(name)).sort();
+}
+
 async function exists(file: string): Promise<boolean> {
   return readFile(file).then(() => true, () => false);
 }
@@ -68,6 +73,10 @@ it('pushes an image ribo built, pulls it into an empty store, and runs it', asyn
   const pulled = await riboOk(['pull', name], { root: target });
   expect(pulled.stdout.trim()).toBe((await readImage(source, name)).index.manifests.find((m) => m.annotations?.['org.opencontainers.image.ref.name'] === name)!.digest);
   expect(await indexRefs(target)).toEqual([name]);
+  // Each layer was unpacked while it downloaded (bin/ribo runs `pull` in ribo's namespace): the first run finds them all.
+  const diffIDs = (await readImage(target, name)).config.rootfs.diff_ids.map((d: string) => d.slice('sha256:'.length));
+  expect(await unpackedLayers(target)).toEqual([...new Set(diffIDs)].sort());
+  expect(await readdir(path.join(target, 'tmp'))).toEqual([]);
   const run = await riboOk(['run', '--rm', name], { root: target });
   expect(run.stdout).toContain('Hello from a ribo container!');
   expect(run.stdout).toContain('kept.txt');
@@ -199,6 +208,10 @@ it('refuses a blob the registry serves corrupted, and stores and tags nothing of
   expect(await indexRefs(target)).toEqual([]);
   expect(await exists(blobPath(target, image.big))).toBe(false);
   expect(await readdir(path.join(target, 'ingest'))).toEqual([]);
+  // The layer was being unpacked while it came: none of it is published, nothing is left in tmp/.
+  const bigDiffID = (await readImage(image.root, `${registry.host}/e2e/corrupt:1`)).config.rootfs.diff_ids[1].slice('sha256:'.length);
+  expect(await unpackedLayers(target)).not.toContain(bigDiffID);
+  expect(await readdir(path.join(target, 'tmp'))).toEqual([]);
 });
 
 it('goes on from where a cut download stopped, asking for the rest with a Range request', async () => {

@@ -167,6 +167,61 @@ describe('planned runs', () => {
     expect((await riboOk(['run', '--rm', 'plan-pruned'], opts())).stdout).toBe('v1');
   });
 
+  it('covers -e, -w and --name: the same container as through Node, shown by ps, and a name in use refused as Node refuses it', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const plan = await readFile(planFile('plan-app'), 'utf8');
+    const flags = ['-e', 'A=1', '-e', 'GREETING=hello', '-w', '/tmp'];
+    // Without --rm a run goes through Node: the reference.
+    const viaNode = await ribo(['run', ...flags, '--name', 'n0', 'plan-app', ...PROBE], opts());
+    await riboOk(['rm', 'n0'], opts());
+    const planned = await ribo(['run', '--rm', ...flags, '--name', 'n1', 'plan-app', ...PROBE], opts());
+    expect(planned).toEqual(viaNode);
+    // pwd, then the sorted environment: -e added A and replaced the image's GREETING.
+    expect(planned.stdout).toContain('/tmp\nA=1\nGREETING=hello\nHOME=');
+
+    const { child } = await spawnRibo(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '--name', 'n1', 'plan-app', 'sh', '-c', 'echo $A; pwd; grep -c n1 /etc/hosts; exec sleep 60'], opts());
+    expect(await runningName()).toBe('n1');
+    expect(await monitorCommand('n1')).toBe('sh');
+    expect((await riboOk(['ps', '-a'], opts())).stdout).toMatch(/ Up .* n1$/m);
+    const refused = await ribo(['run', '--rm', '--name', 'n1', 'plan-app', 'true'], opts());
+    const refusedByNode = await ribo(['run', '--name', 'n1', 'plan-app', 'true'], opts());
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('The container name "n1" is already in use');
+    expect(refused).toEqual(refusedByNode);
+    await riboOk(['kill', 'n1'], opts());
+    const result = await child;
+    expect(result.stdout).toBe('1\n/tmp\n1');
+    expect(result.exitCode).toBe(137);
+    expect((await riboOk(['ps', '-a', '-q'], opts())).stdout).toBe('');
+    // Runs with flags use the plan and leave it as it was.
+    expect(await readFile(planFile('plan-app'), 'utf8')).toBe(plan);
+  });
+
+  it('covers one -v bind of a host path: the same as through Node; a missing host path is refused by Node', async () => {
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const host = await makeContext({ 'file.txt': 'from the host\n' });
+    try {
+      const look = ['sh', '-c', 'cat /data/file.txt; grep -c " /data " /proc/self/mountinfo; touch /data/x 2>/dev/null || echo read-only; ls /data'];
+      const viaNode = await ribo(['run', '-v', `${host}:/data:ro`, '--name', 'v0', 'plan-app', ...look], opts());
+      await riboOk(['rm', 'v0'], opts());
+      const planned = await ribo(['run', '--rm', '-v', `${host}:/data:ro`, 'plan-app', ...look], opts());
+      expect(planned).toEqual(viaNode);
+      expect(planned.stdout).toBe('from the host\n1\nread-only\nfile.txt');
+
+      const { child } = await spawnRibo(['run', '--rm', '--name', 'v1', '-v', `${host}:/data`, 'plan-app', 'sh', '-c', 'cat /data/file.txt; exec sleep 60'], opts());
+      expect(await runningName()).toBe('v1');
+      expect(await monitorCommand('v1')).toBe('sh');
+      await riboOk(['kill', 'v1'], opts());
+      expect((await child).stdout).toBe('from the host');
+
+      const missing = await ribo(['run', '--rm', '-v', `${host}/missing:/data`, 'plan-app', 'true'], opts());
+      expect(missing.exitCode).not.toBe(0);
+      expect(missing.stderr).toContain(`the host path ${host}/missing does not exist`);
+    } finally {
+      await execa('rm', ['-rf', host]);
+    }
+  });
+
   it('other flags or another driver go through Node, and leave the plan alone', async () => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const before = (await stat(planFile('plan-app'))).mtimeMs;

@@ -148,6 +148,29 @@ describe('a full disk', () => {
     expect({ ingest: await entries(path.join(root, 'ingest')), tmp: await entries(path.join(root, 'tmp')) }).toEqual({ ingest: [], tmp: [] });
     expect((await riboOk(['images', '-q'], opts())).stdout).toBe('');
   }, 300_000);
+
+  it('a layer blob that does not fit, written while the next steps run, fails the build: nothing tagged, nothing half-written', async () => {
+    await execa('rm', ['-f', path.join(mountPoint, 'filler'), path.join(mountPoint, 'filler-2')]);
+    await riboOk(['prune', '--all'], opts());
+    const base = await makeContext({ Dockerfile: BUSYBOX_DOCKERFILE }, 'hello');
+    const child = await makeContext({ Dockerfile: 'FROM base\nRUN head -c 8000000 /dev/urandom > /random\nRUN sleep 1\nRUN echo done > /done\n' });
+    try {
+      await riboOk(['build', '-q', '-t', 'base', base], opts());
+      // Room for the step's 8 MB of files, not for its 8 MB blob as well (random bytes do not compress).
+      const room = 12 * 1024 * 1024;
+      await execa('sh', ['-c', `head -c ${(await available()) - room} /dev/zero > ${path.join(mountPoint, 'filler-3')}`]);
+      const failed = await ribo(['build', '-t', 'child', child], opts());
+      expect(failed.exitCode).toBe(1);
+      expect(failed.stderr).toContain('no space is left on the device (ENOSPC)');
+      expect(failed.stderr).not.toContain('internal error');
+      // The step after it started: the blob failed in the background, not the step's own command.
+      expect(failed.stderr).toMatch(/\] RUN sleep 1/);
+      expect((await riboOk(['images'], opts())).stdout).not.toContain('child');
+      expect({ ingest: await entries(path.join(root, 'ingest')), tmp: await entries(path.join(root, 'tmp')) }).toEqual({ ingest: [], tmp: [] });
+    } finally {
+      await execa('rm', ['-rf', base, child, path.join(mountPoint, 'filler-3')]);
+    }
+  }, 300_000);
 });
 
 describe('leftovers of killed writers', () => {

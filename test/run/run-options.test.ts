@@ -105,13 +105,23 @@ describe('limits, capabilities and security options', () => {
     expect(await usageError(parseRunFlags({ securityOpt: ['apparmor=x'] }, ctx))).toContain('not supported');
   });
 
-  it('refuses --privileged, unknown networks and -t without a terminal', async () => {
+  it('refuses --privileged, malformed networks and -t without a terminal', async () => {
     expect(await usageError(parseRunFlags({ privileged: true }, ctx))).toContain('--privileged is not supported');
-    expect(await usageError(parseRunFlags({ network: 'mynet' }, ctx))).toContain('not supported yet');
+    expect(await usageError(parseRunFlags({ network: 'my net' }, ctx))).toContain('--network my net: not a network mode or network name');
+    expect(await usageError(parseRunFlags({ network: 'container:' }, ctx))).toContain('not a network mode or network name');
     expect((await parseRunFlags({ network: 'bridge' }, ctx)).network).toBe('default');
     expect((await parseRunFlags({}, ctx)).network).toBe('default');
     expect(await usageError(parseRunFlags({ tty: true }, ctx))).toContain('not a terminal');
     expect((await parseRunFlags({ tty: true }, { ...ctx, stdinIsTerminal: true })).tty).toBe(true);
+  });
+
+  it('--network NAME joins a network between containers, container:NAME another container\'s; aliases and -p need the right one', async () => {
+    expect(await parseRunFlags({ network: 'backend', networkAlias: ['db', 'pg'] }, ctx)).toMatchObject({ network: 'named', networkName: 'backend', networkAliases: ['db', 'pg'] });
+    expect(await parseRunFlags({ network: 'container:web' }, ctx)).toMatchObject({ network: 'container', networkContainer: 'web', networkAliases: [] });
+    expect(await usageError(parseRunFlags({ networkAlias: ['db'] }, ctx))).toContain('--network-alias db: aliases are names on a network between containers');
+    expect(await usageError(parseRunFlags({ network: 'container:web', networkAlias: ['db'] }, ctx))).toContain('--network-alias db');
+    expect(await usageError(parseRunFlags({ network: 'backend', networkAlias: ['-x'] }, ctx))).toContain('--network-alias -x: a name is');
+    expect(await usageError(parseRunFlags({ network: 'container:web', publish: ['8080:80'] }, ctx))).toContain('-p 8080:80');
   });
 
   it('--entrypoint "" clears the entrypoint, a value replaces it', async () => {

@@ -18,15 +18,20 @@ import type { ContainerRecord } from '../../src/run/containers.js';
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = path.join(PROJECT_ROOT, 'bin/run-plan.sh');
 
-/** What the shell's parser makes of `args`: "IMAGE RUNTIME", or undefined. */
+/** What the shell's parser makes of `args`: "IMAGE RUNTIME|ENV ITEMS|WORKDIR|NAME", or undefined. */
 async function shellParse(args: string[], env: Record<string, string> = {}): Promise<string | undefined> {
-  const result = await execa('sh', ['-c', '. "$0"; parse_plain_run "$@" && printf "%s %s" "$_image" "$_runtime"', SCRIPT, ...args], { reject: false, env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
+  const script = '. "$0"; parse_plain_run "$@" && plan_env= && apply_env_flags && printf "%s %s|%s|%s|%s|%s" "$_image" "$_runtime" "$j_env" "$_workdir" "$_name" "$_bind"';
+  const result = await execa('sh', ['-c', script, SCRIPT, ...args], { reject: false, env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
   return result.exitCode === 0 ? result.stdout : undefined;
 }
 
 function nodeParse(args: string[], env: Record<string, string> = {}): string | undefined {
   const plain = plainRun(args, env);
-  return plain && `${plain.image} ${plain.runtime}`;
+  if (!plain) return undefined;
+  // As Node's run applies -e: each name once, where it first came, with its last value.
+  const items = [...new Map(plain.env.map((entry) => [entry.split('=')[0], entry])).values()].map((entry) => JSON.stringify(entry)).join(',');
+  const bind = plain.bind ? `{"destination": "${plain.bind.destination}", "type": "bind", "source": "${plain.bind.source}", "options": ["rbind", "${plain.bind.mode}"]}` : '';
+  return `${plain.image} ${plain.runtime}|${items}|${plain.workdir ?? ''}|${plain.name ?? ''}|${bind}`;
 }
 
 const CASES: Array<[string, string[], Record<string, string>?]> = [
@@ -37,8 +42,38 @@ const CASES: Array<[string, string[], Record<string, string>?]> = [
   ['command words that look like flags', ['run', '--rm', 'hello', 'ls', '-la', '--color=never']],
   ['non-ASCII words', ['run', '--rm', 'hello', 'echo', 'grüße, 世界']],
   ['no --rm', ['run', 'hello', 'true']],
-  ['another flag', ['run', '--rm', '-e', 'A=1', 'hello', 'true']],
-  ['a flag after --rm', ['run', '--rm', '--name', 'x', 'hello']],
+  ['-e', ['run', '--rm', '-e', 'A=1', 'hello', 'true']],
+  ['--name after --rm', ['run', '--rm', '--name', 'x', 'hello']],
+  ['flags before --rm', ['run', '-e', 'A=1', '-w', '/tmp', '--name', 'n1', '--rm', 'hello', 'true']],
+  ['--env, --workdir, -e twice', ['run', '--rm', '--env', 'B=x y', '-e', 'A=1', '--workdir', '/srv/app', '-e', 'B=$HOME', 'hello']],
+  ['-e with an empty value', ['run', '--rm', '-e', 'A=', 'hello']],
+  ['-e NAME alone', ['run', '--rm', '-e', 'A', 'hello']],
+  ['-e with a quote', ['run', '--rm', '-e', 'A="1"', 'hello']],
+  ['-e with a bad name', ['run', '--rm', '-e', 'A-B=1', 'hello']],
+  ['-e= form', ['run', '--rm', '--env=A=1', 'hello']],
+  ['-w relative', ['run', '--rm', '-w', 'tmp', 'hello']],
+  ['-w with a space', ['run', '--rm', '-w', '/a b', 'hello']],
+  ['-w twice', ['run', '--rm', '-w', '/a', '-w', '/b', 'hello']],
+  ['--name twice', ['run', '--rm', '--name', 'a', '--name', 'b', 'hello']],
+  ['--name invalid', ['run', '--rm', '--name', '_x', 'hello']],
+  ['-e as a command word', ['run', '--rm', 'hello', '-e']],
+  ['--rm twice', ['run', '--rm', '--rm', 'hello']],
+  ['-v', ['run', '--rm', '-v', '/srv/data:/data', 'hello']],
+  ['--volume :ro', ['run', '--rm', '--volume', '/srv/.data:/mnt/x:ro', 'hello']],
+  ['-v :rw with flags', ['run', '--rm', '-e', 'A=1', '-v', '/a:/b:rw', '--name', 'n', 'hello']],
+  ['-v twice', ['run', '--rm', '-v', '/a:/b', '-v', '/c:/d', 'hello']],
+  ['-v a volume name', ['run', '--rm', '-v', 'data:/data', 'hello']],
+  ['-v anonymous', ['run', '--rm', '-v', '/data', 'hello']],
+  ['-v relative', ['run', '--rm', '-v', './data:/data', 'hello']],
+  ['-v with ..', ['run', '--rm', '-v', '/srv/../etc:/data', 'hello']],
+  ['-v with a trailing /', ['run', '--rm', '-v', '/srv/:/data', 'hello']],
+  ['-v onto /', ['run', '--rm', '-v', '/srv:/', 'hello']],
+  ['-v onto /etc/hosts', ['run', '--rm', '-v', '/srv/hosts:/etc/hosts', 'hello']],
+  ['-v :U', ['run', '--rm', '-v', '/srv:/data:U', 'hello']],
+  ['-v :ro,z', ['run', '--rm', '-v', '/srv:/data:ro,z', 'hello']],
+  ['-v with an empty mode', ['run', '--rm', '-v', '/srv:/data:', 'hello']],
+  ['another flag', ['run', '--rm', '-u', 'root', 'hello', 'true']],
+  ['-d', ['run', '--rm', '-d', 'hello']],
   ['--rm after the image', ['run', 'hello', '--rm']],
   ['no image', ['run', '--rm']],
   ['--runtime runc', ['--runtime', 'runc', 'run', '--rm', 'hello']],
@@ -69,16 +104,25 @@ describe('command lines a run plan serves', () => {
   it('serves the plain forms and no other', () => {
     const served = CASES.filter(([, args, env]) => nodeParse(args, env) !== undefined).map(([what, args, env]) => `${what}: ${nodeParse(args, env)}`);
     expect(served).toEqual([
-      'plain: hello crun',
-      'with a command: hello crun',
-      'with --root: localhost/debian:bookworm crun',
-      'with --root=: hello@sha256:0123abcd crun',
-      'command words that look like flags: hello crun',
-      'non-ASCII words: hello crun',
-      '--runtime runc: hello runc',
-      '--runtime=crun and --root: hello crun',
-      'RIBO_RUNTIME=runc: hello runc',
-      'RIBO_RUNTIME=runc under --runtime crun: hello crun',
+      'plain: hello crun||||',
+      'with a command: hello crun||||',
+      'with --root: localhost/debian:bookworm crun||||',
+      'with --root=: hello@sha256:0123abcd crun||||',
+      'command words that look like flags: hello crun||||',
+      'non-ASCII words: hello crun||||',
+      '-e: hello crun|"A=1"|||',
+      '--name after --rm: hello crun|||x|',
+      'flags before --rm: hello crun|"A=1"|/tmp|n1|',
+      '--env, --workdir, -e twice: hello crun|"B=$HOME","A=1"|/srv/app||',
+      '-e with an empty value: hello crun|"A="|||',
+      '-e as a command word: hello crun||||',
+      '-v: hello crun||||{"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "rw"]}',
+      '--volume :ro: hello crun||||{"destination": "/mnt/x", "type": "bind", "source": "/srv/.data", "options": ["rbind", "ro"]}',
+      '-v :rw with flags: hello crun|"A=1"||n|{"destination": "/b", "type": "bind", "source": "/a", "options": ["rbind", "rw"]}',
+      '--runtime runc: hello runc||||',
+      '--runtime=crun and --root: hello crun||||',
+      'RIBO_RUNTIME=runc: hello runc||||',
+      'RIBO_RUNTIME=runc under --runtime crun: hello crun||||',
     ]);
   });
 });
@@ -114,7 +158,7 @@ describe('writeRunPlan', () => {
 
   /** Sources the plan in sh with the per-run variables set, and prints config.json and the record. */
   async function render(file: string): Promise<{ config: Record<string, any>; record: Record<string, any>; variables: Record<string, string> }> {
-    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}'
+    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}' j_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_cwd=$plan_cwd j_aliases= j_bind= j_record_mounts=
       write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_mount_options" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options" "$plan_mount_cwd" "$plan_mount_dirs"`;
     const { stdout } = await execa('sh', ['-c', script, file, root]);
     const [mountOptions, defaultArgs, entrypoint, runtimeOptions, mountCwd, mountDirs] = stdout.split('\n');
@@ -135,6 +179,12 @@ describe('writeRunPlan', () => {
     expect(config.root.path).toBe('/x/rootfs');
     expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, pid: { pid: 789, start: 1011 }, autoRemove: true });
     expect(record.plan.spec.args).toEqual(['echo', "it's"]);
+    // The environment and working dir come from the shell (the plan's, or -e and -w applied); no aliases without --name.
+    expect(record.plan.spec.env).toEqual(['PATH=/bin', "QUOTE=it's"]);
+    expect(record.plan.spec.cwd).toBe('/app');
+    expect(config.process.cwd).toBe('/app');
+    expect(record.plan.spec).not.toHaveProperty('aliases');
+    expect(record.plan.spec.mounts).toEqual([]);
     // The mount as data: lower dirs relative to layers/, the container dir left for the shell to fill in.
     expect(variables.mountOptions).toBe(`lowerdir=${'2'.repeat(64)}:${'1'.repeat(64)},upperdir=@DIR@/upper,workdir=@DIR@/work,userxattr`);
     expect(variables.mountCwd).toBe(path.join(root, 'layers'));

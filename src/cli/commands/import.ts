@@ -4,6 +4,7 @@ import { normalizeImageRef } from '../../oci/reference.js';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import { asCompression, compressionOption } from '../options.js';
+import { onePlatform } from '../build-flags.js';
 import { openStore, type GlobalOptions } from '../session.js';
 import { imageIdOf } from '../../store/index.js';
 
@@ -24,12 +25,14 @@ export const importCommand: CommandModule = {
     y
       .positional('tarball', { type: 'string', describe: 'A plain rootfs tarball (e.g. from mmdebstrap --format=tar)' })
       .positional('name', { type: 'string', describe: 'NAME[:TAG] for the image' })
-      .option('compression', compressionOption),
+      .option('compression', compressionOption)
+      .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] of the rootfs (default: this machine\'s); the name then holds it beside its other platforms' }),
   handler: async (argv, env) => {
     const positional = [String(argv.tarball), String(argv.name)];
     const ref = normalizeImageRef(positional[1]!);
     const store = await openStore(argv as GlobalOptions, env);
-    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression));
+    const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
+    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression), platform);
     process.stderr.write(`Imported ${positional[0]} as ${ref}\n`);
     // The image id, as docker import prints it: the config digest.
     process.stdout.write(`${await imageIdOf(store, manifest)}\n`);

@@ -1,7 +1,7 @@
 import { canonicalRef, parseImageRef } from '../../oci/reference.js';
 import { parsePlatform, pullImage } from '../../registry/index.js';
 import type { CommandModule } from '../command.js';
-import { openStore, type GlobalOptions } from '../session.js';
+import { canUnpackLayers, openStore, type GlobalOptions } from '../session.js';
 import { openRegistries, stderrProgress, withRegistryOptions } from '../registry-options.js';
 
 export const pullCommand: CommandModule = {
@@ -29,7 +29,8 @@ export const pullCommand: CommandModule = {
       const store = await openStore(argv as GlobalOptions, env);
       await reached;
       progress.line(`Pulling ${canonicalRef(ref)}`);
-      const result = await pullImage({ store, client, ref, platform, progress });
+      // Inside ribo's namespace (bin/ribo enters it for `pull`) or as root, layers are unpacked as they download.
+      const result = await pullImage({ store, client, ref, platform, progress, unpack: canUnpackLayers(env) });
       progress.close();
       progress.line(`Pulled ${result.name ?? canonicalRef(ref)}: ${result.fetched} blob(s) fetched, ${result.present} already in the store`);
       process.stdout.write(`${result.manifest.digest}\n`);

@@ -1,15 +1,18 @@
 import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
-import { plainRun } from '../../run/run-plan.js';
+import { hasRunFlags, plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
 import { monitorLauncher } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
-import { openSession, type GlobalOptions } from '../session.js';
+import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
+import { onePlatform } from '../build-flags.js';
 import { asPullPolicy, ensureImage } from '../image-pull.js';
+import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
+import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js';
 import { withRegistryOptions } from '../registry-options.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run` and `exec`. */
@@ -18,7 +21,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -55,7 +58,7 @@ export const runCommand: CommandModule = {
   name: 'run',
   usage: 'run <image> [command..]',
   describe: 'Run a command in a new container from an image',
-  needsNamespace: true,
+  needsNamespace: (argv) => !joinsOtherNamespace(argv.network),
   builder: (y) =>
     withRegistryOptions(y)
       .option('rm', { type: 'boolean', default: false, describe: 'Remove the container when it exits' })
@@ -79,7 +82,8 @@ export const runCommand: CommandModule = {
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
       .option('hostname', { type: 'string', describe: 'Container host name' })
       .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
-      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta or slirp4netns' })
+      .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
+      .option('network-alias', { type: 'string', describe: 'Another name the container has on its network (--network NAME)' })
       .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
       .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
       .option('pids-limit', { type: 'string', describe: 'Maximum number of processes' })
@@ -88,9 +92,11 @@ export const runCommand: CommandModule = {
       .option('security-opt', { type: 'string', describe: 'no-new-privileges, seccomp=unconfined or seccomp=FILE' })
       .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
       .option('privileged', { type: 'boolean', default: false, hidden: true })
-      .option('pull', { type: 'string', default: 'missing', describe: 'missing (pull the image when it is not in the store), always or never' }),
+      .option('pull', { type: 'string', default: 'missing', describe: 'missing (pull the image when it is not in the store), always or never' })
+      .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT]: run the image\'s manifest for this platform (emulated with QEMU when foreign); default this machine\'s' }),
   handler: async (argv, env) => {
     const pullPolicy = asPullPolicy(argv.pull);
+    const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
     const requested = String(argv.image);
     const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
     const spec = await parseRunFlags({
@@ -108,6 +114,7 @@ export const runCommand: CommandModule = {
       hostname: argv.hostname as string | undefined,
       readOnly: Boolean(argv.readOnly),
       network: argv.network as string,
+      networkAlias: asList(argv.networkAlias),
       publishAll: Boolean(argv.publishAll),
       dns: asList(argv.dns),
       addHost: asList(argv.addHost),
@@ -123,9 +130,12 @@ export const runCommand: CommandModule = {
       imageVolume: argv.imageVolume as string | undefined,
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
+    if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
+      return withNamespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env), (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
+    }
     const session = await openSession(argv as GlobalOptions, env);
     try {
-      const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env });
+      const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env, platform });
       const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
       if (limits.warning) process.stderr.write(`${limits.warning}\n`);
       const options: RunImageOptions = {
@@ -139,8 +149,11 @@ export const runCommand: CommandModule = {
         name: argv.name as string | undefined,
         spec,
         resources: limits.resources,
+        ...(platform ? { platform } : {}),
       };
-      if (plainRun(hideBin(process.argv), env) !== undefined) {
+      // A plan is the image's: written from a run without flags, it serves later runs with -e, -w and --name too.
+      const planned = plainRun(hideBin(process.argv), env);
+      if (planned !== undefined && !hasRunFlags(planned)) {
         const hybridCrun = session.cgroupMode === 'hybrid' && session.runtime.name === 'crun';
         options.runPlan = {
           namespaceMode: env.RIBO_IN_NAMESPACE ?? '',

@@ -6,6 +6,21 @@ import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { monitorLauncher } from './container-monitor.js';
+import { insideNamespace, reexecInNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
+import { commonNetwork, withNamespaceOwner } from '../network-namespace.js';
+
+/**
+ * Enters ribo's namespaces for `start`/`restart` (needsNamespace is false for
+ * them): the user namespace of the network the containers are on, if any.
+ */
+async function reexecFor(refs: string[], root: string, env: NodeJS.ProcessEnv): Promise<number> {
+  const containers = ContainerStore.ofStore(root);
+  const records = [];
+  for (const ref of refs) records.push(await containers.find(ref));
+  const network = commonNetwork(records);
+  if (network === undefined) return reexecInNamespace(process.argv.slice(1), env);
+  return withNamespaceOwner(network, root, (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
+}
 
 function assertStartable(ref: string, record: ContainerRecord): void {
   if (capabilitiesOf(record.driver)?.reusesKeptUpper === false) {
@@ -37,7 +52,8 @@ export const startCommand: CommandModule = {
   name: 'start',
   usage: 'start <containers..>',
   describe: 'Start exited containers again, over the writable layer they kept',
-  needsNamespace: true,
+  // Entered in the handler: containers on a network between containers start in its holder's user namespace.
+  needsNamespace: false,
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
@@ -46,6 +62,7 @@ export const startCommand: CommandModule = {
     const refs = (argv.containers as unknown[]).map(String);
     if (argv.attach && refs.length > 1) throw new UsageError('ribo start -a attaches to one container at a time; name only one.');
     const root = storeRoot(argv as GlobalOptions, env);
+    if (!insideNamespace(env)) return reexecFor(refs, root, env);
     const containers = ContainerStore.ofStore(root);
     for (const ref of refs) {
       const started = await startAgain(argv as GlobalOptions, env, containers, root, ref, await containers.find(ref), Boolean(argv.attach));
@@ -61,7 +78,7 @@ export const restartCommand: CommandModule = {
   name: 'restart',
   usage: 'restart <containers..>',
   describe: 'Stop containers (as ribo stop does) and start them again in the background',
-  needsNamespace: true,
+  needsNamespace: false,
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
@@ -70,6 +87,7 @@ export const restartCommand: CommandModule = {
     const seconds = Number(argv.time);
     if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
     const root = storeRoot(argv as GlobalOptions, env);
+    if (!insideNamespace(env)) return reexecFor((argv.containers as unknown[]).map(String), root, env);
     const containers = ContainerStore.ofStore(root);
     for (const ref of (argv.containers as unknown[]).map(String)) {
       const record = await containers.find(ref);

@@ -15,7 +15,7 @@ import { digestFromHash, digestHex, sha256Hasher, sha256Of } from '../../oci/dig
 import { tarChunks, writeLayerFromTarStream, type TarWriterEntry } from '../../layer/index.js';
 import { decompressedLayer } from '../../layer/compression.js';
 import { RiboError } from '../../errors.js';
-import { assertJsonBlobSize, type Store } from '../../store/index.js';
+import { assertConfigLimits, assertJsonBlobSize, type Store } from '../../store/index.js';
 import { readArchiveJSON, type ArchiveFiles } from './archive-files.js';
 import { blobContent, fileEntry, jsonBytes, storeBytes, type LoadedImage, type SaveItem } from './common.js';
 import { ArchiveError } from './errors.js';
@@ -119,6 +119,7 @@ export async function loadDockerArchive(store: Store, files: ArchiveFiles): Prom
     if (typeof entry?.Config !== 'string' || !Array.isArray(entry.Layers)) throw new ArchiveError(`${files.name}: an entry of manifest.json has no Config or Layers; the archive is damaged.`);
     const { value: config, bytes: configBytes } = await readArchiveJSON<ImageConfig>(files, entry.Config);
     assertJsonBlobSize({ digest: sha256Of(configBytes), size: configBytes.length }, 'config', `${files.name} (${entry.Config})`);
+    assertConfigLimits(config, `${entry.RepoTags?.[0] ?? entry.Config} in ${files.name}`);
     const diffIDs = config.rootfs?.diff_ids ?? [];
     if (diffIDs.length !== entry.Layers.length) {
       throw new ArchiveError(`${files.name}: ${entry.Config} lists ${diffIDs.length} layers but manifest.json ${entry.Layers.length}; the archive is damaged.`);
