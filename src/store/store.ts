@@ -387,7 +387,7 @@ export class Store {
    */
   async tag(ref: string, manifest: Descriptor): Promise<void> {
     const name = normalizeImageRef(ref);
-    await this.assertComplete(manifest);
+    const listed = new Set(await this.assertComplete(manifest));
     const before = await this.readIndex();
     // The first time this store got the image, kept across its tags: `ribo images` shows it for reproducible images dated 1970.
     const received = before.manifests.find((e) => e.digest === manifest.digest && e.annotations?.[RECEIVED_ANNOTATION])?.annotations?.[RECEIVED_ANNOTATION];
@@ -405,8 +405,9 @@ export class Store {
       const moved = index.manifests.filter(namedAs(name));
       index.manifests = index.manifests.filter((existing) => !namedAs(name)(existing) && !(existing.digest === entry.digest && isKeptUntagged(existing)));
       index.manifests.push(entry);
-      // The image the name pointed at before stays listed as <none> if that was its last name, as in docker.
-      keepDangling(index, moved);
+      // The image the name pointed at before stays listed as <none> if that was its last name, as in docker
+      // (not when the name now tags an index of it and other platforms).
+      keepDangling(index, moved.filter((old) => !listed.has(old.digest)));
     });
   }
 
@@ -444,8 +445,8 @@ export class Store {
     });
   }
 
-  /** Refuse to tag an image whose manifest, config or layers are missing. */
-  private async assertComplete(manifestDescriptor: Descriptor): Promise<void> {
+  /** Refuse to tag an image whose manifest, config or layers are missing; returns the images an index lists (else none). */
+  private async assertComplete(manifestDescriptor: Descriptor): Promise<Digest[]> {
     const manifest = await this.readJSON<ImageManifest & Partial<ImageIndex>>(manifestDescriptor.digest, 'manifest');
     if (manifest.config) assertJsonBlobSize(manifest.config, 'config', `Cannot tag image ${manifestDescriptor.digest}`);
     const children = [manifest.config, ...(manifest.layers ?? []), ...(manifest.manifests ?? [])].filter(
@@ -457,6 +458,7 @@ export class Store {
       // An index's images must be complete too.
       if (MANIFEST_TYPES.includes(child.mediaType) && manifest.manifests?.includes(child)) await this.assertComplete(child);
     }
+    return (manifest.manifests ?? []).map((child) => child.digest);
   }
 
   /**

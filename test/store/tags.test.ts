@@ -74,6 +74,22 @@ describe('Store tags', () => {
     expect(back.map((e) => [e.annotations![Annotation.refName], e.annotations![RECEIVED_ANNOTATION], e.annotations![UNTAGGED_ANNOTATION]])).toEqual([['back:latest', received, undefined]]);
   });
 
+  it('keeps no untagged entry for an image its name now tags an index of (another platform added)', async () => {
+    const image = await writeSmallImage(store, { cmd: ['amd64'] });
+    const other = await writeSmallImage(store, { cmd: ['arm64'] });
+    await store.tag('multi', image.manifest);
+    const index = await store.writeJSON(MediaType.imageIndex, {
+      schemaVersion: 2,
+      mediaType: MediaType.imageIndex,
+      manifests: [{ ...image.manifest, platform: { os: 'linux', architecture: 'amd64' } }, { ...other.manifest, platform: { os: 'linux', architecture: 'arm64' } }],
+    });
+    await store.tag('multi', index);
+    expect((await readIndex(store)).manifests.map((e) => e.digest)).toEqual([index.digest]);
+    // Moved on from the index, the index itself stays listed untagged.
+    await store.tag('multi', other.manifest);
+    expect((await readIndex(store)).manifests.map((e) => [e.digest, e.annotations![UNTAGGED_ANNOTATION]])).toEqual([[other.manifest.digest, undefined], [index.digest, 'true']]);
+  });
+
   it('lists an image kept without a name, and forgets untagged entries on request only', async () => {
     const kept = await writeSmallImage(store, { cmd: ['kept'] });
     const other = await writeSmallImage(store, { cmd: ['other'] });
