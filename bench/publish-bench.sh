@@ -3,7 +3,7 @@
 # busybox httpd in a container (`ribo run -d -p 127.0.0.1::8080`, ribo's
 # default network, pasta) against the same image, file and server under
 # `podman run -d -p` (podman's rootless default network and port forwarder).
-# Downloads alternate between the two (ribo, podman, ribo, ...); prints each
+# Downloads alternate between the two (ribo, podman, podman, ribo, ...); prints each
 # one's median and minimum rate, the ribo/podman ratio and the load average.
 # Rootless as run-bench.sh: started as root, it prepares the e2e user
 # (test/setup/prepare-e2e.sh) and measures as that user.
@@ -85,8 +85,14 @@ download() {
 }
 i=0
 while [ $i -lt "$rounds" ]; do
-  download "$ribo_url" "$work/ribo.rates"
-  download "$podman_url" "$work/podman.rates"
+  # Who goes first swaps each round, so neither always follows the other's download.
+  if [ $((i % 2)) -eq 0 ]; then
+    download "$ribo_url" "$work/ribo.rates"
+    download "$podman_url" "$work/podman.rates"
+  else
+    download "$podman_url" "$work/podman.rates"
+    download "$ribo_url" "$work/ribo.rates"
+  fi
   i=$((i + 1))
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
