@@ -42,6 +42,7 @@ bench:
 	bench/run-bench.sh
 	bench/publish-bench.sh
 	bench/archive-bench.sh
+	bench/platform-bench.sh
 
 clean:
 	rm -rf dist fixtures/hello/busybox

@@ -1,7 +1,7 @@
 import { mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, SourceLocation, Stage } from '../dockerfile/commands.js';
-import { contextFilter, expandCommand, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
+import { contextFilter, expandCommand, formatPlatform, hostPlatform, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, samePlatform, toStages, type Platform } from '../dockerfile/index.js';
 import type { Descriptor, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
 import { InvalidImageRefError } from '../oci/reference.js';
@@ -13,13 +13,15 @@ import { runContainer } from '../runtime/container.js';
 import { changeInView, dropRuntimeStubs, unpackLayerBlob, type Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
-import { ImageNotFoundError, type Store } from '../store/index.js';
+import { ImageNotFoundError, NoPlatformManifestError, type Store } from '../store/index.js';
 import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
 import { commitUpperDir, startCommit, type LayerBlob } from './commit.js';
 import { DownloadCache } from './cache/download-cache.js';
-import { checkContextUse, checkStagePlatforms } from './context-and-platform.js';
+import { checkContextUse, emulationSummary, stagePlatforms } from './context-and-platform.js';
+import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
+import type { SharedBuildWork } from './shared-work.js';
 import { planCopyStep } from './copy-step.js';
 import { onbuildCommands } from './onbuild.js';
 import { planRunMounts, type SecretSource } from './run-mounts.js';
@@ -77,8 +79,12 @@ export interface BuildOptions {
   /** Other places to take cached steps from and write them to (--cache-from/--cache-to type=registry). */
   cacheImports?: CacheImport[];
   cacheExports?: CacheExport[];
-  /** Fetches an image that is not in the store (FROM / COPY --from of a registry image); resolves to its manifest digest. */
-  pullImage?: (ref: string, store: Store) => Promise<string>;
+  /** Fetches an image that is not in the store (FROM / COPY --from of a registry image) for a platform; resolves to its manifest digest. */
+  pullImage?: (ref: string, store: Store, platform: Platform) => Promise<string>;
+  /** The platform to build for (--platform); default this machine's. */
+  platform?: Platform;
+  /** Set by a multi-platform build: what its per-platform builds share. */
+  shared?: SharedBuildWork;
   /** Compression of the layers this build writes (default gzip); part of each layer step's cache key. */
   compression?: Compression;
 }
@@ -97,13 +103,15 @@ const DEFAULT_SHELL = ['/bin/sh', '-c'];
 /** Builds the Dockerfile's target stage into an image in the store and tags it. */
 export async function build(opts: BuildOptions): Promise<BuildResult> {
   const started = Date.now();
-  opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
+  // The builds of a multi-platform build are parts of one: it reports the start and the end.
+  const part = opts.shared !== undefined;
+  if (!part) opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
   try {
     const result = await buildImage(opts);
-    opts.reporter.report({ type: 'build-done', time: Date.now(), image: result.manifest.digest, tags: result.tags, durationMs: Date.now() - started });
+    if (!part) opts.reporter.report({ type: 'build-done', time: Date.now(), image: result.manifest.digest, tags: result.tags, durationMs: Date.now() - started });
     return result;
   } catch (error) {
-    if (!(error instanceof NeedsNamespaceError)) {
+    if (!(error instanceof NeedsNamespaceError) && !part) {
       opts.reporter.report({ type: 'build-failed', time: Date.now(), durationMs: Date.now() - started, message: error instanceof Error ? error.message : String(error) });
     }
     throw error;
@@ -112,13 +120,16 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
 
 async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const parsed = opts.dockerfileText !== undefined ? parseDockerfile(opts.dockerfileText, opts.dockerfile) : await loadDockerfile(opts.dockerfile);
-  const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target });
+  const target = opts.platform ?? hostPlatform();
+  const { stages, warnings } = toStages(parsed, { buildArgs: opts.buildArgs ?? {}, target: opts.target, platform: formatPlatform(target) });
   for (const warning of [...parsed.warnings, ...warnings]) {
     opts.reporter.report({ type: 'warning', time: Date.now(), message: `${warning.rule}: ${warning.message}`, file: warning.location?.file, line: warning.location?.startLine });
   }
   if (stages.length === 0) throw new BuildStepError('the Dockerfile has no FROM instruction, so there is nothing to build.', { file: opts.dockerfile, startLine: 1, endLine: 1 });
   const plan = planStages(stages, opts.target, { buildArgs: opts.buildArgs });
-  checkStagePlatforms(stages, [...plan.order, plan.target]);
+  const platforms = stagePlatforms(stages, target);
+  const emulated = emulationSummary(stages, [...plan.order, plan.target], platforms);
+  if (emulated) opts.reporter.report({ type: 'info', time: Date.now(), message: emulated });
   // What the build sees of its context: .dockerignore'd paths left out, exceptions kept (BuildKit's rules).
   // A Dockerfile from stdin has no Dockerfile-specific ignore file.
   const hidden = opts.contextDir === undefined
@@ -129,7 +140,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
   if (opts.contextDir === undefined) await mkdir(contextDir);
   const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), contextDir);
-  const builder = new StageBuilder(opts, stages, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
+  const builder = new StageBuilder(opts, stages, platforms, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
@@ -177,6 +188,8 @@ class StageBuilder {
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private step = 0;
+  /** binfmt_misc checks by platform: made once, before the first RUN step to emulate. */
+  private readonly emulationChecks = new Map<string, Promise<unknown>>();
   /** Steps announced so far: the number progress events give a step. */
   private announced = 0;
   /** Layer blobs being compressed and written while later steps run (build/commit.ts, startCommit). */
@@ -186,6 +199,8 @@ class StageBuilder {
   constructor(
     private readonly opts: BuildOptions,
     private readonly stages: Stage[],
+    /** The platform each stage builds for. */
+    private readonly platforms: Platform[],
     private readonly workRoot: string,
     private readonly contextDir: string,
     private readonly isIgnored: (rel: string) => boolean,
@@ -199,14 +214,24 @@ class StageBuilder {
   private stepInfo(stage: Stage, i: number, command: Command, total: number): StepInfo {
     this.announced += 1;
     return {
-      step: this.announced,
-      stage: stage.name ?? `stage-${stage.index}`,
+      step: this.opts.shared?.nextStepNumber() ?? this.announced,
+      stage: this.stageLabel(stage),
       index: i + 1,
       total,
       instruction: command.original.split('\n')[0]!,
       file: command.location.file,
       line: command.location.startLine,
     };
+  }
+
+  /** A stage's name in progress output; in a multi-platform build with the platform it builds for. */
+  private stageLabel(stage: Stage): string {
+    const name = stage.name ?? `stage-${stage.index}`;
+    if (!this.opts.shared) return name;
+    // BuildKit's spelling: "linux/amd64->arm64 compile" for a stage of the arm64 build that runs natively on amd64.
+    const own = this.platforms[stage.index]!;
+    const target = this.opts.platform ?? hostPlatform();
+    return samePlatform(own, target) ? `${formatPlatform(own)} ${name}` : `${formatPlatform(own)}->${formatPlatform(target).replace(/^linux\//, '')} ${name}`;
   }
 
   /** Builds a stage once, however many stages and COPY --from ask for it. */
@@ -222,7 +247,7 @@ class StageBuilder {
   private async runStage(stage: Stage): Promise<StageState> {
     const state = await this.baseState(stage);
     const base = stage.base.kind === 'scratch' ? 'scratch' : stage.base.kind === 'stage' ? (this.stages[stage.base.index]!.name ?? `stage-${stage.base.index}`) : stage.base.ref;
-    this.opts.reporter.report({ type: 'stage-start', time: Date.now(), stage: stage.name ?? `stage-${stage.index}`, base });
+    this.opts.reporter.report({ type: 'stage-start', time: Date.now(), stage: this.stageLabel(stage), base });
     // The base's ONBUILD triggers run first; the image built here does not inherit them.
     const triggers = state.config.config?.OnBuild ?? [];
     if (state.config.config) delete state.config.config.OnBuild;
@@ -238,22 +263,27 @@ class StageBuilder {
 
   private async baseState(stage: Stage): Promise<StageState> {
     const base = stage.base;
+    const platform = this.platforms[stage.index]!;
     if (base.kind === 'scratch') {
       const state = scratchState();
       state.config.config = { Env: [`PATH=${DEFAULT_PATH}`] };
-      return state;
+      const { variant: _variant, ...rest } = state.config;
+      state.config = { ...rest, os: platform.os, architecture: platform.architecture, ...(platform.variant ? { variant: platform.variant } : {}) };
+      // The cache key covers the platform: the same steps on another one make other layers.
+      if (!samePlatform(platform, hostPlatform())) state.cacheKey = `scratch ${formatPlatform(platform)}`;
+      return { ...state, platform };
     }
     if (base.kind === 'stage') {
       const parent = await this.buildStage(this.stages[base.index]!);
-      return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey };
+      return { ...structuredClone({ config: parent.config, history: parent.history }), layers: [...parent.layers], args: new Map(), cmdSetHere: false, cacheKey: parent.cacheKey, platform };
     }
-    const image = await this.resolveImage(base.ref, stage.location);
+    const image = await this.resolveImage(base.ref, stage.location, platform);
     // A build that may only reuse cached steps never mounts, so it needs no unpacked layers.
     const layers = this.opts.cachedOnly ? imageLayerRefs(image.manifest, image.config, base.ref) : await unpackImageLayers(this.opts.store, image.manifest, image.config, base.ref);
     const config: ImageConfig = structuredClone(image.config);
     config.config ??= {};
     if (!config.config.Env?.some((e) => e.startsWith('PATH='))) config.config.Env = setEnv(config.config.Env, 'PATH', DEFAULT_PATH);
-    return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest };
+    return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest, platform };
   }
 
   private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string): Promise<void> {
@@ -283,8 +313,22 @@ class StageBuilder {
     const compression = this.opts.compression ?? 'gzip';
     if (compression !== 'gzip') step.inputs = { ...step.inputs, compression };
     const key = stepKey(state.cacheKey, step.inputs);
+    const release = await this.opts.shared?.claim(key);
+    try {
+      await this.layerStep(state, command, step, key, parentKey, announce, position);
+    } finally {
+      release?.();
+    }
+  }
+
+  /** A step that makes a layer: taken from the cache, or carried out and committed. */
+  private async layerStep(state: StageState, command: Command, step: LayerStep, key: string, parentKey: string, announce: () => StepInfo, position: string): Promise<void> {
+    const reporter = this.opts.reporter;
+    const compression = this.opts.compression ?? 'gzip';
     const useCache = this.opts.useCache ?? true;
-    const cached = useCache ? await this.reusable(await this.cache.lookup(key, this.opts.store, this.cacheImports)) : undefined;
+    // Another platform of this build made it already (even with --no-cache, a step shared by the targets runs once).
+    const made = this.opts.shared?.produced.get(key);
+    const cached = await this.reusable(made ?? (useCache ? await this.cache.lookup(key, this.opts.store, this.cacheImports) : undefined));
     if (cached) {
       this.usedSteps.set(key, cached.step);
       reporter.report({ type: 'step-cached', time: Date.now(), ...announce() });
@@ -313,7 +357,8 @@ class StageBuilder {
         const likely = last?.reproduced !== false ? last : undefined;
         const commitOptions = { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely };
         const recordLayer = async (made: LayerBlob) => this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
-        const background = this.opts.driver.capabilities?.upperIsLowerDir ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
+        // Not in a multi-platform build: a step the targets share is claimed until its blob is written (SharedBuildWork).
+        const background = this.opts.driver.capabilities?.upperIsLowerDir && !this.opts.shared ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
         if (background) {
           // The next steps run over layers/<diffID>/ while the blob is written; the step is done (and cached) once it is.
           const layer: LayerRef = { descriptor: { mediaType: '', digest: background.diffID, size: 0 }, diffID: background.diffID, dir: background.dir };
@@ -345,6 +390,7 @@ class StageBuilder {
   private async stepProduced(key: string, produced: CachedStep, step: number, stepStarted: number): Promise<void> {
     await this.cache.record(key, produced);
     this.usedSteps.set(key, produced);
+    this.opts.shared?.produced.set(key, produced);
     this.opts.reporter.report({ type: 'step-done', time: Date.now(), step, durationMs: Date.now() - stepStarted, layer: produced.layer && { digest: produced.layer.descriptor.digest, size: produced.layer.descriptor.size } });
   }
 
@@ -409,7 +455,7 @@ class StageBuilder {
       contextDigests: this.contextDigests,
       workingDir: config.WorkingDir || '/',
       secrets: this.opts.secrets ?? new Map(),
-      resolveFrom: (from) => this.copySource(from, command.location),
+      resolveFrom: (from) => this.copySource(from, command.location, state.platform),
       mountLayers: (layers, dir) => this.mountLayers(layers, dir),
       processEnv: this.opts.processEnv ?? process.env,
     }, command.mounts, command.location);
@@ -423,6 +469,7 @@ class StageBuilder {
       inputs,
       createdBy: `RUN ${args.join(' ')} # ribo`,
       execute: async (workDir, step) => {
+        if (state.platform && needsEmulation(state.platform)) await this.checkEmulation(state.platform, command);
         const stdio = { stdout: stepOutputStream(this.opts.reporter, step, 'stdout'), stderr: stepOutputStream(this.opts.reporter, step, 'stderr') };
         // commitUpperDir syncs the result once: the step's own syncs need not wait for the disk.
         const view = await this.opts.driver.prepare({ lowers: lowerDirs(state.layers), dir: workDir, volatile: true });
@@ -457,9 +504,22 @@ class StageBuilder {
     };
   }
 
+  /** Before the first emulated RUN step of a platform: can binfmt_misc run it here? Checked once per platform. */
+  private checkEmulation(platform: Platform, command: RunCommand): Promise<unknown> {
+    const name = formatPlatform(platform);
+    let check = this.emulationChecks.get(name);
+    if (!check) {
+      check = checkEmulation(platform, 'RUN steps').catch((error: Error) => {
+        throw new BuildStepError(error.message, command.location, { cause: error });
+      });
+      this.emulationChecks.set(name, check);
+    }
+    return check;
+  }
+
   private async copyStep(state: StageState, command: CopyCommand): Promise<LayerStep> {
     checkContextUse(command, this.opts.contextDir !== undefined);
-    const from = command.from !== undefined ? await this.copySource(command.from, command.location) : undefined;
+    const from = command.from !== undefined ? await this.copySource(command.from, command.location, state.platform) : undefined;
     const planned = await planCopyStep({
       driver: this.opts.driver,
       contextDir: this.contextDir,
@@ -476,26 +536,39 @@ class StageBuilder {
     return { ...planned, createdBy: `${command.original} # ribo` };
   }
 
-  /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store. */
-  private async copySource(from: string, location: SourceLocation): Promise<{ layers: LayerRef[]; key: string }> {
+  /** COPY --from: a stage of this Dockerfile (by name or index) or an image in the store (for the platform of the stage that copies). */
+  private async copySource(from: string, location: SourceLocation, platform: Platform | undefined): Promise<{ layers: LayerRef[]; key: string }> {
     const stage = this.stages.find((s) => s.name === from.toLowerCase() || String(s.index) === from);
     if (stage) {
       const built = await this.buildStage(stage);
       return { layers: built.layers, key: built.cacheKey };
     }
-    const image = await this.resolveImage(from, location);
+    const image = await this.resolveImage(from, location, platform ?? hostPlatform());
     return { layers: await unpackImageLayers(this.opts.store, image.manifest, image.config, from), key: image.manifestDescriptor.digest };
   }
 
-  /** An image from the store, pulled first when it is not there and a registry may have it. */
-  private async resolveImage(ref: string, location: SourceLocation) {
+  /**
+   * An image from the store for `platform`, pulled first when it is not there and a registry may have it.
+   * A build for this machine that asked for no platform takes a single-platform image as it is (as before
+   * multi-platform builds); otherwise the image must be for the platform.
+   */
+  private async resolveImage(ref: string, location: SourceLocation, platform: Platform) {
+    const wanted = this.opts.platform !== undefined || !samePlatform(platform, hostPlatform()) ? { platform } : {};
     try {
-      return await this.opts.store.resolveImage(ref);
+      return await this.opts.store.resolveImage(ref, wanted);
     } catch (error) {
       if (error instanceof InvalidImageRefError) throw new BuildStepError(error.message, location, { cause: error });
-      const notLocal = error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
+      // The store has the name but not for this platform: the registry may have it.
+      const otherPlatform = error instanceof NoPlatformManifestError && !ref.startsWith('sha256:');
+      if (error instanceof NoPlatformManifestError && (!otherPlatform || !this.opts.pullImage)) throw new BuildStepError(error.message, location, { cause: error });
+      const notLocal = otherPlatform || error instanceof ImageNotFoundError || (ref.includes('@') && !ref.startsWith('sha256:'));
       if (!notLocal || !this.opts.pullImage) throw error;
-      return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store));
+      if (!otherPlatform) return this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      try {
+        return await this.opts.store.resolveImage(await this.opts.pullImage(ref, this.opts.store, platform), wanted);
+      } catch (pullError) {
+        throw new BuildStepError(`${(error as Error).message} Pulling it for ${formatPlatform(platform)} failed too: ${(pullError as Error).message}`, location, { cause: pullError });
+      }
     }
   }
 

@@ -1,29 +1,48 @@
 /**
  * Checks the engine makes before it carries a Dockerfile out: the platforms
- * its stages ask for, and which steps read the build context (for builds that
+ * its stages build for (and which of their RUN steps are emulated), and which steps read the build context (for builds that
  * have none, like `ribo build -`).
  */
 import type { Command, Stage } from '../dockerfile/commands.js';
-import { formatPlatform, hostPlatform, parsePlatform, samePlatform } from '../dockerfile/index.js';
+import { formatPlatform, parsePlatform, type Platform } from '../dockerfile/index.js';
+import { needsEmulation } from '../runtime/emulation.js';
 import { isGitSource, isUrlSource } from './add-source.js';
 import { BuildStepError } from './errors.js';
 
 /**
- * Until multi-platform builds exist, a needed stage may only ask for this
- * machine's platform (FROM --platform, after expansion and BuildKit's
- * normalisation): anything else would silently give an image for the wrong one.
+ * The platform each stage builds for, as BuildKit decides it: its FROM
+ * --platform (expanded and normalised), else the platform of the stage it
+ * starts from, else the build's target platform.
  */
-export function checkStagePlatforms(stages: readonly Stage[], needed: readonly number[]): void {
-  const host = hostPlatform();
-  for (const index of new Set(needed)) {
-    const stage = stages[index]!;
-    if (stage.platform === undefined || samePlatform(parsePlatform(stage.platform), host)) continue;
-    throw new BuildStepError(
-      `FROM --platform=${stage.platform} asks for a platform other than this machine's (${formatPlatform(host)}); multi-platform builds are not supported yet, ` +
-      `ribo builds for the platform it runs on. Remove --platform from this FROM line, or use --platform=$BUILDPLATFORM or --platform=${formatPlatform(host)}.`,
-      stage.location,
-    );
+export function stagePlatforms(stages: readonly Stage[], target: Platform): Platform[] {
+  const platforms: Platform[] = [];
+  for (const stage of stages) {
+    if (stage.platform !== undefined) platforms.push(parsePlatform(stage.platform));
+    else if (stage.base.kind === 'stage') platforms.push(platforms[stage.base.index] ?? target);
+    else platforms.push(target);
   }
+  return platforms;
+}
+
+/**
+ * One line saying which RUN steps of the stages to build will run under QEMU
+ * (a foreign stage's RUN steps run several times slower), or undefined when
+ * all run natively. Cached steps do not run at all, so this is an upper bound.
+ */
+export function emulationSummary(stages: readonly Stage[], needed: readonly number[], platforms: readonly Platform[]): string | undefined {
+  const byPlatform = new Map<string, string[]>();
+  let total = 0;
+  for (const index of [...new Set(needed)].sort((a, b) => a - b)) {
+    const runs = stages[index]!.commands.filter((c) => c.kind === 'RUN').length;
+    if (runs === 0 || !needsEmulation(platforms[index]!)) continue;
+    const name = formatPlatform(platforms[index]!);
+    byPlatform.set(name, [...(byPlatform.get(name) ?? []), `${runs} in stage ${stages[index]!.name ?? `stage-${index}`}`]);
+    total += runs;
+  }
+  if (total === 0) return undefined;
+  const parts = [...byPlatform].map(([name, counts]) => `${name} (${counts.join(', ')})`);
+  return `${total} RUN step${total === 1 ? '' : 's'} will run under QEMU emulation, several times slower than natively: ${parts.join('; ')}. ` +
+    'Steps that only prepare files (compiling, downloading) can run natively in a stage FROM --platform=$BUILDPLATFORM, reading $TARGETARCH.';
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { HistoryEntry, ImageConfig } from '../oci/image.js';
+import type { HistoryEntry, ImageConfig, Platform } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
 import { envToMap } from '../image/env.js';
 import { hostArchitecture } from '../image/platform.js';
@@ -14,6 +14,8 @@ export interface StageState {
   cmdSetHere: boolean;
   /** Cache key of the last step: it covers the base and every step so far. */
   cacheKey: string;
+  /** The platform the stage builds for (its RUN steps run as); unset: this machine's. */
+  platform?: Platform;
 }
 
 export function scratchState(): StageState {

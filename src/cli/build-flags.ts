@@ -1,7 +1,8 @@
 import path from 'node:path';
 import type { SecretSource } from '../build/run-mounts.js';
-import { formatPlatform, hostPlatform, parsePlatform, samePlatform } from '../dockerfile/index.js';
+import { parsePlatform, type Platform } from '../dockerfile/index.js';
 import { UsageError } from '../errors.js';
+import { asList } from './options.js';
 
 /**
  * `--secret id=ID[,src=FILE | ,env=VARIABLE][,type=file|env]`, as docker build
@@ -40,18 +41,25 @@ export function parseBuildNetwork(value: unknown): 'host' | 'none' {
 }
 
 /**
- * `--platform`: ribo builds only for the machine it runs on so far, so the
- * flag is accepted when it names that platform (normalised as BuildKit does:
- * linux/amd64/v1 is linux/amd64) and is a usage error otherwise.
+ * `--platform A[,B...]`: the platforms to build for, each normalised as
+ * BuildKit does (x86_64 is amd64, linux/arm64/v8 is linux/arm64); none given:
+ * this machine's alone.
  */
-export function checkBuildPlatform(value: unknown): void {
-  if (value === undefined) return;
-  const host = hostPlatform();
-  for (const text of String(value).split(',').map((p) => p.trim())) {
-    if (text !== '' && samePlatform(parsePlatform(text), host)) continue;
-    throw new UsageError(
-      `--platform ${String(value)}: ribo builds only for the platform it runs on (${formatPlatform(host)}); multi-platform and cross-platform builds are not supported yet. ` +
-      `Leave --platform out or give ${formatPlatform(host)}.`,
-    );
-  }
+export function parseBuildPlatforms(value: unknown): Platform[] {
+  if (value === undefined) return [];
+  const texts = asList(value).flatMap((v) => v.split(',')).map((p) => p.trim()).filter((p) => p !== '');
+  if (texts.length === 0) throw new UsageError(`--platform ${String(value)}: give OS/ARCH[/VARIANT], e.g. linux/arm64, or several separated by commas.`);
+  return texts.map((text) => {
+    if (text.split('/').length > 3 || text.split('/').some((part) => part === '')) {
+      throw new UsageError(`--platform ${text}: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7.`);
+    }
+    return parsePlatform(text);
+  });
+}
+
+/** `--platform` of a command that takes one platform (run, inspect, save, import). */
+export function onePlatform(value: unknown): Platform {
+  const platforms = parseBuildPlatforms(value);
+  if (platforms.length !== 1) throw new UsageError(`--platform ${String(value)}: give one platform, e.g. --platform linux/arm64.`);
+  return platforms[0]!;
 }

@@ -7,6 +7,7 @@ import { RiboError, UsageError } from '../errors.js';
 import { canonicalRef, parseImageRef, type ImageRef } from '../oci/reference.js';
 import { pullImage } from '../registry/index.js';
 import { ImageNotFoundError, type Store } from '../store/index.js';
+import type { Platform } from '../oci/image.js';
 import { openRegistries, stderrProgress } from './registry-options.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
@@ -30,7 +31,7 @@ const TRANSPORT_OR_ID = /^(oci|oci-archive):|^sha256:|^[0-9a-f]{12,64}$/;
  * reference to run it by: the manifest digest after pulling NAME@DIGEST (which
  * is not a tag in the store), else `image` itself.
  */
-export async function ensureImage(opts: { store: Store; image: string; policy: PullPolicy; argv: Record<string, unknown>; env: NodeJS.ProcessEnv }): Promise<string> {
+export async function ensureImage(opts: { store: Store; image: string; policy: PullPolicy; argv: Record<string, unknown>; env: NodeJS.ProcessEnv; platform?: Platform }): Promise<string> {
   const { store, image, policy } = opts;
   if (policy === 'never' || TRANSPORT_OR_ID.test(image)) return image;
   let ref: ImageRef;
@@ -50,7 +51,7 @@ export async function ensureImage(opts: { store: Store; image: string; policy: P
   try {
     progress.line(missing ? `${image} is not in the store; pulling ${canonicalRef(ref)}` : `Pulling ${canonicalRef(ref)}`);
     // `run` works inside ribo's namespace: the layers are unpacked as they arrive, ready for the container.
-    const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress, unpack: true });
+    const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress, unpack: true, ...(opts.platform ? { platform: opts.platform } : {}) });
     return ref.digest ? result.manifest.digest : image;
   } catch (error) {
     if (!missing) throw error;

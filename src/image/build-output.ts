@@ -19,8 +19,9 @@ export async function writeBuildOutput(store: Store, digest: Digest, tags: reado
     await exportRootfs(store, await store.resolveImage(digest), dest, { overwrite: output.overwrite });
     return;
   }
-  const [item] = await resolveSaveItems(store, [digest]);
-  await writeArchiveFile(store, [{ image: item!.image, refs: [...tags] }], output.type === 'oci' ? 'oci-archive' : 'docker-archive', dest);
+  // type=oci of a multi-platform build writes its index whole; type=docker holds one image, this machine's.
+  const [item] = await resolveSaveItems(store, [digest], { wholeIndex: output.type === 'oci' });
+  await writeArchiveFile(store, [{ ...item!, refs: [...tags] }], output.type === 'oci' ? 'oci-archive' : 'docker-archive', dest);
 }
 
 /** Fails before a build whose --output could not be written at its end (a local DIR that is not empty). */

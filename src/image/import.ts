@@ -6,6 +6,8 @@ import { unpackLayer } from '../snapshot/index.js';
 import { MediaType, type Descriptor, type ImageConfig, type ImageManifest } from '../oci/image.js';
 import type { Store } from '../store/index.js';
 import { DEFAULT_PATH, hostArchitecture } from './platform.js';
+import type { Platform } from '../oci/image.js';
+import { tagBesideOtherPlatforms } from './platform-tags.js';
 
 export class ImportError extends RiboError {}
 
@@ -14,7 +16,7 @@ export class ImportError extends RiboError {}
  * tags it. The tarball is read twice: once validated, hashed and compressed into
  * the blob, once unpacked; the blob is committed only when both succeeded.
  */
-export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date(), compression: Compression = 'gzip'): Promise<Descriptor> {
+export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date(), compression: Compression = 'gzip', platform?: Platform): Promise<Descriptor> {
   const info = await stat(tarball).catch(() => undefined);
   if (!info?.isFile()) throw new ImportError(`Cannot import ${tarball}: no such file. Give the path of a rootfs tarball, e.g. one made by mmdebstrap --format=tar.`);
   const writer = await store.ingest();
@@ -33,8 +35,9 @@ export async function importRootfs(store: Store, tarball: string, ref: string, n
   const created = now.toISOString();
   const config: ImageConfig = {
     created,
-    architecture: hostArchitecture(),
-    os: 'linux',
+    architecture: platform?.architecture ?? hostArchitecture(),
+    os: platform?.os ?? 'linux',
+    ...(platform?.variant ? { variant: platform.variant } : {}),
     config: { Env: [`PATH=${DEFAULT_PATH}`], Cmd: ['/bin/sh'] },
     rootfs: { type: 'layers', diff_ids: [layer.diffID] },
     history: [{ created, created_by: `ribo import ${tarball}`, comment: 'imported from a rootfs tarball' }],
@@ -47,6 +50,8 @@ export async function importRootfs(store: Store, tarball: string, ref: string, n
     layers: [{ mediaType: layer.mediaType, digest: layer.digest, size: layer.size }],
   };
   const manifestDescriptor = await store.writeJSON(MediaType.imageManifest, manifest);
-  await store.tag(ref, manifestDescriptor);
+  // For a platform named: one image of a multi-platform name, beside the others it has.
+  if (platform) await tagBesideOtherPlatforms(store, ref, manifestDescriptor, platform);
+  else await store.tag(ref, manifestDescriptor);
   return manifestDescriptor;
 }

@@ -2,7 +2,8 @@
  * What `ribo inspect` and `ribo history` show: an image's manifest, config and
  * layers as stored, read from the store without unpacking anything.
  */
-import type { Descriptor, Digest, HistoryEntry, ImageConfig, ImageManifest } from '../oci/image.js';
+import type { Descriptor, Digest, HistoryEntry, ImageConfig, ImageManifest, Platform } from '../oci/image.js';
+import { formatPlatform } from '../oci/platform.js';
 import type { ResolvedImage, Store } from '../store/index.js';
 import { imageLayerRefs } from './layers.js';
 
@@ -37,6 +38,8 @@ export interface ImageInspection {
   ManifestDescriptor: Descriptor;
   Manifest: ImageManifest;
   ImageConfig: ImageConfig;
+  /** For a name or digest of an image index (a multi-platform image): its digest and every image it holds; the fields above describe the one chosen (the host's, or --platform's). */
+  Index?: { Digest: Digest; Manifests: Array<{ Platform: string; Digest: Digest }> };
 }
 
 /** Every tag in the store that points at `digest`, sorted. */
@@ -53,8 +56,8 @@ function repositoryOf(tag: string): string {
   return colon > tag.lastIndexOf('/') ? tag.slice(0, colon) : tag;
 }
 
-export async function inspectImage(store: Store, ref: string): Promise<ImageInspection> {
-  const image = await store.resolveImage(ref);
+export async function inspectImage(store: Store, ref: string, platform?: Platform): Promise<ImageInspection> {
+  const image = await store.resolveImage(ref, { platform });
   const { manifest, config, manifestDescriptor } = image;
   const layers = imageLayerRefs(manifest, config, ref).map(
     (layer): InspectedLayer => ({
@@ -64,13 +67,15 @@ export async function inspectImage(store: Store, ref: string): Promise<ImageInsp
       Size: layer.descriptor.size,
     }),
   );
-  const repoTags = await tagsOf(store, manifestDescriptor.digest);
+  // A multi-platform image is tagged (and pushed) as its index.
+  const top = image.index?.descriptor.digest ?? manifestDescriptor.digest;
+  const repoTags = await tagsOf(store, top);
   const size = manifestDescriptor.size + manifest.config.size + layers.reduce((total, layer) => total + layer.Size, 0);
   return {
     Id: manifest.config.digest,
     Digest: manifestDescriptor.digest,
     RepoTags: repoTags,
-    RepoDigests: [...new Set(repoTags.map((tag) => `${repositoryOf(tag)}@${manifestDescriptor.digest}`))],
+    RepoDigests: [...new Set(repoTags.map((tag) => `${repositoryOf(tag)}@${top}`))],
     ...(config.created ? { Created: config.created } : {}),
     ...(config.author ? { Author: config.author } : {}),
     Architecture: config.architecture,
@@ -84,6 +89,7 @@ export async function inspectImage(store: Store, ref: string): Promise<ImageInsp
     ManifestDescriptor: manifestDescriptor,
     Manifest: manifest,
     ImageConfig: config,
+    ...(image.index ? { Index: { Digest: image.index.descriptor.digest, Manifests: image.index.index.manifests.map((m) => ({ Platform: m.platform ? formatPlatform(m.platform) : '', Digest: m.digest })) } } : {}),
   };
 }
 

@@ -29,6 +29,8 @@ export interface ListedImage {
   size: number;
   labels: Record<string, string>;
   dangling: boolean;
+  /** os/arch[/variant] of each image under the name: several for a multi-platform image (whose other fields are this machine's image's). */
+  platforms: string[];
 }
 
 /** Configs made with SOURCE_DATE_EPOCH=0 (ribo's default) say 1970: no one built an image then. */
@@ -54,6 +56,7 @@ export async function listStoreImages(store: Store, opts: { all: boolean }): Pro
       ...((useReceived ? received : created) ? { shownCreated: useReceived ? received : created } : {}),
       size: await unpackedSize(store, sizes, summary.layers ?? []),
       labels: summary.labels ?? {},
+      platforms: summary.platforms ?? [],
       dangling: summary.ref === undefined,
     });
   }

@@ -13,6 +13,10 @@ import { NetworkTimeoutError } from './timeouts.js';
 import { RegistryContentError, UnsupportedRegistryManifestError } from './errors.js';
 import type { TransferProgress } from './progress.js';
 import { canonicalRef, type ImageRef } from '../oci/reference.js';
+import { configPlatform, selectPlatform } from '../oci/platform.js';
+import { tagBesideOtherPlatforms } from '../image/platform-tags.js';
+
+export { selectPlatform };
 
 export const MANIFEST_ACCEPT = [MediaType.imageIndex, MediaType.dockerManifestList, MediaType.imageManifest, MediaType.dockerManifest] as const;
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
@@ -30,6 +34,8 @@ export interface PullOptions {
   jobs?: number;
   /** Unpack each layer into layers/<diffID>/ as it downloads (inside ribo's namespace, or as root); else the blobs are only stored. */
   unpack?: boolean;
+  /** Tag the image beside the other platforms the name has (an index of them), instead of replacing it: FROM of a multi-platform build. */
+  keepOtherPlatforms?: boolean;
 }
 
 export interface PullResult {
@@ -46,13 +52,6 @@ export function parsePlatform(value: string | undefined): Platform {
   const [os, architecture, variant] = value.split('/');
   if (!os || !architecture || value.split('/').length > 3) throw new UsageError(`--platform ${value}: give OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm64/v8.`);
   return { os, architecture, ...(variant ? { variant } : {}) };
-}
-
-/** The entry of an index for `wanted`: same os and architecture, and variant when one is asked for. */
-export function selectPlatform(manifests: readonly Descriptor[], wanted: Platform): Descriptor | undefined {
-  const candidates = manifests.filter((m) => m.platform?.os === wanted.os && m.platform.architecture === wanted.architecture);
-  if (wanted.variant) return candidates.find((m) => m.platform?.variant === wanted.variant) ?? (wanted.architecture === 'arm64' && wanted.variant === 'v8' ? candidates.find((m) => !m.platform?.variant) : undefined);
-  return candidates.find((m) => !m.platform?.variant) ?? candidates.find((m) => m.platform?.variant === 'v8') ?? candidates[0];
 }
 
 /**
@@ -130,7 +129,8 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
   const descriptor: Descriptor = { mediaType: fetched.mediaType, digest: stored.digest, size: stored.size };
   // Tagged under the familiar name ("alpine:3"), as every image in the store is; a digest-only pull tags nothing.
   const name = ref.tag ? canonicalRef({ ...ref, digest: undefined }) : undefined;
-  if (name) await store.tag(name, descriptor);
+  if (name && opts.keepOtherPlatforms && config.architecture) await tagBesideOtherPlatforms(store, name, descriptor, configPlatform(config));
+  else if (name) await store.tag(name, descriptor);
   return { manifest: descriptor, name, fetched: fetchedCount, present };
 }
 

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
-import type { Descriptor, ImageManifest } from '../oci/image.js';
+import type { Descriptor, ImageIndex, ImageManifest } from '../oci/image.js';
 import { sha256Of } from '../oci/digest.js';
 import type { Store } from '../store/index.js';
 import { BlobSources } from './blob-sources.js';
@@ -45,9 +45,18 @@ export async function pushImage(opts: PushOptions): Promise<PushResult> {
   const { store, manifest: descriptor } = opts;
   const bytes = await readFile(store.blobPath(descriptor.digest));
   if (sha256Of(bytes) !== descriptor.digest) throw new RegistryContentError(`The stored manifest ${descriptor.digest} is corrupt (its content no longer matches its digest); rebuild the image before pushing it.`);
-  const manifest = JSON.parse(bytes.toString('utf8')) as ImageManifest;
-  const blobs = uniqueBlobs([manifest.config, ...(manifest.layers ?? []).filter((l) => !l.urls?.length)]);
+  const manifest = JSON.parse(bytes.toString('utf8')) as ImageManifest & Partial<ImageIndex>;
   const counts = { uploaded: 0, mounted: 0, present: 0 };
+  if (Array.isArray(manifest.manifests)) {
+    // An image index: every image it lists first (manifests by digest, with their blobs), then the index under the tag.
+    for (const child of manifest.manifests) {
+      const pushed = await pushImage({ ...opts, manifest: child, ref: { ...opts.ref, tag: undefined, digest: child.digest } });
+      for (const key of ['uploaded', 'mounted', 'present'] as const) counts[key] += pushed[key];
+    }
+    await opts.client.putManifest(opts.ref.repository, opts.ref.tag ?? descriptor.digest, manifest.mediaType ?? descriptor.mediaType, bytes);
+    return { digest: descriptor.digest, ...counts };
+  }
+  const blobs = uniqueBlobs([manifest.config, ...(manifest.layers ?? []).filter((l) => !l.urls?.length)]);
   const queue = [...blobs];
   let failed = false;
   await Promise.all(

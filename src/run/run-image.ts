@@ -1,6 +1,9 @@
 import { unpackImageLayers, lowerDirs } from '../image/layers.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
+import type { Platform } from '../oci/image.js';
+import { configPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
+import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
 import { storeRefFor } from '../image/transport-ref.js';
 import { findExecutable } from '../files/executables.js';
 import { defaultUserModeNetwork } from '../runtime/network.js';
@@ -45,6 +48,8 @@ export interface RunImageOptions {
    * (run-plan.ts): the foreground run then leaves a plan for the next one.
    */
   runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
+  /** --platform: the image's manifest for this platform (from an index); default this machine's. */
+  platform?: Platform;
 }
 
 /** A new container, and what its image gives a run without a command. */
@@ -54,6 +59,8 @@ interface CreatedContainer {
   entrypoint: string[];
   /** ENTRYPOINT + CMD. */
   defaultArgs: string[];
+  /** The image is for another architecture: the container runs under QEMU. */
+  emulated: boolean;
 }
 
 export class NothingToRunError extends RiboError {}
@@ -92,7 +99,13 @@ export function containerArgs(entrypoint: string[] | null | undefined, cmd: stri
 export async function createContainer(opts: RunImageOptions, detached: boolean): Promise<CreatedContainer> {
   const containers = ContainerStore.ofStore(opts.store.root);
   await recoverContainers(containers, opts.store.root);
-  const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image));
+  const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image), { platform: opts.platform });
+  const platform = configPlatform(image.config);
+  const emulated = Boolean(image.config.architecture) && needsEmulation(platform);
+  if (emulated) {
+    await checkEmulation(platform, `Containers of image ${opts.image}`);
+    process.stderr.write(`ribo: warning: image ${opts.image} is for ${formatPlatform(platform)}, this machine is ${formatPlatform(hostPlatform())}: the container runs under QEMU emulation, several times slower.\n`);
+  }
   const layers = await unpackImageLayers(opts.store, image.manifest, image.config, opts.image);
   const config = image.config.config ?? {};
   const spec = opts.spec;
@@ -175,7 +188,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   };
   const hasVolumes = spec.volumes.length > 0 || (spec.imageVolumes !== 'ignore' && Object.keys(config.Volumes ?? {}).length > 0);
   const record = hasVolumes ? await VolumeStore.ofStore(opts.store.root).withLock(create) : await create();
-  return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []) };
+  return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []), emulated };
 }
 
 /**
@@ -196,7 +209,8 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
     throw error;
   }
   // A planned run would skip what volumes need at each run (a new anonymous volume, copy-up).
-  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell && !created.record.plan.volumes) {
+  // Nor is a plan left for an emulated image: each run checks binfmt_misc and warns.
+  if (opts.runPlan && opts.remove && ran.capabilities.replayableByShell && !created.record.plan.volumes && !created.emulated) {
     await writeRunPlan({
       storeRoot: opts.store.root,
       image: opts.image,

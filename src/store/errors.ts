@@ -115,3 +115,15 @@ export class BlobTooLargeError extends RiboError {
 export function assertJsonBlobSize(descriptor: { digest: Digest; size: number }, kind: JsonBlobKind, where: string): void {
   if (descriptor.size > JSON_BLOB_LIMITS[kind]) throw new BlobTooLargeError(descriptor.digest, kind, descriptor.size, where);
 }
+
+/** The image (an index, or one manifest) has nothing for the platform asked for. */
+export class NoPlatformManifestError extends RiboError {
+  constructor(readonly ref: string, readonly wanted: string, readonly offered: string[], explicit: boolean) {
+    super(
+      `Image "${ref}" has no manifest for ${wanted}${explicit ? '' : ' (this machine\'s platform)'}; it has ${offered.join(', ') || 'no platform at all'}. ` +
+        (explicit
+          ? `Ask for one of those with --platform, or build or pull the image for ${wanted} (\`ribo build --platform ${wanted}\`, \`ribo pull --platform ${wanted}\`).`
+          : `Run it with --platform naming one of those (emulated when foreign), or build or pull it for ${wanted}.`),
+    );
+  }
+}

@@ -1,4 +1,4 @@
-export { Store, type ResolvedImage, type ImageSummary } from './store.js';
+export { Store, type ResolvedImage, type ImageSummary, type ResolveOptions } from './store.js';
 export type { BlobWriter } from './blob-writer.js';
 export { resolveStoreRoot } from './root.js';
 export { withStoreLock } from './lock.js';
@@ -17,4 +17,5 @@ export {
   StoreLayoutError,
   StoreLockTimeoutError,
   UnsupportedManifestError,
+  NoPlatformManifestError,
 } from './errors.js';

@@ -11,7 +11,9 @@ import {
   type ImageIndex,
   type ImageLayoutHeader,
   type ImageManifest,
+  type Platform,
 } from '../oci/image.js';
+import { configPlatform, formatPlatform, hostPlatform, samePlatform, selectPlatform } from '../oci/platform.js';
 import { assertDigest, digestFromHash, digestHex, sha256Hasher, sha256Of } from '../oci/digest.js';
 import { RiboError } from '../errors.js';
 import { IngestWriter, type BlobWriter } from './blob-writer.js';
@@ -28,6 +30,7 @@ import {
   StoreInUseError,
   StoreLayoutError,
   UnsupportedManifestError,
+  NoPlatformManifestError,
 } from './errors.js';
 import { createFileIfAbsent } from '../files/atomic-write.js';
 import { isErrno } from '../files/errno.js';
@@ -47,6 +50,19 @@ export interface ResolvedImage {
   manifest: ImageManifest;
   config: ImageConfig;
   configDescriptor: Descriptor;
+  /** Set when the name or digest named an image index: the index, and the platform chosen from it. */
+  index?: { descriptor: Descriptor; index: ImageIndex };
+}
+
+export interface ResolveOptions {
+  /**
+   * The platform wanted (given by the user: --platform, FROM --platform): from
+   * an index its manifest, and a single manifest must be for it. Without it an
+   * index gives the host's manifest and a single manifest is taken as it is.
+   */
+  platform?: Platform;
+  /** For commands that handle an index whole (tag, push, save): without the host's platform in it, take its first image. */
+  wholeIndex?: boolean;
 }
 
 export interface ImageSummary {
@@ -67,12 +83,15 @@ export interface ImageSummary {
   size: number;
   /** Set when the image's blobs cannot be read; the other fields are then partial. */
   problem?: string;
+  /** "os/arch[/variant]" of each image under this entry (one, or the manifests of an index). */
+  platforms?: string[];
 }
 
 const LAYOUT_VERSION: ImageLayoutHeader = { imageLayoutVersion: '1.0.0' };
 /** Manifests and configs are small; refuse to slurp a layer by mistake. */
 const LOCK_TIMEOUT_SECONDS = 120;
 const MANIFEST_TYPES: readonly string[] = [MediaType.imageManifest, MediaType.dockerManifest];
+const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
 const SHORT_ID = HEX_ID;
 const DIGEST_OR_PREFIX = /^sha256:[0-9a-f]{1,64}$/;
 /** The build cache index (build/cache/directory-store.ts) writes "<hash>.<pid>.<random>.tmp" (files/atomic-write.ts) and renames. */
@@ -408,6 +427,8 @@ export class Store {
     for (const child of children) {
       if (child.urls?.length) continue; // foreign layers live elsewhere by design
       if (!(await this.hasBlob(child.digest))) throw new BlobNotFoundError(child.digest, this.blobPath(child.digest));
+      // An index's images must be complete too.
+      if (MANIFEST_TYPES.includes(child.mediaType) && manifest.manifests?.includes(child)) await this.assertComplete(child);
     }
   }
 
@@ -416,14 +437,15 @@ export class Store {
    * "docker.io/library/ubuntu:latest"), by NAME@DIGEST or a manifest digest,
    * or by a unique digest prefix.
    */
-  async resolveImage(ref: string): Promise<ResolvedImage> {
+  async resolveImage(ref: string, options: ResolveOptions = {}): Promise<ResolvedImage> {
     const index = await this.readIndex();
-    if (DIGEST_OR_PREFIX.test(ref)) return this.resolveByDigest(index, ref.slice('sha256:'.length), ref);
+    const load = (entry: Descriptor) => this.loadImage(entry, ref, options.platform, options.wholeIndex);
+    if (DIGEST_OR_PREFIX.test(ref)) return this.resolveByDigest(index, ref.slice('sha256:'.length), ref, load);
     let name: string | undefined;
     try {
       const parsed = parseImageRef(ref);
       // NAME@DIGEST pins content: the store has it when it holds that manifest (docker checks no more either).
-      if (parsed.digest) return this.resolveByDigest(index, parsed.digest.slice('sha256:'.length), ref);
+      if (parsed.digest) return this.resolveByDigest(index, parsed.digest.slice('sha256:'.length), ref, load);
       name = familiarRef(parsed);
     } catch (error) {
       if (!SHORT_ID.test(ref)) throw error;
@@ -431,9 +453,9 @@ export class Store {
     if (name !== undefined) {
       // The familiar spelling first: a store from an earlier ribo may have both it and the full one.
       const matches = index.manifests.filter(namedAs(name)).sort((a, b) => Number(refNameOf(b) === name) - Number(refNameOf(a) === name));
-      if (matches[0]) return { ref: name, ...(await this.loadImage(matches[0])) };
+      if (matches[0]) return { ref: name, ...(await load(matches[0])) };
     }
-    if (SHORT_ID.test(ref)) return this.resolveByDigest(index, ref, ref);
+    if (SHORT_ID.test(ref)) return this.resolveByDigest(index, ref, ref, load);
     throw new ImageNotFoundError(ref, this.root);
   }
 
@@ -485,31 +507,47 @@ export class Store {
     return identified;
   }
 
-  private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string): Promise<ResolvedImage> {
+  private async resolveByDigest(index: ImageIndex, hexPrefix: string, asGiven: string, load: (entry: Descriptor) => Promise<ResolvedImage>): Promise<ResolvedImage> {
     // A tagged entry first, so the image resolves with a name when it has one.
     const [found] = entriesNamedById(await this.identifiedEntries(index), hexPrefix, asGiven).sort((a, b) => Number(refNameOf(b.entry) !== undefined) - Number(refNameOf(a.entry) !== undefined));
-    if (found) return this.loadImage(found.entry);
-    // A full digest may name an untagged manifest that is still in blobs/ (a manifest has a config; a config is found below).
+    if (found) return load(found.entry);
+    // A full digest may name an untagged manifest (or index, or a manifest of a tagged index) that is still in blobs/ (a manifest has a config; a config is found below).
     const digest = `sha256:${hexPrefix}`;
     if (hexPrefix.length === 64 && (await this.hasBlob(digest))) {
       const manifest = await this.readJSON<ImageManifest>(digest, 'manifest');
       const size = (await fs.stat(this.blobPath(digest))).size;
-      if (manifest.config) return this.loadImage({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
+      if (manifest.config || Array.isArray((manifest as Partial<ImageIndex>).manifests)) return load({ mediaType: manifest.mediaType ?? MediaType.imageManifest, digest, size });
     }
     // An image whose tags are gone (`ribo images -a`), by its config digest or a prefix of either.
     const [untagged] = entriesNamedById(await untaggedManifests(this, new Set(index.manifests.map((e) => e.digest))), hexPrefix, asGiven);
-    if (untagged) return this.loadImage(untagged.entry);
+    if (untagged) return load(untagged.entry);
     throw new ImageNotFoundError(asGiven, this.root, true);
   }
 
-  private async loadImage(manifestDescriptor: Descriptor): Promise<Omit<ResolvedImage, 'ref'>> {
-    const manifest = await this.readJSON<ImageManifest>(manifestDescriptor.digest, 'manifest');
-    const mediaType = manifest.mediaType ?? manifestDescriptor.mediaType;
-    if (!MANIFEST_TYPES.includes(mediaType) || !manifest.config) {
-      throw new UnsupportedManifestError(manifestDescriptor.digest, mediaType);
+  /**
+   * The image an index.json entry (or a blob) names: a manifest as it is, or
+   * from an index the manifest for `platform` (default: the host's). A single
+   * manifest asked for with a platform must be for that platform.
+   */
+  private async loadImage(entry: Descriptor, asGiven = entry.digest, platform?: Platform, wholeIndex = false): Promise<Omit<ResolvedImage, 'ref'>> {
+    const blob = await this.readJSON<ImageManifest & Partial<ImageIndex>>(entry.digest, 'manifest');
+    const mediaType = blob.mediaType ?? entry.mediaType;
+    if (INDEX_TYPES.includes(mediaType) && Array.isArray(blob.manifests)) {
+      const wanted = platform ?? hostPlatform();
+      const images = blob.manifests.filter((m) => MANIFEST_TYPES.includes(m.mediaType));
+      const chosen = selectPlatform(images, wanted) ?? (wholeIndex && !platform ? images[0] : undefined);
+      if (!chosen) throw new NoPlatformManifestError(asGiven, formatPlatform(wanted), indexPlatforms(blob as ImageIndex), platform !== undefined);
+      const image = await this.loadImage(chosen, asGiven);
+      return { ...image, index: { descriptor: entry, index: blob as ImageIndex } };
     }
-    const config = await this.readJSON<ImageConfig>(manifest.config.digest);
-    return { manifestDescriptor, manifest, config, configDescriptor: manifest.config };
+    if (!MANIFEST_TYPES.includes(mediaType) || !blob.config) {
+      throw new UnsupportedManifestError(entry.digest, mediaType);
+    }
+    const config = await this.readJSON<ImageConfig>(blob.config.digest);
+    if (platform && config.architecture && !samePlatform(configPlatform(config), platform)) {
+      throw new NoPlatformManifestError(asGiven, formatPlatform(platform), [formatPlatform(configPlatform(config))], true);
+    }
+    return { manifestDescriptor: entry, manifest: blob, config, configDescriptor: blob.config };
   }
 
   /** Every entry of index.json with its creation time and stored size, sorted by ref. */
@@ -522,12 +560,13 @@ export class Store {
       const received = entry.annotations?.[RECEIVED_ANNOTATION];
       const summary: ImageSummary = { ...(ref ? { ref } : {}), digest: entry.digest, size: entry.size, ...(received ? { received } : {}) };
       try {
-        const { manifest, config } = await this.loadImage(entry);
+        const { manifest, config, index: platforms } = await this.loadImage(entry, entry.digest, undefined, true);
         summary.size += manifest.config.size + manifest.layers.reduce((total, layer) => total + layer.size, 0);
         summary.config = manifest.config.digest;
         summary.layers = manifest.layers.map((descriptor, i) => ({ descriptor, ...(config.rootfs?.diff_ids?.[i] ? { diffID: config.rootfs.diff_ids[i] } : {}) }));
         if (config.config?.Labels) summary.labels = config.config.Labels;
         if (config.created) summary.created = config.created;
+        summary.platforms = platforms ? indexPlatforms(platforms.index) : config.architecture ? [formatPlatform(configPlatform(config))] : [];
       } catch (error) {
         if (!(error instanceof RiboError)) throw error;
         summary.problem = error.message;
@@ -585,6 +624,11 @@ export class Store {
     const label = prefix.replace(/[^A-Za-z0-9._-]/g, '_') || 'tmp';
     return fs.mkdtemp(path.join(this.tmpDir, `${this.owner.pid}.${this.owner.start}-${label}-`));
   }
+}
+
+/** "os/arch[/variant]" of each image manifest an index lists. */
+export function indexPlatforms(index: ImageIndex): string[] {
+  return (index.manifests ?? []).filter((m) => m.platform).map((m) => formatPlatform(m.platform!));
 }
 
 async function exists(target: string): Promise<boolean> {

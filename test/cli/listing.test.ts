@@ -30,7 +30,7 @@ describe('docker\'s words for durations and sizes', () => {
 });
 
 function image(repository: string, tag: string, extra: Partial<ListedImage> = {}): ListedImage {
-  return { repository, tag, digest: 'sha256:00', size: 0, labels: {}, dangling: repository === '<none>', ...extra };
+  return { repository, tag, digest: 'sha256:00', size: 0, labels: {}, dangling: repository === '<none>', platforms: ['linux/amd64'], ...extra };
 }
 
 describe('images --filter', () => {

@@ -38,3 +38,35 @@ cp -R package.json bin bundles dist node_modules "$app/"
 chmod -R a+rX "$app"
 # The directory that holds it must be reachable too.
 chmod a+rx "$(dirname "$app")"
+
+# Multi-platform tests (test/e2e/multi-platform.test.ts): foreign RUN steps run
+# under QEMU user emulation through binfmt_misc (qemu-user-static and
+# binfmt-support register the entries, bin/install-deps --test installs them).
+# Some VMs boot without binfmt_misc mounted; entries may have been disabled.
+if [ ! -e /proc/sys/fs/binfmt_misc/status ]; then
+  mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc || echo "prepare-e2e: could not mount binfmt_misc" >&2
+fi
+if command -v update-binfmts >/dev/null 2>&1 && [ -e /proc/sys/fs/binfmt_misc/status ]; then
+  for entry in /proc/sys/fs/binfmt_misc/qemu-*; do
+    [ -e "$entry" ] || continue
+    head -n1 "$entry" | grep -q '^enabled' || update-binfmts --enable "$(basename "$entry")" >/dev/null 2>&1 || echo 1 > "$entry"
+  done
+  # Packages installed while binfmt_misc was not mounted registered nothing: import them now.
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] || update-binfmts --enable >/dev/null 2>&1 || true
+fi
+# A static arm64 busybox from Debian, kept under /var/tmp across runs. Without
+# it (no network) only the multi-platform tests fail, saying so.
+arm64_dir=/var/tmp/ribo-arm64
+if [ ! -x "$arm64_dir/busybox" ]; then
+  (
+    set -e
+    mkdir -p "$arm64_dir"
+    dpkg --print-foreign-architectures | grep -qx arm64 || dpkg --add-architecture arm64
+    cd "$arm64_dir"
+    apt-get download busybox-static:arm64 >/dev/null 2>&1 || { apt-get -o DPkg::Lock::Timeout=600 update -qq && apt-get download busybox-static:arm64 >/dev/null; }
+    rm -rf x && dpkg-deb -x busybox-static_*_arm64.deb x
+    cp x/bin/busybox busybox
+  ) || echo "prepare-e2e: could not fetch busybox-static:arm64; test/e2e/multi-platform.test.ts will fail" >&2
+fi
+[ -x "$arm64_dir/busybox" ] && chmod a+rx "$arm64_dir" "$arm64_dir/busybox"
+true

@@ -8,9 +8,10 @@ import {
   BlobNotFoundError,
   ImageNotFoundError,
   Store,
-  UnsupportedManifestError,
+  NoPlatformManifestError,
 } from '../../src/store/index.js';
 import { InvalidImageRefError } from '../../src/oci/reference.js';
+import { formatPlatform, hostPlatform } from '../../src/oci/platform.js';
 import { makeTempDir, removeTempDir, writeSmallImage } from './support.js';
 
 async function readIndex(store: Store): Promise<ImageIndex> {
@@ -136,15 +137,25 @@ describe('Store tags', () => {
     expect((await readIndex(store)).manifests).toEqual([]);
   });
 
-  it('does not resolve an image index as a runnable image', async () => {
+  it('resolves an image index to the manifest of the platform asked for (default: the host\'s), and says which it has when it lacks one', async () => {
     const image = await writeSmallImage(store);
+    const host = hostPlatform();
     const indexDescriptor = await store.writeJSON(MediaType.imageIndex, {
       schemaVersion: 2,
       mediaType: MediaType.imageIndex,
-      manifests: [{ ...image.manifest, platform: { architecture: 'amd64', os: 'linux' } }],
+      manifests: [{ ...image.manifest, platform: host }],
     });
     await store.tag('multi', indexDescriptor);
-    await expect(store.resolveImage('multi')).rejects.toBeInstanceOf(UnsupportedManifestError);
+    const resolved = await store.resolveImage('multi');
+    expect(resolved.manifestDescriptor.digest).toBe(image.manifest.digest);
+    expect(resolved.index?.descriptor.digest).toBe(indexDescriptor.digest);
+    const other = { os: 'linux', architecture: host.architecture === 's390x' ? 'ppc64le' : 's390x' };
+    const missing = store.resolveImage('multi', { platform: other });
+    await expect(missing).rejects.toBeInstanceOf(NoPlatformManifestError);
+    await expect(missing).rejects.toThrow(`has no manifest for linux/${other.architecture}; it has ${formatPlatform(host)}`);
+    // A single manifest asked for with another platform than its config's is refused the same way.
+    await expect(store.resolveImage(image.manifest.digest, { platform: other })).rejects.toBeInstanceOf(NoPlatformManifestError);
+    expect((await store.listImages()).find((i) => i.ref === 'multi:latest')?.platforms).toEqual([formatPlatform(host)]);
   });
 
   it('lists images with created time and total compressed size, sorted by ref', async () => {
@@ -155,9 +166,9 @@ describe('Store tags', () => {
     await store.tag('localhost/alpha:1', older.manifest);
     const sizeOf = (image: typeof older) => image.manifest.size + image.config.size + image.layer.size;
     expect(await store.listImages()).toMatchObject([
-      { ref: 'alpha:2', digest: newer.manifest.digest, config: newer.config.digest, created: '2024-01-01T00:00:00Z', size: sizeOf(newer) },
-      { ref: 'localhost/alpha:1', digest: older.manifest.digest, config: older.config.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older) },
-      { ref: 'zeta:latest', digest: older.manifest.digest, config: older.config.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older) },
+      { ref: 'alpha:2', digest: newer.manifest.digest, config: newer.config.digest, created: '2024-01-01T00:00:00Z', size: sizeOf(newer), platforms: ['linux/amd64'] },
+      { ref: 'localhost/alpha:1', digest: older.manifest.digest, config: older.config.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older), platforms: ['linux/amd64'] },
+      { ref: 'zeta:latest', digest: older.manifest.digest, config: older.config.digest, created: '2020-05-06T07:08:09Z', size: sizeOf(older), platforms: ['linux/amd64'] },
     ]);
   });
 

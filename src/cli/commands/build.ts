@@ -1,7 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { writeFile } from 'node:fs/promises';
-import { build, NeedsNamespaceError, type BuildResult } from '../../build/builder.js';
+import { NeedsNamespaceError } from '../../build/builder.js';
+import { buildForPlatforms, type PlatformBuildResult } from '../../build/multi-platform.js';
+import type { Platform } from '../../oci/image.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { BufferedReporter, outsideNamespace } from '../outside-namespace.js';
 import { createRenderer, parseProgressMode, resolveProgressMode, withBuildId, type Renderer } from '../progress/index.js';
@@ -20,7 +22,7 @@ import { openRegistries, withRegistryOptions } from '../registry-options.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asCompression, asList, compressionOption } from '../options.js';
-import { checkBuildPlatform, parseBuildNetwork, parseSecrets } from '../build-flags.js';
+import { parseBuildNetwork, parseBuildPlatforms, parseSecrets } from '../build-flags.js';
 import { contextArgument, readsStdin, resolveBuildInput } from '../build-input.js';
 import { hideBin } from 'yargs/helpers';
 
@@ -76,10 +78,10 @@ function registryHooks(registries: Registries, cacheFrom: string[], cacheTo: str
   return {
     cacheImports: cacheFrom.map(cache),
     cacheExports: cacheTo === undefined ? [] : [cache(cacheTo)],
-    pullImage: async (name: string, store: Store) => {
+    pullImage: async (name: string, store: Store, platform: Platform) => {
       const ref = parseImageRef(name);
       progress.line(`Pulling ${canonicalRef(ref)} (not in the store)`);
-      const result = await pullImage({ store, client: registries.client(ref.registry), ref, progress });
+      const result = await pullImage({ store, client: registries.client(ref.registry), ref, platform, progress, keepOtherPlatforms: true });
       return result.manifest.digest;
     },
   };
@@ -163,12 +165,13 @@ export const buildCommand: CommandModule = {
       .option('cache-from', { type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or just DIR), or a registry, type=registry,ref=REF; may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), or a registry, type=registry,ref=REF' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
-      .option('platform', { type: 'string', describe: 'Platform to build for; only this machine\'s is supported so far' })
+      .option('platform', { type: 'string', describe: 'Platform(s) to build for, OS/ARCH[/VARIANT][,...]; several make an image index (default: this machine\'s)' })
       .option('compression', compressionOption)
       .option('print', { type: 'boolean', default: false, describe: 'Print the resolved build plan as JSON instead of building' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo build takes exactly one build context directory (got also: ${argv._.slice(1).join(' ')}); e.g. ribo build -t app .`);
-    checkBuildPlatform(argv.platform);
+    const platforms = parseBuildPlatforms(argv.platform);
+    if (platforms.length > 1 && argv.cacheTo !== undefined) throw new UsageError(`--cache-to with several platforms is not supported yet; build one platform at a time to export its cache.`);
     // stdin reaches the process inside the namespace untouched: that one reads it (no cached attempt out here).
     const context = contextArgument(argv.context, hideBin(process.argv));
     if (readsStdin(context, argv.file) && !insideNamespace(env) && !argv.print) return reexecInNamespace(process.argv.slice(1), env);
@@ -216,7 +219,7 @@ export const buildCommand: CommandModule = {
     const reporterWith = (recorder: BuildLogRecorder): BuildReporter => withBuildId(teeReporter(...(renderer ? [renderer] : []), recorder), buildId);
     const output = argv.output === undefined ? undefined : parseOutput(String(argv.output));
     if (output) await checkBuildOutput(output);
-    let result: BuildResult | undefined;
+    let result: PlatformBuildResult | undefined;
     let store: Store | undefined;
     try {
       if (!insideNamespace(env) && options.useCache) {
@@ -226,7 +229,7 @@ export const buildCommand: CommandModule = {
         store = await openStore(argv as GlobalOptions, env);
         let failure: unknown;
         try {
-          result = await build({ ...options, store, ...outsideNamespace, reporter: progress, cachedOnly: true, ...hooks() });
+          result = await buildForPlatforms({ ...options, store, ...outsideNamespace, reporter: progress, cachedOnly: true, ...hooks() }, platforms);
         } catch (error) {
           // A step that must run: the build starts over inside the namespace, with its own log.
           if (!(error instanceof NeedsNamespaceError)) failure = error;
@@ -247,7 +250,7 @@ export const buildCommand: CommandModule = {
         store = session.store;
         const recorder = await new BuildLogs(session.store.root).record(buildId);
         try {
-          result = await build({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder), ...hooks() });
+          result = await buildForPlatforms({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder), ...hooks() }, platforms);
         } catch (error) {
           throw pointToLog(error, recorder, (argv as GlobalOptions).root);
         } finally {

@@ -1,5 +1,6 @@
 import { listStoreImages, type ListedImage } from '../../image/list.js';
 import type { CommandModule } from '../command.js';
+import { formatPlatform, hostPlatform } from '../../oci/platform.js';
 import { openStore, type GlobalOptions } from '../session.js';
 import { dockerTime, formatListing, humanDuration, preciseSize } from '../format.js';
 import { asList } from '../options.js';
@@ -11,6 +12,8 @@ interface ImageRow {
   CreatedAt: string;
   CreatedSince: string;
   Digest: string;
+  /** ribo's own: os/arch of each image under the name (several for a multi-platform image). */
+  Platforms: string;
   ID: string;
   Repository: string;
   SharedSize: string;
@@ -21,7 +24,7 @@ interface ImageRow {
 }
 
 const HEADERS: Record<keyof ImageRow, string> = {
-  Containers: 'CONTAINERS', CreatedAt: 'CREATED AT', CreatedSince: 'CREATED', Digest: 'DIGEST', ID: 'IMAGE ID', Repository: 'REPOSITORY',
+  Containers: 'CONTAINERS', CreatedAt: 'CREATED AT', CreatedSince: 'CREATED', Digest: 'DIGEST', ID: 'IMAGE ID', Platforms: 'PLATFORMS', Repository: 'REPOSITORY',
   SharedSize: 'SHARED SIZE', Size: 'SIZE', Tag: 'TAG', UniqueSize: 'UNIQUE SIZE', VirtualSize: 'VIRTUAL SIZE',
 };
 
@@ -33,6 +36,7 @@ function imageRow(image: ListedImage, now: number, full: boolean): ImageRow {
     CreatedAt: image.shownCreated ? dockerTime(image.shownCreated) : '',
     CreatedSince: image.shownCreated ? `${humanDuration(now - image.shownCreated.getTime())} ago` : 'N/A',
     Digest: image.digest,
+    Platforms: image.platforms.join(','),
     ID: full ? id : id.slice('sha256:'.length, 'sha256:'.length + 12),
     Repository: image.repository,
     SharedSize: 'N/A',
@@ -79,7 +83,10 @@ export const imagesCommand: CommandModule = {
       process.stdout.write(rows.map((row) => `${row.ID}\n`).join(''));
       return 0;
     }
-    const columns = ['{{.Repository}}', '{{.Tag}}', ...(argv.digests ? ['{{.Digest}}'] : []), '{{.ID}}', '{{.CreatedSince}}', '{{.Size}}'];
+    // PLATFORMS only when some image is not simply this machine's (an index, or another architecture).
+    const host = formatPlatform(hostPlatform());
+    const platforms = shown.some((image) => image.platforms.some((p) => p !== host)) ? ['{{.Platforms}}'] : [];
+    const columns = ['{{.Repository}}', '{{.Tag}}', ...(argv.digests ? ['{{.Digest}}'] : []), '{{.ID}}', '{{.CreatedSince}}', '{{.Size}}', ...platforms];
     const format = argv.format === undefined ? 'table' : String(argv.format);
     process.stdout.write(formatListing(format, rows, { defaultTable: `table ${columns.join('\t')}`, headers: HEADERS }));
     return 0;

@@ -4,6 +4,7 @@ import { normalizeImageRef } from '../../oci/reference.js';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
 import { asCompression, compressionOption } from '../options.js';
+import { onePlatform } from '../build-flags.js';
 import { openStore, type GlobalOptions } from '../session.js';
 
 /** The image's creation time: SOURCE_DATE_EPOCH when set (for reproducible imports), else now. */
@@ -23,12 +24,14 @@ export const importCommand: CommandModule = {
     y
       .positional('tarball', { type: 'string', describe: 'A plain rootfs tarball (e.g. from mmdebstrap --format=tar)' })
       .positional('name', { type: 'string', describe: 'NAME[:TAG] for the image' })
-      .option('compression', compressionOption),
+      .option('compression', compressionOption)
+      .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] of the rootfs (default: this machine\'s); the name then holds it beside its other platforms' }),
   handler: async (argv, env) => {
     const positional = [String(argv.tarball), String(argv.name)];
     const ref = normalizeImageRef(positional[1]!);
     const store = await openStore(argv as GlobalOptions, env);
-    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression));
+    const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
+    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression), platform);
     process.stderr.write(`Imported ${positional[0]} as ${ref}\n`);
     process.stdout.write(`${manifest.digest}\n`);
     return 0;

@@ -1,4 +1,5 @@
 import { inspectImage } from '../../image/inspect.js';
+import { onePlatform } from '../build-flags.js';
 import { ContainerStore } from '../../run/containers.js';
 import { inspectContainer } from '../../run/inspect.js';
 import { recoverContainers } from '../../run/lifecycle.js';
@@ -15,7 +16,8 @@ export const inspectCommand: CommandModule = {
     y
       .positional('names', { type: 'string', array: true, describe: 'Container name or id; image NAME[:TAG], manifest digest, or a unique prefix of one' })
       .option('format', { alias: 'f', type: 'string', describe: 'Print each one through a template: {{.State.ExitCode}}, {{json .Config}}' })
-      .option('type', { type: 'string', choices: ['container', 'image'], describe: 'Look only for containers or only for images' }),
+      .option('type', { type: 'string', choices: ['container', 'image'], describe: 'Look only for containers or only for images' })
+      .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT]: of a multi-platform image, show this platform\'s (default: this machine\'s)' }),
   handler: async (argv, env) => {
     const template = argv.format === undefined ? undefined : String(argv.format);
     const compiled = template === undefined ? undefined : compileTemplate(template);
@@ -26,7 +28,7 @@ export const inspectCommand: CommandModule = {
     for (const ref of (argv.names as unknown[]).map(String)) {
       const record = argv.type === 'image' ? undefined : argv.type === 'container' ? await containers.find(ref) : await containers.lookup(ref);
       if (record) inspected.push(inspectContainer(containers, record));
-      else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref));
+      else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref, argv.platform === undefined ? undefined : onePlatform(argv.platform)));
     }
     if (compiled !== undefined) for (const item of inspected) process.stdout.write(`${compiled.render(item)}\n`);
     else process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);

@@ -21,7 +21,9 @@ export const pushCommand: CommandModule = {
     ),
   handler: async (argv, env) => {
     const store = await openStore(argv as GlobalOptions, env);
-    const image = await store.resolveImage(String(argv.image));
+    const image = await store.resolveImage(String(argv.image), { wholeIndex: true });
+    // A multi-platform image is pushed whole: its index, every manifest it lists and their blobs.
+    const manifest = image.index?.descriptor ?? image.manifestDescriptor;
     const destination = argv.destination === undefined ? image.ref : String(argv.destination);
     if (!destination) throw new UsageError(`${argv.image} has no name to push it under; give one: ribo push ${argv.image} REGISTRY/REPOSITORY:TAG.`);
     const ref = parseImageRef(destination);
@@ -29,8 +31,8 @@ export const pushCommand: CommandModule = {
     const registries = openRegistries(argv, env);
     const progress = stderrProgress(Boolean(argv.quiet));
     try {
-      progress.line(`Pushing ${image.manifestDescriptor.digest} to ${canonicalRef(ref)}`);
-      const result = await pushImage({ store, client: registries.client(ref.registry), manifest: image.manifestDescriptor, ref, progress, chunkSize });
+      progress.line(`Pushing ${manifest.digest}${image.index ? ` (an index of ${image.index.index.manifests.length} images)` : ''} to ${canonicalRef(ref)}`);
+      const result = await pushImage({ store, client: registries.client(ref.registry), manifest, ref, progress, chunkSize });
       progress.close();
       progress.line(`Pushed ${canonicalRef(ref)}: ${result.uploaded} blob(s) uploaded, ${result.mounted} mounted, ${result.present} already there`);
       process.stdout.write(`${result.digest}\n`);

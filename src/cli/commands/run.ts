@@ -9,6 +9,7 @@ import { enforceableResources } from '../../runtime/cgroups.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
+import { onePlatform } from '../build-flags.js';
 import { asPullPolicy, ensureImage } from '../image-pull.js';
 import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
 import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js';
@@ -20,7 +21,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -91,9 +92,11 @@ export const runCommand: CommandModule = {
       .option('security-opt', { type: 'string', describe: 'no-new-privileges, seccomp=unconfined or seccomp=FILE' })
       .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
       .option('privileged', { type: 'boolean', default: false, hidden: true })
-      .option('pull', { type: 'string', default: 'missing', describe: 'missing (pull the image when it is not in the store), always or never' }),
+      .option('pull', { type: 'string', default: 'missing', describe: 'missing (pull the image when it is not in the store), always or never' })
+      .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT]: run the image\'s manifest for this platform (emulated with QEMU when foreign); default this machine\'s' }),
   handler: async (argv, env) => {
     const pullPolicy = asPullPolicy(argv.pull);
+    const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
     const requested = String(argv.image);
     const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
     const spec = await parseRunFlags({
@@ -132,7 +135,7 @@ export const runCommand: CommandModule = {
     }
     const session = await openSession(argv as GlobalOptions, env);
     try {
-      const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env });
+      const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env, platform });
       const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
       if (limits.warning) process.stderr.write(`${limits.warning}\n`);
       const options: RunImageOptions = {
@@ -146,6 +149,7 @@ export const runCommand: CommandModule = {
         name: argv.name as string | undefined,
         spec,
         resources: limits.resources,
+        ...(platform ? { platform } : {}),
       };
       // A plan is the image's: written from a run without flags, it serves later runs with -e, -w and --name too.
       const planned = plainRun(hideBin(process.argv), env);

@@ -14,9 +14,11 @@ export const tagCommand: CommandModule = {
   handler: async (argv, env) => {
     const target = normalizeImageRef(String(argv.target));
     const store = await openStore(argv as GlobalOptions, env);
-    const image = await store.resolveImage(String(argv.source));
-    await store.tag(target, image.manifestDescriptor);
-    process.stderr.write(`Tagged ${image.manifestDescriptor.digest} as ${target}\n`);
+    const image = await store.resolveImage(String(argv.source), { wholeIndex: true });
+    // A name of a multi-platform image tags its index, with every platform.
+    const manifest = image.index?.descriptor ?? image.manifestDescriptor;
+    await store.tag(target, manifest);
+    process.stderr.write(`Tagged ${manifest.digest} as ${target}\n`);
     return 0;
   },
 };

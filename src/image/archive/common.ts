@@ -10,6 +10,8 @@ import type { ArchiveFiles } from './archive-files.js';
 export interface SaveItem {
   image: ResolvedImage;
   refs: string[];
+  /** Saved whole, as an image index with every image it lists (oci-archive of a multi-platform image). */
+  index?: { descriptor: Descriptor; images: ResolvedImage[] };
 }
 
 /** An image brought into the store, with the names the archive gave it. */

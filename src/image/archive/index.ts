@@ -3,7 +3,7 @@ import { createWriteStream, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { Descriptor } from '../../oci/image.js';
+import type { Descriptor, Platform } from '../../oci/image.js';
 import { normalizeImageRef } from '../../oci/reference.js';
 import type { Store } from '../../store/index.js';
 import { openArchiveFiles } from './archive-files.js';
@@ -19,15 +19,30 @@ export type { LoadedImage } from './common.js';
 
 export type ArchiveFormat = 'oci-archive' | 'docker-archive';
 
-/** Resolves the images to save (all first, so a typo writes nothing) and the tags each is saved under. */
-export async function resolveSaveItems(store: Store, refs: readonly string[]): Promise<SaveItem[]> {
+/**
+ * Resolves the images to save (all first, so a typo writes nothing) and the tags each is saved under.
+ * A multi-platform image is kept whole when `wholeIndex` (oci-archive) and no platform is asked for;
+ * otherwise its image for `platform` (default: this machine's) is saved alone.
+ */
+export async function resolveSaveItems(store: Store, refs: readonly string[], options: { platform?: Platform; wholeIndex?: boolean } = {}): Promise<SaveItem[]> {
   const items = new Map<string, SaveItem>();
+  const whole = options.wholeIndex === true && options.platform === undefined;
   for (const given of refs) {
-    const image = await store.resolveImage(given);
-    const item = items.get(image.manifestDescriptor.digest) ?? { image, refs: [] };
+    const image = await store.resolveImage(given, { platform: options.platform, wholeIndex: whole });
+    const index = whole && image.index ? image.index : undefined;
+    const key = index?.descriptor.digest ?? image.manifestDescriptor.digest;
+    let item = items.get(key);
+    if (!item) {
+      item = { image, refs: [] };
+      if (index) {
+        const images = [];
+        for (const entry of index.index.manifests) images.push(await store.resolveImage(entry.digest));
+        item.index = { descriptor: index.descriptor, images };
+      }
+    }
     // Named by tag: saved under that tag. Named by digest: under none (docker does the same).
     if (image.ref && !item.refs.includes(image.ref)) item.refs.push(image.ref);
-    items.set(image.manifestDescriptor.digest, item);
+    items.set(key, item);
   }
   return [...items.values()];
 }

@@ -22,8 +22,9 @@ const CONTAINERD_NAME = 'io.containerd.image.name';
 /** The tar entries of an OCI layout holding `items`, each blob once. */
 async function* layoutEntries(store: Store, items: readonly SaveItem[]): AsyncGenerator<TarWriterEntry> {
   const index: ImageIndex = { schemaVersion: 2, mediaType: MediaType.imageIndex, manifests: [] };
-  for (const { image, refs } of items) {
-    const descriptor: Descriptor = { mediaType: image.manifestDescriptor.mediaType, digest: image.manifestDescriptor.digest, size: image.manifestDescriptor.size };
+  for (const { image, refs, index: whole } of items) {
+    const top = whole?.descriptor ?? image.manifestDescriptor;
+    const descriptor: Descriptor = { mediaType: top.mediaType, digest: top.digest, size: top.size };
     if (refs.length === 0) index.manifests.push(descriptor);
     for (const ref of refs) index.manifests.push({ ...descriptor, annotations: { [Annotation.refName]: ref } });
   }
@@ -34,8 +35,10 @@ async function* layoutEntries(store: Store, items: readonly SaveItem[]): AsyncGe
   yield dirEntry('blobs');
   yield dirEntry('blobs/sha256');
   const written = new Set<string>();
-  for (const { image } of items) {
-    for (const blob of [image.manifestDescriptor, image.manifest.config, ...image.manifest.layers]) {
+  for (const { image, index: whole } of items) {
+    const images = whole?.images ?? [image];
+    const blobs = [...(whole ? [whole.descriptor] : []), ...images.flatMap((one) => [one.manifestDescriptor, one.manifest.config, ...one.manifest.layers])];
+    for (const blob of blobs) {
       if (written.has(blob.digest)) continue;
       written.add(blob.digest);
       yield fileEntry(`blobs/sha256/${digestHex(blob.digest)}`, blob.size, () => blobContent(store, blob.digest));
@@ -71,13 +74,22 @@ async function readVerifiedJSON<T>(files: ArchiveFiles, descriptor: Descriptor):
   return read;
 }
 
-/** From an index (multi-platform image), the manifest for this machine. */
-async function selectPlatform(files: ArchiveFiles, descriptor: Descriptor): Promise<Descriptor> {
-  const { value: index } = await readVerifiedJSON<ImageIndex>(files, descriptor);
+/**
+ * The images of an index entry to load: every one it lists when the archive
+ * holds them all (a multi-platform image, kept whole), else the one for this
+ * machine (docker's archives of multi-platform images list every platform
+ * but hold only the blobs of the one it had).
+ */
+async function indexImages(files: ArchiveFiles, descriptor: Descriptor): Promise<{ whole?: Buffer; manifests: Descriptor[] }> {
+  const { value: index, bytes } = await readVerifiedJSON<ImageIndex>(files, descriptor);
+  const images = (index.manifests ?? []).filter((entry) => MANIFEST_TYPES.includes(entry.mediaType));
+  let complete = images.length > 0 && images.length === (index.manifests ?? []).length;
+  for (const entry of images) if (complete && !(await files.has(blobPath(files, entry)))) complete = false;
+  if (complete) return { whole: bytes, manifests: images };
   const arch = hostArchitecture();
-  const match = (index.manifests ?? []).find((entry) => MANIFEST_TYPES.includes(entry.mediaType) && (!entry.platform || (entry.platform.os === 'linux' && entry.platform.architecture === arch)));
-  if (!match) throw new ArchiveError(`${files.name}: the image index ${descriptor.digest} has no manifest for linux/${arch}.`);
-  return match;
+  const match = images.find((entry) => !entry.platform || (entry.platform.os === 'linux' && entry.platform.architecture === arch));
+  if (!match) throw new ArchiveError(`${files.name}: the image index ${descriptor.digest} has no manifest for linux/${arch} whose blobs the archive holds.`);
+  return { manifests: [match] };
 }
 
 /** The index.json entries to load: all of them, or those named `refName`. */
@@ -113,25 +125,36 @@ function safeNormalize(ref: string, normalize: (ref: string) => string): string 
 export async function loadOciLayout(store: Store, files: ArchiveFiles, options: { refName?: string; normalize: (ref: string) => string }): Promise<LoadedImage[]> {
   const loaded = new Map<string, LoadedImage>();
   for (const entry of await selectEntries(files, options.refName, options.normalize)) {
-    const manifestDescriptor = INDEX_TYPES.includes(entry.mediaType) ? await selectPlatform(files, entry) : entry;
-    if (!MANIFEST_TYPES.includes(manifestDescriptor.mediaType)) {
-      throw new ArchiveError(`${files.name}: index.json lists ${manifestDescriptor.digest} of media type ${manifestDescriptor.mediaType}, which is not an image manifest ribo can load.`);
+    const images = INDEX_TYPES.includes(entry.mediaType) ? await indexImages(files, entry) : { manifests: [entry] };
+    let top: Descriptor | undefined;
+    for (const manifestDescriptor of images.manifests) top = await loadManifest(store, files, entry, manifestDescriptor);
+    if (images.whole) {
+      await storeBytes(store, images.whole, entry.digest);
+      top = { mediaType: entry.mediaType, digest: entry.digest, size: images.whole.length };
     }
-    assertJsonBlobSize(manifestDescriptor, 'manifest', files.name);
-    const { value: manifest, bytes } = await readVerifiedJSON<ImageManifest>(files, manifestDescriptor);
-    if (!manifest.config || !Array.isArray(manifest.layers)) throw new ArchiveError(`${files.name}: manifest ${manifestDescriptor.digest} has no config or layers; it is not an image manifest.`);
-    // Before any blob is stored: a config the store would refuse to read makes an image no command can use.
-    assertJsonBlobSize(manifest.config, 'config', files.name);
-    const where = `${refNameOf(entry) ?? manifestDescriptor.digest} in ${files.name}`;
-    assertConfigLimits((await readVerifiedJSON<ImageConfig>(files, manifest.config)).value, where);
-    for (const blob of [...manifest.layers, manifest.config]) await importBlob(store, files, blob, blobPath(files, blob));
-    const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', where);
-    await verifyLayerDiffIDs(store, manifest, config, where);
-    await storeBytes(store, bytes, manifestDescriptor.digest);
-    const image = loaded.get(manifestDescriptor.digest) ?? { manifest: { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: bytes.length }, refs: [] };
+    const image = loaded.get(top!.digest) ?? { manifest: top!, refs: [] };
     const name = refNameOf(entry);
     if (name !== undefined && !image.refs.includes(name)) image.refs.push(name);
-    loaded.set(manifestDescriptor.digest, image);
+    loaded.set(top!.digest, image);
   }
   return [...loaded.values()];
+}
+
+/** Copies one image (manifest, config, layers) from the layout into the store; returns its manifest's descriptor. */
+async function loadManifest(store: Store, files: ArchiveFiles, entry: Descriptor, manifestDescriptor: Descriptor): Promise<Descriptor> {
+  if (!MANIFEST_TYPES.includes(manifestDescriptor.mediaType)) {
+    throw new ArchiveError(`${files.name}: index.json lists ${manifestDescriptor.digest} of media type ${manifestDescriptor.mediaType}, which is not an image manifest ribo can load.`);
+  }
+  assertJsonBlobSize(manifestDescriptor, 'manifest', files.name);
+  const { value: manifest, bytes } = await readVerifiedJSON<ImageManifest>(files, manifestDescriptor);
+  if (!manifest.config || !Array.isArray(manifest.layers)) throw new ArchiveError(`${files.name}: manifest ${manifestDescriptor.digest} has no config or layers; it is not an image manifest.`);
+  // Before any blob is stored: a config the store would refuse to read makes an image no command can use.
+  assertJsonBlobSize(manifest.config, 'config', files.name);
+  const where = `${refNameOf(entry) ?? manifestDescriptor.digest} in ${files.name}`;
+  assertConfigLimits((await readVerifiedJSON<ImageConfig>(files, manifest.config)).value, where);
+  for (const blob of [...manifest.layers, manifest.config]) await importBlob(store, files, blob, blobPath(files, blob));
+  const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', where);
+  await verifyLayerDiffIDs(store, manifest, config, where);
+  await storeBytes(store, bytes, manifestDescriptor.digest);
+  return { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: bytes.length };
 }
