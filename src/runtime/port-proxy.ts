@@ -12,7 +12,13 @@ import { existsSync } from 'node:fs';
 import { appendFile, open, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { findExecutable } from '../files/executables.js';
-import type { NetworkError as NetworkErrorType, PortMapping } from './network.js';
+
+/** A published TCP port (network.ts's PortMapping, without importing it back). */
+interface ProxiedPort {
+  hostIp: string;
+  hostPort: number;
+  containerPort: number;
+}
 
 /** Where the listeners' process ids and messages go, in the container's network dir. */
 function proxyFiles(netDir: string) {
@@ -28,7 +34,7 @@ export async function canProxy(nsFiles: string[]): Promise<boolean> {
   return Boolean((await findExecutable('socat')) && (await findExecutable('nsenter')));
 }
 
-function listenAddress(p: PortMapping): string {
+function listenAddress(p: ProxiedPort): string {
   const options = `${p.hostPort},reuseaddr,fork,backlog=4096`;
   if (p.hostIp.includes(':')) return `TCP6-LISTEN:${options},bind=[${p.hostIp}],ipv6only=1`;
   if (p.hostIp && p.hostIp !== '0.0.0.0') return `TCP4-LISTEN:${options},bind=${p.hostIp}`;
@@ -37,7 +43,7 @@ function listenAddress(p: PortMapping): string {
 }
 
 /** The per-connection side: runs in the container's namespaces with the accepted socket as stdio. */
-function dialCommand(p: PortMapping, userns: string, netns: string): string {
+function dialCommand(p: ProxiedPort, userns: string, netns: string): string {
   return `EXEC:nsenter --user=${userns} --net=${netns} --preserve-credentials socat -b 1048576 STDIO TCP4\\:127.0.0.1\\:${p.containerPort},nofork`;
 }
 
@@ -55,7 +61,7 @@ async function listening(port: number): Promise<boolean> {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Starts one socat listener per TCP port; throws (and stops what it started) when one cannot listen. */
-export async function startPortProxies(netDir: string, ports: PortMapping[], userns: string, netns: string, fail: (message: string) => NetworkErrorType): Promise<void> {
+export async function startPortProxies(netDir: string, ports: ProxiedPort[], userns: string, netns: string, fail: (message: string) => Error): Promise<void> {
   const f = proxyFiles(netDir);
   for (const p of ports) {
     if (await listening(p.hostPort)) {
