@@ -52,7 +52,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big'], opts());
+  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big', 'net-busy'], opts());
   await removeStore(root);
   for (const dir of contexts) await execa('rm', ['-rf', dir]);
 });
@@ -96,6 +96,22 @@ describe('published ports', () => {
     expect(after.exitCode).toBe(7);
     expect((await execa('pgrep', ['-c', '-f', `(socat|pasta) .*${root}/containers`], { reject: false })).stdout.trim()).toBe('0');
   }, 120_000);
+
+  it('refuses a host port already in use, naming it, detached or not', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      for (const mode of [['-d', '--name', 'net-busy'], ['--rm']]) {
+        const result = await ribo(['run', ...mode, '-p', `127.0.0.1:${port}:80`, 'web'], opts());
+        expect(result.exitCode).not.toBe(0);
+        expect(result.stderr).toContain(`host port ${port} is already in use`);
+        await ribo(['rm', '-f', 'net-busy'], opts());
+      }
+    } finally {
+      server.close();
+    }
+  }, 60_000);
 
   it('refuses -p with --network host or none, naming the flag', async () => {
     for (const mode of ['host', 'none']) {
