@@ -13,7 +13,7 @@ import { runContainer } from '../runtime/container.js';
 import { changeInView, dropRuntimeStubs, unpackLayerBlob, type Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { resolveUser } from '../runtime/users.js';
-import { ImageNotFoundError, NoPlatformManifestError, type Store } from '../store/index.js';
+import { ImageNotFoundError, imageIdOf, NoPlatformManifestError, type Store } from '../store/index.js';
 import { BuildCache, stepKey, type CacheExport, type CacheImport, type CachedStep, type StepInputs } from './cache/build-cache.js';
 import { FileDigestCache } from './cache/file-digests.js';
 import { CacheDir } from './cache/cache-dir.js';
@@ -108,7 +108,8 @@ export async function build(opts: BuildOptions): Promise<BuildResult> {
   if (!part) opts.reporter.report({ type: 'build-start', time: started, dockerfile: opts.dockerfile, context: opts.contextDir ?? '(none)' });
   try {
     const result = await buildImage(opts);
-    if (!part) opts.reporter.report({ type: 'build-done', time: Date.now(), image: result.manifest.digest, tags: result.tags, durationMs: Date.now() - started });
+    // The image id docker prints (the config digest), the same `ribo build` prints on stdout.
+    if (!part) opts.reporter.report({ type: 'build-done', time: Date.now(), image: await imageIdOf(opts.store, result.manifest), tags: result.tags, durationMs: Date.now() - started });
     return result;
   } catch (error) {
     if (!(error instanceof NeedsNamespaceError) && !part) {

@@ -36,7 +36,7 @@ export interface ListedImage {
 /** Configs made with SOURCE_DATE_EPOCH=0 (ribo's default) say 1970: no one built an image then. */
 const REPRODUCIBLE_EPOCH_END = Date.UTC(1971, 0, 1);
 
-/** Every image of the store; with `all`, also manifests whose tags are gone (until `ribo prune`). */
+/** Every image of index.json (untagged ones too); with `all`, also manifests in blobs/ no entry names (last tag removed by rmi), until `ribo prune`. */
 export async function listStoreImages(store: Store, opts: { all: boolean }): Promise<ListedImage[]> {
   const summaries = await store.listImages();
   if (opts.all) summaries.push(...(await untaggedSummaries(store, new Set(summaries.map((s) => s.digest)))));

@@ -1,16 +1,20 @@
 /**
- * Garbage collection: deletes the blobs and unpacked layers that no image in
- * index.json (tagged or not) reaches, except those the caller keeps (the
- * build cache's layers). Runs while no other ribo process has the store open,
+ * Garbage collection: forgets untagged (dangling) images, as `docker image
+ * prune` does, then deletes the blobs and unpacked layers that no image left
+ * in index.json reaches, except those the caller keeps (the build cache's
+ * layers). Runs while no other ribo process has the store open,
  * so a build or load in progress never loses blobs it has not tagged yet.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { MediaType, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest } from '../oci/image.js';
 import { RiboError } from '../errors.js';
-import type { Store } from '../store/index.js';
+import { imageIdOf, isKeptUntagged, type Store } from '../store/index.js';
+import { LayerSizes } from '../store/layer-sizes.js';
 
 export interface PruneReport {
+  /** The untagged images forgotten (their index.json entries): manifest digest and image id. */
+  images: Array<{ digest: Digest; id: Digest }>;
   blobs: Array<{ digest: Digest; size: number }>;
   layers: Array<{ diffID: Digest; size: number }>;
   /** Bytes freed: blobs plus unpacked layers. */
@@ -30,8 +34,8 @@ export class PruneError extends RiboError {}
 
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
 
-/** Blobs and diffIDs reachable from index.json. */
-async function reachable(store: Store): Promise<{ blobs: Set<Digest>; diffIDs: Set<Digest> }> {
+/** Blobs and diffIDs reachable from the entries of index.json that stay. */
+async function reachable(store: Store, stays: (entry: Descriptor) => boolean): Promise<{ blobs: Set<Digest>; diffIDs: Set<Digest> }> {
   const blobs = new Set<Digest>();
   const diffIDs = new Set<Digest>();
   const visit = async (descriptor: Descriptor, from: string): Promise<void> => {
@@ -58,7 +62,7 @@ async function reachable(store: Store): Promise<{ blobs: Set<Digest>; diffIDs: S
       throw new PruneError(`Cannot tell what image ${from} needs (${error.message}) so prune deleted nothing. Remove that image with \`ribo rmi ${from}\` and prune again.`, { cause: error });
     }
   };
-  for (const entry of await store.indexEntries()) {
+  for (const entry of (await store.indexEntries()).filter(stays)) {
     await visit(entry, entry.annotations?.['org.opencontainers.image.ref.name'] ?? entry.digest);
   }
   return { blobs, diffIDs };
@@ -76,8 +80,13 @@ async function treeSize(target: string): Promise<number> {
 export async function pruneStore(store: Store, options: PruneOptions): Promise<PruneReport> {
   return store.withExclusiveUse(options.waitSeconds ?? 60, async () => {
     const keep = await options.keep();
-    const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store);
-    const report: PruneReport = { blobs: [], layers: [], freed: 0 };
+    // Untagged images go whatever refers to their blobs (the build cache keeps only those blobs).
+    const dangling = (await store.indexEntries()).filter(isKeptUntagged);
+    const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store, (entry) => !isKeptUntagged(entry));
+    const images = await Promise.all(dangling.map(async (entry) => ({ digest: entry.digest, id: await imageIdOf(store, entry).catch(() => entry.digest) })));
+    if (!options.dryRun) await store.forgetUntagged();
+    const report: PruneReport = { images, blobs: [], layers: [], freed: 0 };
+    const layerSizes = new LayerSizes(store.root);
     for (const blob of await store.listBlobs()) {
       if (liveBlobs.has(blob.digest) || keep.has(blob.digest)) continue;
       if (!options.dryRun) await store.removeBlob(blob.digest);
@@ -90,6 +99,10 @@ export async function pruneStore(store: Store, options: PruneOptions): Promise<P
       if (!options.dryRun) await store.removeUnpackedLayer(diffID);
       report.layers.push({ diffID, size });
       report.freed += size;
+    }
+    // The measured sizes `ribo images` keeps of layers no image uses any more (a few bytes each, not reported).
+    if (!options.dryRun) {
+      for (const diffID of await layerSizes.list()) if (!liveLayers.has(diffID) && !keep.has(diffID)) await layerSizes.remove(diffID);
     }
     return report;
   });

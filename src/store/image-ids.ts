@@ -75,3 +75,13 @@ async function startsWithBrace(file: string): Promise<boolean> {
     await handle.close();
   }
 }
+
+/**
+ * The id docker and podman print for an image they built or loaded: its
+ * config digest. An image index (a multi-platform image) has no config and
+ * is named by its own digest.
+ */
+export async function imageIdOf(store: Pick<BlobReader, 'readJSON'>, manifest: Pick<Descriptor, 'digest'>): Promise<Digest> {
+  const read = await store.readJSON<Partial<ImageManifest>>(manifest.digest, 'manifest');
+  return read.config?.digest ?? manifest.digest;
+}

@@ -89,3 +89,34 @@ export function namedAs(name: string): (descriptor: Descriptor) => boolean {
 export function familiarSpelling(stored: string): string {
   return comparableName(stored) === undefined ? stored : normalizeImageRef(stored);
 }
+
+/**
+ * Marks an entry ribo keeps only so an image whose last tag moved to another
+ * image (a rebuild, a pull of a newer one), or one built or loaded without a
+ * name, is listed as `<none>`, as docker lists dangling images: `ribo
+ * images` then reads index.json alone. `ribo prune` drops these entries.
+ */
+export const UNTAGGED_ANNOTATION = 'dev.ribo.store.untagged';
+
+export function isKeptUntagged(descriptor: Descriptor): boolean {
+  return refNameOf(descriptor) === undefined && descriptor.annotations?.[UNTAGGED_ANNOTATION] === 'true';
+}
+
+/** The entry that keeps `image` listed without a name; its arrival time is kept. */
+export function untaggedEntry(image: Descriptor, received: string): Descriptor {
+  return {
+    mediaType: image.mediaType,
+    digest: image.digest,
+    size: image.size,
+    ...(image.platform ? { platform: image.platform } : {}),
+    annotations: { [UNTAGGED_ANNOTATION]: 'true', [RECEIVED_ANNOTATION]: received },
+  };
+}
+
+/** After `removed` left the index: the images no entry names any more stay listed, untagged. */
+export function keepDangling(index: ImageIndex, removed: Descriptor[]): void {
+  for (const old of removed) {
+    if (index.manifests.some((entry) => entry.digest === old.digest)) continue;
+    index.manifests.push(untaggedEntry(old, old.annotations?.[RECEIVED_ANNOTATION] ?? new Date().toISOString()));
+  }
+}

@@ -2,6 +2,8 @@ export { Store, type ResolvedImage, type ImageSummary, type ResolveOptions } fro
 export type { BlobWriter } from './blob-writer.js';
 export { resolveStoreRoot } from './root.js';
 export { withStoreLock } from './lock.js';
+export { imageIdOf } from './image-ids.js';
+export { isKeptUntagged } from './index-file.js';
 export { assertConfigLimits, ConfigLimitError, CONFIG_LIMITS } from './config-limits.js';
 export {
   AmbiguousImageError,

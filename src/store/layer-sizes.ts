@@ -28,6 +28,19 @@ export class LayerSizes {
     }
   }
 
+  /** The layers whose size is kept (`ribo prune` forgets those of layers no image uses). */
+  async list(): Promise<Digest[]> {
+    const names = await fs.readdir(path.join(this.storeRoot, 'layer-sizes')).catch((error: unknown) => {
+      if (isErrno(error, 'ENOENT')) return [] as string[];
+      throw error;
+    });
+    return names.filter((name) => /^[0-9a-f]{64}$/.test(name)).map((name) => `sha256:${name}` as Digest);
+  }
+
+  async remove(diffID: Digest): Promise<void> {
+    await fs.rm(this.file(diffID), { force: true });
+  }
+
   /** Best effort: a store that cannot be written (a full disk) just measures again next time. */
   async put(diffID: Digest, size: number): Promise<void> {
     const file = this.file(diffID);

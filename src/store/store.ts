@@ -39,7 +39,7 @@ import { lockOpenFile, type HeldLock } from '../files/lock.js';
 import { currentProcess, isAlive, ownedName, parseOwner, type ProcessIdentity } from '../files/process-identity.js';
 import { removeTree } from '../files/remove-tree.js';
 import { withStoreLock } from './lock.js';
-import { familiarSpelling, IndexFile, namedAs, RECEIVED_ANNOTATION, refNameOf } from './index-file.js';
+import { familiarSpelling, IndexFile, isKeptUntagged, keepDangling, namedAs, RECEIVED_ANNOTATION, refNameOf, untaggedEntry } from './index-file.js';
 import { entriesNamedById, HEX_ID, untaggedManifests, type IdentifiedEntry } from './image-ids.js';
 import { familiarRef, normalizeImageRef, parseImageRef } from '../oci/reference.js';
 
@@ -387,7 +387,7 @@ export class Store {
    */
   async tag(ref: string, manifest: Descriptor): Promise<void> {
     const name = normalizeImageRef(ref);
-    await this.assertComplete(manifest);
+    const listed = new Set(await this.assertComplete(manifest));
     const before = await this.readIndex();
     // The first time this store got the image, kept across its tags: `ribo images` shows it for reproducible images dated 1970.
     const received = before.manifests.find((e) => e.digest === manifest.digest && e.annotations?.[RECEIVED_ANNOTATION])?.annotations?.[RECEIVED_ANNOTATION];
@@ -402,8 +402,36 @@ export class Store {
     const current = before.manifests.filter(namedAs(name));
     if (current.length === 1 && JSON.stringify(current[0]) === JSON.stringify(entry)) return;
     await this.updateIndex((index) => {
-      index.manifests = index.manifests.filter((existing) => !namedAs(name)(existing));
+      const moved = index.manifests.filter(namedAs(name));
+      index.manifests = index.manifests.filter((existing) => !namedAs(name)(existing) && !(existing.digest === entry.digest && isKeptUntagged(existing)));
       index.manifests.push(entry);
+      // The image the name pointed at before stays listed as <none> if that was its last name, as in docker
+      // (not when the name now tags an index of it and other platforms).
+      keepDangling(index, moved.filter((old) => !listed.has(old.digest)));
+    });
+  }
+
+  /** List an image that has no name (built or loaded without one) as `<none>`; nothing changes if index.json has it already. */
+  async keepUntagged(image: Descriptor): Promise<void> {
+    if ((await this.readIndex()).manifests.some((e) => e.digest === image.digest)) return;
+    await this.assertComplete(image);
+    await this.updateIndex((index) => {
+      if (!index.manifests.some((e) => e.digest === image.digest)) index.manifests.push(untaggedEntry(image, new Date().toISOString()));
+    });
+  }
+
+  /**
+   * Drop the entries that keep untagged images listed (`ribo prune`, `ribo
+   * rmi` of an untagged image), those `which` selects; returns them. Their
+   * blobs stay until garbage collection.
+   */
+  async forgetUntagged(which: (entry: Descriptor) => boolean = () => true): Promise<Descriptor[]> {
+    const doomed = (entry: Descriptor) => isKeptUntagged(entry) && which(entry);
+    if (!(await this.readIndex()).manifests.some(doomed)) return [];
+    return this.updateIndex((index) => {
+      const removed = index.manifests.filter(doomed);
+      index.manifests = index.manifests.filter((entry) => !doomed(entry));
+      return removed;
     });
   }
 
@@ -417,8 +445,8 @@ export class Store {
     });
   }
 
-  /** Refuse to tag an image whose manifest, config or layers are missing. */
-  private async assertComplete(manifestDescriptor: Descriptor): Promise<void> {
+  /** Refuse to tag an image whose manifest, config or layers are missing; returns the images an index lists (else none). */
+  private async assertComplete(manifestDescriptor: Descriptor): Promise<Digest[]> {
     const manifest = await this.readJSON<ImageManifest & Partial<ImageIndex>>(manifestDescriptor.digest, 'manifest');
     if (manifest.config) assertJsonBlobSize(manifest.config, 'config', `Cannot tag image ${manifestDescriptor.digest}`);
     const children = [manifest.config, ...(manifest.layers ?? []), ...(manifest.manifests ?? [])].filter(
@@ -430,6 +458,7 @@ export class Store {
       // An index's images must be complete too.
       if (MANIFEST_TYPES.includes(child.mediaType) && manifest.manifests?.includes(child)) await this.assertComplete(child);
     }
+    return (manifest.manifests ?? []).map((child) => child.digest);
   }
 
   /**

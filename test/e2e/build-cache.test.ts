@@ -88,6 +88,9 @@ it('gives the same image digest for the same context on two empty stores', async
     const b = (await riboOk(['build', '-t', 'r', context], { root: third })).stdout.trim();
     expect(a).toMatch(/^sha256:[0-9a-f]{64}$/);
     expect(b).toBe(a);
+    // The image id is the config digest; the manifest (with the compressed layers' digests) is the same too.
+    const digest = async (store: string) => (await riboOk(['inspect', '--format', '{{.Digest}}', 'r'], { root: store })).stdout.trim();
+    expect(await digest(third)).toBe(await digest(other));
   } finally {
     await removeStore(other);
     await removeStore(third);

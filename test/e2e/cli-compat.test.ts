@@ -194,3 +194,93 @@ describe('usage errors', () => {
     expect(await error('imgaes')).toMatch(/Did you mean "images"\?/);
   });
 });
+
+describe('history as docker shows it', () => {
+  it('shows CREATED in words; -H=false gives RFC 3339 times and bytes; -q the layer ids', async () => {
+    const dated = await readImage(root, 'dated:1');
+    const rows = table((await riboOk(['history', 'dated:1'], opts())).stdout);
+    expect(rows[0]).toEqual(['LAYER', 'CREATED', 'CREATED BY', 'SIZE', 'COMMENT']);
+    // The LABEL step was made three days ago; hello's steps say 1970, which docker also shows as years ago.
+    const label = dated.config.history.at(-1)!.created_by as string;
+    expect(label).toMatch(/^LABEL team=blue/);
+    expect(rows[1]!.slice(0, 3)).toEqual(['<empty layer>', '3 days ago', label]);
+    expect(rows.at(-1)![1]).toMatch(/^\d{2} years ago$/);
+    const base = dated.manifest.layers[0]!;
+    for (const flag of ['-H=false', '--human=false']) {
+      const plain = table((await riboOk(['history', flag, 'dated:1'], opts())).stdout);
+      expect(plain[1]![1]).toBe(new Date(THREE_DAYS_AGO * 1000).toISOString().replace(/\.000Z$/, 'Z'));
+      const [id, created, createdBy, size] = plain.at(-1)!;
+      expect([id, created, size]).toEqual([base.digest.slice(7, 19), '1970-01-01T00:00:00Z', String((base as { size?: number }).size)]);
+      expect(createdBy).toMatch(/^COPY busybox \/bin\/busybox/);
+    }
+    const quiet = (await riboOk(['history', '-q', 'dated:1'], opts())).stdout.split('\n');
+    expect(quiet).toHaveLength(dated.config.history.length);
+    expect(quiet[0]).toBe('<missing>');
+    expect(quiet.filter((id) => id !== '<missing>')).toEqual(dated.manifest.layers.map((l) => l.digest.slice(7, 19)).reverse());
+    expect((await riboOk(['history', '-q', '--no-trunc', 'dated:1'], opts())).stdout.split('\n').at(-1)).toBe(base.digest);
+    expect((await riboOk(['history', '--format', '{{.CreatedSince}}|{{.CreatedBy}}', 'dated:1'], opts())).stdout.split('\n')[0]).toBe(`3 days ago|${label}`);
+  });
+});
+
+describe('ids printed, untagged images, prune', () => {
+  let own: string;
+  const mine = (input?: string) => ({ root: own, ...(input === undefined ? {} : { input }) });
+  const untaggedRows = async (...args: string[]) => table((await riboOk(['images', ...args], mine())).stdout).slice(1).filter((row) => row[0] === '<none>').map((row) => row.slice(0, 3));
+  beforeAll(async () => {
+    own = await makeStore();
+  });
+  afterAll(() => removeStore(own));
+
+  it('build, load and import print the image id (the config digest), as docker does', async () => {
+    const iidfile = path.join(own, 'iid');
+    const built = await riboOk(['build', '-t', 'ids:1', '--iidfile', iidfile, '--progress=plain', context], mine());
+    const image = await readImage(own, 'ids:1');
+    expect(built.stdout).toBe(image.manifest.config.digest);
+    expect(await readFile(iidfile, 'utf8')).toBe(image.manifest.config.digest);
+    expect(built.stderr).toContain(`Built ${image.manifest.config.digest} in `);
+    // Saved by id, the archive names no image: loaded elsewhere it is listed as <none> and told by its id.
+    const archive = path.join(own, 'untagged.tar');
+    await riboOk(['save', '-o', archive, image.manifest.config.digest.slice(7, 19)], mine());
+    const other = await makeStore();
+    try {
+      expect((await riboOk(['load', '-i', archive], { root: other })).stdout).toBe(`Loaded image ID: ${image.manifest.config.digest}`);
+      expect(table((await riboOk(['images'], { root: other })).stdout).slice(1).map((row) => row.slice(0, 3))).toEqual([['<none>', '<none>', image.manifest.config.digest.slice(7, 19)]]);
+      expect((await riboOk(['load', '-q', '-i', archive], { root: other })).stdout).toBe(image.manifest.config.digest);
+    } finally {
+      await removeStore(other);
+    }
+    const rootfs = path.join(own, 'rootfs.tar');
+    await execa('tar', ['-cf', rootfs, '-C', context, 'busybox']);
+    await execa('chmod', ['644', rootfs]);
+    const imported = await riboOk(['import', rootfs, 'imported:1'], mine());
+    expect(imported.stdout).toBe((await readImage(own, 'imported:1')).manifest.config.digest);
+  }, 180_000);
+
+  it('lists an image whose tag moved on, or built without a name, as <none> without -a; rmi by id and prune remove it', async () => {
+    const first = (await riboOk(['build', '-q', '-t', 'moving:1', '-f', '-', context], mine('FROM ids:1\nLABEL v=1\n'))).stdout;
+    const second = (await riboOk(['build', '-q', '-t', 'moving:1', '-f', '-', context], mine('FROM ids:1\nLABEL v=2\n'))).stdout;
+    expect(await untaggedRows()).toEqual([['<none>', '<none>', first.slice(7, 19)]]);
+    expect((await riboOk(['images', '-q', '--filter', 'dangling=true'], mine())).stdout).toBe(first.slice(7, 19));
+    expect((await riboOk(['images', '-q', '--filter', 'dangling=false', 'moving'], mine())).stdout).toBe(second.slice(7, 19));
+    expect((await riboOk(['rmi', first.slice(7, 19)], mine())).stdout).toBe(`Deleted: ${first}`);
+    expect(await untaggedRows()).toEqual([]);
+
+    const unnamed = (await riboOk(['build', '-q', '-f', '-', context], mine('FROM ids:1\nCOPY greeting.txt /unnamed.txt\n'))).stdout;
+    expect(await untaggedRows()).toEqual([['<none>', '<none>', unnamed.slice(7, 19)]]);
+    const diffIDs = JSON.parse((await riboOk(['inspect', '--format', '{{json .RootFS.Layers}}', unnamed], mine())).stdout) as string[];
+    const ownLayer = diffIDs.at(-1)!.slice(7);
+    // `ribo images` measured the unpacked size of its layers, kept in layer-sizes/.
+    const sizes = async () => (await execa('ls', [path.join(own, 'layer-sizes')])).stdout.split('\n');
+    expect(await sizes()).toContain(ownLayer);
+    const pruned = await riboOk(['image', 'prune'], mine());
+    expect(pruned.stdout).toContain(`Deleted untagged image ${unnamed}\n`);
+    expect(pruned.stdout).toMatch(/: 1 untagged images, \d+ blobs/);
+    expect(await untaggedRows('-a')).toEqual([]);
+    expect((await ribo(['inspect', unnamed], mine())).exitCode).toBe(1);
+    // The build cache kept the layer (and its size) until --all forgets the cache.
+    expect(await sizes()).toContain(ownLayer);
+    await riboOk(['prune', '--all'], mine());
+    expect(await sizes()).not.toContain(ownLayer);
+    expect((await riboOk(['run', '--rm', 'moving:1', 'cat', '/app/greeting.txt'], mine())).exitCode).toBe(0);
+  }, 300_000);
+});

@@ -288,7 +288,9 @@ it('picks the image for the platform asked for from a multi-platform index', asy
   const ctx = await context({ Dockerfile: 'FROM scratch\nCOPY small.txt /small.txt\n', 'small.txt': 'x\n' });
   const digests: Record<string, string> = {};
   for (const arch of ['amd64', 'arm64']) {
-    digests[arch] = (await riboOk(['build', '-q', '--label', `arch=${arch}`, '-t', `multi:${arch}`, ctx], { root: source })).stdout.trim();
+    await riboOk(['build', '-q', '--label', `arch=${arch}`, '-t', `multi:${arch}`, ctx], { root: source });
+    // The manifest digest (build prints the image id, the config digest).
+    digests[arch] = (await riboOk(['inspect', '--format', '{{.Digest}}', `multi:${arch}`], { root: source })).stdout.trim();
   }
   // An OCI layout holding an index of the two, copied to the registry by skopeo --all.
   const layout = await context({});

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync, readdirSync, promises as fs } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { MediaType, type ImageIndex } from '../../src/oci/image.js';
+import { Annotation, MediaType, type ImageIndex } from '../../src/oci/image.js';
 import { Store } from '../../src/store/index.js';
 import { kindForMediaType, schemaDir, validateOci } from '../helpers/oci-schema.js';
 import { makeTempDir, removeTempDir, writeSmallImage } from './support.js';
@@ -38,13 +38,17 @@ describe('Store as an OCI image layout', () => {
   let dir: string;
   let store: Store;
   let image: Awaited<ReturnType<typeof writeSmallImage>>;
-  const refs = ['hello:latest', 'localhost/debian:bookworm', 'localhost:5000/team/app:v1.2'];
+  const refs = ['hello:latest', 'localhost/debian:bookworm', 'localhost:5000/team/app:v1.2', 'moving:1'];
 
   beforeAll(async () => {
     dir = makeTempDir('store-interop');
     store = await Store.open(path.join(dir, 'root'));
     image = await writeSmallImage(store);
     for (const ref of refs) await store.tag(ref, image.manifest);
+    // An image whose tag moved on stays in index.json, untagged (listed as <none>).
+    const moved = await writeSmallImage(store, { cmd: ['moved'] });
+    await store.tag('moving:1', moved.manifest);
+    await store.tag('moving:1', image.manifest);
   });
   afterAll(() => removeTempDir(dir));
 
@@ -52,6 +56,7 @@ describe('Store as an OCI image layout', () => {
     expect(validateOci('layout', JSON.parse(await fs.readFile(path.join(store.root, 'oci-layout'), 'utf8')))).toEqual([]);
     const index = JSON.parse(await fs.readFile(path.join(store.root, 'index.json'), 'utf8')) as ImageIndex;
     expect(validateOci('index', index)).toEqual([]);
+    expect(index.manifests.filter((entry) => entry.annotations?.[Annotation.refName] === undefined)).toHaveLength(1);
     for (const entry of index.manifests) {
       expect(validateOci('descriptor', entry)).toEqual([]);
       const manifest = await store.readJSON(entry.digest);

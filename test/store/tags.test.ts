@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { RECEIVED_ANNOTATION } from '../../src/store/index-file.js';
+import { RECEIVED_ANNOTATION, UNTAGGED_ANNOTATION } from '../../src/store/index-file.js';
 import { Annotation, MediaType, type Descriptor, type ImageIndex } from '../../src/oci/image.js';
 import { sha256Of } from '../../src/oci/digest.js';
 import {
@@ -56,6 +56,51 @@ describe('Store tags', () => {
       [['app:1', second.manifest.digest], ['app:stable', first.manifest.digest]].sort(),
     );
     expect((await store.resolveImage('app:1')).config.config?.Cmd).toEqual(['second']);
+  });
+
+  it('keeps an image whose last tag moved listed as untagged, as docker lists dangling images', async () => {
+    const first = await writeSmallImage(store, { cmd: ['first'] });
+    const second = await writeSmallImage(store, { cmd: ['second'] });
+    await store.tag('app:1', first.manifest);
+    const received = (await readIndex(store)).manifests[0]!.annotations![RECEIVED_ANNOTATION];
+    await store.tag('app:1', second.manifest);
+    const entries = (await readIndex(store)).manifests;
+    expect(entries.find((e) => e.digest === first.manifest.digest)).toEqual({ ...first.manifest, annotations: { [UNTAGGED_ANNOTATION]: 'true', [RECEIVED_ANNOTATION]: received } });
+    expect((await store.listImages()).map((i) => [i.ref, i.digest, i.config])).toEqual([['app:1', second.manifest.digest, second.config.digest], [undefined, first.manifest.digest, first.config.digest]]);
+    expect((await store.resolveImage(first.config.digest.slice(7, 19))).manifestDescriptor.digest).toBe(first.manifest.digest);
+    // Tagged again: the untagged entry goes, its arrival time stays.
+    await store.tag('back', first.manifest);
+    const back = (await readIndex(store)).manifests.filter((e) => e.digest === first.manifest.digest);
+    expect(back.map((e) => [e.annotations![Annotation.refName], e.annotations![RECEIVED_ANNOTATION], e.annotations![UNTAGGED_ANNOTATION]])).toEqual([['back:latest', received, undefined]]);
+  });
+
+  it('keeps no untagged entry for an image its name now tags an index of (another platform added)', async () => {
+    const image = await writeSmallImage(store, { cmd: ['amd64'] });
+    const other = await writeSmallImage(store, { cmd: ['arm64'] });
+    await store.tag('multi', image.manifest);
+    const index = await store.writeJSON(MediaType.imageIndex, {
+      schemaVersion: 2,
+      mediaType: MediaType.imageIndex,
+      manifests: [{ ...image.manifest, platform: { os: 'linux', architecture: 'amd64' } }, { ...other.manifest, platform: { os: 'linux', architecture: 'arm64' } }],
+    });
+    await store.tag('multi', index);
+    expect((await readIndex(store)).manifests.map((e) => e.digest)).toEqual([index.digest]);
+    // Moved on from the index, the index itself stays listed untagged.
+    await store.tag('multi', other.manifest);
+    expect((await readIndex(store)).manifests.map((e) => [e.digest, e.annotations![UNTAGGED_ANNOTATION]])).toEqual([[other.manifest.digest, undefined], [index.digest, 'true']]);
+  });
+
+  it('lists an image kept without a name, and forgets untagged entries on request only', async () => {
+    const kept = await writeSmallImage(store, { cmd: ['kept'] });
+    const other = await writeSmallImage(store, { cmd: ['other'] });
+    await store.keepUntagged(kept.manifest);
+    await store.keepUntagged(kept.manifest);
+    await store.tag('other', other.manifest);
+    await store.keepUntagged(other.manifest);
+    expect((await readIndex(store)).manifests.map((e) => [e.digest, e.annotations![UNTAGGED_ANNOTATION]])).toEqual([[kept.manifest.digest, 'true'], [other.manifest.digest, undefined]]);
+    expect(await store.forgetUntagged((e) => e.digest === other.manifest.digest)).toEqual([]);
+    expect((await store.forgetUntagged()).map((e) => e.digest)).toEqual([kept.manifest.digest]);
+    expect((await readIndex(store)).manifests.map((e) => e.digest)).toEqual([other.manifest.digest]);
   });
 
   it('untag removes only that tag and reports whether it existed', async () => {

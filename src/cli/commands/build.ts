@@ -13,7 +13,7 @@ import { BuildFailedError } from '../../build/errors.js';
 import { loadDockerfile, parseDockerfile, resolvedBuildJSON } from '../../dockerfile/index.js';
 import { RiboError, UsageError } from '../../errors.js';
 import { asDiskFull, diskFullCause } from '../../files/disk-full.js';
-import type { Store } from '../../store/index.js';
+import { imageIdOf, type Store } from '../../store/index.js';
 import { checkBuildOutput, writeBuildOutput, type BuildOutput } from '../../image/build-output.js';
 import { canonicalRef, normalizeImageRef, parseImageRef } from '../../oci/reference.js';
 import { pullImage, TransferProgress, type ProgressOut, type Registries } from '../../registry/index.js';
@@ -156,7 +156,7 @@ export const buildCommand: CommandModule = {
       .option('cache', { type: 'boolean', default: true, describe: 'Reuse unchanged steps of earlier builds (--no-cache runs every step)' })
       .option('explain', { type: 'boolean', default: false, describe: 'Say for each step that is not reused which of its inputs changed' })
       .option('jobs', { type: 'number', default: os.cpus().length, describe: 'Stages built at the same time at most' })
-      .option('iidfile', { type: 'string', describe: 'Write the image id (manifest digest) to this file' })
+      .option('iidfile', { type: 'string', describe: 'Write the image id (the config digest, as docker) to this file' })
       .option('label', { type: 'string', describe: 'Set a label on the image (KEY=VALUE); may be repeated' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the image id' })
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
@@ -263,12 +263,16 @@ export const buildCommand: CommandModule = {
       registries.close();
     }
     if (output) await writeBuildOutput(store!, result.manifest.digest, tags, output);
+    // Listed as <none> until tagged or pruned, as docker lists an image built without -t.
+    if (tags.length === 0) await store!.keepUntagged(result.manifest);
+    // The image id as docker prints it: the config digest (`ribo images` IMAGE ID, `inspect .Id`).
+    const imageId = await imageIdOf(store!, result.manifest);
     if (argv.iidfile) {
-      await writeFile(String(argv.iidfile), result.manifest.digest).catch((error: Error) => {
+      await writeFile(String(argv.iidfile), imageId).catch((error: Error) => {
         throw new RiboError(`The image was built and tagged, but --iidfile ${argv.iidfile} could not be written (${error.message}); choose a file in a directory you can write to.`);
       });
     }
-    process.stdout.write(`${result.manifest.digest}\n`);
+    process.stdout.write(`${imageId}\n`);
     return 0;
   },
 };

@@ -56,7 +56,7 @@ export const imagesCommand: CommandModule = {
     y
       .positional('reference', { type: 'string', describe: 'Only images of this NAME[:TAG] (a glob, as --filter reference=)' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print image ids only' })
-      .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Also list images whose tags are gone (until `ribo prune`)' })
+      .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Also list images whose tags were removed with rmi (until `ribo prune`)' })
       .option('digests', { type: 'boolean', default: false, describe: 'Show the manifest digest (as a registry names the image)' })
       .option('trunc', { type: 'boolean', default: true, describe: 'Shorten image ids (--no-trunc shows them whole)' })
       .option('filter', { alias: 'f', type: 'string', describe: 'dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]; may be repeated' })
@@ -64,7 +64,8 @@ export const imagesCommand: CommandModule = {
   handler: async (argv, env) => {
     const store = await openStore(argv as GlobalOptions, env);
     const filterValues = asList(argv.filter);
-    const all = Boolean(argv.all) || filterValues.includes('dangling=true');
+    // Untagged images are index.json entries (store/index-file.ts); -a also looks through blobs/ for manifests no entry names.
+    const all = Boolean(argv.all);
     const images = await listStoreImages(store, { all });
     const createdOf = async (name: string) => {
       const image = await store.resolveImage(name);

@@ -6,6 +6,7 @@ import type { CommandModule } from '../command.js';
 import { asCompression, compressionOption } from '../options.js';
 import { onePlatform } from '../build-flags.js';
 import { openStore, type GlobalOptions } from '../session.js';
+import { imageIdOf } from '../../store/index.js';
 
 /** The image's creation time: SOURCE_DATE_EPOCH when set (for reproducible imports), else now. */
 function creationTime(env: NodeJS.ProcessEnv): Date {
@@ -33,7 +34,8 @@ export const importCommand: CommandModule = {
     const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
     const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression), platform);
     process.stderr.write(`Imported ${positional[0]} as ${ref}\n`);
-    process.stdout.write(`${manifest.digest}\n`);
+    // The image id, as docker import prints it: the config digest.
+    process.stdout.write(`${await imageIdOf(store, manifest)}\n`);
     return 0;
   },
 };

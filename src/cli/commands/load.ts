@@ -6,6 +6,7 @@ import { UsageError } from '../../errors.js';
 import { loadImages } from '../../image/archive/index.js';
 import type { CommandModule } from '../command.js';
 import { openStore, type GlobalOptions } from '../session.js';
+import { imageIdOf } from '../../store/index.js';
 
 export const loadCommand: CommandModule = {
   name: 'load',
@@ -15,7 +16,7 @@ export const loadCommand: CommandModule = {
   builder: (y) =>
     y
       .option('input', { alias: 'i', type: 'string', describe: 'The archive file or OCI layout directory (default: stdin)' })
-      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the loaded images\' digests' }),
+      .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print only the loaded images\' ids (config digests)' }),
   handler: async (argv, env) => {
     if (argv._.length > 1) throw new UsageError(`ribo load takes the archive as -i FILE (got also: ${argv._.slice(1).join(' ')}).`);
     const store = await openStore(argv as GlobalOptions, env);
@@ -29,9 +30,12 @@ export const loadCommand: CommandModule = {
       await pipeline(process.stdin, createWriteStream(input));
     }
     const result = await loadImages(store, input).finally(() => (spool ? rm(spool, { recursive: true, force: true }) : undefined));
+    // As docker: tagged images by name, untagged ones by image id (the config digest).
     for (const image of result.images) {
-      if (argv.quiet) process.stdout.write(`${image.manifest.digest}\n`);
-      else if (image.refs.length === 0) process.stdout.write(`Loaded image: ${image.manifest.digest}\n`);
+      const id = await imageIdOf(store, image.manifest);
+      if (image.refs.length === 0) await store.keepUntagged(image.manifest);
+      if (argv.quiet) process.stdout.write(`${id}\n`);
+      else if (image.refs.length === 0) process.stdout.write(`Loaded image ID: ${id}\n`);
     }
     if (!argv.quiet) for (const ref of result.tagged) process.stdout.write(`Loaded image: ${ref}\n`);
     return 0;

@@ -8,7 +8,7 @@ import { openStore, type GlobalOptions } from '../session.js';
 export const pruneCommand: CommandModule = {
   name: 'prune',
   usage: 'prune',
-  describe: 'Delete blobs and unpacked layers no image uses (--all: the build cache\'s too)',
+  describe: 'Forget untagged images, delete blobs and unpacked layers no image uses (--all: the build cache\'s too)',
   // Unpacked layers hold files owned by the subordinate ids; only the namespace can delete them.
   needsNamespace: true,
   builder: (y) =>
@@ -33,10 +33,11 @@ export const pruneCommand: CommandModule = {
       },
     });
     const verb = dryRun ? 'Would delete' : 'Deleted';
+    for (const image of report.images) process.stdout.write(`${verb} untagged image ${image.id}\n`);
     for (const blob of report.blobs) process.stdout.write(`${verb} blob ${blob.digest} (${humanSize(blob.size)})\n`);
     for (const layer of report.layers) process.stdout.write(`${verb} unpacked layer ${layer.diffID} (${humanSize(layer.size)})\n`);
     if (forgottenSteps) process.stdout.write(`Forgot ${forgottenSteps} cached build steps\n`);
-    process.stdout.write(`${dryRun ? 'Would free' : 'Freed'} ${humanSize(report.freed)}: ${report.blobs.length} blobs, ${report.layers.length} unpacked layers\n`);
+    process.stdout.write(`${dryRun ? 'Would free' : 'Freed'} ${humanSize(report.freed)}: ${report.images.length ? `${report.images.length} untagged images, ` : ''}${report.blobs.length} blobs, ${report.layers.length} unpacked layers\n`);
     return 0;
   },
 };
