@@ -1,9 +1,10 @@
 #!/bin/sh
 # Bytes per second through a published port: a download over loopback from
 # busybox httpd in a container (`ribo run -d -p 127.0.0.1::8080`, ribo's
-# default network, pasta) against the same image, file and server under
+# default network; TCP ports carried by socat, runtime/port-proxy.ts)
+# against the same image, file and server under
 # `podman run -d -p` (podman's rootless default network and port forwarder).
-# Downloads alternate between the two (ribo, podman, ribo, ...); prints each
+# Downloads alternate between the two (ribo, podman, podman, ribo, ...); prints each
 # one's median and minimum rate, the ribo/podman ratio and the load average.
 # Rootless as run-bench.sh: started as root, it prepares the e2e user
 # (test/setup/prepare-e2e.sh) and measures as that user.
@@ -72,7 +73,7 @@ for url in "$ribo_url" "$podman_url"; do
   done
 done
 
-echo "published-port throughput: a ${size_mb} MB download over loopback, $rounds alternating rounds ($(nproc) CPUs; rootless as $(id -un); ribo on pasta, podman ($podman_runtime) on its rootless default)"
+echo "published-port throughput: a ${size_mb} MB download over loopback, $rounds alternating rounds ($(nproc) CPUs; rootless as $(id -un); ribo -p through socat, podman ($podman_runtime) on its rootless default)"
 echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 : > "$work/ribo.rates"
 : > "$work/podman.rates"
@@ -85,8 +86,14 @@ download() {
 }
 i=0
 while [ $i -lt "$rounds" ]; do
-  download "$ribo_url" "$work/ribo.rates"
-  download "$podman_url" "$work/podman.rates"
+  # Who goes first swaps each round, so neither always follows the other's download.
+  if [ $((i % 2)) -eq 0 ]; then
+    download "$ribo_url" "$work/ribo.rates"
+    download "$podman_url" "$work/podman.rates"
+  else
+    download "$podman_url" "$work/podman.rates"
+    download "$ribo_url" "$work/ribo.rates"
+  fi
   i=$((i + 1))
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -97,7 +104,7 @@ node --input-type=module -e "
   const median = (xs) => { const s = [...xs].sort((a, b) => a - b); return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2; };
   const ribo = rates('$work/ribo.rates'), podman = rates('$work/podman.rates');
   const mb = (x) => (x / 1e6).toFixed(0).padStart(7) + ' MB/s';
-  console.log('  ribo   -p (pasta):   median ' + mb(median(ribo)) + ', max ' + mb(Math.max(...ribo)));
+  console.log('  ribo   -p (socat):   median ' + mb(median(ribo)) + ', max ' + mb(Math.max(...ribo)));
   console.log('  podman -p:           median ' + mb(median(podman)) + ', max ' + mb(Math.max(...podman)));
   console.log('  ribo / podman (medians): ' + (median(ribo) / median(podman)).toFixed(2) + 'x   (target >= 1.0x)');
 "

@@ -18,6 +18,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { prepareBundle } from '../runtime/container.js';
 import { connectContainerNetwork, disconnectContainerNetwork } from '../runtime/networks/connect.js';
+import { NetworkError } from '../runtime/network.js';
 import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { classifyStartError } from '../runtime/start-failure.js';
@@ -96,7 +97,12 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
     // The runtime's create waits in the network hook until pasta (or slirp4netns) is attached.
     const connected = connectContainerNetwork(bundleDir, bundle.spec, launching);
     connected.catch(() => undefined);
-    const { pid, conmonPid } = await launching;
+    const { pid, conmonPid } = await launching.catch(async (error: unknown) => {
+      // The network's own error (a host port in use) says more than the hook's failure it caused.
+      const settled = new Promise<void>((resolve) => setTimeout(resolve, 5000));
+      const networkError = await Promise.race([connected.then(() => undefined, (e: unknown) => e), settled]);
+      throw networkError instanceof NetworkError ? networkError : error;
+    });
     await connected;
     // The runtime leaves a new terminal 0×0; sized before the start, so the container's first look sees the size.
     const consoleSize = current.plan.spec.consoleSize;

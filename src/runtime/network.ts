@@ -18,6 +18,7 @@ import { execa } from 'execa';
 import { RiboError } from '../errors.js';
 import type { Hook } from '../oci/runtime-spec.js';
 import { findExecutable } from '../files/executables.js';
+import { canProxy, startPortProxies, stopPortProxies } from './port-proxy.js';
 
 /**
  * 'named' is a network between containers (networks/: a veth to a bridge in
@@ -157,8 +158,25 @@ async function configurePortForwarder(netnsFile: string): Promise<void> {
   if (result.exitCode !== 0) throw new NetworkError(`Could not set up the published ports' interface in the container: ${result.stderr.trim() || `exit ${result.exitCode}`}.`);
 }
 
-/** Starts pasta on the namespaces bound under `dir` (ports only, for a network between containers, with `portsOnly`). */
+/** More TCP ports than this (a large range) stay with pasta: one process for all rather than one each. */
+const MAX_PROXIED_PORTS = 32;
+
+/**
+ * Publishes `ports` and, unless `portsOnly` (a network between containers,
+ * which has its own way out), connects the namespaces bound under `dir` to
+ * the outside with pasta. TCP ports go through socat listeners
+ * (port-proxy.ts, faster than pasta's path); UDP ports through pasta.
+ */
 export async function startPasta(dir: string, ports: PortMapping[], portsOnly = false): Promise<void> {
+  const f = networkFiles(dir);
+  const tcp = ports.filter((p) => p.protocol === 'tcp');
+  const proxied = tcp.length > 0 && tcp.length <= MAX_PROXIED_PORTS && (await canProxy([f.userns, f.netns])) ? tcp : [];
+  const pastaPorts = ports.filter((p) => !proxied.includes(p));
+  if (!portsOnly || pastaPorts.length > 0) await runPasta(dir, pastaPorts, portsOnly);
+  if (proxied.length > 0) await startPortProxies(f.dir, proxied, f.userns, f.netns, (message) => new NetworkError(message));
+}
+
+async function runPasta(dir: string, ports: PortMapping[], portsOnly: boolean): Promise<void> {
   const f = networkFiles(dir);
   const log = await open(f.log, 'w');
   // Without -f pasta forks once the namespace is configured: its exit is the ready signal.
@@ -237,6 +255,7 @@ export async function connectNetwork(dir: string, mode: 'pasta' | 'slirp4netns' 
 /** Stops the helper and unbinds the namespaces; harmless when nothing was set up. */
 export async function disconnectNetwork(dir: string): Promise<void> {
   const f = networkFiles(dir);
+  await stopPortProxies(f.dir);
   const pid = Number((await readFile(f.pid, 'utf8').catch(() => '')).trim());
   if (pid > 0) {
     try {

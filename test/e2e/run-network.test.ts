@@ -52,7 +52,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await ribo(['rm', '-f', 'net-web', 'net-all'], opts());
+  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big', 'net-busy'], opts());
   await removeStore(root);
   for (const dir of contexts) await execa('rm', ['-rf', dir]);
 });
@@ -78,6 +78,39 @@ describe('published ports', () => {
     expect(match).not.toBeNull();
     expect(await curl(`http://127.0.0.1:${match![1]}/index.html`)).toBe('served-by-httpd');
     await riboOk(['rm', '-f', 'net-all'], opts());
+  }, 60_000);
+
+  it('carries a large download whole (socat listeners, port-proxy.ts), and stops listening once the container is removed', async () => {
+    const port = await freePort();
+    const size = 64 * 1024 * 1024;
+    await riboOk(['run', '-d', '--name', 'net-big', '-p', `127.0.0.1:${port}:8080`, 'hello', 'sh', '-c', `mkdir -p /www && head -c ${size} /dev/zero > /www/big && exec httpd -f -p 8080 -h /www`], opts());
+    let got = '';
+    for (let i = 0; i < 40 && got !== String(size); i++) {
+      if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250));
+      got = (await execa('curl', ['-sf', '--max-time', '60', '-o', '/dev/null', '-w', '%{size_download}', `http://127.0.0.1:${port}/big`], { reject: false })).stdout;
+    }
+    expect(got).toBe(String(size));
+    await riboOk(['rm', '-f', 'net-big'], opts());
+    const after = await execa('curl', ['-sS', '--max-time', '5', `http://127.0.0.1:${port}/big`], { reject: false });
+    // 7: could not connect; nothing of the container listens any more.
+    expect(after.exitCode).toBe(7);
+    expect((await execa('pgrep', ['-c', '-f', `(socat|pasta) .*${root}/containers`], { reject: false })).stdout.trim()).toBe('0');
+  }, 120_000);
+
+  it('refuses a host port already in use, naming it, detached or not', async () => {
+    const server = net.createServer();
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      for (const mode of [['-d', '--name', 'net-busy'], ['--rm']]) {
+        const result = await ribo(['run', ...mode, '-p', `127.0.0.1:${port}:80`, 'web'], opts());
+        expect(result.exitCode).not.toBe(0);
+        expect(result.stderr).toContain(`host port ${port} is already in use`);
+        await ribo(['rm', '-f', 'net-busy'], opts());
+      }
+    } finally {
+      server.close();
+    }
   }, 60_000);
 
   it('refuses -p with --network host or none, naming the flag', async () => {
