@@ -81,9 +81,11 @@ const TAIL_BYTES = 512;
 export function copyOutput(pipe: OutputPipe, out: NodeJS.WritableStream): PipeCopy {
   let idle: NodeJS.Timeout | undefined;
   let exited = false;
+  let closed = false;
   let tail = Buffer.alloc(0);
   const armIdle = () => {
-    if (!exited) return;
+    // Often the pipe has closed before the process's exit is seen: a timer then would only keep Node alive for nothing.
+    if (!exited || closed) return;
     clearTimeout(idle);
     idle = setTimeout(() => pipe.reader.destroy(), IDLE_AFTER_EXIT_MS);
   };
@@ -97,6 +99,7 @@ export function copyOutput(pipe: OutputPipe, out: NodeJS.WritableStream): PipeCo
       }
     });
     pipe.reader.once('close', () => {
+      closed = true;
       clearTimeout(idle);
       resolve();
     });
