@@ -27,7 +27,7 @@ import { followLog } from './logs.js';
 const DETACH_KEYS = Buffer.from([0x10, 0x11]);
 
 /** conmon's resize message: `1 ROWS COLUMNS` (1 = a window resize) on the bundle's ctl FIFO (winsz is conmon's own, `ROWS COLUMNS`). */
-function resizeThroughConmon(bundleDir: string): void {
+export function resizeThroughConmon(bundleDir: string): void {
   const size = callerTerminalSize();
   if (!size) return;
   try {
@@ -43,7 +43,7 @@ function resizeThroughConmon(bundleDir: string): void {
 }
 
 /** Watches stdin for the detach keys; resolves when they are typed. Returns a stop function too. */
-function detachKeys(input?: NodeJS.WritableStream): { typed: Promise<void>; stop: () => void } {
+export function detachKeys(input?: NodeJS.WritableStream): { typed: Promise<void>; stop: () => void } {
   const stdin = process.stdin;
   let resolveTyped: () => void = () => undefined;
   const typed = new Promise<void>((resolve) => (resolveTyped = resolve));
@@ -134,7 +134,7 @@ async function followOutput(containers: ContainerStore, record: ContainerRecord)
 }
 
 /** The record once the container's exit is recorded (conmon closes the socket just before its clean-up has run). */
-async function exitedRecord(containers: ContainerStore, record: ContainerRecord): Promise<ContainerRecord | undefined> {
+export async function exitedRecord(containers: ContainerStore, record: ContainerRecord): Promise<ContainerRecord | undefined> {
   for (let waited = 0; ; waited += 50) {
     const current = await containers.read(record.id).catch(() => undefined);
     if (!current || current.status === 'exited' || !monitorAlive(current) || waited > 60_000) return current;

@@ -24,8 +24,9 @@ import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { classifyStartError } from '../runtime/start-failure.js';
 import { resizeTerminalOf } from '../runtime/terminal.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
-import { capabilitiesOf, dropRuntimeStubs, releaseLeftView, type DriverName, type Snapshotter } from '../snapshot/index.js';
-import { processIdentity, currentProcess } from '../files/process-identity.js';
+import { capabilitiesOf, dropRuntimeStubs, releaseLeftView, type DriverName, type MountSpec, type Snapshotter, type View } from '../snapshot/index.js';
+import type { ContainerSpec } from '../runtime/bundle.js';
+import { processIdentity, currentProcess, isAlive } from '../files/process-identity.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 import { removeContainerFiles } from './lifecycle.js';
 
@@ -49,11 +50,21 @@ export function attachSocketPath(containers: ContainerStore, record: ContainerRe
   return path.join(containers.dirOf(record.id), 'bundle', 'attach');
 }
 
+/** A container started under conmon: its record as running, and how its bundle and view were made. */
+export interface ConmonStarted {
+  record: ContainerRecord;
+  bundleSpec: ContainerSpec;
+  mount: MountSpec;
+  capabilities: View['capabilities'];
+}
+
 /**
- * Starts `record` under conmon; returns the record as running, or undefined
- * (nothing done) when conmon is missing.
+ * Starts `record` under conmon; returns it as running, or undefined
+ * (nothing done) when conmon is missing. `beforeStart` runs once the
+ * container is created and conmon listens, before it starts (a foreground
+ * run attaches then, so it misses none of the output).
  */
-export async function startUnderConmon(ctx: ConmonContext, record: ContainerRecord, cleanupCommand: string[]): Promise<ContainerRecord | undefined> {
+export async function startUnderConmon(ctx: ConmonContext, record: ContainerRecord, cleanupCommand: string[], beforeStart?: (bundleDir: string) => Promise<void>): Promise<ConmonStarted | undefined> {
   const conmon = await findConmon();
   if (!conmon) return undefined;
   const { containers, runtime } = ctx;
@@ -116,8 +127,9 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
       startedAt: new Date().toISOString(),
     });
     await ctx.leaveStore?.();
+    await beforeStart?.(bundleDir);
     await runtime.start(current.runtimeId);
-    return current;
+    return { record: current, bundleSpec: bundle.spec, mount: view.mount, capabilities: view.capabilities };
   } catch (error) {
     await runtime.delete(current.runtimeId).catch(() => undefined);
     await disconnectContainerNetwork(path.join(dir, 'bundle')).catch(() => undefined);
@@ -132,7 +144,8 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
  * `ribo container-cleanup ID`, conmon's exit command: the exit code from
  * conmon's file, the view unmounted and the runtime's mount points dropped
  * from the upper dir, the runtime's state removed, the record exited (and
- * removed with --rm).
+ * removed with --rm, unless a foreground ribo waits for the exit code: it
+ * removes the container once it has read it, run/terminal-session.ts).
  */
 export async function cleanupAfterConmon(containers: ContainerStore, runtime: OciRuntime, id: string): Promise<void> {
   const record = await containers.read(id);
@@ -146,5 +159,5 @@ export async function cleanupAfterConmon(containers: ContainerStore, runtime: Oc
   await runtime.delete(record.runtimeId);
   await disconnectContainerNetwork(path.join(dir, 'bundle'));
   const finished = await containers.update(id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() });
-  if (finished.autoRemove) await removeContainerFiles(containers, finished);
+  if (finished.autoRemove && !(finished.waiter && isAlive(finished.waiter))) await removeContainerFiles(containers, finished);
 }

@@ -89,6 +89,12 @@ export interface ContainerRecord {
   restartCount?: number;
   /** Set while a process waits to restart it (its monitor then). */
   restarting?: boolean;
+  /**
+   * A foreground ribo (`run -t`, `start -a` of a terminal) that waits for the
+   * exit code of a container conmon monitors: while it lives, conmon's clean-up
+   * leaves --rm's removal to it (run/terminal-session.ts).
+   */
+  waiter?: ProcessIdentity;
 }
 
 export class NoSuchContainerError extends RiboError {}

@@ -195,14 +195,14 @@ export async function removeContainer(containers: ContainerStore, storeRoot: str
 /**
  * `ribo start`: makes an exited container ready to run again over the same
  * writable layer: its record goes back to `created`, owned by this process,
- * with the last run's pid, times and exit code cleared. Undefined when it
+ * with the last run's pid, times, exit code and waiter cleared. Undefined when it
  * already runs.
  */
 export async function prepareRestart(containers: ContainerStore, storeRoot: string, record: ContainerRecord): Promise<ContainerRecord | undefined> {
   if (monitorAlive(record)) return undefined;
   const exited = record.status === 'exited' ? record : await recoverContainer(containers, storeRoot, record);
   if (!exited) throw new ContainerNotRunningError(`Container ${record.name} was started with --rm and is gone.`);
-  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, restarting: _restarting, ...kept } = exited;
+  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, restarting: _restarting, waiter: _waiter, ...kept } = exited;
   await clearStopRequested(containers, record.id);
   const fresh: ContainerRecord = { ...kept, status: 'created', monitor: currentProcess() };
   await containers.write(fresh);

@@ -14,7 +14,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { isAlive } from '../files/process-identity.js';
-import type { ContainerStore } from './containers.js';
+import type { ContainerRecord, ContainerStore } from './containers.js';
+import { removeContainerFiles } from './lifecycle.js';
 import { cleanupAfterConmon } from './conmon-monitor.js';
 
 /** 128 + SIGKILL, what docker records for a container killed so. */
@@ -62,6 +63,7 @@ export function watchForOrphan(cleanup: string[]): OrphanWatch {
  */
 export async function cleanupOrphaned(containers: ContainerStore, runtime: OciRuntime, id: string): Promise<void> {
   const record = await containers.read(id).catch(() => undefined);
+  if (record?.waiter) return abandonWaited(containers, runtime, record);
   // Recorded already: ribo saw the end after all, or a later command recovered it.
   if (!record || record.status === 'exited' || isAlive(record.monitor)) return;
   await runtime.kill(record.runtimeId, 'KILL');
@@ -73,4 +75,21 @@ export async function cleanupOrphaned(containers: ContainerStore, runtime: OciRu
     error: `ribo (pid ${record.monitor.pid}), which ran this container in the foreground, was killed; the container was ended with it.`,
   });
   await cleanupAfterConmon(containers, runtime, id);
+}
+
+/**
+ * The same for a container conmon monitors, whose killed foreground ribo
+ * was its `waiter` (terminal-session.ts): the container is killed through
+ * the runtime, and conmon's clean-up records it (137) and, the waiter being
+ * gone, removes it with --rm; one that had ended already and was left for
+ * the waiter to remove is removed here.
+ */
+async function abandonWaited(containers: ContainerStore, runtime: OciRuntime, record: ContainerRecord): Promise<void> {
+  if (record.waiter && isAlive(record.waiter)) return;
+  if (record.status === 'exited') {
+    if (record.autoRemove) await removeContainerFiles(containers, record);
+    return;
+  }
+  await containers.update(record.id, { error: `ribo (pid ${record.waiter!.pid}), which ran this container in the foreground, was killed; the container was ended with it.` });
+  await runtime.kill(record.runtimeId, 'KILL');
 }

@@ -50,6 +50,8 @@ export interface RunImageOptions {
   runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
   /** ribo's clean-up command should this foreground ribo be killed (orphan-watch.ts). */
   orphanCleanup?: (id: string) => string[];
+  /** ribo's clean-up command for conmon, which relays a foreground terminal (-t; terminal-session.ts). */
+  conmonCleanup?: (id: string) => string[];
   /** --restart (detached only). */
   restartPolicy?: RestartPolicy;
   /** --platform: the image's manifest for this platform (from an index); default this machine's. */
@@ -208,7 +210,7 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
   const containers = ContainerStore.ofStore(opts.store.root);
   let ran;
   try {
-    const ctx = { driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave(), ...(opts.orphanCleanup ? { orphanCleanup: opts.orphanCleanup } : {}) };
+    const ctx = { driver: opts.driver, runtime: opts.runtime, containers, leaveStore: () => opts.store.leave(), ...(opts.orphanCleanup ? { orphanCleanup: opts.orphanCleanup } : {}), ...(opts.conmonCleanup ? { conmonCleanup: opts.conmonCleanup } : {}) };
     ran = await superviseContainer(ctx, created.record, 'foreground');
   } catch (error) {
     if (opts.remove) await removeContainerFiles(containers, created.record, opts.store.root);

@@ -26,6 +26,8 @@ import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { startUnderConmon } from './conmon-monitor.js';
 import { watchForOrphan, type OrphanWatch } from './orphan-watch.js';
 import { classifyStartError } from '../runtime/start-failure.js';
+import { forwardSignals } from './signal-forward.js';
+import { runTerminalUnderConmon } from './terminal-session.js';
 
 export interface SupervisorContext {
   driver: Snapshotter;
@@ -35,6 +37,8 @@ export interface SupervisorContext {
   leaveStore?: () => Promise<void>;
   /** In the foreground: ribo's command line that ends and records the container should ribo be killed (orphan-watch.ts). */
   orphanCleanup?: (id: string) => string[];
+  /** ribo's `container-cleanup ID` command line: with it, a foreground container with a terminal runs under conmon (terminal-session.ts). */
+  conmonCleanup?: (id: string) => string[];
 }
 
 /** How a supervised container ran: what a run plan repeats. */
@@ -61,12 +65,6 @@ export class ContainerStartError extends RiboError {}
 /** The monitor's report channel to the launcher. */
 const REPORT_FD = 3;
 
-/** How long a container may take to end after ribo passed it a SIGTERM sent to ribo, before it is killed (docker stop's default). */
-const TERM_GRACE_MS = 10_000;
-
-/** Signals ribo passes on to the container while it supervises it (Ctrl-C, kill, a closed terminal). */
-const FORWARDED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'] as const;
-
 /** Copies to `out` with backpressure, for output shown and logged at once. */
 function passThrough(out: NodeJS.WritableStream): Writable {
   return new Writable({
@@ -90,6 +88,11 @@ export async function superviseContainer(
   started?: (record: ContainerRecord) => void,
 ): Promise<SupervisedRun> {
   const { containers, runtime } = ctx;
+  // A terminal is relayed by conmon, which drains it (crun's own relay may drop the last output, docs/unsupported.md).
+  if (mode === 'foreground' && record.plan.spec.terminal && ctx.conmonCleanup) {
+    const underConmon = await runTerminalUnderConmon(ctx, record, ctx.conmonCleanup(record.id));
+    if (underConmon) return underConmon;
+  }
   const dir = containers.dirOf(record.id);
   let current = await containers.update(record.id, { monitor: currentProcess() });
   const log = await LogWriter.open(containers.logPath(record.id));
@@ -107,21 +110,7 @@ export async function superviseContainer(
     };
   }
 
-  // Signals go to the container through the runtime; one that comes before the process exists is sent once it does.
-  let running = false;
-  let pending: NodeJS.Signals | undefined;
-  // A TERM is how ribo itself is stopped: as `ribo stop` does, the container gets it, then KILL if it is still there after the grace period.
-  let escalation: NodeJS.Timeout | undefined;
-  const forward = (signal: NodeJS.Signals) => () => {
-    if (signal === 'SIGTERM' && !escalation) {
-      escalation = setTimeout(() => void runtime.kill(current.runtimeId, 'KILL'), TERM_GRACE_MS);
-      escalation.unref();
-    }
-    if (running) void runtime.kill(current.runtimeId, signal);
-    else pending = signal;
-  };
-  const handlers = FORWARDED_SIGNALS.map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, handler] of handlers) process.on(signal, handler);
+  const signals = forwardSignals(runtime, current.runtimeId);
 
   // With -t in the foreground the container's terminal has ribo's size, and follows it.
   const terminalSize = containerStdio === 'inherit' ? callerTerminalSize() : undefined;
@@ -148,11 +137,10 @@ export async function superviseContainer(
         // Recorded with the implementation that mounted the view: a restart or ribo cp must use the same.
         started: async (pid) => {
           current = await containers.update(record.id, { status: 'running', driver: view.driver, pid: processIdentity(pid) ?? { pid, start: 0 }, startedAt: new Date().toISOString() });
-          running = true;
           if (containerStdio === 'inherit') stopFollowingSize = followTerminalSize(pid);
           if (mode === 'foreground' && ctx.orphanCleanup) orphanWatch = watchForOrphan(ctx.orphanCleanup(record.id));
           await ctx.leaveStore?.();
-          if (pending) void runtime.kill(current.runtimeId, pending);
+          signals.running();
           started?.(current);
         },
       });
@@ -167,8 +155,7 @@ export async function superviseContainer(
   } finally {
     orphanWatch?.stop();
     stopFollowingSize?.();
-    clearTimeout(escalation);
-    for (const [signal, handler] of handlers) process.off(signal, handler);
+    signals.stop();
     if (typeof containerStdio === 'object') {
       for (const stream of [containerStdio.stdout, containerStdio.stderr]) await new Promise<void>((resolve) => stream.end(resolve));
     }

@@ -64,6 +64,11 @@ export function transcriptParser(onPacket: (packet: TranscriptPacket) => void): 
 export interface AttachSession {
   /** What is written here goes to the container's stdin (only with `input`). */
   input?: NodeJS.WritableStream;
+  /**
+   * Resolves once socat is connected to the socket (from then on conmon
+   * copies all the container's output to it); rejects if it could not connect.
+   */
+  connected: Promise<void>;
   /** Resolves when the connection ends (the container exited, or `close` was called). */
   ended: Promise<void>;
   /** Ends the session: the container keeps running. */
@@ -81,8 +86,12 @@ export async function attachThroughSocket(bundleDir: string, out: NodeJS.Writabl
   const socket = 'UNIX-CONNECT:attach,type=5';
   // Unidirectional without input. With input, ribo never ends socat's stdin while attached: socat ends
   // half a second (its -t) after the socket's end, and the container's stdin is never closed by an attach.
-  const args = input ? ['-b', String(SOCAT_BUFFER), '-x', socket, 'STDIO'] : ['-u', '-b', String(SOCAT_BUFFER), '-x', socket, 'STDOUT'];
-  const child: ChildProcess = spawn(socat, args, { cwd: bundleDir, stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'] });
+  // -d -d: socat's notices too, among them the one that says the connection is made.
+  const args = input ? ['-d', '-d', '-b', String(SOCAT_BUFFER), '-x', socket, 'STDIO'] : ['-d', '-d', '-u', '-b', String(SOCAT_BUFFER), '-x', socket, 'STDOUT'];
+  // Its own process group: a Ctrl-C typed in ribo's terminal (without raw mode) is ribo's to pass on, it must not end the attachment.
+  const child: ChildProcess = spawn(socat, args, { cwd: bundleDir, stdio: [input ? 'pipe' : 'ignore', 'ignore', 'pipe'], detached: true });
+  let onConnected: () => void = () => undefined;
+  const connected = new Promise<void>((resolve) => (onConnected = resolve));
   const problems: string[] = [];
   const parse = transcriptParser(({ direction, data }) => {
     if (direction !== '>' || data.length === 0) return;
@@ -93,7 +102,9 @@ export async function attachThroughSocket(bundleDir: string, out: NodeJS.Writabl
   lines.on('line', (line) => {
     // socat's own messages (`2026/12/03 … socat[PID] E …`) are not transcript lines.
     if (/ socat\[\d+\] [EWF] /.test(line)) problems.push(line.replace(/^.* socat\[\d+\] [EWF] /, ''));
-    else parse(line);
+    else if (/ socat\[\d+\] [NID] /.test(line)) {
+      if (/ starting data transfer loop/.test(line)) onConnected();
+    } else parse(line);
   });
   const ended = new Promise<void>((resolve, reject) => {
     child.once('error', (error) => reject(new AttachError(`could not run socat to attach: ${error.message}`)));
@@ -109,8 +120,14 @@ export async function attachThroughSocket(bundleDir: string, out: NodeJS.Writabl
   });
   const stdin = child.stdin ?? undefined;
   stdin?.on('error', () => undefined); // the connection is gone
+  // Ended before connecting: the caller waiting on `connected` learns why.
+  const connectedOrFailed = Promise.race([connected, ended.then(() => {
+    throw new AttachError(`could not attach through ${bundleDir}/attach: socat ended before it connected`);
+  })]);
+  connectedOrFailed.catch(() => undefined);
   return {
     ...(stdin ? { input: stdin } : {}),
+    connected: connectedOrFailed,
     ended,
     close: () => {
       if (child.exitCode === null) child.kill('SIGTERM');

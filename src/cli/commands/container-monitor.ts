@@ -68,6 +68,11 @@ export function orphanCleanupCommand(storeRoot: string, runtime: string, storage
   return [process.execPath, ...internalCommandArgs(storeRoot, runtime, storageDriver, 'container-cleanup', id), '--orphaned'];
 }
 
+/** conmon's exit command for a container this ribo runs in the foreground with a terminal (run/terminal-session.ts). */
+export function conmonCleanupCommand(storeRoot: string, runtime: string, storageDriver: string | undefined, id: string): string[] {
+  return [process.execPath, ...internalCommandArgs(storeRoot, runtime, storageDriver, 'container-cleanup', id)];
+}
+
 /** ribo's own arguments (after Node) for an internal command on container `id` of this store and runtime. */
 function internalCommandArgs(storeRoot: string, runtime: string, storageDriver: string | undefined, command: string, id: string): string[] {
   const driver = storageDriver === undefined ? [] : ['--storage-driver', storageDriver];

@@ -2,7 +2,7 @@ import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
 import { hasRunFlags, plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached, type RunImageOptions } from '../../run/run-image.js';
-import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
+import { conmonCleanupCommand, monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 import { UsageError } from '../../errors.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { parseRestartPolicy } from '../../run/restart-policy.js';
@@ -165,6 +165,7 @@ export const runCommand: CommandModule = {
         resources: limits.resources,
         ...(restartPolicy ? { restartPolicy } : {}),
         orphanCleanup: (id) => orphanCleanupCommand(session.store.root, session.runtime.name, argv.storageDriver as string | undefined, id),
+        conmonCleanup: (id) => conmonCleanupCommand(session.store.root, session.runtime.name, argv.storageDriver as string | undefined, id),
         ...(platform ? { platform } : {}),
       };
       // A plan is the image's: written from a run without flags, it serves later runs with -e, -w and --name too.

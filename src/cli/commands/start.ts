@@ -5,7 +5,7 @@ import { UsageError } from '../../errors.js';
 import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
-import { monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
+import { conmonCleanupCommand, monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 import { insideNamespace, reexecInNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
 import { commonNetwork, withNamespaceOwner } from '../network-namespace.js';
 
@@ -42,7 +42,8 @@ async function startAgain(argv: GlobalOptions, env: NodeJS.ProcessEnv, container
     if (!fresh) return undefined;
     if (attach) {
       const orphanCleanup = (id: string) => orphanCleanupCommand(root, record.runtime, record.driver || undefined, id);
-      return (await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave(), orphanCleanup }, fresh, 'foreground')).exitCode;
+      const conmonCleanup = (id: string) => conmonCleanupCommand(root, record.runtime, record.driver || undefined, id);
+      return (await superviseContainer({ driver: session.driver, runtime: session.runtime, containers, leaveStore: () => session.store.leave(), orphanCleanup, conmonCleanup }, fresh, 'foreground')).exitCode;
     }
     await launchMonitor(containers, fresh, monitorLauncher(root, record.runtime, record.driver || undefined, env));
     return 0;
