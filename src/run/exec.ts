@@ -13,6 +13,7 @@ import { resolveUser } from '../runtime/users.js';
 import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
+import { execWithTerminal } from './exec-terminal.js';
 
 export interface ExecOptions {
   command: string[];
@@ -52,6 +53,11 @@ export async function execInContainer(runtime: OciRuntime, containers: Container
   const pidFile = opts.tty ? `${processFile}.pid` : undefined;
   let stopFollowing: (() => void) | undefined;
   try {
+    // A terminal is relayed by conmon where it is installed (exec-terminal.ts): crun's own relay may drop the last output.
+    if (opts.tty) {
+      const viaConmon = await execWithTerminal({ runtime, runtimeId: record.runtimeId, containerDir: dir, processFile, interactive: opts.interactive });
+      if (viaConmon !== undefined) return viaConmon;
+    }
     const stdio: ContainerStdio = opts.tty ? 'inherit' : { stdin: opts.interactive ? 'inherit' : 'ignore', stdout: process.stdout, stderr: process.stderr };
     const running = runtime.exec(record.runtimeId, processFile, stdio, { pidFile });
     // With -t the command's terminal follows ribo's size, as `ribo run -t` (runtime/terminal.ts).

@@ -1,6 +1,6 @@
 /**
- * A foreground container with a terminal (`run -t`, `run -it`, `start -a`),
- * relayed by conmon: every run shows all of the container's output and
+ * A foreground container with a terminal (`run -t`, `run -it`, `start -a`,
+ * and `exec -t`), relayed by conmon: every run shows all of the container's output and
  * leaves with its exit code (crun's own relay could lose the last output,
  * or all of it, on a loaded machine), --rm leaves nothing, Ctrl-C typed
  * reaches the container through its terminal, and a killed ribo takes the
@@ -77,12 +77,16 @@ describe('run -t in the foreground', () => {
   }, 600_000);
 
   it('start -a runs a kept -t container again in the terminal, with its exit code', async () => {
-    const first = await inTerminal(['run', '--name', 'tty-again', '-t', 'hello', 'sh', '-c', 'echo "run-$([ -t 1 ] && echo tty)"; exit 4']);
-    expect(first).toEqual({ lines: ['run-tty'], exitCode: 4 });
-    const again = await inTerminal(['start', '-a', 'tty-again']);
-    expect(again).toEqual({ lines: ['run-tty'], exitCode: 4 });
-    expect((await riboOk(['ps', '-a'], opts())).stdout).toMatch(/Exited \(4\).*tty-again/);
-    await riboOk(['rm', 'tty-again'], opts());
+    try {
+      const script = '[ -t 1 ] && echo run-tty; exit 4';
+      const first = await inTerminal(['run', '--name', 'tty-again', '-t', 'hello', 'sh', '-c', script]);
+      expect(first).toEqual({ lines: ['run-tty'], exitCode: 4 });
+      const again = await inTerminal(['start', '-a', 'tty-again']);
+      expect(again).toEqual({ lines: ['run-tty'], exitCode: 4 });
+      expect((await riboOk(['ps', '-a'], opts())).stdout).toMatch(/Exited \(4\).*tty-again/);
+    } finally {
+      await ribo(['rm', '-f', 'tty-again'], opts());
+    }
   }, 240_000);
 
   it('a command not found exits 127, as docker run -t', async () => {
@@ -112,6 +116,22 @@ describe('run -t in the foreground', () => {
       running.kill('SIGKILL');
     }
   }, 180_000);
+});
+
+describe('exec -t', () => {
+  it('shows all of the command\'s output and leaves with its exit code, every time (crun, 30 runs)', async () => {
+    await riboOk(['run', '-d', '--name', 'tty-exec', 'hello', 'sleep', '100000'], opts());
+    try {
+      const failures: string[] = [];
+      for (let i = 0; i < 30; i++) {
+        const { lines, exitCode } = await inTerminal(['exec', '-t', 'tty-exec', 'sh', '-c', `[ -t 0 ] && [ -t 1 ] && echo exec-marker-${i}; exit 3`]);
+        if (!lines.includes(`exec-marker-${i}`) || exitCode !== 3) failures.push(`exec ${i}: exit ${exitCode}, output ${JSON.stringify(lines)}`);
+      }
+      expect(failures).toEqual([]);
+    } finally {
+      await ribo(['rm', '-f', 'tty-exec'], opts());
+    }
+  }, 600_000);
 });
 
 describe('run -it in the foreground', () => {

@@ -1,0 +1,75 @@
+/**
+ * `ribo exec -t` relayed by conmon (runtime/conmon-exec.ts), as `podman
+ * exec -t`: crun relaying the terminal itself may drop the command's last
+ * output (docs/unsupported.md). ribo attaches to conmon's socket before the
+ * command starts, copies its output until conmon has drained the terminal,
+ * then leaves with the command's exit status. With -i what is typed goes to
+ * the command's terminal (raw mode; ctrl-p ctrl-q detaches, as docker).
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { findExecutable } from '../files/executables.js';
+import { findConmon } from '../runtime/conmon.js';
+import { execUnderConmon } from '../runtime/conmon-exec.js';
+import { attachThroughSocket, type AttachSession } from '../runtime/conmon-attach.js';
+import type { OciRuntime } from '../runtime/oci-runtime.js';
+import { detachKeys, resizeThroughConmon } from './attach.js';
+
+export interface TerminalExec {
+  runtime: OciRuntime;
+  /** The runtime's id of the container. */
+  runtimeId: string;
+  /** The container's dir, where the session's dir is made. */
+  containerDir: string;
+  /** The process description written for the runtime. */
+  processFile: string;
+  interactive: boolean;
+}
+
+/** Runs the exec under conmon; undefined (nothing done) when conmon or socat is not installed. */
+export async function execWithTerminal(exec: TerminalExec): Promise<number | undefined> {
+  const conmon = await findConmon();
+  if (!conmon || !(await findExecutable('socat'))) return undefined;
+  const sessionId = path.basename(exec.processFile, '.json');
+  const sessionDir = path.join(exec.containerDir, sessionId);
+  await mkdir(sessionDir, { recursive: true });
+  let session: AttachSession | undefined;
+  let detached = false;
+  const onResize = () => setImmediate(() => resizeThroughConmon(sessionDir));
+  try {
+    const running = await execUnderConmon(conmon, {
+      runtime: exec.runtime,
+      containerId: exec.runtimeId,
+      sessionId,
+      sessionDir,
+      processFile: exec.processFile,
+      pidFile: path.join(sessionDir, 'pid'),
+      diagnostics: path.join(sessionDir, 'conmon.log'),
+      env: process.env,
+      stdin: exec.interactive,
+    }, async () => {
+      session = await attachThroughSocket(sessionDir, process.stdout, process.stderr, exec.interactive);
+      session.ended.catch(() => undefined);
+      await session.connected;
+    });
+    process.on('SIGWINCH', onResize);
+    const keys = exec.interactive ? detachKeys(session!.input) : undefined;
+    try {
+      const ended = session!.ended.then(() => 'ended' as const, () => 'ended' as const);
+      const how = await Promise.race([ended, ...(keys ? [keys.typed.then(() => 'detached' as const)] : [])]);
+      detached = how === 'detached';
+    } finally {
+      keys?.stop();
+    }
+    if (detached) {
+      session!.close();
+      return 0;
+    }
+    return await running.exited;
+  } finally {
+    process.off('SIGWINCH', onResize);
+    session?.close();
+    // A detached session's conmon still uses its dir.
+    if (!detached) await rm(sessionDir, { recursive: true, force: true });
+  }
+}
