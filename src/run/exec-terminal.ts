@@ -13,6 +13,7 @@ import { findConmon } from '../runtime/conmon.js';
 import { execUnderConmon } from '../runtime/conmon-exec.js';
 import { attachThroughSocket, type AttachSession } from '../runtime/conmon-attach.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
+import { runtimeErrors, startFailure, startFailureMessage } from '../runtime/start-failure.js';
 import { detachKeys, resizeThroughConmon } from './attach.js';
 
 export interface TerminalExec {
@@ -24,6 +25,8 @@ export interface TerminalExec {
   /** The process description written for the runtime. */
   processFile: string;
   interactive: boolean;
+  /** The command's name, for the message when it cannot be run. */
+  command: string | undefined;
 }
 
 /** Runs the exec under conmon; undefined (nothing done) when conmon or socat is not installed. */
@@ -37,6 +40,7 @@ export async function execWithTerminal(exec: TerminalExec): Promise<number | und
   let detached = false;
   const onResize = () => setImmediate(() => resizeThroughConmon(sessionDir));
   try {
+    const runtimeLog = path.join(sessionDir, 'runtime.log');
     const running = await execUnderConmon(conmon, {
       runtime: exec.runtime,
       containerId: exec.runtimeId,
@@ -44,6 +48,7 @@ export async function execWithTerminal(exec: TerminalExec): Promise<number | und
       sessionDir,
       processFile: exec.processFile,
       pidFile: path.join(sessionDir, 'pid'),
+      runtimeLog,
       diagnostics: path.join(sessionDir, 'conmon.log'),
       env: process.env,
       stdin: exec.interactive,
@@ -51,7 +56,14 @@ export async function execWithTerminal(exec: TerminalExec): Promise<number | und
       session = await attachThroughSocket(sessionDir, process.stdout, process.stderr, exec.interactive);
       session.ended.catch(() => undefined);
       await session.connected;
+    }).catch(async (error: unknown) => {
+      // 127 or 126 with one line naming the command, as without a terminal (runtime/start-failure.ts).
+      const failure = startFailure(await runtimeErrors(runtimeLog), '');
+      if (!failure) throw error;
+      process.stderr.write(startFailureMessage(exec.command, failure));
+      return failure.exitCode;
     });
+    if (typeof running === 'number') return running;
     process.on('SIGWINCH', onResize);
     const keys = exec.interactive ? detachKeys(session!.input) : undefined;
     try {

@@ -55,7 +55,7 @@ export async function execInContainer(runtime: OciRuntime, containers: Container
   try {
     // A terminal is relayed by conmon where it is installed (exec-terminal.ts): crun's own relay may drop the last output.
     if (opts.tty) {
-      const viaConmon = await execWithTerminal({ runtime, runtimeId: record.runtimeId, containerDir: dir, processFile, interactive: opts.interactive });
+      const viaConmon = await execWithTerminal({ runtime, runtimeId: record.runtimeId, containerDir: dir, processFile, interactive: opts.interactive, command: opts.command[0] });
       if (viaConmon !== undefined) return viaConmon;
     }
     const stdio: ContainerStdio = opts.tty ? 'inherit' : { stdin: opts.interactive ? 'inherit' : 'ignore', stdout: process.stdout, stderr: process.stderr };

@@ -27,6 +27,8 @@ export interface ConmonExecRun {
   /** The process description (`RUNTIME exec --process`). */
   processFile: string;
   pidFile: string;
+  /** The runtime's own log (why it could not run the command). */
+  runtimeLog: string;
   /** Where conmon's diagnostics go (its stderr). */
   diagnostics: string;
   env: NodeJS.ProcessEnv;
@@ -52,7 +54,7 @@ export function conmonExecArgs(run: ConmonExecRun): string[] {
     '-p', run.pidFile,
     '-l', 'none',
     '--log-level', 'error',
-    ...run.runtime.globalArgs().map((arg) => `--runtime-arg=${arg}`),
+    ...[...run.runtime.globalArgs(), `--log=${run.runtimeLog}`, '--log-format=json'].map((arg) => `--runtime-arg=${arg}`),
     '-t',
     ...(run.stdin ? ['-i'] : []),
   ];

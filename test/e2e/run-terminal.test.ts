@@ -128,6 +128,9 @@ describe('exec -t', () => {
         if (!lines.includes(`exec-marker-${i}`) || exitCode !== 3) failures.push(`exec ${i}: exit ${exitCode}, output ${JSON.stringify(lines)}`);
       }
       expect(failures).toEqual([]);
+      // A command that cannot run: 127 and the one line naming it, as without -t.
+      const missing = await inTerminal(['exec', '-t', 'tty-exec', 'no-such-command']);
+      expect(missing).toEqual({ lines: ['ribo: cannot run "no-such-command": no such command in the container (exit code 127)'], exitCode: 127 });
     } finally {
       await ribo(['rm', '-f', 'tty-exec'], opts());
     }
