@@ -75,7 +75,6 @@ export async function runTerminalUnderConmon(ctx: SupervisorContext, record: Con
   const orphanWatch = ctx.orphanCleanup ? watchForOrphan(ctx.orphanCleanup(record.id)) : undefined;
   try {
     const detached = await relay(session, containers.dirOf(record.id), current.plan.interactive === true);
-    signals.stop();
     if (detached) {
       // Left running, as docker's detach keys leave it: conmon's clean-up now ends it alone (and removes it with --rm).
       await containers.update(record.id, { waiter: undefined });
