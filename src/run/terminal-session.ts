@@ -20,17 +20,21 @@
 import { findConmon, conmonExitCode } from '../runtime/conmon.js';
 import { attachThroughSocket, type AttachSession } from '../runtime/conmon-attach.js';
 import { findExecutable } from '../files/executables.js';
-import { currentProcess } from '../files/process-identity.js';
+import { currentProcess, isAlive } from '../files/process-identity.js';
 import { callerTerminalSize, consoleSizeOf } from '../runtime/terminal.js';
 import { classifyStartError } from '../runtime/start-failure.js';
 import { RiboError } from '../errors.js';
-import type { ContainerRecord } from './containers.js';
+import type { ContainerRecord, ContainerStore } from './containers.js';
 import { conmonDirs, startUnderConmon, type ConmonStarted } from './conmon-monitor.js';
 import { detachKeys, exitedRecord, resizeThroughConmon } from './attach.js';
 import { removeContainerFiles } from './lifecycle.js';
 import { forwardSignals } from './signal-forward.js';
 import { watchForOrphan } from './orphan-watch.js';
 import { ContainerStartError, type SupervisedRun, type SupervisorContext } from './supervise.js';
+
+/** How long --rm waits for conmon's clean-up before leaving the container to the next command's recovery, and how often it looks. */
+const CLEANUP_WAIT_MS = 60_000;
+const POLL_MS = 50;
 
 /** What docker records when the exit code is unknown (conmon ended without its clean-up). */
 const UNKNOWN_EXIT_CODE = 255;
@@ -82,11 +86,28 @@ export async function runTerminalUnderConmon(ctx: SupervisorContext, record: Con
     }
     const exited = await exitedRecord(containers, started.record);
     const exitCode = exited?.status === 'exited' ? exited.exitCode : await conmonExitCode(conmonDirs(containers, record.id).exitDir, current.runtimeId);
-    if (exited?.status === 'exited' && exited.autoRemove) await removeContainerFiles(containers, exited);
+    if (current.autoRemove) await removeOnceCleanedUp(containers, record.id);
     return { ...runOf(started), exitCode: exitCode ?? UNKNOWN_EXIT_CODE };
   } finally {
     signals.stop();
     orphanWatch?.stop();
+  }
+}
+
+/**
+ * --rm: removes the container once conmon's clean-up has recorded its exit
+ * (or conmon is gone without doing so), the clean-up having left the removal
+ * to this waiter. Gone already: nothing to do.
+ */
+async function removeOnceCleanedUp(containers: ContainerStore, id: string): Promise<void> {
+  for (let waited = 0; waited <= CLEANUP_WAIT_MS; waited += POLL_MS) {
+    const current = await containers.read(id).catch(() => undefined);
+    if (!current) return;
+    if (current.status === 'exited' || !isAlive(current.monitor)) {
+      await removeContainerFiles(containers, current);
+      return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, POLL_MS));
   }
 }
 
