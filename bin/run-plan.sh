@@ -19,12 +19,13 @@
 
 # Parses `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
 # FLAGS being --rm and any of -e/--env NAME=VALUE, -w/--workdir /PATH,
-# --name NAME and -v/--volume /HOST:/CONTAINER[:ro|rw] (each value its own
-# word; -w, --name and -v once), the only command lines a plan serves: sets
+# --name NAME, -v/--volume /HOST:/CONTAINER[:ro|rw] and --network host|none
+# (each value its own word but --network=VALUE's; -w, --name, -v and --network
+# once), the only command lines a plan serves: sets
 # _root (maybe empty), _runtime, _image, _before (the number of words before
 # COMMAND), _env_names (the names -e sets, in order) with each value in
 # _ov_NAME, _workdir and _name (with _has_workdir and _has_name), _bind_source
-# and _bind (the bind as a config mount), or returns 1. src/run/run-plan.ts
+# and _bind (the bind as a config mount), _network (host, none or empty), or returns 1. src/run/run-plan.ts
 # (plainRun) accepts exactly the same.
 normal_plain_path() {
   case $1 in /*) ;; *) return 1 ;; esac
@@ -48,10 +49,16 @@ parse_plain_run() {
   done
   _runtime=${_runtime:-${RIBO_RUNTIME:-crun}}
   case $_runtime in crun | runc) ;; *) return 1 ;; esac
-  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source=
+  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source= _network=
   while [ $# -gt 0 ]; do
     case $1 in
       --rm) [ -z "$_rm" ] || return 1; _rm=1; shift; _before=$((_before + 1)); continue ;;
+      --network=host | --network=none)
+        [ -z "$_network" ] || return 1
+        _network=${1#--network=}; shift; _before=$((_before + 1)); continue ;;
+      --network)
+        [ $# -ge 2 ] && [ -z "$_network" ] || return 1
+        case $2 in host | none) _network=$2 ;; *) return 1 ;; esac ;;
       -e | --env)
         [ $# -ge 2 ] || return 1
         case $2 in [A-Za-z_]*=*) ;; *) return 1 ;; esac
@@ -141,7 +148,8 @@ find_run_plan() {
     fi
   fi
   case $_root in /*) ;; *) _root=$PWD/$_root ;; esac
-  _plan=$_root/run-plans/$_runtime/$_image.plan
+  # --network host|none have plans of their own (src/run/run-plan.ts, runPlanPath).
+  _plan=$_root/run-plans/$_runtime${_network:+-$_network}/$_image.plan
   # A plan older than the store's tags, or than any part of ribo that writes or
   # reads plans (the CLI, compiled or bundled, the bundle templates, this
   # file and bin/ribo), may be wrong. `test -nt` is a builtin: no subprocess.
