@@ -320,7 +320,9 @@ run_planned() {
     pick_name "$_c" "$_d"
   fi
   dir=$plan_root/containers/$id
+  # One mkdir for every dir the run needs (each exec counts at this scale).
   _made=$dir/bundle
+  [ "$plan_network" != pasta ] || _made=$dir/bundle/net
   for _d in $plan_mount_dirs; do _made="$_made $dir/$_d"; done
   # shellcheck disable=SC2086
   mkdir -p $_made || run_with_node "$@"
@@ -367,14 +369,16 @@ run_planned() {
   printf '%s\n' "$short" >"$dir/bundle/hostname"
   printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
   umask 077
+  # The FIFOs of the network's handshake and of the guard below, in one call.
+  _net= _fifos=$dir/guard.pipe
+  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
+  # shellcheck disable=SC2086
+  mkfifo -m 0600 $_fifos || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
   # Its network (runtime/network.ts): the runtime's createRuntime hook binds
   # the new namespaces to files in net/ and waits on the FIFO; opening the FIFO
   # here returns once it does, then pasta configures the namespace and forks
   # into the background, and the hook is told ok (or fail: no container).
-  _net=
-  if [ "$plan_network" = pasta ]; then
-    _net=$dir/bundle/net
-    mkdir "$_net" && mkfifo -m 0600 "$_net/ready.fifo" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
+  if [ -n "$_net" ]; then
     (
       exec 6>"$_net/ready.fifo"
       # shellcheck disable=SC2086
@@ -390,7 +394,6 @@ run_planned() {
   # OciRuntime.guard does for Node: a subshell waits on a FIFO only this shell
   # holds open; end of file without "done" kills the container through the
   # runtime. It ignores the signals a terminal sends the process group.
-  mkfifo -m 0600 "$dir/guard.pipe" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
   (
     trap '' INT TERM HUP QUIT USR1 USR2 PIPE
     read -r _word <"$dir/guard.pipe" || _word=
@@ -464,13 +467,38 @@ run_planned() {
     if kill -0 "$_net_pid" 2>/dev/null; then exec 6<>"$_net/ready.fifo"; fi
     wait "$_net_pid" 2>/dev/null
     if [ -s "$_net/helper.pid" ]; then read -r _helper <"$_net/helper.pid" && kill "$_helper" 2>/dev/null; fi
-    umount -l "$_net/netns" "$_net/userns" 2>/dev/null
   fi
-  umount "$dir/$plan_mount_target" 2>/dev/null || umount -l "$dir/$plan_mount_target"
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1
-  rm -rf "$dir"
+  remove_container_dir
   exit "$_status"
+}
+
+# --rm: the container is gone for everyone at once, when its dir is renamed
+# into the store's tmp/ (one rename: `ribo ps -a`, names and the records'
+# readers only look in containers/); the unmounts and the removal of its files,
+# tens of ms on a busy disk, go on in the background after ribo has returned,
+# in this mount namespace, which lives on with them. The tmp/ name is owned by
+# this shell (files/process-identity.ts, ownedName), so what a killed removal
+# leaves is stale and the next store open through Node removes it. tmp/ is on
+# the store's file system, as the layers' renames out of it already require.
+remove_container_dir() {
+  _trash=$plan_root/tmp/$$.$j_monitor_start-container-$id
+  if [ -d "$plan_root/tmp" ] && mv "$dir" "$_trash" 2>/dev/null; then
+    _where=$_trash
+  else
+    _where=$dir _trash=
+  fi
+  _remove() {
+    [ -z "$_net" ] || umount -l "$_where/bundle/net/netns" "$_where/bundle/net/userns" 2>/dev/null
+    umount "$_where/$plan_mount_target" 2>/dev/null || umount -l "$_where/$plan_mount_target"
+    rm -rf "$_where"
+  }
+  if [ -n "$_trash" ]; then
+    _remove </dev/null >/dev/null 2>&1 5>&- 6>&- &
+  else
+    _remove
+  fi
 }
 
 if [ -n "${RIBO_PLANNED_RUN:-}" ]; then
