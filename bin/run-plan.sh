@@ -170,6 +170,17 @@ run_with_node() {
   exec node "$self" "$@"
 }
 
+# Whether a container of the store is named $1 (called holding containers.lock).
+# With no container at all, the common case, the glob finds nothing and grep is not run.
+name_in_use() {
+  for _record in "$plan_root"/containers/*/state.json; do
+    [ -e "$_record" ] || continue
+    grep -qsF "\"name\": \"$1\"," "$plan_root"/containers/*/state.json
+    return
+  done
+  return 1
+}
+
 # Sets `name` to a random name of the kind Node gives (containers.ts), one no
 # container of the store has; $1 and $2 are random hex digits. Called holding
 # containers.lock, until the record is written, as Node does.
@@ -181,7 +192,7 @@ pick_name() {
     set -- $plan_adjectives; shift $((_pick % $#)); _adjective=$1
     # shellcheck disable=SC2086
     set -- $plan_nouns; shift $(((_pick >> 4) % $#)); name=${_adjective}_$1$(((0x$_hex2 + _tries) % 100))
-    grep -qsF "\"name\": \"$name\"," "$plan_root"/containers/*/state.json || return 0
+    name_in_use "$name" || return 0
     _tries=$((_tries + 1))
   done
 }
@@ -314,7 +325,7 @@ run_planned() {
   runtime_id=ribo-$short
   if [ -n "$_has_name" ]; then
     # A name some container has already: Node refuses it, with its message.
-    grep -qsF "\"name\": \"$_name\"," "$plan_root"/containers/*/state.json && run_with_node "$@"
+    name_in_use "$_name" && run_with_node "$@"
     name=$_name
   else
     pick_name "$_c" "$_d"
@@ -329,7 +340,11 @@ run_planned() {
 
   # From here on state.json and config.json (they hold the env) are 0600; the dirs above keep the
   # user's umask (the rootfs must stay 0755), as does Node if the run falls back to it; the container gets 0022 from config.json.
-  _umask=$(umask) && umask 077
+  # The umask as `umask` prints it, from the kernel's status file (no subshell).
+  _umask=
+  while read -r _key _value _rest; do [ "$_key" != Umask: ] || { _umask=$_value; break; }; done 2>/dev/null </proc/self/status
+  [ -n "$_umask" ] || _umask=$(umask)
+  umask 077
   # The record (status running, the shell as the monitor, no pid yet); it keeps
   # the layers from `ribo prune` once the in-use lock is released.
   j_monitor_pid=$$
