@@ -203,6 +203,18 @@ describe('writeRunPlan', () => {
     expect(variables.runtimeOptions).toBe(`--root ${root}/run/crun --cgroup-manager=disabled`);
   });
 
+  it('keeps the plan of a --network host or none run apart from the default network plan, and only for a run on that network', async () => {
+    const base = await inputs();
+    expect(await writeRunPlan({ ...base, network: 'host' })).toBe(true);
+    expect(runPlanPath(root, 'crun', 'localhost/app:1', 'host')).toBe(path.join(root, 'run-plans/crun-host/localhost/app:1.plan'));
+    const { config } = await render(runPlanPath(root, 'crun', 'localhost/app:1', 'host'));
+    expect(config.linux.namespaces.map((ns: { type: string }) => ns.type)).not.toContain('network');
+    await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1'))).rejects.toThrow();
+    // A spec on another network than the flag named: no plan.
+    expect(await writeRunPlan({ ...base, network: 'none' })).toBe(false);
+    await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1', 'none'))).rejects.toThrow();
+  });
+
   it('writes nothing when a tag changed since the image was resolved', async () => {
     const stale = await inputs();
     stale.indexMtimeMs -= 1000;
