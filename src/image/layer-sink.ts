@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
-import { DiffIDMismatchError, LayerUnpackWorker, uncompressedDigest } from '../layer/index.js';
+import { DiffIDMismatchError, LayerError, LayerUnpackWorker, uncompressedDigest } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import { unpackLayer } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
@@ -61,7 +61,9 @@ export async function openLayerSink(store: Store, layer: { descriptor: Descripto
     if (actual !== layer.diffID) throw new DiffIDMismatchError(layer.diffID, actual, opts.what);
     await gate;
   };
-  const done = work().finally(() => {
+  const done = work().catch((error: unknown) => {
+    throw namingLayer(error, opts.what);
+  }).finally(() => {
     if (!feed.destroyed) feed.resume();
   });
   done.catch(() => undefined); // awaited by the caller
@@ -75,6 +77,12 @@ export async function openLayerSink(store: Store, layer: { descriptor: Descripto
     },
     done,
   };
+}
+
+/** A layer's error as a pull shows it: which layer of which image (a corrupt tar's own message cannot say), the class kept. */
+function namingLayer(error: unknown, what: string): unknown {
+  if (error instanceof LayerError && !error.message.includes(what)) error.message = `${what}: ${error.message}`;
+  return error;
 }
 
 async function isDirectory(dir: string): Promise<boolean> {
