@@ -8,11 +8,14 @@
  * which is what a two-core machine has to give. The caller owns it and closes
  * it when done (no process-wide pool).
  *
- * The bytes go over in 1 MiB batches: each batch is one copy of the incoming
- * chunks (the blob writer still holds those) into a buffer of its own that is
- * then transferred, not cloned. At most FLIGHT_BYTES per layer are in the
- * worker's hands and not yet read, so a layer never sits whole in memory and
- * a slow disk slows the download, as it does without the worker.
+ * The bytes go over in 256 KiB batches: each batch is one copy of the
+ * incoming chunks (the blob writer still holds those) into a buffer of its
+ * own that is then transferred, not cloned. At most FLIGHT_BYTES per layer
+ * are in the worker's hands and not yet read, so a layer never sits whole in
+ * memory and a slow disk slows the download, as it does without the worker.
+ * (1 MiB batches and 4 MiB in flight took a pull of 200 MB from about 180 MB
+ * of peak RSS to 210-245 MB for no time saved: each thread's heap keeps its
+ * own dead buffers until its next collection.)
  */
 import { Worker } from 'node:worker_threads';
 import type { ApplyLayerOptions } from './diff.js';
@@ -46,6 +49,7 @@ export class LayerUnpackWorker {
   private started(what: string): Worker {
     if (this.failure) throw new UnpackWorkerError(what, this.failure);
     if (this.worker) return this.worker;
+    // '../layer/': the same file from dist/src/layer/ and from the bundle, dist/src/cli/ribo.cjs (bin/bundle.mjs).
     const worker = new Worker(new URL('../layer/apply-worker-main.js', import.meta.url));
     worker.on('message', (message: FromWorker) => this.receive(message));
     // A worker that dies (out of memory, a bug) fails every layer it holds, each error naming its layer.
