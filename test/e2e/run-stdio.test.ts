@@ -149,9 +149,9 @@ describe('exit codes as docker\'s', () => {
 });
 
 describe('-t', () => {
-  // One tmux server of our own for the whole block, kept up by a session that idles: a server
+  // One tmux server of our own (named after this process: two runs of this file never share it) for the whole block, kept up by a session that idles: a server
   // that exits when its last session is killed races the next new-session, which then dies.
-  const tmux = (args: string[], options: { reject?: boolean } = {}) => execa('tmux', ['-L', 'ribo-e2e-stdio', ...args], options);
+  const tmux = (args: string[], options: { reject?: boolean } = {}) => execa('tmux', ['-L', `ribo-e2e-stdio-${process.pid}`, ...args], options);
   beforeAll(async () => {
     await tmux(['kill-server'], { reject: false });
     await tmux(['new-session', '-d', '-s', 'keeper', 'sleep 3600']);
