@@ -40,6 +40,8 @@ bench:
 	bench/pull-bench.sh
 	bench/first-run-bench.sh
 	bench/run-bench.sh
+	bench/run-bench.sh 20 host
+	bench/run-bench.sh 20 none
 	bench/publish-bench.sh
 	bench/archive-bench.sh
 	bench/platform-bench.sh

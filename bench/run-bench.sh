@@ -5,10 +5,16 @@
 # of a bundle ribo writes, over an unpacked rootfs). Rootless, as ribo's users
 # run it: started as root, it prepares the e2e user (test/setup/prepare-e2e.sh)
 # and measures as that user. Prints the medians and the ratios to podman.
-# Usage: bench/run-bench.sh [RUNS]   (BENCH_USER=name to pick the user)
+# Usage: bench/run-bench.sh [RUNS] [NETWORK]   (BENCH_USER=name to pick the user)
+# NETWORK (host or none) is given to both as --network NETWORK; without it each
+# runs on its default network. Set against the default's figures, it shows
+# what the private network costs.
 set -eu
 cd "$(dirname "$0")/.."
 runs=${1:-20}
+network=${2:-}
+case $network in '' | host | none) ;; *) echo "run-bench.sh: NETWORK is host or none, not $network" >&2; exit 2 ;; esac
+net=${network:+--network $network}
 
 if [ "${RIBO_BENCH_INNER:-}" != 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
@@ -30,7 +36,7 @@ if [ "${RIBO_BENCH_INNER:-}" != 1 ]; then
     fi
     # On a shared machine other work skews the wall times; all contenders get the same higher priority.
     status=0
-    nice -n "${BENCH_NICE:--10}" runuser -u "$user" -- env HOME="$home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" RIBO_BENCH_CPUACCT="$cpuacct" sh "$PWD/bench/run-bench.sh" "$runs" || status=$?
+    nice -n "${BENCH_NICE:--10}" runuser -u "$user" -- env HOME="$home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" RIBO_BENCH_CPUACCT="$cpuacct" sh "$PWD/bench/run-bench.sh" "$runs" "$network" || status=$?
     [ -n "$cpuacct" ] && rmdir "$cpuacct" 2>/dev/null
     exit $status
   fi
@@ -66,11 +72,14 @@ $podman load -q -i "$work/hello.tar" >/dev/null
 podman_runtime=crun
 if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then podman_runtime=runc; fi
 
-echo "ribo run vs podman run ($(nproc) CPUs; rootless as $(id -un); podman with $podman_runtime; each on its default network: ribo pasta, podman its rootless default)"
+if [ -n "$network" ]; then networks="both with --network $network"
+else networks="each on its default network: ribo pasta, podman its rootless default"; fi
+echo "ribo run vs podman run ($(nproc) CPUs; rootless as $(id -un); podman with $podman_runtime; $networks)"
+# The warm-up's first ribo runs go through Node and leave the run plans the others use.
 node bench/alternate.mjs "$runs" 3 \
-  "ribo run (crun)=$ribo run --rm hello true" \
-  "ribo run (runc)=$ribo --runtime runc run --rm hello true" \
-  "podman run ($podman_runtime)=$podman run --rm --runtime $podman_runtime localhost/hello:latest true"
+  "ribo run (crun)=$ribo run --rm $net hello true" \
+  "ribo run (runc)=$ribo --runtime runc run --rm $net hello true" \
+  "podman run ($podman_runtime)=$podman run --rm $net --runtime $podman_runtime localhost/hello:latest true"
 echo "target: ribo run <= 0.70x podman run (medians)"
 
 # CPU time per run (user + system, all processes of the run), where a cgroup was handed to us.
@@ -85,9 +94,9 @@ cpu_ms() {
   echo $(( $(cat "$cg/cpuacct.usage") / runs / 1000000 ))
 }
 if [ -n "${RIBO_BENCH_CPUACCT:-}" ]; then
-  ribo_cpu=$(cpu_ms $ribo run --rm hello true)
-  ribo_runc_cpu=$(cpu_ms $ribo --runtime runc run --rm hello true)
-  podman_cpu=$(cpu_ms $podman run --rm --runtime $podman_runtime localhost/hello:latest true)
+  ribo_cpu=$(cpu_ms $ribo run --rm $net hello true)
+  ribo_runc_cpu=$(cpu_ms $ribo --runtime runc run --rm $net hello true)
+  podman_cpu=$(cpu_ms $podman run --rm $net --runtime $podman_runtime localhost/hello:latest true)
   echo "CPU time per run (ms, all processes): ribo run (crun) $ribo_cpu, ribo run (runc) $ribo_runc_cpu, podman run ($podman_runtime) $podman_cpu" > "$work/cpu.txt"
 fi
 

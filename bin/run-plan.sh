@@ -19,12 +19,13 @@
 
 # Parses `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
 # FLAGS being --rm and any of -e/--env NAME=VALUE, -w/--workdir /PATH,
-# --name NAME and -v/--volume /HOST:/CONTAINER[:ro|rw] (each value its own
-# word; -w, --name and -v once), the only command lines a plan serves: sets
+# --name NAME, -v/--volume /HOST:/CONTAINER[:ro|rw] and --network host|none
+# (each value its own word but --network=VALUE's; -w, --name, -v and --network
+# once), the only command lines a plan serves: sets
 # _root (maybe empty), _runtime, _image, _before (the number of words before
 # COMMAND), _env_names (the names -e sets, in order) with each value in
 # _ov_NAME, _workdir and _name (with _has_workdir and _has_name), _bind_source
-# and _bind (the bind as a config mount), or returns 1. src/run/run-plan.ts
+# and _bind (the bind as a config mount), _network (host, none or empty), or returns 1. src/run/run-plan.ts
 # (plainRun) accepts exactly the same.
 normal_plain_path() {
   case $1 in /*) ;; *) return 1 ;; esac
@@ -48,10 +49,16 @@ parse_plain_run() {
   done
   _runtime=${_runtime:-${RIBO_RUNTIME:-crun}}
   case $_runtime in crun | runc) ;; *) return 1 ;; esac
-  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source=
+  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source= _network=
   while [ $# -gt 0 ]; do
     case $1 in
       --rm) [ -z "$_rm" ] || return 1; _rm=1; shift; _before=$((_before + 1)); continue ;;
+      --network=host | --network=none)
+        [ -z "$_network" ] || return 1
+        _network=${1#--network=}; shift; _before=$((_before + 1)); continue ;;
+      --network)
+        [ $# -ge 2 ] && [ -z "$_network" ] || return 1
+        case $2 in host | none) _network=$2 ;; *) return 1 ;; esac ;;
       -e | --env)
         [ $# -ge 2 ] || return 1
         case $2 in [A-Za-z_]*=*) ;; *) return 1 ;; esac
@@ -141,7 +148,8 @@ find_run_plan() {
     fi
   fi
   case $_root in /*) ;; *) _root=$PWD/$_root ;; esac
-  _plan=$_root/run-plans/$_runtime/$_image.plan
+  # --network host|none have plans of their own (src/run/run-plan.ts, runPlanPath).
+  _plan=$_root/run-plans/$_runtime${_network:+-$_network}/$_image.plan
   # A plan older than the store's tags, or than any part of ribo that writes or
   # reads plans (the CLI, compiled or bundled, the bundle templates, this
   # file and bin/ribo), may be wrong. `test -nt` is a builtin: no subprocess.
@@ -162,6 +170,17 @@ run_with_node() {
   exec node "$self" "$@"
 }
 
+# Whether a container of the store is named $1 (called holding containers.lock).
+# With no container at all, the common case, the glob finds nothing and grep is not run.
+name_in_use() {
+  for _record in "$plan_root"/containers/*/state.json; do
+    [ -e "$_record" ] || continue
+    grep -qsF "\"name\": \"$1\"," "$plan_root"/containers/*/state.json
+    return
+  done
+  return 1
+}
+
 # Sets `name` to a random name of the kind Node gives (containers.ts), one no
 # container of the store has; $1 and $2 are random hex digits. Called holding
 # containers.lock, until the record is written, as Node does.
@@ -173,7 +192,7 @@ pick_name() {
     set -- $plan_adjectives; shift $((_pick % $#)); _adjective=$1
     # shellcheck disable=SC2086
     set -- $plan_nouns; shift $(((_pick >> 4) % $#)); name=${_adjective}_$1$(((0x$_hex2 + _tries) % 100))
-    grep -qsF "\"name\": \"$name\"," "$plan_root"/containers/*/state.json || return 0
+    name_in_use "$name" || return 0
     _tries=$((_tries + 1))
   done
 }
@@ -306,20 +325,26 @@ run_planned() {
   runtime_id=ribo-$short
   if [ -n "$_has_name" ]; then
     # A name some container has already: Node refuses it, with its message.
-    grep -qsF "\"name\": \"$_name\"," "$plan_root"/containers/*/state.json && run_with_node "$@"
+    name_in_use "$_name" && run_with_node "$@"
     name=$_name
   else
     pick_name "$_c" "$_d"
   fi
   dir=$plan_root/containers/$id
+  # One mkdir for every dir the run needs (each exec counts at this scale).
   _made=$dir/bundle
+  [ "$plan_network" != pasta ] || _made=$dir/bundle/net
   for _d in $plan_mount_dirs; do _made="$_made $dir/$_d"; done
   # shellcheck disable=SC2086
   mkdir -p $_made || run_with_node "$@"
 
   # From here on state.json and config.json (they hold the env) are 0600; the dirs above keep the
   # user's umask (the rootfs must stay 0755), as does Node if the run falls back to it; the container gets 0022 from config.json.
-  _umask=$(umask) && umask 077
+  # The umask as `umask` prints it, from the kernel's status file (no subshell).
+  _umask=
+  while read -r _key _value _rest; do [ "$_key" != Umask: ] || { _umask=$_value; break; }; done 2>/dev/null </proc/self/status
+  [ -n "$_umask" ] || _umask=$(umask)
+  umask 077
   # The record (status running, the shell as the monitor, no pid yet); it keeps
   # the layers from `ribo prune` once the in-use lock is released.
   j_monitor_pid=$$
@@ -359,14 +384,16 @@ run_planned() {
   printf '%s\n' "$short" >"$dir/bundle/hostname"
   printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
   umask 077
+  # The FIFOs of the network's handshake and of the guard below, in one call.
+  _net= _fifos=$dir/guard.pipe
+  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
+  # shellcheck disable=SC2086
+  mkfifo -m 0600 $_fifos || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
   # Its network (runtime/network.ts): the runtime's createRuntime hook binds
   # the new namespaces to files in net/ and waits on the FIFO; opening the FIFO
   # here returns once it does, then pasta configures the namespace and forks
   # into the background, and the hook is told ok (or fail: no container).
-  _net=
-  if [ "$plan_network" = pasta ]; then
-    _net=$dir/bundle/net
-    mkdir "$_net" && mkfifo -m 0600 "$_net/ready.fifo" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
+  if [ -n "$_net" ]; then
     (
       exec 6>"$_net/ready.fifo"
       # shellcheck disable=SC2086
@@ -382,7 +409,6 @@ run_planned() {
   # OciRuntime.guard does for Node: a subshell waits on a FIFO only this shell
   # holds open; end of file without "done" kills the container through the
   # runtime. It ignores the signals a terminal sends the process group.
-  mkfifo -m 0600 "$dir/guard.pipe" || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
   (
     trap '' INT TERM HUP QUIT USR1 USR2 PIPE
     read -r _word <"$dir/guard.pipe" || _word=
@@ -456,13 +482,38 @@ run_planned() {
     if kill -0 "$_net_pid" 2>/dev/null; then exec 6<>"$_net/ready.fifo"; fi
     wait "$_net_pid" 2>/dev/null
     if [ -s "$_net/helper.pid" ]; then read -r _helper <"$_net/helper.pid" && kill "$_helper" 2>/dev/null; fi
-    umount -l "$_net/netns" "$_net/userns" 2>/dev/null
   fi
-  umount "$dir/$plan_mount_target" 2>/dev/null || umount -l "$dir/$plan_mount_target"
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1
-  rm -rf "$dir"
+  remove_container_dir
   exit "$_status"
+}
+
+# --rm: the container is gone for everyone at once, when its dir is renamed
+# into the store's tmp/ (one rename: `ribo ps -a`, names and the records'
+# readers only look in containers/); the unmounts and the removal of its files,
+# tens of ms on a busy disk, go on in the background after ribo has returned,
+# in this mount namespace, which lives on with them. The tmp/ name is owned by
+# this shell (files/process-identity.ts, ownedName), so what a killed removal
+# leaves is stale and the next store open through Node removes it. tmp/ is on
+# the store's file system, as the layers' renames out of it already require.
+remove_container_dir() {
+  _trash=$plan_root/tmp/$$.$j_monitor_start-container-$id
+  if [ -d "$plan_root/tmp" ] && mv "$dir" "$_trash" 2>/dev/null; then
+    _where=$_trash
+  else
+    _where=$dir _trash=
+  fi
+  _remove() {
+    [ -z "$_net" ] || umount -l "$_where/bundle/net/netns" "$_where/bundle/net/userns" 2>/dev/null
+    umount "$_where/$plan_mount_target" 2>/dev/null || umount -l "$_where/$plan_mount_target"
+    rm -rf "$_where"
+  }
+  if [ -n "$_trash" ]; then
+    _remove </dev/null >/dev/null 2>&1 5>&- 6>&- &
+  else
+    _remove
+  fi
 }
 
 if [ -n "${RIBO_PLANNED_RUN:-}" ]; then

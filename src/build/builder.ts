@@ -150,7 +150,7 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
   const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
   if (opts.contextDir === undefined) await mkdir(contextDir);
   const contextDigests = await FileDigestCache.open(path.join(opts.store.root, 'cache'), contextDir);
-  const builder = new StageBuilder(opts, stages, platforms, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests);
+  const builder = new StageBuilder(opts, stages, platforms, workRoot, contextDir, hidden, new BuildCache(opts.store.root), contextDigests, plan.target);
   try {
     // Stages of one group depend only on earlier groups, so they may run together.
     for (const group of plan.groups) {
@@ -220,6 +220,8 @@ class StageBuilder {
     private readonly isIgnored: (rel: string) => boolean,
     private readonly cache: BuildCache,
     private readonly contextDigests: FileDigestCache,
+    /** The stage the image is made of: after its last layer step nothing of the build runs but the image's own files. */
+    private readonly targetStage: number,
   ) {
     this.downloads = new DownloadCache(path.join(opts.store.root, 'cache', 'downloads'), opts.useCache ?? true);
     this.noCacheStages = stageIndexes(opts.noCacheStages ?? [], stages);
@@ -276,8 +278,10 @@ class StageBuilder {
       ...stage.commands.map((command, i) => ({ command, position: String(i) })),
     ];
     const useCache = (this.opts.useCache ?? true) && !this.noCacheStages.has(stage.index);
+    const layerSteps = commands.flatMap(({ command }, i) => (isConfigCommand(command) ? [] : [i]));
+    const lastLayerStep = stage.index === this.targetStage ? layerSteps.at(-1) : undefined;
     for (const [i, { command, position }] of commands.entries()) {
-      await this.execute(state, command, () => this.stepInfo(stage, i, command, commands.length), `${this.opts.dockerfile}#${stage.index}.${position}`, useCache);
+      await this.execute(state, command, () => this.stepInfo(stage, i, command, commands.length), `${this.opts.dockerfile}#${stage.index}.${position}`, useCache, i === lastLayerStep);
     }
     return state;
   }
@@ -307,7 +311,7 @@ class StageBuilder {
     return { layers, config, history: [...(config.history ?? [])], args: new Map(), cmdSetHere: false, cacheKey: image.manifestDescriptor.digest, platform };
   }
 
-  private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string, useCache: boolean): Promise<void> {
+  private async execute(state: StageState, raw: Command, announce: () => StepInfo, position: string, useCache: boolean, lastOfBuild: boolean): Promise<void> {
     this.checkBackground();
     const reporter = this.opts.reporter;
     const parentKey = state.cacheKey;
@@ -336,14 +340,17 @@ class StageBuilder {
     const key = stepKey(state.cacheKey, step.inputs);
     const release = await this.opts.shared?.claim(key);
     try {
-      await this.layerStep(state, command, step, key, parentKey, announce, position, useCache);
+      await this.layerStep(state, command, step, key, parentKey, announce, position, useCache, lastOfBuild);
     } finally {
       release?.();
     }
   }
 
-  /** A step that makes a layer: taken from the cache, or carried out and committed. */
-  private async layerStep(state: StageState, command: Command, step: LayerStep, key: string, parentKey: string, announce: () => StepInfo, position: string, useCache: boolean): Promise<void> {
+  /**
+   * A step that makes a layer: taken from the cache, or carried out and committed.
+   * `lastOfBuild`: no step runs after this one, so a background commit would only add its diffID pass.
+   */
+  private async layerStep(state: StageState, command: Command, step: LayerStep, key: string, parentKey: string, announce: () => StepInfo, position: string, useCache: boolean, lastOfBuild: boolean): Promise<void> {
     const reporter = this.opts.reporter;
     const compression = this.opts.compression ?? 'gzip';
     // Another platform of this build made it already (even with --no-cache, a step shared by the targets runs once).
@@ -378,7 +385,7 @@ class StageBuilder {
         const commitOptions = { sourceDateEpoch: this.opts.epoch, compression, onProgress, likely };
         const recordLayer = async (made: LayerBlob) => this.cache.recordLastLayer(position, step.inputs, last ? { ...made, reproduced: last.diffID === made.diffID } : made);
         // Not in a multi-platform build: a step the targets share is claimed until its blob is written (SharedBuildWork).
-        const background = this.opts.driver.capabilities?.upperIsLowerDir && !this.opts.shared ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
+        const background = this.opts.driver.capabilities?.upperIsLowerDir && !this.opts.shared && !lastOfBuild ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
         if (background) {
           // The next steps run over layers/<diffID>/ while the blob is written; the step is done (and cached) once it is.
           const layer: LayerRef = { descriptor: { mediaType: '', digest: background.diffID, size: 0 }, diffID: background.diffID, dir: background.dir };

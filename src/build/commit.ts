@@ -1,4 +1,4 @@
-import { rm } from 'node:fs/promises';
+import { rename, rm } from 'node:fs/promises';
 import { clampTreeMtimes, compressUpperDir, upperDirDiffID, type Compression } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
@@ -71,26 +71,37 @@ export interface StartedCommit {
  * and the blob is compressed from there in the background, while the next
  * steps already run over it. The tar is made from the same tree, so the blob
  * is the one commitUpperDir would write (the diffIDs are compared to be sure).
- * Undefined when layers/<diffID>/ exists already (unpacked from another
- * blob, whose tar may differ): the caller commits as before.
+ * Where layers/<diffID>/ exists already (an earlier build made the same tree,
+ * or it was unpacked from another blob, whose tar may differ), the next steps
+ * use that dir, and the blob is compressed from the upper dir itself, moved
+ * out of the step's work dir and removed once it is written.
  */
-export async function startCommit(store: Store, upperDir: string, opts: CommitOptions = {}): Promise<StartedCommit | undefined> {
+export async function startCommit(store: Store, upperDir: string, opts: CommitOptions = {}): Promise<StartedCommit> {
   clampTreeMtimes(upperDir, opts.sourceDateEpoch);
   const synced = syncFileSystem(upperDir);
   synced.catch(() => undefined); // awaited below
   const diffID = await upperDirDiffID(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
   await synced;
-  if (await stat(store.layerDir(diffID)).then(() => true, () => false)) return undefined;
   const likely = opts.likely?.diffID === diffID && (await store.hasBlob(opts.likely.descriptor.digest)) ? opts.likely : undefined;
-  const dir = await adoptUpperDir(store, diffID, upperDir);
-  const blob = likely
+  const existing = await stat(store.layerDir(diffID)).then(() => true, () => false);
+  const dir = existing ? store.layerDir(diffID) : await adoptUpperDir(store, diffID, upperDir);
+  const source = existing ? await moveAside(store, upperDir) : dir;
+  const written = likely
     ? Promise.resolve(likely)
-    : writeLayerBlob(store, dir, opts).then((written) => {
-        if (written.diffID !== diffID) throw new Error(`the layer in ${dir} changed while it was compressed (${written.diffID}, not ${diffID})`);
-        return written;
+    : writeLayerBlob(store, source, opts).then((layer) => {
+        if (layer.diffID !== diffID) throw new Error(`the layer in ${source} changed while it was compressed (${layer.diffID}, not ${diffID})`);
+        return layer;
       });
+  const blob = existing ? written.finally(() => rm(source, { recursive: true, force: true })) : written;
   blob.catch(() => undefined); // the caller awaits it
   return { diffID, dir, blob };
+}
+
+/** Moves an upper dir out of the step's work dir (which goes when the step ends) into a temp dir of the store. */
+async function moveAside(store: Store, upperDir: string): Promise<string> {
+  const aside = await store.makeTempDir('upper');
+  await rename(upperDir, aside);
+  return aside;
 }
 
 /**

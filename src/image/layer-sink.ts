@@ -9,7 +9,7 @@
  */
 import { stat } from 'node:fs/promises';
 import { PassThrough, type Writable } from 'node:stream';
-import { DiffIDMismatchError, uncompressedDigest } from '../layer/index.js';
+import { DiffIDMismatchError, LayerError, LayerUnpackWorker, uncompressedDigest } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import { unpackLayer } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
@@ -30,6 +30,8 @@ export interface LayerSinkOptions {
   unpack: boolean;
   /** The layer as errors name it: `Layer sha256:… of image NAME`. */
   what: string;
+  /** Unpack in this worker thread, off the thread that downloads (a pull's); else on this thread. */
+  worker?: LayerUnpackWorker;
 }
 
 /** Blob bytes buffered ahead of the unpacker, so the socket keeps being read while a file is written. */
@@ -51,7 +53,7 @@ export async function openLayerSink(store: Store, layer: { descriptor: Descripto
   const work = async (): Promise<void> => {
     if (unpack) {
       let read = false;
-      await unpackLayer(store, layer.diffID, () => ((read = true), source), opts.what, () => gate);
+      await unpackLayer(store, layer.diffID, () => ((read = true), source), opts.what, () => gate, opts.worker?.apply);
       if (read) return;
       // Another process published the layer first: this blob's claim is still checked.
     }
@@ -59,7 +61,9 @@ export async function openLayerSink(store: Store, layer: { descriptor: Descripto
     if (actual !== layer.diffID) throw new DiffIDMismatchError(layer.diffID, actual, opts.what);
     await gate;
   };
-  const done = work().finally(() => {
+  const done = work().catch((error: unknown) => {
+    throw namingLayer(error, opts.what);
+  }).finally(() => {
     if (!feed.destroyed) feed.resume();
   });
   done.catch(() => undefined); // awaited by the caller
@@ -75,6 +79,33 @@ export async function openLayerSink(store: Store, layer: { descriptor: Descripto
   };
 }
 
+/** A layer's error as a pull shows it: which layer of which image (a corrupt tar's own message cannot say), the class kept. */
+function namingLayer(error: unknown, what: string): unknown {
+  if (error instanceof LayerError && !error.message.includes(what)) error.message = `${what}: ${error.message}`;
+  return error;
+}
+
 async function isDirectory(dir: string): Promise<boolean> {
   return stat(dir).then((info) => info.isDirectory(), () => false);
+}
+
+/**
+ * The sinks of one pull's layers. Their unpacking runs in one worker thread
+ * (layer/apply-worker.ts), started with the first layer to unpack, so the
+ * thread that downloads keeps its core for the sockets and the blobs' hashes
+ * and writes. close() stops it once the pull is over.
+ */
+export class LayerSinks {
+  private worker?: LayerUnpackWorker;
+
+  constructor(private readonly store: Store, private readonly opts: { unpack: boolean }) {}
+
+  open(layer: { descriptor: Descriptor; diffID: Digest }, what: string): Promise<LayerSink> {
+    if (this.opts.unpack) this.worker ??= new LayerUnpackWorker();
+    return openLayerSink(this.store, layer, { unpack: this.opts.unpack, what, worker: this.worker });
+  }
+
+  async close(): Promise<void> {
+    await this.worker?.close();
+  }
 }

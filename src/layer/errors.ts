@@ -87,3 +87,10 @@ export class UnmappedOwnerError extends LayerError {
     );
   }
 }
+
+/** The worker thread that unpacks layers (apply-worker.ts) stopped before this layer was done. */
+export class UnpackWorkerError extends LayerError {
+  constructor(where: string, cause: Error) {
+    super(`${where}: the thread unpacking it stopped (${cause.message}); nothing of the layer was kept. Pull again; if it happens again, report it as a bug.`, { cause });
+  }
+}

@@ -1,6 +1,6 @@
 import type { Writable } from 'node:stream';
 import { layerClaimKey, verifyLayerDiffIDs } from '../image/layers.js';
-import { openLayerSink, type LayerSink } from '../image/layer-sink.js';
+import { LayerSinks, type LayerSink } from '../image/layer-sink.js';
 import { hostArchitecture } from '../image/platform.js';
 import { MediaType, type Descriptor, type Digest, type ImageConfig, type ImageIndex, type ImageManifest, type Platform } from '../oci/image.js';
 import { assertJsonBlobSize, DigestMismatchError, type BlobWriter, type Store } from '../store/index.js';
@@ -111,13 +111,19 @@ export async function pullImage(opts: PullOptions): Promise<PullResult> {
     } else missing.push(blob);
   }
   // Each layer is unpacked (or its diffID checked) on the same pass as its download: no second read of the blob.
+  // The unpacking runs in a worker thread, so this thread's core is left to the sockets, the blobs' hashes and writes.
   const checked = new Set<string>();
-  await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, async (blob, cancelled) => {
-    const diffID = diffIDOf.get(blob.digest)!;
-    const what = `Layer ${blob.digest} of image ${imageName}`;
-    await fetchBlob(opts, blob, cancelled, () => openLayerSink(store, { descriptor: blob, diffID }, { unpack: opts.unpack ?? false, what }));
-    checked.add(layerClaimKey(blob.digest, diffID));
-  });
+  const sinks = new LayerSinks(store, { unpack: opts.unpack ?? false });
+  try {
+    await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, async (blob, cancelled) => {
+      const diffID = diffIDOf.get(blob.digest)!;
+      const what = `Layer ${blob.digest} of image ${imageName}`;
+      await fetchBlob(opts, blob, cancelled, () => sinks.open({ descriptor: blob, diffID }, what));
+      checked.add(layerClaimKey(blob.digest, diffID));
+    });
+  } finally {
+    await sinks.close();
+  }
   fetchedCount += missing.length;
   await Promise.all([manifest.config, ...layers].map((blob) => sources.record(blob.digest, client.registry, ref.repository)));
   // Blobs that were in the store already, and a blob the manifest names twice, are checked (and unpacked) from the store.

@@ -16,7 +16,7 @@ import type { Store } from '../store/index.js';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
-import { writeRunPlan } from './run-plan.js';
+import { writeRunPlan, type PlainNetwork } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord, type RestartPolicy } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
@@ -47,7 +47,7 @@ export interface RunImageOptions {
    * Set when the command line was a plain `run --rm IMAGE [COMMAND...]`
    * (run-plan.ts): the foreground run then leaves a plan for the next one.
    */
-  runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount' };
+  runPlan?: { namespaceMode: string; hideUnified?: 'mount' | 'umount'; network?: PlainNetwork };
   /** ribo's clean-up command should this foreground ribo be killed (orphan-watch.ts). */
   orphanCleanup?: (id: string) => string[];
   /** --restart (detached only). */
@@ -225,6 +225,7 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
       mount: ran.mount,
       containerDir: containers.dirOf(created.record.id),
       ...(opts.runPlan.hideUnified ? { hideUnified: opts.runPlan.hideUnified } : {}),
+      ...(opts.runPlan.network ? { network: opts.runPlan.network } : {}),
       runtime: { name: opts.runtime.name, binary: opts.runtime.binary, stateDir: opts.runtime.stateDir, globalArgs: opts.runtime.globalArgs() },
       entrypoint: created.entrypoint,
       defaultArgs: created.defaultArgs,

@@ -47,7 +47,12 @@ export interface PlainRun {
   name?: string;
   /** -v/--volume HOST:CONTAINER[:ro|rw], one bind of a host path. */
   bind?: { source: string; destination: string; mode: 'ro' | 'rw' };
+  /** --network host or none: a plan of its own (runPlanPath); without it, the default network. */
+  network?: PlainNetwork;
 }
+
+/** The --network values a plan serves besides the default (pasta): neither needs a helper. */
+export type PlainNetwork = 'host' | 'none';
 
 /** An absolute path as Node's path.resolve leaves it (no empty, `.` or `..` component, no trailing /), of plain characters; not / itself. */
 function normalPlainPath(text: string): boolean {
@@ -74,8 +79,9 @@ const PLAIN_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  * The image, runtime and flags of a command line bin/run-plan.sh would carry
  * out: `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
  * FLAGS being `--rm` and any of `-e`/`--env NAME=VALUE`, `-w`/`--workdir
- * /PATH`, `--name NAME` and `-v`/`--volume /HOST:/CONTAINER[:ro|rw]`, each
- * value its own word (-w, --name and -v once),
+ * /PATH`, `--name NAME`, `-v`/`--volume /HOST:/CONTAINER[:ro|rw]` and
+ * `--network host|none` (also `--network=host|none`), each other value its
+ * own word (-w, --name, -v and --network once),
  * with no storage driver chosen by the environment. Undefined otherwise. Must
  * agree with parse_plain_run in bin/run-plan.sh (test/run/run-plan.test.ts
  * checks both on the same command lines).
@@ -94,18 +100,22 @@ export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): Plain
   runtime = runtime || env['RIBO_RUNTIME'] || 'crun';
   if (runtime !== 'crun' && runtime !== 'runc') return undefined;
   if (args[i] !== 'run') return undefined;
-  const flags: { rm: boolean; env: string[]; workdir?: string; name?: string; bind?: PlainRun['bind'] } = { rm: false, env: [] };
+  const flags: { rm: boolean; env: string[]; workdir?: string; name?: string; bind?: PlainRun['bind']; network?: PlainNetwork } = { rm: false, env: [] };
+  const plainNetwork = (value: string | undefined): value is PlainNetwork => value === 'host' || value === 'none';
   for (i += 1; i < args.length && args[i]!.startsWith('-'); i++) {
     const word = args[i]!;
     const value = args[i + 1];
+    const inline = word.startsWith('--network=') ? word.slice('--network='.length) : undefined;
     if (word === '--rm' && !flags.rm) flags.rm = true;
+    else if (inline !== undefined && flags.network === undefined && plainNetwork(inline)) flags.network = inline;
+    else if (word === '--network' && flags.network === undefined && plainNetwork(value)) flags.network = value;
     else if ((word === '-e' || word === '--env') && value !== undefined && PLAIN_ENV.test(value)) flags.env.push(value);
     else if ((word === '-w' || word === '--workdir') && flags.workdir === undefined && value !== undefined && PLAIN_PATH.test(value)) flags.workdir = value;
     else if (word === '--name' && flags.name === undefined && value !== undefined && PLAIN_NAME.test(value)) flags.name = value;
     // One bind only: Node orders several by depth (run/volumes.ts).
     else if ((word === '-v' || word === '--volume') && flags.bind === undefined && value !== undefined && plainBind(value)) flags.bind = plainBind(value);
     else return undefined;
-    if (word !== '--rm') i++;
+    if (word !== '--rm' && inline === undefined) i++;
   }
   if (!flags.rm) return undefined;
   const image = args[i];
@@ -115,22 +125,25 @@ export function plainRun(args: readonly string[], env: NodeJS.ProcessEnv): Plain
   const command = args.slice(i + 1);
   if (command[0] === '--' || command.some((word) => JSON_UNSAFE.test(word))) return undefined;
   if (env['RIBO_STORAGE_DRIVER']) return undefined;
-  return { image, runtime, env: flags.env, ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}), ...(flags.name !== undefined ? { name: flags.name } : {}), ...(flags.bind ? { bind: flags.bind } : {}) };
+  return { image, runtime, env: flags.env, ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}), ...(flags.name !== undefined ? { name: flags.name } : {}), ...(flags.bind ? { bind: flags.bind } : {}), ...(flags.network ? { network: flags.network } : {}) };
 }
 
-/** Whether a planned command line has flags beyond --rm (a plan is written only from runs without them). */
+/** Whether a planned command line has flags beyond --rm and --network (a plan is written only from runs without them). */
 export function hasRunFlags(plain: PlainRun): boolean {
   return plain.env.length > 0 || plain.workdir !== undefined || plain.name !== undefined || plain.bind !== undefined;
 }
 
-export function runPlanPath(storeRoot: string, runtime: string, image: string): string {
-  return path.join(storeRoot, 'run-plans', runtime, `${image}.plan`);
+/** Where the plan of an image lives: one per runtime, and per --network host|none (the default network's has none in its path). */
+export function runPlanPath(storeRoot: string, runtime: string, image: string, network?: PlainNetwork): string {
+  return path.join(storeRoot, 'run-plans', network ? `${runtime}-${network}` : runtime, `${image}.plan`);
 }
 
 export interface RunPlanInputs {
   storeRoot: string;
   /** The image as the user named it. */
   image: string;
+  /** The run's --network host|none, if it had one: the plan serves runs with the same. */
+  network?: PlainNetwork;
   /** RIBO_IN_NAMESPACE of the run: '1' (root) or 'rootless'. */
   namespaceMode: string;
   idCount: number;
@@ -253,6 +266,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   // The environment and working dir are the run's (-e, -w): the plan holds the image's, the shell applies the flags.
   if (spec.env.some((entry) => JSON_UNSAFE.test(entry) || !entry.includes('=')) || JSON_UNSAFE.test(spec.cwd)) return false;
   if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
+  if (inputs.network !== undefined && spec.network !== inputs.network) return false;
   // The shell checks that the default profile it would take now (podman's, if installed) is the one the plan holds.
   if ((spec.seccomp ?? 'default') !== 'default') return false;
   const seccompProfile = await defaultSeccompProfilePath();
@@ -315,7 +329,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     shellTemplate('write_record', recordText),
   ].join('\n');
 
-  const file = runPlanPath(storeRoot, runtime.name, inputs.image);
+  const file = runPlanPath(storeRoot, runtime.name, inputs.image, inputs.network);
   const indexFile = path.join(storeRoot, 'index.json');
   const indexMtime = async () => (await stat(indexFile)).mtimeMs;
   if ((await indexMtime()) !== inputs.indexMtimeMs) return false;

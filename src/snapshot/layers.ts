@@ -4,7 +4,7 @@
  * devices, opaque dirs as an xattr), and shared by every view over it.
  */
 import { rename, rm } from 'node:fs/promises';
-import { applyLayer } from '../layer/index.js';
+import { applyLayer, type ApplyLayerOptions } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import type { Store } from '../store/index.js';
 
@@ -17,11 +17,19 @@ import type { Store } from '../store/index.js';
  * shared by every image and build that names the same diffID.
  * `what` names the layer in that error (its blob, the image). `beforePublish`,
  * when given, must resolve before the temp dir is renamed into place; when it
- * rejects, the temp dir is removed and nothing is published.
+ * rejects, the temp dir is removed and nothing is published. `apply` is
+ * applyLayer, or the same in a worker thread (layer/apply-worker.ts).
  */
-export function unpackLayer(store: Store, diffID: Digest, open: () => NodeJS.ReadableStream | AsyncIterable<Buffer>, what?: string, beforePublish?: () => Promise<void>): Promise<string> {
+export function unpackLayer(
+  store: Store,
+  diffID: Digest,
+  open: () => NodeJS.ReadableStream | AsyncIterable<Buffer>,
+  what?: string,
+  beforePublish?: () => Promise<void>,
+  apply: (input: NodeJS.ReadableStream | AsyncIterable<Buffer>, targetDir: string, opts: ApplyLayerOptions) => Promise<void> = applyLayer,
+): Promise<string> {
   return store.ensureUnpacked(diffID, async (tempDir) => {
-    await applyLayer(open(), tempDir, { mode: 'lower', expectedDiffID: diffID, what: what ?? `Layer ${diffID}` });
+    await apply(open(), tempDir, { mode: 'lower', expectedDiffID: diffID, what: what ?? `Layer ${diffID}` });
     // A layer unpacked while its blob downloads waits here for the blob's digest check (image/layer-sink.ts).
     await beforePublish?.();
   });

@@ -257,4 +257,26 @@ describe('planned runs', () => {
     expect((await child).exitCode).toBe(137);
     expect(await entries(path.join(root, 'run', 'runc'))).toEqual([]);
   });
+
+  it.each(['host', 'none'] as const)('--network %s runs have plans of their own: the same container as through Node', async (network) => {
+    // The interfaces the container sees: the host's, or a loopback alone.
+    const look = ['sh', '-c', 'ls /sys/class/net | sort | tr "\\n" " "; grep -c image-hosts-file /etc/hosts; id -u'];
+    const viaNode = await ribo(['run', '--network', network, '--name', `${network}0`, 'plan-app', ...look], opts());
+    await riboOk(['rm', `${network}0`], opts());
+    expect(viaNode.exitCode).toBe(0);
+    expect(/^lo \d/.test(viaNode.stdout)).toBe(network === 'none');
+
+    await riboOk(['run', '--rm', `--network=${network}`, 'plan-app', 'true'], opts());
+    const plan = path.join(root, 'run-plans', `crun-${network}`, 'plan-app.plan');
+    expect(await readFile(plan, 'utf8')).toContain("plan_network=''");
+    expect(await ribo(['run', '--rm', '--network', network, 'plan-app', ...look], opts())).toEqual(viaNode);
+    const { child } = await spawnRibo(['run', '--rm', '--network', network, '-e', 'A=1', 'plan-app', 'sleep', '30'], opts());
+    const name = await runningName();
+    expect(await monitorCommand(name)).toBe('sh');
+    const [info] = JSON.parse((await riboOk(['inspect', '--type', 'container', name], opts())).stdout) as Array<{ HostConfig: { NetworkMode: string } }>;
+    expect(info!.HostConfig.NetworkMode).toBe(network);
+    await riboOk(['kill', name], opts());
+    expect((await child).exitCode).toBe(137);
+    expect(await entries(path.join(root, 'containers'))).toEqual([]);
+  });
 });

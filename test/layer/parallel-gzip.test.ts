@@ -70,3 +70,59 @@ describe('parallelGzip', () => {
     expect(listing).toMatch(/2500000 .* text/);
   });
 });
+
+describe('parallelGzip on mixed layers', () => {
+  const MiB = 1024 * 1024;
+  /** Blocks of random bytes (stored) between blocks of text (deflated), boundaries off the 1 MiB grid. */
+  function mixedData(): Buffer {
+    return Buffer.concat([sampleData(MiB + 333), randomBytes(2 * MiB + 4321), sampleData(700_000), randomBytes(MiB), sampleData(1234)]);
+  }
+
+  async function* slowly(data: Buffer, chunk: number): AsyncGenerator<Buffer> {
+    for (let i = 0; i < data.length; i += chunk) {
+      // Other work in between: the thread pool finishes blocks in another order than in a tight loop.
+      if ((i / chunk) % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 1));
+      yield data.subarray(i, i + chunk);
+    }
+  }
+
+  async function collect(source: AsyncIterable<Buffer>): Promise<Buffer> {
+    const parts: Buffer[] = [];
+    for await (const part of parallelGzip(source, LAYER_GZIP)) parts.push(part);
+    return Buffer.concat(parts);
+  }
+
+  it('round-trips, passes gzip -t and gives the same bytes whatever the timing of the thread pool', async () => {
+    const data = mixedData();
+    const alone = await gzipOf([data]);
+    expect(gunzipSync(alone).equals(data)).toBe(true);
+    execFileSync('gzip', ['-t'], { input: alone });
+    // Random blocks are stored: the blob is barely larger than their bytes plus the deflated text.
+    expect(alone.length).toBeLessThan(data.length);
+    // Four at once, fed at different paces, compete for the same threads.
+    const together = await Promise.all([collect(slowly(data, 65536)), collect(slowly(data, 1_000_003)), gzipOf([data]), collect(slowly(data, 12345))]);
+    for (const gz of together) expect(gz.equals(alone)).toBe(true);
+  });
+
+  it('reads only a few blocks ahead of what it has written: a layer never sits whole in memory', async () => {
+    const data = Buffer.concat([randomBytes(4 * MiB), sampleData(8 * MiB)]);
+    let pulled = 0;
+    async function* counted(): AsyncGenerator<Buffer> {
+      for (let i = 0; i < data.length; i += 256 * 1024) {
+        pulled += Math.min(256 * 1024, data.length - i);
+        yield data.subarray(i, i + 256 * 1024);
+      }
+    }
+    let blocksOut = 0;
+    let furthestAhead = 0;
+    const parts: Buffer[] = [];
+    for await (const part of parallelGzip(counted(), LAYER_GZIP)) {
+      parts.push(part);
+      if (parts.length > 1) blocksOut += 1; // after the header, one part per block (then the trailer)
+      furthestAhead = Math.max(furthestAhead, pulled - blocksOut * MiB);
+    }
+    expect(gunzipSync(Buffer.concat(parts)).equals(data)).toBe(true);
+    expect(pulled).toBe(data.length);
+    expect(furthestAhead).toBeLessThanOrEqual(5 * MiB);
+  });
+});

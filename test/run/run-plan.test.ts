@@ -18,9 +18,9 @@ import type { ContainerRecord } from '../../src/run/containers.js';
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = path.join(PROJECT_ROOT, 'bin/run-plan.sh');
 
-/** What the shell's parser makes of `args`: "IMAGE RUNTIME|ENV ITEMS|WORKDIR|NAME", or undefined. */
+/** What the shell's parser makes of `args`: "IMAGE RUNTIME|ENV ITEMS|WORKDIR|NAME|BIND|NETWORK", or undefined. */
 async function shellParse(args: string[], env: Record<string, string> = {}): Promise<string | undefined> {
-  const script = '. "$0"; parse_plain_run "$@" && plan_env= && apply_env_flags && printf "%s %s|%s|%s|%s|%s" "$_image" "$_runtime" "$j_env" "$_workdir" "$_name" "$_bind"';
+  const script = '. "$0"; parse_plain_run "$@" && plan_env= && apply_env_flags && printf "%s %s|%s|%s|%s|%s|%s" "$_image" "$_runtime" "$j_env" "$_workdir" "$_name" "$_bind" "$_network"';
   const result = await execa('sh', ['-c', script, SCRIPT, ...args], { reject: false, env: { PATH: process.env.PATH!, ...env }, extendEnv: false });
   return result.exitCode === 0 ? result.stdout : undefined;
 }
@@ -31,7 +31,7 @@ function nodeParse(args: string[], env: Record<string, string> = {}): string | u
   // As Node's run applies -e: each name once, where it first came, with its last value.
   const items = [...new Map(plain.env.map((entry) => [entry.split('=')[0], entry])).values()].map((entry) => JSON.stringify(entry)).join(',');
   const bind = plain.bind ? `{"destination": "${plain.bind.destination}", "type": "bind", "source": "${plain.bind.source}", "options": ["rbind", "${plain.bind.mode}"]}` : '';
-  return `${plain.image} ${plain.runtime}|${items}|${plain.workdir ?? ''}|${plain.name ?? ''}|${bind}`;
+  return `${plain.image} ${plain.runtime}|${items}|${plain.workdir ?? ''}|${plain.name ?? ''}|${bind}|${plain.network ?? ''}`;
 }
 
 const CASES: Array<[string, string[], Record<string, string>?]> = [
@@ -72,6 +72,13 @@ const CASES: Array<[string, string[], Record<string, string>?]> = [
   ['-v :U', ['run', '--rm', '-v', '/srv:/data:U', 'hello']],
   ['-v :ro,z', ['run', '--rm', '-v', '/srv:/data:ro,z', 'hello']],
   ['-v with an empty mode', ['run', '--rm', '-v', '/srv:/data:', 'hello']],
+  ['--network host', ['run', '--rm', '--network', 'host', 'hello', 'true']],
+  ['--network=none with -e', ['run', '--network=none', '--rm', '-e', 'A=1', 'hello']],
+  ['--network twice', ['run', '--rm', '--network', 'host', '--network', 'none', 'hello']],
+  ['--network pasta', ['run', '--rm', '--network', 'pasta', 'hello']],
+  ['--network=bridge', ['run', '--rm', '--network=bridge', 'hello']],
+  ['--network a named network', ['run', '--rm', '--network', 'net1', 'hello']],
+  ['--network without a value', ['run', '--rm', '--network']],
   ['another flag', ['run', '--rm', '-u', 'root', 'hello', 'true']],
   ['-d', ['run', '--rm', '-d', 'hello']],
   ['--rm after the image', ['run', 'hello', '--rm']],
@@ -104,25 +111,27 @@ describe('command lines a run plan serves', () => {
   it('serves the plain forms and no other', () => {
     const served = CASES.filter(([, args, env]) => nodeParse(args, env) !== undefined).map(([what, args, env]) => `${what}: ${nodeParse(args, env)}`);
     expect(served).toEqual([
-      'plain: hello crun||||',
-      'with a command: hello crun||||',
-      'with --root: localhost/debian:bookworm crun||||',
-      'with --root=: hello@sha256:0123abcd crun||||',
-      'command words that look like flags: hello crun||||',
-      'non-ASCII words: hello crun||||',
-      '-e: hello crun|"A=1"|||',
-      '--name after --rm: hello crun|||x|',
-      'flags before --rm: hello crun|"A=1"|/tmp|n1|',
-      '--env, --workdir, -e twice: hello crun|"B=$HOME","A=1"|/srv/app||',
-      '-e with an empty value: hello crun|"A="|||',
-      '-e as a command word: hello crun||||',
-      '-v: hello crun||||{"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "rw"]}',
-      '--volume :ro: hello crun||||{"destination": "/mnt/x", "type": "bind", "source": "/srv/.data", "options": ["rbind", "ro"]}',
-      '-v :rw with flags: hello crun|"A=1"||n|{"destination": "/b", "type": "bind", "source": "/a", "options": ["rbind", "rw"]}',
-      '--runtime runc: hello runc||||',
-      '--runtime=crun and --root: hello crun||||',
-      'RIBO_RUNTIME=runc: hello runc||||',
-      'RIBO_RUNTIME=runc under --runtime crun: hello crun||||',
+      'plain: hello crun|||||',
+      'with a command: hello crun|||||',
+      'with --root: localhost/debian:bookworm crun|||||',
+      'with --root=: hello@sha256:0123abcd crun|||||',
+      'command words that look like flags: hello crun|||||',
+      'non-ASCII words: hello crun|||||',
+      '-e: hello crun|"A=1"||||',
+      '--name after --rm: hello crun|||x||',
+      'flags before --rm: hello crun|"A=1"|/tmp|n1||',
+      '--env, --workdir, -e twice: hello crun|"B=$HOME","A=1"|/srv/app|||',
+      '-e with an empty value: hello crun|"A="||||',
+      '-e as a command word: hello crun|||||',
+      '-v: hello crun||||{"destination": "/data", "type": "bind", "source": "/srv/data", "options": ["rbind", "rw"]}|',
+      '--volume :ro: hello crun||||{"destination": "/mnt/x", "type": "bind", "source": "/srv/.data", "options": ["rbind", "ro"]}|',
+      '-v :rw with flags: hello crun|"A=1"||n|{"destination": "/b", "type": "bind", "source": "/a", "options": ["rbind", "rw"]}|',
+      '--network host: hello crun|||||host',
+      '--network=none with -e: hello crun|"A=1"||||none',
+      '--runtime runc: hello runc|||||',
+      '--runtime=crun and --root: hello crun|||||',
+      'RIBO_RUNTIME=runc: hello runc|||||',
+      'RIBO_RUNTIME=runc under --runtime crun: hello crun|||||',
     ]);
   });
 });
@@ -192,6 +201,18 @@ describe('writeRunPlan', () => {
     expect(JSON.parse(`[${variables.defaultArgs}]`)).toEqual(['/bin/sh', '-c', "echo 'it''s' \"quoted\""]);
     expect(JSON.parse(`[${variables.entrypoint}]`)).toEqual(['/bin/sh', '-c']);
     expect(variables.runtimeOptions).toBe(`--root ${root}/run/crun --cgroup-manager=disabled`);
+  });
+
+  it('keeps the plan of a --network host or none run apart from the default network plan, and only for a run on that network', async () => {
+    const base = await inputs();
+    expect(await writeRunPlan({ ...base, network: 'host' })).toBe(true);
+    expect(runPlanPath(root, 'crun', 'localhost/app:1', 'host')).toBe(path.join(root, 'run-plans/crun-host/localhost/app:1.plan'));
+    const { config } = await render(runPlanPath(root, 'crun', 'localhost/app:1', 'host'));
+    expect(config.linux.namespaces.map((ns: { type: string }) => ns.type)).not.toContain('network');
+    await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1'))).rejects.toThrow();
+    // A spec on another network than the flag named: no plan.
+    expect(await writeRunPlan({ ...base, network: 'none' })).toBe(false);
+    await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1', 'none'))).rejects.toThrow();
   });
 
   it('writes nothing when a tag changed since the image was resolved', async () => {

@@ -174,6 +174,7 @@ export const runCommand: CommandModule = {
         options.runPlan = {
           namespaceMode: env.RIBO_IN_NAMESPACE ?? '',
           ...(hybridCrun ? { hideUnified: session.namespace.rootless ? 'mount' : 'umount' } : {}),
+          ...(planned.network ? { network: planned.network } : {}),
         };
       }
       if (argv.detach) {
