@@ -19,6 +19,8 @@ import { BaseSnapshotter } from './snapshotter.js';
 interface Snapshot {
   ino: string;
   ctime: string;
+  /** Its birth time (statx btime), which tells a directory made anew from the old one when the file system hands out the same inode number again. */
+  birth?: string;
   dir: boolean;
 }
 
@@ -26,6 +28,8 @@ interface Snapshot {
 interface CopyRecord {
   upper: string;
   snapshot: Record<string, Snapshot>;
+  /** Whether the birth times are real: without statx, or on a file system that keeps none, they are the ctime or 0. */
+  birthTimes?: boolean;
 }
 
 const WHITEOUT_PREFIX = '.wh.';
@@ -79,10 +83,14 @@ export class CopySnapshotter extends BaseSnapshotter {
       throw new MountError(`Copying the image's layers into ${spec.target} failed: ${error instanceof Error ? error.message : String(error)}`);
     }
     const snapshot: Record<string, Snapshot> = {};
+    let birthTimes = false;
     walk(spec.target, (rel, info) => {
-      snapshot[rel] = { ino: String(info.ino), ctime: String(info.ctimeNs), dir: info.isDirectory() };
+      snapshot[rel] = { ino: String(info.ino), ctime: String(info.ctimeNs), birth: String(info.birthtimeNs), dir: info.isDirectory() };
+      // Where Node reads no birth time it shows 0 or the ctime; a copied tree whose entries all had their
+      // ctime changed in the very tick they were made is unlikely, so one difference shows real ones.
+      if (info.birthtimeNs > 0n && info.birthtimeNs !== info.ctimeNs) birthTimes = true;
     });
-    const record: CopyRecord = { upper: spec.upper, snapshot };
+    const record: CopyRecord = { upper: spec.upper, snapshot, birthTimes };
     await writeFile(recordFile(spec.target), JSON.stringify(record));
   }
 
@@ -102,15 +110,19 @@ export class CopySnapshotter extends BaseSnapshotter {
     const sameDirs = new Set<string>(['.']);
     const changed = new Set<string>();
     const remade: string[] = [];
+    // The same inode: the same number and (where the file system keeps one) the same birth time, as
+    // ext4 gives a directory made right after one was deleted the number the deleted one had.
+    const sameInode = (before: Snapshot, info: BigIntStats) =>
+      before.ino === String(info.ino) && (!record.birthTimes || before.birth === undefined || before.birth === String(info.birthtimeNs));
     walk(target, (rel, info) => {
       present.add(rel);
       const before = record.snapshot[rel];
-      if (info.isDirectory() && before?.dir && before.ino === String(info.ino)) sameDirs.add(rel);
-      if (before && before.ino === String(info.ino) && before.ctime === String(info.ctimeNs)) return;
+      if (info.isDirectory() && before?.dir && sameInode(before, info)) sameDirs.add(rel);
+      if (before && sameInode(before, info) && before.ctime === String(info.ctimeNs)) return;
       // A changed entry brings its parent directories, with their own metadata, as overlay's copy-up does.
       for (let parent = path.posix.dirname(rel); parent !== '.'; parent = path.posix.dirname(parent)) changed.add(parent);
       changed.add(rel);
-      if (info.isDirectory() && before?.dir && before.ino !== String(info.ino)) remade.push(rel);
+      if (info.isDirectory() && before?.dir && !sameInode(before, info)) remade.push(rel);
     });
     // Only the top-most path of a deleted tree needs a whiteout, and none is needed
     // inside a directory that was replaced: the replacement hides the old contents.

@@ -177,3 +177,33 @@ export async function spawnRibo(args: string[], opts: RiboOptions) {
   }
   return { child: execa(riboArgs[0]!, riboArgs.slice(1), { reject: false, detached: true, env: { ...env, HOME: os.homedir() }, extendEnv: false }) };
 }
+
+/**
+ * Resolves once what `stream` (a spawned ribo's stdout) has written contains
+ * `text`: a container has reached that point of its script (e.g. its signal
+ * trap is set). Rejects if the stream ends first or after `timeoutMs`.
+ */
+export function outputReaches(stream: NodeJS.ReadableStream | null | undefined, text: string, timeoutMs = 60_000): Promise<void> {
+  if (!stream) return Promise.reject(new Error('no output stream to watch'));
+  const reached = new Promise<void>((resolve, reject) => {
+    let seen = '';
+    const done = (error?: Error) => {
+      clearTimeout(timer);
+      stream.off('data', onData);
+      stream.off('end', onEnd);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onData = (chunk: Buffer | string) => {
+      seen += String(chunk);
+      if (seen.includes(text)) done();
+    };
+    const onEnd = () => done(new Error(`the output ended without ${JSON.stringify(text)}: ${JSON.stringify(seen)}`));
+    const timer = setTimeout(() => done(new Error(`timed out waiting for ${JSON.stringify(text)} in the output: ${JSON.stringify(seen)}`)), timeoutMs);
+    stream.on('data', onData);
+    stream.on('end', onEnd);
+  });
+  // A caller may await it only after other steps: its failure is reported then, not as an unhandled rejection.
+  reached.catch(() => undefined);
+  return reached;
+}

@@ -206,7 +206,7 @@ describe("an image's /etc/passwd that is not a plain file of the image", () => {
     const built = await ribo(['build', '-q', ctx], { root });
     expect(built.exitCode).not.toBe(0);
     expect(built.stderr).toContain('is not a regular file (it is a FIFO)');
-  }, 60_000);
+  }, 120_000);
 
   it('COPY --from follows an image\'s links inside that image, never to the host', async () => {
     const root = await store();
@@ -329,7 +329,7 @@ describe('blobs too big to read, and images whose blobs are gone or damaged', ()
       expect(refused.stderr).toContain('is not a regular file');
       expect(await tags(root)).toEqual([]);
     }
-  }, 60_000);
+  }, 120_000);
 
   it('removes a tag with `ribo rmi` whatever state its blobs are in: deleted, corrupt or huge', async () => {
     const root = await store();

@@ -240,14 +240,15 @@ it('goes on from where a cut download stopped, asking for the rest with a Range 
 it('keeps the blobs of a pull killed midway, and pulling again fetches only the rest', async () => {
   const image = await buildTwoLayerImage(`${registry.host}/e2e/resume:1`, 4 * 1024 * 1024);
   await riboOk(['push', `${registry.host}/e2e/resume:1`], { root: image.root });
-  // 4 MiB in 32 KiB pieces 100 ms apart: about 13 s for the big layer, killed long before.
-  const proxy = await startProxy(registry.host, { slowDigest: image.big, slowDelayMs: 100 });
+  // 4 MiB in 32 KiB pieces 300 ms apart: about 40 s for the big layer, killed long before (even on a loaded machine).
+  const proxy = await startProxy(registry.host, { slowDigest: image.big, slowDelayMs: 300 });
   cleanups.push(() => proxy.stop());
   const name = `${proxy.host}/e2e/resume:1`;
 
   const target = await store();
   const { child } = await spawnRibo(['pull', name], { root: target });
-  for (let i = 0; i < 200 && !((await exists(blobPath(target, image.small))) && (await exists(blobPath(target, image.config)))); i++) await sleep(50);
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline && !((await exists(blobPath(target, image.small))) && (await exists(blobPath(target, image.config))))) await sleep(50);
   expect(await exists(blobPath(target, image.small))).toBe(true);
   expect(blobGets(proxy.requests)).toContain(image.big);
   process.kill(-child.pid!, 'SIGKILL');

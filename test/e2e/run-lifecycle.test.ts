@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type DriverName, type RiboOptions, type RuntimeName } from './harness.js';
+import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, outputReaches, removeStore, ribo, riboOk, spawnRibo, type DriverName, type RiboOptions, type RuntimeName } from './harness.js';
 
 const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
 let root: string;
@@ -49,7 +49,7 @@ async function psRow(name: string, opts: RiboOptions): Promise<string | undefine
   return stdout.split('\n').find((line) => line.trimEnd().endsWith(`  ${name}`));
 }
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -219,6 +219,8 @@ describe('foreground containers', () => {
     const name = `fg-${signal.toLowerCase()}`;
     const trapped = signal.slice(3);
     const { child } = await spawnRibo(['run', '--rm', '--name', name, 'hello', 'sh', '-c', `trap "echo got ${trapped}; exit 42" ${trapped}; echo ready; while true; do sleep 0.1; done`], { root });
+    // Its trap is set once it says ready (pid 1 ignores a signal it has no handler for).
+    await outputReaches(child.stdout, 'ready');
     await until('the container to run', async () => (await psRow(name, { root }))?.includes('Up '));
     // To ribo itself, not to runuser in front of it (which would end with the signal rather than ribo's code).
     process.kill(await riboPid(child.pid!), signal);
@@ -248,12 +250,18 @@ describe.each(combos)('detached containers with %s and %s', (driver, runtime) =>
   const opts = (): RiboOptions => ({ root, driver, runtime });
 
   it('run -d prints the id at once; logs -f follows the output until the container exits', async () => {
-    const { stdout } = await riboOk(['run', '-d', '--name', `logs-${runtime}`, 'hello', 'sh', '-c', 'echo out1; sleep 0.3; echo err1 >&2; sleep 1; echo out2'], opts());
+    // It ends once the test touches /app/go, so it is still up however slowly the test goes.
+    const { stdout } = await riboOk(['run', '-d', '--name', `logs-${runtime}`, 'hello', 'sh', '-c', 'echo out1; sleep 0.3; echo err1 >&2; while [ ! -e /app/go ]; do sleep 0.1; done; echo out2'], opts());
     // (the pause: stdout and stderr are two pipes, read as they come, so lines written at once have no order between them, as with docker)
     const id = stdout.trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
     expect(await psRow(`logs-${runtime}`, opts())).toMatch(new RegExp(`^${id.slice(0, 12)}\\s+hello\\s+.*Up `));
-    const followed = await riboOk(['logs', '-f', `logs-${runtime}`], opts());
+    const { child: following } = await spawnRibo(['logs', '-f', `logs-${runtime}`], opts());
+    // logs -f has shown what was written so far; what comes after it follows.
+    await outputReaches(following.stdout, 'out1');
+    await riboOk(['exec', `logs-${runtime}`, 'touch', '/app/go'], opts());
+    const followed = await following;
+    expect(followed.exitCode).toBe(0);
     // (execa strips the last newline)
     expect(followed.stdout).toBe('out1\nout2');
     expect(followed.stderr).toBe('err1');
@@ -291,7 +299,9 @@ describe.each(combos)('detached containers with %s and %s', (driver, runtime) =>
 
   it('stop sends SIGTERM and the container that handles it exits cleanly', async () => {
     const name = `stop-${runtime}`;
-    await riboOk(['run', '-d', '--name', name, 'hello', 'sh', '-c', 'trap "echo stopping > /marker; exit 0" TERM; while true; do sleep 0.1; done'], opts());
+    await riboOk(['run', '-d', '--name', name, 'hello', 'sh', '-c', 'trap "echo stopping > /marker; exit 0" TERM; echo ready; while true; do sleep 0.1; done'], opts());
+    // Its trap is set once it says ready (pid 1 ignores a signal it has no handler for).
+    await until('the trap', async () => (await ribo(['logs', name], opts())).stdout === 'ready');
     await riboOk(['stop', name], opts());
     const info = await inspect(name, opts());
     expect(info.State).toMatchObject({ Status: 'exited', ExitCode: 0 });
@@ -358,7 +368,9 @@ describe('names and errors', () => {
   });
 
   it('honours the image\'s STOPSIGNAL', async () => {
-    await riboOk(['run', '-d', '--name', 'usr1', 'usr1', 'sh', '-c', 'trap "exit 0" USR1; trap "" TERM; while true; do sleep 0.1; done'], { root });
+    await riboOk(['run', '-d', '--name', 'usr1', 'usr1', 'sh', '-c', 'trap "exit 0" USR1; trap "" TERM; echo ready; while true; do sleep 0.1; done'], { root });
+    // Its trap is set once it says ready (pid 1 ignores a signal it has no handler for).
+    await until('the trap', async () => (await ribo(['logs', 'usr1'], { root })).stdout === 'ready');
     await riboOk(['stop', '-t', '5', 'usr1'], { root });
     expect(await psRow('usr1', { root })).toMatch(/Exited \(0\)/);
     await riboOk(['rm', 'usr1'], { root });

@@ -23,11 +23,12 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-/** GETs a URL with curl from the host, retrying while the server in the container starts. */
+/** GETs a URL with curl from the host, retrying (up to a minute) while the server in the container starts. */
 async function curl(url: string): Promise<string> {
-  for (let i = 0; ; i++) {
+  const deadline = Date.now() + 60_000;
+  for (;;) {
     const result = await execa('curl', ['-sS', '--max-time', '5', url], { reject: false });
-    if (result.exitCode === 0 || i >= 20) return result.exitCode === 0 ? result.stdout : `curl failed: ${result.stderr}`;
+    if (result.exitCode === 0 || Date.now() > deadline) return result.exitCode === 0 ? result.stdout : `curl failed: ${result.stderr}`;
     await new Promise((resolve) => setTimeout(resolve, 250));
   }
 }
@@ -69,7 +70,7 @@ describe('published ports', () => {
     const info = Array.isArray(inspected) ? inspected[0] : inspected;
     expect(info.NetworkSettings.Ports['80/tcp']).toEqual([{ HostIp: '127.0.0.1', HostPort: String(port) }]);
     await riboOk(['rm', '-f', 'net-web'], opts());
-  }, 60_000);
+  }, 120_000);
 
   it('-P publishes the EXPOSEd port on a free host port that ribo port names', async () => {
     await riboOk(['run', '-d', '--name', 'net-all', '-P', 'web'], opts());
@@ -78,14 +79,15 @@ describe('published ports', () => {
     expect(match).not.toBeNull();
     expect(await curl(`http://127.0.0.1:${match![1]}/index.html`)).toBe('served-by-httpd');
     await riboOk(['rm', '-f', 'net-all'], opts());
-  }, 60_000);
+  }, 120_000);
 
   it('carries a large download whole (socat listeners, port-proxy.ts), and stops listening once the container is removed', async () => {
     const port = await freePort();
     const size = 64 * 1024 * 1024;
     await riboOk(['run', '-d', '--name', 'net-big', '-p', `127.0.0.1:${port}:8080`, 'hello', 'sh', '-c', `mkdir -p /www && head -c ${size} /dev/zero > /www/big && exec httpd -f -p 8080 -h /www`], opts());
     let got = '';
-    for (let i = 0; i < 40 && got !== String(size); i++) {
+    // Retried (up to a minute) while httpd starts; every try must bring the whole file to end it.
+    for (let i = 0, deadline = Date.now() + 60_000; got !== String(size) && Date.now() < deadline; i++) {
       if (i > 0) await new Promise((resolve) => setTimeout(resolve, 250));
       got = (await execa('curl', ['-sf', '--max-time', '60', '-o', '/dev/null', '-w', '%{size_download}', `http://127.0.0.1:${port}/big`], { reject: false })).stdout;
     }
@@ -95,7 +97,7 @@ describe('published ports', () => {
     // 7: could not connect; nothing of the container listens any more.
     expect(after.exitCode).toBe(7);
     expect((await execa('pgrep', ['-c', '-f', `(socat|pasta) .*${root}/containers`], { reject: false })).stdout.trim()).toBe('0');
-  }, 120_000);
+  }, 180_000);
 
   it('refuses a host port already in use, naming it, detached or not', async () => {
     const server = net.createServer();
@@ -111,7 +113,7 @@ describe('published ports', () => {
     } finally {
       server.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('refuses -p with --network host or none, naming the flag', async () => {
     for (const mode of ['host', 'none']) {
@@ -134,7 +136,7 @@ describe('the default network', () => {
     } finally {
       server.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('is set up the same by a planned run (bin/run-plan.sh), which leaves no helper behind', async () => {
     const server = http.createServer((_req, res) => res.end('planned-reached-host'));
@@ -158,7 +160,7 @@ describe('the default network', () => {
     } finally {
       server.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('--network slirp4netns (the fallback) reaches the host too, and refuses -p', async () => {
     const server = http.createServer((_req, res) => res.end('slirp-reached-host'));
@@ -175,7 +177,7 @@ describe('the default network', () => {
     const refused = await ribo(['run', '--rm', '--network', 'slirp4netns', '-p', '8080:80', 'hello', 'true'], opts());
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toContain('-p needs pasta');
-  }, 60_000);
+  }, 120_000);
 
   it('has its own interfaces in /sys/class/net; --network none shows only lo there', async () => {
     const own = (await riboOk(['run', '--rm', 'hello', 'ls', '/sys/class/net'], opts())).stdout.trim().split('\n');

@@ -78,7 +78,7 @@ describe('ribo network', () => {
     // Stored with the store's permissions.
     const mode = (await execa('stat', ['-c', '%a', path.join(root, 'networks', 'rn-front'), path.join(root, 'networks', 'rn-front', 'network.json')])).stdout.split('\n');
     expect(mode).toEqual(['700', '600']);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses an unknown network, and -p with container:NAME', async () => {
     const unknown = await ribo(['run', '--rm', '--network', 'rn-nowhere', 'hello', 'true'], opts());
@@ -87,7 +87,7 @@ describe('ribo network', () => {
     const published = await ribo(['run', '--rm', '--network', 'container:rn-nothing', '-p', '8080:80', 'hello', 'true'], opts());
     expect(published.exitCode).not.toBe(0);
     expect(published.stderr).toContain('-p 8080:80');
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('containers on one network', () => {
@@ -138,7 +138,7 @@ describe('containers on one network', () => {
     } finally {
       server.close();
     }
-  }, 60_000);
+  }, 120_000);
 
   it('publish ports with -p, reached on the host\'s loopback and its other addresses', async () => {
     const server = net.createServer();
@@ -149,7 +149,8 @@ describe('containers on one network', () => {
     const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     for (const address of ['127.0.0.1', ...(external ? [external] : [])]) {
       let body = '';
-      for (let i = 0; i < 40 && body !== 'web-on-network'; i++) {
+      // Retried (up to a minute) while httpd starts.
+      for (const deadline = Date.now() + 60_000; body !== 'web-on-network' && Date.now() < deadline;) {
         body = (await execa('curl', ['-sS', '--max-time', '5', `http://${address}:${port}/index.html`], { reject: false })).stdout.trim();
         if (body !== 'web-on-network') await new Promise((resolve) => setTimeout(resolve, 250));
       }
@@ -175,7 +176,7 @@ describe('removing networks', () => {
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toContain('rn-db');
     expect((await riboOk(['network', 'ls', '-q'], opts())).stdout).toContain('rn-front');
-  }, 60_000);
+  }, 120_000);
 
   it('the network\'s holder, pasta and aardvark-dns run while a container is attached and stop with the last one', async () => {
     const dir = path.join(root, 'networks', 'rn-front');

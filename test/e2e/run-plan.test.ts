@@ -9,7 +9,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, stat, utimes } from 'node:fs/promises';
 import path from 'node:path';
-import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
+import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, outputReaches, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
 
 const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
 let root: string;
@@ -82,6 +82,8 @@ describe('planned runs', () => {
   it('a planned container is listed, reachable with exec, and stopped by ribo stop', async () => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sh', '-c', "trap 'echo got TERM; exit 42' TERM; echo ready; while true; do sleep 0.1; done"], opts());
+    // Its trap is set once it says ready (pid 1 ignores a signal it has no handler for).
+    await outputReaches(child.stdout, 'ready');
     const name = await runningName();
     expect(await monitorCommand(name)).toBe('sh');
     expect((await riboOk(['exec', name, 'cat', '/var/lib/hello/version'], opts())).stdout).toBe('v1');
@@ -112,6 +114,8 @@ describe('planned runs', () => {
   it.each(['SIGTERM', 'SIGINT'] as const)('passes %s sent to ribo on to a planned container', async (signal) => {
     const trapped = signal.slice(3);
     const { child } = await spawnRibo(['run', '--rm', 'plan-app', 'sh', '-c', `trap 'echo got ${trapped}; exit 42' ${trapped}; echo ready; while true; do sleep 0.1; done`], opts());
+    // Its trap is set once it says ready (pid 1 ignores a signal it has no handler for).
+    await outputReaches(child.stdout, 'ready');
     const name = await runningName();
     expect(await monitorCommand(name)).toBe('sh');
     // runuser's child is ribo (the shell that stays with the container).
@@ -179,7 +183,9 @@ describe('planned runs', () => {
     // pwd, then the sorted environment: -e added A and replaced the image's GREETING.
     expect(planned.stdout).toContain('/tmp\nA=1\nGREETING=hello\nHOME=');
 
-    const { child } = await spawnRibo(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '--name', 'n1', 'plan-app', 'sh', '-c', 'echo $A; pwd; grep -c n1 /etc/hosts; exec sleep 60'], opts());
+    const { child } = await spawnRibo(['run', '--rm', '-e', 'A=1', '-w', '/tmp', '--name', 'n1', 'plan-app', 'sh', '-c', 'echo $A; pwd; grep -c n1 /etc/hosts; echo ready; exec sleep 60'], opts());
+    // Killed only once it has written its lines.
+    const ready = outputReaches(child.stdout, 'ready');
     expect(await runningName()).toBe('n1');
     expect(await monitorCommand('n1')).toBe('sh');
     expect((await riboOk(['ps', '-a'], opts())).stdout).toMatch(/ Up .* n1$/m);
@@ -188,9 +194,10 @@ describe('planned runs', () => {
     expect(refused.exitCode).not.toBe(0);
     expect(refused.stderr).toContain('The container name "n1" is already in use');
     expect(refused).toEqual(refusedByNode);
+    await ready;
     await riboOk(['kill', 'n1'], opts());
     const result = await child;
-    expect(result.stdout).toBe('1\n/tmp\n1');
+    expect(result.stdout).toBe('1\n/tmp\n1\nready');
     expect(result.exitCode).toBe(137);
     expect((await riboOk(['ps', '-a', '-q'], opts())).stdout).toBe('');
     // Runs with flags use the plan and leave it as it was.
@@ -209,8 +216,11 @@ describe('planned runs', () => {
       expect(planned.stdout).toBe('from the host\n1\nread-only\nfile.txt');
 
       const { child } = await spawnRibo(['run', '--rm', '--name', 'v1', '-v', `${host}:/data`, 'plan-app', 'sh', '-c', 'cat /data/file.txt; exec sleep 60'], opts());
+      // Killed only once it has written the file's line.
+      const written = outputReaches(child.stdout, 'from the host\n');
       expect(await runningName()).toBe('v1');
       expect(await monitorCommand('v1')).toBe('sh');
+      await written;
       await riboOk(['kill', 'v1'], opts());
       expect((await child).stdout).toBe('from the host');
 

@@ -5,7 +5,7 @@
  * and TERM; the host-side cost of detached containers.
  */
 import { execa } from 'execa';
-import { readdir, readFile } from 'node:fs/promises';
+import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
 import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
 
@@ -29,7 +29,7 @@ afterAll(async () => {
   for (const dir of contexts) await execa('rm', ['-rf', dir]);
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -46,6 +46,21 @@ function riboCommand(args: string[], env: string[] = []): string[] {
   const command = [process.execPath, path.join(app, 'bin/ribo'), '--root', root, ...args];
   if (E2E_USER && asRoot) return ['runuser', '-u', E2E_USER, '--', 'env', `HOME=/home/${E2E_USER}`, ...fullEnv, ...command];
   return ['env', ...fullEnv, ...command];
+}
+
+/** The pid of the monitor (conmon) of the detached container `name`. */
+async function monitorPid(name: string): Promise<number> {
+  const id = (await riboOk(['inspect', '--format', '{{.Id}}', name], opts())).stdout.trim();
+  return (JSON.parse(await readFile(path.join(root, 'containers', id, 'state.json'), 'utf8')) as { monitor: { pid: number } }).monitor.pid;
+}
+
+/** How many sockets process `pid` has open. */
+async function socketCount(pid: number): Promise<number> {
+  let count = 0;
+  for (const fd of await readdir(`/proc/${pid}/fd`)) {
+    if ((await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '')).startsWith('socket:')) count++;
+  }
+  return count;
 }
 
 const quote = (words: string[]) => words.map((w) => `'${w.replace(/'/g, "'\\''")}'`).join(' ');
@@ -134,9 +149,9 @@ describe('exit codes as docker\'s', () => {
 });
 
 describe('-t', () => {
-  // One tmux server of our own for the whole block, kept up by a session that idles: a server
+  // One tmux server of our own (named after this process: two runs of this file never share it) for the whole block, kept up by a session that idles: a server
   // that exits when its last session is killed races the next new-session, which then dies.
-  const tmux = (args: string[], options: { reject?: boolean } = {}) => execa('tmux', ['-L', 'ribo-e2e-stdio', ...args], options);
+  const tmux = (args: string[], options: { reject?: boolean } = {}) => execa('tmux', ['-L', `ribo-e2e-stdio-${process.pid}`, ...args], options);
   beforeAll(async () => {
     await tmux(['kill-server'], { reject: false });
     await tmux(['new-session', '-d', '-s', 'keeper', 'sleep 3600']);
@@ -289,8 +304,11 @@ describe('detached containers under conmon', () => {
   it('ribo attach shows a running container\'s output as it comes and leaves with its exit code', async () => {
     await riboOk(['run', '-d', '--name', 'talker', 'hello', 'sh', '-c', 'echo before; while [ ! -e /app/go ]; do sleep 0.1; done; echo after-1; echo after-2 >&2; exit 4'], opts());
     try {
+      // conmon holds one more socket once it has taken ribo attach's connection: from then on output reaches it.
+      const monitor = await monitorPid('talker');
+      const before = await socketCount(monitor);
       const attached = execa(riboCommand(['attach', 'talker'])[0]!, riboCommand(['attach', 'talker']).slice(1), { reject: false, stdin: 'ignore' });
-      await new Promise((resolve) => setTimeout(resolve, 1500));
+      await until('ribo attach to connect', async () => (await socketCount(monitor)) > before, 60_000);
       await riboOk(['exec', 'talker', 'touch', '/app/go'], opts());
       const result = await attached;
       expect(result.stdout).toBe('after-1');

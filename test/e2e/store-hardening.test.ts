@@ -11,15 +11,15 @@ import { execa } from 'execa';
 import { chmod, chown, mkdir, mkdtemp, readdir, stat, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { E2E_USER, blobPath, listLayer, makeContext, makeStore, readImage, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
+import { E2E_USER, blobPath, listLayer, makeContext, makeStore, outputReaches, readImage, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
 
 const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
 const modeOf = async (file: string) => ((await stat(file)).mode & 0o7777).toString(8);
 const BUSYBOX_DOCKERFILE = 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "--install", "-s", "/bin"]\n';
 
-/** Waits for `find` to return something, polling. */
+/** Waits for `find` to return something, polling (up to a minute: the machine may be loaded). */
 async function eventually<T>(find: () => Promise<T | undefined>, what: string): Promise<T> {
-  for (let i = 0; i < 300; i++) {
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     const found = await find();
     if (found !== undefined) return found;
     await new Promise((resolve) => setTimeout(resolve, 50));
@@ -35,7 +35,7 @@ describe('who can read the store', () => {
     root = await makeStore();
     await chmod(root, 0o755);
     context = await makeContext({ Dockerfile: `${BUSYBOX_DOCKERFILE}RUN echo built-secret-output\n` }, 'hello');
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     const left = await ribo(['ps', '-a', '-q'], opts());
     for (const id of left.stdout.split('\n').filter(Boolean)) await ribo(['rm', '-f', id], opts());
@@ -68,7 +68,9 @@ describe('who can read the store', () => {
   it('a planned run writes its record and bundle 0600 and gives the container umask 0022', async () => {
     await riboOk(['run', '--rm', 'private', 'true'], opts());
     expect(await modeOf(path.join(root, 'run-plans', 'crun', 'private.plan'))).toBe('600');
-    const { child } = await spawnRibo(['run', '--rm', 'private', 'sh', '-c', 'umask; sleep 3'], opts());
+    // It runs until killed, so it is still there however long the test takes to look.
+    const { child } = await spawnRibo(['run', '--rm', 'private', 'sh', '-c', 'umask; exec sleep 600'], opts());
+    const umaskShown = outputReaches(child.stdout, '0022');
     const dir = await eventually(async () => {
       const [id] = await entries(path.join(root, 'containers'));
       const dir = id && path.join(root, 'containers', id);
@@ -76,6 +78,8 @@ describe('who can read the store', () => {
     }, 'the planned container');
     expect(await modeOf(path.join(dir, 'state.json'))).toBe('600');
     expect(await modeOf(path.join(dir, 'bundle', 'config.json'))).toBe('600');
+    await umaskShown;
+    await riboOk(['kill', path.basename(dir)], opts());
     const result = await child;
     expect(result.stdout.trim()).toBe('0022');
   }, 120_000);
@@ -109,7 +113,7 @@ describe('a full disk', () => {
       await chown(root, Number(stdout), Number(gid));
     }
     context = await makeContext({ Dockerfile: `${BUSYBOX_DOCKERFILE}RUN head -c 8000000 /dev/urandom > /random\n` }, 'hello');
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await execa('umount', ['-l', mountPoint], { reject: false });
     await execa('rm', ['-rf', mountPoint, context, archiveDir]);
@@ -217,7 +221,7 @@ describe('RUN --mount targets through a symlink', () => {
         'RUN --mount=type=tmpfs,target=/abs/tmp --mount=type=cache,target=/rel/cache/deep --mount=type=bind,target=/abs/ctx echo ok > /abs/tmp/x && touch /abs/ctx/y 2>/dev/null; ls /data/ctx > /listing\n',
       'file.txt': 'from the context\n',
     }, 'hello');
-  }, 60_000);
+  }, 120_000);
   afterAll(async () => {
     await removeStore(root);
     await execa('rm', ['-rf', context]);

@@ -37,7 +37,8 @@ export async function freePort(): Promise<number> {
 }
 
 async function waitForHttp(url: string, process: ResultPromise): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+  // Up to a minute: the registry may start slowly on a loaded machine.
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline;) {
     if (process.exitCode !== null && process.exitCode !== undefined) throw new Error(`the registry exited: ${(await process.catch((e) => e)).stderr}`);
     const ok = await new Promise<boolean>((resolve) => {
       http.get(url, (res) => {

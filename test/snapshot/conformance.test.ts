@@ -8,7 +8,7 @@
  * Needs root (mounts in the host's mount namespace, device nodes), as CI runs it.
  */
 import { spawn } from 'node:child_process';
-import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createInterface } from 'node:readline';
@@ -119,6 +119,27 @@ describe.each(IMPLEMENTATIONS)('the %s snapshotter', (driver) => {
     run('cp', '-a', join(base, 'source'), merged);
     await applyLayer(createReadStream(join(base, 'layer1.tgz')), merged, { mode: 'merge' });
     expect(describeTree(merged)).toEqual(expected);
+  });
+
+  it('records a directory deleted and made again as such when the file system gives the new one the old inode number', async () => {
+    const view = await snapshotter.prepare({ lowers: [layer0], dir: join(base, 'step'), volatile: true });
+    let expected: string[];
+    try {
+      // ext4 hands a freed inode number out again at once, but not every time: try until it does (tmpfs never does).
+      const before = statSync(join(view.rootfs, 'etc/conf.d')).ino;
+      sh(view.rootfs, `i=0; while [ $i -lt 500 ]; do rm -r etc/conf.d && mkdir etc/conf.d; [ "$(stat -c %i etc/conf.d)" = ${before} ] && break; i=$((i+1)); done`);
+      sh(view.rootfs, 'echo fresh > etc/conf.d/new');
+      expected = describeTree(view.rootfs);
+      expect(expected.filter((line) => line.includes('etc/conf.d/')).length).toBe(1);
+    } finally {
+      await view.release();
+    }
+    const layer1 = await commitAsLower(view.upper, base, 'layer1');
+    // The layer says so as overlay's does, with an opaque marker (not a whiteout for each old entry),
+    // and the old a and b stay hidden under the new directory.
+    const inside = run('tar', '-tzf', join(base, 'layer1.tgz')).split('\n').map((name) => name.replace(/^\.?\//, '')).filter((name) => /^etc\/conf\.d\/./.test(name));
+    expect(inside.sort()).toEqual(['etc/conf.d/.wh..wh..opq', 'etc/conf.d/new']);
+    expect(await viewTree(snapshotter, [layer1, layer0], join(base, 'stacked'))).toEqual(expected);
   });
 
   it('mounts a stack that names the same layer more than once, as if once at its top-most place', async () => {

@@ -184,7 +184,10 @@ describe('Store.openBlob early close', () => {
       const stream = store.openBlob(digest);
       expect(await openFds()).toBe(before + 1);
       for await (const _chunk of stream) break;
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      // The close runs on libuv's thread pool: wait for it (up to a minute on a loaded machine), not a fixed time.
+      for (const deadline = Date.now() + 60_000; (await openFds()) !== before && Date.now() < deadline;) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
       expect(await openFds()).toBe(before);
     } finally {
       await removeTempDir(dir);
