@@ -19,7 +19,8 @@ import path from 'node:path';
 import { prepareBundle } from '../runtime/container.js';
 import { connectContainerNetwork, disconnectContainerNetwork } from '../runtime/networks/connect.js';
 import { NetworkError } from '../runtime/network.js';
-import { conmonExitCode, findConmon, launchConmon } from '../runtime/conmon.js';
+import { findConmon, launchConmon } from '../runtime/conmon.js';
+import { conmonDirs, conmonRecordedExit } from './conmon-files.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { classifyStartError } from '../runtime/start-failure.js';
 import { resizeTerminalOf } from '../runtime/terminal.js';
@@ -37,12 +38,6 @@ export interface ConmonContext {
   containers: ContainerStore;
   /** Called once the container is created: the monitor no longer needs the image store. */
   leaveStore?: () => Promise<void>;
-}
-
-/** Where conmon's files of one container are: exit code, sockets, its pid, its diagnostics. */
-export function conmonDirs(containers: ContainerStore, id: string) {
-  const dir = path.join(containers.dirOf(id), 'conmon');
-  return { dir, exitDir: path.join(dir, 'exit'), socketDir: path.join(dir, 'sockets'), pidFile: path.join(dir, 'conmon.pid'), diagnostics: path.join(dir, 'conmon.log') };
 }
 
 /** The attach socket conmon offers for a container (SOCK_SEQPACKET; in the bundle dir, as conmon runs with --full-attach). */
@@ -150,14 +145,26 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
 export async function cleanupAfterConmon(containers: ContainerStore, runtime: OciRuntime, id: string): Promise<void> {
   const record = await containers.read(id);
   const dir = containers.dirOf(id);
-  const recorded = await conmonExitCode(conmonDirs(containers, id).exitDir, record.runtimeId);
+  const recorded = await conmonRecordedExit(containers, record);
   // No exit file: the container was never started (its start failure is recorded already, or 255).
   const exitCode = recorded ?? (record.status === 'exited' ? record.exitCode : undefined) ?? 255;
-  await releaseLeftView(capabilitiesOf(record.driver) ? (record.driver as DriverName) : undefined, { lowers: record.plan.lowers, dir });
-  const stubs = JSON.parse(await readFile(path.join(dir, 'runtime-stubs.json'), 'utf8').catch(() => '[]')) as string[];
-  await dropRuntimeStubs(path.join(dir, 'upper'), stubs);
-  await runtime.delete(record.runtimeId);
-  await disconnectContainerNetwork(path.join(dir, 'bundle'));
-  const finished = await containers.update(id, { status: 'exited', exitCode, finishedAt: new Date().toISOString() });
+  // The exit code is recorded even when a release step fails: how the container ended is what its user asked for.
+  let failure: unknown;
+  try {
+    await releaseLeftView(capabilitiesOf(record.driver) ? (record.driver as DriverName) : undefined, { lowers: record.plan.lowers, dir });
+    const stubs = JSON.parse(await readFile(path.join(dir, 'runtime-stubs.json'), 'utf8').catch(() => '[]')) as string[];
+    await dropRuntimeStubs(path.join(dir, 'upper'), stubs);
+    await runtime.delete(record.runtimeId);
+    await disconnectContainerNetwork(path.join(dir, 'bundle'));
+  } catch (error) {
+    failure = error;
+  }
+  const finished = await containers.update(id, {
+    status: 'exited',
+    exitCode,
+    finishedAt: new Date().toISOString(),
+    ...(failure ? { error: `cleaning up after the container: ${(failure as Error).message}` } : {}),
+  });
+  if (failure) throw failure;
   if (finished.autoRemove && !(finished.waiter && isAlive(finished.waiter))) await removeContainerFiles(containers, finished);
 }

@@ -14,6 +14,7 @@ import { currentProcess, isAlive } from '../files/process-identity.js';
 import { removeAnonymousVolumes } from './volumes.js';
 import { clearStopRequested, isRestarting, markStopRequested } from './restart-policy.js';
 import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+import { conmonDirs, conmonRecordedExit } from './conmon-files.js';
 
 export class ContainerRunningError extends RiboError {}
 export class ContainerNotRunningError extends RiboError {}
@@ -134,12 +135,18 @@ export async function recoverContainer(containers: ContainerStore, storeRoot: st
   // Its address and names off its network (which stops when that left it idle).
   await releaseEndpoint(path.join(containers.dirOf(record.id), 'bundle')).catch(() => undefined);
   await rm(path.join(runtimeStateDir(storeRoot, record.runtime), record.runtimeId), { recursive: true, force: true });
+  // conmon wrote how the container ended before its clean-up ran (which failed, or was killed): that code, not an unknown one.
+  const recorded = record.exitCode === undefined ? await conmonRecordedExit(containers, record) : undefined;
   const finished: ContainerRecord = {
     ...record,
     status: 'exited',
-    exitCode: record.exitCode ?? UNKNOWN_EXIT_CODE,
+    exitCode: record.exitCode ?? recorded ?? UNKNOWN_EXIT_CODE,
     finishedAt: record.finishedAt ?? new Date().toISOString(),
-    error: record.error ?? `ribo's monitor process (pid ${record.monitor.pid}) ended without recording how the container ended; it was cleaned up afterwards.`,
+    error:
+      record.error ??
+      (recorded === undefined
+        ? `ribo's monitor process (pid ${record.monitor.pid}) ended without recording how the container ended; it was cleaned up afterwards.`
+        : `the clean-up after the container's exit did not finish (see ${conmonDirs(containers, record.id).diagnostics}); it was cleaned up afterwards.`),
   };
   if (record.autoRemove) {
     await removeContainerFiles(containers, finished, storeRoot);

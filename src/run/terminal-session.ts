@@ -17,7 +17,7 @@
  * record goes. Should ribo be killed, the orphan watcher (orphan-watch.ts)
  * kills the container, and its clean-up removes it (--rm), as before.
  */
-import { findConmon, conmonExitCode } from '../runtime/conmon.js';
+import { findConmon } from '../runtime/conmon.js';
 import { attachThroughSocket, type AttachSession } from '../runtime/conmon-attach.js';
 import { findExecutable } from '../files/executables.js';
 import { currentProcess, isAlive } from '../files/process-identity.js';
@@ -25,7 +25,8 @@ import { callerTerminalSize, consoleSizeOf } from '../runtime/terminal.js';
 import { classifyStartError } from '../runtime/start-failure.js';
 import { RiboError } from '../errors.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
-import { conmonDirs, startUnderConmon, type ConmonStarted } from './conmon-monitor.js';
+import { startUnderConmon, type ConmonStarted } from './conmon-monitor.js';
+import { conmonRecordedExit } from './conmon-files.js';
 import { detachKeys, exitedRecord, resizeThroughConmon } from './attach.js';
 import { removeContainerFiles } from './lifecycle.js';
 import { forwardSignals } from './signal-forward.js';
@@ -85,7 +86,7 @@ export async function runTerminalUnderConmon(ctx: SupervisorContext, record: Con
       return { ...runOf(started), exitCode: 0 };
     }
     const exited = await exitedRecord(containers, started.record);
-    const exitCode = exited?.status === 'exited' ? exited.exitCode : await conmonExitCode(conmonDirs(containers, record.id).exitDir, current.runtimeId);
+    const exitCode = exited?.status === 'exited' ? exited.exitCode : await conmonRecordedExit(containers, current);
     if (current.autoRemove) await removeOnceCleanedUp(containers, record.id);
     return { ...runOf(started), exitCode: exitCode ?? UNKNOWN_EXIT_CODE };
   } finally {
