@@ -13,12 +13,10 @@ import { createInterface } from 'node:readline';
 import { Writable } from 'node:stream';
 import path from 'node:path';
 import { runContainer } from '../runtime/container.js';
-import type { ContainerSpec } from '../runtime/bundle.js';
-import { dropRuntimeStubs, type MountSpec, type Snapshotter, type View } from '../snapshot/index.js';
-import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
+import { dropRuntimeStubs } from '../snapshot/index.js';
+import type { ContainerStdio } from '../runtime/oci-runtime.js';
 import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { processIdentity, currentProcess } from '../files/process-identity.js';
-import { RiboError } from '../errors.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
@@ -28,30 +26,7 @@ import { watchForOrphan, type OrphanWatch } from './orphan-watch.js';
 import { classifyStartError } from '../runtime/start-failure.js';
 import { forwardSignals } from './signal-forward.js';
 import { runTerminalUnderConmon } from './terminal-session.js';
-
-export interface SupervisorContext {
-  driver: Snapshotter;
-  runtime: OciRuntime;
-  containers: ContainerStore;
-  /** Called once the container runs: the supervisor no longer needs the image store (Store.leave). */
-  leaveStore?: () => Promise<void>;
-  /** In the foreground: ribo's command line that ends and records the container should ribo be killed (orphan-watch.ts). */
-  orphanCleanup?: (id: string) => string[];
-  /** ribo's `container-cleanup ID` command line: with it, a foreground container with a terminal runs under conmon (terminal-session.ts). */
-  conmonCleanup?: (id: string) => string[];
-}
-
-/** How a supervised container ran: what a run plan repeats. */
-export interface SupervisedRun {
-  exitCode: number;
-  /** The record as it was while the container ran. */
-  record: ContainerRecord;
-  /** The spec its bundle was written from. */
-  bundleSpec: ContainerSpec;
-  /** Its root file system's mount, and what that snapshotter can do. */
-  mount: MountSpec;
-  capabilities: View['capabilities'];
-}
+import { ContainerStartError, type SupervisedRun, type SupervisorContext } from './supervision.js';
 
 /** How to start a monitor: ribo's own command line for `container-monitor ID`. */
 export interface MonitorLauncher {
@@ -59,8 +34,6 @@ export interface MonitorLauncher {
   args: (id: string) => string[];
   env: NodeJS.ProcessEnv;
 }
-
-export class ContainerStartError extends RiboError {}
 
 /** The monitor's report channel to the launcher. */
 const REPORT_FD = 3;

@@ -31,7 +31,7 @@ import { detachKeys, exitedRecord, resizeThroughConmon } from './attach.js';
 import { removeContainerFiles } from './lifecycle.js';
 import { forwardSignals } from './signal-forward.js';
 import { watchForOrphan } from './orphan-watch.js';
-import { ContainerStartError, type SupervisedRun, type SupervisorContext } from './supervise.js';
+import { ContainerStartError, type SupervisedRun, type SupervisorContext } from './supervision.js';
 
 /** How long --rm waits for conmon's clean-up before leaving the container to the next command's recovery, and how often it looks. */
 const CLEANUP_WAIT_MS = 60_000;
