@@ -50,6 +50,8 @@ export XDG_RUNTIME_DIR=$work/xdg
 mkdir -p "$XDG_RUNTIME_DIR" "$work/ctx"
 cleanup() {
   podman --root "$podman_root/root" --runroot "$podman_root/run" --storage-driver overlay unshare rm -rf "$podman_root" >/dev/null 2>&1 || true
+  # Rootless podman leaves a pause process per XDG_RUNTIME_DIR; this one is the bench's own.
+  [ -f "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" ] && kill -KILL "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
   unshare --map-auto --map-root-user --mount rm -rf "$work" 2>/dev/null || rm -rf "$work"
 }
 trap cleanup EXIT
