@@ -28,7 +28,7 @@ import type { ContainerRecord, ContainerStore } from './containers.js';
 import { startUnderConmon, type ConmonStarted } from './conmon-monitor.js';
 import { conmonRecordedExit } from './conmon-files.js';
 import { detachKeys, exitedRecord, resizeThroughConmon } from './attach.js';
-import { removeContainerFiles } from './lifecycle.js';
+import { removeContainerFiles, UNKNOWN_EXIT_CODE } from './lifecycle.js';
 import { forwardSignals } from './signal-forward.js';
 import { watchForOrphan } from './orphan-watch.js';
 import { ContainerStartError, type SupervisedRun, type SupervisorContext } from './supervision.js';
@@ -36,9 +36,6 @@ import { ContainerStartError, type SupervisedRun, type SupervisorContext } from 
 /** How long --rm waits for conmon's clean-up before leaving the container to the next command's recovery, and how often it looks. */
 const CLEANUP_WAIT_MS = 60_000;
 const POLL_MS = 50;
-
-/** What docker records when the exit code is unknown (conmon ended without its clean-up). */
-const UNKNOWN_EXIT_CODE = 255;
 
 /**
  * Runs `record` (which has a terminal) in the foreground under conmon and

@@ -207,3 +207,14 @@ export function outputReaches(stream: NodeJS.ReadableStream | null | undefined, 
   reached.catch(() => undefined);
   return reached;
 }
+
+/** Polls `probe` every 100 ms until it gives a value; fails naming `what` after `timeoutMs` (generous: CI machines are slow and shared). */
+export async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}

@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, outputReaches, removeStore, ribo, riboOk, spawnRibo, type DriverName, type RiboOptions, type RuntimeName } from './harness.js';
+import { E2E_USER, PROJECT_ROOT, makeContext, makeStore, outputReaches, removeStore, ribo, riboOk, spawnRibo, type DriverName, type RiboOptions, type RuntimeName, until } from './harness.js';
 
 const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
 let root: string;
@@ -47,16 +47,6 @@ async function inspect(name: string, opts: RiboOptions): Promise<Inspected> {
 async function psRow(name: string, opts: RiboOptions): Promise<string | undefined> {
   const { stdout } = await riboOk(['ps', '-a'], opts);
   return stdout.split('\n').find((line) => line.trimEnd().endsWith(`  ${name}`));
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);

@@ -7,7 +7,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, readlink } from 'node:fs/promises';
 import path from 'node:path';
-import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
+import { E2E_USER, makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions, until } from './harness.js';
 
 const asRoot = process.getuid?.() === 0;
 let root: string;
@@ -28,16 +28,6 @@ afterAll(async () => {
   await removeStore(root);
   for (const dir of contexts) await execa('rm', ['-rf', dir]);
 });
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** ribo's command line as the e2e user, for running it under script(1) or tmux. */
 function riboCommand(args: string[], env: string[] = []): string[] {
