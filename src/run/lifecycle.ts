@@ -124,8 +124,19 @@ function killQuietly(pid: number): void {
  * the helpers left holding it (runtime, fuse-overlayfs), after which the
  * kernel drops its namespaces and mounts; removes the runtime's state; then
  * marks it exited, or removes it entirely when it was run with --rm.
+ * `seen` is the record as the caller read it before it found the monitor
+ * gone; the record is read again here (see below).
  */
-export async function recoverContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord): Promise<ContainerRecord | undefined> {
+export async function recoverContainer(containers: ContainerStore, storeRoot: string, seen: ContainerRecord): Promise<ContainerRecord | undefined> {
+  // A monitor records the exit just before it ends (conmon waits for its
+  // clean-up), so a record read before the monitor was seen gone may predate
+  // that: under load `ribo stop` read "running", the clean-up then recorded
+  // exit 0, conmon ended, and a recovery from the stale record overwrote the
+  // recorded exit with its own guess (255). Read after the monitor is gone,
+  // the record is final.
+  const record = await containers.read(seen.id).catch(() => undefined);
+  if (!record) return undefined; // its clean-up removed it (--rm)
+  if (record.status === 'exited' || isAlive(record.monitor)) return record;
   if (record.pid && isAlive(record.pid)) {
     killQuietly(record.pid.pid);
     for (let i = 0; i < 100 && isAlive(record.pid); i++) await sleep(POLL_MS);

@@ -1,7 +1,8 @@
 /**
  * How a container under conmon ended is never lost: conmon's exit file is
  * read by the clean-up even when one of its release steps fails, and by the
- * recovery of a container whose clean-up did not finish.
+ * recovery of a container whose clean-up did not finish; and a recovery
+ * from a record read before the clean-up wrote it keeps what it wrote.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -10,7 +11,7 @@ import path from 'node:path';
 import { ContainerStore, type ContainerRecord } from '../../src/run/containers.js';
 import { cleanupAfterConmon } from '../../src/run/conmon-monitor.js';
 import { conmonDirs } from '../../src/run/conmon-files.js';
-import { waitForExit } from '../../src/run/lifecycle.js';
+import { recoverContainer, waitForExit } from '../../src/run/lifecycle.js';
 import type { OciRuntime } from '../../src/runtime/oci-runtime.js';
 
 let root: string;
@@ -69,5 +70,21 @@ describe('the exit code conmon recorded', () => {
     const after = await waitForExit(containers, root, record.id, 1000);
     expect(after?.exitCode).toBe(255);
     expect(after?.error).toContain('ended without recording how the container ended');
+  });
+});
+
+describe('a record read before its monitor ended', () => {
+  it('is not recovered over the exit the clean-up recorded', async () => {
+    // Read while running; then conmon's clean-up records the exit and conmon
+    // ends, so the reader finds the monitor gone (ribo stop under load).
+    const stale = await runningUnderConmon();
+    await containers.update(stale.id, { status: 'exited', exitCode: 0, finishedAt: new Date().toISOString() });
+    const after = await recoverContainer(containers, root, stale);
+    expect(after?.exitCode).toBe(0);
+    expect(after?.error).toBeUndefined();
+    const stored = await containers.read(stale.id);
+    expect(stored.status).toBe('exited');
+    expect(stored.exitCode).toBe(0);
+    expect(stored.error).toBeUndefined();
   });
 });
