@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['oci', 'files'],
   store: ['oci', 'files'],
   layer: ['oci', 'files'],
-  dockerfile: [],
+  dockerfile: ['oci'],
   oci: [],
   files: [],
 };
