@@ -160,7 +160,8 @@ describe('-t', () => {
   const screen = async (session: string) => (await tmux(['capture-pane', '-p', '-t', session])).stdout;
 
   it.each(['crun', 'runc'] as const)('gives the container the terminal\'s size and TERM, follows a resize, and shows only its output (%s)', async (runtime) => {
-    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
+    // After the test's resize, it waits for its terminal to change size (the resize reaches it through tmux, ribo and conmon, each in its own time).
+    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; while [ "$(stty size)" = "27 91" ]; do sleep 0.1; done; stty size; echo done';
     const session = await inTmux(`ribo-stdio-${runtime}`, riboCommand(['--runtime', runtime, 'run', '--name', `tty-${runtime}`, '-t', 'hello', 'sh', '-c', script], ['TERM=screen-256color']), { x: 91, y: 27 });
     try {
       await until('the first size', async () => (await screen(session)).includes('27 91'));
@@ -178,7 +179,8 @@ describe('-t', () => {
 
   it('exec -t: the command\'s terminal has the size of ribo\'s and follows it', async () => {
     await riboOk(['run', '-d', '--name', 'exec-tty', 'hello', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'], opts());
-    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
+    // As above: after the resize, it waits for its terminal to change size.
+    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; while [ "$(stty size)" = "23 83" ]; do sleep 0.1; done; stty size; echo done';
     const session = await inTmux('ribo-stdio-exec', riboCommand(['exec', '-t', 'exec-tty', 'sh', '-c', script], ['TERM=vt220']), { x: 83, y: 23 });
     try {
       await until('the first size', async () => (await screen(session)).includes('23 83'));
