@@ -1,7 +1,8 @@
 /**
  * How a container under conmon ended is never lost: conmon's exit file is
  * read by the clean-up even when one of its release steps fails, and by the
- * recovery of a container whose clean-up did not finish.
+ * recovery of a container whose clean-up did not finish; with a --restart
+ * policy it is recorded together with the restart to come.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -11,6 +12,7 @@ import { ContainerStore, type ContainerRecord } from '../../src/run/containers.j
 import { cleanupAfterConmon } from '../../src/run/conmon-monitor.js';
 import { conmonDirs } from '../../src/run/conmon-files.js';
 import { waitForExit } from '../../src/run/lifecycle.js';
+import { markStopRequested } from '../../src/run/restart-policy.js';
 import type { OciRuntime } from '../../src/runtime/oci-runtime.js';
 
 let root: string;
@@ -69,5 +71,29 @@ describe('the exit code conmon recorded', () => {
     const after = await waitForExit(containers, root, record.id, 1000);
     expect(after?.exitCode).toBe(255);
     expect(after?.error).toContain('ended without recording how the container ended');
+  });
+});
+
+describe('the exit of a container with a --restart policy', () => {
+  const runtime = { delete: async () => undefined } as unknown as OciRuntime;
+  const withPolicy = async (exitFileText: string) => {
+    const record = await runningUnderConmon(exitFileText);
+    return containers.update(record.id, { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } });
+  };
+
+  it('is recorded as restarting at once when the policy restarts it: no reader sees it settled before the restart', async () => {
+    const record = await withPolicy('1');
+    await cleanupAfterConmon(containers, runtime, record.id);
+    expect(await containers.read(record.id)).toMatchObject({ status: 'exited', exitCode: 1, restarting: true });
+  });
+
+  it('is not, for an exit the policy does not restart or after ribo stop', async () => {
+    const clean = await withPolicy('0');
+    await cleanupAfterConmon(containers, runtime, clean.id);
+    expect(await containers.read(clean.id)).toMatchObject({ status: 'exited', exitCode: 0, restarting: false });
+    const stopped = await withPolicy('1');
+    await markStopRequested(containers, stopped);
+    await cleanupAfterConmon(containers, runtime, stopped.id);
+    expect(await containers.read(stopped.id)).toMatchObject({ status: 'exited', exitCode: 1, restarting: false });
   });
 });
