@@ -7,6 +7,7 @@
 # Usage: bench/archive-bench.sh [ROUNDS]   (default 3)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 rounds=${1:-3}
 work=$(mktemp -d /var/tmp/ribo-archive-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
@@ -31,7 +32,6 @@ echo "archive bench: $what, $rounds rounds"
 
 # seconds and peak RSS (KB) of one command
 measure() { /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>&1; cat "$work/time"; }
-median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 # name, ribo command, skopeo command (each may use $out and $fresh)
 compare() {

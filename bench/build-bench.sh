@@ -8,6 +8,7 @@
 # Usage: [BENCH_ROUNDS=N] bench/build-bench.sh [WORKLOAD...]   (default: 3 rounds, all four workloads)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 shared=${RIBO_SHARED:-$here/../shared}
 workloads=("$@")
 [ ${#workloads[@]} -gt 0 ] || workloads=(tiny bulk multistage debian-app)
@@ -65,8 +66,6 @@ measure() {
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 # Each figure is the median of BENCH_ROUNDS alternating builds (ribo, then buildah), beside the median load average.
 rounds=${BENCH_ROUNDS:-3}

@@ -15,47 +15,26 @@
 # (test/setup/prepare-e2e.sh) and measures as that user (BENCH_USER to pick another).
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 rounds=${1:-5}
 data_mb=${2:-200}
 if [ "${RIBO_BENCH_INNER:-}" != 1 ] && [ "$(id -u)" -eq 0 ]; then
-  user=${BENCH_USER:-ribo-e2e}
   app=/var/tmp/ribo-bench/app-first-run
-  "$here/test/setup/prepare-e2e.sh" "$user" "$app" >/dev/null
-  home=$(getent passwd "$user" | cut -d: -f6)
-  exec runuser -u "$user" -- env HOME="$home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" bash "$here/bench/first-run-bench.sh" "$rounds" "$data_mb"
+  bench_prepare_user "$here" "$app"
+  exec runuser -u "$bench_user" -- env HOME="$bench_home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" bash "$here/bench/first-run-bench.sh" "$rounds" "$data_mb"
 fi
 here=${RIBO_BENCH_APP:-$here}
 work=$(mktemp -d /tmp/ribo-first-run-bench.XXXXXX)
-export XDG_RUNTIME_DIR=$work/xdg
-mkdir -p "$XDG_RUNTIME_DIR"
+bench_podman_setup "$work"
 registry_pid=
-podman_root=$work/podman
-podman="podman --root $podman_root/root --runroot $podman_root/run --storage-driver overlay --cgroup-manager cgroupfs"
 cleanup() {
   [ -n "$registry_pid" ] && kill "$registry_pid" 2>/dev/null || true
-  $podman unshare rm -rf "$podman_root" >/dev/null 2>&1 || true
-  # Rootless podman leaves a pause process per XDG_RUNTIME_DIR; this one is the bench's own.
-  [ -f "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" ] && kill -KILL "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
-  unshare --map-auto --map-root-user --mount rm -rf "$work" 2>/dev/null || rm -rf "$work"
+  bench_podman_cleanup
+  bench_remove_work "$work"
 }
 trap cleanup EXIT
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-node -e 'const tryGet = (n) => require("http").get(process.argv[1], (r) => { r.resume(); process.exit(0); }).on("error", () => n > 0 ? setTimeout(() => tryGet(n - 1), 100) : process.exit(1)); tryGet(50);' "http://127.0.0.1:$port/v2/"
+bench_start_registry "$work"
 
 ref="127.0.0.1:$port/bench/first:1"
 mkdir -p "$work/ctx"
@@ -68,9 +47,6 @@ done
 "$here/bin/ribo" --root "$work/source" build -q -t "$ref" "$work/ctx" >/dev/null 2>&1
 "$here/bin/ribo" --root "$work/source" push -q "$ref" >/dev/null
 
-# As run-bench.sh: on a hybrid cgroup host podman needs runc.
-podman_runtime=crun
-if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then podman_runtime=runc; fi
 echo "first-run-bench: image $ref ($(( $(du -sb "$work/registry" | cut -f1) / 1000000 )) MB in the registry), $rounds rounds, $(nproc) CPUs, podman with $podman_runtime, as $(id -un)"
 
 # Wall seconds and peak RSS (kB) of a command (GNU time); stops the bench if it fails.
@@ -78,7 +54,6 @@ measure() {
   if ! /usr/bin/time -f '%e %M' -o "$work/time" "$@" >/dev/null 2>"$work/err"; then cat "$work/err" >&2; exit 1; fi
   cat "$work/time"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 # An empty store for each (ribo's unpacked layers belong to its subordinate ids: removed inside a namespace).
 fresh() { $podman unshare rm -rf "$podman_root" >/dev/null 2>&1 || true; unshare --map-auto --map-root-user rm -rf "$@" 2>/dev/null || rm -rf "$@"; sync; }
 load() { cut -d' ' -f1 /proc/loadavg; }

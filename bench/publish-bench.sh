@@ -11,6 +11,7 @@
 # Usage: bench/publish-bench.sh [SIZE_MB [ROUNDS]]   (default 1024 MB, 5 rounds; BENCH_USER=name)
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 size_mb=${1:-1024}
 rounds=${2:-5}
 
@@ -18,30 +19,22 @@ if [ "${RIBO_BENCH_INNER:-}" != 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     export RIBO_BENCH_APP=$PWD
   else
-    user=${BENCH_USER:-ribo-e2e}
     app=/var/tmp/ribo-bench/app
-    test/setup/prepare-e2e.sh "$user" "$app" >/dev/null
-    cp /bin/busybox "$app/busybox"
-    chmod a+r "$app/busybox"
-    home=$(getent passwd "$user" | cut -d: -f6)
-    exec nice -n "${BENCH_NICE:--10}" runuser -u "$user" -- env HOME="$home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" sh "$PWD/bench/publish-bench.sh" "$size_mb" "$rounds"
+    bench_prepare_user "$PWD" "$app" busybox
+    exec nice -n "${BENCH_NICE:--10}" runuser -u "$bench_user" -- env HOME="$bench_home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" sh "$PWD/bench/publish-bench.sh" "$size_mb" "$rounds"
   fi
 fi
 
 app=$RIBO_BENCH_APP
 work=$(mktemp -d /tmp/ribo-publish-bench.XXXXXX)
-podman_root=$work/podman
-export XDG_RUNTIME_DIR=$work/xdg
-mkdir -p "$XDG_RUNTIME_DIR" "$work/ctx" "$work/www"
+bench_podman_setup "$work"
+mkdir -p "$work/ctx" "$work/www"
 ribo="$app/bin/ribo --root $work/store"
-podman="podman --root $podman_root/root --runroot $podman_root/run --storage-driver overlay --cgroup-manager cgroupfs"
 cleanup() {
   $ribo rm -f publish-bench-ribo >/dev/null 2>&1 || true
   $podman rm -f -t 0 publish-bench-podman >/dev/null 2>&1 || true
-  $podman unshare rm -rf "$podman_root" >/dev/null 2>&1 || true
-  # Rootless podman leaves a pause process per XDG_RUNTIME_DIR; this one is the bench's own.
-  [ -f "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" ] && kill -KILL "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
-  unshare --map-auto --map-root-user --mount rm -rf "$work" 2>/dev/null || rm -rf "$work"
+  bench_podman_cleanup
+  bench_remove_work "$work"
 }
 trap cleanup EXIT
 
@@ -55,9 +48,6 @@ $podman load -q -i "$work/hello.tar" >/dev/null
 # The file served: sparse, so the disk is never what is measured.
 truncate -s "${size_mb}M" "$work/www/big"
 
-# As run-bench.sh: podman needs runc on hosts with cgroups in hybrid v1/v2 mode.
-podman_runtime=crun
-if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then podman_runtime=runc; fi
 
 server='httpd -f -p 8080 -h /www'
 $ribo run -d --name publish-bench-ribo -p 127.0.0.1::8080 -v "$work/www:/www:ro" hello $server >/dev/null

@@ -9,6 +9,7 @@
 # Usage: bench/pull-bench.sh [ROUNDS] [MB]   (defaults 3 and 200)
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
+. "$here/bench/lib.sh"
 rounds=${1:-3}
 mb=${2:-200}
 work=$(mktemp -d /var/tmp/ribo-pull-bench.XXXXXX)
@@ -19,22 +20,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-cat > "$work/registry.yml" <<YML
-version: 0.1
-log:
-  level: error
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: $work/registry
-http:
-  addr: 127.0.0.1:$port
-YML
-docker-registry serve "$work/registry.yml" >"$work/registry.log" 2>&1 &
-registry_pid=$!
-node -e 'const tryGet = (n) => require("http").get(process.argv[1], (r) => { r.resume(); process.exit(0); }).on("error", () => n > 0 ? setTimeout(() => tryGet(n - 1), 100) : process.exit(1)); tryGet(50);' "http://127.0.0.1:$port/v2/"
+bench_start_registry "$work"
 
 ref="127.0.0.1:$port/bench/big:1"
 mkdir -p "$work/ctx"
@@ -53,7 +39,6 @@ measure() {
   /usr/bin/time -f '%e %U %S %M' -o "$work/time" "$@" >/dev/null 2>"$work/err" || { cat "$work/err" >&2; exit 1; }
   awk '{ printf "%s %.2f %s\n", $1, $2 + $3, $4 }' "$work/time"
 }
-median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 
 : > "$work/ribo.times"; : > "$work/skopeo.times"; : > "$work/ribo.cpu"; : > "$work/skopeo.cpu"; : > "$work/ribo.rss"; : > "$work/load"
 # Each tool starts from an empty target with nothing of the previous round

@@ -11,6 +11,7 @@
 # what the private network costs.
 set -eu
 cd "$(dirname "$0")/.."
+. bench/lib.sh
 runs=${1:-20}
 network=${2:-}
 case $network in '' | host | none) ;; *) echo "run-bench.sh: NETWORK is host or none, not $network" >&2; exit 2 ;; esac
@@ -20,23 +21,19 @@ if [ "${RIBO_BENCH_INNER:-}" != 1 ]; then
   if [ "$(id -u)" -ne 0 ]; then
     app=$PWD
   else
-    user=${BENCH_USER:-ribo-e2e}
     app=/var/tmp/ribo-bench/app
-    test/setup/prepare-e2e.sh "$user" "$app" >/dev/null
-    cp /bin/busybox "$app/busybox"
-    chmod a+r "$app/busybox"
-    home=$(getent passwd "$user" | cut -d: -f6)
+    bench_prepare_user "$PWD" "$app" busybox
     # CPU time of each command with all its processes (conmon and podman's
     # cleanup included), which other work on a shared machine cannot skew: a
     # cgroup v1 cpuacct group handed to the user.
     cpuacct=
     if [ -d /sys/fs/cgroup/cpuacct ] && mkdir -p /sys/fs/cgroup/cpuacct/ribo-run-bench 2>/dev/null; then
       cpuacct=/sys/fs/cgroup/cpuacct/ribo-run-bench
-      chown -R "$user" "$cpuacct"
+      chown -R "$bench_user" "$cpuacct"
     fi
     # On a shared machine other work skews the wall times; all contenders get the same higher priority.
     status=0
-    nice -n "${BENCH_NICE:--10}" runuser -u "$user" -- env HOME="$home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" RIBO_BENCH_CPUACCT="$cpuacct" sh "$PWD/bench/run-bench.sh" "$runs" "$network" || status=$?
+    nice -n "${BENCH_NICE:--10}" runuser -u "$bench_user" -- env HOME="$bench_home" PATH="$PATH" RIBO_BENCH_INNER=1 RIBO_BENCH_APP="$app" RIBO_BENCH_CPUACCT="$cpuacct" sh "$PWD/bench/run-bench.sh" "$runs" "$network" || status=$?
     [ -n "$cpuacct" ] && rmdir "$cpuacct" 2>/dev/null
     exit $status
   fi
@@ -45,14 +42,11 @@ fi
 
 app=${RIBO_BENCH_APP}
 work=$(mktemp -d /tmp/ribo-run-bench.XXXXXX)
-podman_root=$work/podman
-export XDG_RUNTIME_DIR=$work/xdg
-mkdir -p "$XDG_RUNTIME_DIR" "$work/ctx"
+bench_podman_setup "$work"
+mkdir -p "$work/ctx"
 cleanup() {
-  podman --root "$podman_root/root" --runroot "$podman_root/run" --storage-driver overlay unshare rm -rf "$podman_root" >/dev/null 2>&1 || true
-  # Rootless podman leaves a pause process per XDG_RUNTIME_DIR; this one is the bench's own.
-  [ -f "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid" ] && kill -KILL "$(cat "$XDG_RUNTIME_DIR/libpod/tmp/pause.pid")" 2>/dev/null || true
-  unshare --map-auto --map-root-user --mount rm -rf "$work" 2>/dev/null || rm -rf "$work"
+  bench_podman_cleanup
+  bench_remove_work "$work"
 }
 trap cleanup EXIT
 
@@ -65,14 +59,7 @@ $ribo build -q -t hello "$work/ctx" >/dev/null
 
 # The same image in podman's own store, through an OCI archive.
 skopeo copy -q "oci:$work/store:hello:latest" "oci-archive:$work/hello.tar:localhost/hello:latest"
-podman="podman --root $podman_root/root --runroot $podman_root/run --storage-driver overlay --cgroup-manager cgroupfs"
 $podman load -q -i "$work/hello.tar" >/dev/null
-
-# crun refuses hosts with cgroups in hybrid v1/v2 mode unless the unified
-# hierarchy is hidden, which ribo does in its own namespace and podman cannot:
-# there podman runs with runc (ribo is measured with both runtimes).
-podman_runtime=crun
-if grep -q ' /sys/fs/cgroup/unified cgroup2 ' /proc/self/mounts; then podman_runtime=runc; fi
 
 if [ -n "$network" ]; then networks="both with --network $network"
 else networks="each on its default network: ribo pasta, podman its rootless default"; fi

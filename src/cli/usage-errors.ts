@@ -29,7 +29,7 @@ const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
     'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
   ],
   build: ['squash', 'isolation', 'shm-size', 'ulimit', 'cpu-shares', 'memory', 'add-host', 'ssh', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],
-  ps: ['size', 'last', 'latest'],
+  ps: ['size'],
   exec: ['detach-keys', 'privileged'],
 };
 

@@ -1,33 +1,11 @@
 /** Platforms ("os/arch[/variant]") and the predefined platform build arguments. */
 
-export interface Platform {
-  os: string;
-  architecture: string;
-  variant?: string;
-}
+// The platform type, the host's platform (Node's process.arch in OCI's names) and the "os/arch[/variant]"
+// spelling have one home, the OCI layer, which this pure front end may import (docs/architecture.md).
+import { formatPlatform, hostPlatform } from '../oci/platform.js';
+import type { Platform } from '../oci/image.js';
 
-/** Node's process.arch names to OCI architecture (and default variant). */
-const NODE_ARCH: Record<string, { architecture: string; variant?: string }> = {
-  x64: { architecture: 'amd64' },
-  arm64: { architecture: 'arm64' },
-  arm: { architecture: 'arm', variant: 'v7' },
-  ia32: { architecture: '386' },
-  ppc64: { architecture: 'ppc64le' },
-  s390x: { architecture: 's390x' },
-  riscv64: { architecture: 'riscv64' },
-  loong64: { architecture: 'loong64' },
-  mips: { architecture: 'mips' },
-  mipsel: { architecture: 'mipsle' },
-};
-
-export function hostPlatform(arch: string = process.arch): Platform {
-  const known = NODE_ARCH[arch] ?? { architecture: arch };
-  return { os: 'linux', ...known };
-}
-
-export function formatPlatform(p: Platform): string {
-  return [p.os, p.architecture, p.variant].filter(Boolean).join('/');
-}
+export { formatPlatform, hostPlatform, type Platform };
 
 const KNOWN_OS = new Set(['linux', 'windows', 'darwin', 'freebsd', 'netbsd', 'openbsd', 'solaris', 'illumos', 'aix', 'android', 'ios', 'js', 'wasip1', 'plan9', 'dragonfly']);
 

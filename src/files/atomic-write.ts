@@ -28,7 +28,7 @@ export interface AtomicWriteOptions {
 
 /**
  * "<target>.<pid>.<random hex>.tmp": unique among concurrent writers, and
- * the pid lets the store remove what a dead process left (store/store.ts).
+ * the pid lets the store remove what a dead process left (store/layout.ts).
  */
 export function tempPathBeside(target: string): string {
   return `${target}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;

@@ -1,7 +1,8 @@
-/** The OCI architecture name of the machine ribo runs on (Node's names differ for some). */
+import { hostPlatform } from '../oci/platform.js';
+
+/** The OCI architecture name of the machine ribo runs on (oci/platform.ts maps Node's names). */
 export function hostArchitecture(arch: string = process.arch): string {
-  const names: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ia32: '386', ppc64: 'ppc64le', s390x: 's390x', riscv64: 'riscv64' };
-  return names[arch] ?? arch;
+  return hostPlatform(arch).architecture;
 }
 
 /** The PATH Docker gives Linux containers whose image sets none. */

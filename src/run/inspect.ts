@@ -4,7 +4,7 @@ import { shortId, type ContainerRecord, type ContainerStore } from './containers
 import { isRestarting } from './restart-policy.js';
 
 /** docker's NetworkMode: the mode, a network's name, or container:ID. */
-function networkMode(record: ContainerRecord): string {
+export function networkMode(record: ContainerRecord): string {
   if (record.plan.spec.attachment) return record.plan.spec.attachment.network;
   if (record.plan.networkContainer) return `container:${record.plan.networkContainer}`;
   return record.plan.spec.network;

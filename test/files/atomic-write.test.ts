@@ -91,7 +91,7 @@ describe('tempPathBeside', () => {
     const target = path.join(dir, 'a'.repeat(64));
     const first = tempPathBeside(target);
     expect(path.dirname(first)).toBe(dir);
-    // The name the store removes when its writer has died (store/store.ts, CACHE_TEMP_NAME).
+    // The name the store removes when its writer has died (store/layout.ts, CACHE_TEMP_NAME).
     expect(path.basename(first)).toMatch(new RegExp(`^a{64}\\.${process.pid}\\.[0-9a-f]+\\.tmp$`));
     expect(tempPathBeside(target)).not.toBe(first);
   });

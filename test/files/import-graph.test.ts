@@ -21,7 +21,7 @@ const ALLOWED: Record<string, string[]> = {
   runtime: ['oci', 'files'],
   store: ['oci', 'files'],
   layer: ['oci', 'files'],
-  dockerfile: [],
+  dockerfile: ['oci'],
   oci: [],
   files: [],
 };
@@ -88,7 +88,7 @@ describe('import graph of src/', () => {
   it('reads the imports of every source file', () => {
     // A regex that stopped matching would make the checks below pass on nothing.
     expect(graph.get('run/copy-files.ts')).toEqual(expect.arrayContaining(['files/tree-copy.ts', 'files/root-path.ts']));
-    expect(graph.get('store/store.ts')).toEqual(expect.arrayContaining(['files/atomic-write.ts', 'files/lock.ts']));
+    expect(graph.get('store/layout.ts')).toEqual(expect.arrayContaining(['files/atomic-write.ts', 'store/lock.ts']));
     for (const imports of graph.values()) for (const target of imports) expect(graph.has(target)).toBe(true);
   });
 

@@ -30,7 +30,7 @@ export class DirectoryStore extends EventEmitter {
     // A cached build sets every position it passes to what it already holds: no write then.
     if ((await readFile(target, 'utf8').catch(() => undefined)) === value) return true;
     await mkdir(this.dir, { recursive: true });
-    // The temp name is one the store's clean-up knows (store/store.ts, CACHE_TEMP_NAME).
+    // The temp name is one the store's clean-up knows (store/layout.ts, CACHE_TEMP_NAME).
     await writeFileAtomic(target, value);
     return true;
   }
