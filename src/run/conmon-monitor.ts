@@ -30,6 +30,7 @@ import type { ContainerSpec } from '../runtime/bundle.js';
 import { processIdentity, currentProcess, isAlive } from '../files/process-identity.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 import { removeContainerFiles } from './lifecycle.js';
+import { restartFollows } from './restart-policy.js';
 
 /** What starting a container needs (supervise.ts's SupervisorContext has it all). */
 export interface ConmonContext {
@@ -163,6 +164,8 @@ export async function cleanupAfterConmon(containers: ContainerStore, runtime: Oc
     status: 'exited',
     exitCode,
     finishedAt: new Date().toISOString(),
+    // Its --restart policy's restart (container-cleanup's next step) is said at once, not after a moment that looks settled.
+    restarting: !failure && (await restartFollows(containers, record, exitCode)),
     ...(failure ? { error: `cleaning up after the container: ${(failure as Error).message}` } : {}),
   });
   if (failure) throw failure;

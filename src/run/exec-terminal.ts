@@ -39,6 +39,8 @@ export async function execWithTerminal(exec: TerminalExec): Promise<number | und
   let session: AttachSession | undefined;
   let detached = false;
   const onResize = () => setImmediate(() => resizeThroughConmon(sessionDir));
+  // Followed from before the start: a resize in the moment the command starts (its output may already show) is not lost.
+  process.on('SIGWINCH', onResize);
   try {
     const runtimeLog = path.join(sessionDir, 'runtime.log');
     const running = await execUnderConmon(conmon, {
@@ -64,7 +66,9 @@ export async function execWithTerminal(exec: TerminalExec): Promise<number | und
       return failure.exitCode;
     });
     if (typeof running === 'number') return running;
-    process.on('SIGWINCH', onResize);
+    // The runtime sizes the new terminal (consoleSize) as the command starts; a resize conmon got before the
+    // terminal existed did nothing: ribo's size once more, now that it exists.
+    resizeThroughConmon(sessionDir);
     const keys = exec.interactive ? detachKeys(session!.input) : undefined;
     try {
       const ended = session!.ended.then(() => 'ended' as const, () => 'ended' as const);

@@ -72,14 +72,29 @@ export async function waitForExit(containers: ContainerStore, storeRoot: string,
   }
 }
 
-/** Waits (up to 30 s) until a container being started runs or has failed to. */
-async function waitWhileCreated(containers: ContainerStore, id: string): Promise<ContainerRecord | undefined> {
+/**
+ * Whether the container is being started: created, or running with no
+ * process known yet (a planned run, bin/run-plan.sh, is recorded running
+ * before the runtime has written the pid file).
+ */
+function starting(record: ContainerRecord): boolean {
+  return record.status === 'created' || (record.status === 'running' && !record.pid);
+}
+
+/** Waits (up to 30 s) until a container being started runs with a known process or has failed to. */
+async function waitWhileStarting(containers: ContainerStore, id: string): Promise<ContainerRecord | undefined> {
   const deadline = Date.now() + 30_000;
   for (;;) {
     const record = await containers.read(id).catch(() => undefined);
-    if (!record || record.status !== 'created' || !isAlive(record.monitor) || Date.now() >= deadline) return record;
+    if (!record || !starting(record) || !isAlive(record.monitor) || Date.now() >= deadline) return record;
     await sleep(POLL_MS);
   }
+}
+
+/** The record of a container once any start under way has settled, so that a signal reaches its process (ribo stop, kill). */
+export async function startSettled(containers: ContainerStore, record: ContainerRecord): Promise<ContainerRecord> {
+  if (!starting(record) || !monitorAlive(record)) return record;
+  return (await waitWhileStarting(containers, record.id)) ?? record;
 }
 
 /**
@@ -92,7 +107,7 @@ export async function stopContainer(containers: ContainerStore, storeRoot: strin
   await markStopRequested(containers, record);
   // A --restart policy's back-off (it sees the marker and gives up), or a start under way: stop what comes of it.
   if (isRestarting(record)) return waitForExit(containers, storeRoot, record.id, 30_000, true);
-  if (record.status === 'created' && monitorAlive(record)) record = (await waitWhileCreated(containers, record.id)) ?? record;
+  record = await startSettled(containers, record);
   if (!signalContainer(record, first)) return waitForExit(containers, storeRoot, record.id, 0);
   const after = await waitForExit(containers, storeRoot, record.id, timeoutSeconds * 1000);
   if (!after || after.status === 'exited') return after;
@@ -199,7 +214,7 @@ export async function removeContainer(containers: ContainerStore, storeRoot: str
       throw new ContainerRunningError(`Container ${record.name} (${shortId(record.id)}) is running; stop it first (ribo stop ${record.name}) or remove it anyway with ribo rm -f ${record.name}.`);
     }
     await markStopRequested(containers, current);
-    signalContainer(current, 'SIGKILL');
+    signalContainer(await startSettled(containers, current), 'SIGKILL');
     current = await waitForExit(containers, storeRoot, record.id, 30_000, true);
     if (current && isAlive(current.monitor)) {
       throw new ContainerRunningError(`Container ${record.name} did not stop within 30 s of SIGKILL; its monitor (pid ${current.monitor.pid}) is still running.`);

@@ -62,6 +62,16 @@ export function policyWantsRestart(record: ContainerRecord): boolean {
   return policy.maximumRetryCount === 0 || (record.restartCount ?? 0) < policy.maximumRetryCount;
 }
 
+/**
+ * Whether the exit about to be recorded will be followed by a restart. The
+ * exit is recorded with `restarting` already set, so that no reader (inspect,
+ * ps, container prune, a test waiting for the container to settle) sees it
+ * settled in the moment before restartIfWanted takes over.
+ */
+export async function restartFollows(containers: ContainerStore, record: ContainerRecord, exitCode: number): Promise<boolean> {
+  return policyWantsRestart({ ...record, status: 'exited', exitCode }) && !(await stopRequested(containers, record.id));
+}
+
 /** True while a process waits to restart the container (ps: "Restarting"). */
 export function isRestarting(record: ContainerRecord): boolean {
   return record.status === 'exited' && record.restarting === true && isAlive(record.monitor);
@@ -75,7 +85,12 @@ export function isRestarting(record: ContainerRecord): boolean {
  */
 export async function restartIfWanted(containers: ContainerStore, id: string, start: (record: ContainerRecord) => Promise<void>): Promise<boolean> {
   const record = await containers.read(id).catch(() => undefined);
-  if (!record || record.status !== 'exited' || !policyWantsRestart(record) || (await stopRequested(containers, id))) return false;
+  if (!record || record.status !== 'exited') return false;
+  if (!policyWantsRestart(record) || (await stopRequested(containers, id))) {
+    // Stopped since the exit was recorded as to be followed by a restart (restartFollows).
+    if (record.restarting) await containers.update(id, { restarting: false }).catch(() => undefined);
+    return false;
+  }
   const count = record.restartCount ?? 0;
   await containers.update(id, { restarting: true, monitor: currentProcess() });
   // The back-off, watching for a stop (which then returns at once, not after the whole wait).

@@ -20,6 +20,7 @@ import { processIdentity, currentProcess } from '../files/process-identity.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { LogWriter } from './logs.js';
 import { removeContainerFiles } from './lifecycle.js';
+import { restartFollows } from './restart-policy.js';
 import { prepareRootAtStart, startSpec } from './start-spec.js';
 import { startUnderConmon } from './conmon-monitor.js';
 import { watchForOrphan, type OrphanWatch } from './orphan-watch.js';
@@ -134,7 +135,9 @@ export async function superviseContainer(
     }
     await log.close();
   }
-  current = await containers.update(record.id, { status: 'exited', exitCode: outcome.exitCode, finishedAt: new Date().toISOString() });
+  // Detached, its --restart policy's restart (the monitor's afterExit) is said at once, not after a moment that looks settled.
+  const restarting = mode === 'detached' && (await restartFollows(containers, current, outcome.exitCode));
+  current = await containers.update(record.id, { status: 'exited', exitCode: outcome.exitCode, finishedAt: new Date().toISOString(), restarting });
   if (current.autoRemove) await removeContainerFiles(containers, current);
   return outcome;
 }

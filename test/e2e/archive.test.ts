@@ -282,15 +282,13 @@ describe('prune', () => {
       expect(refused?.exitCode).toBe(1);
       expect(refused?.stderr).toContain('deletes nothing while they run');
       // The COPY layer is committed soon, untagged (and --all ignores the build cache):
-      // prune must wait for the build to finish.
-      let buildDone = 0;
-      void building.then(() => (buildDone = Date.now()));
+      // prune must wait for the build to finish. When it returns, the build has tagged its image
+      // (read from the store, not from which process's end this test hears of first).
       const pruned = await riboOk(['prune', '--all'], { root: other });
-      const pruneDone = Date.now();
+      const tagged = await readImage(other, 'slow:latest').catch((error: Error) => error);
       const built = await building;
       expect(built.exitCode).toBe(0);
-      expect(buildDone).toBeGreaterThan(0);
-      expect(buildDone).toBeLessThanOrEqual(pruneDone);
+      expect(tagged).not.toBeInstanceOf(Error);
       expect(pruned.stdout).toContain('0 blobs, 0 unpacked layers');
       expect((await riboOk(['run', '--rm', 'slow', '/bin/busybox', 'cat', '/slow.txt'], { root: other })).stdout.trim()).toBe('slow');
     } finally {
@@ -305,7 +303,8 @@ describe('prune', () => {
       await riboOk(['load', '-i', file('arch.oci.tar')], { root: other });
       await riboOk(['rmi', 'arch:1'], { root: other });
       // A container gives up the store once it runs; its record keeps its image and layers (as docker's prune keeps what containers use).
-      const running = ribo(['run', '--rm', '--name', 'prune-meanwhile', `oci-archive:${file('arch.oci.tar')}`, 'sleep', '5'], { root: other });
+      // It runs until the test has pruned (touches /go), however long that takes on a loaded machine.
+      const running = ribo(['run', '--rm', '--name', 'prune-meanwhile', `oci-archive:${file('arch.oci.tar')}`, 'sh', '-c', 'while [ ! -e /go ]; do sleep 0.1; done'], { root: other });
       for (let i = 0; i < 300; i++) {
         if ((await ribo(['ps', '--format', '{{.Names}}'], { root: other })).stdout.includes('prune-meanwhile')) break;
         await new Promise((resolve) => setTimeout(resolve, 100));
@@ -315,9 +314,12 @@ describe('prune', () => {
       const meanwhile = await riboOk(['prune', '--wait', '0'], { root: other });
       expect(meanwhile.stdout).not.toMatch(/Deleted unpacked layer/);
       expect(await readdir(path.join(other, 'layers'))).toEqual(layers);
+      await riboOk(['exec', 'prune-meanwhile', 'touch', '/go'], { root: other });
       expect((await running).exitCode).toBe(0);
       expect((await riboOk(['prune'], { root: other })).stdout).toMatch(/Deleted unpacked layer/);
     } finally {
+      // (a failed step above leaves the container waiting for /go)
+      await ribo(['rm', '-f', 'prune-meanwhile'], { root: other });
       await removeStore(other);
     }
   });

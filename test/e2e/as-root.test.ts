@@ -1,6 +1,6 @@
 /** ribo run by root works too: no user namespace of its own, real ids. */
 import { execa } from 'execa';
-import { makeContext, makeStore, removeStore, riboOk } from './harness.js';
+import { makeContext, makeStore, removeStore, ribo, riboOk, until } from './harness.js';
 
 const asRoot = process.getuid?.() === 0;
 let root: string;
@@ -29,7 +29,8 @@ afterAll(async () => {
   const opts = { root, asUser: 'root' };
   await riboOk(['build', '-t', 'hello', context], opts);
   await riboOk(['run', '-d', '--name', 'bg', 'hello', 'sh', '-c', 'echo ready > /ready; exec sleep 1000'], opts);
-  expect((await riboOk(['exec', 'bg', 'cat', '/ready'], opts)).stdout.trim()).toBe('ready');
+  // run -d returns once the container started, maybe before its shell has written the file.
+  await until('exec to read the file the container wrote', async () => (await ribo(['exec', 'bg', 'cat', '/ready'], opts)).stdout.trim() === 'ready');
   await riboOk(['stop', '-t', '1', 'bg'], opts);
   expect((await riboOk(['ps', '-a'], opts)).stdout).toMatch(/Exited \(137\).*bg/);
   await riboOk(['rm', 'bg'], opts);

@@ -9,10 +9,10 @@ COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
 
 FROM base AS left
-RUN cut -d' ' -f1 /proc/uptime > /left.when && sleep 2 && echo left > /left.txt && cut -d' ' -f1 /proc/uptime >> /left.when
+RUN cut -d' ' -f1 /proc/uptime > /left.when && sleep 5 && echo left > /left.txt && cut -d' ' -f1 /proc/uptime >> /left.when
 
 FROM base AS right
-RUN cut -d' ' -f1 /proc/uptime > /right.when && sleep 2 && echo right > /right.txt && cut -d' ' -f1 /proc/uptime >> /right.when
+RUN cut -d' ' -f1 /proc/uptime > /right.when && sleep 5 && echo right > /right.txt && cut -d' ' -f1 /proc/uptime >> /right.when
 
 FROM base AS broken
 RUN exit 9
@@ -43,7 +43,8 @@ it('builds the stages the target needs, the independent ones at the same time, a
   const { stdout } = await riboOk(['run', '--rm', 'multi:1'], { root });
   expect(stdout).toBe('left\nright');
   // Both sleeping stages ran at once: each one's RUN started before the other's ended
-  // (/proc/uptime is the host's clock, shared by both containers; no bound on how long a start takes).
+  // (/proc/uptime is the host's clock, shared by both containers). The 5 s each sleeps is how late one
+  // stage's container may start after the other's on a loaded machine: its start is not otherwise bounded.
   const when = await riboOk(['run', '--rm', 'multi:latest', 'cat', '/left.when', '/right.when'], { root });
   const [leftStart, leftEnd, rightStart, rightEnd] = when.stdout.split('\n').map((n) => Number(n));
   expect(leftStart).toBeLessThan(rightEnd!);

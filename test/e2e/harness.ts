@@ -54,7 +54,9 @@ export async function makeStore(owner = E2E_USER): Promise<string> {
 }
 
 export async function removeStore(dir: string): Promise<void> {
-  if (process.getuid?.() === 0) await rm(dir, { recursive: true, force: true });
+  // Retried: a ribo process a test left finishing in the background (a container's clean-up after its exit, a
+  // planned run's removal of its container dir) may still add or remove entries for a moment (ENOTEMPTY).
+  if (process.getuid?.() === 0) await rm(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   else {
     // Files owned by subordinate ids can only be removed from inside a user namespace.
     await execa('unshare', ['--map-auto', '--map-root-user', 'rm', '-rf', dir], { reject: false });

@@ -253,10 +253,11 @@ describe('cgroup limits', () => {
       const forkEight = '(for i in 1 2 3 4 5 6 7 8; do sleep 2 & done) 2>/forks; grep -c "can.t fork" /forks';
       const forks = (await riboOk(['run', '--rm', '--pids-limit', '5', 'hello', 'sh', '-c', forkEight], asRootOpts('crun'))).stdout;
       expect(Number(forks.trim())).toBeGreaterThan(0);
-      // The container's cgroup, read from the host while it runs (its id is its default host name).
-      const running = execa('sh', ['-c', '"$@"', 'sh', ...(await riboCommand(['run', '--rm', '--cpus', '0.5', 'hello', 'sh', '-c', 'hostname; sleep 3'], 'crun', { root: rootStore, user: 'root' }))]);
+      // The container's cgroup, read from the host while it runs (its id is its default host name): it
+      // runs until the test, having read it, ends its stdin, however long that takes on a loaded machine.
+      const running = execa('sh', ['-c', '"$@"', 'sh', ...(await riboCommand(['run', '--rm', '-i', '--cpus', '0.5', 'hello', 'sh', '-c', 'hostname; cat > /dev/null'], 'crun', { root: rootStore, user: 'root' }))], { stdin: 'pipe' });
       const id = await new Promise<string>((resolve) => running.stdout!.once('data', (chunk: Buffer) => resolve(chunk.toString().trim())));
-      const quota = await readFile(`/sys/fs/cgroup/cpu/ribo-${id}/cpu.cfs_quota_us`, 'utf8');
+      const quota = await readFile(`/sys/fs/cgroup/cpu/ribo-${id}/cpu.cfs_quota_us`, 'utf8').finally(() => running.stdin!.end());
       await running;
       expect(quota.trim()).toBe('50000');
     });

@@ -9,19 +9,11 @@ import net from 'node:net';
 import { access, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { blobPath, listLayer, makeContext, makeStore, readImage, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
+import { freePort } from '../setup/registry.js';
 
 let root: string;
 let contexts: string[] = [];
 const opts = (extra: Partial<RiboOptions> = {}): RiboOptions => ({ root, ...extra });
-
-/** A TCP port free on the host's loopback now. */
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** GETs a URL with curl from the host, retrying (up to a minute) while the server in the container starts. */
 async function curl(url: string): Promise<string> {

@@ -12,6 +12,7 @@ import os from 'node:os';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeContext, makeStore, removeStore, ribo, riboOk, type RiboOptions } from './harness.js';
+import { freePort } from '../setup/registry.js';
 
 let root: string;
 let context: string;
@@ -141,10 +142,7 @@ describe('containers on one network', () => {
   }, 120_000);
 
   it('publish ports with -p, reached on the host\'s loopback and its other addresses', async () => {
-    const server = net.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '0.0.0.0', resolve));
-    const { port } = server.address() as net.AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
+    const port = await freePort();
     await riboOk(['run', '-d', '--name', 'rn-web', '--network', 'rn-front', '-p', `${port}:80`, 'hello', ...serve('web-on-network')], opts());
     const external = Object.values(os.networkInterfaces()).flat().find((i) => i && i.family === 'IPv4' && !i.internal)?.address;
     for (const address of ['127.0.0.1', ...(external ? [external] : [])]) {

@@ -8,7 +8,7 @@
 import { execa } from 'execa';
 import { readdir, readFile, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions } from './harness.js';
+import { makeContext, makeStore, removeStore, ribo, riboOk, spawnRibo, type RiboOptions, until } from './harness.js';
 
 let root: string;
 let context: string;
@@ -107,7 +107,8 @@ describe('planned runs at the same time as others', () => {
       pid = text ? (JSON.parse(text) as { pid?: { pid: number; start: number } | null }).pid : undefined;
     }
     expect(pid).toBeTruthy();
-    expect((await readFile(`/proc/${pid!.pid}/cmdline`, 'utf8')).split('\0')[0]).toBe('sleep');
+    // The runtime writes the pid file before that process execs sleep.
+    await until('the recorded process to run sleep', async () => (await readFile(`/proc/${pid!.pid}/cmdline`, 'utf8')).split('\0')[0] === 'sleep');
     // Its start time, field 22 of /proc/PID/stat, identifies it.
     const stat22 = (await readFile(`/proc/${pid!.pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')[19];
     expect(Number(stat22)).toBe(pid!.start);

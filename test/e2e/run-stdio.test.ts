@@ -158,15 +158,21 @@ describe('-t', () => {
     return name;
   }
   const screen = async (session: string) => (await tmux(['capture-pane', '-p', '-t', session])).stdout;
+  /** Waits until the session's screen shows `text`; a timeout says what the screen showed. */
+  const shows = (session: string, what: string, text: string) =>
+    until(what, async () => (await screen(session)).includes(text)).catch(async (error: Error) => {
+      throw new Error(`${error.message}; the screen: ${JSON.stringify(await screen(session).catch(() => '(gone)'))}`);
+    });
 
   it.each(['crun', 'runc'] as const)('gives the container the terminal\'s size and TERM, follows a resize, and shows only its output (%s)', async (runtime) => {
-    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
+    // After the test's resize, it waits for its terminal to change size (the resize reaches it through tmux, ribo and conmon, each in its own time).
+    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; while [ "$(stty size)" = "27 91" ]; do sleep 0.1; done; stty size; echo done';
     const session = await inTmux(`ribo-stdio-${runtime}`, riboCommand(['--runtime', runtime, 'run', '--name', `tty-${runtime}`, '-t', 'hello', 'sh', '-c', script], ['TERM=screen-256color']), { x: 91, y: 27 });
     try {
-      await until('the first size', async () => (await screen(session)).includes('27 91'));
+      await shows(session, 'the first size', '27 91');
       await tmux(['resize-window', '-t', session, '-x', '77', '-y', '19']);
       await riboOk(['exec', `tty-${runtime}`, 'touch', '/app/resized'], opts());
-      await until('the container to end', async () => (await screen(session)).includes('done'));
+      await shows(session, 'the container to end', 'done');
       const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
       // Nothing but the container's output: no runtime warnings.
       expect(lines).toEqual(['TERM=screen-256color', '27 91', '19 77', 'done']);
@@ -178,13 +184,17 @@ describe('-t', () => {
 
   it('exec -t: the command\'s terminal has the size of ribo\'s and follows it', async () => {
     await riboOk(['run', '-d', '--name', 'exec-tty', 'hello', 'sh', '-c', 'trap "exit 0" TERM; while true; do sleep 0.1; done'], opts());
-    const script = 'echo "TERM=$TERM"; stty size; while [ ! -e /app/resized ]; do sleep 0.1; done; sleep 0.3; stty size; echo done';
+    // The exec'd command's terminal gets its size from the runtime (process.json's consoleSize) just after the
+    // command starts: on a loaded machine its first stty size can find it 0×0 and fail ("stty: standard input"),
+    // so the script first waits for a size, then shows it. As above: after the resize, it waits for the new size.
+    const sized = 'while :; do s=$(stty size 2>/dev/null); [ -n "$s" ] && [ "$s" != "0 0" ] && break; sleep 0.1; done; echo "$s"';
+    const script = `echo "TERM=$TERM"; ${sized}; while [ ! -e /app/resized ]; do sleep 0.1; done; while [ "$(stty size)" = "23 83" ]; do sleep 0.1; done; stty size; echo done`;
     const session = await inTmux('ribo-stdio-exec', riboCommand(['exec', '-t', 'exec-tty', 'sh', '-c', script], ['TERM=vt220']), { x: 83, y: 23 });
     try {
-      await until('the first size', async () => (await screen(session)).includes('23 83'));
+      await shows(session, 'the first size', '23 83');
       await tmux(['resize-window', '-t', session, '-x', '71', '-y', '17']);
       await riboOk(['exec', 'exec-tty', 'touch', '/app/resized'], opts());
-      await until('the command to end', async () => (await screen(session)).includes('done'));
+      await shows(session, 'the command to end', 'done');
       const lines = (await screen(session)).split('\n').map((l) => l.trimEnd()).filter(Boolean);
       expect(lines).toEqual(['TERM=vt220', '23 83', '17 71', 'done']);
     } finally {

@@ -1,8 +1,9 @@
 /**
  * How a container under conmon ended is never lost: conmon's exit file is
  * read by the clean-up even when one of its release steps fails, and by the
- * recovery of a container whose clean-up did not finish; and a recovery
- * from a record read before the clean-up wrote it keeps what it wrote.
+ * recovery of a container whose clean-up did not finish; a recovery from a
+ * record read before the clean-up wrote it keeps what it wrote; with a
+ * --restart policy it is recorded together with the restart to come.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -12,6 +13,7 @@ import { ContainerStore, type ContainerRecord } from '../../src/run/containers.j
 import { cleanupAfterConmon } from '../../src/run/conmon-monitor.js';
 import { conmonDirs } from '../../src/run/conmon-files.js';
 import { recoverContainer, waitForExit } from '../../src/run/lifecycle.js';
+import { markStopRequested } from '../../src/run/restart-policy.js';
 import type { OciRuntime } from '../../src/runtime/oci-runtime.js';
 
 let root: string;
@@ -86,5 +88,29 @@ describe('a record read before its monitor ended', () => {
     expect(stored.status).toBe('exited');
     expect(stored.exitCode).toBe(0);
     expect(stored.error).toBeUndefined();
+  });
+});
+
+describe('the exit of a container with a --restart policy', () => {
+  const runtime = { delete: async () => undefined } as unknown as OciRuntime;
+  const withPolicy = async (exitFileText: string) => {
+    const record = await runningUnderConmon(exitFileText);
+    return containers.update(record.id, { restartPolicy: { name: 'on-failure', maximumRetryCount: 2 } });
+  };
+
+  it('is recorded as restarting at once when the policy restarts it: no reader sees it settled before the restart', async () => {
+    const record = await withPolicy('1');
+    await cleanupAfterConmon(containers, runtime, record.id);
+    expect(await containers.read(record.id)).toMatchObject({ status: 'exited', exitCode: 1, restarting: true });
+  });
+
+  it('is not, for an exit the policy does not restart or after ribo stop', async () => {
+    const clean = await withPolicy('0');
+    await cleanupAfterConmon(containers, runtime, clean.id);
+    expect(await containers.read(clean.id)).toMatchObject({ status: 'exited', exitCode: 0, restarting: false });
+    const stopped = await withPolicy('1');
+    await markStopRequested(containers, stopped);
+    await cleanupAfterConmon(containers, runtime, stopped.id);
+    expect(await containers.read(stopped.id)).toMatchObject({ status: 'exited', exitCode: 1, restarting: false });
   });
 });

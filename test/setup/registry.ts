@@ -25,7 +25,30 @@ export interface RunningRegistry {
   stop(): Promise<void>;
 }
 
+/** Whether a TCP listener could bind `port` on every IPv4 address now (which a loopback one also blocks). */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '0.0.0.0', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port free now, for a server that another process binds later. Picked
+ * below the kernel's ephemeral range (ip_local_port_range): a port that
+ * listen(0) handed out is in that range, where any connection made or port
+ * given meanwhile, by any process, can take it before the server binds it.
+ */
 export async function freePort(): Promise<number> {
+  const range = await readFile('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').catch(() => '32768 60999');
+  const low = Number(range.trim().split(/\s+/)[0]);
+  const floor = 10_000;
+  for (let attempt = 0; attempt < 100 && low - floor >= 1000; attempt++) {
+    const port = floor + Math.floor(Math.random() * (low - floor));
+    if (await canListen(port)) return port;
+  }
+  // An unusual range: a port listen(0) gives.
   return new Promise((resolve, reject) => {
     const server = net.createServer();
     server.listen(0, '127.0.0.1', () => {

@@ -1,5 +1,5 @@
 import { ContainerStore } from '../../run/containers.js';
-import { ContainerNotRunningError, parseSignal, signalContainer, stopContainer, waitForExit } from '../../run/lifecycle.js';
+import { ContainerNotRunningError, parseSignal, signalContainer, startSettled, stopContainer, waitForExit } from '../../run/lifecycle.js';
 import { UsageError } from '../../errors.js';
 import { markStopRequested } from '../../run/restart-policy.js';
 import type { CommandModule } from '../command.js';
@@ -47,7 +47,7 @@ export const killCommand: CommandModule = {
       const record = await containers.find(ref);
       // As docker: a container killed by hand is not restarted by its --restart policy.
       if (signal === 'SIGKILL' || signal === 'SIGTERM') await markStopRequested(containers, record);
-      if (!signalContainer(record, signal)) throw new ContainerNotRunningError(`Container ${ref} is not running (${record.status}); nothing to signal.`);
+      if (!signalContainer(await startSettled(containers, record), signal)) throw new ContainerNotRunningError(`Container ${ref} is not running (${record.status}); nothing to signal.`);
       // After SIGKILL the container is gone at once; report it as exited, as the next `ps` would.
       if (signal === 'SIGKILL') await waitForExit(containers, root, record.id, 10_000);
       process.stdout.write(`${ref}\n`);
