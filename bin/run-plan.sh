@@ -441,6 +441,9 @@ run_planned() {
   else
     exec 7>&1 8>&2
   fi
+  # The container's open-file limit as the Node path leaves it: Node raises its soft limit to the hard one
+  # at start, and the runtime passes it on (podman's containers, and docker's under its daemon, have soft = hard too).
+  ulimit -n "$(ulimit -H -n)" 2>/dev/null || :
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
   "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 5>&- 7>&- 8>&- &
