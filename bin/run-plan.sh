@@ -107,7 +107,7 @@ parse_plain_run() {
 # Sets j_env to the container's environment as JSON items: the plan's (the
 # image's), an entry -e names replaced where it stands, the other -e entries
 # after them in the order first given, the last value of each, as Node's Map does
-# (run/run-image.ts).
+# (run/run-image.ts); then HOSTNAME=$short in front when the plan says so.
 apply_env_flags() {
   j_env= _replaced=
   _saved_ifs=$IFS
@@ -129,6 +129,10 @@ apply_env_flags() {
     eval "_v=\$_ov_$_n"
     j_env="$j_env${j_env:+,}\"$_n=$_v\""
   done
+  # HOSTNAME first, as Node sets it at each start (src/run/start-spec.ts), unless -e gives it.
+  if [ -n "${plan_env_hostname:-}" ]; then
+    case " $_env_names " in *" HOSTNAME "*) ;; *) j_env="\"HOSTNAME=$short\"${j_env:+,}$j_env" ;; esac
+  fi
 }
 
 # Sets `plan` to the plan file for this command line, or leaves it empty.
@@ -277,7 +281,7 @@ start_failure() {
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 5 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 6 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
   # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
   # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
   if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json
@@ -437,6 +441,9 @@ run_planned() {
   else
     exec 7>&1 8>&2
   fi
+  # The container's open-file limit as the Node path leaves it: Node raises its soft limit to the hard one
+  # at start, and the runtime passes it on (podman's containers, and docker's under its daemon, have soft = hard too).
+  ulimit -n "$(ulimit -H -n)" 2>/dev/null || :
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
   "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 5>&- 7>&- 8>&- &

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import type { RuntimeSpec } from '../oci/runtime-spec.js';
-import { resolveUser } from '../runtime/users.js';
+import { processGroups, resolveUser } from '../runtime/users.js';
 import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
@@ -38,7 +38,7 @@ export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opt
   let user = base.user;
   if (opts.user !== undefined) {
     const resolved = await resolveUser(rootfs, opts.user);
-    user = { uid: resolved.uid, gid: resolved.gid, ...(resolved.additionalGids.length ? { additionalGids: resolved.additionalGids } : {}) };
+    user = { uid: resolved.uid, gid: resolved.gid, additionalGids: processGroups(resolved) };
   }
   return { ...base, args: opts.command, env: mapToEnv(env), cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty, consoleSize: size ? { height: size.rows, width: size.columns } : undefined };
 }

@@ -25,7 +25,7 @@ import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 5;
+export const RUN_PLAN_FORMAT = 6;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -280,6 +280,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   if (!configText.includes(`"${marker('BIND')}"`)) return false;
   const hosts = (await hostsFile({ network: spec.network, hostname: HOST_MARKER })).split(HOST_MARKER);
   if (hosts.length !== 2) return false;
+  // HOSTNAME, when the start added it (run/start-spec.ts), is each run's own: the shell puts it back first.
+  const hostnameAtStart = !inputs.record.plan.spec.env.some((entry) => entry.startsWith('HOSTNAME='));
+  const planEnv = hostnameAtStart ? spec.env.filter((entry) => entry !== `HOSTNAME=${spec.hostname}`) : spec.env;
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
   // A template of the record: the monitor's and the container's pid and start time are markers until the shell fills them in.
   const record: Omit<ContainerRecord, 'monitor' | 'pid'> & { monitor: { pid: string; start: string }; pid: string } = {
@@ -311,7 +314,8 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_entrypoint: jsonItems(inputs.entrypoint),
     plan_default_args: jsonItems(inputs.defaultArgs),
     // One JSON string a line, so the shell can replace an entry -e names in place, as Node does.
-    plan_env: spec.env.map((entry) => JSON.stringify(entry)).join('\n'),
+    plan_env: planEnv.map((entry) => JSON.stringify(entry)).join('\n'),
+    plan_env_hostname: hostnameAtStart ? '1' : '',
     plan_cwd: JSON.stringify(spec.cwd),
     plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
     plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',

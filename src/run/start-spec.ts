@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
 import { addCallerEntries, letContainerRootReach } from '../runtime/keep-id.js';
-import { resolveUser } from '../runtime/users.js';
+import { processGroups, resolveUser } from '../runtime/users.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { prepareMountsAtStart } from './volumes.js';
 import { UsageError } from '../errors.js';
@@ -26,6 +26,18 @@ export function startSpec(record: ContainerRecord): Omit<ContainerSpec, 'rootfs'
   return { hostname: shortId(record.id), ...record.plan.spec, uid: 0, gid: 0 };
 }
 
+/**
+ * The process's environment as docker gives it: HOSTNAME (the container's
+ * host name) before the image's and -e's variables, and HOME (from the
+ * image's /etc/passwd, else /) after them, each unless they set it already.
+ * HOME is set here rather than left to the OCI runtime: crun leaves it unset
+ * for a uid the image's passwd does not list, where docker sets /.
+ */
+export function startEnv(env: string[], hostname: string, home: string | undefined): string[] {
+  const has = (name: string) => env.some((entry) => entry.startsWith(`${name}=`));
+  return [...(has('HOSTNAME') ? [] : [`HOSTNAME=${hostname}`]), ...env, ...(has('HOME') ? [] : [`HOME=${home || '/'}`])];
+}
+
 /** The `prepare` step of runtime/container.ts for `record`. */
 export function prepareRootAtStart(containers: ContainerStore, record: ContainerRecord): (rootfs: string) => Promise<Partial<ContainerSpec>> {
   return async (rootfs) => {
@@ -37,6 +49,7 @@ export function prepareRootAtStart(containers: ContainerStore, record: Container
     const user = await resolveUser(rootfs, record.plan.user);
     await prepareMountsAtStart(path.dirname(containers.dir), rootfs, record.plan, user);
     const shared = record.plan.networkContainer ? await sharedNetwork(containers, record.plan.networkContainer) : {};
-    return { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids, ...shared };
+    const hostname = shared.hostname ?? startSpec(record).hostname!;
+    return { uid: user.uid, gid: user.gid, additionalGids: processGroups(user), env: startEnv(record.plan.spec.env, hostname, user.home), ...shared };
   };
 }

@@ -71,6 +71,9 @@ export interface ContainerSpec {
  */
 export const OWN_NETWORK_SYSCTLS: Readonly<Record<string, string>> = { 'net.ipv4.ping_group_range': '0 0' };
 
+/** The group of terminals (tty) in the images of every common distribution. */
+const TTY_GID = 5;
+
 /** Where --init's binary appears in the container: /dev is a tmpfs, so the image is never touched. */
 export const INIT_PATH = '/dev/init';
 
@@ -136,11 +139,14 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   config.hostname = spec.hostname ?? config.hostname;
   const initMount: Mount[] = spec.init ? [{ destination: INIT_PATH, type: 'bind', source: spec.init, options: ['bind', 'ro', 'nosuid', 'nodev'] }] : [];
   // A network namespace of its own shows its own devices: a fresh sysfs (owned by the container's user namespace, which the runtime creates with it).
+  const mappings = containerMappings(spec);
   const templateMounts = (config.mounts ?? []).map((m) => (m.destination === '/sys' && spec.network !== 'host' && spec.network !== 'container' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
+  // Terminals belong to group tty (5), as docker's and podman's do, where the container's namespace has that group.
+  const devpts = templateMounts.find((m) => m.destination === '/dev/pts');
+  if (devpts && namespaceId(mappings.gid, TTY_GID) !== undefined) devpts.options = [...(devpts.options ?? []), `gid=${TTY_GID}`];
   config.mounts = [...templateMounts, ...initMount, ...(spec.mounts ?? [])];
   if (spec.networkHook) config.hooks = { ...config.hooks, createRuntime: [...(config.hooks?.createRuntime ?? []), spec.networkHook] };
   const linux = config.linux ?? {};
-  const mappings = containerMappings(spec);
   linux.uidMappings = mappings.uid;
   linux.gidMappings = mappings.gid;
   const namespaces = (linux.namespaces ?? []).filter((ns) => ns.type !== 'network');

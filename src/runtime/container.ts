@@ -102,7 +102,7 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
   const ownAddress = attachment ? await reserveEndpoint(run.bundleDir, attachment, run.id ?? hostname, [...(run.spec.aliases ?? []), hostname]) : undefined;
   const dns = run.spec.dns?.length || !attachment ? run.spec.dns : [attachment.gateway];
   // /etc/hosts, hostname and resolv.conf from the bundle dir, over the image's (the stubs for them are dropped after).
-  const fileMounts = await networkFileMounts(run.bundleDir, { network, hostname, aliases: run.spec.aliases, addHosts, dns, ownAddress });
+  const fileMounts = await networkFileMounts(run.bundleDir, { network, hostname, aliases: run.spec.aliases, addHosts, dns, ownAddress, readonly: run.spec.readonlyRootfs ?? false });
   // Sharing another container's network shares its names and name servers too.
   const sharedFrom = extra.shareEtcFrom;
   if (sharedFrom) for (const m of fileMounts) if (m.destination !== '/etc/hostname') m.source = path.join(sharedFrom, path.basename(m.destination));

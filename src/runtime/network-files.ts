@@ -55,7 +55,7 @@ export async function hostsFile(input: HostsInput): Promise<string> {
 }
 
 /** Writes the three files into `dir` and returns their bind mounts. */
-export async function networkFileMounts(dir: string, input: HostsInput & { dns?: string[] }): Promise<Mount[]> {
+export async function networkFileMounts(dir: string, input: HostsInput & { dns?: string[]; readonly?: boolean }): Promise<Mount[]> {
   const files: [string, string][] = [
     ['/etc/hosts', await hostsFile(input)],
     ['/etc/hostname', `${input.hostname}\n`],
@@ -65,7 +65,8 @@ export async function networkFileMounts(dir: string, input: HostsInput & { dns?:
   for (const [target, content] of files) {
     const source = path.join(dir, path.basename(target));
     await writeFile(source, content, { mode: 0o644 });
-    mounts.push({ destination: target, type: 'bind', source, options: ['rbind', 'rw'] });
+    // --read-only covers them too, as docker and podman mount them.
+    mounts.push({ destination: target, type: 'bind', source, options: input.readonly ? ['rbind', 'ro', 'nosuid', 'nodev', 'noexec'] : ['rbind', 'rw'] });
   }
   return mounts;
 }

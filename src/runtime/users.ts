@@ -60,3 +60,13 @@ export async function resolveUser(rootfs: string, user: string | undefined): Pro
   const additionalGids = entry && groupPart === undefined ? groups.filter((g) => g.members.includes(entry.name) && g.gid !== gid).map((g) => g.gid) : [];
   return { uid, gid, additionalGids, home: entry?.home };
 }
+
+/**
+ * The supplementary groups of a container's process: its primary group first,
+ * then the others, as docker sets them since 20.10.18 (CVE-2022-36109: with
+ * the primary group missing from them, a permission that denies that group
+ * could be got round).
+ */
+export function processGroups(user: Pick<ResolvedUser, 'gid' | 'additionalGids'>): number[] {
+  return [user.gid, ...user.additionalGids.filter((g) => g !== user.gid)];
+}
