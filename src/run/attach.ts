@@ -22,6 +22,8 @@ import { callerTerminalSize } from '../runtime/terminal.js';
 import { attachSocketPath } from './conmon-monitor.js';
 import { monitorAlive, type ContainerRecord, type ContainerStore } from './containers.js';
 import { followLog } from './logs.js';
+import { conmonRecordedExit } from './conmon-files.js';
+import { UNKNOWN_EXIT_CODE } from './lifecycle.js';
 
 /** ctrl-p ctrl-q, docker's default detach keys. */
 const DETACH_KEYS = Buffer.from([0x10, 0x11]);
@@ -99,7 +101,10 @@ export async function attachToContainer(containers: ContainerStore, record: Cont
   } finally {
     process.off('SIGWINCH', onResize);
   }
-  return (await exitedRecord(containers, record))?.exitCode ?? 0;
+  const exited = await exitedRecord(containers, record);
+  if (!exited) return 0; // removed (--rm) by its clean-up
+  // A clean-up that never recorded the exit: the code conmon wrote, as terminal-session.ts does.
+  return exited.status === 'exited' ? (exited.exitCode ?? 0) : ((await conmonRecordedExit(containers, exited)) ?? UNKNOWN_EXIT_CODE);
 }
 
 /** Output and input through conmon's socket; true when the detach keys ended it. */
@@ -137,7 +142,10 @@ async function followOutput(containers: ContainerStore, record: ContainerRecord)
 export async function exitedRecord(containers: ContainerStore, record: ContainerRecord): Promise<ContainerRecord | undefined> {
   for (let waited = 0; ; waited += 50) {
     const current = await containers.read(record.id).catch(() => undefined);
-    if (!current || current.status === 'exited' || !monitorAlive(current) || waited > 60_000) return current;
+    if (!current || current.status === 'exited' || waited > 60_000) return current;
+    // conmon ends only after its clean-up recorded the exit, so a record read
+    // just before it ended may be stale: read once more now that it is gone.
+    if (!monitorAlive(current)) return containers.read(record.id).catch(() => undefined);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
