@@ -128,11 +128,26 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
     return { record: current, bundleSpec: bundle.spec, mount: view.mount, capabilities: view.capabilities };
   } catch (error) {
     await runtime.delete(current.runtimeId).catch(() => undefined);
+    // conmon runs its exit command (the clean-up, which records 255 for a container that never ran)
+    // even when the create failed: once it is gone, the failure recorded below is the last word,
+    // and `run -d` returns with nothing left writing into the container's dir (an `rm` right after).
+    await conmonEnded(conmonDirs(containers, record.id).pidFile, CONMON_END_WAIT_MS);
     await disconnectContainerNetwork(path.join(dir, 'bundle')).catch(() => undefined);
     await view.release().catch(() => undefined);
     const exitCode = classifyStartError((error as Error).message)?.exitCode ?? 125;
     await containers.update(record.id, { status: 'exited', exitCode, finishedAt: new Date().toISOString(), error: (error as Error).message }).catch(() => undefined);
     throw error;
+  }
+}
+
+const CONMON_END_WAIT_MS = 30_000;
+
+/** Resolves once the conmon whose pid file this is has ended (or never wrote it), or after `timeoutMs`. */
+async function conmonEnded(pidFile: string, timeoutMs: number): Promise<void> {
+  const pid = Number((await readFile(pidFile, 'utf8').catch(() => '')).trim());
+  const identity = pid > 0 ? processIdentity(pid) : undefined;
+  for (let waited = 0; identity && isAlive(identity) && waited < timeoutMs; waited += 50) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -118,6 +118,9 @@ describe('exit codes as docker\'s', () => {
     const detached = await ribo(['run', '-d', '--name', `missing-${runtime}`, 'hello', 'nosuchcmd'], opts({ runtime }));
     expect(detached.exitCode).toBe(127);
     expect(detached.stderr).toContain('nosuchcmd');
+    // Settled when `run -d` returns: conmon's own clean-up (it runs even after a failed create) neither
+    // records over the code nor still writes into the container's dir while `rm` removes it.
+    expect((await riboOk(['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', `missing-${runtime}`], opts())).stdout.trim()).toBe('exited 127');
     await riboOk(['rm', `missing-${runtime}`], opts());
     // A command that runs and fails keeps its own code.
     expect((await ribo(['run', '--rm', 'hello', 'sh', '-c', 'exit 127'], opts({ runtime }))).stderr).not.toContain('cannot run');
