@@ -13,7 +13,8 @@
 import { chmod, cp, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BUSYBOX, lookupUser, makeOwnedDir, onPath, runAs, type User } from '../differential/cases.js';
+import { BUSYBOX, lookupUser, onPath, runAs, type User } from '../differential/cases.js';
+import { rootlessPodman, type PodmanPeer } from '../differential/podman-peer.js';
 import { E2E_USER, PROJECT_ROOT, makeStore, removeStore, ribo, riboOk } from './harness.js';
 
 const APP_DIR = process.env.RIBO_E2E_APP ?? PROJECT_ROOT;
@@ -247,12 +248,9 @@ describe('planned runs give the environment of the Node path', () => {
 const withPodman = (await onPath('podman')) ? describe : describe.skip;
 
 withPodman('against podman run of the same image (rootless, runc)', () => {
-  let podmanDir: string;
-  const podman = (args: string[]) => runAs(user, 'podman', [
-    '--root', path.join(podmanDir, 'root'), '--runroot', path.join(podmanDir, 'run'), '--runtime', 'runc', '--storage-driver', 'overlay', ...args,
-  ], { env: { XDG_RUNTIME_DIR: path.join(podmanDir, 'xdg'), XDG_DATA_HOME: path.join(podmanDir, 'data'), XDG_CONFIG_HOME: path.join(podmanDir, 'config') } });
-  const podmanWords = (args: string[]) => ['env', `XDG_RUNTIME_DIR=${path.join(podmanDir, 'xdg')}`, `XDG_DATA_HOME=${path.join(podmanDir, 'data')}`, `XDG_CONFIG_HOME=${path.join(podmanDir, 'config')}`,
-    'podman', '--root', path.join(podmanDir, 'root'), '--runroot', path.join(podmanDir, 'run'), '--runtime', 'runc', '--storage-driver', 'overlay', ...args];
+  let podmanPeer: PodmanPeer;
+  const podman = (args: string[]) => podmanPeer.run(args);
+  const podmanWords = (args: string[]) => podmanPeer.words(args);
 
   async function theirs(flags: string[], probes: Probe[]): Promise<Record<string, string>> {
     const result = await podman(['run', '--rm', ...flags, IMAGE, 'probe', ...probes]);
@@ -264,14 +262,11 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
   const dockerEnv = (env: string, tty: boolean) => env.split('\n').filter((l) => l !== 'container=podman' && (tty || l !== 'TERM=xterm')).join('\n');
 
   beforeAll(async () => {
-    podmanDir = await makeOwnedDir(work, 'podman', user);
-    const imported = await podman(['import', rootfsTar, IMAGE]);
-    if (imported.exitCode !== 0) throw new Error(`podman import failed:\n${imported.stderr}`);
+    podmanPeer = await rootlessPodman(work, user, rootfsTar, IMAGE);
   }, 300_000);
 
   afterAll(async () => {
-    // podman's storage holds files of subordinate ids: removed from inside the user's namespace.
-    await podman(['unshare', 'rm', '-rf', path.join(podmanDir, 'root'), path.join(podmanDir, 'run')]);
+    await podmanPeer.remove();
   }, 120_000);
 
   describe('default user, no flags', () => {

@@ -13,7 +13,8 @@ import { execa } from 'execa';
 import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { lookupUser, makeOwnedDir, onPath, runAs, type User } from '../differential/cases.js';
+import { lookupUser, onPath, runAs, type User } from '../differential/cases.js';
+import { rootlessPodman, type PodmanPeer } from '../differential/podman-peer.js';
 import { E2E_USER, debianTarball, makeContext, makeStore, removeStore, ribo, riboOk } from './harness.js';
 
 const PROBE_C = String.raw`
@@ -161,26 +162,20 @@ const withPodman = (await onPath('podman')) ? describe : describe.skip;
 
 withPodman('against podman run of the same image (rootless, runc)', () => {
   let user: User | undefined;
-  let podmanDir: string;
-  const podman = (args: string[]) => runAs(user, 'podman', [
-    '--root', path.join(podmanDir, 'root'), '--runroot', path.join(podmanDir, 'run'), '--runtime', 'runc', '--storage-driver', 'overlay', ...args,
-  ], { env: { XDG_RUNTIME_DIR: path.join(podmanDir, 'xdg'), XDG_DATA_HOME: path.join(podmanDir, 'data') } });
+  let peer: PodmanPeer;
   const script = `grep -E "^(Cap(Prm|Eff|Bnd)|Seccomp):" /proc/self/status; probe ${PROBES.join(' ')}`;
 
   beforeAll(async () => {
     user = E2E_USER ? await lookupUser(E2E_USER) : undefined;
-    podmanDir = await makeOwnedDir(work, 'podman', user);
-    const imported = await podman(['import', rootfsTar, IMAGE]);
-    if (imported.exitCode !== 0) throw new Error(`podman import failed:\n${imported.stderr}`);
+    peer = await rootlessPodman(work, user, rootfsTar, IMAGE);
   }, 300_000);
 
   afterAll(async () => {
-    // podman's storage holds files of subordinate ids: removed from inside the user's namespace.
-    await podman(['unshare', 'rm', '-rf', path.join(podmanDir, 'root'), path.join(podmanDir, 'run')]);
+    await peer.remove();
   }, 120_000);
 
   it.each([[[] as string[]], [['--cap-add', 'NET_RAW']], [['--cap-drop', 'ALL', '--cap-add', 'CHOWN']], [['--security-opt', 'seccomp=unconfined']]])('gives the same capabilities and syscall answers with %j', async (flags) => {
-    const theirs = await podman(['run', '--rm', '--network', 'none', ...flags, IMAGE, 'sh', '-c', script]);
+    const theirs = await peer.run(['run', '--rm', '--network', 'none', ...flags, IMAGE, 'sh', '-c', script]);
     if (theirs.exitCode !== 0) throw new Error(`podman run exited ${theirs.exitCode}:\n${theirs.stderr}`);
     const ours = await inProbe(['--network', 'none', ...flags], script);
     expect(ours.trim().split('\n')).toEqual(theirs.stdout.trim().split('\n'));
