@@ -103,8 +103,13 @@ export async function attachToContainer(containers: ContainerStore, record: Cont
   }
   const exited = await exitedRecord(containers, record);
   if (!exited) return 0; // removed (--rm) by its clean-up
-  // A clean-up that never recorded the exit: the code conmon wrote, as terminal-session.ts does.
-  return exited.status === 'exited' ? (exited.exitCode ?? 0) : ((await conmonRecordedExit(containers, exited)) ?? UNKNOWN_EXIT_CODE);
+  return exitCodeOf(containers, exited);
+}
+
+/** The exit code of a container whose monitor ended: recorded by its clean-up, else the one conmon wrote (a clean-up that did not finish). */
+export async function exitCodeOf(containers: ContainerStore, exited: ContainerRecord): Promise<number> {
+  const code = exited.status === 'exited' ? exited.exitCode : await conmonRecordedExit(containers, exited);
+  return code ?? UNKNOWN_EXIT_CODE;
 }
 
 /** Output and input through conmon's socket; true when the detach keys ended it. */

@@ -26,9 +26,8 @@ import { classifyStartError } from '../runtime/start-failure.js';
 import { RiboError } from '../errors.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
 import { startUnderConmon, type ConmonStarted } from './conmon-monitor.js';
-import { conmonRecordedExit } from './conmon-files.js';
-import { detachKeys, exitedRecord, resizeThroughConmon } from './attach.js';
-import { removeContainerFiles, UNKNOWN_EXIT_CODE } from './lifecycle.js';
+import { detachKeys, exitCodeOf, exitedRecord, resizeThroughConmon } from './attach.js';
+import { removeContainerFiles } from './lifecycle.js';
 import { forwardSignals } from './signal-forward.js';
 import { watchForOrphan } from './orphan-watch.js';
 import { ContainerStartError, type SupervisedRun, type SupervisorContext } from './supervision.js';
@@ -82,10 +81,9 @@ export async function runTerminalUnderConmon(ctx: SupervisorContext, record: Con
       await containers.update(record.id, { waiter: undefined });
       return { ...runOf(started), exitCode: 0 };
     }
-    const exited = await exitedRecord(containers, started.record);
-    const exitCode = exited?.status === 'exited' ? exited.exitCode : await conmonRecordedExit(containers, current);
+    const exitCode = await exitCodeOf(containers, (await exitedRecord(containers, started.record)) ?? current);
     if (current.autoRemove) await removeOnceCleanedUp(containers, record.id);
-    return { ...runOf(started), exitCode: exitCode ?? UNKNOWN_EXIT_CODE };
+    return { ...runOf(started), exitCode };
   } finally {
     signals.stop();
     orphanWatch?.stop();
