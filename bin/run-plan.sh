@@ -204,6 +204,20 @@ pick_name() {
 # Sets _start to the start time of process $1 (field 22 of /proc/PID/stat),
 # which with its pid identifies a process in a record (store/owner.ts); fails
 # when the process is gone (zombies count as gone).
+# Sets `id` to 64 hex digits and `short` to its first 12, drawn again while
+# those are all decimal digits, as Node does (newContainerId): the short id is
+# the host name, and the resolver takes an all-digit name for an address. The
+# last uuid's third and fourth groups are left in _c and _d for pick_name.
+new_container_id() {
+  short=0
+  while case $short in *[a-f]*) false ;; esac; do
+    IFS=- read -r _a _b _c _d _e </proc/sys/kernel/random/uuid
+    short=$_a$_b
+  done
+  IFS=- read -r _f _g _h _i _j </proc/sys/kernel/random/uuid
+  id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
+}
+
 process_start() {
   read -r _stat 2>/dev/null </proc/$1/stat || return 1
   # The command name, field 2, may hold spaces: count from after its ')'.
@@ -322,10 +336,7 @@ run_planned() {
   exec 8>>"$plan_root/containers.lock" || run_with_node "$@"
   _names_locked=1
   flock --exclusive --wait 30 8 || run_with_node "$@"
-  IFS=- read -r _a _b _c _d _e </proc/sys/kernel/random/uuid
-  IFS=- read -r _f _g _h _i _j </proc/sys/kernel/random/uuid
-  id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
-  short=$_a${_b}
+  new_container_id
   runtime_id=ribo-$short
   if [ -n "$_has_name" ]; then
     # A name some container has already: Node refuses it, with its message.

@@ -111,6 +111,19 @@ export function shortId(id: string): string {
   return id.slice(0, 12);
 }
 
+/**
+ * 64 random hex digits whose short form is not all decimal digits: the short
+ * id is the container's host name, and the resolver takes an all-digit name
+ * for an address and fails on it (`hostname -d` says "Unknown host"), so
+ * docker draws again too.
+ */
+export function newContainerId(): string {
+  for (;;) {
+    const id = randomBytes(32).toString('hex');
+    if (/[a-f]/.test(shortId(id))) return id;
+  }
+}
+
 function randomName(): string {
   const [a, n, d] = randomBytes(3);
   return `${NAME_ADJECTIVES[a! % NAME_ADJECTIVES.length]}_${NAME_NOUNS[n! % NAME_NOUNS.length]}${d! % 100}`;
@@ -162,7 +175,7 @@ export class ContainerStore {
       }
       let name = fields.name ?? randomName();
       while (names.has(name)) name = randomName();
-      const id = randomBytes(32).toString('hex');
+      const id = newContainerId();
       const record: ContainerRecord = {
         ...fields,
         id,

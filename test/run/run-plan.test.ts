@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { plainRun, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
 import { kernelOverlayMount } from '../../src/snapshot/mount.js';
 import { SYSTEM_SECCOMP_PROFILES } from '../../src/runtime/seccomp.js';
-import type { ContainerRecord } from '../../src/run/containers.js';
+import { newContainerId, shortId, type ContainerRecord } from '../../src/run/containers.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const SCRIPT = path.join(PROJECT_ROOT, 'bin/run-plan.sh');
@@ -241,5 +241,24 @@ describe('writeRunPlan', () => {
     const shell = await readFile(path.join(PROJECT_ROOT, 'bin/run-plan.sh'), 'utf8');
     const tested = [...shell.matchAll(/if \[ -e (\S+) \]|elif \[ -e (\S+) \]/g)].map((m) => m[1] ?? m[2]);
     expect(tested).toEqual(SYSTEM_SECCOMP_PROFILES);
+  });
+});
+
+describe('container ids', () => {
+  // About one short id in 280 is all decimal digits; drawn unguarded, a few thousand would hold some.
+  const allDigits = (short: string) => /^[0-9]{12}$/.test(short);
+
+  it('Node never gives a short id (the host name) of decimal digits only', () => {
+    const shorts = Array.from({ length: 5000 }, () => shortId(newContainerId()));
+    expect(shorts.every((s) => /^[0-9a-f]{12}$/.test(s))).toBe(true);
+    expect(shorts.filter(allDigits)).toEqual([]);
+  });
+
+  it('nor does the planned run, whose id is 64 hex digits starting with its short id', async () => {
+    const script = '. "$0"; i=0; while [ $i -lt 4000 ]; do new_container_id; echo "$short $id"; i=$((i + 1)); done';
+    const lines = (await execa('sh', ['-c', script, SCRIPT])).stdout.split('\n');
+    expect(lines).toHaveLength(4000);
+    for (const line of lines) expect(line).toMatch(/^([0-9a-f]{12}) \1[0-9a-f]{52}$/);
+    expect(lines.map((l) => l.slice(0, 12)).filter(allDigits)).toEqual([]);
   });
 });
