@@ -25,21 +25,27 @@ export interface ExecOptions {
   tty: boolean;
 }
 
-/** The container's process with another command, environment, user or directory. */
-export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opts: ExecOptions): Promise<NonNullable<RuntimeSpec['process']>> {
+/**
+ * The container's process with another command, environment, user or
+ * directory. `givenEnv` is the environment the container was given (image
+ * and -e), before its start added HOME: with `-u` and no HOME given, HOME is
+ * the exec user's, as docker and podman set it.
+ */
+export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opts: ExecOptions, givenEnv: string[] = []): Promise<NonNullable<RuntimeSpec['process']>> {
   const base = bundleConfig.process!;
   const env = envToMap(base.env);
+  let user = base.user;
+  if (opts.user !== undefined) {
+    const resolved = await resolveUser(rootfs, opts.user);
+    user = { uid: resolved.uid, gid: resolved.gid, additionalGids: processGroups(resolved) };
+    if (!givenEnv.some((entry) => entry.startsWith('HOME='))) env.set('HOME', resolved.home || '/');
+  }
   for (const entry of opts.env) {
     const [key, ...value] = entry.split('=');
     env.set(key!, value.join('='));
   }
   if (opts.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
   const size = opts.tty ? callerTerminalSize() : undefined;
-  let user = base.user;
-  if (opts.user !== undefined) {
-    const resolved = await resolveUser(rootfs, opts.user);
-    user = { uid: resolved.uid, gid: resolved.gid, additionalGids: processGroups(resolved) };
-  }
   return { ...base, args: opts.command, env: mapToEnv(env), cwd: opts.workdir ?? base.cwd, user, terminal: opts.tty, consoleSize: size ? { height: size.rows, width: size.columns } : undefined };
 }
 
@@ -47,7 +53,7 @@ export async function execInContainer(runtime: OciRuntime, containers: Container
   const dir = containers.dirOf(record.id);
   const config = JSON.parse(await readFile(path.join(dir, 'bundle', 'config.json'), 'utf8')) as RuntimeSpec;
   // The container's mounted root, as its bundle names it.
-  const processSpec = await execProcess(config, config.root?.path ?? '', opts);
+  const processSpec = await execProcess(config, config.root?.path ?? '', opts, record.plan.spec.env);
   const processFile = path.join(dir, `exec-${randomBytes(6).toString('hex')}.json`);
   await writeFile(processFile, JSON.stringify(processSpec), { mode: 0o600 });
   const pidFile = opts.tty ? `${processFile}.pid` : undefined;

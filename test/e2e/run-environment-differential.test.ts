@@ -245,6 +245,29 @@ describe('planned runs give the environment of the Node path', () => {
   }, 120_000);
 });
 
+type Run = (args: string[]) => Promise<{ stdout: string }>;
+
+/**
+ * HOME as `exec` gives it, by default and with -u nobody, -u 1000 (no passwd
+ * entry) and -u 0, in a container started without HOME and in one given
+ * -e HOME=/given: one line of four for each.
+ */
+async function execHomes(run: Run, remove: Run): Promise<string[]> {
+  const lines: string[] = [];
+  for (const given of [[], ['-e', 'HOME=/given']]) {
+    const name = `runenv-exec-${process.pid}`;
+    await run(['run', '-d', '--name', name, ...given, IMAGE, 'sleep', '300']);
+    try {
+      const homes: string[] = [];
+      for (const user of [[], ['-u', 'nobody'], ['-u', '1000'], ['-u', '0']]) homes.push((await run(['exec', ...user, name, 'sh', '-c', 'echo $HOME'])).stdout.trim());
+      lines.push(homes.join(' '));
+    } finally {
+      await remove(['rm', '-f', name]);
+    }
+  }
+  return lines;
+}
+
 const withPodman = (await onPath('podman')) ? describe : describe.skip;
 
 withPodman('against podman run of the same image (rootless, runc)', () => {
@@ -346,6 +369,17 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
     expect(normalise(mine)).toBe(normalise(peer));
     expect(normalise(mine)).toContain('TERM=xterm');
     expect(normalise(mine)).toMatch(/^crw--w---- root 5 \/dev\/pts\/0$/m);
+  }, 120_000);
+
+  it('exec -u: HOME is the exec user\'s unless the container was given one', async () => {
+    const mine = await execHomes((args) => riboOk(args, { root }), (args) => ribo(args, { root }));
+    const peer = await execHomes(async (args) => {
+      const result = await podman(args);
+      if (result.exitCode !== 0) throw new Error(`podman ${args.join(' ')} exited ${result.exitCode}:\n${result.stderr}`);
+      return result;
+    }, podman);
+    expect(mine).toEqual(peer);
+    expect(mine).toEqual(['/root /nonexistent / /root', '/given /given /given /given']);
   }, 120_000);
 
   it('-d: /dev/stdout and /dev/stderr are writable and reach the logs', async () => {
