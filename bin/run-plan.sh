@@ -108,8 +108,10 @@ parse_plain_run() {
 # image's), an entry -e names replaced where it stands, the other -e entries
 # after them in the order first given, the last value of each, as Node's Map does
 # (run/run-image.ts); then HOSTNAME=$short in front when the plan says so.
+# j_record_env, the record's, leaves out what the start adds: that HOSTNAME,
+# and the plan's HOME entry when the start added it and -e did not replace it.
 apply_env_flags() {
-  j_env= _replaced=
+  j_env= j_record_env= _replaced=
   _saved_ifs=$IFS
   IFS='
 '
@@ -117,10 +119,13 @@ apply_env_flags() {
   for _item in $plan_env; do
     _n=${_item#\"}
     _n=${_n%%=*}
+    _started=
+    [ "$_item" != "${plan_env_home:-}" ] || _started=1
     case " $_env_names " in
-      *" $_n "*) eval "_v=\$_ov_$_n"; _item="\"$_n=$_v\""; _replaced="$_replaced $_n" ;;
+      *" $_n "*) eval "_v=\$_ov_$_n"; _item="\"$_n=$_v\""; _replaced="$_replaced $_n"; _started= ;;
     esac
     j_env="$j_env${j_env:+,}$_item"
+    [ -n "$_started" ] || j_record_env="$j_record_env${j_record_env:+,}$_item"
   done
   set +f
   IFS=$_saved_ifs
@@ -128,6 +133,7 @@ apply_env_flags() {
     case " $_replaced " in *" $_n "*) continue ;; esac
     eval "_v=\$_ov_$_n"
     j_env="$j_env${j_env:+,}\"$_n=$_v\""
+    j_record_env="$j_record_env${j_record_env:+,}\"$_n=$_v\""
   done
   # HOSTNAME first, as Node sets it at each start (src/run/start-spec.ts), unless -e gives it.
   if [ -n "${plan_env_hostname:-}" ]; then
@@ -295,7 +301,7 @@ start_failure() {
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 6 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 7 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
   # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
   # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
   if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json

@@ -25,7 +25,7 @@ import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 6;
+export const RUN_PLAN_FORMAT = 7;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -181,6 +181,8 @@ const MARKERS = {
   ROOTFS: 'j_rootfs',
   /** The container's environment: the image's with -e applied, JSON items. */
   ENV: 'j_env',
+  /** The record's: the same without what the start adds (HOSTNAME, HOME), as Node records it (exec -u reads it). */
+  RECORD_ENV: 'j_record_env',
   /** Its working dir (-w, else the image's), a JSON string. */
   CWD: 'j_cwd',
   /** Stands for a whole `"aliases": [NAME],` of the record's spec, empty without --name. */
@@ -283,6 +285,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   // HOSTNAME, when the start added it (run/start-spec.ts), is each run's own: the shell puts it back first.
   const hostnameAtStart = !inputs.record.plan.spec.env.some((entry) => entry.startsWith('HOSTNAME='));
   const planEnv = hostnameAtStart ? spec.env.filter((entry) => entry !== `HOSTNAME=${spec.hostname}`) : spec.env;
+  // HOME, when the start added it, stays in the process's environment but not in the record's.
+  const homeAtStart = !inputs.record.plan.spec.env.some((entry) => entry.startsWith('HOME='));
+  const startHome = homeAtStart ? [...spec.env].reverse().find((entry) => entry.startsWith('HOME=')) : undefined;
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
   // A template of the record: the monitor's and the container's pid and start time are markers until the shell fills them in.
   const record: Omit<ContainerRecord, 'monitor' | 'pid'> & { monitor: { pid: string; start: string }; pid: string } = {
@@ -297,7 +302,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     pid: marker('PID'),
     startedAt: marker('NOW'),
     // The aliases field first, so that the text standing for it ends with its comma.
-    plan: { ...kept.plan, spec: { [ALIASES_FIELD]: 0, ...kept.plan.spec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), mounts: [marker('RECORD_MOUNTS')] } as unknown as typeof kept.plan.spec },
+    plan: { ...kept.plan, spec: { [ALIASES_FIELD]: 0, ...kept.plan.spec, args: [marker('ARGS')], env: [marker('RECORD_ENV')], cwd: marker('CWD'), mounts: [marker('RECORD_MOUNTS')] } as unknown as typeof kept.plan.spec },
   };
   const recordText = `${JSON.stringify(record, null, 2)}\n`.replace(new RegExp(`"${ALIASES_FIELD}": 0,\\s*`), `"${marker('ALIASES')}"`);
   const variables: Record<string, string> = {
@@ -316,6 +321,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     // One JSON string a line, so the shell can replace an entry -e names in place, as Node does.
     plan_env: planEnv.map((entry) => JSON.stringify(entry)).join('\n'),
     plan_env_hostname: hostnameAtStart ? '1' : '',
+    plan_env_home: startHome ? JSON.stringify(startHome) : '',
     plan_cwd: JSON.stringify(spec.cwd),
     plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
     plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',

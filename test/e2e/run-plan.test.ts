@@ -87,6 +87,12 @@ describe('planned runs', () => {
     const name = await runningName();
     expect(await monitorCommand(name)).toBe('sh');
     expect((await riboOk(['exec', name, 'cat', '/var/lib/hello/version'], opts())).stdout).toBe('v1');
+    // The record holds the environment the container was given, as the Node path records it: the start's HOME
+    // and HOSTNAME are not in it, so exec -u takes the other user's HOME.
+    expect((await riboOk(['exec', name, 'sh', '-c', 'echo $HOME'], opts())).stdout).toBe('/app');
+    expect((await riboOk(['exec', '-u', 'root', name, 'sh', '-c', 'echo $HOME'], opts())).stdout).toBe('/root');
+    const recorded = (await riboOk(['inspect', '-f', '{{json .Config.Env}}', name], opts())).stdout;
+    expect(JSON.parse(recorded)).toEqual(['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hi']);
     await riboOk(['stop', '-t', '10', name], opts());
     const result = await child;
     expect(result.stdout).toBe('ready\ngot TERM');

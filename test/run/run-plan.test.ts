@@ -167,7 +167,7 @@ describe('writeRunPlan', () => {
 
   /** Sources the plan in sh with the per-run variables set, and prints config.json and the record. */
   async function render(file: string): Promise<{ config: Record<string, any>; record: Record<string, any>; variables: Record<string, string> }> {
-    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}' j_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_cwd=$plan_cwd j_aliases= j_bind= j_record_mounts=
+    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}' j_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_record_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_cwd=$plan_cwd j_aliases= j_bind= j_record_mounts=
       write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_mount_options" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options" "$plan_mount_cwd" "$plan_mount_dirs"`;
     const { stdout } = await execa('sh', ['-c', script, file, root]);
     const [mountOptions, defaultArgs, entrypoint, runtimeOptions, mountCwd, mountDirs] = stdout.split('\n');
@@ -260,5 +260,24 @@ describe('container ids', () => {
     expect(lines).toHaveLength(4000);
     for (const line of lines) expect(line).toMatch(/^([0-9a-f]{12}) \1[0-9a-f]{52}$/);
     expect(lines.map((l) => l.slice(0, 12)).filter(allDigits)).toEqual([]);
+  });
+});
+
+describe("the planned run's record environment", () => {
+  /** j_env and j_record_env for `ribo run --rm FLAGS hello` over a plan whose start gave HOSTNAME and HOME=/root. */
+  async function envs(flags: string[]): Promise<[string, string]> {
+    const script = '. "$0"; short=abc123def456 plan_env_hostname=1 plan_env_home=\'"HOME=/root"\'; plan_env=$(printf \'%s\\n\' \'"PATH=/bin"\' \'"HOME=/root"\'); parse_plain_run "$@" && apply_env_flags && printf "%s\\n%s" "$j_env" "$j_record_env"';
+    const { stdout } = await execa('sh', ['-c', script, SCRIPT, 'run', '--rm', ...flags, 'hello'], { env: { PATH: process.env.PATH! }, extendEnv: false });
+    return stdout.split('\n') as [string, string];
+  }
+
+  it('leaves out what the start added, as Node records it (exec -u sets its own HOME from it)', async () => {
+    expect(await envs([])).toEqual(['"HOSTNAME=abc123def456","PATH=/bin","HOME=/root"', '"PATH=/bin"']);
+    expect(await envs(['-e', 'A=1'])).toEqual(['"HOSTNAME=abc123def456","PATH=/bin","HOME=/root","A=1"', '"PATH=/bin","A=1"']);
+  });
+
+  it('keeps HOME and HOSTNAME that -e gave, even with the value the start would have given', async () => {
+    expect(await envs(['-e', 'HOME=/root'])).toEqual(['"HOSTNAME=abc123def456","PATH=/bin","HOME=/root"', '"PATH=/bin","HOME=/root"']);
+    expect(await envs(['-e', 'HOME=/x', '-e', 'HOSTNAME=h'])).toEqual(['"PATH=/bin","HOME=/x","HOSTNAME=h"', '"PATH=/bin","HOME=/x","HOSTNAME=h"']);
   });
 });
