@@ -66,6 +66,8 @@ function parser(args: string[], typed: string[]): Argv {
     .option('root', { type: 'string', describe: 'Store directory (default: $RIBO_ROOT, else $XDG_DATA_HOME/ribo or ~/.local/share/ribo)' })
     .option('runtime', { type: 'string', describe: 'OCI runtime: crun or runc (default: $RIBO_RUNTIME, else crun)' })
     .option('storage-driver', { type: 'string', describe: 'overlay, fuse-overlayfs or copy (default: $RIBO_STORAGE_DRIVER, else the first that works, in that order)' })
+    // A container's command keeps its words as typed: `echo 0x10 1.10` is not `echo 16 1.1`.
+    .parserConfiguration({ 'parse-positional-numbers': false })
     .strict()
     .demandCommand(1, 'Name a command; `ribo --help` lists them.')
     .help()

@@ -284,6 +284,10 @@ describe.each(combos)('detached containers with %s and %s', (driver, runtime) =>
     const env = await riboOk(['exec', '-e', 'EXTRA=1', '-w', '/app', name, 'sh', '-c', 'echo "$FROM_RUN $EXTRA $(pwd) $(id -u)"'], opts());
     expect(env.stdout.trim()).toBe('yes 1 /app 0');
     expect((await riboOk(['exec', '-u', '1000:1000', name, 'id', '-u'], opts())).stdout.trim()).toBe('1000');
+    // Words that look like numbers reach the command as typed, in exec and in a run through Node (--cap-drop has no plan).
+    const numberLike = ['0x10', '1e3', '1.10', '.5', '007', '-5', '1_000'];
+    expect((await riboOk(['exec', name, 'echo', ...numberLike], opts())).stdout).toBe(numberLike.join(' '));
+    expect((await riboOk(['run', '--rm', '--cap-drop', 'ALL', 'hello', 'echo', ...numberLike], opts())).stdout).toBe(numberLike.join(' '));
     expect((await ribo(['exec', name, 'sh', '-c', 'exit 5'], opts())).exitCode).toBe(5);
     const [command, ...args] = riboCommandLine(['exec', '-i', name, 'cat'], opts());
     const input = await execa(command!, args, { input: 'piped\n' });
