@@ -3,7 +3,7 @@ import { hideBin } from 'yargs/helpers';
 import { RiboError } from '../errors.js';
 import { asDiskFull } from '../files/disk-full.js';
 import { storeRoot, type GlobalOptions } from './session.js';
-import { joinNoOptionValues } from './options.js';
+import { joinNoOptionValues, keepLastValue } from './options.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
 import { GLOBAL_VALUE_OPTIONS, protectContainerCommand, runCommand, takesContainerCommand } from './commands/run.js';
@@ -67,7 +67,9 @@ function parser(args: string[], typed: string[]): Argv {
     .option('runtime', { type: 'string', describe: 'OCI runtime: crun or runc (default: $RIBO_RUNTIME, else crun)' })
     .option('storage-driver', { type: 'string', describe: 'overlay, fuse-overlayfs or copy (default: $RIBO_STORAGE_DRIVER, else the first that works, in that order)' })
     // A container's command keeps its words as typed: `echo 0x10 1.10` is not `echo 16 1.1`.
-    .parserConfiguration({ 'parse-positional-numbers': false })
+    // A repeatable (array) option takes one value each time it is given.
+    .parserConfiguration({ 'parse-positional-numbers': false, 'greedy-arrays': false })
+    .middleware(keepLastValue as unknown as Parameters<Argv['middleware']>[0], true)
     .strict()
     .demandCommand(1, 'Name a command; `ribo --help` lists them.')
     .help()

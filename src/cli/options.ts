@@ -1,9 +1,10 @@
 import { UsageError } from '../errors.js';
 
 /**
- * A repeatable option's values. Options are not declared as yargs arrays
- * because an array option swallows the positionals after it
- * (`-t app .` would make "." a tag); yargs collects repeats by itself.
+ * A repeatable option's values. Repeatable options are declared
+ * `array: true` (and the parser is not greedy, so `-t app .` leaves "." a
+ * positional); other options given twice keep their last value
+ * (keepLastValue).
  */
 export function asList(value: unknown): string[] {
   if (value === undefined || value === null) return [];
@@ -41,4 +42,19 @@ export function joinNoOptionValues(args: string[]): string[] {
     else joined.push(arg);
   }
   return joined;
+}
+
+/**
+ * yargs middleware: an option that takes one value and is given twice keeps
+ * the last, as docker's flags do (`-w /a -w /b` is /b); yargs would make it
+ * an array that the command cannot read. Options declared as arrays (the
+ * repeatable ones, and variadic positionals) are left whole.
+ */
+export function keepLastValue(argv: Record<string, unknown>, parser: { getOptions(): { array: string[] } }): void {
+  const arrays = new Set(parser.getOptions().array);
+  const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+  for (const [key, value] of Object.entries(argv)) {
+    if (key === '_' || key === '--' || !Array.isArray(value) || arrays.has(key) || arrays.has(kebab(key))) continue;
+    argv[key] = value.at(-1);
+  }
 }

@@ -167,6 +167,21 @@ describe('management commands, ps --format, version', () => {
   });
 });
 
+describe('flags given twice, as docker takes them', () => {
+  it('a flag of one value keeps the last; a repeatable one keeps all, each taking one word', async () => {
+    // --cap-drop keeps these runs on the Node path (no run plan covers it).
+    const run = (flags: string[], command: string) => riboOk(['run', '--rm', '--cap-drop', 'ALL', ...flags, 'hello', 'sh', '-c', command], opts());
+    expect((await run(['-w', '/a', '-w', '/b', '--hostname', 'h1', '--hostname', 'h2', '-u', '1', '-u', '2'], 'echo $(pwd) $(hostname) $(id -u)')).stdout).toBe('/b h2 2');
+    expect((await run(['--name', 'twice-a', '--name', 'twice-b', '--network', 'host', '--network', 'none'], 'ls /sys/class/net')).stdout).toBe('lo');
+    expect((await run(['-e', 'A=1', '--env', 'B=2', '-e', 'A=3'], 'echo $A$B')).stdout).toBe('32');
+    // -t takes one word each time: "." is the context, not a third tag.
+    await riboOk(['build', '-q', '-t', 'twice:a', '-t', 'twice:b', '--label', 'x=1', '--label', 'y=2', '-f', '-', '.'], { ...opts(), cwd: context, input: 'FROM hello\n' });
+    const labels = JSON.parse((await riboOk(['inspect', '-f', '{{json .Config.Labels}}', 'twice:b'], opts())).stdout);
+    expect(labels).toMatchObject({ x: '1', y: '2' });
+    expect((await riboOk(['images', '-q', 'twice:a'], opts())).stdout).toBe((await riboOk(['images', '-q', 'twice:b'], opts())).stdout);
+  });
+});
+
 describe('usage errors', () => {
   const error = async (...args: string[]) => {
     const result = await ribo(args, opts());

@@ -20,7 +20,7 @@ export const execCommand: CommandModule = {
       .positional('command', { type: 'string', array: true, describe: 'The command and its arguments' })
       .option('interactive', { alias: 'i', type: 'boolean', default: false, describe: 'Keep stdin open' })
       .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the command a terminal' })
-      .option('env', { alias: 'e', type: 'string', describe: 'Set an environment variable (NAME=VALUE)' })
+      .option('env', { array: true, alias: 'e', type: 'string', describe: 'Set an environment variable (NAME=VALUE)' })
       .option('user', { alias: 'u', type: 'string', describe: 'USER[:GROUP] to run as (names from the image)' })
       .option('workdir', { alias: 'w', type: 'string', describe: 'Working directory inside the container' }),
   handler: async (argv, env) => {

@@ -59,7 +59,7 @@ export const imagesCommand: CommandModule = {
       .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Also list images whose tags were removed with rmi (until `ribo prune`)' })
       .option('digests', { type: 'boolean', default: false, describe: 'Show the manifest digest (as a registry names the image)' })
       .option('trunc', { type: 'boolean', default: true, describe: 'Shorten image ids (--no-trunc shows them whole)' })
-      .option('filter', { alias: 'f', type: 'string', describe: 'dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]; may be repeated' })
+      .option('filter', { array: true, alias: 'f', type: 'string', describe: 'dangling=true|false, reference=PATTERN, before=IMAGE, since=IMAGE, label=KEY[=VALUE]; may be repeated' })
       .option('format', { type: 'string', describe: 'table, json, or a Go template: {{.Repository}}:{{.Tag}}, table {{.ID}}\\t{{.Size}}, {{json .}}' }),
   handler: async (argv, env) => {
     const store = await openStore(argv as GlobalOptions, env);

@@ -37,7 +37,7 @@ export const networkCommand: CommandModule = {
       .command('create <name>', 'Create a network (a bridge with its own subnet and DNS) and print its name', (b) =>
         b.positional('name', { type: 'string' })
           .option('subnet', { type: 'string', describe: 'An IPv4 /24, A.B.C.0/24 (default: the first free 10.89.N.0/24)' })
-          .option('label', { type: 'string', describe: 'Set a label KEY=VALUE' })
+          .option('label', { array: true, type: 'string', describe: 'Set a label KEY=VALUE' })
           .option('driver', { alias: 'd', type: 'string', describe: 'Only "bridge"' }))
       .command('ls', 'List networks', (b) => b.option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print names only' }))
       .command('inspect <names..>', 'Show networks as JSON', (b) =>

@@ -49,9 +49,9 @@ export const volumeCommand: CommandModule = {
   builder: (y) =>
     y
       .command('create [name]', 'Create a volume (a random name when none is given) and print its name', (b) =>
-        b.positional('name', { type: 'string' }).option('label', { type: 'string', describe: 'Set a label KEY=VALUE' }).option('driver', { alias: 'd', type: 'string', describe: 'Only "local"' }))
+        b.positional('name', { type: 'string' }).option('label', { array: true, type: 'string', describe: 'Set a label KEY=VALUE' }).option('driver', { alias: 'd', type: 'string', describe: 'Only "local"' }))
       .command('ls', 'List volumes', (b) =>
-        b.option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print names only' }).option('filter', { alias: 'f', type: 'string', describe: 'dangling=true|false or name=TEXT' }))
+        b.option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print names only' }).option('filter', { array: true, alias: 'f', type: 'string', describe: 'dangling=true|false or name=TEXT' }))
       .command('inspect <names..>', 'Show volumes as JSON', (b) =>
         b.positional('names', { type: 'string', array: true }).option('format', { alias: 'f', type: 'string', describe: 'Print each through a template: {{.Mountpoint}}' }))
       .command('rm <names..>', 'Remove volumes no container uses', (b) =>
