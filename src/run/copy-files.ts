@@ -9,7 +9,7 @@
  * its root); copies out are owned by the user running ribo, copies in by root.
  */
 import { execa } from 'execa';
-import { lstat } from 'node:fs/promises';
+import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { resolveInRoot } from '../files/root-path.js';
@@ -87,4 +87,34 @@ export async function copyIntoContainer(env: CopyFilesEnv, ref: string, record: 
     const from = await resolveInRoot(path.dirname(source), path.basename(source));
     await copyIntoRoot({ src: from, rel: path.basename(source) || '.', rootfs, dest: target, owner: { uid: 0, gid: 0 }, what: 'COPY source' });
   });
+}
+
+/**
+ * `ribo cp CONTAINER:SRC -`: SRC as a tar stream on stdout, as docker
+ * writes it: one entry named as SRC's last component (its contents for
+ * `DIR/.`), with numeric owners. The files are copied out first, into the
+ * scratch directory, then archived from there.
+ */
+export async function copyFromContainerAsTar(env: CopyFilesEnv, ref: string, record: ContainerRecord, src: string): Promise<void> {
+  const staging = path.join(env.scratch, 'tar-out');
+  await mkdir(staging);
+  await copyFromContainer(env, ref, record, src, `${staging}/`);
+  const trimmed = src.replace(/\/+$/, '');
+  const member = src.endsWith('/.') || path.posix.basename(trimmed) === '' ? '.' : path.posix.basename(trimmed);
+  const result = await execa('tar', ['--numeric-owner', '-C', staging, '-cf', '-', member], { stdout: 'inherit', reject: false });
+  if (result.exitCode !== 0) throw new CopyFilesError(`Writing ${ref}:${src} as a tar stream failed: ${result.stderr.trim()}`);
+}
+
+/**
+ * `ribo cp - CONTAINER:DEST`: a tar stream on stdin unpacked into the
+ * directory DEST, as docker reads it. It is unpacked into the scratch
+ * directory first (GNU tar refuses members with ".." and leading "/"), then
+ * copied in as a host directory's contents would be.
+ */
+export async function copyTarIntoContainer(env: CopyFilesEnv, ref: string, record: ContainerRecord, dest: string): Promise<void> {
+  const staging = path.join(env.scratch, 'tar-in');
+  await mkdir(staging);
+  const result = await execa('tar', ['--no-same-owner', '-C', staging, '-xf', '-'], { stdin: 'inherit', reject: false });
+  if (result.exitCode !== 0) throw new CopyFilesError(`Reading the tar stream for ${ref}:${dest} from stdin failed: ${result.stderr.trim() || `tar exited ${result.exitCode}`}`);
+  await copyIntoContainer(env, ref, record, `${staging}/.`, dest.endsWith('/') ? dest : `${dest}/`);
 }

@@ -181,8 +181,17 @@ describe('foreground containers', () => {
       const missing = await ribo(['cp', 'cpc:/nowhere', `${out}/x`], { root });
       expect(missing.exitCode).toBe(1);
       expect(missing.stderr).toContain('cpc:/nowhere does not exist');
+      // "-": a tar stream on stdout, as docker writes it (the entry named as the source's last component).
+      const tarOf = async (source: string) => {
+        const [command, ...args] = riboCommandLine(['cp', source, '-'], { root });
+        const listed = await execa('sh', ['-c', '"$@" | tar -tvf -', 'sh', command!, ...args]);
+        return listed.stdout.split('\n').map((line) => line.split(/\s+/).slice(5).join(' ')).sort();
+      };
+      expect(await tarOf('cpc:/data/a.txt')).toEqual(['a.txt']);
+      expect(await tarOf('cpc:/data')).toEqual(['data/', 'data/a.txt', 'data/link -> a.txt', 'data/sub/', 'data/sub/b.txt']);
+      expect(await tarOf('cpc:/data/sub/.')).toEqual(['./', './b.txt']);
 
-      const input = await makeContext({ 'in.txt': 'from the host\n', 'tree/c.txt': 'c\n' });
+      const input = await makeContext({ 'in.txt': 'from the host\n', 'tree/c.txt': 'c\n', 'streamed/d.txt': 'd\n' });
       try {
         const running = await ribo(['cp', `${input}/in.txt`, 'cpc:/data/'], { root });
         expect(running.exitCode).toBe(2);
@@ -190,9 +199,12 @@ describe('foreground containers', () => {
         await riboOk(['stop', 'cpc'], { root });
         await riboOk(['cp', `${input}/in.txt`, 'cpc:/data/'], { root });
         await riboOk(['cp', `${input}/tree`, 'cpc:/data'], { root });
+        // "-" as the source: a tar stream from stdin, unpacked into the directory named.
+        const [command, ...args] = riboCommandLine(['cp', '-', 'cpc:/data'], { root });
+        await execa('sh', ['-c', 'tar -C "$0" -cf - streamed | "$@"', input, command!, ...args]);
         await riboOk(['start', 'cpc'], { root });
         await until('the restart', async () => (await psRow('cpc', { root }))?.includes('Up '));
-        expect((await riboOk(['exec', 'cpc', 'sh', '-c', 'cat /data/in.txt /data/tree/c.txt; stat -c "%u" /data/in.txt'], { root })).stdout).toBe('from the host\nc\n0');
+        expect((await riboOk(['exec', 'cpc', 'sh', '-c', 'cat /data/in.txt /data/tree/c.txt /data/streamed/d.txt; stat -c "%u" /data/in.txt'], { root })).stdout).toBe('from the host\nc\nd\n0');
         // Out of an exited container too.
         await riboOk(['stop', 'cpc'], { root });
         await riboOk(['cp', 'cpc:/data/in.txt', `${out}/back.txt`], { root });

@@ -1,5 +1,5 @@
 import { ContainerStore } from '../../run/containers.js';
-import { copyFromContainer, copyIntoContainer } from '../../run/copy-files.js';
+import { copyFromContainer, copyFromContainerAsTar, copyIntoContainer, copyTarIntoContainer } from '../../run/copy-files.js';
 import { rm } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
@@ -16,18 +16,19 @@ function containerPart(arg: string): { container: string; path: string } | undef
 export const cpCommand: CommandModule = {
   name: 'cp',
   usage: 'cp <src> <dest>',
-  describe: 'Copy files between a container and the host: ribo cp CONTAINER:PATH HOSTPATH, or HOSTPATH CONTAINER:PATH',
+  describe: 'Copy files between a container and the host: ribo cp CONTAINER:PATH HOSTPATH|-, or HOSTPATH|- CONTAINER:PATH (- is a tar stream)',
   needsNamespace: true,
   builder: (y) =>
     y
       .positional('src', { type: 'string', describe: 'CONTAINER:PATH or a host path' })
       .positional('dest', { type: 'string', describe: 'A host path or CONTAINER:PATH' }),
   handler: async (argv, env) => {
-    const src = String(argv.src);
-    const dest = String(argv.dest);
+    // yargs hands a lone "-" (a tar stream, as docker takes it) over as an empty word.
+    const src = argv.src === '' ? '-' : String(argv.src);
+    const dest = argv.dest === '' ? '-' : String(argv.dest);
     const from = containerPart(src);
     const to = containerPart(dest);
-    if (src === '-' || dest === '-') throw new UsageError('ribo cp does not read or write tar streams ("-"); name a host path.');
+    if (src === '-' && dest === '-') throw new UsageError('ribo cp - -: one side must be CONTAINER:PATH (ribo cp CONTAINER:PATH - writes a tar stream, ribo cp - CONTAINER:DIR reads one).');
     if (Boolean(from) === Boolean(to)) {
       throw new UsageError(`ribo cp copies between a container and the host: one of "${src}" and "${dest}" must be CONTAINER:PATH and the other a host path (write a host path with a colon as ./a:b).`);
     }
@@ -40,7 +41,9 @@ export const cpCommand: CommandModule = {
     const scratch = await session.store.makeTempDir('cp-');
     try {
       const copyEnv = { containers, driver: session.driver, scratch };
-      if (from) await copyFromContainer(copyEnv, ref, record, from.path, dest);
+      if (from && dest === '-') await copyFromContainerAsTar(copyEnv, ref, record, from.path);
+      else if (from) await copyFromContainer(copyEnv, ref, record, from.path, dest);
+      else if (src === '-') await copyTarIntoContainer(copyEnv, ref, record, to!.path);
       else await copyIntoContainer(copyEnv, ref, record, src, to!.path);
       return 0;
     } finally {
