@@ -16,9 +16,9 @@ export class ImportError extends RiboError {}
  * tags it. The tarball is read twice: once validated, hashed and compressed into
  * the blob, once unpacked; the blob is committed only when both succeeded.
  */
-export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date(), compression: Compression = 'gzip', platform?: Platform): Promise<Descriptor> {
+export async function importRootfs(store: Store, tarball: string, ref: string, now = new Date(), compression: Compression = 'gzip', platform?: Platform, shownAs = tarball): Promise<Descriptor> {
   const info = await stat(tarball).catch(() => undefined);
-  if (!info?.isFile()) throw new ImportError(`Cannot import ${tarball}: no such file. Give the path of a rootfs tarball, e.g. one made by mmdebstrap --format=tar.`);
+  if (!info?.isFile()) throw new ImportError(`Cannot import ${shownAs}: no such file. Give the path of a rootfs tarball, e.g. one made by mmdebstrap --format=tar, or - to read it from stdin.`);
   const writer = await store.ingest();
   let layer;
   try {
@@ -29,7 +29,7 @@ export async function importRootfs(store: Store, tarball: string, ref: string, n
     await writer.commit({ digest: layer.digest, size: layer.size });
   } catch (error) {
     await writer.abort();
-    if (error instanceof RiboError) throw new ImportError(`Cannot import ${tarball}: ${error.message}`, { cause: error });
+    if (error instanceof RiboError) throw new ImportError(`Cannot import ${shownAs}: ${error.message}`, { cause: error });
     throw error;
   }
   const created = now.toISOString();
@@ -40,7 +40,7 @@ export async function importRootfs(store: Store, tarball: string, ref: string, n
     ...(platform?.variant ? { variant: platform.variant } : {}),
     config: { Env: [`PATH=${DEFAULT_PATH}`], Cmd: ['/bin/sh'] },
     rootfs: { type: 'layers', diff_ids: [layer.diffID] },
-    history: [{ created, created_by: `ribo import ${tarball}`, comment: 'imported from a rootfs tarball' }],
+    history: [{ created, created_by: `ribo import ${shownAs}`, comment: 'imported from a rootfs tarball' }],
   };
   const configDescriptor = await store.writeJSON(MediaType.imageConfig, config);
   const manifest: ImageManifest = {

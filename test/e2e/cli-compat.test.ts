@@ -4,7 +4,7 @@
  * --format templates, management-command spellings, version output, and
  * usage errors that name the flag or command.
  */
-import { readFile } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { execa } from 'execa';
@@ -269,6 +269,13 @@ describe('ids printed, untagged images, prune', () => {
     await execa('chmod', ['644', rootfs]);
     const imported = await riboOk(['import', rootfs, 'imported:1'], mine());
     expect(imported.stdout).toBe((await readImage(own, 'imported:1')).manifest.config.digest);
+    // "-": the tarball from stdin, as docker import reads it; the same layer, and nothing left in the store's tmp.
+    const fromStdin = await ribo(['import', '-', 'imported:2'], { root: own, input: await readFile(rootfs) });
+    expect(fromStdin.exitCode).toBe(0);
+    expect(fromStdin.stderr).toContain('Imported stdin as imported:2');
+    expect((await readImage(own, 'imported:2')).manifest.layers).toEqual((await readImage(own, 'imported:1')).manifest.layers);
+    expect((await riboOk(['run', '--rm', 'imported:2', '/busybox', 'echo', 'from-stdin'], mine())).stdout).toBe('from-stdin');
+    expect(await readdir(path.join(own, 'tmp'))).toEqual([]);
   }, 180_000);
 
   it('lists an image whose tag moved on, or built without a name, as <none> without -a; rmi by id and prune remove it', async () => {

@@ -1,4 +1,7 @@
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { importRootfs } from '../../image/import.js';
 import { normalizeImageRef } from '../../oci/reference.js';
 import { UsageError } from '../../errors.js';
@@ -23,17 +26,27 @@ export const importCommand: CommandModule = {
   needsNamespace: true,
   builder: (y) =>
     y
-      .positional('tarball', { type: 'string', describe: 'A plain rootfs tarball (e.g. from mmdebstrap --format=tar)' })
+      .positional('tarball', { type: 'string', describe: 'A plain rootfs tarball (e.g. from mmdebstrap --format=tar), or - for stdin' })
       .positional('name', { type: 'string', describe: 'NAME[:TAG] for the image' })
       .option('compression', compressionOption)
       .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] of the rootfs (default: this machine\'s); the name then holds it beside its other platforms' }),
   handler: async (argv, env) => {
-    const positional = [String(argv.tarball), String(argv.name)];
-    const ref = normalizeImageRef(positional[1]!);
+    // yargs hands a lone "-" (stdin, as docker import takes it) over as an empty word.
+    const tarball = argv.tarball === '' ? '-' : String(argv.tarball);
+    const ref = normalizeImageRef(String(argv.name));
     const store = await openStore(argv as GlobalOptions, env);
     const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
-    const manifest = await importRootfs(store, path.resolve(positional[0]!), ref, creationTime(env), asCompression(argv.compression), platform);
-    process.stderr.write(`Imported ${positional[0]} as ${ref}\n`);
+    // The tarball is read twice (importRootfs): stdin is first copied to a file of the store's.
+    const spool = tarball === '-' ? await store.makeTempDir('import-') : undefined;
+    let manifest;
+    try {
+      const file = spool ? path.join(spool, 'rootfs.tar') : path.resolve(tarball);
+      if (spool) await pipeline(process.stdin, createWriteStream(file, { mode: 0o600 }));
+      manifest = await importRootfs(store, file, ref, creationTime(env), asCompression(argv.compression), platform, tarball);
+    } finally {
+      if (spool) await rm(spool, { recursive: true, force: true });
+    }
+    process.stderr.write(`Imported ${tarball === '-' ? 'stdin' : tarball} as ${ref}\n`);
     // The image id, as docker import prints it: the config digest.
     process.stdout.write(`${await imageIdOf(store, manifest)}\n`);
     return 0;
