@@ -46,6 +46,11 @@ describe('inspect', () => {
     const missing = await ribo(['inspect', 'nosuch:1'], opts());
     expect(missing.exitCode).toBe(1);
     expect(missing.stderr).toContain('No image "nosuch:1"');
+    expect(JSON.parse(missing.stdout)).toEqual([]);
+    // As docker: what is found is printed, what is not is an error after it.
+    const some = await ribo(['inspect', '-f', '{{.Digest}}', 'nosuch:1', 'hello', 'nosuch:2'], opts());
+    expect(some).toMatchObject({ exitCode: 1, stdout: byName.Digest });
+    expect(some.stderr.split('\n').filter((line) => line.startsWith('ribo: error: No image'))).toHaveLength(2);
   });
 });
 
