@@ -41,6 +41,7 @@ import { riboVersion, versionCommand } from './commands/version.js';
 import { expandManagementCommand, MANAGEMENT_COMMANDS } from './management.js';
 import { usageFailure } from './usage-errors.js';
 import type { CommandModule } from './command.js';
+import { reportError } from './each-name.js';
 
 const COMMANDS: CommandModule[] = [
   buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
@@ -51,10 +52,7 @@ const COMMANDS: CommandModule[] = [
 ];
 
 function printError(error: unknown): number {
-  if (error instanceof RiboError) {
-    process.stderr.write(`ribo: error: ${error.message}\n`);
-    return error.exitCode;
-  }
+  if (error instanceof RiboError) return reportError(error);
   process.stderr.write(`ribo: internal error (please report it): ${error instanceof Error ? error.stack ?? error.message : String(error)}\n`);
   return 70;
 }

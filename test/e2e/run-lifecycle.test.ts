@@ -426,6 +426,18 @@ describe('names and errors', () => {
       expect(result.stderr).toContain('No such container: nosuch');
     }
   });
+
+  it('acts on the names it finds and reports the others, as docker does (rm, kill, wait)', async () => {
+    for (const name of ['many-1', 'many-2']) await riboOk(['run', '-d', '--name', name, 'hello', 'sleep', '1000'], { root });
+    const killed = await ribo(['kill', 'many-1', 'nosuch', 'many-2'], { root });
+    expect(killed).toMatchObject({ exitCode: 1, stdout: 'many-1\nmany-2' });
+    expect(killed.stderr).toContain('No such container: nosuch');
+    expect((await ribo(['wait', 'nosuch', 'many-1', 'many-2'], { root })).stdout).toBe('137\n137');
+    const removed = await ribo(['rm', 'many-1', 'nosuch', 'many-2'], { root });
+    expect(removed).toMatchObject({ exitCode: 1, stdout: 'many-1\nmany-2' });
+    expect(await psRow('many-1', { root })).toBeUndefined();
+    expect(await psRow('many-2', { root })).toBeUndefined();
+  });
 });
 
 describe('restart policies, forced removal and pruning', () => {

@@ -4,7 +4,7 @@ import { ContainerStore } from '../../run/containers.js';
 import { inspectContainer } from '../../run/inspect.js';
 import { recoverContainers } from '../../run/lifecycle.js';
 import type { CommandModule } from '../command.js';
-import { RiboError, UsageError } from '../../errors.js';
+import { forEachName } from '../each-name.js';
 import { compileTemplate } from '../template.js';
 import { openStore, storeRoot, type GlobalOptions } from '../session.js';
 
@@ -25,23 +25,15 @@ export const inspectCommand: CommandModule = {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     if (argv.type !== 'image') await recoverContainers(containers, root);
-    const inspected = [];
-    // As docker: the names found are printed, each one not found is an error after them.
-    const missing: RiboError[] = [];
-    for (const ref of (argv.names as unknown[]).map(String)) {
-      try {
-        const record = argv.type === 'image' ? undefined : argv.type === 'container' ? await containers.find(ref) : await containers.lookup(ref);
-        if (record) inspected.push(inspectContainer(containers, record));
-        else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref, argv.platform === undefined ? undefined : onePlatform(argv.platform)));
-      } catch (error) {
-        if (!(error instanceof RiboError) || error instanceof UsageError) throw error;
-        missing.push(error);
-      }
-    }
+    const inspected: unknown[] = [];
+    // As docker: the names found are printed, each one not found is an error.
+    const exitCode = await forEachName((argv.names as unknown[]).map(String), async (ref) => {
+      const record = argv.type === 'image' ? undefined : argv.type === 'container' ? await containers.find(ref) : await containers.lookup(ref);
+      if (record) inspected.push(inspectContainer(containers, record));
+      else inspected.push(await inspectImage(await openStore(argv as GlobalOptions, env), ref, argv.platform === undefined ? undefined : onePlatform(argv.platform)));
+    });
     if (compiled !== undefined) for (const item of inspected) process.stdout.write(`${compiled.render(item)}\n`);
     else process.stdout.write(`${JSON.stringify(inspected, null, 2)}\n`);
-    if (missing.length === 0) return 0;
-    for (const error of missing.slice(0, -1)) process.stderr.write(`ribo: error: ${error.message}\n`);
-    throw missing.at(-1)!;
+    return exitCode;
   },
 };

@@ -1,6 +1,7 @@
 import { ContainerStore } from '../../run/containers.js';
 import { removeContainer } from '../../run/lifecycle.js';
 import type { CommandModule } from '../command.js';
+import { forEachName } from '../each-name.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
 
 export const rmCommand: CommandModule = {
@@ -16,11 +17,10 @@ export const rmCommand: CommandModule = {
   handler: async (argv, env) => {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
-    for (const ref of (argv.containers as unknown[]).map(String)) {
+    return forEachName((argv.containers as unknown[]).map(String), async (ref) => {
       const record = await containers.find(ref);
       await removeContainer(containers, root, record, Boolean(argv.force), Boolean(argv.volumes));
       process.stdout.write(`${ref}\n`);
-    }
-    return 0;
+    });
   },
 };

@@ -3,6 +3,7 @@ import { ContainerNotRunningError, parseSignal, signalContainer, startSettled, s
 import { UsageError } from '../../errors.js';
 import { markStopRequested } from '../../run/restart-policy.js';
 import type { CommandModule } from '../command.js';
+import { forEachName } from '../each-name.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
 
 export const stopCommand: CommandModule = {
@@ -21,12 +22,11 @@ export const stopCommand: CommandModule = {
     const seconds = Number(argv.time);
     if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
     const signal = argv.signal === undefined ? undefined : parseSignal(String(argv.signal), '--signal');
-    for (const ref of (argv.containers as unknown[]).map(String)) {
+    return forEachName((argv.containers as unknown[]).map(String), async (ref) => {
       const record = await containers.find(ref);
       await stopContainer(containers, root, record, seconds, signal);
       process.stdout.write(`${ref}\n`);
-    }
-    return 0;
+    });
   },
 };
 
@@ -43,7 +43,7 @@ export const killCommand: CommandModule = {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     const signal = parseSignal(String(argv.signal), '--signal');
-    for (const ref of (argv.containers as unknown[]).map(String)) {
+    return forEachName((argv.containers as unknown[]).map(String), async (ref) => {
       const record = await containers.find(ref);
       // As docker: a container killed by hand is not restarted by its --restart policy.
       if (signal === 'SIGKILL' || signal === 'SIGTERM') await markStopRequested(containers, record);
@@ -51,7 +51,6 @@ export const killCommand: CommandModule = {
       // After SIGKILL the container is gone at once; report it as exited, as the next `ps` would.
       if (signal === 'SIGKILL') await waitForExit(containers, root, record.id, 10_000);
       process.stdout.write(`${ref}\n`);
-    }
-    return 0;
+    });
   },
 };
