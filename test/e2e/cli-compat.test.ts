@@ -174,6 +174,8 @@ describe('flags given twice, as docker takes them', () => {
     expect((await run(['-w', '/a', '-w', '/b', '--hostname', 'h1', '--hostname', 'h2', '-u', '1', '-u', '2'], 'echo $(pwd) $(hostname) $(id -u)')).stdout).toBe('/b h2 2');
     expect((await run(['--name', 'twice-a', '--name', 'twice-b', '--network', 'host', '--network', 'none'], 'ls /sys/class/net')).stdout).toBe('lo');
     expect((await run(['-e', 'A=1', '--env', 'B=2', '-e', 'A=3'], 'echo $A$B')).stdout).toBe('32');
+    // Short flags with their values attached, as docker takes them.
+    expect((await run(['-eA=4', '-e=B=5', '-u1', '-w/tmp'], 'echo $A$B $(id -u) $(pwd)')).stdout).toBe('45 1 /tmp');
     // -t takes one word each time: "." is the context, not a third tag.
     await riboOk(['build', '-q', '-t', 'twice:a', '-t', 'twice:b', '--label', 'x=1', '--label', 'y=2', '-f', '-', '.'], { ...opts(), cwd: context, input: 'FROM hello\n' });
     const labels = JSON.parse((await riboOk(['inspect', '-f', '{{json .Config.Labels}}', 'twice:b'], opts())).stdout);

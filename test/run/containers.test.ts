@@ -134,4 +134,11 @@ describe('command lines', () => {
     expect(protectContainerCommand(['--root', '/s', 'exec', '-e', 'A=1', '-i', 'web', 'ls', '-l'])).toEqual(['--root', '/s', 'exec', '-e', 'A=1', '-i', 'web', '--', 'ls', '-l']);
     expect(protectContainerCommand(['ps', '-a'])).toEqual(['ps', '-a']);
   });
+
+  it('splits a short flag from the value attached to it, as docker takes it', () => {
+    expect(protectContainerCommand(['run', '-eA=1', '-e=B=2', '-p8080:80', '-uroot', '-w/tmp', '-it', 'img', '-eX'])).toEqual(['run', '-e', 'A=1', '-e', 'B=2', '-p', '8080:80', '-u', 'root', '-w', '/tmp', '-it', 'img', '--', '-eX']);
+    expect(protectContainerCommand(['exec', '-uapp', 'web', 'ls', '-la'])).toEqual(['exec', '-u', 'app', 'web', '--', 'ls', '-la']);
+    // A value that starts like a flag stays the value of the flag before it.
+    expect(protectContainerCommand(['run', '-e', '-x', 'img'])).toEqual(['run', '-e', '-x', 'img', '--']);
+  });
 });

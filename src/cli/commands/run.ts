@@ -36,22 +36,31 @@ export function takesContainerCommand(name: string): boolean {
 /**
  * Marks the end of ribo's own options with "--" right after the image (run)
  * or container (exec), so the container's command keeps its own flags
- * (`ribo run img sh -c 'exit 7'`).
+ * (`ribo run img sh -c 'exit 7'`). A short flag with its value attached, as
+ * docker takes it (`-eA=1`, `-p8080:80`, `-uroot`, `-e=A=1`), is split into
+ * the flag and its value first.
  */
-export function protectContainerCommand(args: string[]): string[] {
+export function protectContainerCommand(given: string[]): string[] {
   const globals = new Set(GLOBAL_VALUE_OPTIONS);
   let start = 0;
-  while (start < args.length && args[start]!.startsWith('-')) start += globals.has(args[start]!) ? 2 : 1;
-  const valueOptions = VALUE_OPTIONS[args[start] ?? ''];
-  if (!valueOptions) return args;
-  for (let i = start + 1; i < args.length; i++) {
-    const word = args[i]!;
-    if (word === '--') return args;
-    if (word.startsWith('-')) {
-      if (valueOptions.has(word)) i += 1;
+  while (start < given.length && given[start]!.startsWith('-')) start += globals.has(given[start]!) ? 2 : 1;
+  const valueOptions = VALUE_OPTIONS[given[start] ?? ''];
+  if (!valueOptions) return given;
+  const args = given.slice(0, start + 1);
+  for (let i = start + 1; i < given.length; i++) {
+    const word = given[i]!;
+    if (word === '--') return [...args, ...given.slice(i)];
+    const attached = /^(-[A-Za-z])(.+)$/.exec(word);
+    if (attached && valueOptions.has(attached[1]!)) {
+      args.push(attached[1]!, attached[2]!.replace(/^=/, ''));
       continue;
     }
-    return [...args.slice(0, i + 1), '--', ...args.slice(i + 1)];
+    args.push(word);
+    if (word.startsWith('-')) {
+      if (valueOptions.has(word) && i + 1 < given.length) args.push(given[++i]!);
+      continue;
+    }
+    return [...args, '--', ...given.slice(i + 1)];
   }
   return args;
 }
