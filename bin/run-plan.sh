@@ -207,9 +207,6 @@ pick_name() {
   done
 }
 
-# Sets _start to the start time of process $1 (field 22 of /proc/PID/stat),
-# which with its pid identifies a process in a record (store/owner.ts); fails
-# when the process is gone (zombies count as gone).
 # Sets `id` to 64 hex digits and `short` to its first 12, drawn again while
 # those are all decimal digits, as Node does (newContainerId): the short id is
 # the host name, and the resolver takes an all-digit name for an address. The
@@ -224,6 +221,9 @@ new_container_id() {
   id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
 }
 
+# Sets _start to the start time of process $1 (field 22 of /proc/PID/stat),
+# which with its pid identifies a process in a record (store/owner.ts); fails
+# when the process is gone (zombies count as gone).
 process_start() {
   read -r _stat 2>/dev/null </proc/$1/stat || return 1
   # The command name, field 2, may hold spaces: count from after its ')'.

@@ -29,6 +29,14 @@ export function asCompression(value: unknown): (typeof COMPRESSION_CHOICES)[numb
   return found;
 }
 
+/**
+ * A positional that may be `-` (stdin or stdout, as docker takes it): yargs
+ * hands a lone "-" over as an empty word, which is given back as "-".
+ */
+export function dashOrWord(value: unknown): string {
+  return value === '' ? '-' : String(value);
+}
+
 /** Options whose names start with "no-" but take a value (docker's), which yargs would read as a negated boolean. */
 const NO_VALUE_OPTIONS = new Set(['--no-cache-filter']);
 

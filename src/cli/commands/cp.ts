@@ -3,6 +3,7 @@ import { copyFromContainer, copyFromContainerAsTar, copyIntoContainer, copyTarIn
 import { rm } from 'node:fs/promises';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
+import { dashOrWord } from '../options.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 
 /** CONTAINER:PATH, as docker cp reads it: a local path with a colon is written ./a:b. */
@@ -23,9 +24,9 @@ export const cpCommand: CommandModule = {
       .positional('src', { type: 'string', describe: 'CONTAINER:PATH or a host path' })
       .positional('dest', { type: 'string', describe: 'A host path or CONTAINER:PATH' }),
   handler: async (argv, env) => {
-    // yargs hands a lone "-" (a tar stream, as docker takes it) over as an empty word.
-    const src = argv.src === '' ? '-' : String(argv.src);
-    const dest = argv.dest === '' ? '-' : String(argv.dest);
+    // "-" is a tar stream, as docker takes it.
+    const src = dashOrWord(argv.src);
+    const dest = dashOrWord(argv.dest);
     const from = containerPart(src);
     const to = containerPart(dest);
     if (src === '-' && dest === '-') throw new UsageError('ribo cp - -: one side must be CONTAINER:PATH (ribo cp CONTAINER:PATH - writes a tar stream, ribo cp - CONTAINER:DIR reads one).');

@@ -6,7 +6,7 @@ import { importRootfs } from '../../image/import.js';
 import { normalizeImageRef } from '../../oci/reference.js';
 import { UsageError } from '../../errors.js';
 import type { CommandModule } from '../command.js';
-import { asCompression, compressionOption } from '../options.js';
+import { asCompression, compressionOption, dashOrWord } from '../options.js';
 import { onePlatform } from '../build-flags.js';
 import { openStore, type GlobalOptions } from '../session.js';
 import { imageIdOf } from '../../store/index.js';
@@ -31,8 +31,8 @@ export const importCommand: CommandModule = {
       .option('compression', compressionOption)
       .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT] of the rootfs (default: this machine\'s); the name then holds it beside its other platforms' }),
   handler: async (argv, env) => {
-    // yargs hands a lone "-" (stdin, as docker import takes it) over as an empty word.
-    const tarball = argv.tarball === '' ? '-' : String(argv.tarball);
+    // "-" is stdin, as docker import takes it.
+    const tarball = dashOrWord(argv.tarball);
     const ref = normalizeImageRef(String(argv.name));
     const store = await openStore(argv as GlobalOptions, env);
     const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
