@@ -66,7 +66,7 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
   const { containers, runtime } = ctx;
   const dir = containers.dirOf(record.id);
   let current = await containers.update(record.id, { monitor: currentProcess() });
-  const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir });
+  const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir, volatile: current.autoRemove });
   try {
     const bundleDir = path.join(dir, 'bundle');
     const bundle = await prepareBundle({

@@ -96,7 +96,7 @@ export async function superviseContainer(
   await rm(pidFile, { force: true });
   try {
     // The writable layer is the container dir's upper/, kept between runs.
-    const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir });
+    const view = await ctx.driver.prepare({ lowers: current.plan.lowers, dir, volatile: current.autoRemove });
     let result;
     try {
       result = await runContainer({

@@ -41,7 +41,12 @@ export interface PrepareRequest {
   lowers: string[];
   /** The view's directory: upper/, work/ and rootfs/ are made in it; an upper/ already there is kept (a restart). */
   dir: string;
-  /** The caller syncs the upper dir itself (build steps): the mount may skip the syncs its programs ask for. */
+  /**
+   * The mount may skip the syncs its programs ask for, and the sync of the
+   * whole upper file system at unmount: the caller syncs the upper dir itself
+   * (build steps), or throws it away (a `run --rm` container, as podman makes
+   * its --rm containers volatile: they never outlive a crash).
+   */
   volatile?: boolean;
 }
 

@@ -252,6 +252,25 @@ describe('planned runs', () => {
     expect((await riboOk(['run', '--rm', 'plan-app', 'sh', '-c', 'echo $GREETING'], opts())).stdout).toBe('hi');
   });
 
+  it('mounts a --rm container volatile (its unmount syncs nothing), planned or through Node, as podman does; a kept container not', async () => {
+    // The super options of the container's root mount, as the container sees them.
+    const rootMount = (mountinfo: string) => mountinfo.split('\n').find((line) => line.split(' ')[4] === '/')?.split(' - ')[1] ?? '';
+    const look = ['cat', '/proc/self/mountinfo'];
+    await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
+    const planned = rootMount((await riboOk(['run', '--rm', 'plan-app', ...look], opts())).stdout);
+    const viaNode = rootMount((await riboOk(['run', '--rm', '--hostname', 'h1', 'plan-app', ...look], opts())).stdout);
+    const kept = rootMount((await riboOk(['run', '--name', 'kept-mount', 'plan-app', ...look], opts())).stdout);
+    await riboOk(['rm', 'kept-mount'], opts());
+    // Detached, under conmon.
+    await riboOk(['run', '-d', '--rm', '--name', 'detached-mount', 'plan-app', 'sleep', '30'], opts());
+    const detached = rootMount((await riboOk(['exec', 'detached-mount', ...look], opts())).stdout);
+    await riboOk(['kill', 'detached-mount'], opts());
+    // Newer kernels show the option as fsync=volatile.
+    for (const options of [planned, viaNode, detached]) expect(options).toMatch(/^overlay overlay .*,(fsync=)?volatile(,|$)/);
+    expect(kept).toMatch(/^overlay overlay /);
+    expect(kept).not.toContain('volatile');
+  });
+
   it('runc runs have plans of their own', async () => {
     const runc = { root, runtime: 'runc' as const };
     const first = await ribo(['run', '--rm', 'plan-app', ...PROBE], runc);
