@@ -91,7 +91,7 @@ async function isDirectory(dir: string): Promise<boolean> {
 
 /**
  * The sinks of one pull's layers. Their unpacking runs in one worker thread
- * (layer/apply-worker.ts), started with the first layer to unpack, so the
+ * (layer/apply-worker.ts), started by warmUp or the first layer to unpack, so the
  * thread that downloads keeps its core for the sockets and the blobs' hashes
  * and writes. close() stops it once the pull is over.
  */
@@ -99,6 +99,13 @@ export class LayerSinks {
   private worker?: LayerUnpackWorker;
 
   constructor(private readonly store: Store, private readonly opts: { unpack: boolean }) {}
+
+  /** Starts the unpacking thread now, so it is ready when the first layer's bytes arrive. */
+  warmUp(): void {
+    if (!this.opts.unpack) return;
+    this.worker ??= new LayerUnpackWorker();
+    this.worker.start();
+  }
 
   open(layer: { descriptor: Descriptor; diffID: Digest }, what: string): Promise<LayerSink> {
     if (this.opts.unpack) this.worker ??= new LayerUnpackWorker();

@@ -46,6 +46,15 @@ export class LayerUnpackWorker {
   /** Same contract as applyLayer: resolves once the layer is unpacked into targetDir and its diffID checked. */
   readonly apply = (input: NodeJS.ReadableStream | AsyncIterable<Buffer>, targetDir: string, opts: ApplyLayerOptions): Promise<void> => this.run(input as AsyncIterable<Buffer>, targetDir, opts);
 
+  /** Starts the thread ahead of its first layer (a failure to start is reported with that layer). */
+  start(): void {
+    try {
+      this.started('The layer unpacking thread');
+    } catch {
+      // Kept in this.failure, and thrown again by the next started().
+    }
+  }
+
   private started(what: string): Worker {
     if (this.failure) throw new UnpackWorkerError(what, this.failure);
     if (this.worker) return this.worker;
@@ -134,9 +143,10 @@ export class LayerUnpackWorker {
     if (!job.settled) this.post({ type: 'end', id }, job.what);
   }
 
-  /** Stops the thread; layers still unpacking fail. */
+  /** Stops the thread; layers still unpacking fail. Closing again does nothing more. */
   async close(): Promise<void> {
     const worker = this.worker;
+    this.worker = undefined;
     this.failure ??= new Error('the layer unpacking thread was closed');
     if (worker) {
       worker.removeAllListeners('exit');

@@ -8,7 +8,6 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { execa } from 'execa';
 import { CorruptArchiveError, LayerToolError } from './errors.js';
 
 /** zstd's own default, and what containerd and BuildKit use for zstd layers. */
@@ -29,6 +28,9 @@ function isBrokenPipe(error: unknown): boolean {
 }
 
 async function* throughZstd(args: string[], source: AsyncIterable<Buffer>, doing: string): AsyncGenerator<Buffer> {
+  // Loaded here, not with the module: the layer unpacking thread (apply-worker-main.ts) imports this
+  // module, and execa's hundred modules were most of that thread's start-up (0.1 s) for the rare zstd layer.
+  const { execa } = await import('execa');
   const child = execa('zstd', args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false }, reject: false });
   let feedError: unknown;
   // An error of the source (a bad entry found while hashing, say) stops zstd and wins over its exit status.

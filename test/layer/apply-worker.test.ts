@@ -3,9 +3,11 @@
  * layers: the same tree as applyLayer on this thread, several layers at once,
  * and the same typed errors when a layer is bad or the thread goes away.
  */
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { applyLayer, CorruptArchiveError, DiffIDMismatchError, LayerUnpackWorker, UnpackWorkerError } from '../../src/layer/index.js';
 import { describeTree, sha256, streamOf, tarOf, TempDirs, type EntrySpec } from './helpers.js';
@@ -114,5 +116,47 @@ describe('LayerUnpackWorker', () => {
     } finally {
       await worker.close();
     }
+  });
+
+  it('starts ahead of its first layer, then unpacks a zstd layer (zstd loaded only then); closing twice is fine', async () => {
+    const worker = new LayerUnpackWorker();
+    worker.start();
+    try {
+      const tar = await layer('z', 2, 100_000);
+      const zstd = execFileSync('zstd', ['-q', '-3', '-c'], { input: tar });
+      const dir = emptyDir('zstd');
+      await worker.apply(streamOf(zstd, 65536), dir, { mode: 'lower', expectedDiffID: sha256(tar), what: 'a zstd layer' });
+      expect(describeTree(dir)).toContainEqual(expect.stringMatching(/^z\/f1 f mode=644 0:0 mtime=\d+ 100000 /));
+    } finally {
+      await worker.close();
+      await worker.close();
+    }
+  });
+});
+
+/**
+ * What the unpacking thread loads before its first layer is on a pull's
+ * critical path: it must not load a package (execa alone was a hundred
+ * modules, 0.1 s); those are imported when first needed.
+ */
+describe("the unpacking thread's start-up", () => {
+  const src = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
+  const staticImports = (file: string): string[] =>
+    [...readFileSync(file, 'utf8').matchAll(/^\s*import\s(?!type\b)[^'"]*?\bfrom\s+['"]([^'"]+)['"]|^\s*import\s+['"]([^'"]+)['"]/gm)].map((m) => (m[1] ?? m[2])!);
+
+  it('imports nothing but Node built-ins and ribo modules, statically', () => {
+    const seen = new Set<string>();
+    const packages = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      for (const spec of staticImports(file)) {
+        if (spec.startsWith('.')) visit(resolve(dirname(file), spec.replace(/\.js$/, '.ts')));
+        else if (!spec.startsWith('node:')) packages.add(spec);
+      }
+    };
+    visit(join(src, 'layer/apply-worker-main.ts'));
+    expect(seen.size).toBeGreaterThan(5);
+    expect([...packages]).toEqual([]);
   });
 });
