@@ -75,7 +75,11 @@ function sections(output: string): Record<string, string> {
   return parts;
 }
 
-/** mountinfo as "mount point" -> "fstype ro|rw nosuid nodev noexec" (the options that matter), sorted by mount point. */
+/**
+ * mountinfo as "mount point" -> "fstype ro|rw nosuid nodev noexec [volatile]" (the options that matter),
+ * sorted by mount point. volatile: an overlay whose syncs are skipped, as both engines mount a --rm
+ * container's root (the kernel shows it as volatile or fsync=volatile).
+ */
 function mountTable(mountinfo: string): Record<string, string> {
   const table: Record<string, string> = {};
   for (const line of mountinfo.split('\n').filter(Boolean)) {
@@ -83,7 +87,9 @@ function mountTable(mountinfo: string): Record<string, string> {
     const fields = before.split(' ');
     const options = fields[5]!.split(',');
     const flags = ['nosuid', 'nodev', 'noexec'].filter((f) => options.includes(f));
-    table[fields[4]!] = [after.split(' ')[0]!, options.includes('ro') ? 'ro' : 'rw', ...flags].join(' ');
+    const [fstype, , superOptions = ''] = after.split(' ');
+    const volatile = fstype === 'overlay' && superOptions.split(',').some((o) => o === 'volatile' || o === 'fsync=volatile');
+    table[fields[4]!] = [fstype!, options.includes('ro') ? 'ro' : 'rw', ...flags, ...(volatile ? ['volatile'] : [])].join(' ');
   }
   return Object.fromEntries(Object.entries(table).sort(([a], [b]) => a.localeCompare(b)));
 }
@@ -326,10 +332,10 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
       expect(lines(mine.resolv!).filter((l) => !l.startsWith('nameserver '))).toEqual(lines(peer.resolv!).filter((l) => !l.startsWith('nameserver ')));
     });
 
-    it('the mount table: the same mount points, file system types, ro/rw and nosuid/nodev/noexec; the same paths masked and read-only', () => {
+    it('the mount table: the same mount points, file system types, ro/rw and nosuid/nodev/noexec; the same paths masked and read-only; a --rm root volatile', () => {
       const table = comparableMounts(mountTable(mine.mounts!), 'ribo');
       expect(table).toEqual(comparableMounts(mountTable(peer.mounts!), 'podman'));
-      expect(table).toMatchObject({ '/sys': 'sysfs ro nosuid nodev noexec', '/proc/sys': 'ro', '/dev/shm': 'tmpfs rw nosuid nodev noexec', '/dev/mqueue': 'mqueue rw nosuid nodev noexec', '/proc/keys': 'masked', '/sys/firmware': 'masked' });
+      expect(table).toMatchObject({ '/': 'overlay rw volatile', '/sys': 'sysfs ro nosuid nodev noexec', '/proc/sys': 'ro', '/dev/shm': 'tmpfs rw nosuid nodev noexec', '/dev/mqueue': 'mqueue rw nosuid nodev noexec', '/proc/keys': 'masked', '/sys/firmware': 'masked' });
     });
 
     it('/dev holds the same nodes and links with the same modes', () => {
