@@ -34,7 +34,8 @@ sed -i "/^$user-nosubid:/d" /etc/subuid /etc/subgid
 
 rm -rf "$app"
 mkdir -p "$app"
-cp -R package.json bin bundles dist node_modules "$app/"
+# Build times kept: bin/ribo runs the bundle only while it is newer than the compiled CLI it was made from.
+cp -R --preserve=timestamps package.json bin bundles dist node_modules "$app/"
 chmod -R a+rX "$app"
 # The directory that holds it must be reachable too.
 chmod a+rx "$(dirname "$app")"
