@@ -102,14 +102,17 @@ export class LayerSinks {
 
   /** Starts the unpacking thread now, so it is ready when the first layer's bytes arrive. */
   warmUp(): void {
-    if (!this.opts.unpack) return;
-    this.worker ??= new LayerUnpackWorker();
-    this.worker.start();
+    this.unpackWorker()?.start();
   }
 
   open(layer: { descriptor: Descriptor; diffID: Digest }, what: string): Promise<LayerSink> {
+    return openLayerSink(this.store, layer, { unpack: this.opts.unpack, what, worker: this.unpackWorker() });
+  }
+
+  /** The pull's one unpacking thread, made on first use; none when layers are not unpacked. */
+  private unpackWorker(): LayerUnpackWorker | undefined {
     if (this.opts.unpack) this.worker ??= new LayerUnpackWorker();
-    return openLayerSink(this.store, layer, { unpack: this.opts.unpack, what, worker: this.worker });
+    return this.worker;
   }
 
   async close(): Promise<void> {
