@@ -10,6 +10,7 @@ import { MediaType, type Digest } from '../oci/image.js';
 import { CorruptArchiveError } from './errors.js';
 import { parallelGzip, parallelGzipAvailable, type GzipSettings } from './parallel-gzip.js';
 import { zstdCompress, zstdDecompress } from './zstd.js';
+import { findIgzip, igzipCompress } from './igzip.js';
 
 export type Compression = 'gzip' | 'zstd' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['gzip', 'zstd', 'none'];
@@ -72,6 +73,14 @@ class CountingPassThrough extends Transform {
   }
 }
 
+/** What writes gzip layers: igzip when installed, else zlib in this process (on all cores where Node has zlib.crc32). */
+export type GzipCompressor = { kind: 'igzip'; path: string } | { kind: 'zlib'; parallel: boolean };
+
+export async function gzipCompressor(): Promise<GzipCompressor> {
+  const igzip = await findIgzip();
+  return igzip ? { kind: 'igzip', path: igzip } : { kind: 'zlib', parallel: parallelGzipAvailable() };
+}
+
 /** A layer written by compressLayer: the blob's digest is for `out` to compute, if it hashes what it stores. */
 export interface CompressedLayer {
   diffID: Digest;
@@ -105,9 +114,12 @@ async function pipeCompressed(tar: AsyncIterable<Buffer>, counter: CountingPassT
       yield chunk;
     }
   }
-  if (compression === 'gzip' && parallelGzipAvailable()) {
+  const gzip = compression === 'gzip' ? await gzipCompressor() : undefined;
+  if (gzip?.kind === 'igzip') {
+    await pipeline(Readable.from(igzipCompress(gzip.path, hashed()), { objectMode: false }), counter, out);
+  } else if (gzip?.kind === 'zlib' && gzip.parallel) {
     await pipeline(Readable.from(parallelGzip(hashed(), LAYER_GZIP), { objectMode: false }), counter, out);
-  } else if (compression === 'gzip') {
+  } else if (gzip) {
     await pipeline(Readable.from(hashed(), { objectMode: false }), createGzip(LAYER_GZIP), counter, out);
   } else if (compression === 'zstd') {
     await pipeline(Readable.from(zstdCompress(hashed()), { objectMode: false }), counter, out);

@@ -53,9 +53,9 @@ export class SourceChangedError extends LayerError {
 }
 
 /** The Debian package each helper program comes from. */
-const TOOL_PACKAGES: Record<string, string> = { getfattr: 'attr', setfattr: 'attr', zstd: 'zstd' };
+const TOOL_PACKAGES: Record<string, string> = { getfattr: 'attr', setfattr: 'attr', zstd: 'zstd', igzip: 'isal' };
 
-/** A helper program (getfattr, setfattr, mknod, mkfifo, zstd) is missing or failed. */
+/** A helper program (getfattr, setfattr, mknod, mkfifo, zstd, igzip) is missing or failed. */
 export class LayerToolError extends LayerError {
   constructor(tool: string, detail: string, cause?: unknown) {
     const hint = ` (package "${TOOL_PACKAGES[tool] ?? 'coreutils'}")`;

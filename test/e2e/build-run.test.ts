@@ -42,6 +42,8 @@ describe.each(combos)('hello fixture with %s and %s', (driver, runtime) => {
     expect(info.storageDriver).toBe(driver);
     expect(info.runtime).toBe(runtime);
     expect(info.rootless).toBe(process.env.RIBO_E2E_USER !== undefined || process.getuid?.() !== 0);
+    // bin/install-deps installs isal: its igzip writes gzip layers.
+    expect(info.layerGzip).toMatch(/^igzip \(\/\S+\/igzip\)$/);
   });
 
   it('runs the image: CMD, ENV, WORKDIR and the deleted file gone', async () => {

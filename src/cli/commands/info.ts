@@ -5,6 +5,7 @@ import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { settleSnapshotter } from '../../snapshot/index.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { subordinateIdProblem } from '../../runtime/subids.js';
+import { gzipCompressor, type GzipCompressor } from '../../layer/index.js';
 
 /**
  * Without the subordinate ids rootless mode needs, there is no namespace to
@@ -16,6 +17,12 @@ function reportMissingIds(argv: GlobalOptions, env: NodeJS.ProcessEnv, problem: 
   if (format === 'json') process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
   else process.stdout.write([`store:          ${info.store}`, `rootless:       not set up: ${problem}`].join('\n') + '\n');
   return 0;
+}
+
+/** Layer blobs' bytes depend on the compressor (their contents do not): shown so two machines' digests can be explained. */
+function describeGzip(gzip: GzipCompressor): string {
+  if (gzip.kind === 'igzip') return `igzip (${gzip.path})`;
+  return `zlib, in ribo${gzip.parallel ? '' : ' (one thread)'}; install the "isal" package for igzip`;
 }
 
 export const infoCommand: CommandModule = {
@@ -43,6 +50,7 @@ export const infoCommand: CommandModule = {
         runtimePath: session.runtime.binary,
         runtimeVersion: await session.runtime.version(),
         cgroups: session.cgroupMode,
+        layerGzip: describeGzip(await gzipCompressor()),
       };
       if (argv.format === 'json') process.stdout.write(`${JSON.stringify(info, null, 2)}\n`);
       else {
@@ -53,6 +61,7 @@ export const infoCommand: CommandModule = {
             `storage driver: ${info.storageDriver}`,
             `runtime:        ${info.runtime} (${info.runtimePath}, ${info.runtimeVersion})`,
             `cgroups:        ${info.cgroups}`,
+            `layer gzip:     ${info.layerGzip}`,
           ].join('\n') + '\n',
         );
       }
