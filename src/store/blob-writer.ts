@@ -107,6 +107,9 @@ export class IngestWriter implements BlobWriter {
         close().then(() => callback(error), (closeError) => callback(error ?? closeError));
       },
     });
+    // A write that fails (a full disk) errors the stream; commit() reports it (finished() rejects with it).
+    // Without a listener here, a caller between two writes would crash the process with it instead.
+    this.stream.on('error', () => undefined);
   }
 
   /** Chunks (socket reads are 64 KiB at most) go to the file about 1 MiB at a time, in one writev(2) and without a copy. */

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { sha256Of } from '../../src/oci/digest.js';
 import { BlobNotFoundError, CorruptBlobError, DigestMismatchError, Store } from '../../src/store/index.js';
@@ -72,6 +72,19 @@ describe('Store blobs', () => {
     const error = await writer.commit({ size: 6 }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(DigestMismatchError);
     expect((error as Error).message).toMatch(/6 bytes.*5 bytes/);
+    expect(await listDir(path.join(store.root, 'blobs/sha256'))).toEqual([]);
+  });
+
+  it('reports a failed write through commit(), even when it strikes between two writes of the caller', async () => {
+    const writer = await store.ingest();
+    writer.stream.write(Buffer.alloc(2 * 1024 * 1024, 'x'));
+    // As a full disk does while the caller is still reading its source: the stream errors with no
+    // caller listening (an unhandled 'error' event would end the process).
+    const closed = new Promise((resolve) => writer.stream.once('close', resolve));
+    (writer.stream as Writable).destroy(Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' }));
+    await closed;
+    await expect(writer.commit()).rejects.toMatchObject({ code: 'ENOSPC' });
+    expect(await listDir(path.join(store.root, 'ingest'))).toEqual([]);
     expect(await listDir(path.join(store.root, 'blobs/sha256'))).toEqual([]);
   });
 

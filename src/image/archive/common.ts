@@ -1,4 +1,5 @@
 /** What save and load share: the images to write, tar entries for blobs, verified blob copies. */
+import { once } from 'node:events';
 import { RiboError } from '../../errors.js';
 import type { Descriptor, Digest } from '../../oci/image.js';
 import type { TarWriterEntry } from '../../layer/index.js';
@@ -48,7 +49,8 @@ export async function importBlob(store: Store, files: ArchiveFiles, descriptor: 
   try {
     const source = await files.open(archivePath);
     for await (const chunk of source) {
-      if (!writer.stream.write(chunk as Buffer)) await new Promise((resolve) => writer.stream.once('drain', resolve));
+      // once() rejects when the writer fails (a full disk) instead of waiting for a drain that never comes.
+      if (!writer.stream.write(chunk as Buffer)) await once(writer.stream, 'drain');
     }
     await writer.commit({ digest: descriptor.digest, size: descriptor.size });
   } catch (error) {
