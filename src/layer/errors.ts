@@ -55,10 +55,15 @@ export class SourceChangedError extends LayerError {
 /** The Debian package each helper program comes from. */
 const TOOL_PACKAGES: Record<string, string> = { getfattr: 'attr', setfattr: 'attr', zstd: 'zstd', igzip: 'isal' };
 
+/** The package to install for a helper program, by its name. */
+export function toolPackage(tool: string): string {
+  return TOOL_PACKAGES[tool] ?? 'coreutils';
+}
+
 /** A helper program (getfattr, setfattr, mknod, mkfifo, zstd, igzip) is missing or failed. */
 export class LayerToolError extends LayerError {
   constructor(tool: string, detail: string, cause?: unknown) {
-    const hint = ` (package "${TOOL_PACKAGES[tool] ?? 'coreutils'}")`;
+    const hint = ` (package "${toolPackage(tool)}")`;
     super(`${tool}${hint} failed: ${detail}`, { cause });
   }
 }

@@ -21,5 +21,5 @@ export function findIgzip(searchPath?: string): Promise<string | undefined> {
 }
 
 export function igzipCompress(igzip: string, source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  return throughTool({ tool: igzip, package: 'isal', args: [`-${IGZIP_LEVEL}`, '-n', '-c'], doing: 'compressing a layer' }, source);
+  return throughTool({ tool: 'igzip', path: igzip, args: [`-${IGZIP_LEVEL}`, '-n', '-c'], doing: 'compressing a layer' }, source);
 }

@@ -4,12 +4,13 @@
  */
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { CorruptArchiveError, LayerToolError } from './errors.js';
+import { CorruptArchiveError, LayerToolError, toolPackage } from './errors.js';
 
 export interface ToolPipe {
+  /** The program's name, as messages give it (and its package). */
   tool: string;
-  /** The Debian package that has it, named when it cannot be run. */
-  package: string;
+  /** Where it is, when found beforehand; else it is looked up on PATH by its name. */
+  path?: string;
   args: string[];
   /** What the tool is doing, for error messages: "compressing a layer". */
   doing: string;
@@ -27,7 +28,7 @@ export async function* throughTool(pipe: ToolPipe, source: AsyncIterable<Buffer>
   // Loaded here, not with the module: the layer unpacking thread (apply-worker-main.ts) imports this
   // module, and execa's hundred modules were most of that thread's start-up (0.1 s) for the rare zstd layer.
   const { execa } = await import('execa');
-  const child = execa(tool, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false }, reject: false });
+  const child = execa(pipe.path ?? tool, args, { stdin: 'pipe', stdout: 'pipe', stderr: 'pipe', buffer: { stdout: false }, reject: false });
   let feedError: unknown;
   // An error of the source (a bad entry found while hashing, say) stops the tool and wins over its exit status.
   const feeding = pipeline(Readable.from(source, { objectMode: false }), child.stdin!).catch((error: unknown) => {
@@ -41,7 +42,7 @@ export async function* throughTool(pipe: ToolPipe, source: AsyncIterable<Buffer>
     const result = await child;
     if (feedError !== undefined && !isBrokenPipe(feedError)) throw feedError;
     if (result.exitCode === undefined) {
-      throw new LayerToolError(tool, `could not run it while ${doing} (${result.originalMessage ?? result.message}); install the "${pipe.package}" package`, result);
+      throw new LayerToolError(tool, `could not run it while ${doing} (${result.originalMessage ?? result.message}); install the "${toolPackage(tool)}" package`, result);
     }
     if (result.exitCode !== 0) {
       const detail = String(result.stderr).trim().replace(new RegExp(`^${tool}: (\\/\\*stdin\\*\\\\: )?`), '') || `exit status ${result.exitCode}`;

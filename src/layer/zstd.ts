@@ -12,10 +12,10 @@ import { throughTool } from './tool-pipe.js';
 export const ZSTD_LEVEL = 3;
 
 export function zstdCompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  return throughTool({ tool: 'zstd', package: 'zstd', args: ['-q', `-${ZSTD_LEVEL}`, '-T0', '-c'], doing: 'compressing a layer' }, source);
+  return throughTool({ tool: 'zstd', args: ['-q', `-${ZSTD_LEVEL}`, '-T0', '-c'], doing: 'compressing a layer' }, source);
 }
 
 /** Decompresses zstd data; damaged or truncated input raises CorruptArchiveError. */
 export function zstdDecompress(source: AsyncIterable<Buffer>): AsyncGenerator<Buffer> {
-  return throughTool({ tool: 'zstd', package: 'zstd', args: ['-q', '-d', '-c'], doing: 'decompressing a layer', decompressing: true }, source);
+  return throughTool({ tool: 'zstd', args: ['-q', '-d', '-c'], doing: 'decompressing a layer', decompressing: true }, source);
 }

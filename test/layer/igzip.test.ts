@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { gunzipSync } from 'node:zlib';
 import { gzipCompressor, writeLayerFromUpperDir, type Compression } from '../../src/layer/index.js';
-import { IGZIP_LEVEL } from '../../src/layer/igzip.js';
+import { IGZIP_LEVEL, igzipCompress } from '../../src/layer/igzip.js';
 import { parallelGzip } from '../../src/layer/parallel-gzip.js';
 import { LAYER_GZIP } from '../../src/layer/compression.js';
 import { Collector, sh, sha256, TempDirs } from './helpers.js';
@@ -64,5 +64,16 @@ describe('gzip layers through igzip (package "isal", installed by bin/install-de
     // 2 MB of random data can only be stored: both stay within a fraction of a percent of the tar's size for it.
     expect(igzip.blob.length).toBeLessThan(tar.length);
     expect(igzip.blob.length).toBeGreaterThan(2_000_000);
+  });
+
+  it('names igzip and its package when it fails, whatever path it was found at', async () => {
+    async function* input() {
+      yield Buffer.from('some tar bytes');
+    }
+    // /bin/false stands for an igzip that exits with an error.
+    const drained = (async () => {
+      for await (const _ of igzipCompress('/bin/false', input())) void _;
+    })();
+    await expect(drained).rejects.toThrow(/^igzip \(package "isal"\) failed: compressing a layer: exit status 1$/);
   });
 });
