@@ -308,6 +308,9 @@ run_planned() {
   elif [ -e /usr/share/containers/seccomp.json ]; then _seccomp=/usr/share/containers/seccomp.json
   else _seccomp=ribo; fi
   [ "${plan_seccomp:-}" = "$_seccomp" ] && { [ "$_seccomp" = ribo ] || [ "$RIBO_PLANNED_RUN" -nt "$_seccomp" ]; } || run_with_node "$@"
+  # The config holds crun's compiled filter (src/runtime/seccomp-filters.ts): libseccomp compiled it, and
+  # an upgraded library (ld.so.cache is rewritten with every one) may compile the profile differently.
+  [ ! -e /etc/ld.so.cache ] || [ "$RIBO_PLANNED_RUN" -nt /etc/ld.so.cache ] || run_with_node "$@"
 
   # The container's command: the words after the image, or the image's default.
   parse_plain_run "$@" || run_with_node "$@"

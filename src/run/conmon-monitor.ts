@@ -70,6 +70,7 @@ export async function startUnderConmon(ctx: ConmonContext, record: ContainerReco
   try {
     const bundleDir = path.join(dir, 'bundle');
     const bundle = await prepareBundle({
+      runtime,
       rootfs: view.rootfs,
       bundleDir,
       id: current.runtimeId,

@@ -228,7 +228,7 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
       containerDir: containers.dirOf(created.record.id),
       ...(opts.runPlan.hideUnified ? { hideUnified: opts.runPlan.hideUnified } : {}),
       ...(opts.runPlan.network ? { network: opts.runPlan.network } : {}),
-      runtime: { name: opts.runtime.name, binary: opts.runtime.binary, stateDir: opts.runtime.stateDir, globalArgs: opts.runtime.globalArgs() },
+      runtime: { name: opts.runtime.name, binary: opts.runtime.binary, stateDir: opts.runtime.stateDir, globalArgs: opts.runtime.globalArgs(), finishConfig: (config) => opts.runtime.finishConfig(config) },
       entrypoint: created.entrypoint,
       defaultArgs: created.defaultArgs,
       bundleSpec: ran.bundleSpec,

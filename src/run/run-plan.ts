@@ -21,6 +21,7 @@ import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import { defaultSeccompProfilePath } from '../runtime/seccomp.js';
 import type { MountSpec } from '../snapshot/index.js';
+import type { RuntimeSpec } from '../oci/runtime-spec.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 
@@ -153,7 +154,8 @@ export interface RunPlanInputs {
   containerDir: string;
   /** How the run hid the unified cgroup hierarchy from crun, if it had to. */
   hideUnified?: 'mount' | 'umount';
-  runtime: { name: string; binary: string; stateDir: string; globalArgs: string[] };
+  /** The runtime, and what it adds to a config (OciRuntime.finishConfig: crun's compiled seccomp filter). */
+  runtime: { name: string; binary: string; stateDir: string; globalArgs: string[]; finishConfig: (config: RuntimeSpec) => Promise<RuntimeSpec> };
   /** The image's ENTRYPOINT, put before a command given on the command line. */
   entrypoint: string[];
   /** What runs when no command is given: ENTRYPOINT + CMD. */
@@ -276,7 +278,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   if (inputs.record.plan.spec.mounts?.length) return false;
   // A -v bind comes after the /etc files' mounts (runtime/container.ts): a marker last in the list stands for it, comma included.
   const mounts = [...(spec.mounts ?? []), marker('BIND') as unknown as NonNullable<ContainerSpec['mounts']>[number]];
-  const config = await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts });
+  const config = await runtime.finishConfig(await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts }));
   // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
   const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER).replace(new RegExp(`,\\s*"${marker('BIND')}"`), `"${marker('BIND')}"`);
   if (!configText.includes(`"${marker('BIND')}"`)) return false;

@@ -176,9 +176,13 @@ export async function bundleConfig(spec: ContainerSpec, templateUrl: URL = DEFAU
   return specFromTemplate(template, spec, profile, knownCaps);
 }
 
-/** Writes `dir`/config.json for `spec`; the rootfs stays where it is mounted. */
-export async function writeBundle(dir: string, spec: ContainerSpec, templateUrl: URL = DEFAULT_TEMPLATE): Promise<RuntimeSpec> {
-  const config = await bundleConfig(spec, templateUrl);
+/**
+ * Writes `dir`/config.json for `spec`; the rootfs stays where it is mounted.
+ * `finish` gives the config the runtime's own additions (OciRuntime.finishConfig).
+ */
+export async function writeBundle(dir: string, spec: ContainerSpec, opts: { template?: URL; finish?: (config: RuntimeSpec) => Promise<RuntimeSpec> } = {}): Promise<RuntimeSpec> {
+  const built = await bundleConfig(spec, opts.template ?? DEFAULT_TEMPLATE);
+  const config = opts.finish ? await opts.finish(built) : built;
   await mkdir(dir, { recursive: true });
   // 0600: the process's env holds the -e values, secrets included.
   await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });

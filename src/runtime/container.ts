@@ -84,8 +84,8 @@ export interface PreparedBundle {
   runtimeStubs: string[];
 }
 
-/** Writes the bundle for `run.rootfs` (a container another process may run, e.g. conmon). */
-export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>): Promise<PreparedBundle> {
+/** Writes the bundle for `run.rootfs` (a container another process may run, e.g. conmon), as `run.runtime` takes it. */
+export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'> & { runtime: Pick<OciRuntime, 'finishConfig'> }): Promise<PreparedBundle> {
   const { rootfs } = run;
   await mkdir(run.bundleDir, { recursive: true });
   const runtimeStubs = await missingMountpoints(rootfs, run.mountTargets ?? []);
@@ -108,7 +108,7 @@ export async function prepareBundle(run: Omit<ContainerRun, 'stdio' | 'runtime'>
   if (sharedFrom) for (const m of fileMounts) if (m.destination !== '/etc/hostname') m.source = path.join(sharedFrom, path.basename(m.destination));
   const mounts: Mount[] = [...fileMounts.filter((m) => !(run.spec.mounts ?? []).some((u) => u.destination === m.destination)), ...(run.spec.mounts ?? [])];
   const spec: ContainerSpec = { ...run.spec, ...extra, mounts, rootfs, ...(hooked ? { networkHook: networkHook(run.bundleDir) } : {}) };
-  await writeBundle(run.bundleDir, spec);
+  await writeBundle(run.bundleDir, spec, { finish: (config) => run.runtime.finishConfig(config) });
   return { spec, runtimeStubs };
 }
 

@@ -9,6 +9,7 @@ import { findExecutable } from '../files/executables.js';
 import { closeWriteEnds, copyOutput, openOutputPipes, type OutputPipe } from './pipes.js';
 import { runtimeErrors, startFailure, startFailureMessage } from './start-failure.js';
 import type { RuntimeSpec } from '../oci/runtime-spec.js';
+import { SeccompFilters, seccompFilterDir } from './seccomp-filters.js';
 
 export type RuntimeName = 'crun' | 'runc';
 export const RUNTIME_NAMES: readonly RuntimeName[] = ['crun', 'runc'];
@@ -55,7 +56,12 @@ export class OciRuntime {
     readonly stateDir: string,
     private readonly rootless: boolean,
     private readonly prepareHost?: () => Promise<void>,
-  ) {}
+  ) {
+    if (name === 'crun') this.seccompFilters = new SeccompFilters(seccompFilterDir(stateDir), { binary, stateDir, globalArgs: this.globalArgs() });
+  }
+
+  /** crun's compiled seccomp filters (runc compiles at every start and takes no compiled one). */
+  private readonly seccompFilters?: SeccompFilters;
 
   private hostReady?: Promise<void>;
 
@@ -127,6 +133,14 @@ export class OciRuntime {
   async exec(id: string, processFile: string, stdio: ContainerStdio, opts: { pidFile?: string } = {}): Promise<number> {
     const command = async () => commandOf({ ociVersion: '', process: JSON.parse(await readFile(processFile, 'utf8')) as RuntimeSpec['process'] });
     return this.attach(['exec', ...(opts.pidFile ? ['--pid-file', opts.pidFile] : []), '--process', processFile, id], stdio, path.dirname(processFile), command);
+  }
+
+  /** A bundle's config as this runtime should get it: crun's with its seccomp filter compiled beforehand (seccomp-filters.ts). */
+  async finishConfig(config: RuntimeSpec): Promise<RuntimeSpec> {
+    if (!this.seccompFilters || !config.linux?.seccomp) return config;
+    // crun compiles the filter in a container it creates, which needs the host prepared.
+    await this.ready();
+    return this.seccompFilters.precompiled(config);
   }
 
   /** Prepares the host for containers (once); before another process (conmon) runs the runtime. */

@@ -157,7 +157,7 @@ describe('writeRunPlan', () => {
     ),
     containerDir: path.join(root, 'containers/c1'),
     hideUnified: 'mount',
-    runtime: { name: 'crun', binary: '/usr/bin/crun', stateDir: path.join(root, 'run/crun'), globalArgs: ['--root', path.join(root, 'run/crun'), '--cgroup-manager=disabled'] },
+    runtime: { name: 'crun', binary: '/usr/bin/crun', stateDir: path.join(root, 'run/crun'), globalArgs: ['--root', path.join(root, 'run/crun'), '--cgroup-manager=disabled'], finishConfig: async (config) => ({ ...config, annotations: { ...config.annotations, 'run.oci.seccomp_bpf_data': 'AAAAAAAAAAA=' } }) },
     entrypoint: ['/bin/sh', '-c'],
     defaultArgs: ['/bin/sh', '-c', "echo 'it''s' \"quoted\""],
     bundleSpec: { args: ['x'], env: ['PATH=/bin', "QUOTE=it's"], cwd: '/app', uid: 1000, gid: 1000, rootfs: '/r', network: 'host', idCount: 65536 },
@@ -186,6 +186,8 @@ describe('writeRunPlan', () => {
     expect(config.process.user).toEqual({ uid: 1000, gid: 1000, umask: 0o022 });
     expect(config.hostname).toBe('ID12');
     expect(config.root.path).toBe('/x/rootfs');
+    // What the runtime adds to a config (crun's compiled seccomp filter) is in the plan's.
+    expect(config.annotations['run.oci.seccomp_bpf_data']).toBe('AAAAAAAAAAA=');
     expect(record).toMatchObject({ id: 'ID64', name: 'calm_crane7', created: '2026-01-02T03:04:05.678Z', startedAt: '2026-01-02T03:04:05.678Z', command: ['echo', "it's"], runtimeId: 'ribo-ID', status: 'running', monitor: { pid: 123, start: 456 }, pid: { pid: 789, start: 1011 }, autoRemove: true });
     expect(record.plan.spec.args).toEqual(['echo', "it's"]);
     // The environment and working dir come from the shell (the plan's, or -e and -w applied); no aliases without --name.
