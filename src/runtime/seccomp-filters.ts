@@ -86,16 +86,26 @@ export class SeccompFilters {
       // crun opens the root's /dev to make the default devices, and checks that the command exists.
       await mkdir(path.join(work, 'rootfs', 'dev'), { recursive: true });
       await writeFile(path.join(work, 'rootfs', 'never-started'), '', { mode: 0o700 });
-      const config = { ociVersion: '1.0.2', process: { args: ['/never-started'], cwd: '/', user: { uid: 0, gid: 0 } }, root: { path: 'rootfs' }, mounts: [], linux: { namespaces: [{ type: 'mount' }], seccomp } };
+      const config = { ociVersion: '1.0.2', process: { args: ['/never-started'], cwd: '/', user: { uid: 0, gid: 0 } }, root: { path: 'rootfs' }, mounts: [], linux: { namespaces: [{ type: 'mount' }, { type: 'pid' }], seccomp } };
       await writeFile(path.join(work, 'config.json'), JSON.stringify(config));
       // The created container's first process holds whatever streams it was given until it is deleted: none.
       const created = await execa(this.compiler.binary, [...this.compiler.globalArgs, 'create', '--bundle', work, id], { reject: false, stdio: 'ignore' });
       if (created.exitCode !== 0) return undefined;
       return await readFile(path.join(this.compiler.stateDir, id, 'seccomp.bpf')).catch(() => undefined);
     } finally {
-      await execa(this.compiler.binary, [...this.compiler.globalArgs, 'delete', '--force', id], { reject: false, stdin: 'ignore' });
+      await this.removeContainer(id);
       await rm(work, { recursive: true, force: true });
     }
+  }
+
+  /**
+   * Kills the created container's waiting process, then deletes the
+   * container: without a cgroup of its own (rootless) `delete --force` alone
+   * leaves that process waiting.
+   */
+  private async removeContainer(id: string): Promise<void> {
+    await execa(this.compiler.binary, [...this.compiler.globalArgs, 'kill', id, 'KILL'], { reject: false, stdio: 'ignore' });
+    await execa(this.compiler.binary, [...this.compiler.globalArgs, 'delete', '--force', id], { reject: false, stdio: 'ignore' });
   }
 
   /**
@@ -107,7 +117,7 @@ export class SeccompFilters {
       const owner = LEFTOVER.exec(entry);
       const pid = Number(owner?.[1] ?? owner?.[2]);
       if (!owner || pid === process.pid || processExists(pid)) continue;
-      if (owner[1]) await execa(this.compiler.binary, [...this.compiler.globalArgs, 'delete', '--force', `ribo-seccomp-${entry}`], { reject: false, stdio: 'ignore' });
+      if (owner[1]) await this.removeContainer(`ribo-seccomp-${entry}`);
       await rm(path.join(this.dir, entry), { recursive: true, force: true });
     }
   }

@@ -76,7 +76,13 @@ describe('planned runs', () => {
     // The image's CMD without a command.
     expect(await riboOk(['run', '--rm', 'plan-app'], opts())).toMatchObject({ stdout: 'v1' });
     expect(await entries(path.join(root, 'containers'))).toEqual([]);
-    expect(await entries(path.join(root, 'run', 'crun'))).toEqual([]);
+    // No container's state is left; crun's compiled seccomp filter is kept beside them (a dot-dir crun does not list).
+    expect(await entries(path.join(root, 'run', 'crun'))).toEqual(['.ribo-seccomp']);
+    // Planned runs load the filter the first run compiled: the plan's config carries it.
+    const filterDir = path.join(root, 'run', 'crun', '.ribo-seccomp');
+    const kept = await Promise.all((await entries(filterDir)).filter((entry) => entry.endsWith('.bpf')).map(async (entry) => (await readFile(path.join(filterDir, entry))).toString('base64')));
+    const carried = /"run\.oci\.seccomp_bpf_data": "([^"]+)"/.exec(await readFile(planFile('plan-app'), 'utf8'))?.[1];
+    expect(kept).toContain(carried);
   });
 
   it('a planned container is listed, reachable with exec, and stopped by ribo stop', async () => {

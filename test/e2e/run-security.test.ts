@@ -10,7 +10,7 @@
  * run by `podman run` (rootless, runc) and the two must agree.
  */
 import { execa } from 'execa';
-import { chmod, cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { lookupUser, onPath, runAs, type User } from '../differential/cases.js';
@@ -113,6 +113,21 @@ describe('the seccomp allowlist', () => {
   it('refuses io_uring_setup (ENOSYS, as for any syscall it does not list), and capability-guarded calls (EPERM)', async () => {
     const confined = answers(await inProbe([], `probe ${PROBES.join(' ')}`));
     expect(confined).toEqual({ io_uring_setup: 'errno 38', raw_socket: 'errno 1', ping_socket: 'ok', kcmp: 'errno 1', personality: 'errno 38' });
+  }, 120_000);
+
+  it('is compiled by crun once per profile and kept in the store; a damaged copy is compiled again, and compiling leaves no process', async () => {
+    const filters = path.join(root, 'run/crun/.ribo-seccomp');
+    const kept = (await readdir(filters)).filter((entry) => entry.endsWith('.bpf'));
+    expect(kept.length).toBeGreaterThan(0);
+    for (const file of kept) await writeFile(path.join(filters, file), 'damaged');
+    // Through Node (a run plan carries its own copy of the filter).
+    await rm(path.join(root, 'run-plans'), { recursive: true, force: true });
+    expect(answers(await inProbe([], 'probe io_uring_setup kcmp'))).toEqual({ io_uring_setup: 'errno 38', kcmp: 'errno 1' });
+    const whole = [];
+    for (const file of kept) if ((await stat(path.join(filters, file))).size % 8 === 0) whole.push(file);
+    expect(whole).toHaveLength(1);
+    // The container crun created to compile the filter (its process waits to be started) is gone.
+    expect((await execa('ps', ['-eo', 'args'])).stdout).not.toContain(filters);
   }, 120_000);
 
   it('--security-opt seccomp=unconfined lifts it: the syscalls answer as on the host', async () => {

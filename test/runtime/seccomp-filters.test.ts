@@ -16,6 +16,7 @@ root=$2; shift 3
 echo "$*" >> "$root/calls.log"
 case $1 in
   create) [ -z "$FAIL" ] || exit 1; mkdir -p "$root/$4"; sha256sum "$3/config.json" | head -c 16 > "$root/$4/seccomp.bpf" ;;
+  kill) [ -d "$root/$2" ] ;;
   delete) rm -rf "$root/$3" ;;
 esac
 `;
@@ -52,11 +53,11 @@ describe('compiled seccomp filters for crun', () => {
     expect(Buffer.from(data!, 'base64')).toHaveLength(16);
     // The profile stays: crun still reads its flags, and runc would use it.
     expect(first.linux?.seccomp).toEqual(config('read').linux?.seccomp);
-    expect((await calls()).map((c) => c.split(' ')[0])).toEqual(['create', 'delete']);
+    expect((await calls()).map((c) => c.split(' ')[0])).toEqual(['create', 'kill', 'delete']);
     // A second session finds the file: no crun call, the same bytes.
     const again = await filtersFor().precompiled(config('read'));
     expect(again.annotations?.[PRECOMPILED_SECCOMP_ANNOTATION]).toBe(data);
-    expect(await calls()).toHaveLength(2);
+    expect(await calls()).toHaveLength(3);
     // Nothing of the compilation is left: no bundle, no container state.
     expect((await readdir(seccompFilterDir(stateDir))).filter((e) => !e.endsWith('.bpf'))).toEqual([]);
     expect((await readdir(stateDir)).sort()).toEqual(['.ribo-seccomp', 'calls.log']);
@@ -85,8 +86,8 @@ describe('compiled seccomp filters for crun', () => {
     process.env['FAIL'] = '1';
     const given = config('read');
     expect(await filtersFor().precompiled(given)).toBe(given);
-    // The created container is deleted even so.
-    expect((await calls()).map((c) => c.split(' ')[0])).toEqual(['create', 'delete']);
+    // The created container is killed and deleted even so.
+    expect((await calls()).map((c) => c.split(' ')[0])).toEqual(['create', 'kill', 'delete']);
   });
 
   it('leaves a config without a profile (seccomp=unconfined) alone', async () => {
@@ -105,6 +106,7 @@ describe('compiled seccomp filters for crun', () => {
     const left = await readdir(dir);
     expect(left).toContain(`compile-${process.ppid}-abcd1234`);
     expect(left.filter((e) => e.includes('999999999'))).toEqual([]);
+    expect(await calls()).toContain('kill ribo-seccomp-compile-999999999-abcd1234 KILL');
     expect(await calls()).toContain('delete --force ribo-seccomp-compile-999999999-abcd1234');
   });
 });
