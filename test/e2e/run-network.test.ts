@@ -171,6 +171,17 @@ describe('the default network', () => {
     expect(refused.stderr).toContain('-p needs pasta');
   }, 120_000);
 
+  it('is IPv4 only, as docker\'s bridge and podman\'s slirp4netns are: no global IPv6 address, through Node and planned', async () => {
+    // /proc/net/if_inet6: address, index, prefix length, scope (00 global, 20 link, 10 host), flags, interface.
+    const globalIpv6 = (out: string) => out.split('\n').filter((line) => line.split(/\s+/)[3] === '00');
+    const read = () => riboOk(['run', '--rm', 'hello', 'sh', '-c', 'cat /proc/net/if_inet6; echo; cat /proc/net/route'], opts());
+    for (const out of [(await read()).stdout, (await read()).stdout]) {
+      expect(globalIpv6(out)).toEqual([]);
+      // An IPv4 default route on eth0.
+      expect(out).toMatch(/^eth0\s+00000000\s+[0-9A-F]{8}\s/m);
+    }
+  });
+
   it('has its own interfaces in /sys/class/net; --network none shows only lo there', async () => {
     const own = (await riboOk(['run', '--rm', 'hello', 'ls', '/sys/class/net'], opts())).stdout.trim().split('\n');
     expect(own).toContain('lo');
