@@ -175,6 +175,7 @@ find_run_plan() {
 run_with_node() {
   [ -z "${_lock_held:-}" ] || exec 9<&-
   [ -z "${_names_locked:-}" ] || exec 8<&-
+  [ -z "${_ns_pid:-}" ] || exec 4>&-
   unset RIBO_PLANNED_RUN
   [ -z "${_umask:-}" ] || umask "$_umask"
   exec node "$self" "$@"
@@ -252,13 +253,32 @@ record_pid() {
   # crun writes the pid without a newline: read fails at the end but sets _pid.
   read -r _pid 2>/dev/null <"$dir/container.pid"
   if [ -z "$_pid" ]; then
-    sleep 0.02 </dev/null >/dev/null 2>&1 &
+    sleep 0.02 </dev/null >/dev/null 2>&1 4>&- &
     return 0
   fi
   _pid_known=1
   process_start "$_pid" || return 0
   j_pid="{\"pid\": $_pid, \"start\": $_start}"
   save_record
+}
+
+# Makes the container's user and network namespaces before the runtime
+# starts (plan_namespaces_made, crun on pasta; src/run/run-plan.ts): `cat`,
+# started by unshare in them, holds them until this shell closes fd 4. Sets
+# _ns_pid and the namespaces' paths as JSON strings for the config. The
+# word written into hold.fifo comes back through cat on up.fifo once cat
+# runs, that is once unshare has made the namespaces; end of file instead
+# means unshare failed. The id maps are written from here, root in ribo's
+# namespace, each in one write (root on its own line: see identityMappings).
+make_namespaces() {
+  exec 4<>"$_net/hold.fifo"
+  unshare --user --net cat "$_net/hold.fifo" >"$_net/up.fifo" 2>/dev/null &
+  _ns_pid=$!
+  echo up >&4
+  read -r _up <"$_net/up.fifo" || _up=
+  [ "$_up" = up ] || return 1
+  printf '%s\n' "$plan_uid_map" >"/proc/$_ns_pid/uid_map" && printf '%s\n' "$plan_gid_map" >"/proc/$_ns_pid/gid_map" || return 1
+  j_ns_user="\"/proc/$_ns_pid/ns/user\"" j_ns_net="\"/proc/$_ns_pid/ns/net\""
 }
 
 # Replays the mount the plan describes (src/snapshot's MountSpec, written by
@@ -301,7 +321,7 @@ start_failure() {
 run_planned() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 7 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 8 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
   # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
   # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
   if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json
@@ -390,12 +410,38 @@ run_planned() {
   exec 8<&- 9<&-
   _names_locked= _lock_held=
 
+  # The FIFOs of the network's handshake and of the guard below, in one call.
+  _net= _fifos=$dir/guard.pipe
+  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
+  [ -z "$_net" ] || [ -z "$plan_namespaces_made" ] || _fifos="$_fifos $_net/hold.fifo $_net/up.fifo"
+  # shellcheck disable=SC2086
+  mkfifo -m 0600 $_fifos || { rm -rf "$dir"; run_with_node "$@"; }
+  # Namespaces made here are configured by pasta while the rest is set up and
+  # the runtime starts; the hook waits for its answer on the FIFO.
+  if [ -n "$_net" ] && [ -n "$plan_namespaces_made" ]; then
+    if ! make_namespaces; then
+      kill "$_ns_pid" 2>/dev/null
+      rm -rf "$dir"
+      run_with_node "$@"
+    fi
+    (
+      exec 4>&-
+      # shellcheck disable=SC2086
+      if pasta $plan_pasta_options -P "$_net/helper.pid" --userns "/proc/$_ns_pid/ns/user" --netns "/proc/$_ns_pid/ns/net" </dev/null >/dev/null 2>"$_net/helper.log"
+      then echo ok >"$_net/ready.fifo"
+      else echo fail >"$_net/ready.fifo"
+      fi
+    ) &
+    _net_pid=$!
+  fi
+
   if [ -n "$plan_hide_unified" ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
     if [ "$plan_hide_unified" = mount ]; then mount -t tmpfs -o mode=0755 ribo-hide-unified /sys/fs/cgroup/unified
     else umount /sys/fs/cgroup/unified
     fi
   fi
   if ! mount_rootfs; then
+    release_network
     rm -rf "$dir"
     run_with_node "$@"
   fi
@@ -408,16 +454,12 @@ run_planned() {
   printf '%s\n' "$short" >"$dir/bundle/hostname"
   printf '%s' "$plan_resolv" >"$dir/bundle/resolv.conf"
   umask 077
-  # The FIFOs of the network's handshake and of the guard below, in one call.
-  _net= _fifos=$dir/guard.pipe
-  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
-  # shellcheck disable=SC2086
-  mkfifo -m 0600 $_fifos || { umount -l "$dir/$plan_mount_target"; rm -rf "$dir"; run_with_node "$@"; }
-  # Its network (runtime/network.ts): the runtime's createRuntime hook binds
-  # the new namespaces to files in net/ and waits on the FIFO; opening the FIFO
-  # here returns once it does, then pasta configures the namespace and forks
-  # into the background, and the hook is told ok (or fail: no container).
-  if [ -n "$_net" ]; then
+  # Its network (runtime/network.ts) when the runtime makes the namespaces:
+  # its createRuntime hook binds them to files in net/ and waits on the FIFO;
+  # opening the FIFO here returns once it does, then pasta configures the
+  # namespace and forks into the background, and the hook is told ok (or
+  # fail: no container).
+  if [ -n "$_net" ] && [ -z "$plan_namespaces_made" ]; then
     (
       exec 6>"$_net/ready.fifo"
       # shellcheck disable=SC2086
@@ -443,7 +485,7 @@ run_planned() {
       if "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL 2>/dev/null; then _killed=1; elif [ -n "$_killed" ]; then exit 0; fi
       sleep 0.5
     done
-  ) </dev/null >/dev/null 2>&1 &
+  ) </dev/null >/dev/null 2>&1 4>&- &
   exec 5>"$dir/guard.pipe"
 
   # Without -t a container's output goes to pipes, never to ribo's terminal,
@@ -453,9 +495,9 @@ run_planned() {
   _copiers=
   if [ -t 1 ] || [ -t 2 ] || [ -S /dev/stdout ] || [ -S /dev/stderr ]; then
     mkfifo "$dir/stdout.pipe" "$dir/stderr.pipe"
-    cat "$dir/stdout.pipe" 5>&- &
+    cat "$dir/stdout.pipe" 4>&- 5>&- &
     _copiers=$!
-    cat "$dir/stderr.pipe" >&2 5>&- &
+    cat "$dir/stderr.pipe" >&2 4>&- 5>&- &
     _copiers="$_copiers $!"
     exec 7>"$dir/stdout.pipe" 8>"$dir/stderr.pipe"
   else
@@ -466,7 +508,7 @@ run_planned() {
   ulimit -n "$(ulimit -H -n)" 2>/dev/null || :
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
-  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 5>&- 7>&- 8>&- &
+  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 4>&- 5>&- 7>&- 8>&- &
   _runtime_pid=$!
   exec 7>&- 8>&-
   for _signal in INT HUP QUIT USR1 USR2; do
@@ -476,7 +518,7 @@ run_planned() {
   # A TERM stops ribo: the container gets it, and KILL after 10 s (as
   # `ribo stop`, and supervise.ts for Node).
   _grace_pid=
-  trap 'kill -TERM $_runtime_pid 2>/dev/null; [ -n "$_grace_pid" ] || { (sleep 10; "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL) </dev/null >/dev/null 2>&1 5>&- & _grace_pid=$!; }' TERM
+  trap 'kill -TERM $_runtime_pid 2>/dev/null; [ -n "$_grace_pid" ] || { (sleep 10; "$plan_runtime" $plan_runtime_options kill "$runtime_id" KILL) </dev/null >/dev/null 2>&1 4>&- 5>&- & _grace_pid=$!; }' TERM
   # `wait` returns early for a trapped signal (the runtime still runs: wait
   # again) and, with CHLD trapped, when record_pid's timer ends.
   _pid_known=
@@ -504,16 +546,24 @@ run_planned() {
   [ -z "$_copiers" ] || wait $_copiers
 
   [ "$_status" = 0 ] || [ ! -s "$dir/bundle/runtime.log" ] || start_failure
-  if [ -n "$_net" ]; then
-    # A helper still waiting for a hook that never came (the runtime failed first) is let go.
-    if kill -0 "$_net_pid" 2>/dev/null; then exec 6<>"$_net/ready.fifo"; fi
-    wait "$_net_pid" 2>/dev/null
-    if [ -s "$_net/helper.pid" ]; then read -r _helper <"$_net/helper.pid" && kill "$_helper" 2>/dev/null; fi
-  fi
+  release_network
   # shellcheck disable=SC2086
   [ ! -d "$plan_runtime_state/$runtime_id" ] || "$plan_runtime" $plan_runtime_options delete --force "$runtime_id" >/dev/null 2>&1
   remove_container_dir
   exit "$_status"
+}
+
+# Stops the network's helper and lets the namespaces go: a helper still
+# waiting for a hook that never came (the runtime failed first) is let go,
+# pasta is stopped, and the namespaces' holder (make_namespaces) ends.
+release_network() {
+  [ -n "$_net" ] || return 0
+  if [ -n "${_net_pid:-}" ]; then
+    if kill -0 "$_net_pid" 2>/dev/null; then exec 6<>"$_net/ready.fifo"; fi
+    wait "$_net_pid" 2>/dev/null
+  fi
+  if [ -s "$_net/helper.pid" ]; then read -r _helper <"$_net/helper.pid" && kill "$_helper" 2>/dev/null; fi
+  [ -z "${_ns_pid:-}" ] || { exec 4>&-; kill "$_ns_pid" 2>/dev/null; }
 }
 
 # --rm: the container is gone for everyone at once, when its dir is renamed
@@ -532,7 +582,7 @@ remove_container_dir() {
     _where=$dir _trash=
   fi
   _remove() {
-    [ -z "$_net" ] || umount -l "$_where/bundle/net/netns" "$_where/bundle/net/userns" 2>/dev/null
+    [ -z "$_net" ] || [ -n "$plan_namespaces_made" ] || umount -l "$_where/bundle/net/netns" "$_where/bundle/net/userns" 2>/dev/null
     umount "$_where/$plan_mount_target" 2>/dev/null || umount -l "$_where/$plan_mount_target"
     rm -rf "$_where"
   }

@@ -16,17 +16,17 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isUserModeNetwork, pastaOptions } from '../runtime/network.js';
+import { isUserModeNetwork, networkReadyHook, pastaOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import { defaultSeccompProfilePath } from '../runtime/seccomp.js';
 import type { MountSpec } from '../snapshot/index.js';
-import type { RuntimeSpec } from '../oci/runtime-spec.js';
+import type { IdMapping, RuntimeSpec } from '../oci/runtime-spec.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 7;
+export const RUN_PLAN_FORMAT = 8;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -193,6 +193,9 @@ const MARKERS = {
   BIND: 'j_bind',
   /** The record's mounts: the -v bind, or nothing. */
   RECORD_MOUNTS: 'j_record_mounts',
+  /** Where the shell made the container's user and network namespaces (crun on pasta), JSON strings. */
+  NS_USER: 'j_ns_user',
+  NS_NET: 'j_ns_net',
 } as const;
 type Marker = keyof typeof MARKERS;
 
@@ -226,6 +229,22 @@ function shellTemplate(name: string, json: string): string {
 }
 
 const jsonItems = (words: string[]) => words.map((word) => JSON.stringify(word)).join(',');
+
+/**
+ * A crun config on pasta as bin/run-plan.sh runs it: the shell makes the user
+ * and network namespaces before crun starts and pasta configures them while
+ * crun sets up the container (the hook only waits for pasta), instead of
+ * crun making them and pasta starting from its hook. The id mappings, which
+ * the shell writes, are returned as /proc/PID/uid_map text.
+ */
+function namespacesMadeBefore(config: RuntimeSpec, bundleDir: string): { config: RuntimeSpec; uidMap: string; gidMap: string } {
+  const linux = config.linux ?? {};
+  const mapText = (mappings: IdMapping[] | undefined) => (mappings ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
+  const namespaces = (linux.namespaces ?? []).map((ns) => (ns.type === 'user' ? { ...ns, path: marker('NS_USER') } : ns.type === 'network' ? { ...ns, path: marker('NS_NET') } : ns));
+  const { uidMappings, gidMappings, ...rest } = linux;
+  const createRuntime = (config.hooks?.createRuntime ?? []).map((hook) => (hook.args?.includes('ribo-network-hook') ? networkReadyHook(bundleDir) : hook));
+  return { config: { ...config, linux: { ...rest, namespaces }, hooks: { ...config.hooks, createRuntime } }, uidMap: mapText(uidMappings), gidMap: mapText(gidMappings) };
+}
 
 /** Stands for the container dir in plan_mount_options; bin/run-plan.sh puts the new container's there. */
 const DIR_MARKER = '@DIR@';
@@ -278,7 +297,10 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   if (inputs.record.plan.spec.mounts?.length) return false;
   // A -v bind comes after the /etc files' mounts (runtime/container.ts): a marker last in the list stands for it, comma included.
   const mounts = [...(spec.mounts ?? []), marker('BIND') as unknown as NonNullable<ContainerSpec['mounts']>[number]];
-  const config = await runtime.finishConfig(await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts }));
+  const finished = await runtime.finishConfig(await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts }));
+  // crun joins namespaces the shell made (runc is left to make its own, as through Node).
+  const made = runtime.name === 'crun' && spec.network === 'pasta' ? namespacesMadeBefore(finished, path.join(inputs.containerDir, 'bundle')) : undefined;
+  const config = made?.config ?? finished;
   // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
   const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER).replace(new RegExp(`,\\s*"${marker('BIND')}"`), `"${marker('BIND')}"`);
   if (!configText.includes(`"${marker('BIND')}"`)) return false;
@@ -327,6 +349,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_cwd: JSON.stringify(spec.cwd),
     plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
     plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',
+    plan_namespaces_made: made ? '1' : '',
+    plan_uid_map: made?.uidMap ?? '',
+    plan_gid_map: made?.gidMap ?? '',
     plan_hosts_head: hosts[0]!,
     plan_hosts_tail: hosts[1]!,
     plan_resolv: await resolvConf(spec.network, undefined),

@@ -60,16 +60,28 @@ export function networkFiles(dir: string) {
 }
 
 /**
+ * The createRuntime hook of a container whose namespaces were made before the
+ * runtime started (bin/run-plan.sh): pasta configures them meanwhile, and the
+ * hook only waits for its answer. It reads the state it is given all the same
+ * (see networkHook).
+ */
+export function networkReadyHook(dir: string): Hook {
+  return { path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; read -r answer < "$0"; [ "$answer" = ok ]', networkFiles(dir).fifo], timeout: 30 };
+}
+
+/**
  * The createRuntime hook: reads the container's pid from the state on stdin,
  * binds its namespaces to files, and waits for the supervisor's answer.
- * The pid comes before the bundle and the annotations in crun's and runc's
- * state: only its start is read (the shell's `read` takes a byte per system
- * call, and crun's compiled seccomp filter makes the annotations 12 KB).
+ * The state is read with `cat`: the shell's `read` takes a byte per system
+ * call (13 ms for the 12 KB of crun's compiled seccomp filter among the
+ * annotations). It is read to its end: the runtime writes all of it before
+ * it goes on, and a pipe may hold only 4 KB (once the user's pipes pass
+ * pipe-user-pages-soft, as with several containers under conmon).
  */
 export function networkHook(dir: string): Hook {
   const f = networkFiles(dir);
   const script = [
-    's=$(head -c 4096); p=${s#*\\"pid\\":}; p=${p%%,*}; p=${p%%\\}*}',
+    's=$(cat); p=${s#*\\"pid\\":}; p=${p%%,*}; p=${p%%\\}*}',
     ': > "$1" && : > "$2" && mount --bind /proc/$p/ns/net "$1" && mount --bind /proc/$p/ns/user "$2" || exit 1',
     'read -r answer < "$3"; [ "$answer" = ok ]',
   ].join('\n');

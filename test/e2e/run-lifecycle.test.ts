@@ -51,7 +51,8 @@ async function psRow(name: string, opts: RiboOptions): Promise<string | undefine
 
 const entries = (dir: string) => readdir(dir).catch(() => [] as string[]);
 const containerDirs = async () => (await entries(path.join(root, 'containers'))).sort();
-const runtimeState = async (runtime: RuntimeName = 'crun') => entries(path.join(root, 'run', runtime));
+/** The runtime's containers: its state dir's entries but the dot-dirs (crun's compiled seccomp filters), which `crun list` skips too. */
+const runtimeState = async (runtime: RuntimeName = 'crun') => (await entries(path.join(root, 'run', runtime))).filter((entry) => !entry.startsWith('.'));
 
 function processExists(pid: number): boolean {
   try {

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { plainRun, runPlanPath, writeRunPlan, type RunPlanInputs } from '../../src/run/run-plan.js';
 import { kernelOverlayMount } from '../../src/snapshot/mount.js';
 import { SYSTEM_SECCOMP_PROFILES } from '../../src/runtime/seccomp.js';
+import { networkHook } from '../../src/runtime/network.js';
 import { newContainerId, shortId, type ContainerRecord } from '../../src/run/containers.js';
 
 const PROJECT_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -167,7 +168,7 @@ describe('writeRunPlan', () => {
 
   /** Sources the plan in sh with the per-run variables set, and prints config.json and the record. */
   async function render(file: string): Promise<{ config: Record<string, any>; record: Record<string, any>; variables: Record<string, string> }> {
-    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}' j_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_record_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_cwd=$plan_cwd j_aliases= j_bind= j_record_mounts=
+    const script = `. "$0"; j_id='"ID64"' j_name='"calm_crane7"' j_now='"2026-01-02T03:04:05.678Z"' j_args='"echo","it'"'"'s"' j_runtime_id='"ribo-ID"' j_monitor_pid=123 j_monitor_start=456 j_hostname='"ID12"' j_rootfs='"/x/rootfs"' j_pid='{"pid": 789, "start": 1011}' j_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_record_env=$(printf '%s\\n' "$plan_env" | paste -sd, -) j_cwd=$plan_cwd j_aliases= j_bind= j_record_mounts= j_ns_user='"/proc/4242/ns/user"' j_ns_net='"/proc/4242/ns/net"'
       write_config > "$1/config.json"; write_record > "$1/record.json"; printf '%s\\n' "$plan_mount_options" "$plan_default_args" "$plan_entrypoint" "$plan_runtime_options" "$plan_mount_cwd" "$plan_mount_dirs"`;
     const { stdout } = await execa('sh', ['-c', script, file, root]);
     const [mountOptions, defaultArgs, entrypoint, runtimeOptions, mountCwd, mountDirs] = stdout.split('\n');
@@ -215,6 +216,34 @@ describe('writeRunPlan', () => {
     // A spec on another network than the flag named: no plan.
     expect(await writeRunPlan({ ...base, network: 'none' })).toBe(false);
     await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1', 'none'))).rejects.toThrow();
+  });
+
+  it('on pasta, has crun join the namespaces the shell makes, whose id maps it writes, with a hook that only waits for pasta', async () => {
+    const base = await inputs();
+    const containerDir = path.join(root, 'containers/c1');
+    const pasta = { ...base, bundleSpec: { ...base.bundleSpec, network: 'pasta' as const, networkHook: networkHook(path.join(containerDir, 'bundle')) }, record: { ...base.record, plan: { ...base.record.plan, spec: { ...base.record.plan.spec, network: 'pasta' as const } } } };
+    expect(await writeRunPlan(pasta)).toBe(true);
+    const { config } = await render(runPlanPath(root, 'crun', 'localhost/app:1'));
+    const namespaces = config.linux.namespaces as Array<{ type: string; path?: string }>;
+    expect(namespaces.find((ns) => ns.type === 'user')).toEqual({ type: 'user', path: '/proc/4242/ns/user' });
+    expect(namespaces.find((ns) => ns.type === 'network')).toEqual({ type: 'network', path: '/proc/4242/ns/net' });
+    expect(namespaces.filter((ns) => ns.path === undefined).map((ns) => ns.type).sort()).toEqual(['ipc', 'mount', 'pid', 'uts']);
+    expect(config.linux.uidMappings).toBeUndefined();
+    // The hook waits on the new run's FIFO; the namespaces are no longer the hook's to bind.
+    expect(config.hooks.createRuntime).toHaveLength(1);
+    const [hook] = config.hooks.createRuntime;
+    expect(hook.args.slice(0, 2)).toEqual(['sh', '-c']);
+    expect(hook.args[2]).toContain('read -r answer');
+    // The new run's dir ($dir, unset here) before it.
+    expect(hook.args[3]).toBe('/bundle/net/ready.fifo');
+    const { stdout } = await execa('sh', ['-c', '. "$0"; printf "%s|%s|%s" "$plan_namespaces_made" "$plan_uid_map" "$plan_gid_map"', runPlanPath(root, 'crun', 'localhost/app:1')]);
+    // Root on its own line, as identityMappings gives them.
+    expect(stdout).toBe('1|0 0 1\n1 1 65535|0 0 1\n1 1 65535');
+    // runc makes its namespaces itself, through the hook, as through Node.
+    expect(await writeRunPlan({ ...pasta, runtime: { ...pasta.runtime, name: 'runc', binary: '/usr/bin/runc' } })).toBe(true);
+    const runc = await render(runPlanPath(root, 'runc', 'localhost/app:1'));
+    expect(runc.config.linux.namespaces).toContainEqual({ type: 'user' });
+    expect(runc.config.hooks.createRuntime[0].args).toContain('ribo-network-hook');
   });
 
   it('writes nothing when a tag changed since the image was resolved', async () => {
