@@ -16,7 +16,7 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isUserModeNetwork, networkReadyHook, pastaOptions } from '../runtime/network.js';
+import { isNetworkHook, isUserModeNetwork, networkReadyHook, pastaOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import { defaultSeccompProfilePath } from '../runtime/seccomp.js';
@@ -242,7 +242,7 @@ function namespacesMadeBefore(config: RuntimeSpec, bundleDir: string): { config:
   const mapText = (mappings: IdMapping[] | undefined) => (mappings ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
   const namespaces = (linux.namespaces ?? []).map((ns) => (ns.type === 'user' ? { ...ns, path: marker('NS_USER') } : ns.type === 'network' ? { ...ns, path: marker('NS_NET') } : ns));
   const { uidMappings, gidMappings, ...rest } = linux;
-  const createRuntime = (config.hooks?.createRuntime ?? []).map((hook) => (hook.args?.includes('ribo-network-hook') ? networkReadyHook(bundleDir) : hook));
+  const createRuntime = (config.hooks?.createRuntime ?? []).map((hook) => (isNetworkHook(hook) ? networkReadyHook(bundleDir) : hook));
   return { config: { ...config, linux: { ...rest, namespaces }, hooks: { ...config.hooks, createRuntime } }, uidMap: mapText(uidMappings), gidMap: mapText(gidMappings) };
 }
 

@@ -85,7 +85,15 @@ export function networkHook(dir: string): Hook {
     ': > "$1" && : > "$2" && mount --bind /proc/$p/ns/net "$1" && mount --bind /proc/$p/ns/user "$2" || exit 1',
     'read -r answer < "$3"; [ "$answer" = ok ]',
   ].join('\n');
-  return { path: '/bin/sh', args: ['sh', '-c', script, 'ribo-network-hook', f.netns, f.userns, f.fifo], timeout: 30 };
+  return { path: '/bin/sh', args: ['sh', '-c', script, NETWORK_HOOK_NAME, f.netns, f.userns, f.fifo], timeout: 30 };
+}
+
+/** The hook's $0, by which a config's network hook is known (isNetworkHook). */
+const NETWORK_HOOK_NAME = 'ribo-network-hook';
+
+/** Whether `hook` is the one networkHook made. */
+export function isNetworkHook(hook: Hook): boolean {
+  return hook.args?.[3] === NETWORK_HOOK_NAME;
 }
 
 /** pasta's -t/-u options for the published ports; "none" keeps pasta from forwarding what it finds listening. */
