@@ -264,7 +264,8 @@ record_pid() {
 
 # Makes the container's user and network namespaces before the runtime
 # starts (plan_namespaces_made, crun on pasta; src/run/run-plan.ts): `cat`,
-# started by unshare in them, holds them until this shell closes fd 4. Sets
+# started by unshare in them, holds them until release_network ends it (or,
+# should this shell die, until fd 4, which no child keeps, is closed). Sets
 # _ns_pid and the namespaces' paths as JSON strings for the config. The
 # word written into hold.fifo comes back through cat on up.fifo once cat
 # runs, that is once unshare has made the namespaces; end of file instead
@@ -420,7 +421,7 @@ run_planned() {
   # the runtime starts; the hook waits for its answer on the FIFO.
   if [ -n "$_net" ] && [ -n "$plan_namespaces_made" ]; then
     if ! make_namespaces; then
-      kill "$_ns_pid" 2>/dev/null
+      release_network
       rm -rf "$dir"
       run_with_node "$@"
     fi
