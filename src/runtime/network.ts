@@ -140,7 +140,7 @@ async function waitExit(child: ReturnType<typeof spawn>): Promise<number> {
 
 /**
  * pasta's options but the per-container files (also written into run plans).
- * IPv4 only, as docker's default bridge and podman's slirp4netns give, unless
+ * IPv4 only, as docker's default bridge gives (podman 4's adds IPv6), unless
  * pasta forwards published (UDP) ports, which then answer on the host's IPv6
  * addresses too; IPv4 alone also starts pasta about 9 ms sooner here.
  */

@@ -43,6 +43,8 @@ const PROBES: Record<string, string> = {
   shmSize: 'df -k /dev/shm | tail -1',
   writable: 'for d in / /etc /tmp /run /var/tmp /dev /dev/shm /dev/mqueue; do touch $d/.probe 2>/dev/null && echo "$d rw" || echo "$d ro"; done',
   stdio: 'echo to-stdout > /dev/stdout; echo to-stderr > /dev/stderr; echo done',
+  // The address families of the default network: /proc/net/route's default (destination 0), if_inet6's global scope (00).
+  families: 'r=no; while read -r i d rest; do [ "$d" = 00000000 ] && r=yes; done < /proc/net/route; n=0; [ -e /proc/net/if_inet6 ] && while read -r a i l s rest; do [ "$s" = 00 ] && n=$((n+1)); done < /proc/net/if_inet6; echo "ipv4 default route: $r, global ipv6 addresses: $n"',
 };
 type Probe = keyof typeof PROBES;
 
@@ -299,7 +301,7 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
   }, 120_000);
 
   describe('default user, no flags', () => {
-    const probes: Probe[] = ['env', 'ids', 'umask', 'pwd', 'limits', 'nofile', 'status', 'pid1', 'hosts', 'hostname', 'resolv', 'mounts', 'dev', 'stdio'];
+    const probes: Probe[] = ['env', 'ids', 'umask', 'pwd', 'limits', 'nofile', 'status', 'pid1', 'hosts', 'hostname', 'resolv', 'mounts', 'dev', 'stdio', 'families'];
     let mine: Record<string, string>;
     let peer: Record<string, string>;
     beforeAll(async () => {
@@ -309,6 +311,11 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
 
     it.each(['ids', 'umask', 'pwd', 'limits', 'nofile', 'status', 'pid1', 'stdio'] as Probe[])('%s is the same', (probe) => {
       expect({ probe, output: mine[probe] }).toEqual({ probe, output: peer[probe] });
+    });
+
+    it('the default network: an IPv4 default route in both; no global IPv6 address in ribo\'s (docker\'s bridge), where podman gives one', () => {
+      expect(mine.families).toBe('ipv4 default route: yes, global ipv6 addresses: 0');
+      expect(peer.families).toMatch(/^ipv4 default route: yes, global ipv6 addresses: [1-9]/);
     });
 
     it('env is the same, but for podman\'s container= and TERM without -t', () => {

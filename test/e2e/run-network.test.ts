@@ -172,7 +172,7 @@ describe('the default network', () => {
     expect(refused.stderr).toContain('-p needs pasta');
   }, 120_000);
 
-  it('is IPv4 only, as docker\'s bridge and podman\'s slirp4netns are: no global IPv6 address, through Node and planned', async () => {
+  it('is IPv4 only, as docker\'s default bridge is: no global IPv6 address, through Node and planned', async () => {
     // /proc/net/if_inet6: address, index, prefix length, scope (00 global, 20 link, 10 host), flags, interface.
     const globalIpv6 = (out: string) => out.split('\n').filter((line) => line.split(/\s+/)[3] === '00');
     const read = () => riboOk(['run', '--rm', 'hello', 'sh', '-c', 'cat /proc/net/if_inet6; echo; cat /proc/net/route'], opts());
