@@ -6,7 +6,8 @@
 // relative to the module (bundles/config.json) still resolve.
 import { build } from 'esbuild';
 import { execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 
 /**
  * string-width (yargs's help layout) builds an Intl.Segmenter and an
@@ -43,6 +44,11 @@ await build({
   banner: { js: "const riboModuleUrl = require('node:url').pathToFileURL(__filename).href;" },
   plugins: [lazyStringWidth],
 });
-rmSync(`${outfile}.cache`, { force: true });
-// bin/ribo writes the code cache after a run that compiled without one.
+for (const name of readdirSync(path.dirname(outfile))) {
+  if (name.startsWith(path.basename(outfile)) && name.endsWith('.cache')) rmSync(path.join(path.dirname(outfile), name), { force: true });
+}
+// bin/ribo writes the code cache after a run that compiled without one, one
+// per set of Node flags: its shell part gives most commands a flag (the
+// heap's), `build` and a plain `node bin/ribo` none.
 execFileSync(process.execPath, ['bin/ribo', '--help'], { stdio: 'ignore' });
+execFileSync('sh', ['bin/ribo', '--help'], { stdio: 'ignore' });

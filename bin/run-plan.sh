@@ -178,7 +178,8 @@ run_with_node() {
   [ -z "${_ns_pid:-}" ] || exec 4>&-
   unset RIBO_PLANNED_RUN
   [ -z "${_umask:-}" ] || umask "$_umask"
-  exec node "$self" "$@"
+  # Through bin/ribo's shell part, which gives Node its flags.
+  exec "$self" "$@"
 }
 
 # Whether a container of the store is named $1 (called holding containers.lock).

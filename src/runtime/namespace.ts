@@ -46,7 +46,12 @@ export async function reexecInNamespace(argv: string[], env: NodeJS.ProcessEnv):
   }
   const unshare = await findExecutable('unshare');
   if (!unshare) throw new RiboError('ribo needs the unshare command from util-linux; install util-linux (as root: apt-get install util-linux).');
-  return runInnerRibo(unshare, [...unshareArgs, '--', process.execPath, ...argv], { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' });
+  return runInnerRibo(unshare, [...unshareArgs, '--', ...nodeCommand(argv)], { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' });
+}
+
+/** Node running `argv` with this process's Node flags (bin/ribo chooses the heap's; each set of flags has its own code cache). */
+function nodeCommand(argv: string[]): string[] {
+  return [process.execPath, ...process.execArgv, ...argv];
 }
 
 /**
@@ -78,7 +83,7 @@ export async function reexecInNamespaceOf(pid: number, argv: string[], env: Node
   const nsenter = await findExecutable('nsenter');
   if (!nsenter) throw new RiboError('ribo needs the nsenter command from util-linux to enter a running container; install util-linux (as root: apt-get install util-linux).');
   const nsenterArgs = rootless ? ['--preserve-credentials', '-U', '-m', '-t', String(pid)] : ['-m', '-t', String(pid)];
-  return runInnerRibo(nsenter, [...nsenterArgs, '--', process.execPath, ...argv], { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' });
+  return runInnerRibo(nsenter, [...nsenterArgs, '--', ...nodeCommand(argv)], { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' });
 }
 
 /**
@@ -93,7 +98,7 @@ export async function reexecInUserNamespaceOf(pid: number, argv: string[], env: 
   const nsenter = await findExecutable('nsenter');
   const unshare = await findExecutable('unshare');
   if (!nsenter || !unshare) throw new RiboError('ribo needs the nsenter and unshare commands from util-linux; install util-linux (as root: apt-get install util-linux).');
-  const unshareArgs = [unshare, '--mount', '--propagation', 'private', '--', process.execPath, ...argv];
+  const unshareArgs = [unshare, '--mount', '--propagation', 'private', '--', ...nodeCommand(argv)];
   const marker = { ...env, [NAMESPACE_MARKER]: rootless ? 'rootless' : '1' };
   if (!rootless) return runInnerRibo(unshareArgs[0]!, unshareArgs.slice(1), marker);
   return runInnerRibo(nsenter, ['--preserve-credentials', '-U', '-t', String(pid), '--', ...unshareArgs], marker);
