@@ -182,6 +182,14 @@ run_with_node() {
   exec "$self" "$@"
 }
 
+# Undoes what the run made before the container exists (its network, its
+# dir) and leaves the run for Node.
+leave_for_node() {
+  release_network
+  rm -rf "$dir"
+  run_with_node "$@"
+}
+
 # Whether a container of the store is named $1 (called holding containers.lock).
 # With no container at all, the common case, the glob finds nothing and grep is not run.
 name_in_use() {
@@ -283,9 +291,14 @@ make_namespaces() {
   j_ns_user="\"/proc/$_ns_pid/ns/user\"" j_ns_net="\"/proc/$_ns_pid/ns/net\""
 }
 
-# Replays the mount the plan describes (src/snapshot's MountSpec, written by
-# src/run/run-plan.ts) for the container dir $dir, which stands as @DIR@ in
-# its options.
+# Mounts what the container needs, in one mount(8) call (each exec counts at
+# this scale), from an fstab in its bundle: the tmpfs that hides the unified
+# cgroup hierarchy from crun when $1 is hide (runtime/cgroups.ts), crun's
+# binary bound read-only over itself (crun then skips copying itself into a
+# memfd at every start: runtime/runtime-binary.ts), and the rootfs: the mount
+# the plan describes (src/snapshot's MountSpec, written by src/run/run-plan.ts,
+# plain paths only) for the container dir $dir, which stands as @DIR@ in its
+# options. Relative lower dirs are resolved from plan_mount_cwd.
 mount_rootfs() {
   _rest=$plan_mount_options _options=
   while :; do
@@ -294,7 +307,13 @@ mount_rootfs() {
       *) _options=$_options$_rest; break ;;
     esac
   done
-  (cd "$plan_mount_cwd" && mount -t "$plan_mount_type" -o "$_options" "$plan_mount_source" "$dir/$plan_mount_target")
+  {
+    [ "$1" != hide ] || echo "ribo-hide-unified /sys/fs/cgroup/unified tmpfs mode=0755 0 0"
+    # nofail: this one only saves time.
+    [ "$plan_runtime_name" != crun ] || echo "$plan_runtime $plan_runtime none bind,ro,nofail 0 0"
+    echo "$plan_mount_source $dir/$plan_mount_target $plan_mount_type $_options 0 0"
+  } >"$dir/bundle/fstab" || return 1
+  (cd "$plan_mount_cwd" && mount -a -T "$dir/bundle/fstab")
 }
 
 # A command the runtime could not start exits as with docker: 127 when it
@@ -360,29 +379,62 @@ run_planned() {
   # A bind's host path that is not there: Node says so.
   [ -z "$_bind" ] || [ -e "$_bind_source" ] || run_with_node "$@"
 
-  # A new container: 64 hex digits of id, a free random name chosen under
-  # containers.lock, the lock Node's ContainerStore.create takes, and held
-  # until the record is there for others to see.
-  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
-  exec 8>>"$plan_root/containers.lock" || run_with_node "$@"
-  _names_locked=1
-  flock --exclusive --wait 30 8 || run_with_node "$@"
+  # A new container: 64 hex digits of id, its dirs and FIFOs, and first of
+  # all its network, whose pasta takes longest to be ready (about 30 ms
+  # here): the runtime's hook waits for it.
   new_container_id
   runtime_id=ribo-$short
-  if [ -n "$_has_name" ]; then
-    # A name some container has already: Node refuses it, with its message.
-    name_in_use "$_name" && run_with_node "$@"
-    name=$_name
-  else
-    pick_name "$_c" "$_d"
-  fi
   dir=$plan_root/containers/$id
   # One mkdir for every dir the run needs (each exec counts at this scale).
   _made=$dir/bundle
   [ "$plan_network" != pasta ] || _made=$dir/bundle/net
-  for _d in $plan_mount_dirs; do _made="$_made $dir/$_d"; done
+  for _sub in $plan_mount_dirs; do _made="$_made $dir/$_sub"; done
   # shellcheck disable=SC2086
   mkdir -p $_made || run_with_node "$@"
+
+  # The FIFOs of the network's handshake and of the guard below, in one call.
+  _net= _fifos=$dir/guard.pipe
+  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
+  [ -z "$_net" ] || [ -z "$plan_namespaces_made" ] || _fifos="$_fifos $_net/hold.fifo $_net/up.fifo"
+  # Without -t a container's output goes to pipes, never to ribo's terminal,
+  # as with docker (programs format for a pipe), nor to a socket (which
+  # cannot be opened again as /dev/stdout): each such stream gets a FIFO and
+  # a copier below. Files and pipes are handed to the container as they are.
+  _copy_out= _copy_err=
+  if [ -t 1 ] || [ -S /dev/stdout ]; then _copy_out=1 _fifos="$_fifos $dir/stdout.pipe"; fi
+  if [ -t 2 ] || [ -S /dev/stderr ]; then _copy_err=1 _fifos="$_fifos $dir/stderr.pipe"; fi
+  # shellcheck disable=SC2086
+  mkfifo -m 0600 $_fifos || leave_for_node "$@"
+  # Namespaces made here are configured by pasta while the rest is set up and
+  # the runtime starts; the hook waits for its answer on the FIFO.
+  if [ -n "$_net" ] && [ -n "$plan_namespaces_made" ]; then
+    make_namespaces || leave_for_node "$@"
+    (
+      exec 4>&-
+      # shellcheck disable=SC2086
+      if pasta $plan_pasta_options -P "$_net/helper.pid" --userns "/proc/$_ns_pid/ns/user" --netns "/proc/$_ns_pid/ns/net" </dev/null >/dev/null 2>"$_net/helper.log"
+      then echo ok >"$_net/ready.fifo"
+      else echo fail >"$_net/ready.fifo"
+      fi
+    ) &
+    _net_pid=$!
+  fi
+
+  # Its name: a free random one chosen under containers.lock, the lock Node's
+  # ContainerStore.create takes, and held until the record is there for
+  # others to see. Until then `ribo ps` and names skip the dir, which has no
+  # record yet.
+  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
+  exec 8>>"$plan_root/containers.lock" || leave_for_node "$@"
+  _names_locked=1
+  flock --exclusive --wait 30 8 || leave_for_node "$@"
+  if [ -n "$_has_name" ]; then
+    # A name some container has already: Node refuses it, with its message.
+    name_in_use "$_name" && leave_for_node "$@"
+    name=$_name
+  else
+    pick_name "$_c" "$_d"
+  fi
 
   # From here on state.json and config.json (they hold the env) are 0600; the dirs above keep the
   # user's umask (the rootfs must stay 0755), as does Node if the run falls back to it; the container gets 0022 from config.json.
@@ -405,48 +457,18 @@ run_planned() {
     j_aliases="\"aliases\": [\"$name\"], "
     [ "$name" = "$short" ] || _alias=" $name"
   fi
-  if ! save_record; then
-    rm -rf "$dir"
-    run_with_node "$@"
-  fi
+  save_record || leave_for_node "$@"
   exec 8<&- 9<&-
   _names_locked= _lock_held=
 
-  # The FIFOs of the network's handshake and of the guard below, in one call.
-  _net= _fifos=$dir/guard.pipe
-  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
-  [ -z "$_net" ] || [ -z "$plan_namespaces_made" ] || _fifos="$_fifos $_net/hold.fifo $_net/up.fifo"
-  # shellcheck disable=SC2086
-  mkfifo -m 0600 $_fifos || { rm -rf "$dir"; run_with_node "$@"; }
-  # Namespaces made here are configured by pasta while the rest is set up and
-  # the runtime starts; the hook waits for its answer on the FIFO.
-  if [ -n "$_net" ] && [ -n "$plan_namespaces_made" ]; then
-    if ! make_namespaces; then
-      release_network
-      rm -rf "$dir"
-      run_with_node "$@"
-    fi
-    (
-      exec 4>&-
-      # shellcheck disable=SC2086
-      if pasta $plan_pasta_options -P "$_net/helper.pid" --userns "/proc/$_ns_pid/ns/user" --netns "/proc/$_ns_pid/ns/net" </dev/null >/dev/null 2>"$_net/helper.log"
-      then echo ok >"$_net/ready.fifo"
-      else echo fail >"$_net/ready.fifo"
-      fi
-    ) &
-    _net_pid=$!
-  fi
-
+  _hide=
   if [ -n "$plan_hide_unified" ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
-    if [ "$plan_hide_unified" = mount ]; then mount -t tmpfs -o mode=0755 ribo-hide-unified /sys/fs/cgroup/unified
+    if [ "$plan_hide_unified" = mount ]; then _hide=hide
     else umount /sys/fs/cgroup/unified
     fi
   fi
-  if ! mount_rootfs; then
-    release_network
-    rm -rf "$dir"
-    run_with_node "$@"
-  fi
+  # (What mount -a did mount of a failed fstab is let go first: the dir is removed.)
+  mount_rootfs "$_hide" || { umount "$dir/$plan_mount_target" 2>/dev/null; leave_for_node "$@"; }
 
   # From here the container exists: its bundle, then the runtime.
   write_config >"$dir/bundle/config.json"
@@ -490,21 +512,19 @@ run_planned() {
   ) </dev/null >/dev/null 2>&1 4>&- &
   exec 5>"$dir/guard.pipe"
 
-  # Without -t a container's output goes to pipes, never to ribo's terminal,
-  # as with docker (programs format for a pipe), nor to a socket (which
-  # cannot be opened again as /dev/stdout). Copiers started in the
-  # background ignore Ctrl-C, which is for the container.
+  # The copiers of the streams that need one (above), started in the
+  # background: they ignore Ctrl-C, which is for the container.
   _copiers=
-  if [ -t 1 ] || [ -t 2 ] || [ -S /dev/stdout ] || [ -S /dev/stderr ]; then
-    mkfifo "$dir/stdout.pipe" "$dir/stderr.pipe"
+  if [ -n "$_copy_out" ]; then
     cat "$dir/stdout.pipe" 4>&- 5>&- &
     _copiers=$!
+  fi
+  if [ -n "$_copy_err" ]; then
     cat "$dir/stderr.pipe" >&2 4>&- 5>&- &
     _copiers="$_copiers $!"
-    exec 7>"$dir/stdout.pipe" 8>"$dir/stderr.pipe"
-  else
-    exec 7>&1 8>&2
   fi
+  if [ -n "$_copy_out" ]; then exec 7>"$dir/stdout.pipe"; else exec 7>&1; fi
+  if [ -n "$_copy_err" ]; then exec 8>"$dir/stderr.pipe"; else exec 8>&2; fi
   # The container's open-file limit as the Node path leaves it: Node raises its soft limit to the hard one
   # at start, and the runtime passes it on (podman's containers, and docker's under its daemon, have soft = hard too).
   ulimit -n "$(ulimit -H -n)" 2>/dev/null || :

@@ -5,6 +5,7 @@ import { currentNamespace, insideNamespace, type NamespaceInfo } from '../runtim
 import { selectSnapshotter, type Snapshotter } from '../snapshot/index.js';
 import { OciRuntime, runtimeStateDir } from '../runtime/oci-runtime.js';
 import { detectCgroupMode, hideUnifiedHierarchy, type CgroupMode } from '../runtime/cgroups.js';
+import { bindReadOnlyOverItself } from '../runtime/runtime-binary.js';
 
 export interface GlobalOptions {
   root?: string;
@@ -57,7 +58,7 @@ export async function openSession(opts: GlobalOptions, env: NodeJS.ProcessEnv): 
     requested: runtimeName,
     stateDir: runtimeStateDir(store.root, runtimeName ?? 'crun'),
     rootless: namespace.rootless,
-    prepareHost: (runtimeName ?? 'crun') === 'crun' ? async () => void (await hideUnifiedHierarchy(namespace.rootless)) : undefined,
+    prepareHost: (runtimeName ?? 'crun') === 'crun' ? async (binary) => void (await Promise.all([hideUnifiedHierarchy(namespace.rootless), bindReadOnlyOverItself(binary)])) : undefined,
   });
   return { store, namespace, driver, runtime, cgroupMode, close: () => rm(scratch, { recursive: true, force: true }) };
 }

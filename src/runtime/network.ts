@@ -62,11 +62,13 @@ export function networkFiles(dir: string) {
 /**
  * The createRuntime hook of a container whose namespaces were made before the
  * runtime started (bin/run-plan.sh): pasta configures them meanwhile, and the
- * hook only waits for its answer. It reads the state it is given all the same
- * (see networkHook).
+ * hook only waits for its answer, `ok` or `fail`, on the FIFO. One process,
+ * not a shell and a `cat`: grep reads the state on stdin to its end (which
+ * the runtime needs, see networkHook; a JSON state has no line that is just
+ * `ok`), then the FIFO, and succeeds only on the line `ok`.
  */
 export function networkReadyHook(dir: string): Hook {
-  return { path: '/bin/sh', args: ['sh', '-c', 'cat >/dev/null; read -r answer < "$0"; [ "$answer" = ok ]', networkFiles(dir).fifo], timeout: 30 };
+  return { path: '/bin/grep', args: ['grep', '-qx', 'ok', '-', networkFiles(dir).fifo], timeout: 30 };
 }
 
 /**

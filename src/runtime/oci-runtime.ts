@@ -55,7 +55,7 @@ export class OciRuntime {
     /** The runtime's --root: its state of every container of this store. */
     readonly stateDir: string,
     private readonly rootless: boolean,
-    private readonly prepareHost?: () => Promise<void>,
+    private readonly prepareHost?: (binary: string) => Promise<void>,
   ) {
     if (name === 'crun') this.seccompFilters = new SeccompFilters(seccompFilterDir(stateDir), { binary, stateDir, globalArgs: this.globalArgs() });
   }
@@ -66,11 +66,12 @@ export class OciRuntime {
   private hostReady?: Promise<void>;
 
   /**
-   * `prepareHost` runs once, before the first container: work only containers
-   * need (hiding the unified cgroup hierarchy from crun) is skipped by
-   * sessions that only mount and copy.
+   * `prepareHost` runs once, before the first container, given the runtime's
+   * binary: work only containers need (hiding the unified cgroup hierarchy
+   * from crun, binding crun read-only: session.ts) is skipped by sessions that
+   * only mount and copy.
    */
-  static async select(opts: { requested?: string; stateDir: string; rootless: boolean; prepareHost?: () => Promise<void> }): Promise<OciRuntime> {
+  static async select(opts: { requested?: string; stateDir: string; rootless: boolean; prepareHost?: (binary: string) => Promise<void> }): Promise<OciRuntime> {
     const name = (opts.requested ?? 'crun') as RuntimeName;
     if (!RUNTIME_NAMES.includes(name)) {
       throw new RuntimeError(`Unknown OCI runtime "${opts.requested}" (from --runtime or RIBO_RUNTIME); use crun or runc.`);
@@ -145,7 +146,7 @@ export class OciRuntime {
 
   /** Prepares the host for containers (once); before another process (conmon) runs the runtime. */
   async ready(): Promise<void> {
-    await (this.hostReady ??= this.prepareHost?.() ?? Promise.resolve());
+    await (this.hostReady ??= this.prepareHost?.(this.binary) ?? Promise.resolve());
   }
 
   /** Starts a container created by another process (conmon runs `create`). */

@@ -6,7 +6,7 @@
  */
 import { execa } from 'execa';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -232,10 +232,23 @@ describe('writeRunPlan', () => {
     // The hook waits on the new run's FIFO; the namespaces are no longer the hook's to bind.
     expect(config.hooks.createRuntime).toHaveLength(1);
     const [hook] = config.hooks.createRuntime;
-    expect(hook.args.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(hook.args[2]).toContain('read -r answer');
     // The new run's dir ($dir, unset here) before it.
-    expect(hook.args[3]).toBe('/bundle/net/ready.fifo');
+    expect(hook.args.at(-1)).toBe('/bundle/net/ready.fifo');
+    // The hook reads all of the state (more than a small pipe holds), then succeeds on `ok` alone.
+    const fifo = path.join(root, 'ready.fifo');
+    const answerHook = async (answer: string) => {
+      await execa('mkfifo', [fifo]);
+      try {
+        const state = JSON.stringify({ ociVersion: '1.0.2', id: 'c1', pid: 4242, annotations: { filter: 'ok\n'.repeat(4000), ok: 'ok' } }, null, 2);
+        const run = execa(hook.path, [...hook.args.slice(1, -1), fifo], { input: state, reject: false });
+        await writeFile(fifo, `${answer}\n`);
+        return (await run).exitCode;
+      } finally {
+        await rm(fifo, { force: true });
+      }
+    };
+    expect(await answerHook('ok')).toBe(0);
+    expect(await answerHook('fail')).not.toBe(0);
     const { stdout } = await execa('sh', ['-c', '. "$0"; printf "%s|%s|%s" "$plan_namespaces_made" "$plan_uid_map" "$plan_gid_map"', runPlanPath(root, 'crun', 'localhost/app:1')]);
     // Root on its own line, as identityMappings gives them.
     expect(stdout).toBe('1|0 0 1\n1 1 65535|0 0 1\n1 1 65535');
