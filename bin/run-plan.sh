@@ -338,8 +338,22 @@ start_failure() {
   echo "ribo: cannot run \"$_command\": $_why (exit code $_status)" >&2
 }
 
-# Takes ribo's arguments (as find_run_plan saw them).
+# Carries out the run, in the steps below; each takes ribo's arguments (as
+# find_run_plan saw them) for the fall back to Node.
 run_planned() {
+  check_plan "$@"
+  prepare_container "$@"
+  record_container "$@"
+  set_up_bundle "$@"
+  run_container
+  finish_run
+}
+
+# Whether the plan still holds for this run and this host; sets the
+# container's command (_args) and leaves the run for Node otherwise. Ends
+# holding the store's in-use lock, which keeps `ribo prune` from deleting
+# the layers until the record protects them.
+check_plan() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
   [ "${plan_format:-}" = 8 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
@@ -378,10 +392,12 @@ run_planned() {
   for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || run_with_node "$@"; done
   # A bind's host path that is not there: Node says so.
   [ -z "$_bind" ] || [ -e "$_bind_source" ] || run_with_node "$@"
+}
 
-  # A new container: 64 hex digits of id, its dirs and FIFOs, and first of
-  # all its network, whose pasta takes longest to be ready (about 30 ms
-  # here): the runtime's hook waits for it.
+# A new container: 64 hex digits of id, its dirs and FIFOs, and first of all
+# its network, whose pasta takes longest to be ready (about 30 ms here): the
+# runtime's hook waits for it.
+prepare_container() {
   new_container_id
   runtime_id=ribo-$short
   dir=$plan_root/containers/$id
@@ -419,11 +435,13 @@ run_planned() {
     ) &
     _net_pid=$!
   fi
+}
 
-  # Its name: a free random one chosen under containers.lock, the lock Node's
-  # ContainerStore.create takes, and held until the record is there for
-  # others to see. Until then `ribo ps` and names skip the dir, which has no
-  # record yet.
+# Its name: a free random one chosen under containers.lock, the lock Node's
+# ContainerStore.create takes, and held until the record is there for others
+# to see (until then `ribo ps` and the names skip the dir, which has no record
+# yet); then the record, after which both locks are let go.
+record_container() {
   j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
   exec 8>>"$plan_root/containers.lock" || leave_for_node "$@"
   _names_locked=1
@@ -460,7 +478,11 @@ run_planned() {
   save_record || leave_for_node "$@"
   exec 8<&- 9<&-
   _names_locked= _lock_held=
+}
 
+# The root file system and the bundle; on a runtime that makes the
+# namespaces itself (runc), its network's helper, waiting for the hook.
+set_up_bundle() {
   _hide=
   if [ -n "$plan_hide_unified" ] && [ -e /sys/fs/cgroup/unified/cgroup.controllers ]; then
     if [ "$plan_hide_unified" = mount ]; then _hide=hide
@@ -494,7 +516,11 @@ run_planned() {
     ) &
     _net_pid=$!
   fi
+}
 
+# Runs the container through the runtime, its output through the copiers,
+# until the runtime has exited; sets _status.
+run_container() {
   # The container dies with this shell however it ends (kill -9 too), as
   # OciRuntime.guard does for Node: a subshell waits on a FIFO only this shell
   # holds open; end of file without "done" kills the container through the
@@ -566,7 +592,11 @@ run_planned() {
   [ -z "$_grace_pid" ] || kill "$_grace_pid" 2>/dev/null
   # shellcheck disable=SC2086
   [ -z "$_copiers" ] || wait $_copiers
+}
 
+# Tells why a command could not start, lets the network and the runtime's
+# state go, removes the container and exits with its status.
+finish_run() {
   [ "$_status" = 0 ] || [ ! -s "$dir/bundle/runtime.log" ] || start_failure
   release_network
   # shellcheck disable=SC2086
