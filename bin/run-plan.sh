@@ -350,9 +350,7 @@ run_planned() {
 }
 
 # Whether the plan still holds for this run and this host; sets the
-# container's command (_args) and leaves the run for Node otherwise. Ends
-# holding the store's in-use lock, which keeps `ribo prune` from deleting
-# the layers until the record protects them.
+# container's command (_args) and leaves the run for Node otherwise.
 check_plan() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
@@ -385,11 +383,6 @@ check_plan() {
   while read -r _inside _outside _count; do _ids=$((_ids + _count)); done </proc/self/uid_map
   [ "$_ids" = "$plan_id_count" ] || run_with_node "$@"
 
-  # The in-use lock keeps `ribo prune` from deleting the layers until the record protects them.
-  exec 9<"$plan_root/in-use.lock" || run_with_node "$@"
-  _lock_held=1
-  flock --shared --wait 30 9 || run_with_node "$@"
-  for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || run_with_node "$@"; done
   # A bind's host path that is not there: Node says so.
   [ -z "$_bind" ] || [ -e "$_bind_source" ] || run_with_node "$@"
 }
@@ -442,6 +435,12 @@ prepare_container() {
 # to see (until then `ribo ps` and the names skip the dir, which has no record
 # yet); then the record, after which both locks are let go.
 record_container() {
+  # The in-use lock keeps `ribo prune` from deleting the layers until the
+  # record protects them (taken after pasta's start, which does not need it).
+  exec 9<"$plan_root/in-use.lock" || leave_for_node "$@"
+  _lock_held=1
+  flock --shared --wait 30 9 || leave_for_node "$@"
+  for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || leave_for_node "$@"; done
   j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
   exec 8>>"$plan_root/containers.lock" || leave_for_node "$@"
   _names_locked=1
