@@ -107,8 +107,8 @@ const DEVICES = ['/dev/null', '/dev/zero', '/dev/full', '/dev/random', '/dev/ura
 function comparableMounts(table: Record<string, string>, engine: 'ribo' | 'podman'): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [point, value] of Object.entries(table)) {
-    // podman's own: its container marker file, the cgroup tree, and /sys/dev/block it masks beyond docker's list.
-    if (engine === 'podman' && (point === '/run/.containerenv' || point.startsWith('/sys/fs/cgroup') || point === '/sys/dev/block')) continue;
+    // podman's own: its container marker file and /sys/dev/block it masks beyond docker's list.
+    if (engine === 'podman' && (point === '/run/.containerenv' || point === '/sys/dev/block')) continue;
     if (MASKED.includes(point)) out[point] = 'masked';
     else if (DEVICES.includes(point)) out[point] = 'device';
     else if (READONLY.includes(point)) out[point] = value.split(' ')[1]!;

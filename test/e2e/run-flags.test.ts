@@ -247,6 +247,13 @@ describe('cgroup limits', () => {
       expect(fits.stdout).toContain('survived 200000000');
     });
 
+    // As with docker: the container's own cgroup tree at /sys/fs/cgroup, where a program (the JVM) reads its limits.
+    (asRoot ? it.each(['crun', 'runc'] as const) : it.skip.each(['crun', 'runc'] as const))('the container sees its --memory limit under /sys/fs/cgroup (%s)', async (runtime) => {
+      const limit = 'cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max';
+      const shown = await riboOk(['run', '--rm', '--memory', '64m', 'hello', 'sh', '-c', limit], asRootOpts(runtime));
+      expect(shown.stdout.trim()).toBe(String(64 * 1024 * 1024));
+    });
+
     (asRoot ? it : it.skip)('--pids-limit and --cpus are enforced', async () => {
       // The forks run in a subshell that reports to a file, so the shell that counts the failures
       // is not itself racing the sleeps for the last pids (sh, subshell and three sleeps fill five).
