@@ -12,163 +12,15 @@
 # flags, a changed tag, a pruned layer, a new ribo) finds no usable plan and
 # goes to Node as before.
 #
-# Used in two ways: bin/ribo sources this file (RIBO_PLANNED_RUN unset) to call
-# find_run_plan before it enters the namespaces; then runs it with ribo's
-# arguments (RIBO_PLANNED_RUN set to the plan) inside them, where run_planned
-# does the work.
+# bin/ribo sources bin/run-plan-find.sh to call find_run_plan before it
+# enters the namespaces; then runs this file with ribo's arguments
+# (RIBO_PLANNED_RUN set to the plan) inside them, where run_planned does the
+# work. bin/run-plan-record.sh writes the container's record. Sourced with
+# RIBO_PLANNED_RUN unset (as the tests do), it only defines the functions.
 
-# Parses `[--root DIR] [--runtime crun|runc] run FLAGS IMAGE [COMMAND...]`,
-# FLAGS being --rm and any of -e/--env NAME=VALUE, -w/--workdir /PATH,
-# --name NAME, -v/--volume /HOST:/CONTAINER[:ro|rw] and --network host|none
-# (each value its own word but --network=VALUE's; -w, --name, -v and --network
-# once), the only command lines a plan serves: sets
-# _root (maybe empty), _runtime, _image, _before (the number of words before
-# COMMAND), _env_names (the names -e sets, in order) with each value in
-# _ov_NAME, _workdir and _name (with _has_workdir and _has_name), _bind_source
-# and _bind (the bind as a config mount), _network (host, none or empty), or returns 1. src/run/run-plan.ts
-# (plainRun) accepts exactly the same.
-normal_plain_path() {
-  case $1 in /*) ;; *) return 1 ;; esac
-  case $1 in *[!a-zA-Z0-9._/+@%=~-]* | */ | *//* | */./* | */. | */../* | */..) return 1 ;; esac
-}
-
-parse_plain_run() {
-  _root= _runtime=
-  _before=0
-  while [ $# -gt 0 ]; do
-    case $1 in
-      --root | --runtime)
-        [ $# -ge 2 ] || return 1
-        if [ "$1" = --root ]; then _root=$2; else _runtime=$2; fi
-        shift 2; _before=$((_before + 2)) ;;
-      --root=*) _root=${1#--root=}; shift; _before=$((_before + 1)) ;;
-      --runtime=*) _runtime=${1#--runtime=}; shift; _before=$((_before + 1)) ;;
-      run) shift; break ;;
-      *) return 1 ;;
-    esac
-  done
-  _runtime=${_runtime:-${RIBO_RUNTIME:-crun}}
-  case $_runtime in crun | runc) ;; *) return 1 ;; esac
-  _rm= _env_names= _workdir= _has_workdir= _name= _has_name= _bind= _bind_source= _network=
-  while [ $# -gt 0 ]; do
-    case $1 in
-      --rm) [ -z "$_rm" ] || return 1; _rm=1; shift; _before=$((_before + 1)); continue ;;
-      --network=host | --network=none)
-        [ -z "$_network" ] || return 1
-        _network=${1#--network=}; shift; _before=$((_before + 1)); continue ;;
-      --network)
-        [ $# -ge 2 ] && [ -z "$_network" ] || return 1
-        case $2 in host | none) _network=$2 ;; *) return 1 ;; esac ;;
-      -e | --env)
-        [ $# -ge 2 ] || return 1
-        case $2 in [A-Za-z_]*=*) ;; *) return 1 ;; esac
-        _n=${2%%=*}
-        case $_n in *[!A-Za-z0-9_]*) return 1 ;; esac
-        case ${2#*=} in *[\"\\[:cntrl:]]*) return 1 ;; esac
-        case " $_env_names " in *" $_n "*) ;; *) _env_names="$_env_names $_n" ;; esac
-        # $_n is a plain name (checked above): safe to build a variable name from.
-        eval "_ov_$_n=\${2#*=}" ;;
-      -w | --workdir)
-        [ $# -ge 2 ] && [ -z "$_has_workdir" ] || return 1
-        case $2 in /*) ;; *) return 1 ;; esac
-        case $2 in *[!a-zA-Z0-9._/+@%=~-]*) return 1 ;; esac
-        _workdir=$2 _has_workdir=1 ;;
-      --name)
-        [ $# -ge 2 ] && [ -z "$_has_name" ] || return 1
-        case $2 in [a-zA-Z0-9]*) ;; *) return 1 ;; esac
-        case $2 in *[!a-zA-Z0-9_.-]*) return 1 ;; esac
-        _name=$2 _has_name=1 ;;
-      -v | --volume)
-        # One bind only: Node orders several by depth (run/volumes.ts).
-        [ $# -ge 2 ] && [ -z "$_bind" ] || return 1
-        case $2 in *:*:*:*) return 1 ;; *:*:*) _mode=${2##*:} _v=${2%:*} ;; *:*) _mode=rw _v=$2 ;; *) return 1 ;; esac
-        case $_mode in ro | rw) ;; *) return 1 ;; esac
-        _bind_source=${_v%%:*} _target=${_v#*:}
-        normal_plain_path "$_bind_source" && normal_plain_path "$_target" || return 1
-        case $_target in /etc/hosts | /etc/hostname | /etc/resolv.conf) return 1 ;; esac
-        _bind="{\"destination\": \"$_target\", \"type\": \"bind\", \"source\": \"$_bind_source\", \"options\": [\"rbind\", \"$_mode\"]}" ;;
-      -*) return 1 ;;
-      *) break ;;
-    esac
-    shift 2; _before=$((_before + 2))
-  done
-  [ -n "$_rm" ] || return 1
-  case ${1:-} in '' | -* | *..* | *[!a-zA-Z0-9._/:@-]* | oci:* | oci-archive:*) return 1 ;; esac
-  _image=$1
-  shift
-  _before=$((_before + 2))
-  [ "${1:-}" != -- ] || return 1
-  for _word in "$@"; do
-    case $_word in *[\"\\[:cntrl:]]*) return 1 ;; esac
-  done
-  [ -z "${RIBO_STORAGE_DRIVER:-}" ]
-}
-
-# Sets j_env to the container's environment as JSON items: the plan's (the
-# image's), an entry -e names replaced where it stands, the other -e entries
-# after them in the order first given, the last value of each, as Node's Map does
-# (run/run-image.ts); then HOSTNAME=$short in front when the plan says so.
-# j_record_env, the record's, leaves out what the start adds: that HOSTNAME,
-# and the plan's HOME entry when the start added it and -e did not replace it.
-apply_env_flags() {
-  j_env= j_record_env= _replaced=
-  _saved_ifs=$IFS
-  IFS='
-'
-  set -f
-  for _item in $plan_env; do
-    _n=${_item#\"}
-    _n=${_n%%=*}
-    _started=
-    [ "$_item" != "${plan_env_home:-}" ] || _started=1
-    case " $_env_names " in
-      *" $_n "*) eval "_v=\$_ov_$_n"; _item="\"$_n=$_v\""; _replaced="$_replaced $_n"; _started= ;;
-    esac
-    j_env="$j_env${j_env:+,}$_item"
-    [ -n "$_started" ] || j_record_env="$j_record_env${j_record_env:+,}$_item"
-  done
-  set +f
-  IFS=$_saved_ifs
-  for _n in $_env_names; do
-    case " $_replaced " in *" $_n "*) continue ;; esac
-    eval "_v=\$_ov_$_n"
-    j_env="$j_env${j_env:+,}\"$_n=$_v\""
-    j_record_env="$j_record_env${j_record_env:+,}\"$_n=$_v\""
-  done
-  # HOSTNAME first, as Node sets it at each start (src/run/start-spec.ts), unless -e gives it.
-  if [ -n "${plan_env_hostname:-}" ]; then
-    case " $_env_names " in *" HOSTNAME "*) ;; *) j_env="\"HOSTNAME=$short\"${j_env:+,}$j_env" ;; esac
-  fi
-}
-
-# Sets `plan` to the plan file for this command line, or leaves it empty.
-# $1 is bin/ribo's own path; the rest is ribo's arguments. No subprocesses.
-find_run_plan() {
-  plan=
-  _app=${1%/bin/*}
-  shift
-  parse_plain_run "$@" || return 0
-  if [ -z "$_root" ]; then
-    if [ -n "${RIBO_ROOT:-}" ]; then _root=$RIBO_ROOT
-    else
-      case ${XDG_DATA_HOME:-} in
-        /*) _root=$XDG_DATA_HOME/ribo ;;
-        *) [ -n "${HOME:-}" ] || return 0; _root=$HOME/.local/share/ribo ;;
-      esac
-    fi
-  fi
-  case $_root in /*) ;; *) _root=$PWD/$_root ;; esac
-  # --network host|none have plans of their own (src/run/run-plan.ts, runPlanPath).
-  _plan=$_root/run-plans/$_runtime${_network:+-$_network}/$_image.plan
-  # A plan older than the store's tags, or than any part of ribo that writes or
-  # reads plans (the CLI, compiled or bundled, the bundle templates, this
-  # file and bin/ribo), may be wrong. `test -nt` is a builtin: no subprocess.
-  [ -f "$_plan" ] && [ "$_plan" -nt "$_root/index.json" ] && [ "$_plan" -nt "$_app/dist/src/cli/ribo.cjs" ] \
-    && [ "$_plan" -nt "$_app/dist/src/cli/main.js" ] && [ "$_plan" -nt "$_app/dist/src/run/run-plan.js" ] \
-    && [ "$_plan" -nt "$_app/bin/run-plan.sh" ] && [ "$_plan" -nt "$_app/bin/ribo" ] \
-    && [ "$_plan" -nt "$_app/bundles/config.json" ] && [ "$_plan" -nt "$_app/bundles/seccomp.json" ] || return 0
-  plan=$_plan
-}
+# Its parts beside it: the command line's parser and the record's writer.
+. "${0%/*}/run-plan-find.sh"
+. "${0%/*}/run-plan-record.sh"
 
 # Leaves the planned run for Node, which redoes everything from the start.
 # Only called before the container exists.
@@ -188,87 +40,6 @@ leave_for_node() {
   release_network
   rm -rf "$dir"
   run_with_node "$@"
-}
-
-# Whether a container of the store is named $1 (called holding containers.lock).
-# With no container at all, the common case, the glob finds nothing and grep is not run.
-name_in_use() {
-  for _record in "$plan_root"/containers/*/state.json; do
-    [ -e "$_record" ] || continue
-    grep -qsF "\"name\": \"$1\"," "$plan_root"/containers/*/state.json
-    return
-  done
-  return 1
-}
-
-# Sets `name` to a random name of the kind Node gives (containers.ts), one no
-# container of the store has; $1 and $2 are random hex digits. Called holding
-# containers.lock, until the record is written, as Node does.
-pick_name() {
-  _hex1=$1 _hex2=$2 _tries=0
-  while :; do
-    _pick=$((0x$_hex1 + _tries * 7919))
-    # shellcheck disable=SC2086
-    set -- $plan_adjectives; shift $((_pick % $#)); _adjective=$1
-    # shellcheck disable=SC2086
-    set -- $plan_nouns; shift $(((_pick >> 4) % $#)); name=${_adjective}_$1$(((0x$_hex2 + _tries) % 100))
-    name_in_use "$name" || return 0
-    _tries=$((_tries + 1))
-  done
-}
-
-# Sets `id` to 64 hex digits and `short` to its first 12, drawn again while
-# those are all decimal digits, as Node does (newContainerId): the short id is
-# the host name, and the resolver takes an all-digit name for an address. The
-# last uuid's third and fourth groups are left in _c and _d for pick_name.
-new_container_id() {
-  short=0
-  while case $short in *[a-f]*) false ;; esac; do
-    IFS=- read -r _a _b _c _d _e </proc/sys/kernel/random/uuid
-    short=$_a$_b
-  done
-  IFS=- read -r _f _g _h _i _j </proc/sys/kernel/random/uuid
-  id=$_a$_b$_c$_d$_e$_f$_g$_h$_i$_j
-}
-
-# Sets _start to the start time of process $1 (field 22 of /proc/PID/stat),
-# which with its pid identifies a process in a record (store/owner.ts); fails
-# when the process is gone (zombies count as gone).
-process_start() {
-  read -r _stat 2>/dev/null </proc/$1/stat || return 1
-  # The command name, field 2, may hold spaces: count from after its ')'.
-  # shellcheck disable=SC2086
-  set -- ${_stat##*) }
-  case $1 in Z | X) return 1 ;; esac
-  shift 19
-  _start=$1
-}
-
-# Replaces the container's record as Node does (containers.ts): a temp file
-# renamed over state.json, so no reader ever sees half of one.
-save_record() {
-  write_record >"$dir/state.json.$$.tmp" && mv -f "$dir/state.json.$$.tmp" "$dir/state.json"
-}
-
-# One look at the runtime's pid file: once it names the container's process,
-# records its pid and start time, as run/supervise.ts does, so the record names
-# the process even after this shell is gone (until then readers take the pid
-# from the pid file themselves, containers.ts). Otherwise starts a 20 ms timer
-# (Node's interval, runtime/container.ts) whose end (SIGCHLD, trapped) wakes
-# the shell's `wait` to look again: the runtime's exit is noticed at once, and
-# a short container is gone before the first look, which then costs nothing.
-record_pid() {
-  _pid=
-  # crun writes the pid without a newline: read fails at the end but sets _pid.
-  read -r _pid 2>/dev/null <"$dir/container.pid"
-  if [ -z "$_pid" ]; then
-    sleep 0.02 </dev/null >/dev/null 2>&1 4>&- &
-    return 0
-  fi
-  _pid_known=1
-  process_start "$_pid" || return 0
-  j_pid="{\"pid\": $_pid, \"start\": $_start}"
-  save_record
 }
 
 # Makes the container's user and network namespaces before the runtime
@@ -430,55 +201,6 @@ prepare_container() {
   fi
 }
 
-# Its name: a free random one chosen under containers.lock, the lock Node's
-# ContainerStore.create takes, and held until the record is there for others
-# to see (until then `ribo ps` and the names skip the dir, which has no record
-# yet); then the record, after which both locks are let go.
-record_container() {
-  # The in-use lock keeps `ribo prune` from deleting the layers until the
-  # record protects them (taken after pasta's start, which does not need it).
-  exec 9<"$plan_root/in-use.lock" || leave_for_node "$@"
-  _lock_held=1
-  flock --shared --wait 30 9 || leave_for_node "$@"
-  for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || leave_for_node "$@"; done
-  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
-  exec 8>>"$plan_root/containers.lock" || leave_for_node "$@"
-  _names_locked=1
-  flock --exclusive --wait 30 8 || leave_for_node "$@"
-  if [ -n "$_has_name" ]; then
-    # A name some container has already: Node refuses it, with its message.
-    name_in_use "$_name" && leave_for_node "$@"
-    name=$_name
-  else
-    pick_name "$_c" "$_d"
-  fi
-
-  # From here on state.json and config.json (they hold the env) are 0600; the dirs above keep the
-  # user's umask (the rootfs must stay 0755), as does Node if the run falls back to it; the container gets 0022 from config.json.
-  # The umask as `umask` prints it, from the kernel's status file (no subshell).
-  _umask=
-  while read -r _key _value _rest; do [ "$_key" != Umask: ] || { _umask=$_value; break; }; done 2>/dev/null </proc/self/status
-  [ -n "$_umask" ] || _umask=$(umask)
-  umask 077
-  # The record (status running, the shell as the monitor, no pid yet); it keeps
-  # the layers from `ribo prune` once the in-use lock is released.
-  j_monitor_pid=$$
-  process_start $$
-  j_monitor_start=$_start
-  j_id="\"$id\"" j_name="\"$name\"" j_runtime_id="\"$runtime_id\"" j_hostname="\"$short\"" j_rootfs="\"$dir/$plan_mount_target\"" j_args=$_args j_pid=null
-  apply_env_flags
-  j_cwd=$plan_cwd j_aliases= _alias= j_bind=${_bind:+, $_bind} j_record_mounts=$_bind
-  [ -z "$_has_workdir" ] || j_cwd="\"$_workdir\""
-  # --name is also the container's name in its /etc/hosts (runtime/network-files.ts), as Node gives it.
-  if [ -n "$_has_name" ]; then
-    j_aliases="\"aliases\": [\"$name\"], "
-    [ "$name" = "$short" ] || _alias=" $name"
-  fi
-  save_record || leave_for_node "$@"
-  exec 8<&- 9<&-
-  _names_locked= _lock_held=
-}
-
 # The root file system and the bundle; on a runtime that makes the
 # namespaces itself (runc), its network's helper, waiting for the hook.
 set_up_bundle() {
@@ -552,7 +274,10 @@ run_container() {
   if [ -n "$_copy_err" ]; then exec 8>"$dir/stderr.pipe"; else exec 8>&2; fi
   # The container's open-file limit as the Node path leaves it: Node raises its soft limit to the hard one
   # at start, and the runtime passes it on (podman's containers, and docker's under its daemon, have soft = hard too).
-  ulimit -n "$(ulimit -H -n)" 2>/dev/null || :
+  # The hard limit from the kernel's limits file, as `read` gives it (a $(ulimit -H -n) is a fork).
+  while read -r _w1 _w2 _w3 _soft _hard _rest; do
+    [ "$_w1 $_w2 $_w3" != "Max open files" ] || { ulimit -n "$_hard" 2>/dev/null || :; break; }
+  done 2>/dev/null </proc/self/limits
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
   "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 4>&- 5>&- 7>&- 8>&- &

@@ -164,7 +164,7 @@ describe('planned runs', () => {
     expect((await riboOk(['run', '--rm', 'plan-retag', 'id', '-u'], opts())).stdout).toBe('0');
   });
 
-  it.each(['bin/run-plan.sh', 'bin/ribo', 'dist/src/cli/main.js', 'dist/src/run/run-plan.js'])('is not used once %s is newer', async (file) => {
+  it.each(['bin/run-plan.sh', 'bin/run-plan-find.sh', 'bin/run-plan-record.sh', 'bin/ribo', 'dist/src/cli/main.js', 'dist/src/run/run-plan.js'])('is not used once %s is newer', async (file) => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const before = (await stat(planFile('plan-app'))).mtimeMs;
     // Changed after the plan was written, as an update of ribo would.
