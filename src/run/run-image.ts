@@ -20,7 +20,7 @@ import { writeRunPlan, type PlainNetwork } from './run-plan.js';
 import { ContainerStore, type ContainerPlan, type ContainerRecord, type RestartPolicy } from './containers.js';
 import { recoverContainers, removeContainerFiles } from './lifecycle.js';
 import { launchMonitor, superviseContainer, type MonitorLauncher } from './supervise.js';
-import { prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
+import { makeMissingBindSources, prepareContainerVolumes, removeAnonymousVolumes } from './volumes.js';
 import { callerIds } from '../runtime/keep-id.js';
 import { callerTerminalSize, consoleSizeOf, DEFAULT_TERMINAL_SIZE } from '../runtime/terminal.js';
 import { VolumeStore } from '../store/volumes.js';
@@ -140,6 +140,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
   // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.
   const create = async (): Promise<ContainerRecord> => {
+    await makeMissingBindSources(spec.missingBindSources);
     const volumes = await prepareContainerVolumes(opts.store.root, spec.volumes, spec.mounts, spec.imageVolumes === 'ignore' ? {} : config.Volumes);
     const user = spec.user ?? (keepId ? `${keepId.uid}:${keepId.gid}` : config.User);
     const plan: ContainerPlan = {

@@ -91,6 +91,8 @@ export interface RunSpec {
   volumes: VolumeRequest[];
   /** Host directories of bind mounts with podman's `U` option: chowned to the container's user at start. */
   chownBinds: string[];
+  /** Host paths of -v binds that are not there yet: made directories when the container is created, as docker does. */
+  missingBindSources: string[];
   /** --userns keep-id: the caller's uid and gid are the same inside the container. */
   keepId: boolean;
   /** podman's --image-volume: an anonymous volume for each image VOLUME path ('bind', the default) or none ('ignore'). */
@@ -168,11 +170,10 @@ function containerPath(target: string, flag: string, value: string): string {
   return normal.replace(/\/$/, '');
 }
 
-async function hostPath(source: string, flag: string, value: string, ctx: RunContext): Promise<string> {
+/** The host side of a bind, and whether it is there yet (the caller decides what a missing one means). */
+async function hostPath(source: string, ctx: RunContext): Promise<{ full: string; exists: boolean }> {
   const full = path.resolve(ctx.cwd, source.startsWith('~/') ? path.join(ctx.env.HOME ?? os.homedir(), source.slice(2)) : source);
-  const exists = await stat(full).then(() => true, () => false);
-  if (!exists) throw new UsageError(`${flag} ${value}: the host path ${full} does not exist. Create it first (mkdir -p ${full}) or fix the path.`);
-  return full;
+  return { full, exists: await stat(full).then(() => true, () => false) };
 }
 
 const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave']);
@@ -182,7 +183,7 @@ const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave
  * mounts a named volume, -v CONTAINER an anonymous one, as with docker.
  * Options: ro, rw, a propagation mode, nocopy (volumes), podman's U; SELinux's z/Z are accepted and ignored.
  */
-async function parseVolume(value: string, ctx: RunContext, chownBinds: string[]): Promise<Mount | VolumeRequest> {
+async function parseVolume(value: string, ctx: RunContext, binds: { chown: string[]; missing: string[] }): Promise<Mount | VolumeRequest> {
   const parts = value.split(':');
   if (parts.length === 1) return { destination: containerPath(value, '-v', value), readonly: false, copyUp: true, chown: false };
   if (parts.length > 3 || parts[0] === '') throw new UsageError(`-v ${value}: expected HOST:CONTAINER[:OPTIONS] or NAME:CONTAINER[:OPTIONS], e.g. -v "$PWD/data:/data:ro" or -v data:/data.`);
@@ -202,8 +203,10 @@ async function parseVolume(value: string, ctx: RunContext, chownBinds: string[])
     else if (option !== 'z' && option !== 'Z') throw new UsageError(`-v ${value}: unknown option "${option}"; use ro, rw, U, a propagation mode (rprivate, rshared, rslave) or, for a volume, nocopy.`);
   }
   if (!isBind) return { name: source, destination, readonly: mode === 'ro', copyUp, chown };
-  const full = await hostPath(source, '-v', value, ctx);
-  if (chown) chownBinds.push(full);
+  const { full, exists } = await hostPath(source, ctx);
+  // A missing one becomes a directory when the container is created, as docker's -v makes it (podman refuses it).
+  if (!exists) binds.missing.push(full);
+  if (chown) binds.chown.push(full);
   return { destination, type: 'bind', source: full, options: [...options, mode] };
 }
 
@@ -238,7 +241,10 @@ async function parseMount(value: string, ctx: RunContext): Promise<Mount | Volum
       if (!PROPAGATIONS.has(propagation)) throw new UsageError(`--mount ${value}: bind-propagation must be one of ${[...PROPAGATIONS].join(', ')}.`);
       options.push(propagation);
     }
-    return { destination, type: 'bind', source: await hostPath(source, '--mount', value, ctx), options };
+    const { full, exists } = await hostPath(source, ctx);
+    // docker's --mount refuses a missing source (its -v makes one).
+    if (!exists) throw new UsageError(`--mount ${value}: the host path ${full} does not exist. Create it first (mkdir -p ${full}) or fix the path.`);
+    return { destination, type: 'bind', source: full, options };
   }
   if (type === 'tmpfs') {
     if (take('source', 'src') !== undefined) throw new UsageError(`--mount ${value}: a tmpfs mount takes no source.`);
@@ -335,9 +341,9 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   }
   const mounts: Mount[] = [];
   const volumes: VolumeRequest[] = [];
-  const chownBinds: string[] = [];
+  const binds = { chown: [] as string[], missing: [] as string[] };
   const add = (mount: Mount | VolumeRequest) => (isVolumeRequest(mount) ? volumes.push(mount) : mounts.push(mount));
-  for (const value of flags.volume ?? []) add(await parseVolume(value, ctx, chownBinds));
+  for (const value of flags.volume ?? []) add(await parseVolume(value, ctx, binds));
   for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
   for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
   const ports = (flags.publish ?? []).flatMap((value) => parsePublish(value));
@@ -394,7 +400,8 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     seccomp: security.seccomp,
     init: Boolean(flags.init),
     volumes,
-    chownBinds,
+    chownBinds: binds.chown,
+    missingBindSources: binds.missing,
     keepId: parseUserns(flags.userns),
     imageVolumes: parseImageVolume(flags.imageVolume),
   };

@@ -8,7 +8,7 @@
  * store/volumes.ts's.
  */
 import { execa } from 'execa';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { UsageError, RiboError } from '../errors.js';
 import type { Mount } from '../oci/runtime-spec.js';
@@ -42,6 +42,15 @@ function imageVolumePaths(volumes: Record<string, unknown> | null | undefined): 
   return Object.keys(volumes ?? {})
     .map((p) => path.posix.normalize(p.startsWith('/') ? p : `/${p}`).replace(/(.)\/$/, '$1'))
     .filter((p) => p !== '/');
+}
+
+/** Makes the host directories of -v binds that were not there, as docker's -v does (its --mount, and podman, refuse them). */
+export async function makeMissingBindSources(paths: string[]): Promise<void> {
+  for (const full of paths) {
+    await mkdir(full, { recursive: true }).catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`-v: the host path ${full} does not exist and could not be made a directory (${error.code ?? error.message}); create it first or fix the path.`);
+    });
+  }
 }
 
 /**

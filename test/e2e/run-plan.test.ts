@@ -227,7 +227,7 @@ describe('planned runs', () => {
     expect(await readFile(planFile('plan-app'), 'utf8')).toBe(plan);
   });
 
-  it('covers one -v bind of a host path: the same as through Node; a missing host path is refused by Node', async () => {
+  it('covers one -v bind of a host path: the same as through Node; a missing host path is made a directory by Node', async () => {
     await riboOk(['run', '--rm', 'plan-app', 'true'], opts());
     const host = await makeContext({ 'file.txt': 'from the host\n' });
     try {
@@ -247,9 +247,11 @@ describe('planned runs', () => {
       await riboOk(['kill', 'v1'], opts());
       expect((await child).stdout).toBe('from the host');
 
-      const missing = await ribo(['run', '--rm', '-v', `${host}/missing:/data`, 'plan-app', 'true'], opts());
-      expect(missing.exitCode).not.toBe(0);
-      expect(missing.stderr).toContain(`the host path ${host}/missing does not exist`);
+      // A host path that is not there yet: made a directory, as docker's -v does (the run goes through Node).
+      await execa('chmod', ['a+w', host]);
+      const missing = await riboOk(['run', '--rm', '-v', `${host}/missing/deeper:/data`, 'plan-app', 'sh', '-c', 'test -d /data && echo a directory'], opts());
+      expect(missing.stdout).toBe('a directory');
+      expect((await stat(`${host}/missing/deeper`)).isDirectory()).toBe(true);
     } finally {
       await execa('rm', ['-rf', host]);
     }

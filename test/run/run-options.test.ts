@@ -1,4 +1,4 @@
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseRunFlags, parseSize, type RunContext } from '../../src/run/run-options.js';
@@ -52,8 +52,15 @@ describe('volumes and mounts', () => {
     expect(await usageError(parseRunFlags({ userns: 'auto' }, ctx))).toContain('keep-id');
   });
 
-  it('refuses a missing host path, bad volume names and options, relative container paths', async () => {
-    expect(await usageError(parseRunFlags({ volume: ['/nonexistent-ribo:/x'] }, ctx))).toContain('/nonexistent-ribo does not exist');
+  it('leaves a missing -v host path to be made when the container is created; refuses it for --mount', async () => {
+    const spec = await parseRunFlags({ volume: ['./not-yet:/x', `${dir}/data:/d`] }, ctx);
+    expect(spec.missingBindSources).toEqual([path.join(dir, 'not-yet')]);
+    expect(spec.mounts.find((m) => m.destination === '/x')?.source).toBe(path.join(dir, 'not-yet'));
+    expect(existsSync(path.join(dir, 'not-yet'))).toBe(false);
+    expect(await usageError(parseRunFlags({ mount: [`type=bind,src=${dir}/not-yet,dst=/x`] }, ctx))).toContain(`${dir}/not-yet does not exist`);
+  });
+
+  it('refuses bad volume names and options, relative container paths', async () => {
     expect(await usageError(parseRunFlags({ volume: ['c@che:/x'] }, ctx))).toContain('not a valid volume name');
     expect(await usageError(parseRunFlags({ volume: ['./data:/x:nocopy'] }, ctx))).toContain('unknown option "nocopy"');
     expect(await usageError(parseRunFlags({ volume: ['relative'] }, ctx))).toContain('must be absolute');
