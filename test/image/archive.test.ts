@@ -87,6 +87,34 @@ describe('image archives', () => {
     expect(await other.hasBlob(manifest.layers[1]!.digest)).toBe(false);
   });
 
+  it('refuses an oci-archive layer whose content is not the diffID its config names, checked as it is copied in', async () => {
+    const file = path.join(dir, 'app.tar');
+    await save('oci-archive', file);
+    const layout = path.join(dir, 'layout');
+    await fs.mkdir(layout);
+    execFileSync('tar', ['-xf', file, '-C', layout]);
+    // A config that swaps the layers' diffIDs, under a manifest and index.json that name it correctly.
+    const blob = (digest: string) => path.join(layout, 'blobs/sha256', digest.slice(7));
+    const put = async (value: unknown) => {
+      const bytes = Buffer.from(JSON.stringify(value));
+      const digest = `sha256:${(await import('node:crypto')).createHash('sha256').update(bytes).digest('hex')}`;
+      await fs.writeFile(blob(digest), bytes);
+      return { digest, size: bytes.length };
+    };
+    const index = JSON.parse(await fs.readFile(path.join(layout, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(await fs.readFile(blob(index.manifests[0].digest), 'utf8'));
+    const config = JSON.parse(await fs.readFile(blob(manifest.config.digest), 'utf8'));
+    config.rootfs.diff_ids.reverse();
+    manifest.config = { ...manifest.config, ...(await put(config)) };
+    index.manifests[0] = { ...index.manifests[0], ...(await put(manifest)) };
+    await fs.writeFile(path.join(layout, 'index.json'), JSON.stringify(index));
+
+    const other = await Store.open(path.join(dir, 'other'));
+    await expect(loadImages(other, layout)).rejects.toThrow(/uncompressed content is sha256:\w+, but the image's config says sha256:/);
+    expect(await other.indexEntries()).toEqual([]);
+    expect(await fs.readdir(path.join(other.root, 'ingest'))).toEqual([]);
+  });
+
   it('refuses a docker-archive layer whose content is not the diffID its config names', async () => {
     const file = path.join(dir, 'app.tar');
     await save('docker-archive', file);

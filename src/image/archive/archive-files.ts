@@ -13,6 +13,9 @@ import { isErrno } from '../../files/errno.js';
 import { ArchiveError } from './errors.js';
 import { indexTarFile, normalizeArchivePath, type TarIndexEntry } from './tar-index.js';
 
+/** A blob is read in pieces of this size: Node's default 64 KiB makes a thread-pool round trip, a hash update and a write per 64 KiB. */
+const BLOB_READ_BYTES = 1024 * 1024;
+
 /** Manifests, configs and indexes are small; refuse to read a layer as JSON by mistake. */
 const MAX_JSON_BYTES = 16 * 1024 * 1024;
 const MAX_LINK_HOPS = 16;
@@ -69,7 +72,7 @@ class DirectoryFiles implements ArchiveFiles {
       await handle.close();
       throw new ArchiveError(`${this.name}: ${file} is not a regular file (a FIFO, device or directory); a layout holds its blobs as plain files. Copy it again (e.g. skopeo copy).`);
     }
-    return handle.createReadStream();
+    return handle.createReadStream({ highWaterMark: BLOB_READ_BYTES });
   }
 
   async close(): Promise<void> {}
@@ -104,7 +107,7 @@ class TarFiles implements ArchiveFiles {
     const entry = this.find(file);
     if (!entry) throw new ArchiveError(`${this.name} has no ${file}, which the image refers to; the archive is incomplete. Save or copy it again.`);
     if (entry.size === 0) return Readable.from([]);
-    return createReadStream(this.tarPath, { start: entry.offset, end: entry.offset + entry.size - 1 });
+    return createReadStream(this.tarPath, { start: entry.offset, end: entry.offset + entry.size - 1, highWaterMark: BLOB_READ_BYTES });
   }
 
   close(): Promise<void> {

@@ -1,11 +1,17 @@
 /** What save and load share: the images to write, tar entries for blobs, verified blob copies. */
 import { once } from 'node:events';
+import type { Writable } from 'node:stream';
 import { RiboError } from '../../errors.js';
 import type { Descriptor, Digest } from '../../oci/image.js';
 import type { TarWriterEntry } from '../../layer/index.js';
 import { DigestMismatchError, type ResolvedImage, type Store } from '../../store/index.js';
 import { ArchiveError } from './errors.js';
+import { openLayerSink } from '../layer-sink.js';
+import { layerClaimKey, type LayerRef } from '../layers.js';
 import type { ArchiveFiles } from './archive-files.js';
+
+/** Layers imported at once: each one's decompression and hashes on a core of a two-core machine. */
+const LAYER_IMPORTS_AT_ONCE = 2;
 
 /** One image to save, with the tags it is saved under (none when named by digest). */
 export interface SaveItem {
@@ -43,7 +49,7 @@ export async function* blobContent(store: Store, digest: Digest): AsyncGenerator
  * Copies one blob from an archive into the store, verified against its
  * descriptor while it streams; nothing is stored when the bytes are wrong.
  */
-export async function importBlob(store: Store, files: ArchiveFiles, descriptor: Descriptor, archivePath: string): Promise<void> {
+export async function importBlob(store: Store, files: ArchiveFiles, descriptor: Descriptor, archivePath: string, tap?: Writable): Promise<void> {
   if (await store.hasBlob(descriptor.digest)) return;
   const writer = await store.ingest();
   try {
@@ -51,7 +57,9 @@ export async function importBlob(store: Store, files: ArchiveFiles, descriptor: 
     for await (const chunk of source) {
       // once() rejects when the writer fails (a full disk) instead of waiting for a drain that never comes.
       if (!writer.stream.write(chunk as Buffer)) await once(writer.stream, 'drain');
+      if (tap && !tap.write(chunk)) await once(tap, 'drain');
     }
+    tap?.end();
     await writer.commit({ digest: descriptor.digest, size: descriptor.size });
   } catch (error) {
     await writer.abort();
@@ -61,6 +69,37 @@ export async function importBlob(store: Store, files: ArchiveFiles, descriptor: 
     if (error instanceof RiboError) throw new ArchiveError(`${files.name}: ${error.message}`, { cause: error });
     throw error;
   }
+}
+
+/**
+ * Imports the layers of an image from an archive, checking each one's diffID
+ * on the same pass as its digest, as a pull does (image/layer-sink.ts): the
+ * blob is not read a second time, and its decompression overlaps the copy,
+ * two layers at a time. Returns the claims checked (layerClaimKey); a layer
+ * the store had already is left to verifyLayerDiffIDs.
+ */
+export async function importLayerBlobs(store: Store, files: ArchiveFiles, layers: readonly LayerRef[], pathOf: (descriptor: Descriptor) => string, imageName: string): Promise<Set<string>> {
+  const checked = new Set<string>();
+  // Each blob once (a second claim on it is left to verifyLayerDiffIDs).
+  const queue = layers.filter((layer, i) => layers.findIndex((l) => l.descriptor.digest === layer.descriptor.digest) === i);
+  const importOne = async (layer: LayerRef) => {
+    if (await store.hasBlob(layer.descriptor.digest)) return;
+    // A foreign layer (urls) is stored if the archive has it, and not checked, as verifyLayerDiffIDs leaves it.
+    if (layer.descriptor.urls?.length) return importBlob(store, files, layer.descriptor, pathOf(layer.descriptor));
+    const sink = await openLayerSink(store, layer, { unpack: false, what: `Layer ${layer.descriptor.digest} of image ${imageName}` });
+    await importBlob(store, files, layer.descriptor, pathOf(layer.descriptor), sink.input).catch(async (error: Error) => {
+      await sink.abort(error);
+      throw error;
+    });
+    sink.verified();
+    await sink.done;
+    checked.add(layerClaimKey(layer.descriptor.digest, layer.diffID));
+  };
+  const lanes = Array.from({ length: Math.min(LAYER_IMPORTS_AT_ONCE, queue.length) }, async () => {
+    for (let layer = queue.shift(); layer; layer = queue.shift()) await importOne(layer);
+  });
+  await Promise.all(lanes);
+  return checked;
 }
 
 /** Stores bytes already checked against `digest` (a manifest or config read from an archive). */

@@ -8,10 +8,10 @@ import { Annotation, MediaType, type Descriptor, type ImageConfig, type ImageInd
 import { assertDigest, digestHex, sha256Of } from '../../oci/digest.js';
 import { tarChunks, type TarWriterEntry } from '../../layer/index.js';
 import { assertConfigLimits, assertJsonBlobSize, type Store } from '../../store/index.js';
-import { verifyLayerDiffIDs } from '../layers.js';
+import { imageLayerRefs, verifyLayerDiffIDs } from '../layers.js';
 import { hostArchitecture } from '../platform.js';
 import { readArchiveJSON, type ArchiveFiles } from './archive-files.js';
-import { blobContent, dirEntry, fileEntry, importBlob, jsonBytes, storeBytes, type LoadedImage, type SaveItem } from './common.js';
+import { blobContent, dirEntry, fileEntry, importBlob, importLayerBlobs, jsonBytes, storeBytes, type LoadedImage, type SaveItem } from './common.js';
 import { ArchiveError } from './errors.js';
 
 const INDEX_TYPES: readonly string[] = [MediaType.imageIndex, MediaType.dockerManifestList];
@@ -152,9 +152,11 @@ async function loadManifest(store: Store, files: ArchiveFiles, entry: Descriptor
   assertJsonBlobSize(manifest.config, 'config', files.name);
   const where = `${refNameOf(entry) ?? manifestDescriptor.digest} in ${files.name}`;
   assertConfigLimits((await readVerifiedJSON<ImageConfig>(files, manifest.config)).value, where);
-  for (const blob of [...manifest.layers, manifest.config]) await importBlob(store, files, blob, blobPath(files, blob));
+  // The config first: its diffIDs are what each layer is checked against while it is copied.
+  await importBlob(store, files, manifest.config, blobPath(files, manifest.config));
   const config = await store.readJSON<ImageConfig>(manifest.config.digest, 'config', where);
-  await verifyLayerDiffIDs(store, manifest, config, where);
+  const checked = await importLayerBlobs(store, files, imageLayerRefs(manifest, config, where), (blob) => blobPath(files, blob), where);
+  await verifyLayerDiffIDs(store, manifest, config, where, { checked });
   await storeBytes(store, bytes, manifestDescriptor.digest);
   return { mediaType: manifestDescriptor.mediaType, digest: manifestDescriptor.digest, size: bytes.length };
 }
