@@ -29,6 +29,16 @@ describe('image archives', () => {
     await pipeline(Readable.from(archiveChunks(store, await resolveSaveItems(store, ['app:1']), format), { objectMode: false }), createWriteStream(file));
   }
 
+  /** app:1 saved as an oci-archive and unpacked into a layout dir. */
+  async function savedLayout(): Promise<string> {
+    const file = path.join(dir, 'app.tar');
+    await save('oci-archive', file);
+    const layout = path.join(dir, 'layout');
+    await fs.mkdir(layout);
+    execFileSync('tar', ['-xf', file, '-C', layout]);
+    return layout;
+  }
+
   it('indexes a tar by its headers: long names (GNU and PAX), links, content offsets', async () => {
     const src = path.join(dir, 'src');
     const long = `${'d'.repeat(120)}/${'f'.repeat(110)}`;
@@ -67,11 +77,7 @@ describe('image archives', () => {
   });
 
   it('refuses a layout whose blob does not match its digest: nothing tagged, nothing half-written', async () => {
-    const file = path.join(dir, 'app.tar');
-    await save('oci-archive', file);
-    const layout = path.join(dir, 'layout');
-    await fs.mkdir(layout);
-    execFileSync('tar', ['-xf', file, '-C', layout]);
+    const layout = await savedLayout();
     const { manifest } = await store.resolveImage('app:1');
     const victim = path.join(layout, 'blobs/sha256', manifest.layers[1]!.digest.slice(7));
     const bytes = await fs.readFile(victim);
@@ -88,11 +94,7 @@ describe('image archives', () => {
   });
 
   it('refuses an oci-archive layer whose content is not the diffID its config names, checked as it is copied in', async () => {
-    const file = path.join(dir, 'app.tar');
-    await save('oci-archive', file);
-    const layout = path.join(dir, 'layout');
-    await fs.mkdir(layout);
-    execFileSync('tar', ['-xf', file, '-C', layout]);
+    const layout = await savedLayout();
     // A config that swaps the layers' diffIDs, under a manifest and index.json that name it correctly.
     const blob = (digest: string) => path.join(layout, 'blobs/sha256', digest.slice(7));
     const put = async (value: unknown) => {
