@@ -17,7 +17,7 @@ import { removeOwnedTree } from '../runtime/namespace.js';
 import { isAnonymous, VolumeStore, type VolumeRecord } from '../store/volumes.js';
 import { containerMappings, namespaceId } from '../runtime/bundle.js';
 import type { ContainerPlan, ContainerRecord, ContainerStore, PlannedVolume } from './containers.js';
-import type { VolumeRequest } from './run-options.js';
+import type { VolumeRequest } from './mount-options.js';
 
 export interface ContainerVolumes {
   /** Every mount of the container (binds, tmpfs and volumes), parents before what is mounted below them. */

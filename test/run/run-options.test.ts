@@ -1,7 +1,8 @@
 import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { parseRunFlags, parseSize, type RunContext } from '../../src/run/run-options.js';
+import { parseRunFlags, type RunContext } from '../../src/run/run-options.js';
+import { parseSize } from '../../src/run/mount-options.js';
 import { UsageError } from '../../src/errors.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ribo-run-options-'));
