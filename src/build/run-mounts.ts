@@ -86,6 +86,24 @@ async function exists(file: string): Promise<boolean> {
   return lstat(file).then(() => true, () => false);
 }
 
+/** One mount of a RUN being planned: its place in the list, its options, where errors point. */
+interface MountPlanning {
+  env: RunMountEnv;
+  index: number;
+  options: Record<string, string | undefined>;
+  location: SourceLocation;
+}
+
+/** A mount planned: its cache-key input and how to set it up. */
+interface PlannedMount {
+  input: string;
+  prepared: Prepared;
+}
+
+function mountFailure(message: string, location: SourceLocation): never {
+  throw new BuildStepError(`RUN --mount: ${message}`, location);
+}
+
 /**
  * Checks a RUN's mounts and works out their cache-key inputs: for a bind mount
  * of the context the content of exactly the files it exposes, for one from a
@@ -93,139 +111,13 @@ async function exists(file: string): Promise<boolean> {
  * their settings (a secret's value never enters the key, as with BuildKit).
  */
 export async function planRunMounts(env: RunMountEnv, mounts: RunMount[], location: SourceLocation): Promise<PlannedMounts> {
-  const fail = (message: string): never => {
-    throw new BuildStepError(`RUN --mount: ${message}`, location);
-  };
   const inputs: StepInputs = {};
   const prepared: Prepared[] = [];
-  for (const [i, mount] of mounts.entries()) {
-    const o = mount.options;
-    const readonly = o.readonly === 'true';
-    if (mount.type === 'ssh') {
-      fail('type=ssh (SSH agent forwarding) is not supported by this version of ribo. Fetch private sources with a secret mount (type=secret) holding a token or key instead.');
-    }
-    if (mount.type === 'secret') {
-      const id = o.id ?? o.source ?? (o.target ? path.posix.basename(o.target) : undefined);
-      if (!id) return fail('a secret mount needs id=.');
-      const target = o.target ? absoluteTarget(o.target, env.workingDir) : o.env ? undefined : `/run/secrets/${id}`;
-      inputs[`mount ${i}`] = JSON.stringify({ type: 'secret', id, target: target ?? '', env: o.env ?? '', required: o.required ?? 'false', mode: o.mode ?? '', uid: o.uid ?? '', gid: o.gid ?? '' });
-      prepared.push({
-        setup: async (workDir, run) => {
-          const source = env.secrets.get(id);
-          const value = source ? await readSecret(id, source, env.processEnv).catch((error: Error) => fail(error.message)) : undefined;
-          if (value === undefined) {
-            if (o.required === 'true') fail(`the secret "${id}" is required but was not given; pass it with ribo build --secret id=${id},src=FILE (or env=VARIABLE).`);
-            return async () => {};
-          }
-          if (o.env) run.env.push(`${o.env}=${value.toString('utf8')}`);
-          if (!target) return async () => {};
-          const dir = await secretDir(workDir);
-          const file = path.join(dir.path, `secret-${i}`);
-          await writeFile(file, value, { mode: 0o600 });
-          await chown(file, Number(o.uid ?? 0), Number(o.gid ?? 0));
-          await chmod(file, OCTAL(o.mode, 0o400));
-          run.mounts.push({ destination: target, type: 'bind', source: file, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
-          run.targets.push(target);
-          return dir.remove;
-        },
-      });
-      continue;
-    }
-    if (!o.target) return fail(`a ${mount.type} mount needs target= (where it appears in the container).`);
-    const target = absoluteTarget(o.target, env.workingDir);
-    if (target === '/') return fail(`a ${mount.type} mount cannot have / as its target.`);
-
-    if (mount.type === 'tmpfs') {
-      inputs[`mount ${i}`] = JSON.stringify({ type: 'tmpfs', target, size: o.size ?? '' });
-      prepared.push({
-        setup: async (_workDir, run) => {
-          const options = ['nosuid', 'nodev', 'mode=1777', ...(o.size ? [`size=${tmpfsBytes(o.size)}`] : [])];
-          run.mounts.push({ destination: target, type: 'tmpfs', source: 'tmpfs', options });
-          run.targets.push(target);
-          return async () => {};
-        },
-      });
-      continue;
-    }
-
-    const from = o.from ? await env.resolveFrom(o.from).catch((error: Error) => fail(`from=${o.from}: ${error.message}`)) : undefined;
-    const source = path.posix.join('/', o.source ?? '/');
-
-    if (mount.type === 'cache') {
-      const id = o.id ?? target;
-      const sharing = o.sharing ?? 'shared';
-      inputs[`mount ${i}`] = JSON.stringify({ type: 'cache', target, id, sharing, readonly, mode: o.mode ?? '', uid: o.uid ?? '', gid: o.gid ?? '', from: from?.key ?? '', source });
-      const dir = path.join(cacheMountsDir(env.storeRoot), hashId(id));
-      prepared.push({
-        setup: async (workDir, run) => {
-          let mountDir = path.join(dir, 'data');
-          if (!(await exists(mountDir))) await createCacheDir(dir, from && (() => env.mountLayers(from.layers, path.join(workDir, `mount-${i}-from`))), source);
-          // shared: used by concurrent builds as it is; locked: one build at a time;
-          // private: a fresh directory for this run when another build holds it, as BuildKit does.
-          let cleanup = sharing === 'shared' ? async () => {} : await acquireLock(`${dir}.lock`, sharing === 'locked' ? 24 * 3600 : 0);
-          if (!cleanup) {
-            const own = path.join(workDir, `mount-${i}-private`);
-            mountDir = own;
-            await mkdir(own, { recursive: true });
-            cleanup = () => rm(own, { recursive: true, force: true });
-          }
-          if (o.uid !== undefined || o.gid !== undefined) await chown(mountDir, Number(o.uid ?? 0), Number(o.gid ?? 0));
-          if (o.mode !== undefined) await chmod(mountDir, OCTAL(o.mode, 0o755));
-          run.mounts.push({ destination: target, type: 'bind', source: mountDir, options: ['rbind', readonly ? 'ro' : 'rw'] });
-          run.targets.push(target);
-          return cleanup;
-        },
-      });
-      continue;
-    }
-
-    // bind
-    if (from) {
-      inputs[`mount ${i}`] = JSON.stringify({ type: 'bind', target, source, from: from.key, readonly });
-      prepared.push({
-        setup: async (workDir, run) => {
-          // Changes (rw) go to the overlay's throwaway upper dir, so they are discarded.
-          const mounted = await env.mountLayers(from.layers, path.join(workDir, `mount-${i}`));
-          const host = await resolveInRoot(mounted.dir, source);
-          if (!(await exists(host))) {
-            await mounted.unmount();
-            fail(`source=${source} does not exist in ${o.from}.`);
-          }
-          run.mounts.push({ destination: target, type: 'bind', source: host, options: ['rbind', readonly ? 'ro' : 'rw'] });
-          run.targets.push(target);
-          return mounted.unmount;
-        },
-      });
-      continue;
-    }
-    const rel = source === '/' ? '.' : source.slice(1);
-    const host = await resolveInRoot(env.contextDir, rel);
-    if (!host.startsWith(env.contextDir) || !(await exists(host))) return fail(`source=${o.source ?? '/'} is not in the build context ${env.contextDir}.`);
-    if (rel !== '.' && env.isIgnored(rel)) return fail(`source=${o.source} is excluded by .dockerignore.`);
-    const digest = await digestCopySources(env.contextDir, [rel], env.isIgnored, env.contextDigests);
-    inputs[`mount ${i}`] = JSON.stringify({ type: 'bind', target, source, readonly, content: digest });
-    prepared.push({
-      setup: async (workDir, run) => {
-        // A snapshot of exactly the files the key covers: .dockerignore'd files stay out,
-        // rw writes are discarded, and the context cannot change under the running step.
-        const snapshot = path.join(workDir, `mount-${i}`);
-        await mkdir(snapshot, { recursive: true });
-        const info = await lstat(host);
-        let mounted = snapshot;
-        if (info.isDirectory()) {
-          await copyFromContext({ contextDir: env.contextDir, sources: [rel === '.' ? '.' : rel.replace(/[*?[\\]/g, '\\$&')], dest: '/', rootfs: snapshot, owner: { uid: 0, gid: 0 }, isIgnored: env.isIgnored });
-        } else {
-          mounted = path.join(snapshot, path.basename(host));
-          await copyFile(host, mounted);
-          await chmod(mounted, info.mode & 0o7777);
-        }
-        run.mounts.push({ destination: target, type: 'bind', source: mounted, options: ['rbind', readonly ? 'ro' : 'rw'] });
-        run.targets.push(target);
-        return () => rm(snapshot, { recursive: true, force: true });
-      },
-    });
+  for (const [index, mount] of mounts.entries()) {
+    const planned = await planMount({ env, index, options: mount.options, location }, mount.type);
+    inputs[`mount ${index}`] = planned.input;
+    prepared.push(planned.prepared);
   }
-
   return {
     inputs,
     around: async (workDir, rootfs, fn) => {
@@ -243,6 +135,135 @@ export async function planRunMounts(env: RunMountEnv, mounts: RunMount[], locati
       }
     },
   };
+}
+
+async function planMount(m: MountPlanning, type: RunMount['type']): Promise<PlannedMount> {
+  const o = m.options;
+  if (type === 'ssh') {
+    mountFailure('type=ssh (SSH agent forwarding) is not supported by this version of ribo. Fetch private sources with a secret mount (type=secret) holding a token or key instead.', m.location);
+  }
+  if (type === 'secret') return planSecretMount(m);
+  if (!o.target) return mountFailure(`a ${type} mount needs target= (where it appears in the container).`, m.location);
+  const target = absoluteTarget(o.target, m.env.workingDir);
+  if (target === '/') return mountFailure(`a ${type} mount cannot have / as its target.`, m.location);
+  if (type === 'tmpfs') return planTmpfsMount(o, target);
+  const from = o.from ? await m.env.resolveFrom(o.from).catch((error: Error) => mountFailure(`from=${o.from}: ${error.message}`, m.location)) : undefined;
+  const source = path.posix.join('/', o.source ?? '/');
+  if (type === 'cache') return planCacheMount(m, target, source, from);
+  if (from) return planBindFromMount(m, target, source, from);
+  return planContextBindMount(m, target, source);
+}
+
+/** type=secret: a --secret value as a read-only file (or a variable with env=), never in the key. */
+function planSecretMount({ env, index: i, options: o, location }: MountPlanning): PlannedMount {
+  const fail = (message: string) => mountFailure(message, location);
+  const id = o.id ?? o.source ?? (o.target ? path.posix.basename(o.target) : undefined);
+  if (!id) return fail('a secret mount needs id=.');
+  const target = o.target ? absoluteTarget(o.target, env.workingDir) : o.env ? undefined : `/run/secrets/${id}`;
+  const input = JSON.stringify({ type: 'secret', id, target: target ?? '', env: o.env ?? '', required: o.required ?? 'false', mode: o.mode ?? '', uid: o.uid ?? '', gid: o.gid ?? '' });
+  const setup = async (workDir: string, run: MountedRun) => {
+    const source = env.secrets.get(id);
+    const value = source ? await readSecret(id, source, env.processEnv).catch((error: Error) => fail(error.message)) : undefined;
+    if (value === undefined) {
+      if (o.required === 'true') fail(`the secret "${id}" is required but was not given; pass it with ribo build --secret id=${id},src=FILE (or env=VARIABLE).`);
+      return async () => {};
+    }
+    if (o.env) run.env.push(`${o.env}=${value.toString('utf8')}`);
+    if (!target) return async () => {};
+    const dir = await secretDir(workDir);
+    const file = path.join(dir.path, `secret-${i}`);
+    await writeFile(file, value, { mode: 0o600 });
+    await chown(file, Number(o.uid ?? 0), Number(o.gid ?? 0));
+    await chmod(file, OCTAL(o.mode, 0o400));
+    run.mounts.push({ destination: target, type: 'bind', source: file, options: ['bind', 'ro', 'nosuid', 'nodev', 'noexec'] });
+    run.targets.push(target);
+    return dir.remove;
+  };
+  return { input, prepared: { setup } };
+}
+
+function planTmpfsMount(o: MountPlanning['options'], target: string): PlannedMount {
+  const setup = async (_workDir: string, run: MountedRun) => {
+    const options = ['nosuid', 'nodev', 'mode=1777', ...(o.size ? [`size=${tmpfsBytes(o.size)}`] : [])];
+    run.mounts.push({ destination: target, type: 'tmpfs', source: 'tmpfs', options });
+    run.targets.push(target);
+    return async () => {};
+  };
+  return { input: JSON.stringify({ type: 'tmpfs', target, size: o.size ?? '' }), prepared: { setup } };
+}
+
+/** type=cache: a directory of the store kept across builds, per id, shared, locked or private. */
+function planCacheMount({ env, index: i, options: o }: MountPlanning, target: string, source: string, from?: { layers: LayerRef[]; key: string }): PlannedMount {
+  const readonly = o.readonly === 'true';
+  const id = o.id ?? target;
+  const sharing = o.sharing ?? 'shared';
+  const input = JSON.stringify({ type: 'cache', target, id, sharing, readonly, mode: o.mode ?? '', uid: o.uid ?? '', gid: o.gid ?? '', from: from?.key ?? '', source });
+  const dir = path.join(cacheMountsDir(env.storeRoot), hashId(id));
+  const setup = async (workDir: string, run: MountedRun) => {
+    let mountDir = path.join(dir, 'data');
+    if (!(await exists(mountDir))) await createCacheDir(dir, from && (() => env.mountLayers(from.layers, path.join(workDir, `mount-${i}-from`))), source);
+    // shared: used by concurrent builds as it is; locked: one build at a time;
+    // private: a fresh directory for this run when another build holds it, as BuildKit does.
+    let cleanup = sharing === 'shared' ? async () => {} : await acquireLock(`${dir}.lock`, sharing === 'locked' ? 24 * 3600 : 0);
+    if (!cleanup) {
+      const own = path.join(workDir, `mount-${i}-private`);
+      mountDir = own;
+      await mkdir(own, { recursive: true });
+      cleanup = () => rm(own, { recursive: true, force: true });
+    }
+    if (o.uid !== undefined || o.gid !== undefined) await chown(mountDir, Number(o.uid ?? 0), Number(o.gid ?? 0));
+    if (o.mode !== undefined) await chmod(mountDir, OCTAL(o.mode, 0o755));
+    run.mounts.push({ destination: target, type: 'bind', source: mountDir, options: ['rbind', readonly ? 'ro' : 'rw'] });
+    run.targets.push(target);
+    return cleanup;
+  };
+  return { input, prepared: { setup } };
+}
+
+/** type=bind,from=STAGE|IMAGE: that stage's files, mounted over a throwaway upper dir. */
+function planBindFromMount({ env, index: i, options: o, location }: MountPlanning, target: string, source: string, from: { layers: LayerRef[]; key: string }): PlannedMount {
+  const readonly = o.readonly === 'true';
+  const setup = async (workDir: string, run: MountedRun) => {
+    // Changes (rw) go to the overlay's throwaway upper dir, so they are discarded.
+    const mounted = await env.mountLayers(from.layers, path.join(workDir, `mount-${i}`));
+    const host = await resolveInRoot(mounted.dir, source);
+    if (!(await exists(host))) {
+      await mounted.unmount();
+      mountFailure(`source=${source} does not exist in ${o.from}.`, location);
+    }
+    run.mounts.push({ destination: target, type: 'bind', source: host, options: ['rbind', readonly ? 'ro' : 'rw'] });
+    run.targets.push(target);
+    return mounted.unmount;
+  };
+  return { input: JSON.stringify({ type: 'bind', target, source, from: from.key, readonly }), prepared: { setup } };
+}
+
+/** type=bind of the context: a snapshot of exactly the files its key covers. */
+async function planContextBindMount({ env, index: i, options: o, location }: MountPlanning, target: string, source: string): Promise<PlannedMount> {
+  const readonly = o.readonly === 'true';
+  const rel = source === '/' ? '.' : source.slice(1);
+  const host = await resolveInRoot(env.contextDir, rel);
+  if (!host.startsWith(env.contextDir) || !(await exists(host))) return mountFailure(`source=${o.source ?? '/'} is not in the build context ${env.contextDir}.`, location);
+  if (rel !== '.' && env.isIgnored(rel)) return mountFailure(`source=${o.source} is excluded by .dockerignore.`, location);
+  const digest = await digestCopySources(env.contextDir, [rel], env.isIgnored, env.contextDigests);
+  const setup = async (workDir: string, run: MountedRun) => {
+    // .dockerignore'd files stay out, rw writes are discarded, and the context cannot change under the running step.
+    const snapshot = path.join(workDir, `mount-${i}`);
+    await mkdir(snapshot, { recursive: true });
+    const info = await lstat(host);
+    let mounted = snapshot;
+    if (info.isDirectory()) {
+      await copyFromContext({ contextDir: env.contextDir, sources: [rel === '.' ? '.' : rel.replace(/[*?[\\]/g, '\\$&')], dest: '/', rootfs: snapshot, owner: { uid: 0, gid: 0 }, isIgnored: env.isIgnored });
+    } else {
+      mounted = path.join(snapshot, path.basename(host));
+      await copyFile(host, mounted);
+      await chmod(mounted, info.mode & 0o7777);
+    }
+    run.mounts.push({ destination: target, type: 'bind', source: mounted, options: ['rbind', readonly ? 'ro' : 'rw'] });
+    run.targets.push(target);
+    return () => rm(snapshot, { recursive: true, force: true });
+  };
+  return { input: JSON.stringify({ type: 'bind', target, source, readonly, content: digest }), prepared: { setup } };
 }
 
 /**
