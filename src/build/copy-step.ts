@@ -58,12 +58,13 @@ type Part =
   | { kind: 'url'; download: Download }
   | { kind: 'archive'; rel: string; archive: NonNullable<Awaited<ReturnType<typeof archiveKind>>> };
 
+type Fail = (error: unknown) => never;
+
 export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Promise<PlannedStep> {
-  const fail = (error: unknown): never => {
+  const fail: Fail = (error) => {
     throw error instanceof BuildStepError ? error : new BuildStepError((error as Error).message, command.location, { cause: error });
   };
   const written = destinationPath(command.dest, env.workingDir);
-  let dest = written;
   let chmod: number | undefined;
   if (command.chmod !== undefined) {
     const parsed = parseChmod(command.chmod);
@@ -78,7 +79,43 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
     }),
   };
   if (env.from) inputs.from = env.from.key;
+  const { parts, matchCount } = await collectParts(env, command, inputs, fail);
+  // Several files (named or matched by wildcards) make the destination a directory, as
+  // BuildKit does (the classic builder refused a destination without a trailing /).
+  const dest = matchCount > 1 && !written.endsWith('/') ? `${written}/` : written;
+  const carryOut = (rootfs: string, owner: Owner, fromDir: string | undefined, workDir: string) =>
+    carryOutParts(env, command, parts, { dest, rootfs, owner, chmod, exclude: command.exclude, parents: command.parents }, fromDir, workDir);
 
+  return {
+    inputs,
+    execute: async (workDir) => {
+      const from = env.from ? await env.mountLayers(env.from.layers, path.join(workDir, 'from')) : undefined;
+      try {
+        if (command.link) {
+          // --link: the files go into a layer of their own, made without reading the stage's files.
+          const upper = path.join(workDir, 'upper');
+          await mkdir(upper, { recursive: true });
+          await carryOut(upper, await linkOwner(env, command, workDir), from?.dir, workDir);
+          return upper;
+        }
+        return await changeInView(env.driver, { lowers: lowerDirs(env.layers), dir: workDir, volatile: true }, async (rootfs) => {
+          await carryOut(rootfs, await ownerIn(command, rootfs), from?.dir, workDir);
+        });
+      } catch (error) {
+        return fail(error);
+      } finally {
+        await from?.unmount();
+      }
+    },
+  };
+}
+
+/**
+ * What a COPY or ADD copies, in order: heredocs, downloads, local archives to
+ * unpack and plain sources, each with its part of the cache key in `inputs`;
+ * and how many sources it names or matches.
+ */
+async function collectParts(env: CopyStepEnv, command: CopyCommand, inputs: StepInputs, fail: Fail): Promise<{ parts: Part[]; matchCount: number }> {
   const parts: Part[] = [];
   const plain: string[] = [];
   let matchCount = 0;
@@ -103,92 +140,65 @@ export async function planCopyStep(env: CopyStepEnv, command: CopyCommand): Prom
     if (command.checksum !== undefined) fail(new Error('ADD --checksum is only for http(s) URL sources.'));
     plain.push(source);
   }
+  if (plain.length === 0) return { parts, matchCount };
+  if (env.from) {
+    // The other stage's files are only known once it is mounted; its key covers them.
+    parts.push({ kind: 'plain', sources: plain, root: 'from' });
+    return { parts, matchCount: matchCount + plain.length };
+  }
+  const matches = await resolveCopyMatches(env.contextDir, plain, env.isIgnored, command.exclude).catch(fail);
+  const plainRels: string[] = [];
+  for (const { rel } of matches) {
+    inputs[`source ${rel}`] = await digestCopySources(env.contextDir, [rel], copySkipFilter(rel, env.isIgnored, command.exclude), env.contextDigests);
+    const full = await resolveInRoot(env.contextDir, rel);
+    const isFile = (await lstat(full)).isFile();
+    const archive = command.kind === 'ADD' && command.unpack !== false && isFile ? await archiveKind(full) : undefined;
+    if (archive) parts.push({ kind: 'archive', rel, archive });
+    else plainRels.push(rel);
+  }
+  // ADD resolves sources itself to tell archives apart; COPY keeps them as written (--parents needs that).
+  if (command.kind === 'ADD') {
+    if (plainRels.length > 0) parts.push({ kind: 'plain', sources: plainRels.map(literal), root: 'context' });
+  } else parts.push({ kind: 'plain', sources: plain, root: 'context' });
+  return { parts, matchCount: matchCount + matches.length };
+}
 
-  if (plain.length > 0) {
-    if (env.from) {
-      // The other stage's files are only known once it is mounted; its key covers them.
-      matchCount += plain.length;
-      parts.push({ kind: 'plain', sources: plain, root: 'from' });
+/** The owner --chown names, looked up in `rootfs` (root without --chown). */
+function ownerIn(command: CopyCommand, rootfs: string | undefined): Promise<Owner> {
+  if (!command.chown) return Promise.resolve({ uid: 0, gid: 0 });
+  return resolveChown(rootfs ?? '/nonexistent', command.chown);
+}
+
+/** COPY --link's owner: names need the image's files, mounted for that only. */
+async function linkOwner(env: CopyStepEnv, command: CopyCommand, workDir: string): Promise<Owner> {
+  if (!command.chown || !chownNeedsImage(command.chown)) return ownerIn(command, undefined);
+  const image = await env.mountLayers(env.layers, path.join(workDir, 'image'));
+  try {
+    return await ownerIn(command, image.dir);
+  } finally {
+    await image.unmount();
+  }
+}
+
+async function carryOutParts(env: CopyStepEnv, command: CopyCommand, parts: Part[], base: Omit<CopyRequest, 'contextDir' | 'sources'>, fromDir: string | undefined, workDir: string): Promise<void> {
+  for (const part of parts) {
+    if (part.kind === 'plain') {
+      const fromStage = part.root === 'from';
+      const contextDir = fromStage ? fromDir! : env.contextDir;
+      await copyFromContext({ ...base, contextDir, sources: part.sources, isIgnored: fromStage ? undefined : env.isIgnored, keepOwners: fromStage && !command.chown });
+    } else if (part.kind === 'heredoc') {
+      const dir = path.join(workDir, 'heredoc', part.name);
+      await mkdir(dir, { recursive: true });
+      await writeFile(path.join(dir, part.name), part.content, { mode: 0o644 });
+      await copyFromContext({ ...base, contextDir: dir, sources: [part.name] });
+    } else if (part.kind === 'url') {
+      await copyFromContext({ ...base, contextDir: part.download.dir, sources: [literal(part.download.name)] });
     } else {
-      const matches = await resolveCopyMatches(env.contextDir, plain, env.isIgnored, command.exclude).catch(fail);
-      matchCount += matches.length;
-      const plainRels: string[] = [];
-      for (const { rel } of matches) {
-        inputs[`source ${rel}`] = await digestCopySources(env.contextDir, [rel], copySkipFilter(rel, env.isIgnored, command.exclude), env.contextDigests);
-        const full = await resolveInRoot(env.contextDir, rel);
-        const isFile = (await lstat(full)).isFile();
-        const archive = command.kind === 'ADD' && command.unpack !== false && isFile ? await archiveKind(full) : undefined;
-        if (archive) parts.push({ kind: 'archive', rel, archive });
-        else plainRels.push(rel);
-      }
-      // ADD resolves sources itself to tell archives apart; COPY keeps them as written (--parents needs that).
-      if (command.kind === 'ADD') {
-        if (plainRels.length > 0) parts.push({ kind: 'plain', sources: plainRels.map(literal), root: 'context' });
-      } else parts.push({ kind: 'plain', sources: plain, root: 'context' });
+      // A local archive is unpacked into the destination directory, keeping the owners and modes it holds.
+      await makeDirsInRoot(base.rootfs, base.dest, base.owner, `Cannot unpack ${part.rel} into ${base.dest}`);
+      await extractArchive(path.join(env.contextDir, part.rel), part.archive, base.rootfs, base.dest);
     }
   }
-  // Several files (named or matched by wildcards) make the destination a directory, as
-  // BuildKit does (the classic builder refused a destination without a trailing /).
-  if (matchCount > 1 && !dest.endsWith('/')) dest = `${dest}/`;
-
-  const ownerIn = async (rootfs: string | undefined): Promise<Owner> => {
-    if (!command.chown) return { uid: 0, gid: 0 };
-    return resolveChown(rootfs ?? '/nonexistent', command.chown);
-  };
-
-  const carryOut = async (rootfs: string, owner: Owner, fromDir: string | undefined, workDir: string) => {
-    const base = { dest, rootfs, owner, chmod, exclude: command.exclude, parents: command.parents } satisfies Partial<CopyRequest>;
-    for (const part of parts) {
-      if (part.kind === 'plain') {
-        const contextDir = part.root === 'from' ? fromDir! : env.contextDir;
-        const fromStage = part.root === 'from';
-        await copyFromContext({ ...base, contextDir, sources: part.sources, isIgnored: fromStage ? undefined : env.isIgnored, keepOwners: fromStage && !command.chown });
-      } else if (part.kind === 'heredoc') {
-        const dir = path.join(workDir, 'heredoc', part.name);
-        await mkdir(dir, { recursive: true });
-        await writeFile(path.join(dir, part.name), part.content, { mode: 0o644 });
-        await copyFromContext({ ...base, contextDir: dir, sources: [part.name] });
-      } else if (part.kind === 'url') {
-        await copyFromContext({ ...base, contextDir: part.download.dir, sources: [literal(part.download.name)] });
-      } else {
-        // A local archive is unpacked into the destination directory, keeping the owners and modes it holds.
-        await makeDirsInRoot(rootfs, dest, owner, `Cannot unpack ${part.rel} into ${dest}`);
-        await extractArchive(path.join(env.contextDir, part.rel), part.archive, rootfs, dest);
-      }
-    }
-  };
-
-  return {
-    inputs,
-    execute: async (workDir) => {
-      const from = env.from ? await env.mountLayers(env.from.layers, path.join(workDir, 'from')) : undefined;
-      try {
-        if (command.link) {
-          // --link: the files go into a layer of their own, made without reading the stage's files.
-          const upper = path.join(workDir, 'upper');
-          await mkdir(upper, { recursive: true });
-          let owner: Owner;
-          if (command.chown && chownNeedsImage(command.chown)) {
-            const image = await env.mountLayers(env.layers, path.join(workDir, 'image'));
-            try {
-              owner = await ownerIn(image.dir);
-            } finally {
-              await image.unmount();
-            }
-          } else owner = await ownerIn(undefined);
-          await carryOut(upper, owner, from?.dir, workDir);
-          return upper;
-        }
-        return await changeInView(env.driver, { lowers: lowerDirs(env.layers), dir: workDir, volatile: true }, async (rootfs) => {
-          await carryOut(rootfs, await ownerIn(rootfs), from?.dir, workDir);
-        });
-      } catch (error) {
-        return fail(error);
-      } finally {
-        await from?.unmount();
-      }
-    },
-  };
 }
 
 /**
