@@ -4,7 +4,7 @@ import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { NeedsNamespaceError } from '../../build/builder.js';
 import { buildForPlatforms, type PlatformBuildResult } from '../../build/multi-platform.js';
-import type { Platform } from '../../oci/image.js';
+import type { Descriptor, Platform } from '../../oci/image.js';
 import { insideNamespace, reexecInNamespace } from '../../runtime/namespace.js';
 import { BufferedReporter, outsideNamespace } from '../outside-namespace.js';
 import { createRenderer, parseProgressMode, resolveProgressMode, withBuildId, type Renderer } from '../progress/index.js';
@@ -209,30 +209,7 @@ export const buildCommand: CommandModule = {
     }
     const cacheFrom = asList(argv.cacheFrom).map((v) => cacheOption('--cache-from', v, 'src'));
     const cacheTo = argv.cacheTo === undefined ? undefined : cacheOption('--cache-to', String(argv.cacheTo), 'dest');
-    const options = {
-      contextDir,
-      dockerfile,
-      dockerfileText,
-      tags,
-      buildArgs,
-      target: argv.target as string | undefined,
-      epoch: sourceDateEpoch(env),
-      useCache: argv.cache !== false,
-      explain: Boolean(argv.explain),
-      jobs: Number(argv.jobs),
-      labels: parseLabels(asList(argv.label)),
-      network: parseBuildNetwork(argv.network),
-      secrets: parseSecrets(asList(argv.secret), env),
-      processEnv: env,
-      cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
-      cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
-      compression: asCompression(argv.compression),
-      pull: Boolean(argv.pull),
-      cacheFromImages: cacheFrom.flatMap((c) => ('imageRef' in c ? [c.imageRef] : [])),
-      // BuildKit's two spellings of inline cache.
-      inlineCache: (cacheTo !== undefined && 'inline' in cacheTo) || ['1', 'true'].includes(buildArgs.BUILDKIT_INLINE_CACHE ?? ''),
-      noCacheStages: asList(argv.noCacheFilter).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
-    };
+    const options = buildOptions(argv, env, { contextDir, dockerfile, dockerfileText, tags, buildArgs, cacheFrom, cacheTo });
     const quiet = Boolean(argv.quiet);
     const progressMode = resolveProgressMode(parseProgressMode(String(argv.progress)), process.stderr, env);
     const renderer = quiet ? undefined : createRenderer(progressMode, process.stderr);
@@ -291,17 +268,56 @@ export const buildCommand: CommandModule = {
       renderer?.close?.();
       registries.close();
     }
-    if (output) await writeBuildOutput(store!, result.manifest.digest, tags, output);
-    // Listed as <none> until tagged or pruned, as docker lists an image built without -t.
-    if (tags.length === 0) await store!.keepUntagged(result.manifest);
-    // The image id as docker prints it: the config digest (`ribo images` IMAGE ID, `inspect .Id`).
-    const imageId = await imageIdOf(store!, result.manifest);
-    if (argv.iidfile) {
-      await writeFile(String(argv.iidfile), imageId).catch((error: Error) => {
-        throw new RiboError(`The image was built and tagged, but --iidfile ${argv.iidfile} could not be written (${error.message}); choose a file in a directory you can write to.`);
-      });
-    }
+    const imageId = await finishBuild(store!, result.manifest, tags, output, argv.iidfile === undefined ? undefined : String(argv.iidfile));
     process.stdout.write(`${imageId}\n`);
     return 0;
   },
 };
+
+/** The build's options from the command line, its context and Dockerfile resolved already. */
+function buildOptions(
+  argv: Record<string, unknown>,
+  env: NodeJS.ProcessEnv,
+  input: Awaited<ReturnType<typeof resolveBuildInput>> & { tags: string[]; buildArgs: Record<string, string>; cacheFrom: CacheOption[]; cacheTo?: CacheOption },
+) {
+  const { cacheFrom, cacheTo, buildArgs } = input;
+  return {
+    contextDir: input.contextDir,
+    dockerfile: input.dockerfile,
+    dockerfileText: input.dockerfileText,
+    tags: input.tags,
+    buildArgs,
+    target: argv.target as string | undefined,
+    epoch: sourceDateEpoch(env),
+    useCache: argv.cache !== false,
+    explain: Boolean(argv.explain),
+    jobs: Number(argv.jobs),
+    labels: parseLabels(asList(argv.label as string | string[] | undefined)),
+    network: parseBuildNetwork(argv.network as string | undefined),
+    secrets: parseSecrets(asList(argv.secret as string | string[] | undefined), env),
+    processEnv: env,
+    cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
+    cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
+    compression: asCompression(argv.compression),
+    pull: Boolean(argv.pull),
+    cacheFromImages: cacheFrom.flatMap((c) => ('imageRef' in c ? [c.imageRef] : [])),
+    // BuildKit's two spellings of inline cache.
+    inlineCache: (cacheTo !== undefined && 'inline' in cacheTo) || ['1', 'true'].includes(buildArgs.BUILDKIT_INLINE_CACHE ?? ''),
+    noCacheStages: asList(argv.noCacheFilter as string | string[] | undefined).flatMap((v) => v.split(',')).map((v) => v.trim()).filter(Boolean),
+  };
+}
+
+/** After the build: --output, the untagged image kept listed, --iidfile; returns the image id docker prints. */
+async function finishBuild(store: Store, manifest: Descriptor, tags: string[], output: BuildOutput | undefined, iidfile: string | undefined): Promise<string> {
+  if (output) await writeBuildOutput(store, manifest.digest, tags, output);
+  // Listed as <none> until tagged or pruned, as docker lists an image built without -t.
+  if (tags.length === 0) await store.keepUntagged(manifest);
+  // The image id as docker prints it: the config digest (`ribo images` IMAGE ID, `inspect .Id`).
+  const imageId = await imageIdOf(store, manifest);
+  if (iidfile) {
+    await writeFile(iidfile, imageId).catch((error: Error) => {
+      throw new RiboError(`The image was built and tagged, but --iidfile ${iidfile} could not be written (${error.message}); choose a file in a directory you can write to.`);
+    });
+  }
+  return imageId;
+}
