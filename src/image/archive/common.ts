@@ -95,10 +95,20 @@ export async function importLayerBlobs(store: Store, files: ArchiveFiles, layers
     await sink.done;
     checked.add(layerClaimKey(layer.descriptor.digest, layer.diffID));
   };
+  // A failure stops the other lane taking more, and is thrown once that lane is done: nothing is left being written.
+  let failed = false;
   const lanes = Array.from({ length: Math.min(LAYER_IMPORTS_AT_ONCE, queue.length) }, async () => {
-    for (let layer = queue.shift(); layer; layer = queue.shift()) await importOne(layer);
+    for (let layer = queue.shift(); layer && !failed; layer = queue.shift()) {
+      try {
+        await importOne(layer);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
+    }
   });
-  await Promise.all(lanes);
+  const failure = (await Promise.allSettled(lanes)).find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
+  if (failure) throw failure.reason;
   return checked;
 }
 
