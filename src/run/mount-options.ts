@@ -9,7 +9,14 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { Mount } from '../oci/runtime-spec.js';
 import { validateVolumeName } from '../store/volumes.js';
-import type { RunContext } from './run-options.js';
+
+/** Where relative and `~/` host paths are taken from (run-options.ts's RunContext is one). */
+export interface PathContext {
+  /** The directory relative host paths are taken from. */
+  cwd: string;
+  /** ribo's own environment: HOME for `~/`. */
+  env: NodeJS.ProcessEnv;
+}
 
 /** A volume (named or anonymous) rather than a bind or tmpfs mount. */
 export function isVolumeRequest(mount: Mount | VolumeRequest): mount is VolumeRequest {
@@ -45,7 +52,7 @@ function containerPath(target: string, flag: string, value: string): string {
 }
 
 /** The host side of a bind, and whether it is there yet (the caller decides what a missing one means). */
-async function hostPath(source: string, ctx: RunContext): Promise<{ full: string; exists: boolean }> {
+async function hostPath(source: string, ctx: PathContext): Promise<{ full: string; exists: boolean }> {
   const full = path.resolve(ctx.cwd, source.startsWith('~/') ? path.join(ctx.env.HOME ?? os.homedir(), source.slice(2)) : source);
   return { full, exists: await stat(full).then(() => true, () => false) };
 }
@@ -57,7 +64,7 @@ const PROPAGATIONS = new Set(['private', 'rprivate', 'shared', 'rshared', 'slave
  * mounts a named volume, -v CONTAINER an anonymous one, as with docker.
  * Options: ro, rw, a propagation mode, nocopy (volumes), podman's U; SELinux's z/Z are accepted and ignored.
  */
-export async function parseVolume(value: string, ctx: RunContext, binds: { chown: string[]; missing: string[] }): Promise<Mount | VolumeRequest> {
+export async function parseVolume(value: string, ctx: PathContext, binds: { chown: string[]; missing: string[] }): Promise<Mount | VolumeRequest> {
   const parts = value.split(':');
   if (parts.length === 1) return { destination: containerPath(value, '-v', value), readonly: false, copyUp: true, chown: false };
   if (parts.length > 3 || parts[0] === '') throw new UsageError(`-v ${value}: expected HOST:CONTAINER[:OPTIONS] or NAME:CONTAINER[:OPTIONS], e.g. -v "$PWD/data:/data:ro" or -v data:/data.`);
@@ -91,7 +98,7 @@ export function isTrue(value: string | undefined, flag: string, key: string): bo
 }
 
 /** --mount type=bind,source=,target=[,readonly], type=volume[,source=NAME],target=[,readonly][,volume-nocopy] or type=tmpfs,target=[,tmpfs-size=][,tmpfs-mode=]. */
-export async function parseMount(value: string, ctx: RunContext): Promise<Mount | VolumeRequest> {
+export async function parseMount(value: string, ctx: PathContext): Promise<Mount | VolumeRequest> {
   const fields = new Map<string, string | undefined>();
   for (const field of value.split(',')) {
     const eq = field.indexOf('=');

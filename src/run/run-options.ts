@@ -12,7 +12,7 @@ import { normalizeCapability } from '../runtime/capabilities.js';
 import { isNetworkName } from '../runtime/networks/store.js';
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
 import { parsePublish } from './publish.js';
-import { isTrue, isVolumeRequest, parseMount, parseSize, parseTmpfs, parseVolume, type VolumeRequest } from './mount-options.js';
+import { isTrue, isVolumeRequest, parseMount, parseSize, parseTmpfs, parseVolume, type PathContext, type VolumeRequest } from './mount-options.js';
 export type { NetworkMode };
 /** What --network accepts; "bridge" (docker's name) and "default" mean the default network, pasta or slirp4netns. */
 export const NETWORK_MODES = ['host', 'none', 'private', 'pasta', 'slirp4netns', 'bridge', 'default'] as const;
@@ -98,10 +98,8 @@ export interface RunSpec {
   imageVolumes: 'bind' | 'ignore';
 }
 
-export interface RunContext {
-  /** The directory relative host paths are taken from. */
-  cwd: string;
-  /** ribo's own environment: `-e NAME` and env-file lines without "=" copy from it. */
+export interface RunContext extends PathContext {
+  /** ribo's own environment: `-e NAME` and env-file lines without "=" copy from it, `~/` paths take its HOME. */
   env: NodeJS.ProcessEnv;
   /** Whether ribo's stdin is a terminal: -t relays it to the container's. */
   stdinIsTerminal: boolean;
