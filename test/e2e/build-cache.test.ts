@@ -3,7 +3,7 @@
  * image holds afterwards.
  */
 import { execa } from 'execa';
-import { utimes, writeFile } from 'node:fs/promises';
+import { readFile, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { makeContext, makeStore, removeStore, riboOk } from './harness.js';
 
@@ -90,6 +90,9 @@ it('gives the same image digest for the same context on two empty stores', async
     expect(b).toBe(a);
     // The image id is the config digest; the manifest (with the compressed layers' digests) is the same too.
     const digest = async (store: string) => (await riboOk(['inspect', '--format', '{{.Digest}}', 'r'], { root: store })).stdout.trim();
+    // Compared as JSON first, so a failure shows which layer (or field) differs.
+    const manifest = async (store: string) => JSON.parse(await readFile(path.join(store, 'blobs/sha256', (await digest(store)).slice('sha256:'.length)), 'utf8')) as unknown;
+    expect(await manifest(third)).toEqual(await manifest(other));
     expect(await digest(third)).toBe(await digest(other));
   } finally {
     await removeStore(other);
