@@ -154,7 +154,7 @@ check_plan() {
   while read -r _inside _outside _count; do _ids=$((_ids + _count)); done </proc/self/uid_map
   [ "$_ids" = "$plan_id_count" ] || run_with_node "$@"
 
-  # A bind's host path that is not there: Node says so.
+  # A bind's host path that is not there: Node makes it a directory (as docker's -v does).
   [ -z "$_bind" ] || [ -e "$_bind_source" ] || run_with_node "$@"
 }
 

@@ -15,6 +15,7 @@ import type { TransferProgress } from './progress.js';
 import { canonicalRef, type ImageRef } from '../oci/reference.js';
 import { configPlatform, selectPlatform } from '../oci/platform.js';
 import { tagBesideOtherPlatforms } from '../image/platform-tags.js';
+import { eachLimited } from '../files/each-limited.js';
 
 export { selectPlatform };
 
@@ -124,7 +125,7 @@ async function pullWithSinks(opts: PullOptions, sinks: LayerSinks): Promise<Pull
   // Each layer is unpacked (or its diffID checked) on the same pass as its download: no second read of the blob.
   // The unpacking runs in a worker thread, so this thread's core is left to the sockets, the blobs' hashes and writes.
   const checked = new Set<string>();
-  await fetchAll(missing, opts.jobs ?? DEFAULT_JOBS, async (blob, cancelled) => {
+  await eachLimited(missing, opts.jobs ?? DEFAULT_JOBS, async (blob, cancelled) => {
     const diffID = diffIDOf.get(blob.digest)!;
     const what = `Layer ${blob.digest} of image ${imageName}`;
     await fetchBlob(opts, blob, cancelled, () => sinks.open({ descriptor: blob, diffID }, what));
@@ -145,24 +146,6 @@ async function pullWithSinks(opts: PullOptions, sinks: LayerSinks): Promise<Pull
   if (name && opts.keepOtherPlatforms && config.architecture) await tagBesideOtherPlatforms(store, name, descriptor, configPlatform(config));
   else if (name) await store.tag(name, descriptor);
   return { manifest: descriptor, name, fetched: fetchedCount, present };
-}
-
-/** Runs `fetch` over the blobs, `jobs` at a time; after the first failure the rest are called off. */
-async function fetchAll(blobs: Descriptor[], jobs: number, fetch: (blob: Descriptor, cancelled: () => boolean) => Promise<void>): Promise<void> {
-  const queue = [...blobs];
-  let failure: { error: unknown } | undefined;
-  const cancelled = () => failure !== undefined;
-  const workers = Array.from({ length: Math.min(jobs, queue.length) }, async () => {
-    for (let blob = queue.shift(); blob && !failure; blob = queue.shift()) {
-      try {
-        await fetch(blob, cancelled);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
-  });
-  await Promise.all(workers);
-  if (failure) throw failure.error;
 }
 
 class CancelledError extends Error {}

@@ -8,6 +8,7 @@ import { DigestMismatchError, type ResolvedImage, type Store } from '../../store
 import { ArchiveError } from './errors.js';
 import { openLayerSink } from '../layer-sink.js';
 import { layerClaimKey, type LayerRef } from '../layers.js';
+import { eachLimited } from '../../files/each-limited.js';
 import type { ArchiveFiles } from './archive-files.js';
 
 /** Layers imported at once: each one's decompression and hashes on a core of a two-core machine. */
@@ -96,19 +97,7 @@ export async function importLayerBlobs(store: Store, files: ArchiveFiles, layers
     checked.add(layerClaimKey(layer.descriptor.digest, layer.diffID));
   };
   // A failure stops the other lane taking more, and is thrown once that lane is done: nothing is left being written.
-  let failed = false;
-  const lanes = Array.from({ length: Math.min(LAYER_IMPORTS_AT_ONCE, queue.length) }, async () => {
-    for (let layer = queue.shift(); layer && !failed; layer = queue.shift()) {
-      try {
-        await importOne(layer);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  });
-  const failure = (await Promise.allSettled(lanes)).find((lane): lane is PromiseRejectedResult => lane.status === 'rejected');
-  if (failure) throw failure.reason;
+  await eachLimited(queue, LAYER_IMPORTS_AT_ONCE, importOne);
   return checked;
 }
 
