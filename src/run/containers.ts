@@ -32,6 +32,8 @@ export interface ContainerPlan {
   chownPaths?: string[];
   /** --network container:NAME: the id of the container whose network namespace is joined at start. */
   networkContainer?: string;
+  /** --group-add: more groups (names resolved in the container's /etc/group at start) for its process and its exec'd ones. */
+  groupAdd?: string[];
 }
 
 /** A volume as a container's plan keeps it (run/volumes.ts): what start, `rm -v` and `volume rm` need. */

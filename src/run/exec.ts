@@ -9,7 +9,8 @@ import path from 'node:path';
 import { randomBytes } from 'node:crypto';
 import type { ContainerStdio, OciRuntime } from '../runtime/oci-runtime.js';
 import type { RuntimeSpec } from '../oci/runtime-spec.js';
-import { processGroups, resolveUser } from '../runtime/users.js';
+import { runtimeConfigJson } from '../runtime/rlimits.js';
+import { processGroups, resolveGroups, resolveUser, withAddedGroups } from '../runtime/users.js';
 import { callerTerminalSize, followTerminalSize } from '../runtime/terminal.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import type { ContainerRecord, ContainerStore } from './containers.js';
@@ -31,13 +32,14 @@ export interface ExecOptions {
  * and -e), before its start added HOME: with `-u` and no HOME given, HOME is
  * the exec user's, as docker and podman set it.
  */
-export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opts: ExecOptions, givenEnv: string[] = []): Promise<NonNullable<RuntimeSpec['process']>> {
+export async function execProcess(bundleConfig: RuntimeSpec, rootfs: string, opts: ExecOptions, givenEnv: string[] = [], groupAdd: string[] = []): Promise<NonNullable<RuntimeSpec['process']>> {
   const base = bundleConfig.process!;
   const env = envToMap(base.env);
   let user = base.user;
   if (opts.user !== undefined) {
     const resolved = await resolveUser(rootfs, opts.user);
-    user = { uid: resolved.uid, gid: resolved.gid, additionalGids: processGroups(resolved) };
+    // The container's --group-add groups are every exec'd process's too, as docker gives them.
+    user = { uid: resolved.uid, gid: resolved.gid, additionalGids: withAddedGroups(processGroups(resolved), await resolveGroups(rootfs, groupAdd)) };
     if (!givenEnv.some((entry) => entry.startsWith('HOME='))) env.set('HOME', resolved.home || '/');
   }
   for (const entry of opts.env) {
@@ -53,9 +55,9 @@ export async function execInContainer(runtime: OciRuntime, containers: Container
   const dir = containers.dirOf(record.id);
   const config = JSON.parse(await readFile(path.join(dir, 'bundle', 'config.json'), 'utf8')) as RuntimeSpec;
   // The container's mounted root, as its bundle names it.
-  const processSpec = await execProcess(config, config.root?.path ?? '', opts, record.plan.spec.env);
+  const processSpec = await execProcess(config, config.root?.path ?? '', opts, record.plan.spec.env, record.plan.groupAdd);
   const processFile = path.join(dir, `exec-${randomBytes(6).toString('hex')}.json`);
-  await writeFile(processFile, JSON.stringify(processSpec), { mode: 0o600 });
+  await writeFile(processFile, runtimeConfigJson(processSpec), { mode: 0o600 });
   const pidFile = opts.tty ? `${processFile}.pid` : undefined;
   let stopFollowing: (() => void) | undefined;
   try {

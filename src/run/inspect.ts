@@ -2,6 +2,8 @@
 import { viewDirs } from '../snapshot/index.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { isRestarting } from './restart-policy.js';
+import { DEFAULT_SHM_BYTES } from './limit-options.js';
+import { RLIM_INFINITY } from '../runtime/rlimits.js';
 
 /** docker's NetworkMode: the mode, a network's name, or container:ID. */
 export function networkMode(record: ContainerRecord): string {
@@ -39,7 +41,17 @@ export interface ContainerInspection {
   Runtime: string;
   /** How many times the --restart policy restarted it. */
   RestartCount: number;
-  HostConfig: { AutoRemove: boolean; NetworkMode: string; PortBindings: PortMap; RestartPolicy: { Name: string; MaximumRetryCount: number } };
+  HostConfig: {
+    AutoRemove: boolean;
+    NetworkMode: string;
+    PortBindings: PortMap;
+    RestartPolicy: { Name: string; MaximumRetryCount: number };
+    /** docker's: bytes; 64 MiB unless --shm-size. */
+    ShmSize: number;
+    /** --ulimit, as docker shows it (-1: unlimited); null without. */
+    Ulimits: Array<{ Name: string; Soft: number; Hard: number }> | null;
+    GroupAdd: string[] | null;
+  };
   NetworkSettings: { Ports: PortMap };
   GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
   /** docker's Mounts: binds, tmpfs and volumes (Name set), as the container gets them. */
@@ -51,6 +63,12 @@ export interface ContainerInspection {
 const NEVER = '0001-01-01T00:00:00Z';
 
 type PortMap = Record<string, { HostIp: string; HostPort: string }[]>;
+
+function ulimits(record: ContainerRecord): ContainerInspection['HostConfig']['Ulimits'] {
+  const shown = (n: number) => (n >= RLIM_INFINITY ? -1 : n);
+  const list = record.plan.spec.rlimits?.map((l) => ({ Name: l.type.slice('RLIMIT_'.length).toLowerCase(), Soft: shown(l.soft), Hard: shown(l.hard) }));
+  return list?.length ? list : null;
+}
 
 export function inspectContainer(containers: ContainerStore, record: ContainerRecord): ContainerInspection {
   const dir = containers.dirOf(record.id);
@@ -87,6 +105,9 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
       NetworkMode: networkMode(record),
       PortBindings: portBindings(record),
       RestartPolicy: { Name: record.restartPolicy?.name ?? 'no', MaximumRetryCount: record.restartPolicy?.maximumRetryCount ?? 0 },
+      ShmSize: record.plan.spec.shmSize ?? DEFAULT_SHM_BYTES,
+      Ulimits: ulimits(record),
+      GroupAdd: record.plan.groupAdd ?? null,
     },
     NetworkSettings: { Ports: portBindings(record) },
     GraphDriver: {

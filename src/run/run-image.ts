@@ -1,7 +1,7 @@
 import { unpackImageLayers, lowerDirs } from '../image/layers.js';
 import { envToMap, mapToEnv } from '../image/env.js';
 import { DEFAULT_PATH } from '../image/platform.js';
-import type { Platform } from '../oci/image.js';
+import type { ImageConfig, Platform } from '../oci/image.js';
 import { configPlatform, formatPlatform, hostPlatform } from '../oci/platform.js';
 import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
 import { storeRefFor } from '../image/transport-ref.js';
@@ -13,7 +13,7 @@ import type { RunSpec } from './run-options.js';
 import type { Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import type { Store } from '../store/index.js';
-import { stat } from 'node:fs/promises';
+import { open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { writeRunPlan, type PlainNetwork } from './run-plan.js';
@@ -92,6 +92,39 @@ async function findInit(): Promise<string> {
   return init;
 }
 
+/** Whether the image needs emulation here (checked to be set up, with a warning); throws when it cannot run. */
+async function checkImagePlatform(config: ImageConfig, image: string): Promise<boolean> {
+  const platform = configPlatform(config);
+  const emulated = Boolean(config.architecture) && needsEmulation(platform);
+  if (emulated) {
+    await checkEmulation(platform, `Containers of image ${image}`);
+    process.stderr.write(`ribo: warning: image ${image} is for ${formatPlatform(platform)}, this machine is ${formatPlatform(hostPlatform())}: the container runs under QEMU emulation, several times slower.\n`);
+  }
+  return emulated;
+}
+
+/**
+ * --cidfile as docker writes it: made (exclusively) before the record, so a
+ * file that appeared meanwhile is not overwritten; the id written once the
+ * record exists; removed when making the record failed.
+ */
+async function withCidfile(file: string | undefined, create: () => Promise<ContainerRecord>): Promise<ContainerRecord> {
+  if (!file) return create();
+  const handle = await open(file, 'wx').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`--cidfile ${file}: cannot create it (${error.code ?? error.message}); remove it or give another path.`);
+  });
+  try {
+    const record = await create().catch(async (error: unknown) => {
+      await rm(file, { force: true });
+      throw error;
+    });
+    await handle.writeFile(record.id);
+    return record;
+  } finally {
+    await handle.close();
+  }
+}
+
 /** The process Docker would start: ENTRYPOINT + (given command or CMD). */
 export function containerArgs(entrypoint: string[] | null | undefined, cmd: string[] | null | undefined, command: string[]): string[] {
   return [...(entrypoint ?? []), ...(command.length > 0 ? command : cmd ?? [])];
@@ -106,12 +139,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   const containers = ContainerStore.ofStore(opts.store.root);
   await recoverContainers(containers, opts.store.root);
   const image = await opts.store.resolveImage(await storeRefFor(opts.store, opts.image), { platform: opts.platform });
-  const platform = configPlatform(image.config);
-  const emulated = Boolean(image.config.architecture) && needsEmulation(platform);
-  if (emulated) {
-    await checkEmulation(platform, `Containers of image ${opts.image}`);
-    process.stderr.write(`ribo: warning: image ${opts.image} is for ${formatPlatform(platform)}, this machine is ${formatPlatform(hostPlatform())}: the container runs under QEMU emulation, several times slower.\n`);
-  }
+  const emulated = await checkImagePlatform(image.config, opts.image);
   const layers = await unpackImageLayers(opts.store, image.manifest, image.config, opts.image);
   const config = image.config.config ?? {};
   const spec = opts.spec;
@@ -164,6 +192,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         mounts: volumes.mounts,
         ...(keepId ? { keepId } : {}),
         ...(opts.resources ? { resources: opts.resources } : {}),
+        ...(spec.rlimits.length ? { rlimits: spec.rlimits } : {}),
+        ...(spec.shmSize !== undefined ? { shmSize: spec.shmSize } : {}),
         capAdd: spec.capAdd,
         capDrop: spec.capDrop,
         noNewPrivileges: spec.noNewPrivileges,
@@ -175,6 +205,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       ...(volumes.volumes.length ? { volumes: volumes.volumes } : {}),
       ...(spec.chownBinds.length || volumes.chownPaths.length ? { chownPaths: [...spec.chownBinds, ...volumes.chownPaths] } : {}),
       ...(sharedWith ? { networkContainer: sharedWith } : {}),
+      ...(spec.groupAdd.length ? { groupAdd: spec.groupAdd } : {}),
     };
     return containers.create({
       name: opts.name,
@@ -195,7 +226,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
     });
   };
   const hasVolumes = spec.volumes.length > 0 || (spec.imageVolumes !== 'ignore' && Object.keys(config.Volumes ?? {}).length > 0);
-  const record = hasVolumes ? await VolumeStore.ofStore(opts.store.root).withLock(create) : await create();
+  const recorded = () => withCidfile(spec.cidfile, create);
+  const record = hasVolumes ? await VolumeStore.ofStore(opts.store.root).withLock(recorded) : await recorded();
   return { record, entrypoint: config.Entrypoint ?? [], defaultArgs: containerArgs(config.Entrypoint, config.Cmd, []), emulated };
 }
 

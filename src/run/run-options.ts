@@ -12,6 +12,8 @@ import { normalizeCapability } from '../runtime/capabilities.js';
 import { isNetworkName } from '../runtime/networks/store.js';
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
 import { parsePublish } from './publish.js';
+import { parseShmSize, parseUlimits } from './limit-options.js';
+import type { Rlimit } from '../runtime/rlimits.js';
 import { isTrue, isVolumeRequest, parseMount, parseSize, parseTmpfs, parseVolume, type PathContext, type VolumeRequest } from './mount-options.js';
 export type { NetworkMode };
 /** What --network accepts; "bridge" (docker's name) and "default" mean the default network, pasta or slirp4netns. */
@@ -48,6 +50,10 @@ export interface RunFlags {
   privileged?: boolean;
   userns?: string;
   imageVolume?: string;
+  ulimit?: string[];
+  shmSize?: string;
+  groupAdd?: string[];
+  cidfile?: string;
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -96,6 +102,14 @@ export interface RunSpec {
   keepId: boolean;
   /** podman's --image-volume: an anonymous volume for each image VOLUME path ('bind', the default) or none ('ignore'). */
   imageVolumes: 'bind' | 'ignore';
+  /** --ulimit: the process's limits (RLIMIT_ types, sorted). */
+  rlimits: Rlimit[];
+  /** --shm-size in bytes; unset: docker's 64 MiB. */
+  shmSize?: number;
+  /** --group-add: group names or gids, resolved in the container's /etc/group at start. */
+  groupAdd: string[];
+  /** --cidfile: the absolute path the container's id is written to once it is created. */
+  cidfile?: string;
 }
 
 export interface RunContext extends PathContext {
@@ -195,22 +209,8 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     const resolved = envEntry(entry, ctx.env);
     if (resolved !== undefined) env.push(resolved);
   }
-  const mounts: Mount[] = [];
-  const volumes: VolumeRequest[] = [];
-  const binds = { chown: [] as string[], missing: [] as string[] };
-  const add = (mount: Mount | VolumeRequest) => (isVolumeRequest(mount) ? volumes.push(mount) : mounts.push(mount));
-  for (const value of flags.volume ?? []) add(await parseVolume(value, ctx, binds));
-  for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
-  for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
-  const ports = (flags.publish ?? []).flatMap((value) => parsePublish(value));
-  if ((ports.length > 0 || flags.publishAll) && network === 'container') {
-    const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
-    throw new UsageError(`${flag}: a container sharing another's network (--network ${flags.network}) has that container's ports; publish them when you run that one. Leave out ${flag.split(' ')[0]}.`);
-  }
-  if ((ports.length > 0 || flags.publishAll) && (network === 'host' || network === 'none' || network === 'private')) {
-    const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
-    throw new UsageError(`${flag}: ports cannot be published with --network ${network}${network === 'host' ? ' (the container\'s ports are already the host\'s own; connect to them directly)' : ' (the container has no way out)'}. Leave out ${flag.split(' ')[0]} or use the default network (--network bridge).`);
-  }
+  const { mounts, volumes, binds } = await collectMounts(flags, ctx);
+  const ports = publishedPorts(flags, network);
   const dns = (flags.dns ?? []).flatMap((d) => d.split(',')).filter(Boolean);
   for (const server of dns) if (!net.isIP(server)) throw new UsageError(`--dns ${server}: not an IP address; give a name server's address, e.g. --dns 9.9.9.9.`);
   const addHosts = (flags.addHost ?? []).map((entry) => {
@@ -231,6 +231,8 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   if (flags.hostname !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(flags.hostname)) {
     throw new UsageError(`--hostname ${flags.hostname}: a host name is 1 to 63 letters, digits, dots and dashes, starting with a letter or digit.`);
   }
+  const shmSize = parseShmSize(flags.shmSize);
+  const cidfile = await parseCidfile(flags.cidfile, ctx);
   return {
     env,
     mounts,
@@ -260,7 +262,56 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     missingBindSources: binds.missing,
     keepId: parseUserns(flags.userns),
     imageVolumes: parseImageVolume(flags.imageVolume),
+    rlimits: parseUlimits(flags.ulimit ?? []),
+    ...(shmSize !== undefined ? { shmSize } : {}),
+    groupAdd: parseGroupAdd(flags.groupAdd ?? []),
+    ...(cidfile ? { cidfile } : {}),
   };
+}
+
+/** -v, --mount and --tmpfs: runtime mounts, and the volumes to find or make. */
+async function collectMounts(flags: RunFlags, ctx: PathContext) {
+  const mounts: Mount[] = [];
+  const volumes: VolumeRequest[] = [];
+  const binds = { chown: [] as string[], missing: [] as string[] };
+  const add = (mount: Mount | VolumeRequest) => (isVolumeRequest(mount) ? volumes.push(mount) : mounts.push(mount));
+  for (const value of flags.volume ?? []) add(await parseVolume(value, ctx, binds));
+  for (const value of flags.mount ?? []) add(await parseMount(value, ctx));
+  for (const value of flags.tmpfs ?? []) mounts.push(parseTmpfs(value));
+  return { mounts, volumes, binds };
+}
+
+/** -p's mappings, refused (with -P) on networks that cannot publish. */
+function publishedPorts(flags: RunFlags, network: NetworkMode | 'default'): PortMapping[] {
+  const ports = (flags.publish ?? []).flatMap((value) => parsePublish(value));
+  if (ports.length === 0 && !flags.publishAll) return ports;
+  const flag = ports.length > 0 ? `-p ${flags.publish![0]}` : '-P';
+  if (network === 'container') {
+    throw new UsageError(`${flag}: a container sharing another's network (--network ${flags.network}) has that container's ports; publish them when you run that one. Leave out ${flag.split(' ')[0]}.`);
+  }
+  if (network === 'host' || network === 'none' || network === 'private') {
+    throw new UsageError(`${flag}: ports cannot be published with --network ${network}${network === 'host' ? ' (the container\'s ports are already the host\'s own; connect to them directly)' : ' (the container has no way out)'}. Leave out ${flag.split(' ')[0]} or use the default network (--network bridge).`);
+  }
+  return ports;
+}
+
+/** --group-add: each a group name or a gid (resolved when the container starts). */
+function parseGroupAdd(values: string[]): string[] {
+  for (const group of values) {
+    if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*\$?$/.test(group)) throw new UsageError(`--group-add ${group}: give a group name from the image's /etc/group or a numeric gid.`);
+  }
+  return values;
+}
+
+/** --cidfile: where the id goes; like docker, an existing file is refused (it may be another container's). */
+async function parseCidfile(value: string | undefined, ctx: PathContext): Promise<string | undefined> {
+  if (value === undefined) return undefined;
+  if (value === '') throw new UsageError('--cidfile: give the path of a file to write the container id to.');
+  const file = path.resolve(ctx.cwd, value);
+  if (await stat(file).then(() => true, () => false)) throw new UsageError(`--cidfile ${value}: ${file} exists already (another container's id?); remove it or give another path.`);
+  const dir = await stat(path.dirname(file)).catch(() => undefined);
+  if (!dir?.isDirectory()) throw new UsageError(`--cidfile ${value}: ${path.dirname(file)} is not a directory; make it first or give another path.`);
+  return file;
 }
 
 /** --network: a mode, container:NAME, or the name of a network between containers. */

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import type { ContainerSpec } from '../runtime/bundle.js';
 import { addCallerEntries, letContainerRootReach } from '../runtime/keep-id.js';
-import { processGroups, resolveUser } from '../runtime/users.js';
+import { processGroups, resolveGroups, resolveUser, withAddedGroups } from '../runtime/users.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { prepareMountsAtStart } from './volumes.js';
 import { UsageError } from '../errors.js';
@@ -50,6 +50,7 @@ export function prepareRootAtStart(containers: ContainerStore, record: Container
     await prepareMountsAtStart(path.dirname(containers.dir), rootfs, record.plan, user);
     const shared = record.plan.networkContainer ? await sharedNetwork(containers, record.plan.networkContainer) : {};
     const hostname = shared.hostname ?? startSpec(record).hostname!;
-    return { uid: user.uid, gid: user.gid, additionalGids: processGroups(user), env: startEnv(record.plan.spec.env, hostname, user.home), ...shared };
+    const additionalGids = withAddedGroups(processGroups(user), await resolveGroups(rootfs, record.plan.groupAdd ?? []));
+    return { uid: user.uid, gid: user.gid, additionalGids, env: startEnv(record.plan.spec.env, hostname, user.home), ...shared };
   };
 }

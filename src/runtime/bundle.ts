@@ -4,6 +4,7 @@ import type { Hook, IdMapping, LinuxResources, Mount, RuntimeSpec } from '../oci
 import { BUILD_DEFAULT_CAPABILITIES, RUN_DEFAULT_CAPABILITIES, capabilitySet, knownCapabilities } from './capabilities.js';
 import type { NetworkMode, PortMapping } from './network.js';
 import type { NetworkAttachment } from './networks/endpoints.js';
+import { runtimeConfigJson, type Rlimit } from './rlimits.js';
 import { defaultSeccompProfilePath, loadSeccompProfile, resolveSeccomp, seccompHost, type SeccompProfile } from './seccomp.js';
 
 /** The template every bundle starts from; see bundles/README.md. */
@@ -49,6 +50,10 @@ export interface ContainerSpec {
   idCount: number;
   mounts?: Mount[];
   resources?: LinuxResources;
+  /** --ulimit: the process's limits; without them it keeps ribo's own. */
+  rlimits?: Rlimit[];
+  /** --shm-size: the /dev/shm tmpfs's size in bytes (the template's 64 MiB when unset). */
+  shmSize?: number;
   /** Which default capability set: podman's for `ribo run` (also when unset), BuildKit's (docker's) for build steps. */
   capabilityDefaults?: 'run' | 'build';
   /** Capabilities (CAP_ names or ALL) added to and dropped from the default set. */
@@ -134,6 +139,7 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
     cwd: spec.cwd,
     capabilities: { bounding: caps, effective: caps, permitted: caps },
     noNewPrivileges: spec.noNewPrivileges ?? templateProcess.noNewPrivileges ?? false,
+    ...(spec.rlimits?.length ? { rlimits: spec.rlimits } : {}),
   };
   config.root = { path: spec.rootfs, readonly: spec.readonlyRootfs ?? false };
   config.hostname = spec.hostname ?? config.hostname;
@@ -142,6 +148,8 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   const mappings = containerMappings(spec);
   const templateMounts = (config.mounts ?? []).map((m) => (m.destination === '/sys' && spec.network !== 'host' && spec.network !== 'container' ? { destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', 'ro'] } : m));
   // Terminals belong to group tty (5), as docker's and podman's do, where the container's namespace has that group.
+  const shm = templateMounts.find((m) => m.destination === '/dev/shm');
+  if (shm && spec.shmSize !== undefined) shm.options = [...(shm.options ?? []).filter((o) => !o.startsWith('size=')), `size=${spec.shmSize}`];
   const devpts = templateMounts.find((m) => m.destination === '/dev/pts');
   if (devpts && namespaceId(mappings.gid, TTY_GID) !== undefined) devpts.options = [...(devpts.options ?? []), `gid=${TTY_GID}`];
   config.mounts = [...templateMounts, ...initMount, ...(spec.mounts ?? [])];
@@ -185,6 +193,6 @@ export async function writeBundle(dir: string, spec: ContainerSpec, opts: { temp
   const config = opts.finish ? await opts.finish(built) : built;
   await mkdir(dir, { recursive: true });
   // 0600: the process's env holds the -e values, secrets included.
-  await writeFile(path.join(dir, 'config.json'), JSON.stringify(config, null, 2), { mode: 0o600 });
+  await writeFile(path.join(dir, 'config.json'), runtimeConfigJson(config, 2), { mode: 0o600 });
   return config;
 }

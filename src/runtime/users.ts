@@ -70,3 +70,23 @@ export async function resolveUser(rootfs: string, user: string | undefined): Pro
 export function processGroups(user: Pick<ResolvedUser, 'gid' | 'additionalGids'>): number[] {
   return [user.gid, ...user.additionalGids.filter((g) => g !== user.gid)];
 }
+
+/**
+ * --group-add's groups as gids: numbers as they are, names from the image's
+ * /etc/group (a name it lacks is an error, as with docker).
+ */
+export async function resolveGroups(rootfs: string, groups: string[]): Promise<number[]> {
+  if (groups.length === 0) return [];
+  const entries = await groupEntries(rootfs);
+  return groups.map((group) => {
+    if (NUMERIC.test(group)) return Number(group);
+    const entry = entries.find((g) => g.name === group);
+    if (!entry) throw new UnknownUserError(`--group-add ${group}: the group is not in the image's /etc/group; add it to the image or give a numeric gid.`);
+    return entry.gid;
+  });
+}
+
+/** The supplementary groups with --group-add's after them, each once. */
+export function withAddedGroups(groups: number[], added: number[]): number[] {
+  return [...new Set([...groups, ...added])];
+}

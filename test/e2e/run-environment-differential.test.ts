@@ -10,7 +10,7 @@
  * "Differences from podman"). Planned runs (bin/run-plan.sh) must give the
  * same answers as the Node path.
  */
-import { chmod, cp, mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { BUSYBOX, lookupUser, onPath, runAs, type User } from '../differential/cases.js';
@@ -227,6 +227,48 @@ describe('ribo alone: docker\'s behaviour where podman differs', () => {
     ]);
   }, 120_000);
 
+  it('--group-add: the primary group first, then the image\'s and the added ones, for exec\'d processes too; an unknown name is an error', async () => {
+    expect((await ours(['--group-add', '1234'], ['groups'])).groups).toBe('0 10 1234');
+    const name = `runenv-groups-${process.pid}`;
+    await riboOk(['run', '-d', '--name', name, '--group-add', '1234', '--ulimit', 'nofile=100:200', '--ulimit', 'core=-1', '--shm-size', '32m', IMAGE, 'sleep', '300'], { root });
+    try {
+      const [info] = JSON.parse((await riboOk(['inspect', '--type', 'container', name], { root })).stdout) as Array<{ HostConfig: Record<string, unknown> }>;
+      expect(info!.HostConfig).toMatchObject({ GroupAdd: ['1234'], ShmSize: 32 * 1024 * 1024, Ulimits: [{ Name: 'core', Soft: -1, Hard: -1 }, { Name: 'nofile', Soft: 100, Hard: 200 }] });
+      // exec'd processes get the container's limits too (the runtime config's unlimited read back and written again).
+      expect((await riboOk(['exec', name, 'sh', '-c', 'echo $(ulimit -Sn) $(ulimit -Hn) $(ulimit -c)'], { root })).stdout.trim()).toBe('100 200 unlimited');
+      expect((await riboOk(['exec', name, 'id', '-G'], { root })).stdout.trim()).toBe('0 10 1234');
+      expect((await riboOk(['exec', '-u', 'nobody', name, 'id', '-G'], { root })).stdout.trim()).toBe('65534 1234');
+    } finally {
+      await ribo(['rm', '-f', name], { root });
+    }
+    const unknown = await ribo(['run', '--rm', '--group-add', 'nosuch', IMAGE, 'true'], { root });
+    expect(unknown.exitCode).not.toBe(0);
+    expect(unknown.stderr).toMatch(/--group-add nosuch: the group is not in the image's \/etc\/group/);
+  }, 120_000);
+
+  it('--cidfile gets the container\'s full id (kept after --rm, as docker and podman); an existing file is refused before anything is made', async () => {
+    const cidfile = path.join(work, `cid-${process.pid}`);
+    await runAs(undefined, 'chmod', ['a+rwx', work]);
+    const run = await riboOk(['run', '--rm', '--cidfile', cidfile, IMAGE, 'cat', '/etc/hostname'], { root });
+    const id = (await readFile(cidfile, 'utf8'));
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(id.slice(0, 12)).toBe(run.stdout.trim());
+    const before = (await riboOk(['ps', '-a', '-q'], { root })).stdout;
+    const again = await ribo(['run', '--rm', '--cidfile', cidfile, IMAGE, 'true'], { root });
+    expect(again.exitCode).toBe(2);
+    expect(again.stderr).toMatch(/--cidfile .*exists already/);
+    expect((await riboOk(['ps', '-a', '-q'], { root })).stdout).toBe(before);
+    expect(await readFile(cidfile, 'utf8')).toBe(id);
+  }, 120_000);
+
+  (E2E_USER ? it : it.skip)('--ulimit above the hard limit ribo runs with is refused rootless, naming the limit and its most', async () => {
+    const hard = Number((await runAs(user, BUSYBOX, ['sh', '-c', 'ulimit -Hn'])).stdout.trim());
+    const refused = await ribo(['run', '--rm', '--ulimit', `nofile=1024:${hard + 1}`, IMAGE, 'true'], { root });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toContain(`--ulimit nofile: a rootless container cannot get a hard limit of ${hard + 1}, above the ${hard} ribo runs with; give at most nofile=1024:${hard}`);
+    expect((await ours(['--ulimit', `nofile=1024:${hard}`], ['nofile'])).nofile).toBe(`1024 ${hard}`);
+  }, 120_000);
+
   it('--init runs the init as pid 1 in front of the command', async () => {
     const out = await ours(['--init'], ['pid1']);
     expect(out.pid1).toBe('/dev/init -- probe pid1');
@@ -356,6 +398,10 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
     ['-u nobody', ['-u', 'nobody'], ['env', 'id', 'groups', 'status']],
     ['-e, --env-file, -w', ['-e', 'FOO=bar', '-e', 'HOME=/elsewhere', '--env-file', '@ENVFILE@', '-w', '/tmp'], ['env', 'pwd']],
     ['-e PATH and HOSTNAME', ['-e', 'PATH=/bin', '-e', 'HOSTNAME=given'], ['env']],
+    ['--ulimit nofile, nproc and core', ['--ulimit', 'nofile=1024:2048', '--ulimit', 'nproc=100:200', '--ulimit', 'core=-1'], ['nofile', 'nproc', 'limits']],
+    ['--ulimit with the soft limit only', ['--ulimit', 'nofile=1000'], ['nofile']],
+    ['--shm-size 128m', ['--shm-size', '128m'], ['shmSize']],
+    ['-u nobody --group-add wheel --group-add 1234', ['-u', 'nobody', '--group-add', 'wheel', '--group-add', '1234'], ['id', 'groups']],
   ] as Array<[string, string[], Probe[]]>)('%s gives the same answers', async (_what, rawFlags, probes) => {
     const flags = rawFlags.map((f) => (f === '@ENVFILE@' ? envFile : f));
     const [mine, peer] = [await ours(flags, probes), await theirs(flags, probes)];

@@ -170,3 +170,45 @@ describe('--tmpfs and -p', () => {
     expect(await usageError(parseRunFlags({ dns: ['dns.example'] }, ctx))).toContain('--dns dns.example');
   });
 });
+
+describe('--ulimit, --shm-size, --group-add, --cidfile', () => {
+  it('takes --ulimit NAME=SOFT[:HARD] as docker: HARD defaults to SOFT, -1 is unlimited, the last of a name wins', async () => {
+    const spec = await parseRunFlags({ ulimit: ['nofile=1024:4096', 'nproc=50', 'core=-1', 'nproc=60:70', 'stack=unlimited'] }, ctx);
+    expect(spec.rlimits).toEqual([
+      { type: 'RLIMIT_CORE', soft: 2 ** 64, hard: 2 ** 64 },
+      { type: 'RLIMIT_NOFILE', soft: 1024, hard: 4096 },
+      { type: 'RLIMIT_NPROC', soft: 60, hard: 70 },
+      { type: 'RLIMIT_STACK', soft: 2 ** 64, hard: 2 ** 64 },
+    ]);
+    expect((await parseRunFlags({}, ctx)).rlimits).toEqual([]);
+  });
+
+  it('names the flag and the fix for a bad --ulimit', async () => {
+    expect(await usageError(parseRunFlags({ ulimit: ['nofiles=10'] }, ctx))).toMatch(/^--ulimit nofiles=10: unknown limit "nofiles"; use one of .*nofile/);
+    expect(await usageError(parseRunFlags({ ulimit: ['nofile=20:10'] }, ctx))).toMatch(/soft limit is above the hard one/);
+    expect(await usageError(parseRunFlags({ ulimit: ['nofile'] }, ctx))).toMatch(/expected NAME=SOFT\[:HARD\]/);
+    expect(await usageError(parseRunFlags({ ulimit: ['nofile=1k'] }, ctx))).toMatch(/"1k" is not a whole number/);
+    expect(await usageError(parseRunFlags({ ulimit: ['as=10'] }, ctx))).toMatch(/unknown limit "as"/);
+  });
+
+  it('sizes /dev/shm with --shm-size; 0 is docker\'s default', async () => {
+    expect((await parseRunFlags({ shmSize: '256m' }, ctx)).shmSize).toBe(256 * 1024 * 1024);
+    expect((await parseRunFlags({ shmSize: '1000' }, ctx)).shmSize).toBe(1000);
+    expect((await parseRunFlags({ shmSize: '0' }, ctx)).shmSize).toBeUndefined();
+    expect(await usageError(parseRunFlags({ shmSize: '-1' }, ctx))).toMatch(/^--shm-size -1: not a size/);
+  });
+
+  it('keeps --group-add names and gids for the start, refusing what cannot be a group', async () => {
+    expect((await parseRunFlags({ groupAdd: ['wheel', '1234'] }, ctx)).groupAdd).toEqual(['wheel', '1234']);
+    expect(await usageError(parseRunFlags({ groupAdd: ['a:b'] }, ctx))).toMatch(/^--group-add a:b: give a group name/);
+  });
+
+  it('refuses a --cidfile that exists or whose directory does not, and leaves nothing behind', async () => {
+    const spec = await parseRunFlags({ cidfile: 'new.cid' }, ctx);
+    expect(spec.cidfile).toBe(path.join(dir, 'new.cid'));
+    expect(existsSync(path.join(dir, 'new.cid'))).toBe(false);
+    writeFileSync(path.join(dir, 'old.cid'), 'x');
+    expect(await usageError(parseRunFlags({ cidfile: 'old.cid' }, ctx))).toMatch(/old\.cid exists already .*remove it or give another path/);
+    expect(await usageError(parseRunFlags({ cidfile: 'no/such/dir.cid' }, ctx))).toMatch(/no\/such is not a directory/);
+  });
+});

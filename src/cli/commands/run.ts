@@ -8,6 +8,7 @@ import { parseRunFlags } from '../../run/run-options.js';
 import { parseRestartPolicy } from '../../run/restart-policy.js';
 import type { RestartPolicy } from '../../run/containers.js';
 import { enforceableResources } from '../../runtime/cgroups.js';
+import { checkRlimitsAllowed } from '../../runtime/rlimits.js';
 import type { CommandModule } from '../command.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { asList } from '../options.js';
@@ -23,7 +24,8 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
-    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', '--restart', ...GLOBAL_VALUE_OPTIONS,
+    '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', '--restart',
+    '--ulimit', '--shm-size', '--group-add', '--cidfile', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -111,6 +113,10 @@ export const runCommand: CommandModule = {
       .option('cap-add', { array: true, type: 'string', describe: 'Add a capability (or ALL)' })
       .option('cap-drop', { array: true, type: 'string', describe: 'Drop a capability (or ALL)' })
       .option('security-opt', { array: true, type: 'string', describe: 'no-new-privileges, seccomp=unconfined or seccomp=FILE' })
+      .option('ulimit', { array: true, type: 'string', describe: 'A process limit NAME=SOFT[:HARD] (nofile, nproc, core, stack, ...; -1: unlimited)' })
+      .option('shm-size', { type: 'string', describe: 'Size of /dev/shm, e.g. 256m (default 64m)' })
+      .option('group-add', { array: true, type: 'string', describe: 'Another group (name in the image or gid) for the container\'s processes' })
+      .option('cidfile', { type: 'string', describe: 'Write the container id to this file (which must not exist)' })
       .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
       .option('privileged', { type: 'boolean', default: false, hidden: true })
       .option('restart', { type: 'string', describe: 'With -d: no, on-failure[:MAX-RETRIES], always or unless-stopped (while ribo\'s monitor lives; no reboot survival)' })
@@ -150,6 +156,10 @@ export const runCommand: CommandModule = {
       privileged: Boolean(argv.privileged),
       userns: argv.userns as string | undefined,
       imageVolume: argv.imageVolume as string | undefined,
+      ulimit: asList(argv.ulimit),
+      shmSize: argv.shmSize === undefined ? undefined : String(argv.shmSize),
+      groupAdd: asList(argv.groupAdd),
+      cidfile: argv.cidfile === undefined ? undefined : String(argv.cidfile),
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
     const restartPolicy = runRestartPolicy(argv.restart, Boolean(argv.detach), Boolean(argv.rm));
@@ -159,6 +169,7 @@ export const runCommand: CommandModule = {
     const session = await openSession(argv as GlobalOptions, env);
     try {
       const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env, platform });
+      await checkRlimitsAllowed(spec.rlimits, session.namespace.rootless);
       const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
       if (limits.warning) process.stderr.write(`${limits.warning}\n`);
       const options: RunImageOptions = {
