@@ -1,6 +1,6 @@
 /**
  * `ribo ps --filter`, as docker takes it: id=, name=, status=, exited=,
- * ancestor=, before=, since=, volume=, network=, publish=. Different keys
+ * ancestor=, before=, since=, volume=, network=, publish=, label=. Different keys
  * must all match; values of one key any. A status= filter lists exited
  * containers without -a, as docker's does.
  */
@@ -9,10 +9,11 @@ import type { Digest } from '../oci/image.js';
 import type { ContainerRecord } from '../run/containers.js';
 import { networkMode } from '../run/inspect.js';
 import { isRestarting } from '../run/restart-policy.js';
+import { labelMatcher } from './label-filter.js';
 
 export type ContainerFilter = (record: ContainerRecord) => boolean;
 
-const KEYS = ['id', 'name', 'status', 'exited', 'ancestor', 'before', 'since', 'volume', 'network', 'publish'] as const;
+const KEYS = ['id', 'name', 'status', 'exited', 'ancestor', 'before', 'since', 'volume', 'network', 'publish', 'label'] as const;
 type FilterKey = (typeof KEYS)[number];
 /** docker's container states; ribo's containers are never paused, being removed or dead, so those match none. */
 const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'] as const;
@@ -36,7 +37,7 @@ export async function containerFilters(values: string[], context: FilterContext)
     const equals = value.indexOf('=');
     const key = value.slice(0, equals) as FilterKey;
     if (equals < 0 || !KEYS.includes(key)) {
-      throw new UsageError(`--filter ${value}: ribo ps knows ${KEYS.map((k) => `${k}=`).join(', ')}${key === ('label' as string) ? ' (containers have no labels: ribo run has no --label)' : ''}.`);
+      throw new UsageError(`--filter ${value}: ribo ps knows ${KEYS.map((k) => `${k}=`).join(', ')}.`);
     }
     byKey.set(key, [...(byKey.get(key) ?? []), await oneFilter(key, value.slice(equals + 1), value, context)]);
   }
@@ -80,6 +81,11 @@ async function oneFilter(key: FilterKey, argument: string, given: string, contex
       };
     case 'publish':
       return publishFilter(argument, given);
+    case 'label': {
+      // The container's labels: its image's, then --label's (docker keeps both in the container's config).
+      const matches = labelMatcher(argument);
+      return (record) => matches(record.labels);
+    }
   }
 }
 

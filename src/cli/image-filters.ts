@@ -5,6 +5,7 @@
  * label=KEY or label=KEY=VALUE. Different keys must all match; values of
  * one key any.
  */
+import { labelMatcher } from './label-filter.js';
 import { UsageError } from '../errors.js';
 import type { ListedImage } from '../image/list.js';
 
@@ -34,8 +35,8 @@ async function oneFilter(key: FilterKey, argument: string, given: string, resolv
     case 'reference':
       return referenceFilter(argument);
     case 'label': {
-      const [name, ...rest] = argument.split('=');
-      return (image) => Object.hasOwn(image.labels, name!) && (rest.length === 0 || image.labels[name!] === rest.join('='));
+      const matches = labelMatcher(argument);
+      return (image) => matches(image.labels);
     }
     case 'before':
     case 'since': {

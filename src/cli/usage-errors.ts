@@ -24,8 +24,8 @@ const DOCKER_ONLY_COMMANDS: Record<string, string> = {
 /** Flags of docker's commands that ribo does not implement (docs/unsupported.md). */
 const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
   run: [
-    'device', 'blkio-weight', 'label', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'memory-swap', 'memory-reservation', 'gpus',
-    'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd', 'stop-signal', 'stop-timeout', 'sysctl',
+    'device', 'blkio-weight', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'memory-swap', 'memory-reservation', 'gpus',
+    'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd', 'sysctl',
     'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
   ],
   build: ['squash', 'isolation', 'shm-size', 'ulimit', 'cpu-shares', 'memory', 'add-host', 'ssh', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],

@@ -64,8 +64,12 @@ export interface ContainerRecord {
   /** Remove everything when the container exits (`--rm`). */
   autoRemove: boolean;
   detached: boolean;
-  /** The image's STOPSIGNAL, sent by `ribo stop` (default SIGTERM). */
+  /** --stop-signal, else the image's STOPSIGNAL: sent by `ribo stop` (default SIGTERM). */
   stopSignal?: string;
+  /** --stop-timeout: the seconds `ribo stop` and `restart` wait before SIGKILL when not given -t (default 10). */
+  stopTimeout?: number;
+  /** The image's labels, then --label's, as docker keeps them in the container's config (ps --filter label=, inspect). */
+  labels?: Record<string, string>;
   /** The storage driver and OCI runtime the container was started with; later commands must use the same. */
   driver: string;
   runtime: string;

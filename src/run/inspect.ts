@@ -56,7 +56,7 @@ export interface ContainerInspection {
   GraphDriver: { Name: string; Data: { LowerDir: string; UpperDir: string; MergedDir: string; WorkDir: string } };
   /** docker's Mounts: binds, tmpfs and volumes (Name set), as the container gets them. */
   Mounts: Array<{ Type: string; Name?: string; Source: string; Destination: string; Driver?: string; Mode: string; RW: boolean }>;
-  Config: { Hostname: string; User: string; Env: string[]; Cmd: string[]; WorkingDir: string; Image: string; StopSignal?: string; Tty: boolean };
+  Config: { Hostname: string; User: string; Env: string[]; Cmd: string[]; WorkingDir: string; Image: string; Labels: Record<string, string>; StopSignal?: string; StopTimeout?: number; Tty: boolean };
 }
 
 /** Docker's "never" time, for StartedAt/FinishedAt of what has not happened. */
@@ -138,7 +138,9 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
       Cmd: record.command,
       WorkingDir: record.plan.spec.cwd,
       Image: record.image,
+      Labels: record.labels ?? {},
       ...(record.stopSignal ? { StopSignal: record.stopSignal } : {}),
+      ...(record.stopTimeout !== undefined ? { StopTimeout: record.stopTimeout } : {}),
       Tty: record.plan.spec.terminal === true,
     },
   };

@@ -4,7 +4,6 @@
  * died (ribo SIGKILLed, the machine's OOM killer) without recording the end.
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import { releaseEndpoint } from '../runtime/networks/connect.js';
 import { UsageError, RiboError } from '../errors.js';
@@ -15,6 +14,7 @@ import { removeAnonymousVolumes } from './volumes.js';
 import { clearStopRequested, isRestarting, markStopRequested } from './restart-policy.js';
 import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { conmonDirs, conmonRecordedExit } from './conmon-files.js';
+import { parseSignal } from './signals.js';
 
 export class ContainerRunningError extends RiboError {}
 export class ContainerNotRunningError extends RiboError {}
@@ -24,19 +24,6 @@ export const UNKNOWN_EXIT_CODE = 255;
 
 const POLL_MS = 50;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** "TERM", "SIGTERM", "15" → "SIGTERM"; anything else is a usage error naming `flag`. */
-export function parseSignal(value: string, flag: string): NodeJS.Signals {
-  const signals = os.constants.signals as Record<string, number>;
-  if (/^\d+$/.test(value)) {
-    const name = Object.keys(signals).find((n) => signals[n] === Number(value));
-    if (name) return name as NodeJS.Signals;
-  } else {
-    const name = value.toUpperCase().startsWith('SIG') ? value.toUpperCase() : `SIG${value.toUpperCase()}`;
-    if (name in signals) return name as NodeJS.Signals;
-  }
-  throw new UsageError(`Unknown signal "${value}" (from ${flag}); use a name like TERM, SIGKILL or HUP, or a number.`);
-}
 
 /**
  * Sends `signal` to the container's first process, straight from this
@@ -97,19 +84,24 @@ export async function startSettled(containers: ContainerStore, record: Container
   return (await waitWhileStarting(containers, record.id)) ?? record;
 }
 
+/** docker's wait between the stop signal and SIGKILL. */
+export const DEFAULT_STOP_SECONDS = 10;
+
 /**
- * `ribo stop`: the image's STOPSIGNAL (else SIGTERM), then SIGKILL when the
- * container has not exited after `timeoutSeconds`.
+ * `ribo stop`: --stop-signal or the image's STOPSIGNAL (else SIGTERM), then
+ * SIGKILL when the container has not exited after `timeoutSeconds` (when
+ * not given: its --stop-timeout, else docker's 10 s).
  */
-export async function stopContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, timeoutSeconds: number, signal?: NodeJS.Signals): Promise<ContainerRecord | undefined> {
-  const first = signal ?? (record.stopSignal ? parseSignal(record.stopSignal, `the image's STOPSIGNAL`) : 'SIGTERM');
+export async function stopContainer(containers: ContainerStore, storeRoot: string, record: ContainerRecord, timeoutSeconds: number | undefined, signal?: NodeJS.Signals): Promise<ContainerRecord | undefined> {
+  const seconds = timeoutSeconds ?? record.stopTimeout ?? DEFAULT_STOP_SECONDS;
+  const first = signal ?? (record.stopSignal ? parseSignal(record.stopSignal, `the container's stop signal (--stop-signal or the image's STOPSIGNAL)`) : 'SIGTERM');
   // Said before the signal: the exit it causes must not start a restart (and a pending restart is called off).
   await markStopRequested(containers, record);
   // A --restart policy's back-off (it sees the marker and gives up), or a start under way: stop what comes of it.
   if (isRestarting(record)) return waitForExit(containers, storeRoot, record.id, 30_000, true);
   record = await startSettled(containers, record);
   if (!signalContainer(record, first)) return waitForExit(containers, storeRoot, record.id, 0);
-  const after = await waitForExit(containers, storeRoot, record.id, timeoutSeconds * 1000);
+  const after = await waitForExit(containers, storeRoot, record.id, seconds * 1000);
   if (!after || after.status === 'exited') return after;
   signalContainer(after, 'SIGKILL');
   return waitForExit(containers, storeRoot, record.id, 30_000);

@@ -215,7 +215,9 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
       autoRemove: opts.remove,
       detached,
       ...(opts.restartPolicy ? { restartPolicy: opts.restartPolicy, restartCount: 0 } : {}),
-      ...(config.StopSignal ? { stopSignal: config.StopSignal } : {}),
+      ...(spec.stopSignal ?? config.StopSignal ? { stopSignal: spec.stopSignal ?? config.StopSignal } : {}),
+      ...(spec.stopTimeout !== undefined ? { stopTimeout: spec.stopTimeout } : {}),
+      ...(Object.keys({ ...config.Labels, ...spec.labels }).length ? { labels: { ...config.Labels, ...spec.labels } } : {}),
       // Known once a view is prepared when the first working one is chosen then (supervise.ts records it).
       driver: opts.driver.driver ?? '',
       runtime: opts.runtime.name,

@@ -13,6 +13,7 @@ import { isNetworkName } from '../runtime/networks/store.js';
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
 import { parsePublish } from './publish.js';
 import { parseShmSize, parseUlimits } from './limit-options.js';
+import { parseSignal } from './signals.js';
 import type { Rlimit } from '../runtime/rlimits.js';
 import { isTrue, isVolumeRequest, parseMount, parseSize, parseTmpfs, parseVolume, type PathContext, type VolumeRequest } from './mount-options.js';
 export type { NetworkMode };
@@ -54,6 +55,9 @@ export interface RunFlags {
   shmSize?: string;
   groupAdd?: string[];
   cidfile?: string;
+  label?: string[];
+  stopSignal?: string;
+  stopTimeout?: string;
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -110,6 +114,12 @@ export interface RunSpec {
   groupAdd: string[];
   /** --cidfile: the absolute path the container's id is written to once it is created. */
   cidfile?: string;
+  /** --label KEY[=VALUE]: labels of the container, over its image's. */
+  labels: Record<string, string>;
+  /** --stop-signal: what `ribo stop` sends first, instead of the image's STOPSIGNAL. */
+  stopSignal?: string;
+  /** --stop-timeout: seconds `ribo stop` waits before SIGKILL when not given -t. */
+  stopTimeout?: number;
 }
 
 export interface RunContext extends PathContext {
@@ -266,7 +276,33 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     ...(shmSize !== undefined ? { shmSize } : {}),
     groupAdd: parseGroupAdd(flags.groupAdd ?? []),
     ...(cidfile ? { cidfile } : {}),
+    labels: parseLabels(flags.label ?? []),
+    ...stopOptions(flags),
   };
+}
+
+/** --label KEY=VALUE or KEY (an empty value), as docker's; a key given twice keeps its last value. */
+function parseLabels(values: string[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const value of values) {
+    const [key, ...rest] = value.split('=');
+    if (!key) throw new UsageError(`--label ${value}: the label's key is empty; write KEY=VALUE.`);
+    labels[key] = rest.join('=');
+  }
+  return labels;
+}
+
+/** --stop-signal (a signal name or number) and --stop-timeout (whole seconds). */
+function stopOptions(flags: RunFlags): Pick<RunSpec, 'stopSignal' | 'stopTimeout'> {
+  const options: Pick<RunSpec, 'stopSignal' | 'stopTimeout'> = {};
+  if (flags.stopSignal !== undefined) {
+    options.stopSignal = parseSignal(flags.stopSignal, '--stop-signal');
+  }
+  if (flags.stopTimeout !== undefined) {
+    if (!/^\d+$/.test(flags.stopTimeout)) throw new UsageError(`--stop-timeout ${flags.stopTimeout}: give a whole number of seconds (0 or more), e.g. --stop-timeout 30.`);
+    options.stopTimeout = Number(flags.stopTimeout);
+  }
+  return options;
 }
 
 /** -v, --mount and --tmpfs: runtime mounts, and the volumes to find or make. */

@@ -18,7 +18,7 @@ beforeAll(async () => {
   context = await makeContext({}, 'hello');
   await riboOk(['build', '-t', 'hello', context], { root });
   // An image whose STOPSIGNAL is not SIGTERM.
-  const stopsignal = await makeContext({ Dockerfile: 'FROM hello\nSTOPSIGNAL SIGUSR1\n' });
+  const stopsignal = await makeContext({ Dockerfile: 'FROM hello\nSTOPSIGNAL SIGUSR1\nLABEL from.image=yes\n' });
   await riboOk(['build', '-t', 'usr1', stopsignal], { root });
   await execa('rm', ['-rf', stopsignal]);
 }, 300_000);
@@ -387,6 +387,27 @@ describe('names and errors', () => {
     await riboOk(['stop', '-t', '5', 'usr1'], { root });
     expect(await psRow('usr1', { root })).toMatch(/Exited \(0\)/);
     await riboOk(['rm', 'usr1'], { root });
+  });
+
+  it('--stop-signal replaces the image\'s STOPSIGNAL, --stop-timeout the 10 s before SIGKILL; --label marks the container for ps and inspect', async () => {
+    const script = 'trap "echo got-usr2" USR2; trap "" TERM; echo ready; while true; do sleep 0.1; done';
+    await riboOk(['run', '-d', '--name', 'sigs', '--stop-signal', 'USR2', '--stop-timeout', '1', '--label', 'team=blue', '-l', 'flag', 'usr1', 'sh', '-c', script], { root });
+    await until('the trap', async () => (await ribo(['logs', 'sigs'], { root })).stdout === 'ready');
+    const [info] = JSON.parse((await riboOk(['inspect', '--type', 'container', 'sigs'], { root })).stdout) as Array<{ Config: { Labels: Record<string, string>; StopSignal: string; StopTimeout: number } }>;
+    // The image's labels too, as docker keeps them in the container's config.
+    expect(info!.Config).toMatchObject({ Labels: { 'from.image': 'yes', team: 'blue', flag: '' }, StopSignal: 'SIGUSR2', StopTimeout: 1 });
+    const listed = async (filter: string) => (await riboOk(['ps', '-a', '--format', '{{.Names}} {{.Labels}}', '--filter', filter], { root })).stdout.trim();
+    expect(await listed('label=team=blue')).toBe('sigs from.image=yes,team=blue,flag=');
+    expect(await listed('label=flag')).toBe('sigs from.image=yes,team=blue,flag=');
+    expect(await listed('label=from.image')).toBe('sigs from.image=yes,team=blue,flag=');
+    expect(await listed('label=team=red')).toBe('');
+    // USR2 is trapped and the container goes on: SIGKILL follows after its own 1 s, not 10 s.
+    const started = Date.now();
+    await riboOk(['stop', 'sigs'], { root });
+    expect(Date.now() - started).toBeLessThan(8000);
+    expect((await ribo(['logs', 'sigs'], { root })).stdout).toContain('got-usr2');
+    expect(await psRow('sigs', { root })).toMatch(/Exited \(137\)/);
+    await riboOk(['rm', 'sigs'], { root });
   });
 
   it('refuses to rm a running container without -f, and says how', async () => {

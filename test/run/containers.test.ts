@@ -5,7 +5,7 @@ import path from 'node:path';
 import { ContainerStore, type ContainerRecord } from '../../src/run/containers.js';
 import { copyLog, LogWriter, parseLogTime } from '../../src/run/logs.js';
 import { writeFile } from 'node:fs/promises';
-import { parseSignal } from '../../src/run/lifecycle.js';
+import { parseSignal } from '../../src/run/signals.js';
 import { protectContainerCommand } from '../../src/cli/commands/run.js';
 import { UsageError } from '../../src/errors.js';
 

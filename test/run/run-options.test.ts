@@ -212,3 +212,17 @@ describe('--ulimit, --shm-size, --group-add, --cidfile', () => {
     expect(await usageError(parseRunFlags({ cidfile: 'no/such/dir.cid' }, ctx))).toMatch(/no\/such is not a directory/);
   });
 });
+
+describe('--label, --stop-signal, --stop-timeout', () => {
+  it('takes labels KEY=VALUE or KEY, the last of a key winning; names an empty key', async () => {
+    expect((await parseRunFlags({ label: ['a=1', 'b', 'c=x=y', 'a=2'] }, ctx)).labels).toEqual({ a: '2', b: '', c: 'x=y' });
+    expect(await usageError(parseRunFlags({ label: ['=v'] }, ctx))).toMatch(/^--label =v: the label's key is empty/);
+  });
+
+  it('normalises the stop signal and takes whole seconds for the timeout', async () => {
+    expect(await parseRunFlags({ stopSignal: 'usr1', stopTimeout: '30' }, ctx)).toMatchObject({ stopSignal: 'SIGUSR1', stopTimeout: 30 });
+    expect((await parseRunFlags({ stopSignal: '2' }, ctx)).stopSignal).toBe('SIGINT');
+    expect(await usageError(parseRunFlags({ stopSignal: 'NOPE' }, ctx))).toMatch(/Unknown signal "NOPE" \(from --stop-signal\)/);
+    expect(await usageError(parseRunFlags({ stopTimeout: '1.5' }, ctx))).toMatch(/^--stop-timeout 1\.5: give a whole number of seconds/);
+  });
+});

@@ -34,6 +34,8 @@ function containerRow(r: ContainerRecord, now: number, full: boolean) {
     State: r.status,
     Status: statusText(r, now),
     Names: r.name,
+    // docker's: KEY=VALUE pairs joined by commas.
+    Labels: Object.entries(r.labels ?? {}).map(([k, v]) => `${k}=${v}`).join(','),
   };
 }
 
@@ -68,7 +70,7 @@ export const psCommand: CommandModule = {
       .option('all', { alias: 'a', type: 'boolean', default: false, describe: 'Show every container, also exited ones' })
       .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'Print container ids only' })
       .option('format', { type: 'string', describe: 'table, json, or a Go template: {{.Names}} {{.Status}}, table {{.ID}}\\t{{.Image}}' })
-      .option('filter', { array: true, alias: 'f', type: 'string', describe: 'id=, name=, status=, exited=, ancestor=, before=, since=, volume=, network=, publish=; may be repeated' })
+      .option('filter', { array: true, alias: 'f', type: 'string', describe: 'id=, name=, status=, exited=, ancestor=, before=, since=, volume=, network=, publish=, label=; may be repeated' })
       .option('last', { alias: 'n', type: 'number', describe: 'Show the N most recently created containers, whatever their state' })
       .option('latest', { alias: 'l', type: 'boolean', default: false, describe: 'Show the most recently created container, whatever its state' })
       .option('trunc', { type: 'boolean', default: true, describe: 'Shorten ids and commands (--no-trunc shows them whole)' }),

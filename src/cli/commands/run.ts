@@ -25,7 +25,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
     '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', '--restart',
-    '--ulimit', '--shm-size', '--group-add', '--cidfile', ...GLOBAL_VALUE_OPTIONS,
+    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -117,6 +117,9 @@ export const runCommand: CommandModule = {
       .option('shm-size', { type: 'string', describe: 'Size of /dev/shm, e.g. 256m (default 64m)' })
       .option('group-add', { array: true, type: 'string', describe: 'Another group (name in the image or gid) for the container\'s processes' })
       .option('cidfile', { type: 'string', describe: 'Write the container id to this file (which must not exist)' })
+      .option('label', { alias: 'l', array: true, type: 'string', describe: 'Set a label KEY=VALUE on the container (ps --filter label=)' })
+      .option('stop-signal', { type: 'string', describe: 'Signal ribo stop sends first (default: the image\'s STOPSIGNAL, else SIGTERM)' })
+      .option('stop-timeout', { type: 'string', describe: 'Seconds ribo stop waits before SIGKILL (default 10)' })
       .option('init', { type: 'boolean', default: false, describe: 'Run tini as PID 1 to reap zombies and forward signals' })
       .option('privileged', { type: 'boolean', default: false, hidden: true })
       .option('restart', { type: 'string', describe: 'With -d: no, on-failure[:MAX-RETRIES], always or unless-stopped (while ribo\'s monitor lives; no reboot survival)' })
@@ -160,6 +163,9 @@ export const runCommand: CommandModule = {
       shmSize: argv.shmSize === undefined ? undefined : String(argv.shmSize),
       groupAdd: asList(argv.groupAdd),
       cidfile: argv.cidfile === undefined ? undefined : String(argv.cidfile),
+      label: asList(argv.label),
+      stopSignal: argv.stopSignal === undefined ? undefined : String(argv.stopSignal),
+      stopTimeout: argv.stopTimeout === undefined ? undefined : String(argv.stopTimeout),
       // A detached container's terminal (-dt) is conmon's, not ribo's.
     }, { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
     const restartPolicy = runRestartPolicy(argv.restart, Boolean(argv.detach), Boolean(argv.rm));

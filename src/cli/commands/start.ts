@@ -4,6 +4,7 @@ import { launchMonitor, superviseContainer } from '../../run/supervise.js';
 import { UsageError } from '../../errors.js';
 import { capabilitiesOf } from '../../snapshot/index.js';
 import type { CommandModule } from '../command.js';
+import { stopSeconds } from '../stop-time.js';
 import { openSession, storeRoot, type GlobalOptions } from '../session.js';
 import { conmonCleanupCommand, monitorLauncher, orphanCleanupCommand } from './container-monitor.js';
 import { insideNamespace, reexecInNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
@@ -87,10 +88,9 @@ export const restartCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
-      .option('time', { alias: 't', type: 'number', default: 10, describe: 'Seconds to wait for the stop signal before SIGKILL' }),
+      .option('time', { alias: 't', type: 'number', describe: 'Seconds to wait for the stop signal before SIGKILL (default: the container\'s --stop-timeout, else 10)' }),
   handler: async (argv, env) => {
-    const seconds = Number(argv.time);
-    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
+    const seconds = stopSeconds(argv.time);
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
     const refs = (argv.containers as unknown[]).map(String);

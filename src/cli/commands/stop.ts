@@ -1,8 +1,9 @@
 import { ContainerStore } from '../../run/containers.js';
-import { ContainerNotRunningError, parseSignal, signalContainer, startSettled, stopContainer, waitForExit } from '../../run/lifecycle.js';
-import { UsageError } from '../../errors.js';
+import { ContainerNotRunningError, signalContainer, startSettled, stopContainer, waitForExit } from '../../run/lifecycle.js';
+import { parseSignal } from '../../run/signals.js';
 import { markStopRequested } from '../../run/restart-policy.js';
 import type { CommandModule } from '../command.js';
+import { stopSeconds } from '../stop-time.js';
 import { forEachName } from '../each-name.js';
 import { storeRoot, type GlobalOptions } from '../session.js';
 
@@ -14,13 +15,12 @@ export const stopCommand: CommandModule = {
   builder: (y) =>
     y
       .positional('containers', { type: 'string', array: true, describe: 'Container names or ids' })
-      .option('time', { alias: 't', type: 'number', default: 10, describe: 'Seconds to wait before SIGKILL' })
+      .option('time', { alias: 't', type: 'number', describe: 'Seconds to wait before SIGKILL (default: the container\'s --stop-timeout, else 10)' })
       .option('signal', { alias: 's', type: 'string', describe: 'Signal to send first (default: the image\'s STOPSIGNAL, else SIGTERM)' }),
   handler: async (argv, env) => {
     const root = storeRoot(argv as GlobalOptions, env);
     const containers = ContainerStore.ofStore(root);
-    const seconds = Number(argv.time);
-    if (!Number.isFinite(seconds) || seconds < 0) throw new UsageError(`--time must be a number of seconds (0 or more), not "${String(argv.time)}".`);
+    const seconds = stopSeconds(argv.time);
     const signal = argv.signal === undefined ? undefined : parseSignal(String(argv.signal), '--signal');
     return forEachName((argv.containers as unknown[]).map(String), async (ref) => {
       const record = await containers.find(ref);
