@@ -24,7 +24,7 @@ const DOCKER_ONLY_COMMANDS: Record<string, string> = {
 /** Flags of docker's commands that ribo does not implement (docs/unsupported.md). */
 const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
   run: [
-    'device', 'blkio-weight', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'memory-swap', 'memory-reservation', 'gpus',
+    'blkio-weight', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'memory-swap', 'memory-reservation', 'gpus',
     'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd', 'sysctl',
     'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
   ],

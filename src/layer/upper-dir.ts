@@ -14,6 +14,7 @@
 import { closeSync, constants, lstatSync, openSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SourceChangedError, UnsupportedUpperDirError } from './errors.js';
+import { splitDevice } from '../files/device-numbers.js';
 import type { TarWriterEntry } from './tar-writer.js';
 import {
   isIncompleteCopyXattr,
@@ -44,14 +45,6 @@ function decodeName(raw: Buffer, dir: string): string {
 
 function isWhiteoutDevice(stats: Stats): boolean {
   return stats.isCharacterDevice() && stats.rdev === 0;
-}
-
-/** Linux dev_t split, as glibc's major()/minor(). */
-function splitDevice(rdev: number): { major: number; minor: number } {
-  const dev = BigInt(rdev);
-  const major = ((dev >> 8n) & 0xfffn) | ((dev >> 32n) & ~0xfffn);
-  const minor = (dev & 0xffn) | ((dev >> 12n) & ~0xffn);
-  return { major: Number(major), minor: Number(minor) };
 }
 
 function* readFileChunks(absolutePath: string, size: number, entryPath: string): Generator<Buffer> {

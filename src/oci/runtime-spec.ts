@@ -65,10 +65,20 @@ export interface IdMapping {
   size: number;
 }
 
+/** A device cgroup rule. */
+export interface LinuxDeviceCgroup {
+  allow: boolean;
+  type?: 'a' | 'c' | 'b';
+  major?: number;
+  minor?: number;
+  access?: string;
+}
+
 export interface LinuxResources {
   memory?: { limit?: number; reservation?: number; swap?: number };
   cpu?: { shares?: number; quota?: number; period?: number; cpus?: string; mems?: string };
   pids?: { limit: number };
+  devices?: LinuxDeviceCgroup[];
 }
 
 export interface Linux {

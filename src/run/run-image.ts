@@ -194,6 +194,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         ...(opts.resources ? { resources: opts.resources } : {}),
         ...(spec.rlimits.length ? { rlimits: spec.rlimits } : {}),
         ...(spec.shmSize !== undefined ? { shmSize: spec.shmSize } : {}),
+        ...(spec.devices.length ? { devices: spec.devices } : {}),
         capAdd: spec.capAdd,
         capDrop: spec.capDrop,
         noNewPrivileges: spec.noNewPrivileges,

@@ -14,6 +14,7 @@ import type { NetworkMode, PortMapping } from '../runtime/network.js';
 import { parsePublish } from './publish.js';
 import { parseShmSize, parseUlimits } from './limit-options.js';
 import { parseSignal } from './signals.js';
+import { parseDevice, type DeviceRequest } from './device-options.js';
 import type { Rlimit } from '../runtime/rlimits.js';
 import { isTrue, isVolumeRequest, parseMount, parseSize, parseTmpfs, parseVolume, type PathContext, type VolumeRequest } from './mount-options.js';
 export type { NetworkMode };
@@ -58,6 +59,7 @@ export interface RunFlags {
   label?: string[];
   stopSignal?: string;
   stopTimeout?: string;
+  device?: string[];
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -120,6 +122,8 @@ export interface RunSpec {
   stopSignal?: string;
   /** --stop-timeout: seconds `ribo stop` waits before SIGKILL when not given -t. */
   stopTimeout?: number;
+  /** --device: host device nodes the container gets. */
+  devices: DeviceRequest[];
 }
 
 export interface RunContext extends PathContext {
@@ -207,7 +211,7 @@ function splitOption(value: string): [string, string | undefined] {
 /** Checks every flag and resolves files and host paths; throws a UsageError naming the flag. */
 export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<RunSpec> {
   if (flags.privileged) {
-    throw new UsageError('--privileged is not supported by ribo: a rootless container cannot get the host\'s devices. Add what the program needs instead, e.g. --cap-add SYS_ADMIN --security-opt seccomp=unconfined.');
+    throw new UsageError('--privileged is not supported by ribo: a rootless container cannot get all of the host\'s devices and powers. Add what the program needs instead, e.g. --device /dev/fuse --cap-add SYS_ADMIN --security-opt seccomp=unconfined.');
   }
   const { network, networkName, networkContainer } = parseNetwork(flags.network);
   const networkAliases = flags.networkAlias ?? [];
@@ -277,6 +281,7 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     groupAdd: parseGroupAdd(flags.groupAdd ?? []),
     ...(cidfile ? { cidfile } : {}),
     labels: parseLabels(flags.label ?? []),
+    devices: await Promise.all((flags.device ?? []).map((value) => parseDevice(value, ctx))),
     ...stopOptions(flags),
   };
 }

@@ -10,6 +10,19 @@ import { defaultSeccompProfilePath, loadSeccompProfile, resolveSeccomp, seccompH
 /** The template every bundle starts from; see bundles/README.md. */
 export const DEFAULT_TEMPLATE = new URL('../../../bundles/config.json', import.meta.url);
 
+/** A host device node a container gets (--device). */
+export interface ContainerDevice {
+  /** The node on the host, symlinks resolved. */
+  hostPath: string;
+  /** Where it appears in the container. */
+  path: string;
+  type: 'c' | 'b';
+  major: number;
+  minor: number;
+  /** docker's r, w and m: the device cgroup rule, and a read-only bind without w. */
+  access: string;
+}
+
 export interface ContainerSpec {
   args: string[];
   env: string[];
@@ -54,6 +67,8 @@ export interface ContainerSpec {
   rlimits?: Rlimit[];
   /** --shm-size: the /dev/shm tmpfs's size in bytes (the template's 64 MiB when unset). */
   shmSize?: number;
+  /** --device: host device nodes bound in, each with its device cgroup access. */
+  devices?: ContainerDevice[];
   /** Which default capability set: podman's for `ribo run` (also when unset), BuildKit's (docker's) for build steps. */
   capabilityDefaults?: 'run' | 'build';
   /** Capabilities (CAP_ names or ALL) added to and dropped from the default set. */
@@ -152,7 +167,7 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   if (shm && spec.shmSize !== undefined) shm.options = [...(shm.options ?? []).filter((o) => !o.startsWith('size=')), `size=${spec.shmSize}`];
   const devpts = templateMounts.find((m) => m.destination === '/dev/pts');
   if (devpts && namespaceId(mappings.gid, TTY_GID) !== undefined) devpts.options = [...(devpts.options ?? []), `gid=${TTY_GID}`];
-  config.mounts = [...templateMounts, ...initMount, ...(spec.mounts ?? [])];
+  config.mounts = [...templateMounts, ...initMount, ...deviceMounts(spec.devices ?? []), ...(spec.mounts ?? [])];
   if (spec.networkHook) config.hooks = { ...config.hooks, createRuntime: [...(config.hooks?.createRuntime ?? []), spec.networkHook] };
   const linux = config.linux ?? {};
   linux.uidMappings = mappings.uid;
@@ -164,10 +179,26 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   // A joined namespace (container:NAME) has them already, and is not the container's to change.
   if (spec.network !== 'host' && spec.network !== 'container') linux.sysctl = { ...OWN_NETWORK_SYSCTLS, ...linux.sysctl };
   if (spec.resources) linux.resources = spec.resources;
+  if (spec.devices?.length) allowDevices(linux, spec.devices);
   if (seccompProfile) linux.seccomp = resolveSeccomp(seccompProfile, seccompHost(caps));
   else delete linux.seccomp;
   config.linux = linux;
   return config;
+}
+
+/**
+ * --device: the host's nodes bound in, as rootless podman does (a runtime in
+ * a user namespace would bind the node at the container's path from the same
+ * path on the host, so a renamed one could not be had), and device cgroup
+ * rules that allow them where the runtime keeps a device cgroup (as root).
+ */
+function deviceMounts(devices: ContainerDevice[]): Mount[] {
+  return devices.map((d) => ({ destination: d.path, type: 'bind', source: d.hostPath, options: ['rbind', 'nosuid', 'noexec', d.access.includes('w') ? 'rw' : 'ro'] }));
+}
+
+function allowDevices(linux: NonNullable<RuntimeSpec['linux']>, devices: ContainerDevice[]): void {
+  const rules = devices.map((d) => ({ allow: true, type: d.type, major: d.major, minor: d.minor, access: d.access }));
+  linux.resources = { ...linux.resources, devices: [...(linux.resources?.devices ?? []), ...rules] };
 }
 
 async function capLastCap(): Promise<number> {

@@ -11,13 +11,13 @@ const failure = (args: string[], yargsMessage = 'Not enough non-option arguments
 
 describe('usage errors', () => {
   it('name the unknown flag once, as typed, ending with a full stop before the help hint', () => {
-    expect(failure(['run', '--device', '/dev/fuse', 'img'])).toBe("ribo run has no flag --device: docker's --device is not implemented (see docs/unsupported.md). See `ribo run --help`.");
+    expect(failure(['run', '--gpus', 'all', 'img'])).toBe("ribo run has no flag --gpus: docker's --gpus is not implemented (see docs/unsupported.md). See `ribo run --help`.");
     expect(failure(['build', '--blkio-weight', '5', '.'], 'Unknown arguments: blkio-weight, blkioWeight')).toMatch(/^ribo build has no flag --blkio-weight \(/);
     expect(failure(['--root', '/s', 'run', '-it', '-x', 'img'])).toMatch(/^ribo run has no flag -x /);
   });
   it('know the values of known flags, clusters of short ones and negations', () => {
     expect(failure(['run', '-it', '-e', 'A=1', '--no-rm', '--sysctl', 'n=1', 'img'])).toMatch(/has no flag --sysctl: docker's --sysctl is not implemented/);
-    expect(failure(['run', '--name', '--device', 'img'])).toMatch(/needs more arguments/);
+    expect(failure(['run', '--name', '--gpus', 'img'])).toMatch(/needs more arguments/);
   });
   it('leave the container command\'s flags alone', () => {
     expect(failure(['run', 'img', 'ls', '--device'])).toMatch(/^ribo run needs more arguments: ribo run <image> \[command\.\.\]\. See/);

@@ -43,6 +43,7 @@ const PROBES: Record<string, string> = {
   shmSize: 'df -k /dev/shm | tail -1',
   writable: 'for d in / /etc /tmp /run /var/tmp /dev /dev/shm /dev/mqueue; do touch $d/.probe 2>/dev/null && echo "$d rw" || echo "$d ro"; done',
   stdio: 'echo to-stdout > /dev/stdout; echo to-stderr > /dev/stderr; echo done',
+  devices: 'for d in /dev/fuse /dev/myfuse; do [ -c $d ] && ls -la $d; done; if [ -c /dev/fuse ]; then exec 3<>/dev/fuse && echo fuse opens; else echo no fuse; fi',
   // The address families of the default network: /proc/net/route's default (destination 0), if_inet6's global scope (00).
   families: 'r=no; while read -r i d rest; do [ "$d" = 00000000 ] && r=yes; done < /proc/net/route; n=0; [ -e /proc/net/if_inet6 ] && while read -r a i l s rest; do [ "$s" = 00 ] && n=$((n+1)); done < /proc/net/if_inet6; echo "ipv4 default route: $r, global ipv6 addresses: $n"',
 };
@@ -269,6 +270,13 @@ describe('ribo alone: docker\'s behaviour where podman differs', () => {
     expect((await ours(['--ulimit', `nofile=1024:${hard}`], ['nofile'])).nofile).toBe(`1024 ${hard}`);
   }, 120_000);
 
+  it('--device gives the host\'s node, at its own path or another, usable as the file\'s mode allows', async () => {
+    const out = await ours(['--device', '/dev/fuse', '--device', '/dev/fuse:/dev/myfuse:rw'], ['devices']);
+    for (const node of ['/dev/fuse', '/dev/myfuse']) expect(out.devices).toMatch(new RegExp(`^crw-rw-rw-\\s+1\\s+\\S+\\s+\\S+\\s+10,\\s+229 .* ${node}$`, 'm'));
+    expect(out.devices).toMatch(/fuse opens$/);
+    expect((await ours([], ['devices'])).devices).toBe('no fuse');
+  }, 120_000);
+
   it('--init runs the init as pid 1 in front of the command', async () => {
     const out = await ours(['--init'], ['pid1']);
     expect(out.pid1).toBe('/dev/init -- probe pid1');
@@ -402,6 +410,7 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
     ['--ulimit with the soft limit only', ['--ulimit', 'nofile=1000'], ['nofile']],
     ['--shm-size 128m', ['--shm-size', '128m'], ['shmSize']],
     ['-u nobody --group-add wheel --group-add 1234', ['-u', 'nobody', '--group-add', 'wheel', '--group-add', '1234'], ['id', 'groups']],
+    ['--device /dev/fuse, and again at another path', ['--device', '/dev/fuse', '--device', '/dev/fuse:/dev/myfuse:rw'], ['devices']],
   ] as Array<[string, string[], Probe[]]>)('%s gives the same answers', async (_what, rawFlags, probes) => {
     const flags = rawFlags.map((f) => (f === '@ENVFILE@' ? envFile : f));
     const [mine, peer] = [await ours(flags, probes), await theirs(flags, probes)];

@@ -254,6 +254,15 @@ describe('cgroup limits', () => {
       expect(shown.stdout.trim()).toBe(String(64 * 1024 * 1024));
     });
 
+    // runc keeps a device cgroup (deny all, then its defaults and --device's rules); rootless, and with crun here, the node's mode decides.
+    (asRoot ? it : it.skip)('--device PERMISSIONS are enforced by runc\'s device cgroup', async () => {
+      const open = 'exec 3</dev/fuse && echo reads; exec 4<>/dev/fuse && echo writes';
+      const readOnly = await ribo(['run', '--rm', '--device', '/dev/fuse:r', 'hello', 'sh', '-c', open], asRootOpts('runc'));
+      expect(readOnly.stdout.trim()).toBe('reads');
+      expect(readOnly.stderr).toMatch(/Operation not permitted/);
+      expect((await riboOk(['run', '--rm', '--device', '/dev/fuse', 'hello', 'sh', '-c', open], asRootOpts('runc'))).stdout.trim()).toBe('reads\nwrites');
+    });
+
     (asRoot ? it : it.skip)('--pids-limit and --cpus are enforced', async () => {
       // The forks run in a subshell that reports to a file, so the shell that counts the failures
       // is not itself racing the sleeps for the last pids (sh, subshell and three sleeps fill five).

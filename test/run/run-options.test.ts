@@ -226,3 +226,22 @@ describe('--label, --stop-signal, --stop-timeout', () => {
     expect(await usageError(parseRunFlags({ stopTimeout: '1.5' }, ctx))).toMatch(/^--stop-timeout 1\.5: give a whole number of seconds/);
   });
 });
+
+describe('--device', () => {
+  it('takes HOST[:CONTAINER][:PERMISSIONS] as docker reads it, with the node\'s numbers', async () => {
+    const spec = await parseRunFlags({ device: ['/dev/null', '/dev/null:/dev/other:r', '/dev/zero:rw'] }, ctx);
+    expect(spec.devices).toEqual([
+      { hostPath: '/dev/null', path: '/dev/null', type: 'c', major: 1, minor: 3, access: 'rwm' },
+      { hostPath: '/dev/null', path: '/dev/other', type: 'c', major: 1, minor: 3, access: 'r' },
+      { hostPath: '/dev/zero', path: '/dev/zero', type: 'c', major: 1, minor: 5, access: 'rw' },
+    ]);
+  });
+
+  it('names a missing node, a directory, a file and a relative path', async () => {
+    expect(await usageError(parseRunFlags({ device: ['/dev/nosuch-device'] }, ctx))).toMatch(/^--device \/dev\/nosuch-device: \/dev\/nosuch-device does not exist on this machine/);
+    expect(await usageError(parseRunFlags({ device: ['/dev'] }, ctx))).toMatch(/is not a device node \(a directory of devices is not supported; give each device\)/);
+    expect(await usageError(parseRunFlags({ device: [path.join(dir, 'app.env')] }, ctx))).toMatch(/is not a device node; give one such as \/dev\/fuse, or bind a file with -v/);
+    expect(await usageError(parseRunFlags({ device: ['/dev/null:rx'] }, ctx))).toMatch(/the paths must be absolute/);
+    expect(await usageError(parseRunFlags({ device: ['/a:/b:rw:x'] }, ctx))).toMatch(/expected HOST\[:CONTAINER\]\[:PERMISSIONS\]/);
+  });
+});

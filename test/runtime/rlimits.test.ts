@@ -64,4 +64,13 @@ describe('process limits', () => {
     expect(shmOf(specFromTemplate(template, { ...base, shmSize: 256 * 1024 * 1024 }))).toEqual(['size=268435456']);
     expect(specFromTemplate(template, base).process!.rlimits).toBeUndefined();
   });
+
+  it('binds --device nodes in and allows them in the device cgroup with their access', () => {
+    const template = JSON.parse(readFileSync(DEFAULT_TEMPLATE, 'utf8')) as RuntimeSpec;
+    const base: ContainerSpec = { args: ['sh'], env: [], cwd: '/', uid: 0, gid: 0, rootfs: '/r', network: 'host', idCount: 65536 };
+    const config = specFromTemplate(template, { ...base, devices: [{ hostPath: '/dev/fuse', path: '/dev/myfuse', type: 'c', major: 10, minor: 229, access: 'r' }] });
+    expect(config.mounts).toContainEqual({ destination: '/dev/myfuse', type: 'bind', source: '/dev/fuse', options: ['rbind', 'nosuid', 'noexec', 'ro'] });
+    expect(config.linux!.resources!.devices).toEqual([{ allow: true, type: 'c', major: 10, minor: 229, access: 'r' }]);
+    expect(specFromTemplate(template, base).linux!.resources?.devices).toBeUndefined();
+  });
 });

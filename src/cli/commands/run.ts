@@ -25,7 +25,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
     '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', '--restart',
-    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', ...GLOBAL_VALUE_OPTIONS,
+    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', '--device', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -116,6 +116,7 @@ export const runCommand: CommandModule = {
       .option('ulimit', { array: true, type: 'string', describe: 'A process limit NAME=SOFT[:HARD] (nofile, nproc, core, stack, ...; -1: unlimited)' })
       .option('shm-size', { type: 'string', describe: 'Size of /dev/shm, e.g. 256m (default 64m)' })
       .option('group-add', { array: true, type: 'string', describe: 'Another group (name in the image or gid) for the container\'s processes' })
+      .option('device', { array: true, type: 'string', describe: 'Give the container a host device: HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse' })
       .option('cidfile', { type: 'string', describe: 'Write the container id to this file (which must not exist)' })
       .option('label', { alias: 'l', array: true, type: 'string', describe: 'Set a label KEY=VALUE on the container (ps --filter label=)' })
       .option('stop-signal', { type: 'string', describe: 'Signal ribo stop sends first (default: the image\'s STOPSIGNAL, else SIGTERM)' })
@@ -164,6 +165,7 @@ export const runCommand: CommandModule = {
       groupAdd: asList(argv.groupAdd),
       cidfile: argv.cidfile === undefined ? undefined : String(argv.cidfile),
       label: asList(argv.label),
+      device: asList(argv.device),
       stopSignal: argv.stopSignal === undefined ? undefined : String(argv.stopSignal),
       stopTimeout: argv.stopTimeout === undefined ? undefined : String(argv.stopTimeout),
       // A detached container's terminal (-dt) is conmon's, not ribo's.
