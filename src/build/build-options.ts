@@ -50,6 +50,8 @@ export interface BuildOptions {
   network?: 'host' | 'none';
   /** Secrets RUN --mount=type=secret can use (--secret), by id. */
   secrets?: ReadonlyMap<string, SecretSource>;
+  /** SSH agents RUN --mount=type=ssh can use (--ssh): their sockets, by id. */
+  sshAgents?: ReadonlyMap<string, string>;
   /** Where secrets given as env= are read from (default: process.env). */
   processEnv?: NodeJS.ProcessEnv;
   /** Directory to write this build's steps and layers to (--cache-to type=local). */

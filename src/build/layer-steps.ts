@@ -62,6 +62,7 @@ export async function runStep(ctx: StepContext, state: StageState, command: RunC
     contextDigests: ctx.contextDigests,
     workingDir: config.WorkingDir || '/',
     secrets: ctx.opts.secrets ?? new Map(),
+    sshAgents: ctx.opts.sshAgents ?? new Map(),
     resolveFrom: (from) => ctx.copySource(from, command.location, state.platform),
     mountLayers: (layers, dir) => mountLayers(ctx.opts.driver, layers, dir),
     processEnv: ctx.opts.processEnv ?? process.env,
@@ -88,7 +89,7 @@ export async function runStep(ctx: StepContext, state: StageState, command: RunC
           bundleDir: path.join(workDir, 'bundle'),
           stdio,
           mountTargets: mounted.targets,
-          spec: { args, env: [...env, ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: ctx.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build' },
+          spec: { args, env: [...env, ...sshEnv(env, mounts.sshAuthSock), ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: ctx.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build' },
           prepare: async (rootfs) => {
             await createVolumeDirs(rootfs, config).catch((error: Error) => {
               throw new BuildStepError(error.message, command.location);
@@ -187,4 +188,9 @@ function runScript(command: RunCommand): string {
   const only = command.heredocs.length === 1 ? command.heredocs[0]! : undefined;
   if (only && new RegExp(`^<<-?["']?${only.name}["']?\\s*$`).test(script.trim())) return only.content;
   return command.heredocs.reduce((text, h) => `${text}\n${h.content}${h.name}`, script);
+}
+
+/** SSH_AUTH_SOCK for a RUN with an ssh mount, unless its environment has one (BuildKit's rule). */
+function sshEnv(env: string[], socket: string | undefined): string[] {
+  return socket && !env.some((entry) => entry.startsWith('SSH_AUTH_SOCK=')) ? [`SSH_AUTH_SOCK=${socket}`] : [];
 }

@@ -19,6 +19,7 @@ import type { FileDigestCache } from './cache/file-digests.js';
 import { copyFromContext } from './copy.js';
 import { BuildStepError } from './errors.js';
 import { resolveInRoot } from '../files/root-path.js';
+import { planSshMount } from './ssh-mounts.js';
 
 /** Where `ribo build --secret id=ID,...` takes a secret's value from. */
 export type SecretSource = { file: string } | { env: string };
@@ -31,6 +32,8 @@ export interface RunMountEnv {
   workingDir: string;
   /** --secret values of this build, by id. */
   secrets: ReadonlyMap<string, SecretSource>;
+  /** --ssh agents of this build: their sockets, by id. */
+  sshAgents: ReadonlyMap<string, string>;
   /** Resolves a mount's from= (a stage or an image) to its layers and cache key. */
   resolveFrom: (from: string) => Promise<{ layers: LayerRef[]; key: string }>;
   mountLayers: (layers: LayerRef[], dir: string) => Promise<{ dir: string; unmount: () => Promise<void> }>;
@@ -48,6 +51,8 @@ export interface MountedRun {
 
 export interface PlannedMounts {
   inputs: StepInputs;
+  /** The first ssh mount's socket in the container: SSH_AUTH_SOCK, unless the step sets it (BuildKit's). */
+  sshAuthSock?: string;
   /**
    * Sets the mounts up under `workDir` for a container whose root is `rootfs`
    * (mounted), runs `fn`, and takes them down again.
@@ -113,13 +118,21 @@ function mountFailure(message: string, location: SourceLocation): never {
 export async function planRunMounts(env: RunMountEnv, mounts: RunMount[], location: SourceLocation): Promise<PlannedMounts> {
   const inputs: StepInputs = {};
   const prepared: Prepared[] = [];
+  let sshAuthSock: string | undefined;
   for (const [index, mount] of mounts.entries()) {
-    const planned = await planMount({ env, index, options: mount.options, location }, mount.type);
+    const m = { env, index, options: mount.options, location };
+    let planned: PlannedMount;
+    if (mount.type === 'ssh') {
+      const ssh = planSsh(m, mounts.slice(0, index).filter((x) => x.type === 'ssh').length);
+      sshAuthSock ??= ssh.target;
+      planned = ssh;
+    } else planned = await planMount(m, mount.type);
     inputs[`mount ${index}`] = planned.input;
     prepared.push(planned.prepared);
   }
   return {
     inputs,
+    ...(sshAuthSock ? { sshAuthSock } : {}),
     around: async (workDir, rootfs, fn) => {
       const run: MountedRun = { mounts: [], env: [], targets: [] };
       const undo: Array<() => Promise<void>> = [];
@@ -137,11 +150,14 @@ export async function planRunMounts(env: RunMountEnv, mounts: RunMount[], locati
   };
 }
 
+/** type=ssh (ssh-mounts.ts): `sshIndex` is its place among the RUN's ssh mounts. */
+function planSsh(m: MountPlanning, sshIndex: number): PlannedMount & { target: string } {
+  const planned = planSshMount(m.options, sshIndex, m.env.sshAgents, (target) => absoluteTarget(target, m.env.workingDir), (message) => mountFailure(message, m.location));
+  return { input: planned.input, target: planned.target, prepared: { setup: (_workDir, run) => planned.setup(run) } };
+}
+
 async function planMount(m: MountPlanning, type: RunMount['type']): Promise<PlannedMount> {
   const o = m.options;
-  if (type === 'ssh') {
-    mountFailure('type=ssh (SSH agent forwarding) is not supported by this version of ribo. Fetch private sources with a secret mount (type=secret) holding a token or key instead.', m.location);
-  }
   if (type === 'secret') return planSecretMount(m);
   if (!o.target) return mountFailure(`a ${type} mount needs target= (where it appears in the container).`, m.location);
   const target = absoluteTarget(o.target, m.env.workingDir);

@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import path from 'node:path';
 import type { SecretSource } from '../build/run-mounts.js';
 import { parsePlatform, type Platform } from '../dockerfile/index.js';
@@ -30,6 +31,28 @@ export function parseSecrets(values: string[], env: NodeJS.ProcessEnv): Map<stri
     else secrets.set(id, env[id] !== undefined ? { env: id } : { file: path.resolve(id) });
   }
   return secrets;
+}
+
+/**
+ * `--ssh default|ID[=SOCKET]`, as docker build takes it: an SSH agent for RUN
+ * --mount=type=ssh. Without a SOCKET, the agent of $SSH_AUTH_SOCK. docker
+ * also takes key files (ID=KEY[,KEY]), which ribo refuses: it forwards agents.
+ */
+export function parseSshAgents(values: string[], env: NodeJS.ProcessEnv): Map<string, string> {
+  const agents = new Map<string, string>();
+  for (const value of values) {
+    const eq = value.indexOf('=');
+    const id = eq < 0 ? value : value.slice(0, eq);
+    if (!id || !/^[A-Za-z0-9._-]+$/.test(id)) throw new UsageError(`--ssh ${value}: expected default or ID[=SOCKET], e.g. --ssh default or --ssh github=$SSH_AUTH_SOCK.`);
+    const given = eq < 0 ? undefined : value.slice(eq + 1);
+    if (given === undefined && !env.SSH_AUTH_SOCK) throw new UsageError(`--ssh ${value}: SSH_AUTH_SOCK is not set, so there is no agent to forward; start one (eval $(ssh-agent); ssh-add) or give its socket: --ssh ${id}=SOCKET.`);
+    const socket = path.resolve(given ?? env.SSH_AUTH_SOCK!);
+    const stats = statSync(socket, { throwIfNoEntry: false });
+    if (!stats) throw new UsageError(`--ssh ${value}: ${socket} does not exist; give the socket of a running SSH agent (its SSH_AUTH_SOCK).`);
+    if (!stats.isSocket()) throw new UsageError(`--ssh ${value}: ${socket} is not an agent's socket; ribo forwards SSH agents, not key files: add the key to an agent (ssh-add ${given ?? socket}) and give --ssh ${id}.`);
+    agents.set(id, socket);
+  }
+  return agents;
 }
 
 /** `--network host|none|default` for RUN steps; default is the host's network, ribo has no private one for builds. */

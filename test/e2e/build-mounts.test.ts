@@ -126,18 +126,14 @@ it('gives secrets as files and env, and keeps them out of every layer, cache ent
   }
 });
 
-it('fails clearly when a required secret is missing, and refuses ssh mounts', async () => {
+it('fails clearly when a required secret is missing (ssh mounts: build-ssh.test.ts)', async () => {
   const bad = await makeContext({ Dockerfile: 'FROM base:latest\nRUN --mount=type=secret,id=missing,required cat /run/secrets/missing\n' });
-  const ssh = await makeContext({ Dockerfile: 'FROM base:latest\nRUN --mount=type=ssh true\n' });
   try {
     const missing = await ribo(['build', bad], { root });
     expect(missing.exitCode).not.toBe(0);
     expect(missing.stderr).toMatch(/Dockerfile:2.*secret "missing" is required.*--secret id=missing/s);
-    const refused = await ribo(['build', ssh], { root });
-    expect(refused.exitCode).not.toBe(0);
-    expect(refused.stderr).toMatch(/Dockerfile:2.*type=ssh.*not supported/s);
   } finally {
-    await execa('rm', ['-rf', bad, ssh]);
+    await execa('rm', ['-rf', bad]);
   }
 });
 

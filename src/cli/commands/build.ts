@@ -23,7 +23,7 @@ import { openRegistries, withRegistryOptions } from '../registry-options.js';
 import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asCompression, asList, compressionOption } from '../options.js';
-import { parseBuildNetwork, parseBuildPlatforms, parseSecrets } from '../build-flags.js';
+import { parseBuildNetwork, parseBuildPlatforms, parseSecrets, parseSshAgents } from '../build-flags.js';
 import { contextArgument, readsStdin, resolveBuildInput } from '../build-input.js';
 import { hideBin } from 'yargs/helpers';
 
@@ -181,6 +181,7 @@ export const buildCommand: CommandModule = {
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
       .option('network', { type: 'string', default: 'default', describe: 'Network of RUN steps that do not set --network: default (the host\'s), host or none' })
       .option('secret', { array: true, type: 'string', describe: 'A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; may be repeated' })
+      .option('ssh', { array: true, type: 'string', describe: 'An SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID[=SOCKET]; may be repeated' })
       .option('cache-from', { array: true, type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or a path), a registry, type=registry,ref=REF, or an image built with --cache-to type=inline (its name); may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), a registry, type=registry,ref=REF, or into the image, type=inline' })
       .option('output', { alias: 'o', type: 'string', describe: 'Also write the image: type=oci,dest=FILE | type=docker,dest=FILE | type=local,dest=DIR' })
@@ -295,6 +296,7 @@ function buildOptions(
     labels: parseLabels(asList(argv.label as string | string[] | undefined)),
     network: parseBuildNetwork(argv.network as string | undefined),
     secrets: parseSecrets(asList(argv.secret as string | string[] | undefined), env),
+    sshAgents: parseSshAgents(asList(argv.ssh as string | string[] | undefined), env),
     processEnv: env,
     cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
     cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
