@@ -1,4 +1,5 @@
 /** What a build is given and gives back: the options every part of the build engine reads, apart from the engine itself. */
+import type { Rlimit } from '../runtime/rlimits.js';
 import type { Descriptor, ImageConfig } from '../oci/image.js';
 import type { Platform } from '../dockerfile/index.js';
 import type { Compression } from '../layer/index.js';
@@ -50,6 +51,10 @@ export interface BuildOptions {
   network?: 'host' | 'none';
   /** Secrets RUN --mount=type=secret can use (--secret), by id. */
   secrets?: ReadonlyMap<string, SecretSource>;
+  /** --ulimit: the process limits of RUN steps (part of their cache keys when given). */
+  rlimits?: Rlimit[];
+  /** --shm-size: /dev/shm's size in RUN steps, in bytes (part of their cache keys when given). */
+  shmSize?: number;
   /** SSH agents RUN --mount=type=ssh can use (--ssh): their sockets, by id. */
   sshAgents?: ReadonlyMap<string, string>;
   /** Where secrets given as env= are read from (default: process.env). */

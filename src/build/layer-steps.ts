@@ -1,4 +1,5 @@
 /** What RUN, COPY/ADD and WORKDIR do to a stage: each made into a layer step, whose inputs decide whether the cache has it and whose execution leaves an upper dir to commit. */
+import type { Rlimit } from '../runtime/rlimits.js';
 import path from 'node:path';
 import type { Command, CopyCommand, RunCommand, SourceLocation } from '../dockerfile/commands.js';
 import { formatPlatform, type Platform } from '../dockerfile/index.js';
@@ -67,7 +68,7 @@ export async function runStep(ctx: StepContext, state: StageState, command: RunC
     mountLayers: (layers, dir) => mountLayers(ctx.opts.driver, layers, dir),
     processEnv: ctx.opts.processEnv ?? process.env,
   }, command.mounts, command.location);
-  const inputs: StepInputs = { run: JSON.stringify(args), user: config.User ?? '', workdir: config.WorkingDir ?? '', network, ...mounts.inputs };
+  const inputs: StepInputs = { run: JSON.stringify(args), user: config.User ?? '', workdir: config.WorkingDir ?? '', network, ...mounts.inputs, ...limitInputs(ctx.opts) };
   for (const entry of env) {
     const eq = entry.indexOf('=');
     const name = entry.slice(0, eq);
@@ -89,7 +90,7 @@ export async function runStep(ctx: StepContext, state: StageState, command: RunC
           bundleDir: path.join(workDir, 'bundle'),
           stdio,
           mountTargets: mounted.targets,
-          spec: { args, env: [...env, ...sshEnv(env, mounts.sshAuthSock), ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: ctx.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build' },
+          spec: { args, env: [...env, ...sshEnv(env, mounts.sshAuthSock), ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: ctx.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build', ...(ctx.opts.rlimits?.length ? { rlimits: ctx.opts.rlimits } : {}), ...(ctx.opts.shmSize !== undefined ? { shmSize: ctx.opts.shmSize } : {}) },
           prepare: async (rootfs) => {
             await createVolumeDirs(rootfs, config).catch((error: Error) => {
               throw new BuildStepError(error.message, command.location);
@@ -193,4 +194,12 @@ function runScript(command: RunCommand): string {
 /** SSH_AUTH_SOCK for a RUN with an ssh mount, unless its environment has one (BuildKit's rule). */
 function sshEnv(env: string[], socket: string | undefined): string[] {
   return socket && !env.some((entry) => entry.startsWith('SSH_AUTH_SOCK=')) ? [`SSH_AUTH_SOCK=${socket}`] : [];
+}
+
+/** --ulimit and --shm-size in a RUN step's key, as BuildKit's exec op holds them; nothing when not given, so other keys stay. */
+function limitInputs(opts: { rlimits?: Rlimit[]; shmSize?: number }): StepInputs {
+  return {
+    ...(opts.rlimits?.length ? { ulimit: JSON.stringify(opts.rlimits) } : {}),
+    ...(opts.shmSize !== undefined ? { 'shm-size': String(opts.shmSize) } : {}),
+  };
 }

@@ -28,7 +28,7 @@ const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
     'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd', 'sysctl',
     'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
   ],
-  build: ['squash', 'isolation', 'shm-size', 'ulimit', 'cpu-shares', 'memory', 'add-host', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],
+  build: ['squash', 'isolation', 'cpu-shares', 'memory', 'add-host', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],
   ps: ['size'],
   exec: ['detach-keys', 'privileged'],
 };

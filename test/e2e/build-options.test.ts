@@ -118,3 +118,25 @@ it('names a context file it cannot read, with the fix', async () => {
     await execa('rm', ['-rf', dir]);
   }
 });
+
+it('gives RUN steps --ulimit and --shm-size, as docker build does, and reruns a step when they change', async () => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "/bin/busybox echo $(/bin/busybox date +%s%N) $(ulimit -Sn) $(ulimit -Hn) $(/bin/busybox df -k /dev/shm | /bin/busybox tail -1 | /bin/busybox awk \'{print $2}\') > /limits.txt"]\n' }, 'hello');
+  try {
+    const limits = async (args: string[]) => {
+      await riboOk(['build', '-q', ...args, '-t', 'limits:1', ctx], { root });
+      return (await riboOk(['run', '--rm', '--entrypoint', '/bin/busybox', 'limits:1', 'cat', '/limits.txt'], { root })).stdout.trim().split(' ');
+    };
+    const [when, soft, hard, shm] = await limits(['--ulimit', 'nofile=512:1024', '--shm-size', '128m']);
+    expect([soft, hard, shm]).toEqual(['512', '1024', '131072']);
+    // The same flags: the step is cached (the same time). Other ones: it runs again.
+    expect((await limits(['--ulimit', 'nofile=512:1024', '--shm-size', '128m']))[0]).toBe(when);
+    const other = await limits(['--ulimit', 'nofile=256:1024']);
+    expect(other[0]).not.toBe(when);
+    expect(other.slice(1)).toEqual(['256', '1024', '65536']);
+    const bad = await ribo(['build', '--ulimit', 'nofile=9:8', ctx], { root });
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--ulimit nofile=9:8: the soft limit is above the hard one/);
+  } finally {
+    await execa('rm', ['-rf', ctx]);
+  }
+});

@@ -24,6 +24,8 @@ import type { CommandModule } from '../command.js';
 import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asCompression, asList, compressionOption } from '../options.js';
 import { parseBuildNetwork, parseBuildPlatforms, parseSecrets, parseSshAgents } from '../build-flags.js';
+import { parseShmSize, parseUlimits } from '../../run/limit-options.js';
+import { checkRlimitsAllowed } from '../../runtime/rlimits.js';
 import { contextArgument, readsStdin, resolveBuildInput } from '../build-input.js';
 import { hideBin } from 'yargs/helpers';
 
@@ -181,6 +183,8 @@ export const buildCommand: CommandModule = {
       .option('progress', { type: 'string', default: 'auto', describe: 'Progress on stderr: auto, tty (a live view), plain (lines for logs and CI) or json (one event per line)' })
       .option('network', { type: 'string', default: 'default', describe: 'Network of RUN steps that do not set --network: default (the host\'s), host or none' })
       .option('secret', { array: true, type: 'string', describe: 'A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; may be repeated' })
+      .option('ulimit', { array: true, type: 'string', describe: 'A process limit of RUN steps, NAME=SOFT[:HARD] (as ribo run --ulimit); may be repeated' })
+      .option('shm-size', { type: 'string', describe: 'Size of /dev/shm in RUN steps, e.g. 256m (default 64m)' })
       .option('ssh', { array: true, type: 'string', describe: 'An SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID[=SOCKET]; may be repeated' })
       .option('cache-from', { array: true, type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or a path), a registry, type=registry,ref=REF, or an image built with --cache-to type=inline (its name); may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), a registry, type=registry,ref=REF, or into the image, type=inline' })
@@ -255,6 +259,7 @@ export const buildCommand: CommandModule = {
         }
         const session = await openSession(argv as GlobalOptions, env);
         store = session.store;
+        await checkRlimitsAllowed(options.rlimits, session.namespace.rootless);
         const recorder = await new BuildLogs(session.store.root).record(buildId);
         try {
           result = await buildForPlatforms({ ...options, store: session.store, driver: session.driver, runtime: session.runtime, idCount: session.namespace.idCount, reporter: reporterWith(recorder), ...hooks() }, platforms);
@@ -297,6 +302,8 @@ function buildOptions(
     network: parseBuildNetwork(argv.network as string | undefined),
     secrets: parseSecrets(asList(argv.secret as string | string[] | undefined), env),
     sshAgents: parseSshAgents(asList(argv.ssh as string | string[] | undefined), env),
+    rlimits: parseUlimits(asList(argv.ulimit as string | string[] | undefined)),
+    shmSize: parseShmSize(argv.shmSize === undefined ? undefined : String(argv.shmSize)),
     processEnv: env,
     cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
     cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,
