@@ -51,11 +51,45 @@ async function freePort(hostIp: string, protocol: 'tcp' | 'udp'): Promise<number
   });
 }
 
-/** Fills in host port 0 with free ports. */
+/** Fills in host port 0 with free ports, marked as picked. */
 export async function freeHostPorts(mappings: PortMapping[]): Promise<PortMapping[]> {
   const out: PortMapping[] = [];
-  for (const m of mappings) out.push(m.hostPort ? m : { ...m, hostPort: await freePort(m.hostIp, m.protocol) });
+  for (const m of mappings) out.push(m.hostPort ? m : { ...m, hostPort: await freePort(m.hostIp, m.protocol), picked: true });
   return out;
+}
+
+/** Whether `port` on `hostIp` can be bound now (EADDRINUSE: something else has it). */
+async function portFree(hostIp: string, port: number, protocol: 'tcp' | 'udp'): Promise<boolean> {
+  const bound = protocol === 'udp'
+    ? import('node:dgram').then((dgram) => new Promise<void>((resolve, reject) => {
+      const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
+      socket.once('error', reject).bind(port, hostIp, () => socket.close(() => resolve()));
+    }))
+    : new Promise<void>((resolve, reject) => {
+      const server = net.createServer().once('error', reject);
+      server.listen(port, hostIp, () => server.close(() => resolve()));
+    });
+  return bound.then(() => true, (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EADDRINUSE') return false;
+    throw error;
+  });
+}
+
+/**
+ * At a container's start: each host port ribo picked that something else
+ * holds now (a restart later, or the moment between creation and start) is
+ * picked again, as docker picks at each start; undefined when none was.
+ */
+export async function repickTakenPorts(mappings: PortMapping[]): Promise<PortMapping[] | undefined> {
+  let changed = false;
+  const out: PortMapping[] = [];
+  for (const m of mappings) {
+    if (m.picked && !(await portFree(m.hostIp, m.hostPort, m.protocol))) {
+      out.push({ ...m, hostPort: await freePort(m.hostIp, m.protocol) });
+      changed = true;
+    } else out.push(m);
+  }
+  return changed ? out : undefined;
 }
 
 /** -P: every port the image EXPOSEs ("80/tcp" keys), each on a free host port. */

@@ -11,6 +11,7 @@ import { addCallerEntries, letContainerRootReach } from '../runtime/keep-id.js';
 import { processGroups, resolveGroups, resolveUser, withAddedGroups } from '../runtime/users.js';
 import { shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { prepareMountsAtStart } from './volumes.js';
+import { repickTakenPorts } from './publish.js';
 import { UsageError } from '../errors.js';
 
 /** --network container:NAME: the other container's network namespace (it must be running now), its /etc files and host name. */
@@ -49,8 +50,11 @@ export function prepareRootAtStart(containers: ContainerStore, record: Container
     const user = await resolveUser(rootfs, record.plan.user);
     await prepareMountsAtStart(path.dirname(containers.dir), rootfs, record.plan, user);
     const shared = record.plan.networkContainer ? await sharedNetwork(containers, record.plan.networkContainer) : {};
+    const ports = await repickTakenPorts(record.plan.spec.ports ?? []);
+    // The record names the ports in use (ribo port, ps, inspect).
+    if (ports) await containers.update(record.id, { plan: { ...record.plan, spec: { ...record.plan.spec, ports } } });
     const hostname = shared.hostname ?? startSpec(record).hostname!;
     const additionalGids = withAddedGroups(processGroups(user), await resolveGroups(rootfs, record.plan.groupAdd ?? []));
-    return { uid: user.uid, gid: user.gid, additionalGids, env: startEnv(record.plan.spec.env, hostname, user.home), ...shared };
+    return { uid: user.uid, gid: user.gid, additionalGids, env: startEnv(record.plan.spec.env, hostname, user.home), ...shared, ...(ports ? { ports } : {}) };
   };
 }

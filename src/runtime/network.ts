@@ -32,6 +32,8 @@ export interface PortMapping {
   hostPort: number;
   containerPort: number;
   protocol: 'tcp' | 'udp';
+  /** The host port was ribo's choice (-P, -p CONTAINERPORT): a start finding it taken picks another. */
+  picked?: boolean;
 }
 
 export class NetworkError extends RiboError {}

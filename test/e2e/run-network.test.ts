@@ -45,7 +45,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big', 'net-busy'], opts());
+  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big', 'net-busy', 'net-repick'], opts());
   await removeStore(root);
   for (const dir of contexts) await execa('rm', ['-rf', dir]);
 });
@@ -71,6 +71,24 @@ describe('published ports', () => {
     expect(match).not.toBeNull();
     expect(await curl(`http://127.0.0.1:${match![1]}/index.html`)).toBe('served-by-httpd');
     await riboOk(['rm', '-f', 'net-all'], opts());
+  }, 120_000);
+
+  it('-P takes another free host port at a start that finds its own taken (as docker picks at each start), and ribo port names it', async () => {
+    await riboOk(['run', '-d', '--name', 'net-repick', '-P', 'web'], opts());
+    const portOf = async () => Number(/:(\d+)$/.exec((await riboOk(['port', 'net-repick', '80'], opts())).stdout.trim())![1]);
+    const first = await portOf();
+    await riboOk(['stop', '-t', '1', 'net-repick'], opts());
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(first, '0.0.0.0', resolve));
+    try {
+      await riboOk(['start', 'net-repick'], opts());
+      const second = await portOf();
+      expect(second).not.toBe(first);
+      expect(await curl(`http://127.0.0.1:${second}/index.html`)).toBe('served-by-httpd');
+    } finally {
+      squatter.close();
+      await ribo(['rm', '-f', 'net-repick'], opts());
+    }
   }, 120_000);
 
   it('carries a large download whole (socat listeners, port-proxy.ts), and stops listening once the container is removed', async () => {
