@@ -55,6 +55,8 @@ export interface BuildOptions {
   rlimits?: Rlimit[];
   /** --shm-size: /dev/shm's size in RUN steps, in bytes (part of their cache keys when given). */
   shmSize?: number;
+  /** --add-host: more /etc/hosts entries of RUN steps (part of their cache keys when given). */
+  addHosts?: Array<{ name: string; ip: string }>;
   /** SSH agents RUN --mount=type=ssh can use (--ssh): their sockets, by id. */
   sshAgents?: ReadonlyMap<string, string>;
   /** Where secrets given as env= are read from (default: process.env). */

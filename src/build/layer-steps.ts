@@ -90,7 +90,7 @@ export async function runStep(ctx: StepContext, state: StageState, command: RunC
           bundleDir: path.join(workDir, 'bundle'),
           stdio,
           mountTargets: mounted.targets,
-          spec: { args, env: [...env, ...sshEnv(env, mounts.sshAuthSock), ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: ctx.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build', ...(ctx.opts.rlimits?.length ? { rlimits: ctx.opts.rlimits } : {}), ...(ctx.opts.shmSize !== undefined ? { shmSize: ctx.opts.shmSize } : {}) },
+          spec: { args, env: [...env, ...sshEnv(env, mounts.sshAuthSock), ...mounted.env], cwd: config.WorkingDir || '/', uid: 0, gid: 0, network, idCount: ctx.opts.idCount, hostname: 'ribo-build', mounts: mounted.mounts, capabilityDefaults: 'build', ...(ctx.opts.rlimits?.length ? { rlimits: ctx.opts.rlimits } : {}), ...(ctx.opts.shmSize !== undefined ? { shmSize: ctx.opts.shmSize } : {}), ...(ctx.opts.addHosts?.length ? { addHosts: ctx.opts.addHosts } : {}) },
           prepare: async (rootfs) => {
             await createVolumeDirs(rootfs, config).catch((error: Error) => {
               throw new BuildStepError(error.message, command.location);
@@ -196,10 +196,11 @@ function sshEnv(env: string[], socket: string | undefined): string[] {
   return socket && !env.some((entry) => entry.startsWith('SSH_AUTH_SOCK=')) ? [`SSH_AUTH_SOCK=${socket}`] : [];
 }
 
-/** --ulimit and --shm-size in a RUN step's key, as BuildKit's exec op holds them; nothing when not given, so other keys stay. */
-function limitInputs(opts: { rlimits?: Rlimit[]; shmSize?: number }): StepInputs {
+/** --ulimit, --shm-size and --add-host in a RUN step's key, as BuildKit's exec op holds them; nothing when not given, so other keys stay. */
+function limitInputs(opts: { rlimits?: Rlimit[]; shmSize?: number; addHosts?: Array<{ name: string; ip: string }> }): StepInputs {
   return {
     ...(opts.rlimits?.length ? { ulimit: JSON.stringify(opts.rlimits) } : {}),
     ...(opts.shmSize !== undefined ? { 'shm-size': String(opts.shmSize) } : {}),
+    ...(opts.addHosts?.length ? { 'add-host': JSON.stringify(opts.addHosts) } : {}),
   };
 }

@@ -24,11 +24,11 @@ const DOCKER_ONLY_COMMANDS: Record<string, string> = {
 /** Flags of docker's commands that ribo does not implement (docs/unsupported.md). */
 const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
   run: [
-    'blkio-weight', 'cpu-shares', 'cpuset-cpus', 'cpuset-mems', 'memory-swap', 'memory-reservation', 'gpus',
-    'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd', 'sysctl',
+    'blkio-weight', 'cpuset-mems', 'memory-swappiness', 'label-file', 'gpus',
+    'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd',
     'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
   ],
-  build: ['squash', 'isolation', 'cpu-shares', 'memory', 'add-host', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],
+  build: ['squash', 'isolation', 'cpu-shares', 'memory', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],
   ps: ['size'],
   exec: ['detach-keys', 'privileged'],
 };

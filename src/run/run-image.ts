@@ -195,6 +195,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
         ...(spec.rlimits.length ? { rlimits: spec.rlimits } : {}),
         ...(spec.shmSize !== undefined ? { shmSize: spec.shmSize } : {}),
         ...(spec.devices.length ? { devices: spec.devices } : {}),
+        ...(Object.keys(spec.sysctls).length ? { sysctls: spec.sysctls } : {}),
         capAdd: spec.capAdd,
         capDrop: spec.capDrop,
         noNewPrivileges: spec.noNewPrivileges,

@@ -4,7 +4,6 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
@@ -12,18 +11,18 @@ import { normalizeCapability } from '../runtime/capabilities.js';
 import { isNetworkName } from '../runtime/networks/store.js';
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
 import { parsePublish } from './publish.js';
-import { parseShmSize, parseUlimits } from './limit-options.js';
+import { parseResources, parseShmSize, parseSysctls, parseUlimits, type ResourceFlags } from './limit-options.js';
 import { parseSignal } from './signals.js';
 import { parseDevice, type DeviceRequest } from './device-options.js';
 import type { Rlimit } from '../runtime/rlimits.js';
-import { isTrue, isVolumeRequest, parseMount, parseSize, parseTmpfs, parseVolume, type PathContext, type VolumeRequest } from './mount-options.js';
+import { isTrue, isVolumeRequest, parseMount, parseTmpfs, parseVolume, type PathContext, type VolumeRequest } from './mount-options.js';
 export type { NetworkMode };
 /** What --network accepts; "bridge" (docker's name) and "default" mean the default network, pasta or slirp4netns. */
 export const NETWORK_MODES = ['host', 'none', 'private', 'pasta', 'slirp4netns', 'bridge', 'default'] as const;
 export type RequestedNetwork = (typeof NETWORK_MODES)[number];
 
 /** The flags as the CLI collected them (repeatable ones as lists). */
-export interface RunFlags {
+export interface RunFlags extends ResourceFlags {
   env?: string[];
   envFile?: string[];
   volume?: string[];
@@ -42,9 +41,6 @@ export interface RunFlags {
   publishAll?: boolean;
   dns?: string[];
   addHost?: string[];
-  memory?: string;
-  cpus?: string;
-  pidsLimit?: string;
   capAdd?: string[];
   capDrop?: string[];
   securityOpt?: string[];
@@ -60,6 +56,7 @@ export interface RunFlags {
   stopSignal?: string;
   stopTimeout?: string;
   device?: string[];
+  sysctl?: string[];
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -124,6 +121,8 @@ export interface RunSpec {
   stopTimeout?: number;
   /** --device: host device nodes the container gets. */
   devices: DeviceRequest[];
+  /** --sysctl: namespaced kernel settings of the container. */
+  sysctls: Record<string, string>;
 }
 
 export interface RunContext extends PathContext {
@@ -162,28 +161,6 @@ async function readEnvFile(file: string, ctx: RunContext): Promise<string[]> {
     if (entry !== undefined) entries.push(entry);
   });
   return entries;
-}
-
-function parseResources(flags: RunFlags): LinuxResources | undefined {
-  const resources: LinuxResources = {};
-  if (flags.memory !== undefined) {
-    const limit = parseSize(flags.memory, '--memory');
-    if (limit < 6 * 1024 * 1024) throw new UsageError(`--memory ${flags.memory}: the minimum is 6m, as with docker.`);
-    resources.memory = { limit };
-  }
-  if (flags.cpus !== undefined) {
-    const cpus = Number(flags.cpus);
-    const max = os.availableParallelism();
-    if (!Number.isFinite(cpus) || cpus < 0.01 || cpus > max) throw new UsageError(`--cpus ${flags.cpus}: give a number of CPUs from 0.01 to ${max} (this machine's count), e.g. --cpus 1.5.`);
-    const period = 100_000;
-    resources.cpu = { quota: Math.round(cpus * period), period };
-  }
-  if (flags.pidsLimit !== undefined) {
-    const limit = Number(flags.pidsLimit);
-    if (!Number.isInteger(limit)) throw new UsageError(`--pids-limit ${flags.pidsLimit}: give a whole number of processes (0 or -1 for no limit).`);
-    if (limit > 0) resources.pids = { limit };
-  }
-  return Object.keys(resources).length > 0 ? resources : undefined;
 }
 
 function parseSecurityOpts(values: string[]): { noNewPrivileges: boolean; seccomp: string } {
@@ -227,11 +204,7 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   const ports = publishedPorts(flags, network);
   const dns = (flags.dns ?? []).flatMap((d) => d.split(',')).filter(Boolean);
   for (const server of dns) if (!net.isIP(server)) throw new UsageError(`--dns ${server}: not an IP address; give a name server's address, e.g. --dns 9.9.9.9.`);
-  const addHosts = (flags.addHost ?? []).map((entry) => {
-    const match = /^([^:=\s]+)[:=](.+)$/.exec(entry);
-    if (!match || !(net.isIP(match[2]!) || match[2] === 'host-gateway')) throw new UsageError(`--add-host ${entry}: expected NAME:IP (or NAME:host-gateway), e.g. --add-host db:10.0.0.5.`);
-    return { name: match[1]!, ip: match[2]! };
-  });
+  const addHosts = parseAddHosts(flags.addHost ?? []);
   if (flags.workdir !== undefined && !flags.workdir.startsWith('/')) throw new UsageError(`-w ${flags.workdir}: the working directory must be an absolute path in the container.`);
   const security = parseSecurityOpts(flags.securityOpt ?? []);
   if (security.seccomp !== 'default' && security.seccomp !== 'unconfined') {
@@ -282,8 +255,18 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     ...(cidfile ? { cidfile } : {}),
     labels: parseLabels(flags.label ?? []),
     devices: await Promise.all((flags.device ?? []).map((value) => parseDevice(value, ctx))),
+    sysctls: parseSysctls(flags.sysctl ?? [], network === 'host' || network === 'container'),
     ...stopOptions(flags),
   };
+}
+
+/** --add-host NAME:IP (or NAME=IP, or NAME:host-gateway), for ribo run and RUN steps of ribo build. */
+export function parseAddHosts(values: string[]): Array<{ name: string; ip: string }> {
+  return values.map((entry) => {
+    const match = /^([^:=\s]+)[:=](.+)$/.exec(entry);
+    if (!match || !(net.isIP(match[2]!) || match[2] === 'host-gateway')) throw new UsageError(`--add-host ${entry}: expected NAME:IP (or NAME:host-gateway), e.g. --add-host db:10.0.0.5.`);
+    return { name: match[1]!, ip: match[2]! };
+  });
 }
 
 /** --label KEY=VALUE or KEY (an empty value), as docker's; a key given twice keeps its last value. */

@@ -67,6 +67,8 @@ export interface ContainerSpec {
   rlimits?: Rlimit[];
   /** --shm-size: the /dev/shm tmpfs's size in bytes (the template's 64 MiB when unset). */
   shmSize?: number;
+  /** --sysctl: namespaced kernel settings, over ribo's own defaults. */
+  sysctls?: Record<string, string>;
   /** --device: host device nodes bound in, each with its device cgroup access. */
   devices?: ContainerDevice[];
   /** Which default capability set: podman's for `ribo run` (also when unset), BuildKit's (docker's) for build steps. */
@@ -178,6 +180,7 @@ export function specFromTemplate(template: RuntimeSpec, spec: ContainerSpec, sec
   linux.namespaces = namespaces;
   // A joined namespace (container:NAME) has them already, and is not the container's to change.
   if (spec.network !== 'host' && spec.network !== 'container') linux.sysctl = { ...OWN_NETWORK_SYSCTLS, ...linux.sysctl };
+  if (spec.sysctls && Object.keys(spec.sysctls).length > 0) linux.sysctl = { ...linux.sysctl, ...spec.sysctls };
   if (spec.resources) linux.resources = spec.resources;
   if (spec.devices?.length) allowDevices(linux, spec.devices);
   if (seccompProfile) linux.seccomp = resolveSeccomp(seccompProfile, seccompHost(caps));

@@ -56,7 +56,12 @@ export interface EnforcedResources {
 }
 
 function limitFlags(resources: LinuxResources): string {
-  const flags = [resources.memory && '--memory', resources.cpu && '--cpus', resources.pids && '--pids-limit'].filter(Boolean);
+  const { memory, cpu } = resources;
+  const flags = [
+    memory?.limit !== undefined && '--memory', memory?.swap !== undefined && '--memory-swap', memory?.reservation !== undefined && '--memory-reservation',
+    cpu?.quota !== undefined && '--cpus', cpu?.shares !== undefined && '--cpu-shares', cpu?.cpus !== undefined && '--cpuset-cpus',
+    resources.pids && '--pids-limit',
+  ].filter(Boolean);
   return flags.join(', ');
 }
 
@@ -75,7 +80,9 @@ export async function enforceableResources(requested: LinuxResources | undefined
     return { warning: `ribo: warning: ${limitFlags(requested)} not enforced: rootless ribo runs containers without cgroups (${why}); run ribo as root to enforce them.` };
   }
   const resources = structuredClone(requested);
-  if (resources.memory?.limit !== undefined && (await swapAccounted(host.mode))) resources.memory.swap = resources.memory.limit * 2;
+  // Unless --memory-swap said otherwise.
+  if (resources.memory?.limit !== undefined && resources.memory.swap === undefined && (await swapAccounted(host.mode))) resources.memory.swap = resources.memory.limit * 2;
+  if (resources.memory?.swap !== undefined && !(await swapAccounted(host.mode))) delete resources.memory.swap;
   return { resources };
 }
 

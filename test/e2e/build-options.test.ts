@@ -2,7 +2,7 @@
 import { execa } from 'execa';
 import { chmod, readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { E2E_USER, makeContext, makeStore, readImage, removeStore, ribo, riboOk } from './harness.js';
+import { E2E_USER, blobPath, listLayer, makeContext, makeStore, readImage, removeStore, ribo, riboOk } from './harness.js';
 
 const MULTISTAGE = `FROM scratch AS base
 COPY busybox /bin/busybox
@@ -136,6 +136,29 @@ it('gives RUN steps --ulimit and --shm-size, as docker build does, and reruns a 
     const bad = await ribo(['build', '--ulimit', 'nofile=9:8', ctx], { root });
     expect(bad.exitCode).toBe(2);
     expect(bad.stderr).toMatch(/--ulimit nofile=9:8: the soft limit is above the hard one/);
+  } finally {
+    await execa('rm', ['-rf', ctx]);
+  }
+});
+
+it('adds --add-host entries to the /etc/hosts of RUN steps (none of it in the layer), and reruns a step when they change', async () => {
+  const ctx = await makeContext({ Dockerfile: 'FROM scratch\nCOPY busybox /bin/busybox\nRUN ["/bin/busybox", "sh", "-c", "/bin/busybox grep -E \'(db|gw)$\' /etc/hosts > /hosts.txt; /bin/busybox date +%s%N > /when.txt"]\n' }, 'hello');
+  try {
+    const built = async (args: string[]) => {
+      await riboOk(['build', '-q', ...args, '-t', 'hosts:1', ctx], { root });
+      const read = (file: string) => riboOk(['run', '--rm', '--entrypoint', '/bin/busybox', 'hosts:1', 'cat', file], { root }).then((r) => r.stdout.trim());
+      return { hosts: await read('/hosts.txt'), when: await read('/when.txt') };
+    };
+    const first = await built(['--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway']);
+    expect(first.hosts.split('\n')).toEqual(['10.1.2.3\tdb', '127.0.0.1\tgw']);
+    expect((await built(['--add-host', 'db:10.1.2.3', '--add-host', 'gw:host-gateway'])).when).toBe(first.when);
+    const other = await built(['--add-host', 'db:10.9.9.9']);
+    expect(other.when).not.toBe(first.when);
+    expect(other.hosts).toBe('10.9.9.9\tdb');
+    // The step's /etc/hosts is ribo's mount, not the image's: the RUN layer holds only what the step wrote.
+    const { manifest } = await readImage(root, 'hosts:1');
+    const runLayer = manifest.layers[manifest.layers.length - 1] as { digest: string };
+    expect((await listLayer(blobPath(root, runLayer.digest))).map((e) => e.path).sort()).toEqual(['hosts.txt', 'when.txt']);
   } finally {
     await execa('rm', ['-rf', ctx]);
   }

@@ -193,7 +193,7 @@ describe('usage errors', () => {
 
   it('name an unknown flag once, as typed, with a full stop before the help hint', async () => {
     expect(await error('run', '--gpus', 'all', 'hello')).toBe("ribo: error: ribo run has no flag --gpus: docker's --gpus is not implemented (see docs/unsupported.md). See `ribo run --help`.");
-    expect(await error('run', '-d', '--sysctl', 'net.core.somaxconn=10', 'hello', 'true')).toMatch(/^ribo: error: ribo run has no flag --sysctl: docker's --sysctl is not implemented \(see docs\/unsupported\.md\)\. See `ribo run --help`\.$/);
+    expect(await error('run', '-d', '--log-opt', 'max-size=1m', 'hello', 'true')).toMatch(/^ribo: error: ribo run has no flag --log-opt: docker's --log-opt is not implemented \(see docs\/unsupported\.md\)\. See `ribo run --help`\.$/);
     expect(await error('run', '--blkio-weight=300', 'hello')).toMatch(/has no flag --blkio-weight: docker's/);
     const build = await error('build', '--blkio-weight', '5', context);
     expect(build.match(/blkio/gi)).toHaveLength(1);

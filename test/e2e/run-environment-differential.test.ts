@@ -43,6 +43,7 @@ const PROBES: Record<string, string> = {
   shmSize: 'df -k /dev/shm | tail -1',
   writable: 'for d in / /etc /tmp /run /var/tmp /dev /dev/shm /dev/mqueue; do touch $d/.probe 2>/dev/null && echo "$d rw" || echo "$d ro"; done',
   stdio: 'echo to-stdout > /dev/stdout; echo to-stderr > /dev/stderr; echo done',
+  sysctls: 'cat /proc/sys/net/core/somaxconn /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range',
   devices: 'for d in /dev/fuse /dev/myfuse; do [ -c $d ] && ls -la $d; done; if [ -c /dev/fuse ]; then exec 3<>/dev/fuse && echo fuse opens; else echo no fuse; fi',
   // The address families of the default network: /proc/net/route's default (destination 0), if_inet6's global scope (00).
   families: 'r=no; while read -r i d rest; do [ "$d" = 00000000 ] && r=yes; done < /proc/net/route; n=0; [ -e /proc/net/if_inet6 ] && while read -r a i l s rest; do [ "$s" = 00 ] && n=$((n+1)); done < /proc/net/if_inet6; echo "ipv4 default route: $r, global ipv6 addresses: $n"',
@@ -277,6 +278,14 @@ describe('ribo alone: docker\'s behaviour where podman differs', () => {
     expect((await ours([], ['devices'])).devices).toBe('no fuse');
   }, 120_000);
 
+  it('--sysctl sets the container\'s own namespaced values (net.* refused with the host\'s network)', async () => {
+    const out = await ours(['--sysctl', 'net.core.somaxconn=1000', '--sysctl', 'kernel.shmmni=2000', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80'], ['sysctls']);
+    expect(out.sysctls!.split('\n')).toEqual(['1000', '2000', '80', '0\t0']);
+    const refused = await ribo(['run', '--rm', '--network', 'host', '--sysctl', 'net.core.somaxconn=1000', IMAGE, 'true'], { root });
+    expect(refused.exitCode).toBe(2);
+    expect(refused.stderr).toMatch(/net\.\* sysctls cannot be set with the host's network/);
+  }, 120_000);
+
   it('--init runs the init as pid 1 in front of the command', async () => {
     const out = await ours(['--init'], ['pid1']);
     expect(out.pid1).toBe('/dev/init -- probe pid1');
@@ -410,6 +419,7 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
     ['--ulimit with the soft limit only', ['--ulimit', 'nofile=1000'], ['nofile']],
     ['--shm-size 128m', ['--shm-size', '128m'], ['shmSize']],
     ['-u nobody --group-add wheel --group-add 1234', ['-u', 'nobody', '--group-add', 'wheel', '--group-add', '1234'], ['id', 'groups']],
+    ['--sysctl net.* and kernel.shm*', ['--sysctl', 'net.core.somaxconn=1000', '--sysctl', 'kernel.shmmni=2000', '--sysctl', 'net.ipv4.ip_unprivileged_port_start=80'], ['sysctls']],
     ['--device /dev/fuse, and again at another path', ['--device', '/dev/fuse', '--device', '/dev/fuse:/dev/myfuse:rw'], ['devices']],
   ] as Array<[string, string[], Probe[]]>)('%s gives the same answers', async (_what, rawFlags, probes) => {
     const flags = rawFlags.map((f) => (f === '@ENVFILE@' ? envFile : f));

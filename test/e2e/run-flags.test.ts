@@ -263,6 +263,15 @@ describe('cgroup limits', () => {
       expect((await riboOk(['run', '--rm', '--device', '/dev/fuse', 'hello', 'sh', '-c', open], asRootOpts('runc'))).stdout.trim()).toBe('reads\nwrites');
     });
 
+    (asRoot ? it : it.skip)('--cpu-shares, --cpuset-cpus, --memory-reservation and --memory-swap reach the container\'s cgroup', async () => {
+      const script = 'c=$(cat /proc/self/cgroup); cat /sys/fs/cgroup/cpu/cpu.shares /sys/fs/cgroup/cpuset/cpuset.cpus /sys/fs/cgroup/memory/memory.soft_limit_in_bytes; cat /sys/fs/cgroup/memory/memory.memsw.limit_in_bytes 2>/dev/null || echo no-swap-accounting';
+      for (const runtime of ['crun', 'runc'] as const) {
+        const out = (await riboOk(['run', '--rm', '--cpu-shares', '512', '--cpuset-cpus', '0', '--memory', '64m', '--memory-reservation', '32m', '--memory-swap', '96m', 'hello', 'sh', '-c', script], asRootOpts(runtime))).stdout.trim().split('\n');
+        expect({ runtime, out: out.slice(0, 3) }).toEqual({ runtime, out: ['512', '0', String(32 * 1024 * 1024)] });
+        expect(['no-swap-accounting', String(96 * 1024 * 1024)]).toContain(out[3]);
+      }
+    });
+
     (asRoot ? it : it.skip)('--pids-limit and --cpus are enforced', async () => {
       // The forks run in a subshell that reports to a file, so the shell that counts the failures
       // is not itself racing the sleeps for the last pids (sh, subshell and three sleeps fill five).

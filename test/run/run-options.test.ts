@@ -97,6 +97,19 @@ describe('limits, capabilities and security options', () => {
     expect(await usageError(parseRunFlags({ cpus: '1000' }, ctx))).toContain('--cpus 1000');
   });
 
+  it('takes --memory-swap, --memory-reservation, --cpu-shares and --cpuset-cpus with docker\'s rules', async () => {
+    const spec = await parseRunFlags({ memory: '64m', memorySwap: '128m', memoryReservation: '32m', cpuShares: '512', cpusetCpus: '0' }, ctx);
+    expect(spec.resources).toEqual({ memory: { limit: 64 * 1024 * 1024, swap: 128 * 1024 * 1024, reservation: 32 * 1024 * 1024 }, cpu: { shares: 512, cpus: '0' } });
+    expect((await parseRunFlags({ memory: '64m', memorySwap: '-1' }, ctx)).resources?.memory).toEqual({ limit: 64 * 1024 * 1024, swap: -1 });
+    expect(await usageError(parseRunFlags({ memorySwap: '1g' }, ctx))).toMatch(/^--memory-swap 1g: .*needs --memory too/);
+    expect(await usageError(parseRunFlags({ memory: '64m', memorySwap: '32m' }, ctx))).toMatch(/cannot be below --memory 64m/);
+    expect(await usageError(parseRunFlags({ memory: '64m', memoryReservation: '128m' }, ctx))).toMatch(/above --memory 64m would never apply/);
+    expect(await usageError(parseRunFlags({ cpuShares: 'many' }, ctx))).toMatch(/^--cpu-shares many: give a relative weight/);
+    expect(await usageError(parseRunFlags({ cpusetCpus: '0-x' }, ctx))).toMatch(/give CPU numbers and ranges/);
+    expect(await usageError(parseRunFlags({ cpusetCpus: '999' }, ctx))).toMatch(/this machine has CPUs 0-/);
+    expect((await parseRunFlags({ cpuShares: '0' }, ctx)).resources).toBeUndefined();
+  });
+
   it('normalises capability names and rejects unknown ones', async () => {
     const spec = await parseRunFlags({ capAdd: ['net_admin', 'CAP_SYS_PTRACE'], capDrop: ['all'] }, ctx);
     expect(spec.capAdd).toEqual(['CAP_NET_ADMIN', 'CAP_SYS_PTRACE']);
@@ -243,5 +256,17 @@ describe('--device', () => {
     expect(await usageError(parseRunFlags({ device: [path.join(dir, 'app.env')] }, ctx))).toMatch(/is not a device node; give one such as \/dev\/fuse, or bind a file with -v/);
     expect(await usageError(parseRunFlags({ device: ['/dev/null:rx'] }, ctx))).toMatch(/the paths must be absolute/);
     expect(await usageError(parseRunFlags({ device: ['/a:/b:rw:x'] }, ctx))).toMatch(/expected HOST\[:CONTAINER\]\[:PERMISSIONS\]/);
+  });
+});
+
+describe('--sysctl', () => {
+  it('takes namespaced sysctls as docker allows them, net.* only on a network of the container\'s own', async () => {
+    expect((await parseRunFlags({ sysctl: ['net.core.somaxconn=1024', 'kernel.shmmax=1000000', 'fs/mqueue/msg_max=20', 'kernel.sem=250 32000 32 128'] }, ctx)).sysctls).toEqual({
+      'net.core.somaxconn': '1024', 'kernel.shmmax': '1000000', 'fs.mqueue.msg_max': '20', 'kernel.sem': '250 32000 32 128',
+    });
+    expect(await usageError(parseRunFlags({ sysctl: ['kernel.hostname=x'] }, ctx))).toMatch(/kernel\.hostname is not namespaced/);
+    expect(await usageError(parseRunFlags({ sysctl: ['vm.swappiness=1'] }, ctx))).toMatch(/vm\.swappiness is not namespaced/);
+    expect(await usageError(parseRunFlags({ sysctl: ['net.core.somaxconn=1'], network: 'host' }, ctx))).toMatch(/net\.\* sysctls cannot be set with the host's network/);
+    expect(await usageError(parseRunFlags({ sysctl: ['somaxconn'] }, ctx))).toMatch(/expected NAME=VALUE/);
   });
 });

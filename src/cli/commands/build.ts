@@ -25,6 +25,7 @@ import { openSession, openStore, type GlobalOptions } from '../session.js';
 import { asCompression, asList, compressionOption } from '../options.js';
 import { parseBuildNetwork, parseBuildPlatforms, parseSecrets, parseSshAgents } from '../build-flags.js';
 import { parseShmSize, parseUlimits } from '../../run/limit-options.js';
+import { parseAddHosts } from '../../run/run-options.js';
 import { checkRlimitsAllowed } from '../../runtime/rlimits.js';
 import { contextArgument, readsStdin, resolveBuildInput } from '../build-input.js';
 import { hideBin } from 'yargs/helpers';
@@ -185,6 +186,7 @@ export const buildCommand: CommandModule = {
       .option('secret', { array: true, type: 'string', describe: 'A secret for RUN --mount=type=secret: id=ID,src=FILE or id=ID,env=VARIABLE; may be repeated' })
       .option('ulimit', { array: true, type: 'string', describe: 'A process limit of RUN steps, NAME=SOFT[:HARD] (as ribo run --ulimit); may be repeated' })
       .option('shm-size', { type: 'string', describe: 'Size of /dev/shm in RUN steps, e.g. 256m (default 64m)' })
+      .option('add-host', { array: true, type: 'string', describe: 'Add NAME:IP (or NAME:host-gateway) to /etc/hosts of RUN steps; may be repeated' })
       .option('ssh', { array: true, type: 'string', describe: 'An SSH agent for RUN --mount=type=ssh: default (SSH_AUTH_SOCK\'s) or ID[=SOCKET]; may be repeated' })
       .option('cache-from', { array: true, type: 'string', describe: 'Take cached steps from a directory, type=local,src=DIR (or a path), a registry, type=registry,ref=REF, or an image built with --cache-to type=inline (its name); may be repeated' })
       .option('cache-to', { type: 'string', describe: 'Write this build\'s cache to a directory, type=local,dest=DIR (or just DIR), a registry, type=registry,ref=REF, or into the image, type=inline' })
@@ -304,6 +306,7 @@ function buildOptions(
     sshAgents: parseSshAgents(asList(argv.ssh as string | string[] | undefined), env),
     rlimits: parseUlimits(asList(argv.ulimit as string | string[] | undefined)),
     shmSize: parseShmSize(argv.shmSize === undefined ? undefined : String(argv.shmSize)),
+    addHosts: parseAddHosts(asList(argv.addHost as string | string[] | undefined)),
     processEnv: env,
     cacheFrom: cacheFrom.flatMap((c) => ('dir' in c ? [c.dir] : [])),
     cacheTo: cacheTo && 'dir' in cacheTo ? cacheTo.dir : undefined,

@@ -23,9 +23,9 @@ export const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
 const VALUE_OPTIONS: Record<string, Set<string>> = {
   run: new Set([
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
-    '--hostname', '--network', '-m', '--memory', '--cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
+    '--hostname', '--network', '-m', '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '-c', '--cpuset-cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
     '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', '--restart',
-    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', '--device', ...GLOBAL_VALUE_OPTIONS,
+    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', '--device', '--sysctl', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -108,7 +108,11 @@ export const runCommand: CommandModule = {
       .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
       .option('network-alias', { array: true, type: 'string', describe: 'Another name the container has on its network (--network NAME)' })
       .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
+      .option('memory-swap', { type: 'string', describe: 'Memory and swap together, e.g. 1g (-1: swap without limit); needs --memory' })
+      .option('memory-reservation', { type: 'string', describe: 'Soft memory limit, e.g. 256m' })
       .option('cpus', { type: 'string', describe: 'CPU limit, e.g. 1.5' })
+      .option('cpu-shares', { alias: 'c', type: 'string', describe: 'Relative CPU weight (default 1024)' })
+      .option('cpuset-cpus', { type: 'string', describe: 'CPUs the container may use, e.g. 0-1 or 0,2' })
       .option('pids-limit', { type: 'string', describe: 'Maximum number of processes' })
       .option('cap-add', { array: true, type: 'string', describe: 'Add a capability (or ALL)' })
       .option('cap-drop', { array: true, type: 'string', describe: 'Drop a capability (or ALL)' })
@@ -117,6 +121,7 @@ export const runCommand: CommandModule = {
       .option('shm-size', { type: 'string', describe: 'Size of /dev/shm, e.g. 256m (default 64m)' })
       .option('group-add', { array: true, type: 'string', describe: 'Another group (name in the image or gid) for the container\'s processes' })
       .option('device', { array: true, type: 'string', describe: 'Give the container a host device: HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse' })
+      .option('sysctl', { array: true, type: 'string', describe: 'A namespaced kernel setting NAME=VALUE (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)' })
       .option('cidfile', { type: 'string', describe: 'Write the container id to this file (which must not exist)' })
       .option('label', { alias: 'l', array: true, type: 'string', describe: 'Set a label KEY=VALUE on the container (ps --filter label=)' })
       .option('stop-signal', { type: 'string', describe: 'Signal ribo stop sends first (default: the image\'s STOPSIGNAL, else SIGTERM)' })
@@ -152,6 +157,10 @@ export const runCommand: CommandModule = {
       addHost: asList(argv.addHost),
       memory: argv.memory as string | undefined,
       cpus: argv.cpus as string | undefined,
+      memorySwap: argv.memorySwap === undefined ? undefined : String(argv.memorySwap),
+      memoryReservation: argv.memoryReservation === undefined ? undefined : String(argv.memoryReservation),
+      cpuShares: argv.cpuShares === undefined ? undefined : String(argv.cpuShares),
+      cpusetCpus: argv.cpusetCpus === undefined ? undefined : String(argv.cpusetCpus),
       pidsLimit: argv.pidsLimit as string | undefined,
       capAdd: asList(argv.capAdd),
       capDrop: asList(argv.capDrop),
@@ -166,6 +175,7 @@ export const runCommand: CommandModule = {
       cidfile: argv.cidfile === undefined ? undefined : String(argv.cidfile),
       label: asList(argv.label),
       device: asList(argv.device),
+      sysctl: asList(argv.sysctl),
       stopSignal: argv.stopSignal === undefined ? undefined : String(argv.stopSignal),
       stopTimeout: argv.stopTimeout === undefined ? undefined : String(argv.stopTimeout),
       // A detached container's terminal (-dt) is conmon's, not ribo's.
