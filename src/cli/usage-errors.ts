@@ -24,8 +24,8 @@ const DOCKER_ONLY_COMMANDS: Record<string, string> = {
 /** Flags of docker's commands that ribo does not implement (docs/unsupported.md). */
 const DOCKER_ONLY_FLAGS: Record<string, string[]> = {
   run: [
-    'blkio-weight', 'cpuset-mems', 'memory-swappiness', 'label-file', 'gpus',
-    'ipc', 'pid', 'uts', 'link', 'expose', 'log-driver', 'log-opt', 'health-cmd',
+    'blkio-weight', 'cpuset-mems', 'memory-swappiness', 'gpus',
+    'ipc', 'pid', 'uts', 'link', 'log-driver', 'log-opt', 'health-cmd',
     'volumes-from', 'attach', 'sig-proxy', 'detach-keys', 'ip', 'mac-address', 'oom-kill-disable', 'device-cgroup-rule', 'storage-opt',
   ],
   build: ['squash', 'isolation', 'cpu-shares', 'memory', 'allow', 'builder', 'load', 'push', 'sbom', 'provenance'],

@@ -2,6 +2,7 @@
  * docker run's -p/--publish and -P/--publish-all, turned into one mapping per
  * port: -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO], ranges of equal length.
  */
+import dgram from 'node:dgram';
 import net from 'node:net';
 import { UsageError } from '../errors.js';
 import type { PortMapping } from '../runtime/network.js';
@@ -37,7 +38,6 @@ export function parsePublish(value: string): PortMapping[] {
 /** A port the host has free now on `hostIp` (the kernel's choice), for -p CONTAINERPORT and -P. */
 async function freePort(hostIp: string, protocol: 'tcp' | 'udp'): Promise<number> {
   if (protocol === 'udp') {
-    const dgram = await import('node:dgram');
     const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
     return new Promise((resolve, reject) => socket.bind(0, hostIp, () => { const { port } = socket.address(); socket.close(() => resolve(port)); }).once('error', reject));
   }
@@ -61,10 +61,10 @@ export async function freeHostPorts(mappings: PortMapping[]): Promise<PortMappin
 /** Whether `port` on `hostIp` can be bound now (EADDRINUSE: something else has it). */
 async function portFree(hostIp: string, port: number, protocol: 'tcp' | 'udp'): Promise<boolean> {
   const bound = protocol === 'udp'
-    ? import('node:dgram').then((dgram) => new Promise<void>((resolve, reject) => {
+    ? new Promise<void>((resolve, reject) => {
       const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
       socket.once('error', reject).bind(port, hostIp, () => socket.close(() => resolve()));
-    }))
+    })
     : new Promise<void>((resolve, reject) => {
       const server = net.createServer().once('error', reject);
       server.listen(port, hostIp, () => server.close(() => resolve()));
@@ -99,6 +99,19 @@ export function exposedPorts(exposed: Record<string, unknown> | undefined): Port
     const n = Number(port);
     return Number.isInteger(n) && n > 0 && (proto === 'tcp' || proto === 'udp') ? [{ hostIp: '0.0.0.0', hostPort: 0, containerPort: n, protocol: proto }] : [];
   });
+}
+
+/** `--expose PORT[-LAST][/PROTO]`, repeatable: ports the container exposes beyond its image's ("80/tcp" keys), which -P publishes. */
+export function parseExpose(values: string[]): string[] {
+  const keys: string[] = [];
+  for (const value of values) {
+    const match = /^(\d+)(?:-(\d+))?(?:\/(tcp|udp))?$/i.exec(value);
+    const first = Number(match?.[1]);
+    const last = match?.[2] === undefined ? first : Number(match[2]);
+    if (!match || first < 1 || last > 65535 || last < first) throw new UsageError(`--expose ${value}: expected PORT, FIRST-LAST, and /tcp or /udp after them if not tcp, e.g. --expose 8080 or --expose 53/udp.`);
+    for (let port = first; port <= last; port++) keys.push(`${port}/${(match[3] ?? 'tcp').toLowerCase()}`);
+  }
+  return keys;
 }
 
 /** docker port's lines: "80/tcp -> 0.0.0.0:8080". */

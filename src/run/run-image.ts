@@ -163,7 +163,8 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   if (network === 'slirp4netns' && (spec.ports.length > 0 || spec.publishAll)) {
     throw new UsageError(`${spec.ports.length > 0 ? '-p' : '-P'} needs pasta (Debian package passt) to publish ports; the network in use is slirp4netns${opts.spec.network === 'default' ? ', the fallback when pasta is not installed' : ''}. Install passt, or leave out the flag.`);
   }
-  const ports = await freeHostPorts([...spec.ports, ...(spec.publishAll ? exposedPorts(config.ExposedPorts).filter((e) => !spec.ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol)) : [])]);
+  const exposed = { ...config.ExposedPorts, ...Object.fromEntries(spec.expose.map((key) => [key, {}])) };
+  const ports = await freeHostPorts([...spec.ports, ...(spec.publishAll ? exposedPorts(exposed).filter((e) => !spec.ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol)) : [])]);
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
   // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.

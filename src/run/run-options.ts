@@ -10,7 +10,7 @@ import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
 import { normalizeCapability } from '../runtime/capabilities.js';
 import { isNetworkName } from '../runtime/networks/store.js';
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
-import { parsePublish } from './publish.js';
+import { parseExpose, parsePublish } from './publish.js';
 import { parseResources, parseShmSize, parseSysctls, parseUlimits, type ResourceFlags } from './limit-options.js';
 import { parseSignal } from './signals.js';
 import { parseDevice, type DeviceRequest } from './device-options.js';
@@ -57,6 +57,8 @@ export interface RunFlags extends ResourceFlags {
   stopTimeout?: string;
   device?: string[];
   sysctl?: string[];
+  expose?: string[];
+  labelFile?: string[];
 }
 
 /** What the container gets, beyond the image: everything `docker run` lets a user change. */
@@ -123,6 +125,8 @@ export interface RunSpec {
   devices: DeviceRequest[];
   /** --sysctl: namespaced kernel settings of the container. */
   sysctls: Record<string, string>;
+  /** --expose: more exposed ports ("80/tcp"), which -P publishes too. */
+  expose: string[];
 }
 
 export interface RunContext extends PathContext {
@@ -253,7 +257,8 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
     ...(shmSize !== undefined ? { shmSize } : {}),
     groupAdd: parseGroupAdd(flags.groupAdd ?? []),
     ...(cidfile ? { cidfile } : {}),
-    labels: parseLabels(flags.label ?? []),
+    labels: { ...(await readLabelFiles(flags.labelFile ?? [], ctx)), ...parseLabels(flags.label ?? []) },
+    expose: parseExpose(flags.expose ?? []),
     devices: await Promise.all((flags.device ?? []).map((value) => parseDevice(value, ctx))),
     sysctls: parseSysctls(flags.sysctl ?? [], network === 'host' || network === 'container'),
     ...stopOptions(flags),
@@ -278,6 +283,19 @@ function parseLabels(values: string[]): Record<string, string> {
     labels[key] = rest.join('=');
   }
   return labels;
+}
+
+/** --label-file FILE: KEY=VALUE (or KEY) lines, "#" comments and blank lines skipped, as docker reads it; applied before --label. */
+async function readLabelFiles(files: string[], ctx: PathContext): Promise<Record<string, string>> {
+  const lines: string[] = [];
+  for (const file of files) {
+    const full = path.resolve(ctx.cwd, file);
+    const text = await readFile(full, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      throw new UsageError(`--label-file ${file}: cannot read ${full} (${error.code ?? error.message}); give a file of KEY=VALUE lines.`);
+    });
+    lines.push(...text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#')));
+  }
+  return parseLabels(lines);
 }
 
 /** --stop-signal (a signal name or number) and --stop-timeout (whole seconds). */

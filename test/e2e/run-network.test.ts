@@ -45,7 +45,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big', 'net-busy', 'net-repick'], opts());
+  await ribo(['rm', '-f', 'net-web', 'net-all', 'net-big', 'net-busy', 'net-repick', 'net-expose'], opts());
   await removeStore(root);
   for (const dir of contexts) await execa('rm', ['-rf', dir]);
 });
@@ -88,6 +88,18 @@ describe('published ports', () => {
     } finally {
       squatter.close();
       await ribo(['rm', '-f', 'net-repick'], opts());
+    }
+  }, 120_000);
+
+  it('--expose adds ports (a range, UDP) that -P publishes beside the image\'s', async () => {
+    await riboOk(['run', '-d', '--name', 'net-expose', '-P', '--expose', '8080-8081', '--expose', '53/udp', 'web'], opts());
+    try {
+      const lines = (await riboOk(['port', 'net-expose'], opts())).stdout.trim().split('\n').map((l) => l.replace(/:\d+$/, ':N')).sort();
+      expect(lines).toEqual(['53/udp -> 0.0.0.0:N', '80/tcp -> 0.0.0.0:N', '8080/tcp -> 0.0.0.0:N', '8081/tcp -> 0.0.0.0:N']);
+      const web = /:(\d+)$/.exec((await riboOk(['port', 'net-expose', '80'], opts())).stdout.trim())![1];
+      expect(await curl(`http://127.0.0.1:${web}/index.html`)).toBe('served-by-httpd');
+    } finally {
+      await ribo(['rm', '-f', 'net-expose'], opts());
     }
   }, 120_000);
 

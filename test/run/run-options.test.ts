@@ -270,3 +270,17 @@ describe('--sysctl', () => {
     expect(await usageError(parseRunFlags({ sysctl: ['somaxconn'] }, ctx))).toMatch(/expected NAME=VALUE/);
   });
 });
+
+describe('--expose and --label-file', () => {
+  it('expands --expose ports and ranges to "PORT/PROTO" keys, naming a bad one', async () => {
+    expect((await parseRunFlags({ expose: ['8080', '53/udp', '9000-9002/TCP'] }, ctx)).expose).toEqual(['8080/tcp', '53/udp', '9000/tcp', '9001/tcp', '9002/tcp']);
+    expect(await usageError(parseRunFlags({ expose: ['http'] }, ctx))).toMatch(/^--expose http: expected PORT, FIRST-LAST/);
+    expect(await usageError(parseRunFlags({ expose: ['70000'] }, ctx))).toMatch(/^--expose 70000:/);
+  });
+
+  it('reads label files before --label, skipping comments and blank lines, and names one it cannot read', async () => {
+    writeFileSync(path.join(dir, 'labels'), '# team labels\n\nteam=blue\nflag\ntier = web\n');
+    expect((await parseRunFlags({ labelFile: ['labels'], label: ['team=red'] }, ctx)).labels).toEqual({ team: 'red', flag: '', 'tier ': ' web' });
+    expect(await usageError(parseRunFlags({ labelFile: ['nope'] }, ctx))).toMatch(/^--label-file nope: cannot read .*nope \(ENOENT\)/);
+  });
+});

@@ -25,7 +25,7 @@ const VALUE_OPTIONS: Record<string, Set<string>> = {
     '--name', '-e', '--env', '--env-file', '-v', '--volume', '--mount', '-w', '--workdir', '-u', '--user', '--entrypoint',
     '--hostname', '--network', '-m', '--memory', '--memory-swap', '--memory-reservation', '--cpus', '--cpu-shares', '-c', '--cpuset-cpus', '--pids-limit', '--cap-add', '--cap-drop', '--security-opt',
     '--tmpfs', '-p', '--publish', '--network-alias', '--dns', '--add-host', '--pull', '--authfile', '--userns', '--image-volume', '--platform', '--restart',
-    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', '--device', '--sysctl', ...GLOBAL_VALUE_OPTIONS,
+    '--ulimit', '--shm-size', '--group-add', '--cidfile', '-l', '--label', '--stop-signal', '--stop-timeout', '--device', '--sysctl', '--expose', '--label-file', ...GLOBAL_VALUE_OPTIONS,
   ]),
   exec: new Set(['-e', '--env', '-w', '--workdir', '-u', '--user', ...GLOBAL_VALUE_OPTIONS]),
 };
@@ -122,6 +122,8 @@ export const runCommand: CommandModule = {
       .option('group-add', { array: true, type: 'string', describe: 'Another group (name in the image or gid) for the container\'s processes' })
       .option('device', { array: true, type: 'string', describe: 'Give the container a host device: HOST[:CONTAINER][:PERMISSIONS], e.g. /dev/fuse' })
       .option('sysctl', { array: true, type: 'string', describe: 'A namespaced kernel setting NAME=VALUE (net.*, kernel.shm*, kernel.msg*, kernel.sem, fs.mqueue.*)' })
+      .option('expose', { array: true, type: 'string', describe: 'Expose a port or range (PORT[-LAST][/tcp|udp]) beyond the image\'s; -P publishes it' })
+      .option('label-file', { array: true, type: 'string', describe: 'Read labels from a file of KEY=VALUE lines' })
       .option('cidfile', { type: 'string', describe: 'Write the container id to this file (which must not exist)' })
       .option('label', { alias: 'l', array: true, type: 'string', describe: 'Set a label KEY=VALUE on the container (ps --filter label=)' })
       .option('stop-signal', { type: 'string', describe: 'Signal ribo stop sends first (default: the image\'s STOPSIGNAL, else SIGTERM)' })
@@ -175,6 +177,8 @@ export const runCommand: CommandModule = {
       cidfile: argv.cidfile === undefined ? undefined : String(argv.cidfile),
       label: asList(argv.label),
       device: asList(argv.device),
+      expose: asList(argv.expose),
+      labelFile: asList(argv.labelFile),
       sysctl: asList(argv.sysctl),
       stopSignal: argv.stopSignal === undefined ? undefined : String(argv.stopSignal),
       stopTimeout: argv.stopTimeout === undefined ? undefined : String(argv.stopTimeout),
