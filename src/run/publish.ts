@@ -2,6 +2,7 @@
  * docker run's -p/--publish and -P/--publish-all, turned into one mapping per
  * port: -p [IP:][HOSTPORT:]CONTAINERPORT[/PROTO], ranges of equal length.
  */
+// Static: the bundle runs as a vm.Script, which cannot import('node:...') (docs/architecture.md).
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { UsageError } from '../errors.js';
