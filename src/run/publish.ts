@@ -36,20 +36,28 @@ export function parsePublish(value: string): PortMapping[] {
   return mappings;
 }
 
-/** A port the host has free now on `hostIp` (the kernel's choice), for -p CONTAINERPORT and -P. */
-async function freePort(hostIp: string, protocol: 'tcp' | 'udp'): Promise<number> {
-  if (protocol === 'udp') {
-    const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
-    return new Promise((resolve, reject) => socket.bind(0, hostIp, () => { const { port } = socket.address(); socket.close(() => resolve(port)); }).once('error', reject));
-  }
-  const server = net.createServer();
+/** Binds `port` on `hostIp` (0: the kernel's choice) and lets it go again; resolves with the port bound. */
+function bindOnce(hostIp: string, port: number, protocol: 'tcp' | 'udp'): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(0, hostIp, () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
+    if (protocol === 'udp') {
+      const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4').once('error', reject);
+      socket.bind(port, hostIp, () => {
+        const bound = socket.address().port;
+        socket.close(() => resolve(bound));
+      });
+      return;
+    }
+    const server = net.createServer().once('error', reject);
+    server.listen(port, hostIp, () => {
+      const bound = (server.address() as net.AddressInfo).port;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** A port the host has free now on `hostIp` (the kernel's choice), for -p CONTAINERPORT and -P. */
+function freePort(hostIp: string, protocol: 'tcp' | 'udp'): Promise<number> {
+  return bindOnce(hostIp, 0, protocol);
 }
 
 /** Fills in host port 0 with free ports, marked as picked. */
@@ -61,16 +69,7 @@ export async function freeHostPorts(mappings: PortMapping[]): Promise<PortMappin
 
 /** Whether `port` on `hostIp` can be bound now (EADDRINUSE: something else has it). */
 async function portFree(hostIp: string, port: number, protocol: 'tcp' | 'udp'): Promise<boolean> {
-  const bound = protocol === 'udp'
-    ? new Promise<void>((resolve, reject) => {
-      const socket = dgram.createSocket(hostIp.includes(':') ? 'udp6' : 'udp4');
-      socket.once('error', reject).bind(port, hostIp, () => socket.close(() => resolve()));
-    })
-    : new Promise<void>((resolve, reject) => {
-      const server = net.createServer().once('error', reject);
-      server.listen(port, hostIp, () => server.close(() => resolve()));
-    });
-  return bound.then(() => true, (error: NodeJS.ErrnoException) => {
+  return bindOnce(hostIp, port, protocol).then(() => true, (error: NodeJS.ErrnoException) => {
     if (error.code === 'EADDRINUSE') return false;
     throw error;
   });

@@ -146,24 +146,26 @@ function envEntry(entry: string, env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** An env file as docker reads it: NAME=VALUE or NAME lines, "#" comments and blank lines skipped, no quoting. */
-async function readEnvFile(file: string, ctx: RunContext): Promise<string[]> {
+/** A file of KEY=VALUE lines as docker reads --env-file and --label-file: its lines without leading blanks, "#" comments and blank lines left out. */
+async function readLineFile(flag: string, file: string, ctx: PathContext, what: string): Promise<{ full: string; lines: Array<{ raw: string; line: string; number: number }> }> {
   const full = path.resolve(ctx.cwd, file);
-  let text: string;
-  try {
-    text = await readFile(full, 'utf8');
-  } catch (error) {
-    throw new UsageError(`--env-file ${file}: cannot read ${full} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}); give an existing file of NAME=VALUE lines.`);
-  }
+  const text = await readFile(full, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new UsageError(`${flag} ${file}: cannot read ${full} (${error.code ?? error.message}); give ${what}.`);
+  });
+  const lines = text.split(/\r?\n/).map((raw, index) => ({ raw, line: raw.trimStart(), number: index + 1 }));
+  return { full, lines: lines.filter(({ line }) => line !== '' && !line.startsWith('#')) };
+}
+
+async function readEnvFile(file: string, ctx: RunContext): Promise<string[]> {
+  const { full, lines } = await readLineFile('--env-file', file, ctx, 'an existing file of NAME=VALUE lines');
   const entries: string[] = [];
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trimStart();
-    if (line === '' || line.startsWith('#')) return;
-    if (line.startsWith('=')) throw new UsageError(`--env-file ${full}, line ${index + 1}: "${raw}" has no variable name; write NAME=VALUE.`);
+  for (const { raw, line, number } of lines) {
+    if (line.startsWith('=')) throw new UsageError(`--env-file ${full}, line ${number}: "${raw}" has no variable name; write NAME=VALUE.`);
     const name = line.split('=', 1)[0]!;
-    if (/\s/.test(name)) throw new UsageError(`--env-file ${full}, line ${index + 1}: variable name "${name}" contains whitespace; write NAME=VALUE.`);
+    if (/\s/.test(name)) throw new UsageError(`--env-file ${full}, line ${number}: variable name "${name}" contains whitespace; write NAME=VALUE.`);
     const entry = envEntry(line, ctx.env);
     if (entry !== undefined) entries.push(entry);
-  });
+  }
   return entries;
 }
 
@@ -288,13 +290,7 @@ function parseLabels(values: string[]): Record<string, string> {
 /** --label-file FILE: KEY=VALUE (or KEY) lines, "#" comments and blank lines skipped, as docker reads it; applied before --label. */
 async function readLabelFiles(files: string[], ctx: PathContext): Promise<Record<string, string>> {
   const lines: string[] = [];
-  for (const file of files) {
-    const full = path.resolve(ctx.cwd, file);
-    const text = await readFile(full, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      throw new UsageError(`--label-file ${file}: cannot read ${full} (${error.code ?? error.message}); give a file of KEY=VALUE lines.`);
-    });
-    lines.push(...text.split(/\r?\n/).map((line) => line.trim()).filter((line) => line !== '' && !line.startsWith('#')));
-  }
+  for (const file of files) lines.push(...(await readLineFile('--label-file', file, ctx, 'a file of KEY=VALUE lines')).lines.map(({ line }) => line.trimEnd()));
   return parseLabels(lines);
 }
 
