@@ -1,5 +1,6 @@
 import { mkdir, rm } from 'node:fs/promises';
 import path from 'node:path';
+import { markTopDir } from '../files/spread-dirs.js';
 import { contextFilter, formatPlatform, hostPlatform, loadDockerfile, loadIgnoreMatcher, parseDockerfile, planStages, toStages } from '../dockerfile/index.js';
 import type { Descriptor, ImageConfig, ImageManifest } from '../oci/image.js';
 import { MediaType } from '../oci/image.js';
@@ -53,6 +54,8 @@ async function buildImage(opts: BuildOptions): Promise<BuildResult> {
     ? () => false
     : contextFilter(opts.contextDir, await loadIgnoreMatcher(opts.contextDir, opts.dockerfileText === undefined ? opts.dockerfile : undefined));
   const workRoot = await opts.store.makeTempDir('build-');
+  // Each step's tree in a block group of its own, away from trees just removed (files/spread-dirs.ts).
+  await markTopDir(workRoot);
   // Without a context, steps that read it fail (checkContextUse); an empty directory stands in for the rest.
   const contextDir = opts.contextDir ?? path.join(workRoot, 'no-context');
   if (opts.contextDir === undefined) await mkdir(contextDir);

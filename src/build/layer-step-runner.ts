@@ -1,5 +1,6 @@
 /** A layer step's result: taken from the cache (or from another platform of the same build), or carried out and committed as a layer, in the background where the driver allows; what it made is recorded in the cache. */
 import { readdir, rm } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from '../dockerfile/commands.js';
 import type { Digest, HistoryEntry } from '../oci/image.js';
@@ -20,6 +21,7 @@ export class LayerStepRunner {
   private readonly background: BackgroundCommits;
   /** Layer steps carried out so far: each gets a work dir of its own. */
   private step = 0;
+  private readonly buildTag = randomBytes(4).toString('hex');
 
   constructor(
     private readonly opts: BuildOptions,
@@ -153,6 +155,7 @@ export class LayerStepRunner {
 
   private newWorkDir(): string {
     this.step += 1;
-    return path.join(this.workRoot, `step-${this.step}`);
+    // A name no earlier build used: ext4 places a top dir's children by their names' hash (files/spread-dirs.ts).
+    return path.join(this.workRoot, `step-${this.step}-${this.buildTag}`);
   }
 }

@@ -6,6 +6,7 @@ import { createFileIfAbsent } from '../files/atomic-write.js';
 import { isErrno } from '../files/errno.js';
 import { isAlive, ownedName, parseOwner, type ProcessIdentity } from '../files/process-identity.js';
 import { removeTree } from '../files/remove-tree.js';
+import { markTopDir } from '../files/spread-dirs.js';
 import { StoreLayoutError } from './errors.js';
 import { withStoreLock } from './lock.js';
 
@@ -55,9 +56,11 @@ export class StoreLayout {
   /** Makes the layout's directories and files where missing and checks its version. */
   async init(): Promise<void> {
     await this.makePrivateRoot();
-    for (const dir of ['blobs/sha256', 'ingest', 'layers', 'tmp']) {
+    for (const dir of ['blobs/sha256', 'ingest', 'layers']) {
       await fs.mkdir(path.join(this.root, dir), { recursive: true });
     }
+    // Layers are unpacked and builds work under tmp/: each tree in a block group of its own (files/spread-dirs.ts).
+    if (await fs.mkdir(this.tmpDir, { recursive: true })) await markTopDir(this.tmpDir);
     // Nothing is written when the files exist: a store on a full disk must still open (to free space).
     const layoutPath = path.join(this.root, 'oci-layout');
     if (!(await exists(layoutPath))) await createFileIfAbsent(this.ingestPath('oci-layout'), layoutPath, JSON.stringify(LAYOUT_VERSION));
