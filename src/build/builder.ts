@@ -98,6 +98,8 @@ async function writeImage(store: Store, state: StageState, epoch: number): Promi
   const created = new Date(epoch * 1000).toISOString();
   const config: ImageConfig = {
     ...state.config,
+    // From the layers: those committed in the background learnt their diffIDs after the steps that followed them.
+    rootfs: { ...state.config.rootfs, diff_ids: state.layers.map((l) => l.diffID) },
     created,
     history: state.history.map((h) => ({ created, ...h })),
   };

@@ -2,7 +2,6 @@ import { rename, rm } from 'node:fs/promises';
 import { clampTreeMtimes, compressUpperDir, upperDirDiffID, type Compression } from '../layer/index.js';
 import type { Descriptor, Digest } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
-import { stat } from 'node:fs/promises';
 import { adoptUpperDir, unpackLayerBlob } from '../snapshot/index.js';
 import type { Store } from '../store/index.js';
 import { syncFileSystem } from '../files/sync.js';
@@ -55,53 +54,47 @@ export async function commitUpperDir(store: Store, upperDir: string, opts: Commi
   return { descriptor: layer.descriptor, diffID: layer.diffID, dir };
 }
 
-/** A step's layer that is a lower dir already while its blob is still being compressed and written. */
+/** A step's tree that is a lower dir already while its layer is made in the background. */
 export interface StartedCommit {
-  diffID: Digest;
-  /** layers/<diffID>/: the next steps mount it at once. */
+  /** A pending dir in layers/ (Store.pendingLayerDir): the next steps mount it at once; publishLayerDir names it by its diffID. */
   dir: string;
-  /** The layer blob in the store, once written; rejects when writing it failed (nothing of it is then in the store). */
+  /** The layer blob in the store, once written and the tree is on the disk; rejects when that failed (nothing of it is then in the store). */
   blob: Promise<LayerBlob>;
 }
 
 /**
  * Commit off the critical path, for snapshotters whose upper dirs are lower
- * dirs as they are (kernel overlay): the upper dir's diffID is computed (a tar
- * pass without compression), the dir becomes layers/<diffID>/ by a rename,
- * and the blob is compressed from there in the background, while the next
- * steps already run over it. The tar is made from the same tree, so the blob
- * is the one commitUpperDir would write (the diffIDs are compared to be sure).
- * Where layers/<diffID>/ exists already (an earlier build made the same tree,
- * or it was unpacked from another blob, whose tar may differ), the next steps
- * use that dir, and the blob is compressed from the upper dir itself, moved
- * out of the step's work dir and removed once it is written.
+ * dirs as they are (kernel overlay). The upper dir is renamed to a pending
+ * dir in layers/ and the next steps run over it at once. Meanwhile its tar is
+ * made once, hashed for the diffID, compressed and written as the blob (or,
+ * where the step likely made its last layer again, only hashed), and the tree
+ * is synced to the disk. Once no step runs any more, publishLayerDir gives the
+ * tree its diffID's name. The mtimes are clamped first: the next steps see
+ * the tree as the layer records it.
  */
 export async function startCommit(store: Store, upperDir: string, opts: CommitOptions = {}): Promise<StartedCommit> {
   clampTreeMtimes(upperDir, opts.sourceDateEpoch);
-  const synced = syncFileSystem(upperDir);
-  synced.catch(() => undefined); // awaited below
-  const diffID = await upperDirDiffID(upperDir, { sourceDateEpoch: opts.sourceDateEpoch });
-  await synced;
-  const likely = opts.likely?.diffID === diffID && (await store.hasBlob(opts.likely.descriptor.digest)) ? opts.likely : undefined;
-  const existing = await stat(store.layerDir(diffID)).then(() => true, () => false);
-  const dir = existing ? store.layerDir(diffID) : await adoptUpperDir(store, diffID, upperDir);
-  const source = existing ? await moveAside(store, upperDir) : dir;
-  const written = likely
-    ? Promise.resolve(likely)
-    : writeLayerBlob(store, source, opts).then((layer) => {
-        if (layer.diffID !== diffID) throw new Error(`the layer in ${source} changed while it was compressed (${layer.diffID}, not ${diffID})`);
-        return layer;
-      });
-  const blob = existing ? written.finally(() => rm(source, { recursive: true, force: true })) : written;
+  const dir = store.pendingLayerDir();
+  await rename(upperDir, dir);
+  const blob = (async () => {
+    // Build steps mount volatile overlays: the tree is written to the disk here, while it is compressed.
+    const synced = syncFileSystem(dir);
+    synced.catch(() => undefined); // awaited below
+    const layer = (await reproducedLayer(store, dir, opts)) ?? (await writeLayerBlob(store, dir, opts));
+    await synced;
+    return layer;
+  })();
   blob.catch(() => undefined); // the caller awaits it
-  return { diffID, dir, blob };
+  return { dir, blob };
 }
 
-/** Moves an upper dir out of the step's work dir (which goes when the step ends) into a temp dir of the store. */
-async function moveAside(store: Store, upperDir: string): Promise<string> {
-  const aside = await store.makeTempDir('upper');
-  await rename(upperDir, aside);
-  return aside;
+/**
+ * Gives a started commit's tree its place, layers/<diffID>/, once its blob is
+ * written and no step mounts it any more; where that dir exists already (an
+ * earlier build made the same tree), the tree is removed and that dir is used.
+ */
+export function publishLayerDir(store: Store, diffID: Digest, dir: string): Promise<string> {
+  return adoptUpperDir(store, diffID, dir);
 }
 
 /**

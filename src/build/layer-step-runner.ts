@@ -9,16 +9,21 @@ import { unpackLayerBlob } from '../snapshot/index.js';
 import { BackgroundCommits } from './background-commits.js';
 import { NeedsNamespaceError, type BuildOptions } from './build-options.js';
 import { stepKey, type BuildCache, type CacheImport, type CachedStep } from './cache/build-cache.js';
-import { commitUpperDir, startCommit, type LayerBlob } from './commit.js';
+import { commitUpperDir, publishLayerDir, startCommit, type LayerBlob } from './commit.js';
 import { RunStepFailedError } from './errors.js';
 import type { LayerStep } from './layer-steps.js';
 import type { StepInfo } from './progress/events.js';
 import type { StageState } from './stage-state.js';
 
+/** What a layer committed in the background has as its digests until its blob is written. */
+const NOT_YET_KNOWN: Digest = `sha256:${'0'.repeat(64)}`;
+
 export class LayerStepRunner {
   /** Every layer step of this build by key, reused or run: what --cache-to exports. */
   readonly usedSteps = new Map<string, CachedStep>();
   private readonly background: BackgroundCommits;
+  /** Layers committed in the background whose trees are still pending dirs in layers/ (commit.ts, startCommit). */
+  private readonly pendingTrees: Array<{ layer: LayerRef; made: Promise<LayerBlob> }> = [];
   /** Layer steps carried out so far: each gets a work dir of its own. */
   private step = 0;
   private readonly buildTag = randomBytes(4).toString('hex');
@@ -38,9 +43,21 @@ export class LayerStepRunner {
     this.background.check();
   }
 
-  /** Waits for every background commit (so nothing is written after the build returns); throws the first failure. */
-  settled(): Promise<void> {
-    return this.background.settled();
+  /**
+   * Waits for every background commit (so nothing is written after the build
+   * returns), then gives each pending tree its layer dir's name (no step runs
+   * over it any more) or, where its commit failed, removes it; throws the
+   * first failure.
+   */
+  async settled(): Promise<void> {
+    try {
+      await this.background.settled();
+    } finally {
+      for (const { layer, made } of this.pendingTrees.splice(0)) {
+        if (await made.then(() => true, () => false)) layer.dir = await publishLayerDir(this.opts.store, layer.diffID, layer.dir);
+        else await rm(layer.dir, { recursive: true, force: true });
+      }
+    }
   }
 
   /**
@@ -84,13 +101,16 @@ export class LayerStepRunner {
         // Not in a multi-platform build: a step the targets share is claimed until its blob is written (SharedBuildWork).
         const background = this.opts.driver.capabilities?.upperIsLowerDir && !this.opts.shared && !lastOfBuild ? await startCommit(this.opts.store, upper, commitOptions) : undefined;
         if (background) {
-          // The next steps run over layers/<diffID>/ while the blob is written; the step is done (and cached) once it is.
-          const layer: LayerRef = { descriptor: { mediaType: '', digest: background.diffID, size: 0 }, diffID: background.diffID, dir: background.dir };
+          // The next steps run over the pending tree while its layer is made; the step is done (and cached) once the blob is written.
+          // Its diffID and descriptor are filled in then; the image's diff_ids are taken from the layers at the end (builder.ts).
+          const layer: LayerRef = { descriptor: { mediaType: '', digest: NOT_YET_KNOWN, size: 0 }, diffID: NOT_YET_KNOWN, dir: background.dir };
           this.applyStep(state, layer, history);
-          const resultKey = await this.resultKey(key, useCache, background.diffID);
+          this.pendingTrees.push({ layer, made: background.blob });
+          const resultKey = await this.resultKey(key, useCache, async () => (await background.blob).diffID);
           state.cacheKey = resultKey;
           this.background.add(info.step, stepStarted, background.blob.then(async (made) => {
             layer.descriptor = made.descriptor;
+            layer.diffID = made.diffID;
             await recordLayer(made);
             await this.stepProduced(resultKey, { layer: made, history }, info.step, stepStarted);
           }));
@@ -100,7 +120,7 @@ export class LayerStepRunner {
         await recordLayer({ descriptor: layerRef.descriptor, diffID: layerRef.diffID });
       }
       this.applyStep(state, layerRef, history);
-      const resultKey = await this.resultKey(key, useCache, layerRef?.diffID);
+      const resultKey = await this.resultKey(key, useCache, async () => layerRef?.diffID);
       state.cacheKey = resultKey;
       await this.stepProduced(resultKey, { layer: layerRef && { descriptor: layerRef.descriptor, diffID: layerRef.diffID }, history }, info.step, stepStarted);
     } catch (error) {
@@ -119,8 +139,9 @@ export class LayerStepRunner {
    * when its layer differs, the key is made from that layer too, so what
    * builds on it runs again instead of reusing results of the old layer.
    */
-  private async resultKey(key: string, useCache: boolean, diffID: Digest | undefined): Promise<string> {
+  private async resultKey(key: string, useCache: boolean, layerDiffID: () => Promise<Digest | undefined>): Promise<string> {
     if (useCache || this.opts.useCache === false) return key;
+    const diffID = await layerDiffID();
     const before = await this.cache.lookup(key, this.opts.store);
     if (!before || before.layer?.diffID === diffID) return key;
     return stepKey(key, { rebuiltLayer: diffID ?? 'none' });

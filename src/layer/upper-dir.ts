@@ -204,5 +204,26 @@ export async function* upperDirEntries(upperDir: string, options: UpperDirOption
   const keep = (name: string): boolean =>
     isLayerXattr(name) || OPAQUE_XATTRS.includes(name) || isIncompleteCopyXattr(name) || isXwhiteoutXattr(name);
   const xattrs = await readXattrTree(root, keep);
-  yield* new UpperDirWalker(root, xattrs, options).walkDirectory('');
+  yield* givingWay(new UpperDirWalker(root, xattrs, options).walkDirectory(''));
+}
+
+/** How long the walk's synchronous calls may hold the event loop before it lets other work in. */
+const SLICE_MS = 5;
+
+/**
+ * The walk reads with synchronous calls, and a consumer that hashes what it
+ * gets resumes it through promise jobs only: a walk over a big tree would
+ * hold the event loop for its whole length. A build commits layers in the
+ * background while its next steps run, which wait for their processes'
+ * events on this same loop, so the walk gives way every few milliseconds.
+ */
+async function* givingWay<T>(items: Iterable<T>): AsyncGenerator<T> {
+  let sliceStart = performance.now();
+  for (const item of items) {
+    yield item;
+    if (performance.now() - sliceStart >= SLICE_MS) {
+      await new Promise((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
+  }
 }

@@ -38,6 +38,17 @@ export class LayerDirs {
     return final;
   }
 
+  /**
+   * A new name in layers/ owned by this process, for a tree that is a lower
+   * dir before its diffID is known (a build step's, committed in the
+   * background): beside the layer dirs, so one overlay can name them all
+   * relative to layers/ (snapshot/mount.ts). It never looks like a diffID;
+   * Store.open removes it once its owner has died.
+   */
+  pendingLayerDir(): string {
+    return path.join(this.layout.root, 'layers', ownedName(this.layout.owner, 'pending'));
+  }
+
   /** The diffIDs of the layers unpacked under layers/. */
   async listUnpackedLayers(): Promise<Digest[]> {
     const names = await fs.readdir(path.join(this.layout.root, 'layers'));

@@ -89,8 +89,9 @@ export class StoreLayout {
   }
 
   /**
-   * Remove what dead processes left: ingest/ files and tmp/ dirs (half-written blobs,
-   * half-unpacked layers, build work dirs) and the cache index's temp files. Names
+   * Remove what dead processes left: ingest/ files, tmp/ dirs and pending layers/
+   * trees (half-written blobs, half-unpacked layers, build work dirs, build steps'
+   * trees not yet named by their diffID) and the cache index's temp files. Names
    * carry the owner's pid (and start time), so the work of live processes is never
    * touched. Runs under the store lock so two ribo processes do not clean at once.
    */
@@ -112,7 +113,8 @@ export class StoreLayout {
 
   private async staleEntries(): Promise<string[]> {
     const stale: string[] = [];
-    for (const dir of [this.ingestDir, this.tmpDir]) {
+    // layers/ holds the pending trees of builds (LayerDirs.pendingLayerDir) besides the layers.
+    for (const dir of [this.ingestDir, this.tmpDir, path.join(this.root, 'layers')]) {
       for (const name of await fs.readdir(dir)) {
         const owner = parseOwner(name);
         if (owner && !isAlive(owner)) stale.push(path.join(dir, name));

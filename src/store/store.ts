@@ -155,6 +155,12 @@ export class Store {
   layerDir(diffID: Digest): string {
     return this.layers.layerDir(diffID);
   }
+
+  /** A name in layers/ for a tree used as a lower dir before its diffID is known (see LayerDirs.pendingLayerDir). */
+  pendingLayerDir(): string {
+    return this.layers.pendingLayerDir();
+  }
+
   /** Make sure layer `diffID` is unpacked under layers/ (`unpack` fills a scratch dir renamed into place whole). */
   ensureUnpacked(diffID: Digest, unpack: (tempDir: string) => Promise<void>): Promise<string> {
     return this.layers.ensureUnpacked(diffID, unpack);

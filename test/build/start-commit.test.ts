@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { commitUpperDir, startCommit } from '../../src/build/commit.js';
+import { commitUpperDir, publishLayerDir, startCommit } from '../../src/build/commit.js';
 import { Store } from '../../src/store/index.js';
 import { makeTempDir, removeTempDir } from '../store/support.js';
 
@@ -25,51 +25,65 @@ async function makeUpper(name: string, random: Buffer): Promise<string> {
   return upper;
 }
 
-describe('startCommit', () => {
+describe('startCommit and publishLayerDir', () => {
   const epoch = 1_700_000_000;
   const random = randomBytes(3 * 1024 * 1024 + 17);
 
-  it('commits in the background into a new layer dir, with the blob commitUpperDir writes', async () => {
+  it('moves the upper dir to a pending dir in layers/ at once, writes the blob commitUpperDir writes, and publishes the tree under its diffID', async () => {
     const reference = await commitUpperDir(await Store.open(path.join(dir, 'reference')), await makeUpper('upper-ref', random), { upperIsLowerDir: true, sourceDateEpoch: epoch });
     const store = await Store.open(path.join(dir, 'store'));
     const upper = await makeUpper('upper', random);
     const started = await startCommit(store, upper, { sourceDateEpoch: epoch });
-    expect(started.diffID).toBe(reference.diffID);
-    expect(started.dir).toBe(store.layerDir(reference.diffID));
+    // Moved out of the step's work dir at once, beside the layer dirs (one overlay names them relative to layers/).
     expect(existsSync(upper)).toBe(false);
-    expect((await started.blob).descriptor).toEqual(reference.descriptor);
+    expect(path.dirname(started.dir)).toBe(path.join(store.root, 'layers'));
     expect(await readFile(path.join(started.dir, 'etc', 'text'), 'utf8')).toBe('some text line\n'.repeat(100_000));
+    const blob = await started.blob;
+    expect(blob).toEqual({ descriptor: reference.descriptor, diffID: reference.diffID });
+    // Not a layer until published: nothing in layers/ carries a diffID's name yet.
+    expect(await store.listUnpackedLayers()).toEqual([]);
+    const published = await publishLayerDir(store, blob.diffID, started.dir);
+    expect(published).toBe(store.layerDir(reference.diffID));
+    expect(await readdir(path.join(store.root, 'layers'))).toEqual([path.basename(published)]);
+    expect((await readFile(path.join(published, 'blob.bin'))).equals(random)).toBe(true);
   });
 
-  it('where the layer dir exists already, the next steps get it at once and the blob is still written from the upper dir', async () => {
+  it('where the layer dir exists already, publishing removes the pending tree and gives that dir', async () => {
     const reference = await commitUpperDir(await Store.open(path.join(dir, 'reference')), await makeUpper('upper-ref', random), { upperIsLowerDir: true, sourceDateEpoch: epoch });
     const store = await Store.open(path.join(dir, 'store'));
     // An earlier build made the same tree: its layer dir is there, its blob is gone (pruned, or never kept).
     const earlier = await startCommit(store, await makeUpper('upper-earlier', random), { sourceDateEpoch: epoch });
-    await earlier.blob;
+    const earlierDir = await publishLayerDir(store, (await earlier.blob).diffID, earlier.dir);
     await store.removeBlob((await earlier.blob).descriptor.digest);
-    const upper = await makeUpper('upper', random);
-    const started = await startCommit(store, upper, { sourceDateEpoch: epoch });
-    expect(started.dir).toBe(earlier.dir);
-    // Moved out of the step's work dir at once: the step may remove its work dir while the blob is written.
-    expect(existsSync(upper)).toBe(false);
+    const started = await startCommit(store, await makeUpper('upper', random), { sourceDateEpoch: epoch });
     const blob = await started.blob;
     expect(blob.descriptor).toEqual(reference.descriptor);
     expect(await store.hasBlob(blob.descriptor.digest)).toBe(true);
-    // The upper dir it was written from is gone once the blob is in the store; the layer dir stays.
+    expect(await publishLayerDir(store, blob.diffID, started.dir)).toBe(earlierDir);
+    expect(existsSync(started.dir)).toBe(false);
+    expect(await readdir(path.join(store.root, 'layers'))).toEqual([path.basename(earlierDir)]);
     expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);
-    expect((await readFile(path.join(started.dir, 'blob.bin'))).equals(random)).toBe(true);
   });
 
-  it('where the layer dir exists and the last blob of the step is in the store, that blob is the layer', async () => {
+  it('where the step made its last layer again and that blob is in the store, that blob is the layer', async () => {
     const store = await Store.open(path.join(dir, 'store'));
     const earlier = await startCommit(store, await makeUpper('upper-earlier', random), { sourceDateEpoch: epoch });
     const likely = await earlier.blob;
-    const upper = await makeUpper('upper', random);
-    const started = await startCommit(store, upper, { sourceDateEpoch: epoch, likely });
-    expect(started.dir).toBe(earlier.dir);
+    const blobsBefore = await readdir(path.join(store.root, 'blobs', 'sha256'));
+    const started = await startCommit(store, await makeUpper('upper', random), { sourceDateEpoch: epoch, likely });
     expect(await started.blob).toEqual(likely);
-    expect(existsSync(upper)).toBe(false);
-    expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);
+    expect(await readdir(path.join(store.root, 'blobs', 'sha256'))).toEqual(blobsBefore);
+  });
+
+  it("leaves a pending tree that Store.open removes once its owner has died", async () => {
+    const root = path.join(dir, 'store');
+    const store = await Store.open(root);
+    const started = await startCommit(store, await makeUpper('upper', random), { sourceDateEpoch: epoch });
+    await started.blob;
+    // The same tree under a name a dead process owns (pid 2^22 + 1 is above any pid_max).
+    const orphan = path.join(root, 'layers', `${2 ** 22 + 1}.1-pending-0123456789ab`);
+    await rename(started.dir, orphan);
+    await Store.open(root);
+    expect(existsSync(orphan)).toBe(false);
   });
 });
