@@ -156,9 +156,12 @@ export async function copyIntoRoot(req: CopyIntoRootRequest): Promise<void> {
   const info = await lstat(src);
   if (info.isDirectory()) {
     const copier = new TreeCopier(req);
+    const existed = await resolveInRoot(rootfs, dest).then(stat).then((found) => found.isDirectory(), () => false);
     const targetDir = await mkdirInRoot(rootfs, dest, owner);
     for (const name of (await readdir(src)).sort()) await copier.copy(path.join(src, name), path.join(targetDir, name), rel === '.' ? name : path.posix.join(rel, name));
-    if (req.mode !== undefined) await chmod(targetDir, req.mode);
+    // A destination directory that was there keeps its mode, as it keeps its owner (BuildKit and buildah alike):
+    // `COPY --chmod=0644 . /app/` must not make /app untraversable.
+    if (req.mode !== undefined && !existed) await chmod(targetDir, req.mode);
     return;
   }
   // Filters apply below a directory source, never to the source named itself.
