@@ -55,6 +55,14 @@ export class StoreLayout {
 
   /** Makes the layout's directories and files where missing and checks its version. */
   async init(): Promise<void> {
+    try {
+      await this.makeLayout();
+    } catch (error) {
+      throw refusedLayout(this.root, error);
+    }
+  }
+
+  private async makeLayout(): Promise<void> {
     await this.makePrivateRoot();
     for (const dir of ['blobs/sha256', 'ingest', 'layers']) {
       await fs.mkdir(path.join(this.root, dir), { recursive: true });
@@ -137,6 +145,23 @@ export class StoreLayout {
       throw new StoreLayoutError(this.root, `${file} is not valid JSON (${(error as Error).message})`);
     }
   }
+}
+
+/** Why the file system refused a part of the layout, in words a user can act on. */
+const REFUSALS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of that path is a file, not a directory',
+  EEXIST: 'a file that is not a directory is in the way',
+};
+
+/** A refusal to make or open the store's own files as a StoreLayoutError naming the path; other errors as they are. */
+function refusedLayout(root: string, error: unknown): unknown {
+  const { code, path: where } = (error ?? {}) as NodeJS.ErrnoException;
+  const why = code === undefined ? undefined : REFUSALS[code];
+  if (why === undefined) return error;
+  return new StoreLayoutError(root, `ribo cannot create or open ${where ?? root} (${why})`);
 }
 
 async function exists(target: string): Promise<boolean> {

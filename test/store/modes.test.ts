@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { Store } from '../../src/store/index.js';
+import { Store, StoreLayoutError } from '../../src/store/index.js';
 
 let dir: string;
 const modeOf = async (file: string) => (await fs.stat(file)).mode & 0o777;
@@ -19,6 +19,15 @@ describe('Store.open and who can read the store', () => {
     const root = path.join(dir, '.local', 'share', 'ribo');
     await Store.open(root);
     for (const made of [path.join(dir, '.local'), path.join(dir, '.local', 'share'), root]) expect([made, await modeOf(made)]).toEqual([made, 0o700]);
+  });
+
+  it('refuses a root it cannot make with an error naming the path and why, not an internal error', async () => {
+    await fs.writeFile(path.join(dir, 'file'), 'x');
+    const root = path.join(dir, 'file', 'ribo');
+    const refused = await Store.open(root).then(() => undefined, (error: unknown) => error);
+    expect(refused).toBeInstanceOf(StoreLayoutError);
+    expect((refused as Error).message).toContain(`ribo cannot create or open ${root} (a part of that path is a file, not a directory)`);
+    expect((refused as Error).message).toContain('Point --root (or RIBO_ROOT) at another directory');
   });
 
   it('tightens a root an earlier ribo made 0755, and leaves existing parents alone', async () => {
