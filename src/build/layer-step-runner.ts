@@ -162,6 +162,9 @@ export class LayerStepRunner {
     const { descriptor, diffID } = step.layer;
     if (!(await this.opts.store.hasBlob(descriptor.digest))) return undefined;
     if (this.opts.cachedOnly) return { step, layerRef: { descriptor, diffID, dir: '' } };
+    // A tree this build made and has not yet named (its pending dir) serves as well as layers/<diffID>/.
+    const pending = this.pendingTrees.find(({ layer }) => layer.diffID === diffID);
+    if (pending) return { step, layerRef: pending.layer };
     const dir = await unpackLayerBlob(this.opts.store, { descriptor, diffID });
     return { step, layerRef: { descriptor, diffID, dir } };
   }
