@@ -4,6 +4,7 @@
  */
 // Static: the bundle runs as a vm.Script, which cannot import('node:...') (docs/architecture.md).
 import dgram from 'node:dgram';
+import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import { UsageError } from '../errors.js';
 import type { PortMapping } from '../runtime/network.js';
@@ -34,6 +35,25 @@ export function parsePublish(value: string): PortMapping[] {
   const mappings: PortMapping[] = [];
   for (let i = 0; i <= cLast - cFirst; i++) mappings.push({ hostIp: hostIp || '0.0.0.0', hostPort: hostText ? hFirst + i : 0, containerPort: cFirst + i, protocol });
   return mappings;
+}
+
+/** The lowest port the kernel lets a process without privileges over the host's network bind (1024 by default). */
+const UNPRIVILEGED_PORT_START = '/proc/sys/net/ipv4/ip_unprivileged_port_start';
+
+/**
+ * Rootless, host ports are bound in the host's network namespace without
+ * its privileges, so a port below the kernel's limit cannot be published:
+ * refused before anything is made, as podman refuses it. Where the limit
+ * cannot be read, socat's own error at the start says it.
+ */
+export async function refusePrivilegedHostPorts(mappings: PortMapping[], limitFile = UNPRIVILEGED_PORT_START): Promise<void> {
+  const start = Number((await readFile(limitFile, 'utf8').catch(() => '')).trim() || NaN);
+  const low = Number.isInteger(start) ? mappings.find((m) => m.hostPort > 0 && m.hostPort < start) : undefined;
+  if (!low) return;
+  throw new UsageError(
+    `-p ${low.hostPort}:${low.containerPort}: a rootless container cannot publish host port ${low.hostPort}; ports below ${start} need privileges over the host's network (net.ipv4.ip_unprivileged_port_start). ` +
+      `Pick a host port of ${start} or more (e.g. -p ${Math.max(start, 8080)}:${low.containerPort}), or have root lower the limit: sysctl net.ipv4.ip_unprivileged_port_start=${low.hostPort}.`,
+  );
 }
 
 /** Binds `port` on `hostIp` (0: the kernel's choice) and lets it go again; resolves with the port bound. */

@@ -8,9 +8,10 @@ import path from 'node:path';
 import { UsageError } from '../errors.js';
 import type { LinuxResources, Mount } from '../oci/runtime-spec.js';
 import { normalizeCapability } from '../runtime/capabilities.js';
+import { NAMESPACE_MARKER } from '../runtime/namespace.js';
 import { isNetworkName } from '../runtime/networks/store.js';
 import type { NetworkMode, PortMapping } from '../runtime/network.js';
-import { parseExpose, parsePublish } from './publish.js';
+import { parseExpose, parsePublish, refusePrivilegedHostPorts } from './publish.js';
 import { parseResources, parseShmSize, parseSysctls, parseUlimits, type ResourceFlags } from './limit-options.js';
 import { parseSignal } from './signals.js';
 import { parseDevice, type DeviceRequest } from './device-options.js';
@@ -208,6 +209,7 @@ export async function parseRunFlags(flags: RunFlags, ctx: RunContext): Promise<R
   }
   const { mounts, volumes, binds } = await collectMounts(flags, ctx);
   const ports = publishedPorts(flags, network);
+  if (ctx.env[NAMESPACE_MARKER] === 'rootless') await refusePrivilegedHostPorts(ports);
   const dns = (flags.dns ?? []).flatMap((d) => d.split(',')).filter(Boolean);
   for (const server of dns) if (!net.isIP(server)) throw new UsageError(`--dns ${server}: not an IP address; give a name server's address, e.g. --dns 9.9.9.9.`);
   const addHosts = parseAddHosts(flags.addHost ?? []);

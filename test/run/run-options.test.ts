@@ -1,7 +1,8 @@
-import { existsSync, mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseRunFlags, type RunContext } from '../../src/run/run-options.js';
+import { refusePrivilegedHostPorts } from '../../src/run/publish.js';
 import { parseSize } from '../../src/run/mount-options.js';
 import { UsageError } from '../../src/errors.js';
 
@@ -181,6 +182,31 @@ describe('--tmpfs and -p', () => {
     expect(await usageError(parseRunFlags({ publish: ['x:80:80'] }, ctx))).toContain('not an IP address');
     expect(await usageError(parseRunFlags({ addHost: ['nohost'] }, ctx))).toContain('--add-host nohost');
     expect(await usageError(parseRunFlags({ dns: ['dns.example'] }, ctx))).toContain('--dns dns.example');
+  });
+});
+
+describe('-p below the unprivileged port limit', () => {
+  const rootless: RunContext = { ...ctx, env: { ...ctx.env, RIBO_IN_NAMESPACE: 'rootless' } };
+  const limitFile = path.join(dir, 'ip_unprivileged_port_start');
+
+  it("is refused rootless before anything is made, naming the port, the kernel's limit and both ways out, as podman refuses it", async () => {
+    // The limit this machine has (1024 unless root lowered it), as the check reads it.
+    const start = Number(readFileSync('/proc/sys/net/ipv4/ip_unprivileged_port_start', 'utf8'));
+    if (start <= 1) return; // every port is unprivileged here: nothing to refuse
+    const message = await usageError(parseRunFlags({ publish: [`127.0.0.1:${start - 1}:80`] }, rootless));
+    expect(message).toContain(`-p ${start - 1}:80: a rootless container cannot publish host port ${start - 1}`);
+    expect(message).toContain('net.ipv4.ip_unprivileged_port_start');
+    expect(message).toContain(`sysctl net.ipv4.ip_unprivileged_port_start=${start - 1}`);
+    // As root, and for ports at the limit or picked by ribo, nothing is refused.
+    expect((await parseRunFlags({ publish: [`${start - 1}:80`] }, ctx)).ports[0]!.hostPort).toBe(start - 1);
+    expect((await parseRunFlags({ publish: [`${start}:80`, '80'] }, rootless)).ports.map((p) => p.hostPort)).toEqual([start, 0]);
+  });
+
+  it('follows the limit the kernel gives, and leaves the check to socat where it cannot be read', async () => {
+    writeFileSync(limitFile, '80\n');
+    await expect(refusePrivilegedHostPorts([{ hostIp: '0.0.0.0', hostPort: 80, containerPort: 80, protocol: 'udp' }], limitFile)).resolves.toBeUndefined();
+    await expect(refusePrivilegedHostPorts([{ hostIp: '0.0.0.0', hostPort: 79, containerPort: 53, protocol: 'udp' }], limitFile)).rejects.toThrow('-p 79:53: a rootless container cannot publish host port 79; ports below 80');
+    await expect(refusePrivilegedHostPorts([{ hostIp: '0.0.0.0', hostPort: 22, containerPort: 22, protocol: 'tcp' }], path.join(dir, 'missing'))).resolves.toBeUndefined();
   });
 });
 
