@@ -7,6 +7,7 @@ import { joinNoOptionValues, keepLastValue } from './options.js';
 import { insideNamespace, reexecInNamespace } from '../runtime/namespace.js';
 import { buildCommand } from './commands/build.js';
 import { GLOBAL_VALUE_OPTIONS, protectContainerCommand, runCommand, takesContainerCommand } from './commands/run.js';
+import { createCommand } from './commands/create.js';
 import { imagesCommand } from './commands/images.js';
 import { importCommand } from './commands/import.js';
 import { infoCommand } from './commands/info.js';
@@ -44,7 +45,7 @@ import type { CommandModule } from './command.js';
 import { reportError } from './each-name.js';
 
 const COMMANDS: CommandModule[] = [
-  buildCommand, runCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
+  buildCommand, runCommand, createCommand, imagesCommand, importCommand, infoCommand, inspectCommand, historyCommand, tagCommand, rmiCommand,
   buildLogCommand, saveCommand, loadCommand, pruneCommand, layersCommand, pullCommand, pushCommand, loginCommand, logoutCommand,
   psCommand, startCommand, restartCommand, stopCommand, cpCommand, killCommand, rmCommand, logsCommand, attachCommand, waitCommand, portCommand, execCommand, containerMonitorCommand, containerCleanupCommand,
   volumeCommand, versionCommand, containerPruneCommand,

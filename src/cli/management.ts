@@ -16,7 +16,7 @@ export const MANAGEMENT_COMMANDS: Record<string, Record<string, string[]>> = {
   container: {
     ls: ['ps'], list: ['ps'], ps: ['ps'], rm: ['rm'], remove: ['rm'], inspect: ['inspect', '--type', 'container'], logs: ['logs'],
     stop: ['stop'], start: ['start'], restart: ['restart'], kill: ['kill'], exec: ['exec'], cp: ['cp'], run: ['run'], wait: ['wait'],
-    port: ['port'], attach: ['attach'], prune: ['container-prune'],
+    port: ['port'], attach: ['attach'], create: ['create'], prune: ['container-prune'],
   },
   builder: { prune: ['prune'] },
 };

@@ -15,7 +15,7 @@ import { GLOBAL_VALUE_OPTIONS } from './commands/run.js';
 
 /** docker commands ribo does not have, with where ribo does the like, if anywhere. */
 const DOCKER_ONLY_COMMANDS: Record<string, string> = {
-  top: '', stats: '', events: '', pause: '', unpause: '', rename: '', update: '', search: '', create: '',
+  top: '', stats: '', events: '', pause: '', unpause: '', rename: '', update: '', search: '',
   commit: '', export: '`ribo save` writes images, not containers', diff: '`ribo layers IMAGE` shows what each layer of an image changes',
   system: '`ribo info` and `ribo prune` do what docker system info and prune do', compose: '', swarm: '', service: '', stack: '', node: '',
   secret: '', config: '', context: '', plugin: '', trust: '', manifest: '', checkpoint: '', buildx: '`ribo build` is BuildKit-like already',

@@ -31,7 +31,8 @@ export async function pruneContainers(storeRoot: string): Promise<ContainerPrune
   await recoverContainers(containers, storeRoot);
   const report: ContainerPruneReport = { removed: [], reclaimed: 0 };
   for (const record of await containers.list()) {
-    if (record.status !== 'exited' || isRestarting(record)) continue;
+    // Stopped: exited, or made by `ribo create` and never started (docker prunes both).
+    if ((record.status !== 'exited' && !record.idle) || isRestarting(record)) continue;
     const size = await treeSize(containers.dirOf(record.id));
     await removeContainerFiles(containers, record, storeRoot);
     report.removed.push({ id: record.id, name: record.name });

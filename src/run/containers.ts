@@ -77,6 +77,11 @@ export interface ContainerRecord {
   runtimeId: string;
   plan: ContainerPlan;
   status: ContainerStatus;
+  /**
+   * Made by `ribo create` and not started since (docker's Created state):
+   * nothing monitors it, and none is missed, until `ribo start` takes it.
+   */
+  idle?: boolean;
   /** The process in ribo's namespaces that holds the overlay mount and waits for the container. */
   monitor: ProcessIdentity;
   /**
@@ -278,7 +283,12 @@ export class ContainerStore {
 
 /** True while the record's container may still be running: its monitor process is alive. */
 export function monitorAlive(record: ContainerRecord): boolean {
-  return record.status !== 'exited' && isAlive(record.monitor);
+  return record.status !== 'exited' && !record.idle && isAlive(record.monitor);
+}
+
+/** True when the record's monitor died before it recorded the end: what recoverContainer cleans up after (never a container ribo create left idle). */
+export function monitorLost(record: ContainerRecord): boolean {
+  return record.status !== 'exited' && !record.idle && !isAlive(record.monitor);
 }
 
 /**

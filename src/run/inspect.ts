@@ -92,7 +92,7 @@ export function inspectContainer(containers: ContainerStore, record: ContainerRe
       Error: record.error ?? '',
       StartedAt: record.startedAt ?? NEVER,
       FinishedAt: record.finishedAt ?? NEVER,
-      MonitorPid: record.status === 'exited' ? 0 : record.monitor.pid,
+      MonitorPid: record.status === 'exited' || record.idle ? 0 : record.monitor.pid,
     },
     Image: record.imageDigest,
     ImageName: record.image,

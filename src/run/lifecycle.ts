@@ -12,7 +12,7 @@ import { runtimeStateDir } from '../runtime/oci-runtime.js';
 import { currentProcess, isAlive } from '../files/process-identity.js';
 import { removeAnonymousVolumes } from './volumes.js';
 import { clearStopRequested, isRestarting, markStopRequested } from './restart-policy.js';
-import { monitorAlive, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
+import { monitorAlive, monitorLost, shortId, type ContainerRecord, type ContainerStore } from './containers.js';
 import { conmonDirs, conmonRecordedExit } from './conmon-files.js';
 import { parseSignal } from './signals.js';
 
@@ -53,7 +53,7 @@ export async function waitForExit(containers: ContainerStore, storeRoot: string,
     if (!record) return undefined;
     const done = record.status === 'exited' && (!monitorGone || !isAlive(record.monitor));
     if (done) return record;
-    if (record.status !== 'exited' && !isAlive(record.monitor)) return recoverContainer(containers, storeRoot, record);
+    if (monitorLost(record)) return recoverContainer(containers, storeRoot, record);
     if (Date.now() >= deadline) return record;
     await sleep(POLL_MS);
   }
@@ -143,7 +143,7 @@ export async function recoverContainer(containers: ContainerStore, storeRoot: st
   // the record is final.
   const record = await containers.read(seen.id).catch(() => undefined);
   if (!record) return undefined; // its clean-up removed it (--rm)
-  if (record.status === 'exited' || isAlive(record.monitor)) return record;
+  if (!monitorLost(record)) return record;
   if (record.pid && isAlive(record.pid)) {
     killQuietly(record.pid.pid);
     for (let i = 0; i < 100 && isAlive(record.pid); i++) await sleep(POLL_MS);
@@ -177,7 +177,7 @@ export async function recoverContainer(containers: ContainerStore, storeRoot: st
 /** Recovers every container whose monitor died while it was created or running. */
 export async function recoverContainers(containers: ContainerStore, storeRoot: string): Promise<void> {
   for (const record of await containers.list()) {
-    if (record.status !== 'exited' && !isAlive(record.monitor)) await recoverContainer(containers, storeRoot, record);
+    if (monitorLost(record)) await recoverContainer(containers, storeRoot, record);
   }
 }
 
@@ -227,7 +227,7 @@ export async function prepareRestart(containers: ContainerStore, storeRoot: stri
   if (monitorAlive(record)) return undefined;
   const exited = record.status === 'exited' ? record : await recoverContainer(containers, storeRoot, record);
   if (!exited) throw new ContainerNotRunningError(`Container ${record.name} was started with --rm and is gone.`);
-  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, restarting: _restarting, waiter: _waiter, ...kept } = exited;
+  const { pid: _pid, startedAt: _started, finishedAt: _finished, exitCode: _code, error: _error, restarting: _restarting, waiter: _waiter, idle: _idle, ...kept } = exited;
   await clearStopRequested(containers, record.id);
   const fresh: ContainerRecord = { ...kept, status: 'created', monitor: currentProcess() };
   await containers.write(fresh);

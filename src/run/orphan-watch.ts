@@ -14,7 +14,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import { isAlive } from '../files/process-identity.js';
-import type { ContainerRecord, ContainerStore } from './containers.js';
+import { monitorLost, type ContainerRecord, type ContainerStore } from './containers.js';
 import { removeContainerFiles } from './lifecycle.js';
 import { cleanupAfterConmon } from './conmon-monitor.js';
 
@@ -65,7 +65,7 @@ export async function cleanupOrphaned(containers: ContainerStore, runtime: OciRu
   const record = await containers.read(id).catch(() => undefined);
   if (record?.waiter) return abandonWaited(containers, runtime, record);
   // Recorded already: ribo saw the end after all, or a later command recovered it.
-  if (!record || record.status === 'exited' || isAlive(record.monitor)) return;
+  if (!record || !monitorLost(record)) return;
   await runtime.kill(record.runtimeId, 'KILL');
   for (let i = 0; i < 200 && record.pid && isAlive(record.pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
   await containers.update(id, {

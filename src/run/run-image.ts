@@ -13,7 +13,7 @@ import type { RunSpec } from './run-options.js';
 import type { Snapshotter } from '../snapshot/index.js';
 import type { OciRuntime } from '../runtime/oci-runtime.js';
 import type { Store } from '../store/index.js';
-import { open, rm, stat } from 'node:fs/promises';
+import { mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { RiboError, UsageError } from '../errors.js';
 import { writeRunPlan, type PlainNetwork } from './run-plan.js';
@@ -275,6 +275,20 @@ export async function runImage(opts: RunImageOptions): Promise<number> {
     }).catch(() => false); // only a speed-up: the next run goes through Node again
   }
   return ran.exitCode;
+}
+
+/**
+ * `ribo create`: the container made as `run -d` would make it, left idle
+ * (docker's Created state) for `ribo start`, `ribo cp` and `ribo rm`.
+ */
+export async function createIdleContainer(opts: RunImageOptions): Promise<ContainerRecord> {
+  const { record } = await createContainer(opts, true);
+  const containers = ContainerStore.ofStore(opts.store.root);
+  // Its writable layer, empty: `ribo cp` lays it over the image as it does a stopped container's, and `ribo start` keeps it.
+  await mkdir(path.join(containers.dirOf(record.id), 'upper'));
+  const idle: ContainerRecord = { ...record, idle: true };
+  await containers.write(idle);
+  return idle;
 }
 
 /**

@@ -13,7 +13,7 @@
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { BUSYBOX, lookupUser, onPath, runAs, type User } from '../differential/cases.js';
+import { BUSYBOX, lookupUser, makeOwnedDir, onPath, runAs, type User } from '../differential/cases.js';
 import { rootlessPodman, type PodmanPeer } from '../differential/podman-peer.js';
 import { E2E_USER, PROJECT_ROOT, makeStore, removeStore, ribo, riboOk } from './harness.js';
 
@@ -476,4 +476,35 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
     expect(mine.stdout).toBe('to-stdout\ndone');
     expect(mine.stderr).toBe('to-stderr');
   }, 120_000);
+
+  it('create: a container that is not started (Created) until start; cp reads and writes it before; start -a runs its command', async () => {
+    const name = `runenv-create-${process.pid}`;
+    const out = await makeOwnedDir(work, `create-${process.pid}`, user);
+    async function lifecycle(engine: 'ribo' | 'podman'): Promise<string[]> {
+      const tool = engine === 'ribo' ? (args: string[]) => ribo(args, { root }) : podman;
+      const step = async (args: string[]) => {
+        const result = await tool(args);
+        if (result.exitCode !== 0) throw new Error(`${engine} ${args.join(' ')} exited ${result.exitCode}:\n${result.stderr}`);
+        return result.stdout.trim();
+      };
+      const status = () => step(['ps', '-a', '--filter', `name=${name}`, '--format', '{{.Status}}']);
+      try {
+        const id = await step(['create', '--name', name, '-e', 'GREETING=made', IMAGE, 'sh', '-c', 'echo "$GREETING $(cat /given.txt)"; cat /etc/group | wc -l']);
+        const states = [/^[0-9a-f]{64}$/.test(id) ? 'an id' : id, await status(), await step(['inspect', '--format', '{{.State.Status}}', name])];
+        await writeFile(path.join(out, 'given.txt'), 'from the host\n');
+        await step(['cp', path.join(out, 'given.txt'), `${name}:/given.txt`]);
+        await step(['cp', `${name}:/etc/group`, path.join(out, `group-${engine}`)]);
+        const copied = (await readFile(path.join(out, `group-${engine}`), 'utf8')).split('\n').length - 1;
+        const output = await step(['start', '-a', name]);
+        return [...states, `copied ${copied} lines`, output, (await status()).replace(/\)\s.*$/, ')')];
+      } finally {
+        await tool(['rm', '-f', name]);
+      }
+    }
+    const mine = await lifecycle('ribo');
+    const peer = await lifecycle('podman');
+    expect(mine).toEqual(peer);
+    expect(mine).toEqual(['an id', 'Created', 'created', 'copied 3 lines', 'made from the host\n3', 'Exited (0)']);
+    expect((await ribo(['ps', '-a', '--filter', `name=${name}`, '--format', '{{.Names}}'], { root })).stdout.trim()).toBe('');
+  }, 180_000);
 });
