@@ -66,53 +66,18 @@ export function withContainerOptions(y: Argv): Argv {
     .option('platform', { type: 'string', describe: 'OS/ARCH[/VARIANT]: run the image\'s manifest for this platform (emulated with QEMU when foreign); default this machine\'s' });
 }
 
+/** run's and create's flags by how parseRunFlags takes them: lists (repeatable), switches and single values. */
+const LIST_FLAGS = ['env', 'envFile', 'volume', 'mount', 'tmpfs', 'publish', 'networkAlias', 'dns', 'addHost', 'capAdd', 'capDrop', 'securityOpt', 'ulimit', 'groupAdd', 'label', 'device', 'expose', 'labelFile', 'sysctl'] as const satisfies ReadonlyArray<keyof RunFlags>;
+const SWITCH_FLAGS = ['interactive', 'tty', 'readOnly', 'publishAll', 'init', 'privileged'] as const satisfies ReadonlyArray<keyof RunFlags>;
+const VALUE_FLAGS = ['workdir', 'user', 'entrypoint', 'hostname', 'memory', 'cpus', 'memorySwap', 'memoryReservation', 'cpuShares', 'cpusetCpus', 'pidsLimit', 'userns', 'imageVolume', 'shmSize', 'cidfile', 'stopSignal', 'stopTimeout'] as const satisfies ReadonlyArray<keyof RunFlags>;
+
 /** The flags of a run or create command line, as parseRunFlags takes them. */
 export function runFlagsOf(argv: ArgumentsCamelCase<Record<string, unknown>>): RunFlags {
-  return {
-    env: asList(argv.env),
-    envFile: asList(argv.envFile),
-    volume: asList(argv.volume),
-    mount: asList(argv.mount),
-    tmpfs: asList(argv.tmpfs),
-    publish: asList(argv.publish),
-    workdir: argv.workdir as string | undefined,
-    user: argv.user as string | undefined,
-    entrypoint: argv.entrypoint === undefined ? undefined : String(argv.entrypoint),
-    interactive: Boolean(argv.interactive),
-    tty: Boolean(argv.tty),
-    hostname: argv.hostname as string | undefined,
-    readOnly: Boolean(argv.readOnly),
-    network: argv.network as string,
-    networkAlias: asList(argv.networkAlias),
-    publishAll: Boolean(argv.publishAll),
-    dns: asList(argv.dns),
-    addHost: asList(argv.addHost),
-    memory: argv.memory as string | undefined,
-    cpus: argv.cpus as string | undefined,
-    memorySwap: argv.memorySwap === undefined ? undefined : String(argv.memorySwap),
-    memoryReservation: argv.memoryReservation === undefined ? undefined : String(argv.memoryReservation),
-    cpuShares: argv.cpuShares === undefined ? undefined : String(argv.cpuShares),
-    cpusetCpus: argv.cpusetCpus === undefined ? undefined : String(argv.cpusetCpus),
-    pidsLimit: argv.pidsLimit as string | undefined,
-    capAdd: asList(argv.capAdd),
-    capDrop: asList(argv.capDrop),
-    securityOpt: asList(argv.securityOpt),
-    init: Boolean(argv.init),
-    privileged: Boolean(argv.privileged),
-    userns: argv.userns as string | undefined,
-    imageVolume: argv.imageVolume as string | undefined,
-    ulimit: asList(argv.ulimit),
-    shmSize: argv.shmSize === undefined ? undefined : String(argv.shmSize),
-    groupAdd: asList(argv.groupAdd),
-    cidfile: argv.cidfile === undefined ? undefined : String(argv.cidfile),
-    label: asList(argv.label),
-    device: asList(argv.device),
-    expose: asList(argv.expose),
-    labelFile: asList(argv.labelFile),
-    sysctl: asList(argv.sysctl),
-    stopSignal: argv.stopSignal === undefined ? undefined : String(argv.stopSignal),
-    stopTimeout: argv.stopTimeout === undefined ? undefined : String(argv.stopTimeout),
-  };
+  const flags: Record<string, unknown> = { network: argv.network as string };
+  for (const key of LIST_FLAGS) flags[key] = asList(argv[key]);
+  for (const key of SWITCH_FLAGS) flags[key] = Boolean(argv[key]);
+  for (const key of VALUE_FLAGS) flags[key] = argv[key] === undefined ? undefined : String(argv[key]);
+  return flags as RunFlags;
 }
 
 /** --restart's policy; refused with --rm and without -d, as there is no daemon to restart a foreground run. */
