@@ -1,4 +1,3 @@
-import { isatty } from 'node:tty';
 import { createIdleContainer } from '../../run/run-image.js';
 import { parseRunFlags } from '../../run/run-options.js';
 import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
@@ -24,8 +23,8 @@ export const createCommand: CommandModule = {
     const pullPolicy = asPullPolicy(argv.pull);
     const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
     const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
-    // Started later by `ribo start`, in the background unless -a: a terminal (-t) is then conmon's, not this one's.
-    const spec = await parseRunFlags(runFlagsOf(argv), { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.tty) });
+    // Started later by `ribo start`: a terminal (-t) is then conmon's (or start -a's), never this command's.
+    const spec = await parseRunFlags(runFlagsOf(argv), { cwd: process.cwd(), env, stdinIsTerminal: true });
     // A created container is started in the background, as run -d is: a --restart policy may apply.
     const restartPolicy = runRestartPolicy(argv.restart, true, Boolean(argv.rm));
     if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
