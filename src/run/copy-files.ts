@@ -102,7 +102,9 @@ export async function copyFromContainerAsTar(env: CopyFilesEnv, ref: string, rec
   const trimmed = src.replace(/\/+$/, '');
   const member = src.endsWith('/.') || path.posix.basename(trimmed) === '' ? '.' : path.posix.basename(trimmed);
   const result = await execa('tar', ['--numeric-owner', '-C', staging, '-cf', '-', member], { stdout: 'inherit', reject: false });
-  if (result.exitCode !== 0) throw new CopyFilesError(`Writing ${ref}:${src} as a tar stream failed: ${result.stderr.trim()}`);
+  // The reader went away first (`| head`): said as such, with the status of a process a broken pipe ends (128 + SIGPIPE).
+  if (result.signal === 'SIGPIPE') throw new CopyFilesError(`Writing ${ref}:${src} as a tar stream stopped: the program reading it closed the pipe first.`, { exitCode: 141 });
+  if (result.exitCode !== 0) throw new CopyFilesError(`Writing ${ref}:${src} as a tar stream failed: ${result.stderr.trim() || `tar exited with code ${result.exitCode}`}`);
 }
 
 /**

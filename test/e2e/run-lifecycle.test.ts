@@ -191,6 +191,10 @@ describe('foreground containers', () => {
       expect(await tarOf('cpc:/data/a.txt')).toEqual(['a.txt']);
       expect(await tarOf('cpc:/data')).toEqual(['data/', 'data/a.txt', 'data/link -> a.txt', 'data/sub/', 'data/sub/b.txt']);
       expect(await tarOf('cpc:/data/sub/.')).toEqual(['./', './b.txt']);
+      // A reader that stops early (| head -c 1): a clear line and the status of a broken pipe, not an empty "failed: ".
+      const [cpCommand, ...cpArgs] = riboCommandLine(['cp', 'cpc:/', '-'], { root });
+      const cut = await execa('bash', ['-c', '"$@" | head -c 1 >/dev/null; exit ${PIPESTATUS[0]}', 'sh', cpCommand!, ...cpArgs], { reject: false });
+      expect({ exitCode: cut.exitCode, stderr: cut.stderr }).toEqual({ exitCode: 141, stderr: 'ribo: error: Writing cpc:/ as a tar stream stopped: the program reading it closed the pipe first.' });
 
       const input = await makeContext({ 'in.txt': 'from the host\n', 'tree/c.txt': 'c\n', 'streamed/d.txt': 'd\n' });
       try {
