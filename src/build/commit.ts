@@ -56,7 +56,7 @@ export async function commitUpperDir(store: Store, upperDir: string, opts: Commi
 
 /** A step's tree that is a lower dir already while its layer is made in the background. */
 export interface StartedCommit {
-  /** A pending dir in layers/ (Store.pendingLayerDir): the next steps mount it at once; publishLayerDir names it by its diffID. */
+  /** A pending dir in layers/ (Store.pendingLayerDir): the next steps mount it at once; adoptUpperDir (snapshot/layers.ts) names it by its diffID once no step mounts it. */
   dir: string;
   /** The layer blob in the store, once written and the tree is on the disk; rejects when that failed (nothing of it is then in the store). */
   blob: Promise<LayerBlob>;
@@ -68,9 +68,10 @@ export interface StartedCommit {
  * dir in layers/ and the next steps run over it at once. Meanwhile its tar is
  * made once, hashed for the diffID, compressed and written as the blob (or,
  * where the step likely made its last layer again, only hashed), and the tree
- * is synced to the disk. Once no step runs any more, publishLayerDir gives the
- * tree its diffID's name. The mtimes are clamped first: the next steps see
- * the tree as the layer records it.
+ * is synced to the disk. Once no step runs any more, the build gives the tree
+ * its diffID's name with adoptUpperDir (which drops it where that dir exists).
+ * The mtimes are clamped first: the next steps see the tree as the layer
+ * records it.
  */
 export async function startCommit(store: Store, upperDir: string, opts: CommitOptions = {}): Promise<StartedCommit> {
   clampTreeMtimes(upperDir, opts.sourceDateEpoch);
@@ -88,14 +89,6 @@ export async function startCommit(store: Store, upperDir: string, opts: CommitOp
   return { dir, blob };
 }
 
-/**
- * Gives a started commit's tree its place, layers/<diffID>/, once its blob is
- * written and no step mounts it any more; where that dir exists already (an
- * earlier build made the same tree), the tree is removed and that dir is used.
- */
-export function publishLayerDir(store: Store, diffID: Digest, dir: string): Promise<string> {
-  return adoptUpperDir(store, diffID, dir);
-}
 
 /**
  * The likely layer, when the upper dir's tar has its diffID. Our gzip is

@@ -5,11 +5,11 @@ import path from 'node:path';
 import type { Command } from '../dockerfile/commands.js';
 import type { Digest, HistoryEntry } from '../oci/image.js';
 import type { LayerRef } from '../image/layers.js';
-import { unpackLayerBlob } from '../snapshot/index.js';
+import { adoptUpperDir, unpackLayerBlob } from '../snapshot/index.js';
 import { BackgroundCommits } from './background-commits.js';
 import { NeedsNamespaceError, type BuildOptions } from './build-options.js';
 import { stepKey, type BuildCache, type CacheImport, type CachedStep } from './cache/build-cache.js';
-import { commitUpperDir, publishLayerDir, startCommit, type LayerBlob } from './commit.js';
+import { commitUpperDir, startCommit, type LayerBlob } from './commit.js';
 import { RunStepFailedError } from './errors.js';
 import type { LayerStep } from './layer-steps.js';
 import type { StepInfo } from './progress/events.js';
@@ -54,7 +54,7 @@ export class LayerStepRunner {
       await this.background.settled();
     } finally {
       for (const { layer, made } of this.pendingTrees.splice(0)) {
-        if (await made.then(() => true, () => false)) layer.dir = await publishLayerDir(this.opts.store, layer.diffID, layer.dir);
+        if (await made.then(() => true, () => false)) layer.dir = await adoptUpperDir(this.opts.store, layer.diffID, layer.dir);
         else await rm(layer.dir, { recursive: true, force: true });
       }
     }

@@ -1,17 +1,21 @@
-/** What `ribo run` and `ribo create` share: docker run's options, their flags for parseRunFlags, and the container's options once the image is in the store. */
+/** What `ribo run` and `ribo create` share: docker run's options, their flags for parseRunFlags, and all they do before the container is made. */
+import { isatty } from 'node:tty';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { UsageError } from '../errors.js';
 import type { RestartPolicy } from '../run/containers.js';
 import { parseRestartPolicy } from '../run/restart-policy.js';
 import type { RunImageOptions } from '../run/run-image.js';
-import type { RunFlags, RunSpec } from '../run/run-options.js';
+import { parseRunFlags, type RunFlags } from '../run/run-options.js';
 import { enforceableResources } from '../runtime/cgroups.js';
 import { checkRlimitsAllowed } from '../runtime/rlimits.js';
-import type { Platform } from '../oci/image.js';
 import { orphanCleanupCommand, conmonCleanupCommand } from './commands/container-monitor.js';
+import { insideNamespace, reexecInUserNamespaceOf } from '../runtime/namespace.js';
+import { onePlatform } from './build-flags.js';
+import { asPullPolicy, ensureImage } from './image-pull.js';
+import { joinsOtherNamespace, withNamespaceOwner } from './network-namespace.js';
 import { asList } from './options.js';
 import { withRegistryOptions } from './registry-options.js';
-import type { Session } from './session.js';
+import { openSession, storeRoot, type GlobalOptions, type Session } from './session.js';
 
 /** docker run's options that ribo has (all but -d, which only run takes). */
 export function withContainerOptions(y: Argv): Argv {
@@ -90,30 +94,54 @@ export function runRestartPolicy(value: unknown, detach: boolean, remove: boolea
   return policy;
 }
 
-/** The container's options once its image is in the store: limits checked against what this session can enforce (a warning for the rest). */
-export async function containerOptions(
+/**
+ * What `run` and `create` do before they make the container: the flags
+ * checked (before anything else is done), a run on a network between
+ * containers moved into that network's user namespace, the image pulled as
+ * --pull says, and the limits checked against what this session can enforce
+ * (a warning for the rest); then `make` makes (and maybe runs) the container.
+ * `background`: it starts later or detached, so a terminal (-t) is conmon's
+ * (or `start -a`'s), and a --restart policy may apply.
+ */
+export async function withContainerToMake(
   argv: ArgumentsCamelCase<Record<string, unknown>>,
-  session: Session,
-  run: { image: string; command: string[]; spec: RunSpec; restartPolicy?: RestartPolicy; platform?: Platform },
-): Promise<RunImageOptions> {
-  await checkRlimitsAllowed(run.spec.rlimits, session.namespace.rootless);
-  const limits = await enforceableResources(run.spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
-  if (limits.warning) process.stderr.write(`${limits.warning}\n`);
-  const storageDriver = argv.storageDriver as string | undefined;
-  return {
-    store: session.store,
-    driver: session.driver,
-    runtime: session.runtime,
-    idCount: session.namespace.idCount,
-    image: run.image,
-    command: run.command,
-    remove: Boolean(argv.rm),
-    name: argv.name as string | undefined,
-    spec: run.spec,
-    resources: limits.resources,
-    ...(run.restartPolicy ? { restartPolicy: run.restartPolicy } : {}),
-    orphanCleanup: (id) => orphanCleanupCommand(session.store.root, session.runtime.name, storageDriver, id),
-    conmonCleanup: (id) => conmonCleanupCommand(session.store.root, session.runtime.name, storageDriver, id),
-    ...(run.platform ? { platform: run.platform } : {}),
-  };
+  env: NodeJS.ProcessEnv,
+  background: boolean,
+  make: (options: RunImageOptions, session: Session) => Promise<number>,
+): Promise<number> {
+  const pullPolicy = asPullPolicy(argv.pull);
+  const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
+  const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
+  const spec = await parseRunFlags(runFlagsOf(argv), { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || background });
+  const restartPolicy = runRestartPolicy(argv.restart, background, Boolean(argv.rm));
+  if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
+    return withNamespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env), (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
+  }
+  const session = await openSession(argv as GlobalOptions, env);
+  try {
+    const image = await ensureImage({ store: session.store, image: String(argv.image), policy: pullPolicy, argv, env, platform });
+    await checkRlimitsAllowed(spec.rlimits, session.namespace.rootless);
+    const limits = await enforceableResources(spec.resources, { rootless: session.namespace.rootless, mode: session.cgroupMode });
+    if (limits.warning) process.stderr.write(`${limits.warning}\n`);
+    const storageDriver = argv.storageDriver as string | undefined;
+    const options: RunImageOptions = {
+      store: session.store,
+      driver: session.driver,
+      runtime: session.runtime,
+      idCount: session.namespace.idCount,
+      image,
+      command,
+      remove: Boolean(argv.rm),
+      name: argv.name as string | undefined,
+      spec,
+      resources: limits.resources,
+      ...(restartPolicy ? { restartPolicy } : {}),
+      orphanCleanup: (id) => orphanCleanupCommand(session.store.root, session.runtime.name, storageDriver, id),
+      conmonCleanup: (id) => conmonCleanupCommand(session.store.root, session.runtime.name, storageDriver, id),
+      ...(platform ? { platform } : {}),
+    };
+    return await make(options, session);
+  } finally {
+    await session.close();
+  }
 }

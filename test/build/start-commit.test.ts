@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { commitUpperDir, publishLayerDir, startCommit } from '../../src/build/commit.js';
+import { commitUpperDir, startCommit } from '../../src/build/commit.js';
+import { adoptUpperDir } from '../../src/snapshot/index.js';
 import { Store } from '../../src/store/index.js';
 import { makeTempDir, removeTempDir } from '../store/support.js';
 
@@ -25,7 +26,7 @@ async function makeUpper(name: string, random: Buffer): Promise<string> {
   return upper;
 }
 
-describe('startCommit and publishLayerDir', () => {
+describe('startCommit, then adoptUpperDir once the build has run', () => {
   const epoch = 1_700_000_000;
   const random = randomBytes(3 * 1024 * 1024 + 17);
 
@@ -42,7 +43,7 @@ describe('startCommit and publishLayerDir', () => {
     expect(blob).toEqual({ descriptor: reference.descriptor, diffID: reference.diffID });
     // Not a layer until published: nothing in layers/ carries a diffID's name yet.
     expect(await store.listUnpackedLayers()).toEqual([]);
-    const published = await publishLayerDir(store, blob.diffID, started.dir);
+    const published = await adoptUpperDir(store, blob.diffID, started.dir);
     expect(published).toBe(store.layerDir(reference.diffID));
     expect(await readdir(path.join(store.root, 'layers'))).toEqual([path.basename(published)]);
     expect((await readFile(path.join(published, 'blob.bin'))).equals(random)).toBe(true);
@@ -53,13 +54,13 @@ describe('startCommit and publishLayerDir', () => {
     const store = await Store.open(path.join(dir, 'store'));
     // An earlier build made the same tree: its layer dir is there, its blob is gone (pruned, or never kept).
     const earlier = await startCommit(store, await makeUpper('upper-earlier', random), { sourceDateEpoch: epoch });
-    const earlierDir = await publishLayerDir(store, (await earlier.blob).diffID, earlier.dir);
+    const earlierDir = await adoptUpperDir(store, (await earlier.blob).diffID, earlier.dir);
     await store.removeBlob((await earlier.blob).descriptor.digest);
     const started = await startCommit(store, await makeUpper('upper', random), { sourceDateEpoch: epoch });
     const blob = await started.blob;
     expect(blob.descriptor).toEqual(reference.descriptor);
     expect(await store.hasBlob(blob.descriptor.digest)).toBe(true);
-    expect(await publishLayerDir(store, blob.diffID, started.dir)).toBe(earlierDir);
+    expect(await adoptUpperDir(store, blob.diffID, started.dir)).toBe(earlierDir);
     expect(existsSync(started.dir)).toBe(false);
     expect(await readdir(path.join(store.root, 'layers'))).toEqual([path.basename(earlierDir)]);
     expect(await readdir(path.join(store.root, 'tmp'))).toEqual([]);

@@ -1,16 +1,10 @@
-import { isatty } from 'node:tty';
 import { hideBin } from 'yargs/helpers';
 import { hasRunFlags, plainRun } from '../../run/run-plan.js';
 import { runImage, runImageDetached } from '../../run/run-image.js';
-import { containerOptions, runFlagsOf, runRestartPolicy, withContainerOptions } from '../run-flags.js';
+import { withContainerOptions, withContainerToMake } from '../run-flags.js';
 import { monitorLauncher } from './container-monitor.js';
-import { parseRunFlags } from '../../run/run-options.js';
 import type { CommandModule } from '../command.js';
-import { openSession, storeRoot, type GlobalOptions } from '../session.js';
-import { onePlatform } from '../build-flags.js';
-import { asPullPolicy, ensureImage } from '../image-pull.js';
-import { insideNamespace, reexecInUserNamespaceOf } from '../../runtime/namespace.js';
-import { joinsOtherNamespace, withNamespaceOwner } from '../network-namespace.js';
+import { joinsOtherNamespace } from '../network-namespace.js';
 
 /** Options that take a value as the next word: global ones, and per command those of `run`, `create` and `exec`. */
 export const GLOBAL_VALUE_OPTIONS = ['--root', '--runtime', '--storage-driver'];
@@ -69,21 +63,8 @@ export const runCommand: CommandModule = {
   describe: 'Run a command in a new container from an image',
   needsNamespace: (argv) => !joinsOtherNamespace(argv.network),
   builder: (y) => withContainerOptions(y).option('detach', { alias: 'd', type: 'boolean', default: false, describe: 'Run in the background and print the container id' }),
-  handler: async (argv, env) => {
-    const pullPolicy = asPullPolicy(argv.pull);
-    const platform = argv.platform === undefined ? undefined : onePlatform(argv.platform);
-    const requested = String(argv.image);
-    const command = [...((argv.command as unknown[]) ?? []), ...argv._.slice(1)].map(String);
-    // A detached container's terminal (-dt) is conmon's, not ribo's.
-    const spec = await parseRunFlags(runFlagsOf(argv), { cwd: process.cwd(), env, stdinIsTerminal: isatty(0) || Boolean(argv.detach) });
-    const restartPolicy = runRestartPolicy(argv.restart, Boolean(argv.detach), Boolean(argv.rm));
-    if (!insideNamespace(env) && joinsOtherNamespace(argv.network)) {
-      return withNamespaceOwner(String(argv.network), storeRoot(argv as GlobalOptions, env), (owner) => reexecInUserNamespaceOf(owner, process.argv.slice(1), env));
-    }
-    const session = await openSession(argv as GlobalOptions, env);
-    try {
-      const image = await ensureImage({ store: session.store, image: requested, policy: pullPolicy, argv, env, platform });
-      const options = await containerOptions(argv, session, { image, command, spec, ...(restartPolicy ? { restartPolicy } : {}), ...(platform ? { platform } : {}) });
+  handler: (argv, env) =>
+    withContainerToMake(argv, env, Boolean(argv.detach), async (options, session) => {
       // A plan is the image's: written from a run without flags, it serves later runs with -e, -w and --name too.
       const planned = plainRun(hideBin(process.argv), env);
       if (planned !== undefined && !hasRunFlags(planned)) {
@@ -99,10 +80,7 @@ export const runCommand: CommandModule = {
         process.stdout.write(`${record.id}\n`);
         return 0;
       }
-      return await runImage(options);
-    } finally {
-      await session.close();
-    }
-  },
+      return runImage(options);
+    }),
 };
 
