@@ -27,7 +27,7 @@
 run_with_node() {
   [ -z "${_lock_held:-}" ] || exec 9<&-
   [ -z "${_names_locked:-}" ] || exec 8<&-
-  [ -z "${_ns_pid:-}" ] || exec 4>&-
+  [ -z "${_lifeline:-}" ] || exec 4>&- 3<&-
   unset RIBO_PLANNED_RUN
   [ -z "${_umask:-}" ] || umask "$_umask"
   # Through bin/ribo's shell part, which gives Node its flags.
@@ -43,7 +43,7 @@ leave_for_node() {
 }
 
 # Makes the container's user and network namespaces before the runtime
-# starts (plan_namespaces_made, crun on pasta; src/run/run-plan.ts): `cat`,
+# starts (plan_namespaces_made, crun; src/run/run-plan.ts): `cat`,
 # started by unshare in them, holds them until release_network ends it (or,
 # should this shell die, until fd 4, which no child keeps, is closed). Sets
 # _ns_pid and the namespaces' paths as JSON strings for the config. The
@@ -52,8 +52,8 @@ leave_for_node() {
 # means unshare failed. The id maps are written from here, root in ribo's
 # namespace, each in one write (root on its own line: see identityMappings).
 make_namespaces() {
-  exec 4<>"$_net/hold.fifo"
-  unshare --user --net cat "$_net/hold.fifo" >"$_net/up.fifo" 2>/dev/null &
+  open_lifeline
+  unshare --user --net cat "$_net/hold.fifo" >"$_net/up.fifo" 2>/dev/null 3<&- 4>&- &
   _ns_pid=$!
   echo up >&4
   read -r _up <"$_net/up.fifo" || _up=
@@ -97,6 +97,15 @@ start_failure() {
     *'"level":"error"'*) ;;
     *) return 0 ;;
   esac
+  # The network hook failed (runc): the helper said why.
+  case $_log in
+    *[Hh]ook*)
+      if [ -n "$_net" ] && [ -s "$_net/helper.log" ]; then
+        echo "ribo: error: $plan_network could not set up the container's network: $(cat "$_net/helper.log")." >&2
+        _status=1
+        return 0
+      fi ;;
+  esac
   _command=${_args%%\",*}
   _command=${_command#\"}
   _command=${_command%\"}
@@ -109,6 +118,46 @@ start_failure() {
   echo "ribo: cannot run \"$_command\": $_why (exit code $_status)" >&2
 }
 
+# Opens hold.fifo: fd 4 for writing, which only this shell holds (its
+# children get it closed), and fd 3 for reading, which slirp4netns and the
+# namespaces' holder get: they end when fd 4 is closed or this shell dies.
+# Both opened here, before any child needs them: a read-only open of a FIFO
+# waits until it has a writer.
+open_lifeline() {
+  exec 4<>"$_net/hold.fifo" 3<"$_net/hold.fifo"
+  _lifeline=1
+}
+
+# Starts slirp4netns on the namespaces at $1 (user) and $2 (net), in the
+# background. Once it is ready (it writes 1 on its --ready-fd and closes it)
+# or has failed, `ok` or `fail` is written into ready.fifo. It ends when fd 4
+# is closed (open_lifeline), as release_network does, or when this shell
+# dies: its --exit-fd, fd 3, then hangs up.
+# Its subshell's streams are not the caller's, who would otherwise wait for
+# its end (the tap device's removal takes some 20 ms).
+start_slirp() {
+  (
+    exec 4>&-
+    # shellcheck disable=SC2086
+    slirp4netns $plan_slirp_options --ready-fd=3 --exit-fd=6 --userns-path="$1" --netns-type=path "$2" "$plan_slirp_interface" 6<&3 3>&1 </dev/null >/dev/null 2>"$_net/helper.log" | {
+      read -r _answer
+      if [ "$_answer" = 1 ]; then echo ok; else echo fail; fi >"$_net/ready.fifo"
+    }
+  ) </dev/null >/dev/null 2>&1 &
+  _net_pid=$!
+}
+
+# Whether the network slirp4netns set up before crun (start_slirp) is ready:
+# waits for its answer; says why not and sets _status otherwise.
+network_ready() {
+  [ -n "$_net" ] && [ -n "$plan_namespaces_made" ] && [ "$plan_network" = slirp4netns ] || return 0
+  read -r _answer <"$_net/ready.fifo" || _answer=
+  [ "$_answer" != ok ] || return 0
+  echo "ribo: error: slirp4netns could not set up the container's network: $(cat "$_net/helper.log" 2>/dev/null)." >&2
+  _status=1
+  return 1
+}
+
 # Carries out the run, in the steps below; each takes ribo's arguments (as
 # find_run_plan saw them) for the fall back to Node.
 run_planned() {
@@ -116,7 +165,7 @@ run_planned() {
   prepare_container "$@"
   record_container "$@"
   set_up_bundle "$@"
-  run_container
+  if network_ready; then run_container; fi
   finish_run
 }
 
@@ -125,7 +174,7 @@ run_planned() {
 check_plan() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 8 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 9 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
   # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
   # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
   if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json
@@ -159,23 +208,24 @@ check_plan() {
 }
 
 # A new container: 64 hex digits of id, its dirs and FIFOs, and first of all
-# its network, whose pasta takes longest to be ready (about 30 ms here): the
-# runtime's hook waits for it.
+# its network, whose helper is then ready when the runtime needs it.
 prepare_container() {
   new_container_id
   runtime_id=ribo-$short
   dir=$plan_root/containers/$id
   # One mkdir for every dir the run needs (each exec counts at this scale).
   _made=$dir/bundle
-  [ "$plan_network" != pasta ] || _made=$dir/bundle/net
+  [ -z "$plan_network" ] || _made=$dir/bundle/net
   for _sub in $plan_mount_dirs; do _made="$_made $dir/$_sub"; done
   # shellcheck disable=SC2086
   mkdir -p $_made || run_with_node "$@"
 
-  # The FIFOs of the network's handshake and of the guard below, in one call.
+  # The FIFOs of the network's handshake and of the guard below, in one call:
+  # hold.fifo holds the namespaces' holder (make_namespaces) and slirp4netns.
   _net= _fifos=$dir/guard.pipe
-  [ "$plan_network" != pasta ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
-  [ -z "$_net" ] || [ -z "$plan_namespaces_made" ] || _fifos="$_fifos $_net/hold.fifo $_net/up.fifo"
+  [ -z "$plan_network" ] || { _net=$dir/bundle/net; _fifos="$_fifos $_net/ready.fifo"; }
+  [ -z "$_net" ] || [ -z "$plan_namespaces_made" ] || _fifos="$_fifos $_net/up.fifo"
+  [ -z "$_net" ] || { [ -z "$plan_namespaces_made" ] && [ "$plan_network" != slirp4netns ]; } || _fifos="$_fifos $_net/hold.fifo"
   # Without -t a container's output goes to pipes, never to ribo's terminal,
   # as with docker (programs format for a pipe), nor to a socket (which
   # cannot be opened again as /dev/stdout): each such stream gets a FIFO and
@@ -185,10 +235,15 @@ prepare_container() {
   if [ -t 2 ] || [ -S /dev/stderr ]; then _copy_err=1 _fifos="$_fifos $dir/stderr.pipe"; fi
   # shellcheck disable=SC2086
   mkfifo -m 0600 $_fifos || leave_for_node "$@"
-  # Namespaces made here are configured by pasta while the rest is set up and
-  # the runtime starts; the hook waits for its answer on the FIFO.
+  # Namespaces made here are configured by the helper while the rest is set
+  # up: slirp4netns's answer is read before the runtime starts (network_ready),
+  # pasta's by the runtime's hook.
   if [ -n "$_net" ] && [ -n "$plan_namespaces_made" ]; then
     make_namespaces || leave_for_node "$@"
+    if [ "$plan_network" = slirp4netns ]; then
+      start_slirp "/proc/$_ns_pid/ns/user" "/proc/$_ns_pid/ns/net"
+      return 0
+    fi
     (
       exec 4>&-
       # shellcheck disable=SC2086
@@ -223,10 +278,20 @@ set_up_bundle() {
   umask 077
   # Its network (runtime/network.ts) when the runtime makes the namespaces:
   # its createRuntime hook binds them to files in net/ and waits on the FIFO;
-  # opening the FIFO here returns once it does, then pasta configures the
-  # namespace and forks into the background, and the hook is told ok (or
-  # fail: no container).
-  if [ -n "$_net" ] && [ -z "$plan_namespaces_made" ]; then
+  # opening the FIFO here returns once it does, then the helper configures the
+  # namespace (pasta forks into the background once it has), and the hook is
+  # told ok (or fail: no container).
+  if [ -n "$_net" ] && [ -z "$plan_namespaces_made" ] && [ "$plan_network" = slirp4netns ]; then
+    # Its subshell waits for the hook (the open of the FIFO), then starts it,
+    # and holds the FIFO open until the answer is written there.
+    open_lifeline
+    (
+      exec 4>&-
+      exec 7>"$_net/ready.fifo"
+      start_slirp "$_net/userns" "$_net/netns"
+    ) </dev/null >/dev/null 2>&1 &
+    _net_pid=$!
+  elif [ -n "$_net" ] && [ -z "$plan_namespaces_made" ]; then
     (
       exec 6>"$_net/ready.fifo"
       # shellcheck disable=SC2086
@@ -280,7 +345,7 @@ run_container() {
   done 2>/dev/null </proc/self/limits
   # Signals for the container go through the runtime, which passes them on.
   # shellcheck disable=SC2086
-  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 4>&- 5>&- 7>&- 8>&- &
+  "$plan_runtime" $plan_runtime_options --log="$dir/bundle/runtime.log" --log-format=json run --pid-file "$dir/container.pid" --bundle "$dir/bundle" "$runtime_id" </dev/null >&7 2>&8 3<&- 4>&- 5>&- 7>&- 8>&- &
   _runtime_pid=$!
   exec 7>&- 8>&-
   for _signal in INT HUP QUIT USR1 USR2; do
@@ -334,12 +399,15 @@ finish_run() {
 # pasta is stopped, and the namespaces' holder (make_namespaces) ends.
 release_network() {
   [ -n "$_net" ] || return 0
+  # slirp4netns ends once fd 4 is closed (start_slirp), without being waited for.
+  [ -z "${_lifeline:-}" ] || exec 4>&- 3<&-
+  [ -z "${_ns_pid:-}" ] || kill "$_ns_pid" 2>/dev/null
   if [ -n "${_net_pid:-}" ]; then
     if kill -0 "$_net_pid" 2>/dev/null; then exec 6<>"$_net/ready.fifo"; fi
-    wait "$_net_pid" 2>/dev/null
+    # pasta's subshell ends once pasta has written its pid file.
+    [ "$plan_network" != pasta ] || wait "$_net_pid" 2>/dev/null
   fi
   if [ -s "$_net/helper.pid" ]; then read -r _helper <"$_net/helper.pid" && kill "$_helper" 2>/dev/null; fi
-  [ -z "${_ns_pid:-}" ] || { exec 4>&-; kill "$_ns_pid" 2>/dev/null; }
 }
 
 # --rm: the container is gone for everyone at once, when its dir is renamed

@@ -6,7 +6,7 @@ import { configPlatform, formatPlatform, hostPlatform } from '../oci/platform.js
 import { checkEmulation, needsEmulation } from '../runtime/emulation.js';
 import { storeRefFor } from '../image/transport-ref.js';
 import { findExecutable } from '../files/executables.js';
-import { defaultUserModeNetwork } from '../runtime/network.js';
+import { defaultUserModeNetwork, slirpCarries } from '../runtime/network.js';
 import { exposedPorts, freeHostPorts } from './publish.js';
 import type { LinuxResources } from '../oci/runtime-spec.js';
 import type { RunSpec } from './run-options.js';
@@ -157,14 +157,16 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   // A terminal needs TERM: the caller's, else xterm as docker sets (unless the image or -e did).
   if (spec.tty && !env.has('TERM')) env.set('TERM', process.env.TERM || 'xterm');
   const init = spec.init ? await findInit() : undefined;
-  const network = spec.network === 'default' ? await defaultUserModeNetwork() : spec.network;
   const attachment = spec.networkName ? await networkAttachment(opts.store.root, spec.networkName, spec.networkAliases) : undefined;
   const sharedWith = spec.networkContainer ? await networkContainer(containers, spec.networkContainer) : undefined;
-  if (network === 'slirp4netns' && (spec.ports.length > 0 || spec.publishAll)) {
-    throw new UsageError(`${spec.ports.length > 0 ? '-p' : '-P'} needs pasta (Debian package passt) to publish ports; the network in use is slirp4netns${opts.spec.network === 'default' ? ', the fallback when pasta is not installed' : ''}. Install passt, or leave out the flag.`);
-  }
   const exposed = { ...config.ExposedPorts, ...Object.fromEntries(spec.expose.map((key) => [key, {}])) };
   const ports = await freeHostPorts([...spec.ports, ...(spec.publishAll ? exposedPorts(exposed).filter((e) => !spec.ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol)) : [])]);
+  const network = spec.network === 'default' ? await defaultUserModeNetwork(ports) : spec.network;
+  if (network === 'slirp4netns' && !(await slirpCarries(ports))) {
+    const flag = spec.ports.length > 0 ? '-p' : '-P';
+    const why = opts.spec.network === 'default' ? 'the default network, and pasta is not installed' : '--network slirp4netns';
+    throw new UsageError(`${flag}: slirp4netns (${why}) publishes only TCP ports, up to 32, through socat (Debian packages socat and util-linux); UDP ports and more need pasta. Install passt and use the default network or --network pasta, or leave out the flag.`);
+  }
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
   // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.

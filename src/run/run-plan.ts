@@ -16,7 +16,7 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import { isNetworkHook, isUserModeNetwork, networkReadyHook, pastaOptions } from '../runtime/network.js';
+import { isNetworkHook, isUserModeNetwork, networkReadyHook, pastaOptions, SLIRP_INTERFACE, slirpOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
 import { bundleConfig, type ContainerSpec } from '../runtime/bundle.js';
 import { defaultSeccompProfilePath } from '../runtime/seccomp.js';
@@ -26,7 +26,7 @@ import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 8;
+export const RUN_PLAN_FORMAT = 9;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -52,7 +52,7 @@ export interface PlainRun {
   network?: PlainNetwork;
 }
 
-/** The --network values a plan serves besides the default (pasta): neither needs a helper. */
+/** The --network values a plan serves besides the default (slirp4netns or pasta): neither needs a helper. */
 export type PlainNetwork = 'host' | 'none';
 
 /** An absolute path as Node's path.resolve leaves it (no empty, `.` or `..` component, no trailing /), of plain characters; not / itself. */
@@ -231,18 +231,22 @@ function shellTemplate(name: string, json: string): string {
 const jsonItems = (words: string[]) => words.map((word) => JSON.stringify(word)).join(',');
 
 /**
- * A crun config on pasta as bin/run-plan.sh runs it: the shell makes the user
- * and network namespaces before crun starts and pasta configures them while
- * crun sets up the container (the hook only waits for pasta), instead of
- * crun making them and pasta starting from its hook. The id mappings, which
- * the shell writes, are returned as /proc/PID/uid_map text.
+ * A crun config on a user-mode network as bin/run-plan.sh runs it: the shell
+ * makes the user and network namespaces before crun starts and the helper
+ * configures them meanwhile, instead of crun making them and the helper
+ * starting from its hook. pasta takes about 30 ms to be ready, so crun sets
+ * up the container meanwhile and its hook only waits for pasta;
+ * slirp4netns is ready in a few ms, so the shell waits for it before crun
+ * starts and the config has no network hook (a process less in crun). The
+ * id mappings, which the shell writes, are returned as /proc/PID/uid_map text.
  */
-function namespacesMadeBefore(config: RuntimeSpec, bundleDir: string): { config: RuntimeSpec; uidMap: string; gidMap: string } {
+function namespacesMadeBefore(config: RuntimeSpec, bundleDir: string, network: 'pasta' | 'slirp4netns'): { config: RuntimeSpec; uidMap: string; gidMap: string } {
   const linux = config.linux ?? {};
   const mapText = (mappings: IdMapping[] | undefined) => (mappings ?? []).map((m) => `${m.containerID} ${m.hostID} ${m.size}`).join('\n');
   const namespaces = (linux.namespaces ?? []).map((ns) => (ns.type === 'user' ? { ...ns, path: marker('NS_USER') } : ns.type === 'network' ? { ...ns, path: marker('NS_NET') } : ns));
   const { uidMappings, gidMappings, ...rest } = linux;
-  const createRuntime = (config.hooks?.createRuntime ?? []).map((hook) => (isNetworkHook(hook) ? networkReadyHook(bundleDir) : hook));
+  const hooks = config.hooks?.createRuntime ?? [];
+  const createRuntime = network === 'pasta' ? hooks.map((hook) => (isNetworkHook(hook) ? networkReadyHook(bundleDir) : hook)) : hooks.filter((hook) => !isNetworkHook(hook));
   return { config: { ...config, linux: { ...rest, namespaces }, hooks: { ...config.hooks, createRuntime } }, uidMap: mapText(uidMappings), gidMap: mapText(gidMappings) };
 }
 
@@ -283,9 +287,9 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const mount = mountVariables(inputs.mount, inputs.containerDir, path.join(storeRoot, 'layers'));
   if (!mount) return false;
   if (inputs.bundleSpec.terminal || inputs.bundleSpec.init) return false;
-  // bin/run-plan.sh sets up pasta (as runtime/network.ts does) but not slirp4netns, published ports or other /etc entries.
+  // bin/run-plan.sh sets up slirp4netns and pasta (as runtime/network.ts does) but not published ports or other /etc entries.
   const spec = inputs.bundleSpec;
-  if (spec.network === 'slirp4netns' || spec.ports?.length || spec.dns?.length || spec.addHosts?.length || spec.aliases?.length) return false;
+  if (spec.ports?.length || spec.dns?.length || spec.addHosts?.length || spec.aliases?.length) return false;
   // The environment and working dir are the run's (-e, -w): the plan holds the image's, the shell applies the flags.
   if (spec.env.some((entry) => JSON_UNSAFE.test(entry) || !entry.includes('=')) || JSON_UNSAFE.test(spec.cwd)) return false;
   if (isUserModeNetwork(spec.network) !== Boolean(spec.networkHook)) return false;
@@ -299,7 +303,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const mounts = [...(spec.mounts ?? []), marker('BIND') as unknown as NonNullable<ContainerSpec['mounts']>[number]];
   const finished = await runtime.finishConfig(await bundleConfig({ ...inputs.bundleSpec, args: [marker('ARGS')], env: [marker('ENV')], cwd: marker('CWD'), hostname: marker('HOSTNAME'), rootfs: marker('ROOTFS'), mounts }));
   // crun joins namespaces the shell made (runc is left to make its own, as through Node).
-  const made = runtime.name === 'crun' && spec.network === 'pasta' ? namespacesMadeBefore(finished, path.join(inputs.containerDir, 'bundle')) : undefined;
+  const made = runtime.name === 'crun' && isUserModeNetwork(spec.network) ? namespacesMadeBefore(finished, path.join(inputs.containerDir, 'bundle'), spec.network) : undefined;
   const config = made?.config ?? finished;
   // The run's container dir, where it stands in the config (the /etc files, the network hook), becomes the new run's.
   const configText = JSON.stringify(config, null, 2).split(inputs.containerDir).join(DIR_TEXT_MARKER).replace(new RegExp(`,\\s*"${marker('BIND')}"`), `"${marker('BIND')}"`);
@@ -349,6 +353,8 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_cwd: JSON.stringify(spec.cwd),
     plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
     plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',
+    plan_slirp_options: spec.network === 'slirp4netns' ? slirpOptions().join(' ') : '',
+    plan_slirp_interface: spec.network === 'slirp4netns' ? SLIRP_INTERFACE : '',
     plan_namespaces_made: made ? '1' : '',
     plan_uid_map: made?.uidMap ?? '',
     plan_gid_map: made?.gidMap ?? '',

@@ -1,7 +1,7 @@
 /**
  * A container's own network: a network namespace the runtime creates with
  * the container's user namespace (so a fresh sysfs can be mounted in it),
- * connected to the host by pasta (or slirp4netns when pasta is missing).
+ * connected to the host by slirp4netns or pasta (defaultUserModeNetwork).
  *
  * The runtime runs a createRuntime hook once the namespaces exist and before
  * the container's process starts. The hook bind-mounts the namespaces onto
@@ -48,11 +48,33 @@ export function needsNetworkHook(mode: string): boolean {
   return isUserModeNetwork(mode) || mode === 'named';
 }
 
-/** The default network (docker's "bridge"): pasta where installed, else slirp4netns. */
-export async function defaultUserModeNetwork(): Promise<'pasta' | 'slirp4netns'> {
+/**
+ * The default network (docker's "bridge"): slirp4netns, as rootless podman 4
+ * and rootless docker give, unless the run publishes ports only pasta
+ * forwards (slirpCarries); either one when the other is missing.
+ * slirp4netns is ready in a few ms and costs little CPU; pasta's start costs
+ * tens of ms of both (docs/architecture.md, "Networks").
+ */
+export async function defaultUserModeNetwork(ports: PortMapping[]): Promise<'pasta' | 'slirp4netns'> {
+  const slirp = await findExecutable('slirp4netns');
+  if (slirp && (await slirpCarries(ports))) return 'slirp4netns';
   if (await findExecutable('pasta')) return 'pasta';
-  if (await findExecutable('slirp4netns')) return 'slirp4netns';
-  throw new NetworkError('The default network needs pasta (Debian package passt) or slirp4netns, and neither is installed. Install one (as root: apt-get install passt), or run with --network host or --network none.');
+  if (slirp) return 'slirp4netns';
+  throw new NetworkError('The default network needs slirp4netns or pasta (Debian package passt), and neither is installed. Install one (as root: apt-get install slirp4netns), or run with --network host or --network none.');
+}
+
+/** More TCP ports than this (a large range) stay with pasta: one process for all rather than one each. */
+const MAX_PROXIED_PORTS = 32;
+
+/**
+ * Whether slirp4netns can publish `ports`: TCP ports go through socat
+ * listeners (port-proxy.ts) whatever the helper, up to MAX_PROXIED_PORTS;
+ * UDP ports only pasta forwards (slirp4netns would need its API socket).
+ */
+export async function slirpCarries(ports: PortMapping[]): Promise<boolean> {
+  if (ports.length === 0) return true;
+  if (ports.some((p) => p.protocol !== 'tcp') || ports.length > MAX_PROXIED_PORTS) return false;
+  return Boolean((await findExecutable('socat')) && (await findExecutable('nsenter')));
 }
 
 /** The files of one container's network under its dir. */
@@ -190,9 +212,6 @@ async function configurePortForwarder(netnsFile: string): Promise<void> {
   if (result.exitCode !== 0) throw new NetworkError(`Could not set up the published ports' interface in the container: ${result.stderr.trim() || `exit ${result.exitCode}`}.`);
 }
 
-/** More TCP ports than this (a large range) stay with pasta: one process for all rather than one each. */
-const MAX_PROXIED_PORTS = 32;
-
 /**
  * Publishes `ports` and, unless `portsOnly` (a network between containers,
  * which has its own way out), connects the namespaces bound under `dir` to
@@ -225,12 +244,27 @@ async function runPasta(dir: string, ports: PortMapping[], portsOnly: boolean): 
   }
 }
 
+/**
+ * slirp4netns's options but its fds, the namespaces and the interface (also
+ * written into run plans): it brings up SLIRP_INTERFACE in the namespace at
+ * 10.0.2.100, with the host's loopback at the gateway 10.0.2.2 (as pasta maps
+ * its gateway) and DNS at 10.0.2.3; IPv4 only, as docker's default bridge.
+ */
+export function slirpOptions(): string[] {
+  return ['--configure', '--mtu=65520'];
+}
+
+/** The container's interface: eth0, as docker names it (podman's slirp4netns says tap0; pasta copies the host's name). */
+export const SLIRP_INTERFACE = 'eth0';
+
 async function startSlirp(dir: string, ports: PortMapping[]): Promise<void> {
-  if (ports.length > 0) throw new NetworkError('-p needs pasta (Debian package passt): slirp4netns, the fallback in use, publishes ports only through an API socket ribo does not drive. Install passt or leave out -p.');
   const f = networkFiles(dir);
+  if (!(await slirpCarries(ports)) || (ports.length > 0 && !(await canProxy([f.userns, f.netns])))) {
+    throw new NetworkError('slirp4netns publishes only TCP ports, up to 32, through socat listeners (Debian packages socat and util-linux). Use --network pasta (Debian package passt) for UDP ports or more, or leave out -p.');
+  }
   const log = await open(f.log, 'w');
   // slirp4netns stays in the foreground and says on --ready-fd when the namespace is configured.
-  const child = spawn('slirp4netns', ['--configure', '--mtu=65520', '--ready-fd=3', '--userns-path', f.userns, '--netns-type=path', f.netns, 'tap0'], {
+  const child = spawn('slirp4netns', [...slirpOptions(), '--ready-fd=3', '--userns-path', f.userns, '--netns-type=path', f.netns, SLIRP_INTERFACE], {
     stdio: ['ignore', 'ignore', log.fd, 'pipe'],
     detached: true,
   });
@@ -246,6 +280,7 @@ async function startSlirp(dir: string, ports: PortMapping[]): Promise<void> {
   const handle = await open(f.pid, 'w');
   await handle.writeFile(`${child.pid}\n`);
   await handle.close();
+  if (ports.length > 0) await startPortProxies(f.dir, ports, f.userns, f.netns, (message) => new NetworkError(message));
 }
 
 /** Makes the network dir and the FIFO the hook waits on; call before the runtime starts. */

@@ -1,6 +1,6 @@
 /**
  * ribo run's own network: a private network namespace per container reaching
- * out through pasta, published ports, and the /etc files every container
+ * out through slirp4netns (or pasta), published ports, and the /etc files every container
  * expects (hosts, hostname, resolv.conf), in runs and in build RUN steps.
  */
 import { execa } from 'execa';
@@ -164,8 +164,15 @@ describe('the default network', () => {
     const server = http.createServer((_req, res) => res.end('planned-reached-host'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
-    // pasta, and the holder of the namespaces a planned run makes before crun (bin/run-plan.sh, make_namespaces).
-    const helpers = async () => (await execa('pgrep', ['-c', '-f', `^(pasta|cat) .*${root}/containers`], { reject: false })).stdout.trim();
+    // The network helpers, and the holder of the namespaces a planned run makes before crun (bin/run-plan.sh,
+    // make_namespaces). A planned run's slirp4netns names the holder's /proc/PID/ns, not the container's dir:
+    // all are counted, against the count before (the detached containers above have theirs), until it is back.
+    const count = async () => Number((await execa('pgrep', ['-c', '-f', `^(slirp4netns|pasta) |^cat .*${root}/containers`], { reject: false })).stdout.trim());
+    const before = await count();
+    const helpers = async () => {
+      for (const deadline = Date.now() + 5000; (await count()) !== before && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50));
+      return (await count()) - before;
+    };
     try {
       const run = () => riboOk(['run', '--rm', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; cat /etc/hostname; hostname; ls /sys/class/net`], opts());
       const first = (await run()).stdout;
@@ -179,27 +186,42 @@ describe('the default network', () => {
         expect(devices).toContain('lo');
         expect(devices.length).toBe(2);
       }
-      expect(await helpers()).toBe('0');
+      expect(await helpers()).toBe(0);
     } finally {
       server.close();
     }
   }, 120_000);
 
-  it('--network slirp4netns (the fallback) reaches the host too, and refuses -p', async () => {
+  it('--network pasta reaches the host too, on the host\'s interface name and pasta\'s DNS forwarder', async () => {
+    const server = http.createServer((_req, res) => res.end('pasta-reached-host'));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+    try {
+      const out = (await riboOk(['run', '--rm', '--network', 'pasta', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; cat /etc/resolv.conf`], opts())).stdout;
+      expect(out).toContain('pasta-reached-host');
+      expect(out).toMatch(/^nameserver 169\.254\.1\.1$/m);
+    } finally {
+      server.close();
+    }
+  }, 120_000);
+
+  it('is slirp4netns (as rootless podman 4 and docker give), and refuses UDP ports there when named', async () => {
     const server = http.createServer((_req, res) => res.end('slirp-reached-host'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     try {
       const out = (await riboOk(['run', '--rm', '--network', 'slirp4netns', 'hello', 'sh', '-c', `wget -q -O- http://host.containers.internal:${port}/; echo; ls /sys/class/net; cat /etc/resolv.conf`], opts())).stdout;
       expect(out).toContain('slirp-reached-host');
-      expect(out).toMatch(/^tap0$/m);
+      expect(out).toMatch(/^eth0$/m);
       expect(out).toMatch(/^nameserver 10\.0\.2\.3$/m);
     } finally {
       server.close();
     }
-    const refused = await ribo(['run', '--rm', '--network', 'slirp4netns', '-p', '8080:80', 'hello', 'true'], opts());
+    // The default network is the same, through Node and planned.
+    for (let i = 0; i < 2; i++) expect((await riboOk(['run', '--rm', 'hello', 'cat', '/etc/resolv.conf'], opts())).stdout).toMatch(/^nameserver 10\.0\.2\.3$/m);
+    const refused = await ribo(['run', '--rm', '--network', 'slirp4netns', '-p', '5353:53/udp', 'hello', 'true'], opts());
     expect(refused.exitCode).not.toBe(0);
-    expect(refused.stderr).toContain('-p needs pasta');
+    expect(refused.stderr).toContain('-p: slirp4netns (--network slirp4netns) publishes only TCP ports');
   }, 120_000);
 
   it('is IPv4 only, as docker\'s default bridge is: no global IPv6 address, through Node and planned', async () => {
@@ -236,7 +258,8 @@ describe('the default network', () => {
     expect(resolv).toMatch(/^nameserver 192\.0\.2\.53$/m);
     expect(resolv).toContain('PING localhost (127.0.0.1)');
     const plain = (await riboOk(['run', '--rm', 'hello', 'cat', '/etc/resolv.conf'], opts())).stdout;
-    expect(plain).toMatch(/^nameserver 169\.254\.1\.1$/m);
+    // slirp4netns's DNS forwarder (pasta's is 169.254.1.1, above).
+    expect(plain).toMatch(/^nameserver 10\.0\.2\.3$/m);
     const hostNet = (await riboOk(['run', '--rm', '--network', 'host', 'hello', 'cat', '/etc/resolv.conf'], opts())).stdout;
     expect(hostNet.trim()).toBe((await readFile('/etc/resolv.conf', 'utf8')).trim());
   });

@@ -259,6 +259,24 @@ describe('writeRunPlan', () => {
     expect(runc.config.hooks.createRuntime[0].args).toContain('ribo-network-hook');
   });
 
+  it('on slirp4netns, has crun join the namespaces the shell makes, with no network hook (the shell waits for slirp4netns), and keeps the hook for runc', async () => {
+    const base = await inputs();
+    const containerDir = path.join(root, 'containers/c1');
+    const slirp = { ...base, bundleSpec: { ...base.bundleSpec, network: 'slirp4netns' as const, networkHook: networkHook(path.join(containerDir, 'bundle')) }, record: { ...base.record, plan: { ...base.record.plan, spec: { ...base.record.plan.spec, network: 'slirp4netns' as const } } } };
+    expect(await writeRunPlan(slirp)).toBe(true);
+    const { config } = await render(runPlanPath(root, 'crun', 'localhost/app:1'));
+    const namespaces = config.linux.namespaces as Array<{ type: string; path?: string }>;
+    expect(namespaces.find((ns) => ns.type === 'user')).toEqual({ type: 'user', path: '/proc/4242/ns/user' });
+    expect(namespaces.find((ns) => ns.type === 'network')).toEqual({ type: 'network', path: '/proc/4242/ns/net' });
+    expect(config.hooks.createRuntime).toEqual([]);
+    const { stdout } = await execa('sh', ['-c', '. "$0"; printf "%s|%s|%s|%s|%s" "$plan_network" "$plan_namespaces_made" "$plan_slirp_options" "$plan_slirp_interface" "$plan_pasta_options"', runPlanPath(root, 'crun', 'localhost/app:1')]);
+    expect(stdout).toBe('slirp4netns|1|--configure --mtu=65520|eth0|');
+    expect(await writeRunPlan({ ...slirp, runtime: { ...slirp.runtime, name: 'runc', binary: '/usr/bin/runc' } })).toBe(true);
+    const runc = await render(runPlanPath(root, 'runc', 'localhost/app:1'));
+    expect(runc.config.linux.namespaces).toContainEqual({ type: 'network' });
+    expect(runc.config.hooks.createRuntime[0].args).toContain('ribo-network-hook');
+  });
+
   it('writes nothing when a tag changed since the image was resolved', async () => {
     const stale = await inputs();
     stale.indexMtimeMs -= 1000;
