@@ -91,6 +91,7 @@ export class StoreLayout {
    * ~/.local/share.
    */
   private async makePrivateRoot(): Promise<void> {
+    await refuseVirtualFileSystem(this.root);
     await fs.mkdir(this.root, { recursive: true, mode: 0o700 });
     const info = await fs.stat(this.root);
     if ((info.mode & 0o077) !== 0 && info.uid === process.getuid?.()) await fs.chmod(this.root, info.mode & 0o7700);
@@ -162,6 +163,20 @@ function refusedLayout(root: string, error: unknown): unknown {
   const why = code === undefined ? undefined : REFUSALS[code];
   if (why === undefined) return error;
   return new StoreLayoutError(root, `ribo cannot create or open ${where ?? root} (${why})`);
+}
+
+/** File systems the kernel fills itself, by statfs type: they hold no store (and Node's recursive mkdir never returns on procfs). */
+const VIRTUAL_FILE_SYSTEMS: Record<number, string> = { 0x9fa0: '/proc', 0x62656572: '/sys' };
+
+/** Refuses a root on procfs or sysfs, found at its nearest existing dir, before anything is made there. */
+async function refuseVirtualFileSystem(root: string): Promise<void> {
+  for (let dir = root; ; dir = path.dirname(dir)) {
+    const info = await fs.statfs(dir).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? undefined : null));
+    if (info === null) return;
+    const kind = info && VIRTUAL_FILE_SYSTEMS[info.type];
+    if (kind) throw new StoreLayoutError(root, `${dir} is on the kernel's ${kind} file system, which holds no files of ribo's`);
+    if (info || dir === path.dirname(dir)) return;
+  }
 }
 
 async function exists(target: string): Promise<boolean> {

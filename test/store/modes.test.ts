@@ -30,6 +30,14 @@ describe('Store.open and who can read the store', () => {
     expect((refused as Error).message).toContain('Point --root (or RIBO_ROOT) at another directory');
   });
 
+  it('refuses a root on /proc or /sys, naming the file system, before making anything there', async () => {
+    for (const root of ['/proc/ribo-none/store', '/sys/ribo-none', '/proc/self/ribo']) {
+      const refused = await Store.open(root).then(() => undefined, (error: unknown) => error);
+      expect(refused).toBeInstanceOf(StoreLayoutError);
+      expect((refused as Error).message).toMatch(/ is on the kernel's \/(proc|sys) file system/);
+    }
+  });
+
   it('tightens a root an earlier ribo made 0755, and leaves existing parents alone', async () => {
     const root = path.join(dir, 'ribo');
     await fs.mkdir(root, { mode: 0o755 });
