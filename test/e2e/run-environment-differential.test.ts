@@ -46,6 +46,8 @@ const PROBES: Record<string, string> = {
   sysctls: 'cat /proc/sys/net/core/somaxconn /proc/sys/kernel/shmmni /proc/sys/net/ipv4/ip_unprivileged_port_start /proc/sys/net/ipv4/ping_group_range',
   devices: 'for d in /dev/fuse /dev/myfuse; do [ -c $d ] && ls -la $d; done; if [ -c /dev/fuse ]; then exec 3<>/dev/fuse && echo fuse opens; else echo no fuse; fi',
   // The address families of the default network: /proc/net/route's default (destination 0), if_inet6's global scope (00).
+  // The default network's IPv4 address and default route (its gateway as /proc/net/route writes it).
+  net4: 'ip -4 -o addr show scope global | while read -r n dev family address rest; do echo "$family $address"; done; while read -r i d g rest; do if [ "$d" = 00000000 ]; then echo "default via $g"; fi; done < /proc/net/route',
   families: 'r=no; while read -r i d rest; do [ "$d" = 00000000 ] && r=yes; done < /proc/net/route; n=0; [ -e /proc/net/if_inet6 ] && while read -r a i l s rest; do [ "$s" = 00 ] && n=$((n+1)); done < /proc/net/if_inet6; echo "ipv4 default route: $r, global ipv6 addresses: $n"',
 };
 type Probe = keyof typeof PROBES;
@@ -360,7 +362,7 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
   }, 120_000);
 
   describe('default user, no flags', () => {
-    const probes: Probe[] = ['env', 'ids', 'umask', 'pwd', 'limits', 'nofile', 'status', 'pid1', 'hosts', 'hostname', 'resolv', 'mounts', 'dev', 'stdio', 'families'];
+    const probes: Probe[] = ['env', 'ids', 'umask', 'pwd', 'limits', 'nofile', 'status', 'pid1', 'hosts', 'hostname', 'resolv', 'mounts', 'dev', 'stdio', 'families', 'net4'];
     let mine: Record<string, string>;
     let peer: Record<string, string>;
     beforeAll(async () => {
@@ -375,6 +377,14 @@ withPodman('against podman run of the same image (rootless, runc)', () => {
     it('the default network: an IPv4 default route in both; no global IPv6 address in ribo\'s (docker\'s bridge), where podman gives one', () => {
       expect(mine.families).toBe('ipv4 default route: yes, global ipv6 addresses: 0');
       expect(peer.families).toMatch(/^ipv4 default route: yes, global ipv6 addresses: [1-9]/);
+    });
+
+    it('the default network is slirp4netns\'s in both: the same address and gateway; its DNS forwarder the first name server (podman adds the host\'s after it)', () => {
+      expect(mine.net4).toBe('inet 10.0.2.100/24\ndefault via 0202000A');
+      expect(mine.net4).toBe(peer.net4);
+      const servers = (text: string) => text.split('\n').filter((l) => l.startsWith('nameserver '));
+      expect(servers(mine.resolv!)).toEqual(['nameserver 10.0.2.3']);
+      expect(servers(peer.resolv!)[0]).toBe('nameserver 10.0.2.3');
     });
 
     it('env is the same, but for podman\'s container= and TERM without -t', () => {
