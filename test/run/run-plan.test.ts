@@ -218,15 +218,34 @@ describe('writeRunPlan', () => {
     await expect(readFile(runPlanPath(root, 'crun', 'localhost/app:1', 'none'))).rejects.toThrow();
   });
 
-  it('on pasta, has crun join the namespaces the shell makes, whose id maps it writes, with a hook that only waits for pasta', async () => {
+  /** The plan inputs of a run on a user-mode network, as a run through Node leaves them. */
+  const userModeInputs = async (network: 'pasta' | 'slirp4netns') => {
     const base = await inputs();
-    const containerDir = path.join(root, 'containers/c1');
-    const pasta = { ...base, bundleSpec: { ...base.bundleSpec, network: 'pasta' as const, networkHook: networkHook(path.join(containerDir, 'bundle')) }, record: { ...base.record, plan: { ...base.record.plan, spec: { ...base.record.plan.spec, network: 'pasta' as const } } } };
-    expect(await writeRunPlan(pasta)).toBe(true);
+    const bundleDir = path.join(root, 'containers/c1', 'bundle');
+    return { ...base, bundleSpec: { ...base.bundleSpec, network, networkHook: networkHook(bundleDir) }, record: { ...base.record, plan: { ...base.record.plan, spec: { ...base.record.plan.spec, network } } } };
+  };
+
+  /** Writes the crun plan of `planInputs` and checks that its config joins the namespaces the shell makes (at /proc/4242 in render). */
+  const crunJoinsMadeNamespaces = async (planInputs: Awaited<ReturnType<typeof userModeInputs>>) => {
+    expect(await writeRunPlan(planInputs)).toBe(true);
     const { config } = await render(runPlanPath(root, 'crun', 'localhost/app:1'));
     const namespaces = config.linux.namespaces as Array<{ type: string; path?: string }>;
     expect(namespaces.find((ns) => ns.type === 'user')).toEqual({ type: 'user', path: '/proc/4242/ns/user' });
     expect(namespaces.find((ns) => ns.type === 'network')).toEqual({ type: 'network', path: '/proc/4242/ns/net' });
+    return { config, namespaces };
+  };
+
+  /** runc makes its namespaces itself, through the hook, as through Node. */
+  const runcMakesItsNamespaces = async (planInputs: Awaited<ReturnType<typeof userModeInputs>>) => {
+    expect(await writeRunPlan({ ...planInputs, runtime: { ...planInputs.runtime, name: 'runc', binary: '/usr/bin/runc' } })).toBe(true);
+    const runc = await render(runPlanPath(root, 'runc', 'localhost/app:1'));
+    expect(runc.config.linux.namespaces).toEqual(expect.arrayContaining([{ type: 'user' }, { type: 'network' }]));
+    expect(runc.config.hooks.createRuntime[0].args).toContain('ribo-network-hook');
+  };
+
+  it('on pasta, has crun join the namespaces the shell makes, whose id maps it writes, with a hook that only waits for pasta', async () => {
+    const pasta = await userModeInputs('pasta');
+    const { config, namespaces } = await crunJoinsMadeNamespaces(pasta);
     expect(namespaces.filter((ns) => ns.path === undefined).map((ns) => ns.type).sort()).toEqual(['ipc', 'mount', 'pid', 'uts']);
     expect(config.linux.uidMappings).toBeUndefined();
     // The hook waits on the new run's FIFO; the namespaces are no longer the hook's to bind.
@@ -252,29 +271,16 @@ describe('writeRunPlan', () => {
     const { stdout } = await execa('sh', ['-c', '. "$0"; printf "%s|%s|%s" "$plan_namespaces_made" "$plan_uid_map" "$plan_gid_map"', runPlanPath(root, 'crun', 'localhost/app:1')]);
     // Root on its own line, as identityMappings gives them.
     expect(stdout).toBe('1|0 0 1\n1 1 65535|0 0 1\n1 1 65535');
-    // runc makes its namespaces itself, through the hook, as through Node.
-    expect(await writeRunPlan({ ...pasta, runtime: { ...pasta.runtime, name: 'runc', binary: '/usr/bin/runc' } })).toBe(true);
-    const runc = await render(runPlanPath(root, 'runc', 'localhost/app:1'));
-    expect(runc.config.linux.namespaces).toContainEqual({ type: 'user' });
-    expect(runc.config.hooks.createRuntime[0].args).toContain('ribo-network-hook');
+    await runcMakesItsNamespaces(pasta);
   });
 
   it('on slirp4netns, has crun join the namespaces the shell makes, with no network hook (the shell waits for slirp4netns), and keeps the hook for runc', async () => {
-    const base = await inputs();
-    const containerDir = path.join(root, 'containers/c1');
-    const slirp = { ...base, bundleSpec: { ...base.bundleSpec, network: 'slirp4netns' as const, networkHook: networkHook(path.join(containerDir, 'bundle')) }, record: { ...base.record, plan: { ...base.record.plan, spec: { ...base.record.plan.spec, network: 'slirp4netns' as const } } } };
-    expect(await writeRunPlan(slirp)).toBe(true);
-    const { config } = await render(runPlanPath(root, 'crun', 'localhost/app:1'));
-    const namespaces = config.linux.namespaces as Array<{ type: string; path?: string }>;
-    expect(namespaces.find((ns) => ns.type === 'user')).toEqual({ type: 'user', path: '/proc/4242/ns/user' });
-    expect(namespaces.find((ns) => ns.type === 'network')).toEqual({ type: 'network', path: '/proc/4242/ns/net' });
+    const slirp = await userModeInputs('slirp4netns');
+    const { config } = await crunJoinsMadeNamespaces(slirp);
     expect(config.hooks.createRuntime).toEqual([]);
     const { stdout } = await execa('sh', ['-c', '. "$0"; printf "%s|%s|%s|%s|%s" "$plan_network" "$plan_namespaces_made" "$plan_slirp_options" "$plan_slirp_interface" "$plan_pasta_options"', runPlanPath(root, 'crun', 'localhost/app:1')]);
     expect(stdout).toBe('slirp4netns|1|--configure --mtu=65520|eth0|');
-    expect(await writeRunPlan({ ...slirp, runtime: { ...slirp.runtime, name: 'runc', binary: '/usr/bin/runc' } })).toBe(true);
-    const runc = await render(runPlanPath(root, 'runc', 'localhost/app:1'));
-    expect(runc.config.linux.namespaces).toContainEqual({ type: 'network' });
-    expect(runc.config.hooks.createRuntime[0].args).toContain('ribo-network-hook');
+    await runcMakesItsNamespaces(slirp);
   });
 
   it('writes nothing when a tag changed since the image was resolved', async () => {
