@@ -71,6 +71,12 @@ interface CreatedContainer {
 
 export class NothingToRunError extends RiboError {}
 
+/** -p or -P (`flag`) with ports slirp4netns cannot publish, on the default network (pasta missing) or --network slirp4netns. */
+function refusedSlirpPorts(flag: string, isDefault: boolean): UsageError {
+  const why = isDefault ? 'the default network, and pasta is not installed' : '--network slirp4netns';
+  return new UsageError(`${flag}: slirp4netns (${why}) publishes only TCP ports, up to 32, through socat (Debian packages socat and util-linux); UDP ports and more need pasta. Install passt and use the default network or --network pasta, or leave out the flag.`);
+}
+
 /** --network NAME: what the container's bundle needs to join the network (it must exist). */
 async function networkAttachment(storeRoot: string, name: string, aliases: string[]): Promise<NetworkAttachment> {
   const networks = NetworkStore.ofStore(storeRoot);
@@ -162,11 +168,7 @@ export async function createContainer(opts: RunImageOptions, detached: boolean):
   const exposed = { ...config.ExposedPorts, ...Object.fromEntries(spec.expose.map((key) => [key, {}])) };
   const ports = await freeHostPorts([...spec.ports, ...(spec.publishAll ? exposedPorts(exposed).filter((e) => !spec.ports.some((p) => p.containerPort === e.containerPort && p.protocol === e.protocol)) : [])]);
   const network = spec.network === 'default' ? await defaultUserModeNetwork(ports) : spec.network;
-  if (network === 'slirp4netns' && !(await slirpCarries(ports))) {
-    const flag = spec.ports.length > 0 ? '-p' : '-P';
-    const why = opts.spec.network === 'default' ? 'the default network, and pasta is not installed' : '--network slirp4netns';
-    throw new UsageError(`${flag}: slirp4netns (${why}) publishes only TCP ports, up to 32, through socat (Debian packages socat and util-linux); UDP ports and more need pasta. Install passt and use the default network or --network pasta, or leave out the flag.`);
-  }
+  if (network === 'slirp4netns' && !(await slirpCarries(ports))) throw refusedSlirpPorts(spec.ports.length > 0 ? '-p' : '-P', opts.spec.network === 'default');
   const keepId = spec.keepId ? await callerIds(opts.idCount) : undefined;
   // Last of what may fail before the record exists: anonymous volumes made here are removed if creating it fails.
   // With volumes, under the volumes lock, so `volume rm`/`prune` never remove a volume between its use here and the record naming it.

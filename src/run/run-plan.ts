@@ -250,6 +250,16 @@ function namespacesMadeBefore(config: RuntimeSpec, bundleDir: string, network: '
   return { config: { ...config, linux: { ...rest, namespaces }, hooks: { ...config.hooks, createRuntime } }, uidMap: mapText(uidMappings), gidMap: mapText(gidMappings) };
 }
 
+/** The variables of the run's user-mode network helper, which bin/run-plan.sh starts as runtime/network.ts does. */
+function networkVariables(network: string): Record<string, string> {
+  return {
+    plan_network: isUserModeNetwork(network) ? network : '',
+    plan_pasta_options: network === 'pasta' ? pastaOptions([]).join(' ') : '',
+    plan_slirp_options: network === 'slirp4netns' ? slirpOptions().join(' ') : '',
+    plan_slirp_interface: network === 'slirp4netns' ? SLIRP_INTERFACE : '',
+  };
+}
+
 /** Stands for the container dir in plan_mount_options; bin/run-plan.sh puts the new container's there. */
 const DIR_MARKER = '@DIR@';
 
@@ -351,10 +361,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_env_hostname: hostnameAtStart ? '1' : '',
     plan_env_home: startHome ? JSON.stringify(startHome) : '',
     plan_cwd: JSON.stringify(spec.cwd),
-    plan_network: isUserModeNetwork(spec.network) ? spec.network : '',
-    plan_pasta_options: spec.network === 'pasta' ? pastaOptions([]).join(' ') : '',
-    plan_slirp_options: spec.network === 'slirp4netns' ? slirpOptions().join(' ') : '',
-    plan_slirp_interface: spec.network === 'slirp4netns' ? SLIRP_INTERFACE : '',
+    ...networkVariables(spec.network),
     plan_namespaces_made: made ? '1' : '',
     plan_uid_map: made?.uidMap ?? '',
     plan_gid_map: made?.gidMap ?? '',
