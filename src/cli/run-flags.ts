@@ -40,7 +40,7 @@ export function withContainerOptions(y: Argv): Argv {
     .option('tty', { alias: 't', type: 'boolean', default: false, describe: 'Give the container a terminal' })
     .option('hostname', { type: 'string', describe: 'Container host name' })
     .option('read-only', { type: 'boolean', default: false, describe: 'Mount the root file system read-only' })
-    .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
+    .option('network', { type: 'string', default: 'bridge', describe: 'bridge (own namespace, out through slirp4netns, or pasta for UDP ports), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create' })
     .option('network-alias', { array: true, type: 'string', describe: 'Another name the container has on its network (--network NAME)' })
     .option('memory', { alias: 'm', type: 'string', describe: 'Memory limit, e.g. 512m' })
     .option('memory-swap', { type: 'string', describe: 'Memory and swap together, e.g. 1g (-1: swap without limit); needs --memory' })

@@ -360,7 +360,7 @@ function parseNetwork(value: string | undefined): { network: NetworkMode | 'defa
   if ((NETWORK_MODES as readonly string[]).includes(requested)) return { network: requested === 'bridge' ? 'default' : (requested as NetworkMode | 'default') };
   if (requested.startsWith('container:') && requested.length > 'container:'.length) return { network: 'container', networkContainer: requested.slice('container:'.length) };
   if (isNetworkName(requested)) return { network: 'named', networkName: requested };
-  throw new UsageError(`--network ${requested}: not a network mode or network name; use bridge (the default: its own network namespace reaching out through pasta), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create.`);
+  throw new UsageError(`--network ${requested}: not a network mode or network name; use bridge (the default: its own network namespace reaching out through slirp4netns, or pasta for UDP ports), host, none, private (only lo), pasta, slirp4netns, container:NAME, or a network made with ribo network create.`);
 }
 
 /** --image-volume bind (default) or ignore, podman's names. */

@@ -49,7 +49,7 @@ export interface ContainerSpec {
   joinNetns?: string;
   /** 'container': the other container's bundle dir, whose /etc/hosts and resolv.conf this one shares (as docker does). */
   shareEtcFrom?: string;
-  /** Published ports (-p), forwarded by pasta. */
+  /** Published ports (-p): TCP through socat listeners, UDP through pasta (network.ts). */
   ports?: PortMapping[];
   /** Name servers for /etc/resolv.conf (--dns); the network's own when absent. */
   dns?: string[];

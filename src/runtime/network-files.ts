@@ -12,7 +12,7 @@ import { hostGatewayAddress, PASTA_DNS, SLIRP_DNS, SLIRP_GATEWAY, type NetworkMo
 /** Names under which the container reaches the host (docker's and podman's). */
 export const HOST_NAMES = ['host.containers.internal', 'host.docker.internal'];
 
-/** The host as the container reaches it: pasta maps its gateway to the host's loopback. */
+/** The host as the container reaches it: pasta and slirp4netns map their gateway to the host's loopback. */
 export async function hostAddress(network: NetworkMode): Promise<string | undefined> {
   if (network === 'host') return '127.0.0.1';
   // A network between containers goes out through pasta too, masqueraded in its holder's namespace.
