@@ -13,6 +13,7 @@ import { RiboError, UsageError } from '../errors.js';
 import { withStoreLock } from '../store/index.js';
 import { currentProcess, isAlive, processIdentity, startedAtMs, type ProcessIdentity } from '../files/process-identity.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { markTopDir } from '../files/spread-dirs.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited';
 
@@ -172,7 +173,8 @@ export class ContainerStore {
    */
   async create(fields: Omit<ContainerRecord, 'id' | 'name' | 'created' | 'status' | 'monitor' | 'runtimeId'> & { name?: string }): Promise<ContainerRecord> {
     if (fields.name !== undefined) validateName(fields.name);
-    await mkdir(this.dir, { recursive: true });
+    // Each container's dir in a block group of its own, away from those just removed (files/spread-dirs.ts).
+    if (await mkdir(this.dir, { recursive: true })) await markTopDir(this.dir);
     const lockPath = `${this.dir}.lock`;
     await writeFile(lockPath, '', { flag: 'a' });
     return withStoreLock(lockPath, 30, async () => {

@@ -15,6 +15,7 @@
  * Node does the run as always.
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
+import { markTopDir } from '../files/spread-dirs.js';
 import path from 'node:path';
 import { isNetworkHook, isUserModeNetwork, networkReadyHook, pastaOptions, SLIRP_INTERFACE, slirpOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
@@ -385,6 +386,8 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   if ((await indexMtime()) !== inputs.indexMtimeMs) return false;
   await mkdir(path.dirname(file), { recursive: true });
   await writeFileAtomic(file, text, { mode: 0o600 });
+  // Stores made before these dirs were marked where they are made (ContainerStore.create, OciRuntime.select).
+  await markTopDir(path.dirname(inputs.containerDir), runtime.stateDir);
   // A tag written meanwhile: the plan may describe the image the tag named before.
   if ((await indexMtime()) !== inputs.indexMtimeMs) {
     await rm(file, { force: true });

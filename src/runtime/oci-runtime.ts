@@ -6,6 +6,7 @@ import os from 'node:os';
 import { execa } from 'execa';
 import { RiboError } from '../errors.js';
 import { findExecutable } from '../files/executables.js';
+import { markTopDir } from '../files/spread-dirs.js';
 import { closeWriteEnds, copyOutput, openOutputPipes, type OutputPipe } from './pipes.js';
 import { runtimeErrors, startFailure, startFailureMessage } from './start-failure.js';
 import type { RuntimeSpec } from '../oci/runtime-spec.js';
@@ -78,7 +79,8 @@ export class OciRuntime {
     }
     const binary = await findExecutable(name);
     if (!binary) throw new RuntimeError(`The OCI runtime ${name} is not installed. Install it (as root: apt-get install ${name}) or choose the other one with --runtime.`);
-    await mkdir(opts.stateDir, { recursive: true });
+    // The runtime makes a dir there for each container: each in a block group of its own (files/spread-dirs.ts).
+    if (await mkdir(opts.stateDir, { recursive: true })) await markTopDir(opts.stateDir);
     return new OciRuntime(name, binary, opts.stateDir, opts.rootless, opts.prepareHost);
   }
 

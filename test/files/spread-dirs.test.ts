@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { markTopDir } from '../../src/files/spread-dirs.js';
 import { Store } from '../../src/store/index.js';
+import { ContainerStore } from '../../src/run/containers.js';
+import { OciRuntime } from '../../src/runtime/oci-runtime.js';
 
 let dir: string;
 
@@ -38,6 +40,15 @@ describe('markTopDir', () => {
     expect(attributes(path.join(dir, 'child'))).not.toContain('T');
   });
 
+  it('marks every dir it is given', async () => {
+    if (attributes(dir) === undefined) return; // no attributes on this file system: the first test covers it
+    await fs.mkdir(path.join(dir, 'a'));
+    await fs.mkdir(path.join(dir, 'b'));
+    await markTopDir(path.join(dir, 'a'), path.join(dir, 'b'));
+    expect(attributes(path.join(dir, 'a'))).toContain('T');
+    expect(attributes(path.join(dir, 'b'))).toContain('T');
+  });
+
   it('never fails: a missing directory is left alone', async () => {
     await expect(markTopDir(path.join(dir, 'missing'))).resolves.toBeUndefined();
     expect(await fs.readdir(dir)).toEqual([]);
@@ -51,5 +62,26 @@ describe('where ribo marks top dirs', () => {
     await Store.open(root);
     expect(attributes(path.join(root, 'tmp'))).toContain('T');
     expect(attributes(path.join(root, 'layers'))).not.toContain('T');
+  });
+
+  // A planned `ribo run --rm` makes some 20 files in each and removes them after.
+  it("marks the store's containers/ and the runtime's state dir when they are made", async () => {
+    if (attributes(dir) === undefined) return;
+    const containers = new ContainerStore(path.join(dir, 'store', 'containers'));
+    await containers.create({
+      image: 'hello',
+      imageDigest: 'sha256:00',
+      command: ['true'],
+      autoRemove: false,
+      detached: false,
+      driver: 'overlay',
+      runtime: 'crun',
+      plan: { lowers: [], spec: { args: ['true'], env: [], cwd: '/', network: 'host', idCount: 1 } },
+    });
+    expect(attributes(containers.dir)).toContain('T');
+    const stateDir = path.join(dir, 'store', 'run', 'crun');
+    await OciRuntime.select({ requested: 'crun', stateDir, rootless: false });
+    expect(attributes(stateDir)).toContain('T');
+    expect(attributes(path.join(dir, 'store', 'run'))).not.toContain('T');
   });
 });

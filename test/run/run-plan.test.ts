@@ -300,6 +300,17 @@ describe('writeRunPlan', () => {
     expect(await writeRunPlan({ ...base, bundleSpec: { ...base.bundleSpec, seccomp: 'unconfined' } })).toBe(false);
   });
 
+  it("marks an older store's containers/ and runtime state dir as top dirs (files/spread-dirs.ts)", async () => {
+    const lsattr = async (dir: string) => (await execa('lsattr', ['-d', dir], { reject: false })).stdout.split(' ')[0];
+    await execa('mkdir', ['-p', path.join(root, 'containers'), path.join(root, 'run/crun')]);
+    const before = await lsattr(path.join(root, 'containers'));
+    if (!before) return; // a file system without attributes (tmpfs): nothing to mark
+    expect(before).not.toContain('T');
+    expect(await writeRunPlan(await inputs())).toBe(true);
+    expect(await lsattr(path.join(root, 'containers'))).toContain('T');
+    expect(await lsattr(path.join(root, 'run/crun'))).toContain('T');
+  });
+
   it('names the seccomp profile it holds, which the shell compares with the one a run would take now', async () => {
     expect(await writeRunPlan(await inputs())).toBe(true);
     const { stdout } = await execa('sh', ['-c', '. "$0"; printf %s "$plan_seccomp"', runPlanPath(root, 'crun', 'localhost/app:1')]);
