@@ -111,7 +111,6 @@ record_container() {
   _lock_held=1
   flock --shared --wait 30 9 || leave_for_node "$@"
   for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || leave_for_node "$@"; done
-  j_now="\"$(date -u +%Y-%m-%dT%H:%M:%S.%3NZ)\""
   exec 8>>"$plan_root/containers.lock" || leave_for_node "$@"
   _names_locked=1
   flock --exclusive --wait 30 8 || leave_for_node "$@"
@@ -130,8 +129,10 @@ record_container() {
   while read -r _key _value _rest; do [ "$_key" != Umask: ] || { _umask=$_value; break; }; done 2>/dev/null </proc/self/status
   [ -n "$_umask" ] || _umask=$(umask)
   umask 077
-  # The record (status running, the shell as the monitor, no pid yet); it keeps
-  # the layers from `ribo prune` once the in-use lock is released.
+  # The record (status running, the shell as the monitor, no pid yet; no times
+  # either: the container dir's birth time stands for them, run/containers.ts,
+  # which saves a `date` here); it keeps the layers from `ribo prune` once the in-use
+  # lock is released.
   j_monitor_pid=$$
   process_start $$
   j_monitor_start=$_start

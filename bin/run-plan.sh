@@ -174,7 +174,7 @@ run_planned() {
 check_plan() {
   # shellcheck disable=SC1090
   . "$RIBO_PLANNED_RUN" 2>/dev/null || run_with_node "$@"
-  [ "${plan_format:-}" = 9 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
+  [ "${plan_format:-}" = 10 ] && [ "$plan_mode" = "$RIBO_IN_NAMESPACE" ] || run_with_node "$@"
   # The seccomp profile a run takes now (src/runtime/seccomp.ts, SYSTEM_SECCOMP_PROFILES: podman's
   # if installed, else ribo's, which the -nt checks above cover) must be the one the plan holds.
   if [ -e /etc/containers/seccomp.json ]; then _seccomp=/etc/containers/seccomp.json

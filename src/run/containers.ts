@@ -59,6 +59,11 @@ export interface ContainerRecord {
   /** The image as the user named it, and its manifest digest. */
   image: string;
   imageDigest: string;
+  /**
+   * When it was made. A planned run (bin/run-plan.sh) writes null here and in
+   * startedAt, and ContainerStore's readers fill both in from the container
+   * dir's birth time.
+   */
   created: string;
   /** The container's process: ENTRYPOINT + CMD (or the command given). */
   command: string[];
@@ -216,6 +221,25 @@ export class ContainerStore {
     return record;
   }
 
+  /** A record as a planned run (bin/run-plan.sh) left it, with what it leaves out filled in. */
+  private async completed(record: ContainerRecord): Promise<ContainerRecord> {
+    return this.withPid(await this.withTimes(record));
+  }
+
+  /**
+   * A planned run's times: when its dir was made (its birth time; where the
+   * file system keeps none, the record's write time), which is when it made
+   * the container and, within milliseconds, started it.
+   */
+  private async withTimes(record: ContainerRecord): Promise<ContainerRecord> {
+    if (record.created !== null) return record;
+    const born = await stat(this.dirOf(record.id)).then((s) => s.birthtimeMs, () => 0);
+    // Gone since it was read (removed): now is as good a time as any for a record no one will see again.
+    const written = born > 0 ? born : await stat(this.statePath(record.id)).then((s) => s.mtimeMs, () => Date.now());
+    const time = new Date(written).toISOString();
+    return { ...record, created: time, startedAt: record.startedAt ?? time };
+  }
+
   /**
    * A container started by a planned run (bin/run-plan.sh) is recorded
    * before its process exists; the runtime's pid file names the process.
@@ -243,7 +267,7 @@ export class ContainerStore {
     } catch (error) {
       throw new NoSuchContainerError(`No such container: ${id} (its record ${this.statePath(id)} is missing or unreadable: ${(error as Error).message}).`);
     }
-    return this.withPid(record);
+    return this.completed(record);
   }
 
   /** Every container with a readable record, oldest first. */
@@ -254,7 +278,7 @@ export class ContainerStore {
       const text = await readFile(this.statePath(name), 'utf8').catch(() => undefined);
       if (text === undefined) continue;
       try {
-        records.push(await this.withPid(JSON.parse(text) as ContainerRecord));
+        records.push(await this.completed(JSON.parse(text) as ContainerRecord));
       } catch {
         // a record being replaced right now; the rename makes this rare and harmless
       }

@@ -27,7 +27,7 @@ import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.
 import { writeFileAtomic } from '../files/atomic-write.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
-export const RUN_PLAN_FORMAT = 9;
+export const RUN_PLAN_FORMAT = 10;
 
 /** Image names the planned run accepts (the shell matches the same set). */
 const PLAIN_IMAGE = /^[a-zA-Z0-9._/:@-]+$/;
@@ -173,7 +173,6 @@ export interface RunPlanInputs {
 const MARKERS = {
   ID: 'j_id',
   NAME: 'j_name',
-  NOW: 'j_now',
   ARGS: 'j_args',
   RUNTIME_ID: 'j_runtime_id',
   MONITOR_PID: 'j_monitor_pid',
@@ -328,18 +327,20 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
   const homeAtStart = !inputs.record.plan.spec.env.some((entry) => entry.startsWith('HOME='));
   const startHome = homeAtStart ? [...spec.env].reverse().find((entry) => entry.startsWith('HOME=')) : undefined;
   const { exitCode: _exitCode, finishedAt: _finishedAt, error: _error, ...kept } = inputs.record;
-  // A template of the record: the monitor's and the container's pid and start time are markers until the shell fills them in.
-  const record: Omit<ContainerRecord, 'monitor' | 'pid'> & { monitor: { pid: string; start: string }; pid: string } = {
+  // A template of the record: the monitor's and the container's pid and start time are markers until the shell
+  // fills them in. The times stay null: the container dir's birth time stands for them (ContainerStore's readers),
+  // which saves the shell a `date` at each run.
+  const record: Omit<ContainerRecord, 'monitor' | 'pid' | 'created' | 'startedAt'> & { monitor: { pid: string; start: string }; pid: string; created: null; startedAt: null } = {
     ...kept,
     id: marker('ID'),
     name: marker('NAME'),
-    created: marker('NOW'),
+    created: null,
     command: [marker('ARGS')],
     runtimeId: marker('RUNTIME_ID'),
     status: 'running',
     monitor: { pid: marker('MONITOR_PID'), start: marker('MONITOR_START') },
     pid: marker('PID'),
-    startedAt: marker('NOW'),
+    startedAt: null,
     // The aliases field first, so that the text standing for it ends with its comma.
     plan: { ...kept.plan, spec: { [ALIASES_FIELD]: 0, ...kept.plan.spec, args: [marker('ARGS')], env: [marker('RECORD_ENV')], cwd: marker('CWD'), mounts: [marker('RECORD_MOUNTS')] } as unknown as typeof kept.plan.spec },
   };

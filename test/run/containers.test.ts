@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ContainerStore, type ContainerRecord } from '../../src/run/containers.js';
 import { copyLog, LogWriter, parseLogTime } from '../../src/run/logs.js';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { parseSignal } from '../../src/run/signals.js';
 import { protectContainerCommand } from '../../src/cli/commands/run.js';
 import { UsageError } from '../../src/errors.js';
@@ -55,6 +55,23 @@ describe('container records', () => {
 
   it('says clearly when nothing matches', async () => {
     await expect(store.find('nosuch')).rejects.toThrow('No such container: nosuch');
+  });
+
+  it("gives a planned run's record, written without times, the time its dir was made", async () => {
+    // As bin/run-plan.sh writes one: no created or startedAt (the shell does not run `date`).
+    const made = await store.create(fields('planned'));
+    const before = Date.now();
+    await writeFile(path.join(store.dirOf(made.id), 'state.json'), JSON.stringify({ ...made, created: null, startedAt: null, status: 'running', pid: null }));
+    const record = await store.read(made.id);
+    const born = Date.parse(record.created);
+    // The dir was made by create, just before: not the record's later write, nor now.
+    expect(born).toBeLessThanOrEqual(before);
+    expect(before - born).toBeLessThan(10_000);
+    expect(record.startedAt).toBe(record.created);
+    expect((await store.list()).find((r) => r.id === made.id)?.created).toBe(record.created);
+    // A later update keeps it.
+    expect((await store.update(made.id, { status: 'exited', exitCode: 0 })).created).toBe(record.created);
+    expect(JSON.parse(await readFile(path.join(store.dirOf(made.id), 'state.json'), 'utf8')).created).toBe(record.created);
   });
 
   it('replaces a record atomically on update', async () => {
