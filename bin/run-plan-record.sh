@@ -103,17 +103,16 @@ save_record() {
 # Its name: a free random one chosen under containers.lock, the lock Node's
 # ContainerStore.create takes, and held until the record is there for others
 # to see (until then `ribo ps` and the names skip the dir, which has no record
-# yet); then the record, after which both locks are let go.
+# yet); then the record, after which the lock is let go.
 record_container() {
-  # The in-use lock keeps `ribo prune` from deleting the layers until the
-  # record protects them (taken after pasta's start, which does not need it).
-  exec 9<"$plan_root/in-use.lock" || leave_for_node "$@"
-  _lock_held=1
-  flock --shared --wait 30 9 || leave_for_node "$@"
-  for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || leave_for_node "$@"; done
   exec 8>>"$plan_root/containers.lock" || leave_for_node "$@"
   _names_locked=1
   flock --exclusive --wait 30 8 || leave_for_node "$@"
+  # `ribo prune` reads the records and deletes the layers they do not name
+  # holding this lock too (ContainerStore.whileNoneRecorded): layers there now
+  # stay until the record, written under it, protects them. (No in-use lock:
+  # that would be one more flock at each run.)
+  for _layer in $plan_layer_dirs; do [ -d "$_layer" ] || leave_for_node "$@"; done
   if [ -n "$_has_name" ]; then
     # A name some container has already: Node refuses it, with its message.
     name_in_use "$_name" && leave_for_node "$@"
@@ -131,7 +130,7 @@ record_container() {
   umask 077
   # The record (status running, the shell as the monitor, no pid yet; no times
   # either: the container dir's birth time stands for them, run/containers.ts,
-  # which saves a `date` here); it keeps the layers from `ribo prune` once the in-use
+  # which saves a `date` here); it keeps the layers from `ribo prune` once the
   # lock is released.
   j_monitor_pid=$$
   process_start $$
@@ -146,8 +145,8 @@ record_container() {
     [ "$name" = "$short" ] || _alias=" $name"
   fi
   save_record || leave_for_node "$@"
-  exec 8<&- 9<&-
-  _names_locked= _lock_held=
+  exec 8<&-
+  _names_locked=
 }
 
 # One look at the runtime's pid file: once it names the container's process,

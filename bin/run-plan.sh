@@ -25,7 +25,6 @@
 # Leaves the planned run for Node, which redoes everything from the start.
 # Only called before the container exists.
 run_with_node() {
-  [ -z "${_lock_held:-}" ] || exec 9<&-
   [ -z "${_names_locked:-}" ] || exec 8<&-
   [ -z "${_lifeline:-}" ] || exec 4>&- 3<&-
   unset RIBO_PLANNED_RUN

@@ -30,6 +30,12 @@ export interface PruneOptions {
   dryRun?: boolean;
   /** How long to wait for other ribo processes to finish. */
   waitSeconds?: number;
+  /**
+   * Runs the collection, from `keep` to the last deletion, inside a lock of
+   * the caller's: the containers' (ContainerStore.whileNoneRecorded), which a
+   * planned run takes instead of the in-use lock while its record is made.
+   */
+  exclusive?: <T>(collect: () => Promise<T>) => Promise<T>;
 }
 
 export class PruneError extends RiboError {}
@@ -84,33 +90,37 @@ async function treeSize(target: string): Promise<number> {
 }
 
 export async function pruneStore(store: Store, options: PruneOptions): Promise<PruneReport> {
-  return store.withExclusiveUse(options.waitSeconds ?? 60, async () => {
-    const keep = await options.keep();
-    // Untagged images go whatever refers to their blobs (the build cache keeps only those blobs), except those containers were made from.
-    const used = new Set<Digest>((await options.keepImages?.()) ?? []);
-    const dangling = (await store.indexEntries()).filter((entry) => isKeptUntagged(entry) && !used.has(entry.digest));
-    const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store, (entry) => !isKeptUntagged(entry) || used.has(entry.digest), [...used]);
-    const images = await Promise.all(dangling.map(async (entry) => ({ digest: entry.digest, id: await imageIdOf(store, entry).catch(() => entry.digest) })));
-    if (!options.dryRun) await store.forgetUntagged((entry) => !used.has(entry.digest));
-    const report: PruneReport = { images, blobs: [], layers: [], freed: 0 };
-    const layerSizes = new LayerSizes(store.root);
-    for (const blob of await store.listBlobs()) {
-      if (liveBlobs.has(blob.digest) || keep.has(blob.digest)) continue;
-      if (!options.dryRun) await store.removeBlob(blob.digest);
-      report.blobs.push(blob);
-      report.freed += blob.size;
-    }
-    for (const diffID of await store.listUnpackedLayers()) {
-      if (liveLayers.has(diffID) || keep.has(diffID)) continue;
-      const size = await treeSize(store.layerDir(diffID));
-      if (!options.dryRun) await store.removeUnpackedLayer(diffID);
-      report.layers.push({ diffID, size });
-      report.freed += size;
-    }
-    // The measured sizes `ribo images` keeps of layers no image uses any more (a few bytes each, not reported).
-    if (!options.dryRun) {
-      for (const diffID of await layerSizes.list()) if (!liveLayers.has(diffID) && !keep.has(diffID)) await layerSizes.remove(diffID);
-    }
-    return report;
-  });
+  const exclusive = options.exclusive ?? ((collect) => collect());
+  return store.withExclusiveUse(options.waitSeconds ?? 60, () => exclusive(() => collect(store, options)));
+}
+
+/** The collection itself, once the store is ours. */
+async function collect(store: Store, options: PruneOptions): Promise<PruneReport> {
+  const keep = await options.keep();
+  // Untagged images go whatever refers to their blobs (the build cache keeps only those blobs), except those containers were made from.
+  const used = new Set<Digest>((await options.keepImages?.()) ?? []);
+  const dangling = (await store.indexEntries()).filter((entry) => isKeptUntagged(entry) && !used.has(entry.digest));
+  const { blobs: liveBlobs, diffIDs: liveLayers } = await reachable(store, (entry) => !isKeptUntagged(entry) || used.has(entry.digest), [...used]);
+  const images = await Promise.all(dangling.map(async (entry) => ({ digest: entry.digest, id: await imageIdOf(store, entry).catch(() => entry.digest) })));
+  if (!options.dryRun) await store.forgetUntagged((entry) => !used.has(entry.digest));
+  const report: PruneReport = { images, blobs: [], layers: [], freed: 0 };
+  const layerSizes = new LayerSizes(store.root);
+  for (const blob of await store.listBlobs()) {
+    if (liveBlobs.has(blob.digest) || keep.has(blob.digest)) continue;
+    if (!options.dryRun) await store.removeBlob(blob.digest);
+    report.blobs.push(blob);
+    report.freed += blob.size;
+  }
+  for (const diffID of await store.listUnpackedLayers()) {
+    if (liveLayers.has(diffID) || keep.has(diffID)) continue;
+    const size = await treeSize(store.layerDir(diffID));
+    if (!options.dryRun) await store.removeUnpackedLayer(diffID);
+    report.layers.push({ diffID, size });
+    report.freed += size;
+  }
+  // The measured sizes `ribo images` keeps of layers no image uses any more (a few bytes each, not reported).
+  if (!options.dryRun) {
+    for (const diffID of await layerSizes.list()) if (!liveLayers.has(diffID) && !keep.has(diffID)) await layerSizes.remove(diffID);
+  }
+  return report;
 }

@@ -172,6 +172,22 @@ export class ContainerStore {
     return path.join(this.dirOf(id), 'state.json');
   }
 
+  /** containers.lock: held while a new container's record is made (here and in bin/run-plan-record.sh). */
+  private get lockPath(): string {
+    return `${this.dir}.lock`;
+  }
+
+  /**
+   * Runs `fn` while no container can be recorded: garbage collection, which
+   * reads the records for the layers they use and deletes the rest. A planned
+   * run (bin/run-plan-record.sh) takes no in-use lock, only this one, from its
+   * check that its layers are there until its record names them.
+   */
+  async whileNoneRecorded<T>(fn: () => Promise<T>): Promise<T> {
+    await writeFile(this.lockPath, '', { flag: 'a' });
+    return withStoreLock(this.lockPath, 30, fn);
+  }
+
   /**
    * Creates the record of a new container under a lock, so two `ribo run
    * --name x` at once cannot both get the name.
@@ -180,9 +196,7 @@ export class ContainerStore {
     if (fields.name !== undefined) validateName(fields.name);
     // Each container's dir in a block group of its own, away from those just removed (files/spread-dirs.ts).
     if (await mkdir(this.dir, { recursive: true })) await markTopDir(this.dir);
-    const lockPath = `${this.dir}.lock`;
-    await writeFile(lockPath, '', { flag: 'a' });
-    return withStoreLock(lockPath, 30, async () => {
+    return this.whileNoneRecorded(async () => {
       const records = await this.list();
       const names = new Set(records.map((r) => r.name));
       if (fields.name !== undefined && names.has(fields.name)) {

@@ -5,6 +5,8 @@ import { Store } from '../../src/store/index.js';
 import { LayerSizes } from '../../src/store/layer-sizes.js';
 import type { Digest } from '../../src/oci/image.js';
 import { listDir, makeTempDir, removeTempDir, writeSmallImage } from '../store/support.js';
+import { spawn } from 'node:child_process';
+import { containerLayers, ContainerStore } from '../../src/run/containers.js';
 
 describe('pruneStore', () => {
   let dir: string;
@@ -49,5 +51,32 @@ describe('pruneStore', () => {
     expect(await new LayerSizes(store.root).get(diffID)).toBe(16);
     await pruneStore(store, { keep: nothingKept });
     expect(await fs.readdir(sizesDir())).toEqual([]);
+  });
+
+  it('collects inside the lock it is given: a layer a planned run records meanwhile stays', async () => {
+    const diffID = `sha256:${'c'.repeat(64)}` as Digest;
+    await fs.mkdir(store.layerDir(diffID), { recursive: true });
+    const containers = ContainerStore.ofStore(store.root);
+    await fs.mkdir(containers.dir, { recursive: true });
+    await fs.writeFile(`${containers.dir}.lock`, '');
+    // A planned run (bin/run-plan-record.sh): flock(1) holds containers.lock while the record is written.
+    const run = spawn('flock', ['--exclusive', `${containers.dir}.lock`, 'sh', '-c', 'read line'], { stdio: ['pipe', 'ignore', 'inherit'] });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    let done = false;
+    const pruning = pruneStore(store, { keep: () => containerLayers(store.root), exclusive: (collect) => containers.whileNoneRecorded(collect) }).then((report) => {
+      done = true;
+      return report;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(done).toBe(false);
+    // The record names the layer as a lower dir, then the run lets the lock go.
+    const id = 'd'.repeat(64);
+    await fs.mkdir(containers.dirOf(id));
+    const record = { id, name: 'calm_crane1', image: 'x', imageDigest: 'sha256:00', created: new Date().toISOString(), command: ['true'], autoRemove: true, detached: false, driver: 'overlay', runtime: 'crun', runtimeId: 'ribo-dddddddddddd', status: 'running', monitor: { pid: process.pid, start: 0 }, plan: { lowers: [store.layerDir(diffID)], spec: { args: ['true'], env: [], cwd: '/', network: 'host', idCount: 1 } } };
+    await fs.writeFile(path.join(containers.dirOf(id), 'state.json'), JSON.stringify(record));
+    run.stdin.end('\n');
+    const report = await pruning;
+    expect(report.layers).toEqual([]);
+    expect((await fs.stat(store.layerDir(diffID))).isDirectory()).toBe(true);
   });
 });

@@ -1,6 +1,6 @@
 import { buildCacheDigests, clearBuildCache } from '../../build/cache/cache-references.js';
 import { pruneStore } from '../../image/prune.js';
-import { containerImages, containerLayers } from '../../run/containers.js';
+import { containerImages, containerLayers, ContainerStore } from '../../run/containers.js';
 import type { CommandModule } from '../command.js';
 import { humanSize } from '../format.js';
 import { openStore, type GlobalOptions } from '../session.js';
@@ -25,6 +25,8 @@ export const pruneCommand: CommandModule = {
       // As docker: an image a container was made from stays, tagged or not.
       keepImages: () => containerImages(store.root),
       waitSeconds: Number(argv.wait),
+      // A planned run checks its layers and records its container under this lock alone.
+      exclusive: (collect) => ContainerStore.ofStore(store.root).whileNoneRecorded(collect),
       keep: async () => {
         const containers = await containerLayers(store.root);
         if (argv.all && !dryRun) {
