@@ -97,7 +97,7 @@ apply_env_flags() {
 # Replaces the container's record as Node does (containers.ts): a temp file
 # renamed over state.json, so no reader ever sees half of one.
 save_record() {
-  write_record >"$dir/state.json.$$.tmp" && mv -f "$dir/state.json.$$.tmp" "$dir/state.json"
+  write_record >"$dir/state.json.$$.tmp" && $_bb mv -f "$dir/state.json.$$.tmp" "$dir/state.json"
 }
 
 # Its name: a free random one chosen under containers.lock, the lock Node's
@@ -161,7 +161,7 @@ record_pid() {
   # crun writes the pid without a newline: read fails at the end but sets _pid.
   read -r _pid 2>/dev/null <"$dir/container.pid"
   if [ -z "$_pid" ]; then
-    sleep 0.02 </dev/null >/dev/null 2>&1 4>&- &
+    $_bb sleep 0.02 </dev/null >/dev/null 2>&1 4>&- &
     return 0
   fi
   _pid_known=1

@@ -25,6 +25,7 @@ import type { MountSpec } from '../snapshot/index.js';
 import type { IdMapping, RuntimeSpec } from '../oci/runtime-spec.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { planBusybox } from './run-plan-busybox.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */
 export const RUN_PLAN_FORMAT = 10;
@@ -371,6 +372,7 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     plan_hosts_tail: hosts[1]!,
     plan_resolv: await resolvConf(spec.network, undefined),
     plan_seccomp: typeof seccompProfile === 'string' ? seccompProfile : 'ribo',
+    plan_busybox: await planBusybox(),
     plan_adjectives: NAME_ADJECTIVES.join(' '),
     plan_nouns: NAME_NOUNS.join(' '),
   };
