@@ -383,16 +383,20 @@ export async function writeRunPlan(inputs: RunPlanInputs): Promise<boolean> {
     shellTemplate('write_record', recordText),
   ].join('\n');
 
-  const file = runPlanPath(storeRoot, runtime.name, inputs.image, inputs.network);
-  const indexFile = path.join(storeRoot, 'index.json');
-  const indexMtime = async () => (await stat(indexFile)).mtimeMs;
-  if ((await indexMtime()) !== inputs.indexMtimeMs) return false;
-  await mkdir(path.dirname(file), { recursive: true });
-  await writeFileAtomic(file, text, { mode: 0o600 });
+  if (!(await publishPlan(runPlanPath(storeRoot, runtime.name, inputs.image, inputs.network), text, storeRoot, inputs.indexMtimeMs))) return false;
   // Stores made before these dirs were marked where they are made (ContainerStore.create, OciRuntime.select).
   await markTopDir(path.dirname(inputs.containerDir), runtime.stateDir);
-  // A tag written meanwhile: the plan may describe the image the tag named before.
-  if ((await indexMtime()) !== inputs.indexMtimeMs) {
+  return true;
+}
+
+/** Writes the plan unless a tag was written since the run resolved its image (the plan may describe the one it named before). */
+async function publishPlan(file: string, text: string, storeRoot: string, indexMtimeMs: number): Promise<boolean> {
+  const indexFile = path.join(storeRoot, 'index.json');
+  const indexMtime = async () => (await stat(indexFile)).mtimeMs;
+  if ((await indexMtime()) !== indexMtimeMs) return false;
+  await mkdir(path.dirname(file), { recursive: true });
+  await writeFileAtomic(file, text, { mode: 0o600 });
+  if ((await indexMtime()) !== indexMtimeMs) {
     await rm(file, { force: true });
     return false;
   }

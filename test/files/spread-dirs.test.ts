@@ -6,6 +6,7 @@ import { markTopDir } from '../../src/files/spread-dirs.js';
 import { Store } from '../../src/store/index.js';
 import { ContainerStore } from '../../src/run/containers.js';
 import { OciRuntime } from '../../src/runtime/oci-runtime.js';
+import { containerFields } from '../run/support.js';
 
 let dir: string;
 
@@ -68,16 +69,7 @@ describe('where ribo marks top dirs', () => {
   it("marks the store's containers/ and the runtime's state dir when they are made", async () => {
     if (attributes(dir) === undefined) return;
     const containers = new ContainerStore(path.join(dir, 'store', 'containers'));
-    await containers.create({
-      image: 'hello',
-      imageDigest: 'sha256:00',
-      command: ['true'],
-      autoRemove: false,
-      detached: false,
-      driver: 'overlay',
-      runtime: 'crun',
-      plan: { lowers: [], spec: { args: ['true'], env: [], cwd: '/', network: 'host', idCount: 1 } },
-    });
+    await containers.create(containerFields());
     expect(attributes(containers.dir)).toContain('T');
     const stateDir = path.join(dir, 'store', 'run', 'crun');
     await OciRuntime.select({ requested: 'crun', stateDir, rootless: false });

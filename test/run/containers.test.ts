@@ -8,6 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseSignal } from '../../src/run/signals.js';
 import { protectContainerCommand } from '../../src/cli/commands/run.js';
 import { UsageError } from '../../src/errors.js';
+import { containerFields } from './support.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'ribo-containers-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,19 +19,7 @@ function collector(): { stream: Writable; text: () => string } {
   return { stream, text: () => Buffer.concat(chunks).toString('utf8') };
 }
 
-function fields(name?: string): Parameters<ContainerStore['create']>[0] {
-  return {
-    ...(name ? { name } : {}),
-    image: 'hello',
-    imageDigest: 'sha256:00',
-    command: ['true'],
-    autoRemove: false,
-    detached: false,
-    driver: 'overlay',
-    runtime: 'crun',
-    plan: { lowers: [], spec: { args: ['true'], env: [], cwd: '/', network: 'host', idCount: 1 } },
-  };
-}
+const fields = containerFields;
 
 describe('container records', () => {
   const store = new ContainerStore(path.join(dir, 'containers'));
