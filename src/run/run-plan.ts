@@ -15,7 +15,6 @@
  * Node does the run as always.
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
-import { markTopDir } from '../files/spread-dirs.js';
 import path from 'node:path';
 import { isNetworkHook, isUserModeNetwork, networkReadyHook, pastaOptions, SLIRP_INTERFACE, slirpOptions } from '../runtime/network.js';
 import { hostsFile, resolvConf } from '../runtime/network-files.js';
@@ -25,6 +24,7 @@ import type { MountSpec } from '../snapshot/index.js';
 import type { IdMapping, RuntimeSpec } from '../oci/runtime-spec.js';
 import { NAME_ADJECTIVES, NAME_NOUNS, type ContainerRecord } from './containers.js';
 import { writeFileAtomic } from '../files/atomic-write.js';
+import { markTopDir } from '../files/spread-dirs.js';
 import { planBusybox } from './run-plan-busybox.js';
 
 /** Bumped when bin/run-plan.sh and the plans stop fitting each other. */

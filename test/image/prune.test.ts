@@ -7,6 +7,7 @@ import type { Digest } from '../../src/oci/image.js';
 import { listDir, makeTempDir, removeTempDir, writeSmallImage } from '../store/support.js';
 import { spawn } from 'node:child_process';
 import { containerLayers, ContainerStore } from '../../src/run/containers.js';
+import { containerFields } from '../run/support.js';
 
 describe('pruneStore', () => {
   let dir: string;
@@ -72,7 +73,8 @@ describe('pruneStore', () => {
     // The record names the layer as a lower dir, then the run lets the lock go.
     const id = 'd'.repeat(64);
     await fs.mkdir(containers.dirOf(id));
-    const record = { id, name: 'calm_crane1', image: 'x', imageDigest: 'sha256:00', created: new Date().toISOString(), command: ['true'], autoRemove: true, detached: false, driver: 'overlay', runtime: 'crun', runtimeId: 'ribo-dddddddddddd', status: 'running', monitor: { pid: process.pid, start: 0 }, plan: { lowers: [store.layerDir(diffID)], spec: { args: ['true'], env: [], cwd: '/', network: 'host', idCount: 1 } } };
+    const fields = containerFields();
+    const record = { ...fields, id, name: 'calm_crane1', created: new Date().toISOString(), runtimeId: 'ribo-dddddddddddd', status: 'running', monitor: { pid: process.pid, start: 0 }, plan: { ...fields.plan, lowers: [store.layerDir(diffID)] } };
     await fs.writeFile(path.join(containers.dirOf(id), 'state.json'), JSON.stringify(record));
     run.stdin.end('\n');
     const report = await pruning;
